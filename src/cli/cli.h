@@ -1,0 +1,40 @@
+/* cli.h — the sakd command line: shared options, exit codes and the subcommands. */
+#ifndef SAKD_CLI_CLI_H
+#define SAKD_CLI_CLI_H
+
+#include "sakd.h"
+
+/* Exit codes of the sakd command. */
+enum {
+    SAKD_EXIT_OK = 0,
+    SAKD_EXIT_FAIL = 1,  /* a run, a check or the device failed */
+    SAKD_EXIT_USAGE = 2, /* bad command line, device string or input */
+};
+
+typedef struct cli_opts {
+    const char *device; /* --device, else NULL (then SAKD_DEVICE) */
+} cli_opts;
+
+typedef struct cli_command {
+    const char *name;
+    const char *summary;
+    int (*run)(cli_opts *opts, int argc, char **argv);
+    void (*help)(void);
+} cli_command;
+
+/* Prints "sakd: error: <what>: <detail>" for a failed status and returns
+ * the matching exit code. */
+int cli_fail(sakd_status st, const char *what);
+
+/* Parses the options every subcommand shares (--device, --help) plus
+ * none of its own; returns -1 to go on, else an exit code. */
+int cli_parse_common(cli_opts *opts, int argc, char **argv, void (*help)(void));
+
+int cmd_devices(cli_opts *opts, int argc, char **argv);
+void help_devices(void);
+int cmd_selftest(cli_opts *opts, int argc, char **argv);
+void help_selftest(void);
+int cmd_kernels(cli_opts *opts, int argc, char **argv);
+void help_kernels(void);
+
+#endif

@@ -1,0 +1,125 @@
+/* file.c — whole-file reads, atomic writes and mkdir -p. */
+#include "io/file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+sakd_status sakd_file_read(const char *path, char **data, size_t *size)
+{
+    *data = NULL;
+    *size = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return sakd_error(errno == ENOENT ? SAKD_ERR_NOT_FOUND : SAKD_ERR_IO, "cannot open %s: %s",
+                          path, strerror(errno));
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap + 1);
+    while (buf) {
+        n += fread(buf + n, 1, cap - n, f);
+        if (n < cap)
+            break;
+        char *grown = realloc(buf, 2 * cap + 1);
+        if (!grown) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = grown;
+        cap *= 2;
+    }
+    int failed = ferror(f);
+    fclose(f);
+    if (!buf)
+        return sakd_error(SAKD_ERR_NOMEM, "out of memory reading %s", path);
+    if (failed) {
+        free(buf);
+        return sakd_error(SAKD_ERR_IO, "error reading %s", path);
+    }
+    buf[n] = '\0';
+    *data = buf;
+    *size = n;
+    return SAKD_OK;
+}
+
+static void fsync_dir_of(const char *path)
+{
+    char copy[PATH_MAX];
+    snprintf(copy, sizeof copy, "%s", path);
+    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
+sakd_status sakd_file_write_atomic(const char *path, const void *data, size_t size)
+{
+    char tmp[PATH_MAX];
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= sizeof tmp)
+        return sakd_error(SAKD_ERR_ARG, "path too long: %s", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0)
+        return sakd_error(SAKD_ERR_IO, "cannot create a temporary file beside %s: %s", path,
+                          strerror(errno));
+    const char *p = data;
+    size_t left = size;
+    while (left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            int e = errno;
+            close(fd);
+            unlink(tmp);
+            return sakd_error(SAKD_ERR_IO, "cannot write %s: %s (the old file is kept)", path,
+                              strerror(e));
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (fchmod(fd, 0644) != 0 || fsync(fd) != 0) {
+        int e = errno;
+        close(fd);
+        unlink(tmp);
+        return sakd_error(SAKD_ERR_IO, "cannot flush %s: %s (the old file is kept)", path,
+                          strerror(e));
+    }
+    if (close(fd) != 0 || rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return sakd_error(SAKD_ERR_IO, "cannot replace %s: %s (the old file is kept)", path,
+                          strerror(e));
+    }
+    fsync_dir_of(path);
+    return SAKD_OK;
+}
+
+sakd_status sakd_mkdir_p(const char *path)
+{
+    char buf[PATH_MAX];
+    if ((size_t)snprintf(buf, sizeof buf, "%s", path) >= sizeof buf)
+        return sakd_error(SAKD_ERR_ARG, "path too long: %s", path);
+    for (char *p = buf + 1;; p++) {
+        if (*p == '/' || *p == '\0') {
+            char saved = *p;
+            *p = '\0';
+            if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+                return sakd_error(SAKD_ERR_IO, "cannot create directory %s: %s", buf,
+                                  strerror(errno));
+            *p = saved;
+            if (saved == '\0')
+                break;
+        }
+    }
+    struct stat sb;
+    if (stat(buf, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return sakd_error(SAKD_ERR_IO, "%s exists but is not a directory", buf);
+    return SAKD_OK;
+}

@@ -1,0 +1,33 @@
+/* gemm.h — row-major single-precision GEMM through CLBlast, every status checked by name. */
+#ifndef SAKD_OPS_GEMM_H
+#define SAKD_OPS_GEMM_H
+
+#include <stddef.h>
+
+#include "runtime/context.h"
+
+/* A matrix operand: a buffer, an element offset and a leading dimension
+ * (row-major: elements between the starts of consecutive rows). */
+typedef struct sakd_mat {
+    cl_mem buf;
+    size_t offset;
+    size_t ld;
+} sakd_mat;
+
+/* C[m, n] = alpha * op(A) op(B) + beta * C, op(X) = X or X^T by trans_*.
+ * op(A) is [m, k], op(B) is [k, n]. m, n or k of 0 is a no-op when beta
+ * is 1; otherwise k must be at least 1. */
+sakd_status sakd_gemm(sakd_ctx *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k,
+                      float alpha, sakd_mat a, sakd_mat b, float beta, sakd_mat c);
+
+/* `batch` independent GEMMs; matrix i of X starts stride_x elements after
+ * matrix i - 1. */
+sakd_status sakd_gemm_batched(sakd_ctx *ctx, int trans_a, int trans_b, size_t m, size_t n,
+                              size_t k, float alpha, sakd_mat a, size_t stride_a, sakd_mat b,
+                              size_t stride_b, float beta, sakd_mat c, size_t stride_c,
+                              size_t batch);
+
+/* Name of a CLBlast status code, e.g. "CLBlastInvalidLeadDimA". */
+const char *sakd_clblast_strerror(int status);
+
+#endif

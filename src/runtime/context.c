@@ -1,0 +1,157 @@
+/* context.c — creates the OpenCL context and queue, allocates buffers and launches kernels. */
+#include "runtime/context.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/program.h"
+
+sakd_status sakd_ctx_new(sakd_ctx **out, const char *spec, unsigned flags)
+{
+    *out = NULL;
+    if (!spec)
+        spec = getenv("SAKD_DEVICE");
+    sakd_device_info *list;
+    size_t count, index;
+    SAKD_TRY(sakd_device_list(&list, &count));
+    sakd_status st = sakd_device_select(list, count, spec, &index);
+    if (st != SAKD_OK) {
+        sakd_device_list_free(list);
+        return st;
+    }
+    sakd_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) {
+        sakd_device_list_free(list);
+        return sakd_error(SAKD_ERR_NOMEM, "cannot allocate the OpenCL context record");
+    }
+    ctx->info = list[index];
+    ctx->flags = flags;
+    sakd_device_list_free(list);
+
+    cl_int err;
+    cl_context_properties props[] = {CL_CONTEXT_PLATFORM,
+                                     (cl_context_properties)ctx->info.platform, 0};
+    ctx->context = clCreateContext(props, 1, &ctx->info.device, NULL, NULL, &err);
+    if (err != CL_SUCCESS) {
+        st = sakd_error(SAKD_ERR_OPENCL, "cannot create an OpenCL context on %s (%s): %s",
+                        ctx->info.name, ctx->info.platform_name, sakd_cl_strerror(err));
+        free(ctx);
+        return st;
+    }
+    cl_command_queue_properties qp = (flags & SAKD_CTX_PROFILING) ? CL_QUEUE_PROFILING_ENABLE : 0;
+    ctx->queue = clCreateCommandQueue(ctx->context, ctx->info.device, qp, &err);
+    if (err != CL_SUCCESS) {
+        st = sakd_error(SAKD_ERR_OPENCL, "cannot create a command queue on %s: %s",
+                        ctx->info.name, sakd_cl_strerror(err));
+        clReleaseContext(ctx->context);
+        free(ctx);
+        return st;
+    }
+    *out = ctx;
+    return SAKD_OK;
+}
+
+void sakd_ctx_free(sakd_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    if (ctx->queue)
+        clFinish(ctx->queue);
+    sakd_program_release_all(ctx);
+    if (ctx->queue)
+        clReleaseCommandQueue(ctx->queue);
+    if (ctx->context)
+        clReleaseContext(ctx->context);
+    free(ctx);
+}
+
+sakd_status sakd_ctx_finish(sakd_ctx *ctx)
+{
+    SAKD_CL_CHECK(clFinish(ctx->queue));
+    return SAKD_OK;
+}
+
+static void format_bytes(char *buf, size_t size, double bytes)
+{
+    const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int u = 0;
+    while (bytes >= 1024.0 && u < 4) {
+        bytes /= 1024.0;
+        u++;
+    }
+    snprintf(buf, size, "%.1f %s", bytes, unit[u]);
+}
+
+sakd_status sakd_buffer_new(sakd_ctx *ctx, const char *what, size_t bytes, cl_mem *buf)
+{
+    char asked[32], limit[32], total[32], held[32];
+    format_bytes(asked, sizeof asked, (double)bytes);
+    format_bytes(limit, sizeof limit, (double)ctx->info.max_alloc);
+    format_bytes(total, sizeof total, (double)ctx->info.global_mem);
+    format_bytes(held, sizeof held, (double)ctx->mem_current);
+    if (bytes == 0)
+        return sakd_error(SAKD_ERR_ARG, "buffer '%s' has zero size", what);
+    if (bytes > ctx->info.max_alloc)
+        return sakd_error(SAKD_ERR_NOMEM,
+                          "buffer '%s' needs %s, more than the largest single allocation of %s "
+                          "(%s, %s in all); try a smaller batch or width",
+                          what, asked, ctx->info.name, limit, total);
+    cl_int err;
+    *buf = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
+    if (err != CL_SUCCESS)
+        return sakd_error(err == CL_MEM_OBJECT_ALLOCATION_FAILURE || err == CL_OUT_OF_RESOURCES ||
+                                  err == CL_OUT_OF_HOST_MEMORY
+                              ? SAKD_ERR_NOMEM
+                              : SAKD_ERR_OPENCL,
+                          "cannot allocate buffer '%s' of %s on %s (%s held by sakd, device "
+                          "has %s, largest allocation %s): %s; try a smaller batch or width",
+                          what, asked, ctx->info.name, held, total, limit, sakd_cl_strerror(err));
+    ctx->mem_current += bytes;
+    if (ctx->mem_current > ctx->mem_peak)
+        ctx->mem_peak = ctx->mem_current;
+    return SAKD_OK;
+}
+
+void sakd_buffer_free(sakd_ctx *ctx, cl_mem buf, size_t bytes)
+{
+    if (!buf)
+        return;
+    clReleaseMemObject(buf);
+    ctx->mem_current -= bytes < ctx->mem_current ? bytes : ctx->mem_current;
+}
+
+static const char *kernel_name(cl_kernel kernel, char *buf, size_t size)
+{
+    if (clGetKernelInfo(kernel, CL_KERNEL_FUNCTION_NAME, size, buf, NULL) != CL_SUCCESS)
+        snprintf(buf, size, "?");
+    buf[size - 1] = '\0';
+    return buf;
+}
+
+sakd_status sakd_launch_1d(sakd_ctx *ctx, cl_kernel kernel, size_t n, size_t nargs,
+                           const sakd_arg *args)
+{
+    char name[128];
+    for (size_t i = 0; i < nargs; i++) {
+        cl_int err = clSetKernelArg(kernel, (cl_uint)i, args[i].size, args[i].value);
+        if (err != CL_SUCCESS)
+            return sakd_error(SAKD_ERR_OPENCL, "setting argument %zu of kernel %s failed with %s",
+                              i, kernel_name(kernel, name, sizeof name), sakd_cl_strerror(err));
+    }
+    if (n == 0)
+        return SAKD_OK;
+    size_t local = 64, kernel_max = 0;
+    if (clGetKernelWorkGroupInfo(kernel, ctx->info.device, CL_KERNEL_WORK_GROUP_SIZE,
+                                 sizeof kernel_max, &kernel_max, NULL) == CL_SUCCESS &&
+        kernel_max > 0 && kernel_max < local)
+        local = kernel_max;
+    if (local > ctx->info.max_work_group)
+        local = ctx->info.max_work_group;
+    size_t global = (n + local - 1) / local * local;
+    cl_int err = clEnqueueNDRangeKernel(ctx->queue, kernel, 1, NULL, &global, &local, 0, NULL, NULL);
+    if (err != CL_SUCCESS)
+        return sakd_error(SAKD_ERR_OPENCL, "launching kernel %s over %zu work-items failed with %s",
+                          kernel_name(kernel, name, sizeof name), n, sakd_cl_strerror(err));
+    return SAKD_OK;
+}

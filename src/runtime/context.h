@@ -1,0 +1,59 @@
+/* context.h — one selected device with its OpenCL context, queue, programs and memory count. */
+#ifndef SAKD_RUNTIME_CONTEXT_H
+#define SAKD_RUNTIME_CONTEXT_H
+
+#include <stddef.h>
+
+#include "runtime/device.h"
+
+enum sakd_ctx_flags {
+    SAKD_CTX_PROFILING = 1 << 0, /* queue with CL_QUEUE_PROFILING_ENABLE */
+};
+
+struct sakd_program_entry; /* program.c */
+struct sakd_kernel_entry;  /* program.c */
+
+typedef struct sakd_ctx {
+    sakd_device_info info; /* the selected device */
+    cl_context context;
+    cl_command_queue queue; /* in-order */
+    unsigned flags;
+    /* Programs built so far, keyed by family and options (program.c). */
+    struct sakd_program_entry *programs;
+    size_t n_programs;
+    /* Kernel objects created so far, keyed by program and name (program.c). */
+    struct sakd_kernel_entry *kernels;
+    size_t n_kernels;
+    /* Bytes of device memory held by sakd buffers, now and at most. */
+    size_t mem_current;
+    size_t mem_peak;
+} sakd_ctx;
+
+/* Selects a device by `spec` (see sakd_device_select; NULL means the
+ * SAKD_DEVICE environment variable, else the default) and creates its
+ * context and in-order queue. */
+sakd_status sakd_ctx_new(sakd_ctx **ctx, const char *spec, unsigned flags);
+void sakd_ctx_free(sakd_ctx *ctx);
+
+/* Waits for every command queued so far. */
+sakd_status sakd_ctx_finish(sakd_ctx *ctx);
+
+/* Device buffer of `bytes` bytes, counted in mem_current/mem_peak. `what`
+ * names the buffer in the message when allocation fails. */
+sakd_status sakd_buffer_new(sakd_ctx *ctx, const char *what, size_t bytes, cl_mem *buf);
+void sakd_buffer_free(sakd_ctx *ctx, cl_mem buf, size_t bytes);
+
+/* A kernel argument for sakd_launch: its size and address. */
+typedef struct sakd_arg {
+    size_t size;
+    const void *value;
+} sakd_arg;
+#define SAKD_ARG(x) ((sakd_arg){sizeof(x), &(x)})
+
+/* Sets the arguments of `kernel` and enqueues it over `n` work-items in
+ * one dimension (rounded up to whole work-groups; kernels bound-check).
+ * Errors name the kernel. */
+sakd_status sakd_launch_1d(sakd_ctx *ctx, cl_kernel kernel, size_t n, size_t nargs,
+                           const sakd_arg *args);
+
+#endif

@@ -1,0 +1,19 @@
+/* sakd.h — the public interface of libsakd: runtime, tensors, random numbers and ops. */
+#ifndef SAKD_SAKD_H
+#define SAKD_SAKD_H
+
+#include "io/file.h"
+#include "ops/elementwise.h"
+#include "ops/gemm.h"
+#include "runtime/context.h"
+#include "runtime/device.h"
+#include "runtime/log.h"
+#include "runtime/program.h"
+#include "runtime/rng.h"
+#include "runtime/status.h"
+#include "runtime/tensor.h"
+
+/* "0.1.0" */
+const char *sakd_version(void);
+
+#endif

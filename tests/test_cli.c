@@ -1,0 +1,192 @@
+/* test_cli.c — the sakd command: exit codes and messages for good and bad input (device
+ * strings, kernel directories, offline binaries, cache directories, unknown commands). */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+static char out[1 << 16];
+
+#define RUN(env, ...) test_run_sakd(env, (const char *const[]){__VA_ARGS__, NULL}, out, sizeof out)
+
+#define EXPECT_IN_OUTPUT(text) \
+    ck_assert_msg(strstr(out, text) != NULL, "output lacks '%s':\n%s", text, out)
+
+START_TEST(test_version_and_help)
+{
+    ck_assert_int_eq(RUN(NULL, "--version"), 0);
+    EXPECT_IN_OUTPUT("sakd ");
+    EXPECT_IN_OUTPUT(sakd_version());
+    ck_assert_int_eq(RUN(NULL, "--help"), 0);
+    EXPECT_IN_OUTPUT("devices");
+    EXPECT_IN_OUTPUT("selftest");
+    EXPECT_IN_OUTPUT("SAKD_CL_BINARY_DIR");
+    const char *commands[] = {"devices", "selftest", "kernels", "help"};
+    for (size_t i = 0; i < 4; i++) {
+        ck_assert_int_eq(RUN(NULL, "help", commands[i]), 0);
+        EXPECT_IN_OUTPUT("usage: sakd");
+        EXPECT_IN_OUTPUT(commands[i]);
+        ck_assert_int_eq(RUN(NULL, commands[i], "--help"), 0);
+        EXPECT_IN_OUTPUT(commands[i]);
+    }
+}
+END_TEST
+
+START_TEST(test_usage_errors)
+{
+    ck_assert_int_eq(RUN(NULL, "frobnicate"), 2);
+    EXPECT_IN_OUTPUT("frobnicate");
+    ck_assert_int_eq(RUN(NULL, "--no-such-option"), 2);
+    ck_assert_int_eq(RUN(NULL, "devices", "extra"), 2);
+    EXPECT_IN_OUTPUT("extra");
+    ck_assert_int_eq(RUN(NULL, "help", "frobnicate"), 2);
+    const char *none[] = {NULL};
+    ck_assert_int_eq(test_run_sakd(NULL, none, out, sizeof out), 2);
+    EXPECT_IN_OUTPUT("usage");
+}
+END_TEST
+
+START_TEST(test_devices)
+{
+    ck_assert_int_eq(RUN(NULL, "devices"), 0);
+    sakd_ctx *ctx = test_ctx();
+    EXPECT_IN_OUTPUT(ctx->info.name);
+    EXPECT_IN_OUTPUT(ctx->info.driver);
+    EXPECT_IN_OUTPUT("compute units");
+    EXPECT_IN_OUTPUT("fp64");
+    EXPECT_IN_OUTPUT("* ");
+    /* Selection by indices, type and name marks the same device. */
+    char idx[32];
+    snprintf(idx, sizeof idx, "%u:%u", ctx->info.platform_index, ctx->info.device_index);
+    ck_assert_int_eq(RUN(NULL, "--device", idx, "devices"), 0);
+    EXPECT_IN_OUTPUT("(* = selected: ");
+    ck_assert_int_eq(RUN(NULL, "devices", "--device", idx), 0);
+    const char *env[] = {"SAKD_DEVICE=0:0", NULL};
+    ck_assert_int_eq(RUN(env, "devices"), 0);
+    EXPECT_IN_OUTPUT("(* = selected: 0:0");
+}
+END_TEST
+
+START_TEST(test_bad_device)
+{
+    /* Unknown device strings: exit 2; the message names the string and lists the devices. */
+    const char *bad[] = {"nosuchdevice", "99:0", "accelerator-x", "0:"};
+    for (size_t i = 0; i < 4; i++) {
+        ck_assert_int_eq(RUN(NULL, "--device", bad[i], "selftest"), 2);
+        EXPECT_IN_OUTPUT(bad[i]);
+        EXPECT_IN_OUTPUT("Available devices");
+        EXPECT_IN_OUTPUT(test_ctx()->info.name);
+        EXPECT_IN_OUTPUT("0:0");
+    }
+    const char *env[] = {"SAKD_DEVICE=nosuchdevice", NULL};
+    ck_assert_int_eq(RUN(env, "devices"), 2);
+    EXPECT_IN_OUTPUT("nosuchdevice");
+}
+END_TEST
+
+START_TEST(test_selftest_passes)
+{
+    ck_assert_int_eq(RUN(NULL, "selftest"), 0);
+    EXPECT_IN_OUTPUT("selftest passed");
+    EXPECT_IN_OUTPUT("gemm_batched");
+    EXPECT_IN_OUTPUT("axpby");
+    ck_assert_ptr_null(strstr(out, "FAIL"));
+}
+END_TEST
+
+START_TEST(test_kernel_dir_errors)
+{
+    char dir[PATH_MAX], env1[PATH_MAX + 32], path[PATH_MAX + 32];
+    test_tempdir(dir, sizeof dir);
+    /* A kernel directory that does not exist. */
+    snprintf(env1, sizeof env1, "SAKD_CL_DIR=%s/missing", dir);
+    const char *env[] = {env1, NULL};
+    ck_assert_int_eq(RUN(env, "selftest"), 1);
+    EXPECT_IN_OUTPUT("missing");
+    EXPECT_IN_OUTPUT("SAKD_CL_DIR");
+    /* A kernel that fails to build: its file name and the compiler's log. */
+    snprintf(env1, sizeof env1, "SAKD_CL_DIR=%s", dir);
+    snprintf(path, sizeof path, "%s/elementwise.cl", dir);
+    FILE *f = fopen(path, "w");
+    fputs("__kernel void axpby(__global float *y) { y[0] = not_declared_anywhere; }\n", f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/random.cl", dir);
+    f = fopen(path, "w");
+    fputs("__kernel void uniform_fill(__global float *y) { y[0] = 0; }\n", f);
+    fclose(f);
+    ck_assert_int_eq(RUN(env, "selftest"), 1);
+    EXPECT_IN_OUTPUT("elementwise.cl");
+    EXPECT_IN_OUTPUT("not_declared_anywhere");
+    ck_assert_ptr_nonnull(strstr(out, "FAIL"));
+    test_rmtree(dir);
+}
+END_TEST
+
+START_TEST(test_offline_binary_missing)
+{
+    char dir[PATH_MAX], env1[PATH_MAX + 32];
+    test_tempdir(dir, sizeof dir);
+    snprintf(env1, sizeof env1, "SAKD_CL_BINARY_DIR=%s", dir);
+    const char *env[] = {env1, NULL};
+    ck_assert_int_eq(RUN(env, "selftest"), 1);
+    EXPECT_IN_OUTPUT("elementwise.bin");
+    EXPECT_IN_OUTPUT(dir);
+    /* After exporting, the same command runs from the binaries alone. */
+    ck_assert_int_eq(RUN(NULL, "kernels", "--export", dir), 0);
+    EXPECT_IN_OUTPUT("random.bin");
+    ck_assert_int_eq(RUN(env, "selftest"), 0);
+    EXPECT_IN_OUTPUT("selftest passed");
+    test_rmtree(dir);
+}
+END_TEST
+
+START_TEST(test_cache_dir_unusable)
+{
+    char dir[PATH_MAX], env1[PATH_MAX + 64], path[PATH_MAX + 16];
+    test_tempdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/file", dir);
+    FILE *f = fopen(path, "w");
+    fclose(f);
+    snprintf(env1, sizeof env1, "SAKD_CACHE_DIR=%s/sub", path);
+    const char *env[] = {env1, NULL};
+    ck_assert_int_eq(RUN(env, "selftest"), 1);
+    EXPECT_IN_OUTPUT(path);
+    EXPECT_IN_OUTPUT("cache");
+    const char *env_off[] = {env1, "SAKD_NO_CACHE=1", NULL};
+    ck_assert_int_eq(RUN(env_off, "selftest"), 0);
+    test_rmtree(dir);
+}
+END_TEST
+
+START_TEST(test_kernels_listing)
+{
+    ck_assert_int_eq(RUN(NULL, "kernels"), 0);
+    EXPECT_IN_OUTPUT("elementwise.cl");
+    EXPECT_IN_OUTPUT("philox.clh");
+    ck_assert_int_eq(RUN(NULL, "kernels", "--source", "random"), 0);
+    EXPECT_IN_OUTPUT("__kernel void uniform_fill");
+    EXPECT_IN_OUTPUT("philox4x32_10");
+    ck_assert_int_eq(RUN(NULL, "kernels", "--source", "nonesuch"), 1);
+    EXPECT_IN_OUTPUT("nonesuch.cl");
+}
+END_TEST
+
+Suite *suite_cli(void)
+{
+    Suite *s = suite_create("cli");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 900);
+    tcase_add_test(tc, test_version_and_help);
+    tcase_add_test(tc, test_usage_errors);
+    tcase_add_test(tc, test_devices);
+    tcase_add_test(tc, test_bad_device);
+    tcase_add_test(tc, test_selftest_passes);
+    tcase_add_test(tc, test_kernel_dir_errors);
+    tcase_add_test(tc, test_offline_binary_missing);
+    tcase_add_test(tc, test_cache_dir_unusable);
+    tcase_add_test(tc, test_kernels_listing);
+    suite_add_tcase(s, tc);
+    return s;
+}

@@ -1,0 +1,136 @@
+/* testutil.c — helpers shared by the Check suites. */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+uint64_t test_seed(void)
+{
+    static uint64_t seed;
+    static int ready;
+    if (!ready) {
+        const char *s = getenv("SAKD_TEST_SEED");
+        seed = s && *s ? strtoull(s, NULL, 10) : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
+        ready = 1;
+    }
+    return seed;
+}
+
+/* splitmix64: a small, well-mixed generator for test inputs. */
+uint64_t test_rand_u64(test_rng *r)
+{
+    uint64_t z = (r->state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+test_rng test_rng_new(uint64_t salt)
+{
+    test_rng r = {test_seed() ^ (salt * 0xd6e8feb86659fd93ULL)};
+    test_rand_u64(&r);
+    return r;
+}
+
+double test_rand_uniform(test_rng *r, double lo, double hi)
+{
+    return lo + (hi - lo) * (double)(test_rand_u64(r) >> 11) * 0x1.0p-53;
+}
+
+size_t test_rand_size(test_rng *r, size_t lo, size_t hi)
+{
+    return lo + (size_t)(test_rand_u64(r) % (uint64_t)(hi - lo + 1));
+}
+
+void test_fill_uniform(test_rng *r, float *x, size_t n, double lo, double hi)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)test_rand_uniform(r, lo, hi);
+}
+
+void test_poison(float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = NAN;
+}
+
+sakd_ctx *test_ctx(void)
+{
+    static sakd_ctx *ctx;
+    if (!ctx) {
+        sakd_status st = sakd_ctx_new(&ctx, NULL, 0);
+        ck_assert_msg(st == SAKD_OK, "cannot open the OpenCL device: %s", sakd_error_detail());
+    }
+    return ctx;
+}
+
+int test_run_sakd(const char *const *env, const char *const *args, char *out, size_t size)
+{
+    const char *bin = getenv("SAKD_BIN");
+    if (!bin)
+        bin = "./sakd";
+    int fds[2];
+    if (pipe(fds) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        dup2(fds[1], 2);
+        close(fds[0]);
+        close(fds[1]);
+        for (const char *const *e = env; e && *e; e++) {
+            char name[256];
+            const char *eq = strchr(*e, '=');
+            if (!eq || (size_t)(eq - *e) >= sizeof name)
+                _exit(126);
+            memcpy(name, *e, (size_t)(eq - *e));
+            name[eq - *e] = '\0';
+            setenv(name, eq + 1, 1);
+        }
+        const char *argv[64] = {bin};
+        int n = 1;
+        for (const char *const *a = args; *a && n < 63; a++)
+            argv[n++] = *a;
+        argv[n] = NULL;
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    size_t used = 0;
+    ssize_t r;
+    char sink[4096];
+    while ((r = read(fds[0], used + 1 < size ? out + used : sink,
+                     used + 1 < size ? size - 1 - used : sizeof sink)) > 0)
+        if (used + 1 < size)
+            used += (size_t)r;
+    out[used] = '\0';
+    close(fds[0]);
+    int status;
+    if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status))
+        return -1;
+    return WEXITSTATUS(status);
+}
+
+void test_tempdir(char *path, size_t size)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(path, size, "%s/sakd-test-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    ck_assert_msg(mkdtemp(path) != NULL, "cannot create a temporary directory");
+}
+
+void test_rmtree(const char *path)
+{
+    char cmd[4200];
+    if (!strstr(path, "/sakd-test-"))
+        return; /* never remove anything but our own test directories */
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
+    if (system(cmd) != 0)
+        fprintf(stderr, "warning: could not remove %s\n", path);
+}

@@ -1,0 +1,65 @@
+/* testutil.h — shared helpers of the Check suites: seeded random inputs, NaN poisoning, the
+ * shared device context and running the sakd command. */
+#ifndef SAKD_TESTS_TESTUTIL_H
+#define SAKD_TESTS_TESTUTIL_H
+
+#include <check.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sakd.h"
+
+/* The seed of this run: SAKD_TEST_SEED if set, else from the clock. Printed
+ * at start and in failure messages so that a failure can be replayed. */
+uint64_t test_seed(void);
+
+/* A random stream for one test: the run's seed mixed with `salt`. */
+typedef struct test_rng {
+    uint64_t state;
+} test_rng;
+test_rng test_rng_new(uint64_t salt);
+uint64_t test_rand_u64(test_rng *r);
+double test_rand_uniform(test_rng *r, double lo, double hi);
+/* Uniform integer in [lo, hi]. */
+size_t test_rand_size(test_rng *r, size_t lo, size_t hi);
+void test_fill_uniform(test_rng *r, float *x, size_t n, double lo, double hi);
+
+/* Sets every element to NaN, so that an element a kernel forgets to write
+ * shows up. */
+void test_poison(float *x, size_t n);
+
+/* The device context shared by the device suites (SAKD_DEVICE selects it). */
+sakd_ctx *test_ctx(void);
+
+/* Asserts a status is SAKD_OK, printing the error detail otherwise. */
+#define TEST_OK(call)                                                                         \
+    do {                                                                                      \
+        sakd_status test_st_ = (call);                                                        \
+        ck_assert_msg(test_st_ == SAKD_OK, "%s -> %s: %s (seed %llu)", #call,                 \
+                      sakd_strerror(test_st_), sakd_error_detail(),                           \
+                      (unsigned long long)test_seed());                                        \
+    } while (0)
+
+/* Runs the sakd command ($SAKD_BIN) with `args` (NULL-terminated) and extra
+ * environment assignments `env` ("NAME=value", NULL-terminated, may be
+ * NULL); captures stdout and stderr together into `out`. Returns the exit
+ * status, or -1 if it could not run. */
+int test_run_sakd(const char *const *env, const char *const *args, char *out, size_t size);
+
+/* A fresh empty directory under $TMPDIR (or /tmp); `path` receives it. */
+void test_tempdir(char *path, size_t size);
+
+/* rm -rf of a test directory. */
+void test_rmtree(const char *path);
+
+Suite *suite_status(void);
+Suite *suite_device_select(void);
+Suite *suite_rng_host(void);
+Suite *suite_tensor(void);
+Suite *suite_gemm(void);
+Suite *suite_elementwise(void);
+Suite *suite_rng_device(void);
+Suite *suite_program_cache(void);
+Suite *suite_cli(void);
+
+#endif
