@@ -170,6 +170,24 @@ START_TEST(test_kernels_listing)
     EXPECT_IN_OUTPUT("philox4x32_10");
     ck_assert_int_eq(RUN(NULL, "kernels", "--source", "nonesuch"), 1);
     EXPECT_IN_OUTPUT("nonesuch.cl");
+    ck_assert_int_eq(RUN(NULL, "kernels", "--export", "/tmp/sakd-test-unused", "nonesuch"), 2);
+    EXPECT_IN_OUTPUT("nonesuch");
+}
+END_TEST
+
+START_TEST(test_no_platform)
+{
+    /* An ICD loader that finds no vendor: a message saying how to install PoCL, exit 1. */
+    char dir[PATH_MAX], env1[PATH_MAX + 32];
+    test_tempdir(dir, sizeof dir);
+    snprintf(env1, sizeof env1, "OCL_ICD_VENDORS=%s", dir);
+    const char *env[] = {env1, NULL};
+    ck_assert_int_eq(RUN(env, "devices"), 1);
+    EXPECT_IN_OUTPUT("no OpenCL platform");
+    EXPECT_IN_OUTPUT("pocl-opencl-icd");
+    ck_assert_int_eq(RUN(env, "selftest"), 1);
+    EXPECT_IN_OUTPUT("pocl-opencl-icd");
+    test_rmtree(dir);
 }
 END_TEST
 
@@ -187,6 +205,7 @@ Suite *suite_cli(void)
     tcase_add_test(tc, test_offline_binary_missing);
     tcase_add_test(tc, test_cache_dir_unusable);
     tcase_add_test(tc, test_kernels_listing);
+    tcase_add_test(tc, test_no_platform);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -64,6 +64,18 @@ int cmd_kernels(cli_opts *opts, int argc, char **argv)
                    sakd_cl_files[i].size);
         return SAKD_EXIT_OK;
     }
+    for (int a = optind; a < argc; a++) {
+        char file[300];
+        int known = 0;
+        snprintf(file, sizeof file, "%s.cl", argv[a]);
+        for (size_t i = 0; i < sakd_cl_n_files; i++)
+            known |= strcmp(sakd_cl_files[i].name, file) == 0;
+        if (!known) {
+            fprintf(stderr, "sakd: error: no kernel family '%s' ('sakd kernels' lists them)\n",
+                    argv[a]);
+            return SAKD_EXIT_USAGE;
+        }
+    }
     sakd_status st = sakd_mkdir_p(export_dir);
     if (st != SAKD_OK)
         return cli_fail(st, "creating the export directory");
