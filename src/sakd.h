@@ -12,6 +12,7 @@
 #include "runtime/rng.h"
 #include "runtime/status.h"
 #include "runtime/tensor.h"
+#include "runtime/timer.h"
 
 /* "0.1.0" */
 const char *sakd_version(void);

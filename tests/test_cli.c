@@ -23,8 +23,8 @@ START_TEST(test_version_and_help)
     EXPECT_IN_OUTPUT("devices");
     EXPECT_IN_OUTPUT("selftest");
     EXPECT_IN_OUTPUT("SAKD_CL_BINARY_DIR");
-    const char *commands[] = {"devices", "selftest", "kernels", "help"};
-    for (size_t i = 0; i < 4; i++) {
+    const char *commands[] = {"devices", "selftest", "kernels", "bench", "help"};
+    for (size_t i = 0; i < 5; i++) {
         ck_assert_int_eq(RUN(NULL, "help", commands[i]), 0);
         EXPECT_IN_OUTPUT("usage: sakd");
         EXPECT_IN_OUTPUT(commands[i]);
@@ -175,6 +175,19 @@ START_TEST(test_kernels_listing)
 }
 END_TEST
 
+START_TEST(test_bench_gemm)
+{
+    ck_assert_int_eq(RUN(NULL, "bench", "gemm", "--sizes", "17,33", "--reps", "2"), 0);
+    EXPECT_IN_OUTPUT("GFLOP/s");
+    EXPECT_IN_OUTPUT("measured GEMM peak");
+    ck_assert_int_eq(RUN(NULL, "bench", "gemm", "--sizes", "17,x"), 2);
+    EXPECT_IN_OUTPUT("--sizes");
+    ck_assert_int_eq(RUN(NULL, "bench", "gemm", "--reps", "0"), 2);
+    ck_assert_int_eq(RUN(NULL, "bench", "nosuchbench"), 2);
+    EXPECT_IN_OUTPUT("nosuchbench");
+}
+END_TEST
+
 START_TEST(test_no_platform)
 {
     /* An ICD loader that finds no vendor: a message saying how to install PoCL, exit 1. */
@@ -206,6 +219,7 @@ Suite *suite_cli(void)
     tcase_add_test(tc, test_cache_dir_unusable);
     tcase_add_test(tc, test_kernels_listing);
     tcase_add_test(tc, test_no_platform);
+    tcase_add_test(tc, test_bench_gemm);
     suite_add_tcase(s, tc);
     return s;
 }

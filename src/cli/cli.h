@@ -34,6 +34,8 @@ int cmd_devices(cli_opts *opts, int argc, char **argv);
 void help_devices(void);
 int cmd_selftest(cli_opts *opts, int argc, char **argv);
 void help_selftest(void);
+int cmd_bench(cli_opts *opts, int argc, char **argv);
+void help_bench(void);
 int cmd_kernels(cli_opts *opts, int argc, char **argv);
 void help_kernels(void);
 

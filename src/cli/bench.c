@@ -1,0 +1,127 @@
+/* bench.c — `sakd bench`: device benchmarks. `gemm` measures CLBlast SGEMM throughput over a
+ * range of sizes; the largest figure is the device's GEMM peak that other benchmarks divide by. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "runtime/timer.h"
+
+void help_bench(void)
+{
+    printf("usage: sakd bench gemm [--device SPEC] [--sizes N,N,...] [--reps R]\n\n"
+           "gemm: times C = A·B for square float32 matrices of each size N (default\n"
+           "128,256,512,1024) through CLBlast on the selected device: R timed runs\n"
+           "(default 5) after one warm-up, median wall time with the queue drained,\n"
+           "GFLOP/s = 2·N³ / time. The largest GFLOP/s is reported as the device's\n"
+           "measured GEMM peak.\n");
+}
+
+/* Median seconds of one n x n x n SGEMM. */
+static sakd_status time_gemm(sakd_ctx *ctx, size_t n, int reps, double *seconds)
+{
+    size_t nn = n * n;
+    sakd_tensor a = {0}, b = {0}, c = {0};
+    double *times = calloc((size_t)reps, sizeof *times);
+    sakd_status st = times ? SAKD_OK : sakd_error(SAKD_ERR_NOMEM, "out of memory");
+    if (st == SAKD_OK)
+        st = sakd_tensor_new(&a, ctx, "bench A", 1, &nn);
+    if (st == SAKD_OK)
+        st = sakd_tensor_new(&b, ctx, "bench B", 1, &nn);
+    if (st == SAKD_OK)
+        st = sakd_tensor_new(&c, ctx, "bench C", 1, &nn);
+    if (st == SAKD_OK)
+        st = sakd_rng_uniform_fill(&a, 1, 0, -1.0f, 1.0f);
+    if (st == SAKD_OK)
+        st = sakd_rng_uniform_fill(&b, 2, 0, -1.0f, 1.0f);
+    sakd_mat ma = {a.buf, 0, n}, mb = {b.buf, 0, n}, mc = {c.buf, 0, n};
+    for (int r = -1; r < reps && st == SAKD_OK; r++) {
+        st = sakd_ctx_finish(ctx);
+        double t0 = sakd_time_now();
+        if (st == SAKD_OK)
+            st = sakd_gemm(ctx, 0, 0, n, n, n, 1.0f, ma, mb, 0.0f, mc);
+        if (st == SAKD_OK)
+            st = sakd_ctx_finish(ctx);
+        if (r >= 0)
+            times[r] = sakd_time_now() - t0;
+    }
+    if (st == SAKD_OK)
+        *seconds = sakd_median(times, (size_t)reps);
+    sakd_tensor_free(&a);
+    sakd_tensor_free(&b);
+    sakd_tensor_free(&c);
+    free(times);
+    return st;
+}
+
+static int bench_gemm(cli_opts *opts, int argc, char **argv)
+{
+    static const struct option long_opts[] = {
+        {"device", required_argument, NULL, 'd'}, {"sizes", required_argument, NULL, 's'},
+        {"reps", required_argument, NULL, 'r'},   {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *sizes = "128,256,512,1024";
+    int reps = 5, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "d:s:r:h", long_opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': opts->device = optarg; break;
+        case 's': sizes = optarg; break;
+        case 'r': reps = atoi(optarg); break;
+        case 'h': help_bench(); return SAKD_EXIT_OK;
+        default: return SAKD_EXIT_USAGE;
+        }
+    }
+    if (reps < 1 || reps > 1000) {
+        fprintf(stderr, "sakd: error: --reps must be 1 to 1000, not '%d'\n", reps);
+        return SAKD_EXIT_USAGE;
+    }
+    size_t list[32], count = 0;
+    for (const char *p = sizes; *p && count < 32;) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < 1 || v > 16384 || (*end && *end != ',')) {
+            fprintf(stderr, "sakd: error: --sizes wants sizes 1 to 16384 separated by commas, "
+                            "not '%s'\n", sizes);
+            return SAKD_EXIT_USAGE;
+        }
+        list[count++] = (size_t)v;
+        p = *end ? end + 1 : end;
+    }
+    sakd_ctx *ctx;
+    sakd_status st = sakd_ctx_new(&ctx, opts->device, 0);
+    if (st != SAKD_OK)
+        return cli_fail(st, "opening the OpenCL device");
+    printf("# sakd bench gemm on %s (%s, driver %s), %d timed runs each, median\n",
+           ctx->info.name, ctx->info.platform_name, ctx->info.driver, reps);
+    printf("%8s %12s %10s\n", "N", "time_ms", "GFLOP/s");
+    double peak = 0.0;
+    for (size_t i = 0; i < count && st == SAKD_OK; i++) {
+        double s;
+        st = time_gemm(ctx, list[i], reps, &s);
+        if (st != SAKD_OK)
+            break;
+        double gflops = 2.0 * (double)list[i] * list[i] * list[i] / s * 1e-9;
+        if (gflops > peak)
+            peak = gflops;
+        printf("%8zu %12.3f %10.2f\n", list[i], s * 1e3, gflops);
+    }
+    if (st == SAKD_OK)
+        printf("# measured GEMM peak: %.2f GFLOP/s\n", peak);
+    sakd_ctx_free(ctx);
+    return st == SAKD_OK ? SAKD_EXIT_OK : cli_fail(st, "benchmarking GEMM");
+}
+
+int cmd_bench(cli_opts *opts, int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        help_bench();
+        return argc < 2 ? SAKD_EXIT_USAGE : SAKD_EXIT_OK;
+    }
+    if (strcmp(argv[1], "gemm") == 0)
+        return bench_gemm(opts, argc - 1, argv + 1);
+    fprintf(stderr, "sakd: error: no benchmark '%s'; 'sakd bench --help' lists them\n", argv[1]);
+    return SAKD_EXIT_USAGE;
+}
