@@ -5,6 +5,8 @@
 #include "io/file.h"
 #include "ops/elementwise.h"
 #include "ops/gemm.h"
+#include "ops/loss.h"
+#include "ops/optim.h"
 #include "runtime/context.h"
 #include "runtime/device.h"
 #include "runtime/log.h"

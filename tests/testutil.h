@@ -58,6 +58,8 @@ Suite *suite_rng_host(void);
 Suite *suite_tensor(void);
 Suite *suite_gemm(void);
 Suite *suite_elementwise(void);
+Suite *suite_loss(void);
+Suite *suite_optim(void);
 Suite *suite_rng_device(void);
 Suite *suite_program_cache(void);
 Suite *suite_cli(void);
