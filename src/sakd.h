@@ -3,8 +3,11 @@
 #define SAKD_SAKD_H
 
 #include "io/file.h"
+#include "ops/bn.h"
+#include "ops/conv.h"
 #include "ops/elementwise.h"
 #include "ops/gemm.h"
+#include "ops/linear.h"
 #include "runtime/context.h"
 #include "runtime/device.h"
 #include "runtime/log.h"

@@ -1,0 +1,6 @@
+/* stub */
+#include "testutil.h"
+Suite *suite_linear(void)
+{
+    return suite_create("linear");
+}
