@@ -27,9 +27,9 @@ typedef struct bn_case {
 } bn_case;
 
 static const bn_case cases[] = {
-    {4, {3, 4, 5, 5}, 0},   {4, {1, 1, 7, 3}, 0},  {4, {2, 3, 1, 1}, 0},  {2, {7, 5}, 0},
-    {3, {4, 3, 6}, 0},      {4, {5, 2, 9, 11}, 0}, {4, {3, 3, 4, 5}, 20}, {2, {2, 1}, 0},
-    {4, {2, 9, 3, 3}, 0},   {2, {33, 3}, -3},
+    {4, {3, 4, 5, 5}, 0}, {4, {1, 1, 7, 3}, 0},  {4, {2, 3, 1, 1}, 0},  {2, {7, 5}, 0},
+    {3, {4, 3, 6}, 0},    {4, {5, 2, 9, 11}, 0}, {4, {3, 3, 4, 5}, 20}, {2, {2, 1}, 0},
+    {4, {2, 9, 3, 3}, 0}, {2, {33, 3}, -3},
 };
 #define N_CASES (sizeof cases / sizeof cases[0])
 
@@ -90,8 +90,8 @@ static double ref_loss(const bn_dims *d, const double *gy, const double *x, cons
 }
 
 /* Analytic training-mode gradients of L = Σ gy·y. */
-static void ref_backward_train(const bn_dims *d, const double *gy, const double *x,
-                               const double *g, double *gx, double *gg, double *gb)
+static void ref_backward_train(const bn_dims *d, const double *gy, const double *x, const double *g,
+                               double *gx, double *gg, double *gb)
 {
     for (size_t c = 0; c < d->c; c++) {
         double mean, var;
@@ -121,14 +121,50 @@ static double *to_double(const float *f, size_t n)
     return d;
 }
 
+/* When view_off > 0, new tensors are views at that offset inside a larger guarded buffer, so
+ * that element offsets are exercised and writes outside a view are caught. */
+#define GUARD_VALUE 7.0f
+static size_t view_off;
+static sakd_tensor backing[16];
+static size_t n_backing;
+
 static void new_tensor(sakd_tensor *t, const char *name, int ndim, const size_t *shape,
                        const float *host)
 {
-    TEST_OK(sakd_tensor_new(t, test_ctx(), name, ndim, shape));
+    if (view_off) {
+        size_t n = 1;
+        for (int i = 0; i < ndim; i++)
+            n *= shape[i];
+        n += 2 * view_off;
+        ck_assert(n_backing < sizeof backing / sizeof backing[0]);
+        sakd_tensor *base = &backing[n_backing++];
+        TEST_OK(sakd_tensor_new(base, test_ctx(), "guarded", 1, &n));
+        TEST_OK(sakd_tensor_fill(base, GUARD_VALUE));
+        TEST_OK(sakd_tensor_view(t, base, name, view_off, ndim, shape));
+    } else {
+        TEST_OK(sakd_tensor_new(t, test_ctx(), name, ndim, shape));
+    }
     if (host)
         TEST_OK(sakd_tensor_upload(t, host));
     else
         TEST_OK(sakd_tensor_fill(t, NAN));
+}
+
+/* Checks the guard elements around every view are untouched, then frees the buffers. */
+static void free_backing(void)
+{
+    for (size_t b = 0; b < n_backing; b++) {
+        size_t n = sakd_tensor_numel(&backing[b]);
+        float *h = malloc(n * sizeof *h);
+        TEST_OK(sakd_tensor_download(&backing[b], h));
+        for (size_t i = 0; i < n; i++)
+            if (i < view_off || i >= n - view_off)
+                ck_assert_msg(h[i] == GUARD_VALUE, "element %zu outside view %zu was written", i,
+                              b);
+        free(h);
+        sakd_tensor_free(&backing[b]);
+    }
+    n_backing = 0;
 }
 
 static void check_close(const bn_case *k, const char *what, size_t i, double got, double ref,
@@ -146,9 +182,8 @@ typedef struct bn_dev {
     sakd_tensor x, y, g, b, rm, rv, sm, si, gy, gx, gg, gb;
 } bn_dev;
 
-static void dev_new(bn_dev *t, const bn_case *k, const bn_dims *d, const float *x,
-                    const float *g, const float *b, const float *rm, const float *rv,
-                    const float *gy)
+static void dev_new(bn_dev *t, const bn_case *k, const bn_dims *d, const float *x, const float *g,
+                    const float *b, const float *rm, const float *rv, const float *gy)
 {
     new_tensor(&t->x, "x", k->ndim, k->shape, x);
     new_tensor(&t->y, "y", k->ndim, k->shape, NULL);
@@ -245,8 +280,8 @@ static void run_train(const bn_case *k, uint64_t salt)
         double S = is * maxx, A = TOL_FACTOR * terms * FLT_EPSILON * (1 + S) * (1 + S);
         check_close(k, "save_mean", c, sm[c], mean, A * maxx);
         check_close(k, "save_invstd", c, si[c], is, A * is);
-        check_close(k, "running_mean", c, rm[c],
-                    (1 - BN_MOMENTUM) * h.rm[c] + BN_MOMENTUM * mean, A * (maxx + fabs(h.rm[c])));
+        check_close(k, "running_mean", c, rm[c], (1 - BN_MOMENTUM) * h.rm[c] + BN_MOMENTUM * mean,
+                    A * (maxx + fabs(h.rm[c])));
         check_close(k, "running_var", c, rv[c],
                     (1 - BN_MOMENTUM) * h.rv[c] +
                         BN_MOMENTUM * var * (double)d.m / (double)(d.m - 1),
@@ -282,14 +317,15 @@ static void run_train(const bn_case *k, uint64_t salt)
                 fd[f].v[e] = keep;
                 double num = (lp - lm) / (2 * FD_STEP);
                 ck_assert_msg(fabs(num - fd[f].g[e]) <= FD_RTOL * (1 + fabs(fd[f].g[e])),
-                              "reference d/d%s[%zu] = %.12g, finite difference %.12g",
-                              fd[f].name, e, fd[f].g[e], num);
+                              "reference d/d%s[%zu] = %.12g, finite difference %.12g", fd[f].name,
+                              e, fd[f].g[e], num);
             }
     }
     void *hs[] = {y, gx, sm, si, rm, rv, gg, gb, x, g, b, dgy, ry, rgx, rgg, rgb};
     for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++)
         free(hs[i]);
     dev_free(&t);
+    free_backing();
     host_free(&h);
 }
 
@@ -339,6 +375,7 @@ static void run_eval(const bn_case *k, uint64_t salt)
     for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++)
         free(hs[i]);
     dev_free(&t);
+    free_backing();
     host_free(&h);
 }
 
@@ -351,6 +388,16 @@ END_TEST
 START_TEST(test_bn_eval)
 {
     run_eval(&cases[_i], 1800 + (uint64_t)_i);
+}
+END_TEST
+
+/* Every tensor a view at an element offset inside a guarded buffer. */
+START_TEST(test_bn_views)
+{
+    view_off = 5 + (size_t)_i * 10;
+    run_train(&cases[_i ? 3 : 0], 1850 + (uint64_t)_i);
+    run_eval(&cases[_i ? 3 : 0], 1860 + (uint64_t)_i);
+    view_off = 0;
 }
 END_TEST
 
@@ -382,8 +429,7 @@ START_TEST(test_bn_deterministic)
         dev_new(&t, &k, &d, h.x, h.g, h.b, h.rm, h.rv, h.gy);
         TEST_OK(sakd_batchnorm_forward(&t.y, &t.sm, &t.si, &t.rm, &t.rv, &t.x, &t.g, &t.b, 1,
                                        SAKD_BN_MOMENTUM, SAKD_BN_EPS));
-        TEST_OK(
-            sakd_batchnorm_backward(&t.gx, &t.gg, &t.gb, &t.sm, &t.si, &t.gy, &t.x, &t.g, 1));
+        TEST_OK(sakd_batchnorm_backward(&t.gx, &t.gg, &t.gb, &t.sm, &t.si, &t.gy, &t.x, &t.g, 1));
         sakd_tensor *ts[8] = {&t.y, &t.gx, &t.sm, &t.si, &t.rm, &t.rv, &t.gg, &t.gb};
         for (int i = 0; i < 8; i++) {
             out[run][i] = malloc(sakd_tensor_numel(ts[i]) * 4);
@@ -423,9 +469,9 @@ START_TEST(test_bn_bad_args)
     new_tensor(&x5, "x_5d", 5, (size_t[]){1, 2, 3, 4, 5}, NULL);
     const char *f = "batchnorm_forward", *b = "batchnorm_backward";
     float mo = SAKD_BN_MOMENTUM, ep = SAKD_BN_EPS;
-    expect_arg_error(sakd_batchnorm_forward(&ybad, &t.sm, &t.si, &t.rm, &t.rv, &t.x, &t.g, &t.b,
-                                            1, mo, ep),
-                     f, "y_bad");
+    expect_arg_error(
+        sakd_batchnorm_forward(&ybad, &t.sm, &t.si, &t.rm, &t.rv, &t.x, &t.g, &t.b, 1, mo, ep), f,
+        "y_bad");
     expect_arg_error(
         sakd_batchnorm_forward(&t.y, &t.sm, &t.si, &t.rm, &t.rv, &t.x, &c4, &t.b, 1, mo, ep), f,
         "vec4");
@@ -446,17 +492,16 @@ START_TEST(test_bn_bad_args)
     sakd_tensor nobuf = t.b;
     nobuf.buf = NULL;
     expect_arg_error(
-        sakd_batchnorm_forward(&t.y, &t.sm, &t.si, &t.rm, &t.rv, &t.x, &t.g, &nobuf, 1, mo, ep),
-        f, "beta");
-    expect_arg_error(sakd_batchnorm_backward(&ybad, &t.gg, &t.gb, &t.sm, &t.si, &t.gy, &t.x, &t.g,
-                                             1),
-                     b, "y_bad");
-    expect_arg_error(sakd_batchnorm_backward(&t.gx, &t.gg, &t.gb, &t.sm, &t.si, &ybad, &t.x, &t.g,
-                                             1),
-                     b, "y_bad");
+        sakd_batchnorm_forward(&t.y, &t.sm, &t.si, &t.rm, &t.rv, &t.x, &t.g, &nobuf, 1, mo, ep), f,
+        "beta");
     expect_arg_error(
-        sakd_batchnorm_backward(&t.gx, &c4, &t.gb, &t.sm, &t.si, &t.gy, &t.x, &t.g, 1), b,
-        "vec4");
+        sakd_batchnorm_backward(&ybad, &t.gg, &t.gb, &t.sm, &t.si, &t.gy, &t.x, &t.g, 1), b,
+        "y_bad");
+    expect_arg_error(
+        sakd_batchnorm_backward(&t.gx, &t.gg, &t.gb, &t.sm, &t.si, &ybad, &t.x, &t.g, 1), b,
+        "y_bad");
+    expect_arg_error(sakd_batchnorm_backward(&t.gx, &c4, &t.gb, &t.sm, &t.si, &t.gy, &t.x, &t.g, 1),
+                     b, "vec4");
     dev_free(&t);
     sakd_tensor_free(&c4);
     sakd_tensor_free(&ybad);
@@ -472,6 +517,7 @@ Suite *suite_bn(void)
     TCase *tc = tcase_create("core");
     tcase_add_loop_test(tc, test_bn_train, 0, (int)N_CASES);
     tcase_add_loop_test(tc, test_bn_eval, 0, (int)N_CASES);
+    tcase_add_loop_test(tc, test_bn_views, 0, 2);
     tcase_add_loop_test(tc, test_bn_random, 0, 6);
     tcase_add_test(tc, test_bn_deterministic);
     tcase_add_test(tc, test_bn_bad_args);

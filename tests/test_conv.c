@@ -51,31 +51,29 @@ static conv_dims dims_of(const conv_case *c)
     return d;
 }
 
-/* Visits every (output element, weight tap) pair that contributes, calling f with the flat
- * indices of y, x and w. */
-#define FOR_EACH_TAP(c, d, BODY)                                                              \
-    for (size_t n_ = 0; n_ < (c)->n; n_++)                                                    \
-        for (size_t co_ = 0; co_ < (c)->cout; co_++)                                          \
-            for (size_t oy_ = 0; oy_ < (d)->ho; oy_++)                                        \
-                for (size_t ox_ = 0; ox_ < (d)->wo; ox_++) {                                  \
-                    size_t yi = ((n_ * (c)->cout + co_) * (d)->ho + oy_) * (d)->wo + ox_;     \
-                    (void)yi;                                                                 \
-                    for (size_t ci_ = 0; ci_ < (c)->cin; ci_++)                               \
-                        for (size_t i_ = 0; i_ < (c)->kh; i_++)                               \
-                            for (size_t j_ = 0; j_ < (c)->kw; j_++) {                         \
-                                long iy = (long)(oy_ * (c)->sh + i_) - (long)(c)->ph;         \
-                                long ix = (long)(ox_ * (c)->sw + j_) - (long)(c)->pw;         \
-                                if (iy < 0 || ix < 0 || iy >= (long)(c)->h ||                 \
-                                    ix >= (long)(c)->w)                                       \
-                                    continue;                                                 \
-                                size_t xi = ((n_ * (c)->cin + ci_) * (c)->h + (size_t)iy) *   \
-                                                (c)->w +                                      \
-                                            (size_t)ix;                                       \
-                                size_t wi = ((co_ * (c)->cin + ci_) * (c)->kh + i_) *         \
-                                                (c)->kw +                                     \
-                                            j_;                                               \
-                                BODY                                                          \
-                            }                                                                 \
+/* Runs BODY for every (output element, weight tap) pair that contributes, with the flat
+ * indices yi, xi, wi of y, x and w in scope. */
+#define FOR_EACH_TAP(c, d, BODY)                                                                   \
+    for (size_t n_ = 0; n_ < (c)->n; n_++)                                                         \
+        for (size_t co_ = 0; co_ < (c)->cout; co_++)                                               \
+            for (size_t oy_ = 0; oy_ < (d)->ho; oy_++)                                             \
+                for (size_t ox_ = 0; ox_ < (d)->wo; ox_++) {                                       \
+                    size_t yi = ((n_ * (c)->cout + co_) * (d)->ho + oy_) * (d)->wo + ox_;          \
+                    (void)yi;                                                                      \
+                    for (size_t ci_ = 0; ci_ < (c)->cin; ci_++)                                    \
+                        for (size_t i_ = 0; i_ < (c)->kh; i_++)                                    \
+                            for (size_t j_ = 0; j_ < (c)->kw; j_++) {                              \
+                                long iy = (long)(oy_ * (c)->sh + i_) - (long)(c)->ph;              \
+                                long ix = (long)(ox_ * (c)->sw + j_) - (long)(c)->pw;              \
+                                if (iy < 0 || ix < 0 || iy >= (long)(c)->h || ix >= (long)(c)->w)  \
+                                    continue;                                                      \
+                                size_t xi =                                                        \
+                                    ((n_ * (c)->cin + ci_) * (c)->h + (size_t)iy) * (c)->w +       \
+                                    (size_t)ix;                                                    \
+                                size_t wi =                                                        \
+                                    ((co_ * (c)->cin + ci_) * (c)->kh + i_) * (c)->kw + j_;        \
+                                BODY                                                               \
+                            }                                                                      \
                 }
 
 /* y = conv(x, w) + b in double; mag = Σ|terms| per output (for the tolerance). */
@@ -97,9 +95,9 @@ static void ref_forward(const conv_case *c, const conv_dims *d, const double *x,
 }
 
 /* Analytic gradients of L = Σ gy·y, with Σ|terms| of each for the tolerance. */
-static void ref_backward(const conv_case *c, const conv_dims *d, const double *gy,
-                         const double *x, const double *w, double *gx, double *gw, double *gb,
-                         double *mx, double *mw, double *mb)
+static void ref_backward(const conv_case *c, const conv_dims *d, const double *gy, const double *x,
+                         const double *w, double *gx, double *gw, double *gb, double *mx,
+                         double *mw, double *mb)
 {
     size_t P = d->ho * d->wo;
     memset(gx, 0, d->nx * sizeof *gx);
@@ -171,14 +169,50 @@ static void compare(const char *what, const conv_case *c, const float *got, cons
     }
 }
 
+/* When view_off > 0, new tensors are views at that offset inside a larger guarded buffer, so
+ * that element offsets are exercised and writes outside a view are caught. */
+#define GUARD_VALUE 7.0f
+static size_t view_off;
+static sakd_tensor backing[16];
+static size_t n_backing;
+
 static void new_tensor(sakd_tensor *t, const char *name, int ndim, const size_t *shape,
                        const float *host)
 {
-    TEST_OK(sakd_tensor_new(t, test_ctx(), name, ndim, shape));
+    if (view_off) {
+        size_t n = 1;
+        for (int i = 0; i < ndim; i++)
+            n *= shape[i];
+        n += 2 * view_off;
+        ck_assert(n_backing < sizeof backing / sizeof backing[0]);
+        sakd_tensor *base = &backing[n_backing++];
+        TEST_OK(sakd_tensor_new(base, test_ctx(), "guarded", 1, &n));
+        TEST_OK(sakd_tensor_fill(base, GUARD_VALUE));
+        TEST_OK(sakd_tensor_view(t, base, name, view_off, ndim, shape));
+    } else {
+        TEST_OK(sakd_tensor_new(t, test_ctx(), name, ndim, shape));
+    }
     if (host)
         TEST_OK(sakd_tensor_upload(t, host));
     else
         TEST_OK(sakd_tensor_fill(t, NAN));
+}
+
+/* Checks the guard elements around every view are untouched, then frees the buffers. */
+static void free_backing(void)
+{
+    for (size_t b = 0; b < n_backing; b++) {
+        size_t n = sakd_tensor_numel(&backing[b]);
+        float *h = malloc(n * sizeof *h);
+        TEST_OK(sakd_tensor_download(&backing[b], h));
+        for (size_t i = 0; i < n; i++)
+            if (i < view_off || i >= n - view_off)
+                ck_assert_msg(h[i] == GUARD_VALUE, "element %zu outside view %zu was written", i,
+                              b);
+        free(h);
+        sakd_tensor_free(&backing[b]);
+    }
+    n_backing = 0;
 }
 
 /* Forward and backward of one case on the device with a workspace of `chunk` samples (0: all)
@@ -242,6 +276,7 @@ static void run_case(const conv_case *c, size_t chunk, uint64_t salt)
     sakd_tensor *ts[] = {&tx, &tw, &tb, &ty, &tgy, &tgx, &tgw, &tgb, &tws};
     for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++)
         sakd_tensor_free(ts[i]);
+    free_backing();
     void *hs[] = {x, w, b, gy, y, gx, gw, gb, dx, dw, db, dgy, ry, my, rgx, rgw, rgb, mx, mw, mb};
     for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++)
         free(hs[i]);
@@ -259,6 +294,15 @@ START_TEST(test_conv_chunked)
     static const size_t which[] = {1, 3, 4, 6};
     const conv_case *c = &cases[which[_i]];
     run_case(c, _i % 2 ? 2 : 1, 1200 + (uint64_t)_i);
+}
+END_TEST
+
+/* Every tensor a view at an element offset inside a guarded buffer. */
+START_TEST(test_conv_views)
+{
+    view_off = 3 + (size_t)_i * 14;
+    run_case(&cases[_i ? 3 : 1], _i ? 2 : 0, 1250 + (uint64_t)_i);
+    view_off = 0;
 }
 END_TEST
 
@@ -305,8 +349,7 @@ START_TEST(test_conv_deterministic)
     new_tensor(&tgx, "gx", 4, (size_t[]){c->n, c->cin, c->h, c->w}, NULL);
     new_tensor(&tgw, "gw", 4, (size_t[]){c->cout, c->cin, c->kh, c->kw}, NULL);
     new_tensor(&tgb, "gb", 1, &c->cout, NULL);
-    size_t nws =
-        sakd_conv2d_workspace_floats(2, c->cin, c->cout, c->kh, c->kw, d.ho, d.wo);
+    size_t nws = sakd_conv2d_workspace_floats(2, c->cin, c->cout, c->kh, c->kw, d.ho, d.wo);
     new_tensor(&tws, "workspace", 1, &nws, NULL);
     sakd_conv2d_params p = {c->sh, c->sw, c->ph, c->pw};
     size_t sizes[4] = {d.ny, d.nx, d.nw, c->cout};
@@ -395,6 +438,7 @@ Suite *suite_conv(void)
     TCase *tc = tcase_create("core");
     tcase_add_loop_test(tc, test_conv_cases, 0, (int)N_CASES);
     tcase_add_loop_test(tc, test_conv_chunked, 0, 4);
+    tcase_add_loop_test(tc, test_conv_views, 0, 2);
     tcase_add_loop_test(tc, test_conv_random, 0, 6);
     tcase_add_test(tc, test_conv_deterministic);
     tcase_add_test(tc, test_conv_bad_args);

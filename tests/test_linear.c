@@ -74,14 +74,50 @@ static void compare(const char *what, const lin_case *c, const float *got, const
     }
 }
 
+/* When view_off > 0, new tensors are views at that offset inside a larger guarded buffer, so
+ * that element offsets are exercised and writes outside a view are caught. */
+#define GUARD_VALUE 7.0f
+static size_t view_off;
+static sakd_tensor backing[16];
+static size_t n_backing;
+
 static void new_tensor(sakd_tensor *t, const char *name, int ndim, const size_t *shape,
                        const float *host)
 {
-    TEST_OK(sakd_tensor_new(t, test_ctx(), name, ndim, shape));
+    if (view_off) {
+        size_t n = 1;
+        for (int i = 0; i < ndim; i++)
+            n *= shape[i];
+        n += 2 * view_off;
+        ck_assert(n_backing < sizeof backing / sizeof backing[0]);
+        sakd_tensor *base = &backing[n_backing++];
+        TEST_OK(sakd_tensor_new(base, test_ctx(), "guarded", 1, &n));
+        TEST_OK(sakd_tensor_fill(base, GUARD_VALUE));
+        TEST_OK(sakd_tensor_view(t, base, name, view_off, ndim, shape));
+    } else {
+        TEST_OK(sakd_tensor_new(t, test_ctx(), name, ndim, shape));
+    }
     if (host)
         TEST_OK(sakd_tensor_upload(t, host));
     else
         TEST_OK(sakd_tensor_fill(t, NAN));
+}
+
+/* Checks the guard elements around every view are untouched, then frees the buffers. */
+static void free_backing(void)
+{
+    for (size_t b = 0; b < n_backing; b++) {
+        size_t n = sakd_tensor_numel(&backing[b]);
+        float *h = malloc(n * sizeof *h);
+        TEST_OK(sakd_tensor_download(&backing[b], h));
+        for (size_t i = 0; i < n; i++)
+            if (i < view_off || i >= n - view_off)
+                ck_assert_msg(h[i] == GUARD_VALUE, "element %zu outside view %zu was written", i,
+                              b);
+        free(h);
+        sakd_tensor_free(&backing[b]);
+    }
+    n_backing = 0;
 }
 
 static void run_case(const lin_case *c, uint64_t salt, int check_determinism)
@@ -186,6 +222,7 @@ static void run_case(const lin_case *c, uint64_t salt, int check_determinism)
     sakd_tensor *ts[] = {&tx, &tw, &tb, &ty, &tgy, &tgx, &tgw, &tgb};
     for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++)
         sakd_tensor_free(ts[i]);
+    free_backing();
     void *hs[] = {x, w, b, gy, y, gx, gw, gb, dx, dw, db, dgy, ry, my, rgx, mx, rgw, mw, rgb, mb};
     for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++)
         free(hs[i]);
@@ -197,11 +234,20 @@ START_TEST(test_linear_cases)
 }
 END_TEST
 
+/* Every tensor a view at an element offset inside a guarded buffer. */
+START_TEST(test_linear_views)
+{
+    view_off = 1 + (size_t)_i * 20;
+    run_case(&cases[4 + _i], 1550 + (uint64_t)_i, 0);
+    view_off = 0;
+}
+END_TEST
+
 START_TEST(test_linear_random)
 {
     test_rng r = test_rng_new(1600 + (uint64_t)_i);
-    lin_case c = {test_rand_size(&r, 1, 40), test_rand_size(&r, 1, 100),
-                  test_rand_size(&r, 1, 40), (int)test_rand_size(&r, 0, 1)};
+    lin_case c = {test_rand_size(&r, 1, 40), test_rand_size(&r, 1, 100), test_rand_size(&r, 1, 40),
+                  (int)test_rand_size(&r, 0, 1)};
     run_case(&c, 1610 + (uint64_t)_i, 1);
 }
 END_TEST
@@ -250,6 +296,7 @@ Suite *suite_linear(void)
     Suite *s = suite_create("linear");
     TCase *tc = tcase_create("core");
     tcase_add_loop_test(tc, test_linear_cases, 0, (int)N_CASES);
+    tcase_add_loop_test(tc, test_linear_views, 0, 2);
     tcase_add_loop_test(tc, test_linear_random, 0, 4);
     tcase_add_test(tc, test_linear_bad_args);
     suite_add_tcase(s, tc);

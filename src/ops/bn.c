@@ -13,14 +13,14 @@ static sakd_status present(const char *op, const char *role, const sakd_tensor *
 }
 
 /* N, C and P (the product of the dimensions after C) of the input. */
-static sakd_status bn_sizes(const char *op, const sakd_tensor *in, size_t *n, size_t *c,
-                            size_t *p)
+static sakd_status bn_sizes(const char *op, const sakd_tensor *in, size_t *n, size_t *c, size_t *p)
 {
     SAKD_TRY(present(op, "input", in));
     char s[96];
     sakd_tensor_shape_str(in, s, sizeof s);
     if (in->ndim < 2 || in->ndim > 4 || in->shape[0] == 0 || in->shape[1] == 0)
-        return sakd_error(SAKD_ERR_ARG, "%s: input '%s' has shape %s, expected [N, C], [N, C, L] "
+        return sakd_error(SAKD_ERR_ARG,
+                          "%s: input '%s' has shape %s, expected [N, C], [N, C, L] "
                           "or [N, C, H, W]",
                           op, in->name, s);
     *n = in->shape[0];
@@ -78,8 +78,8 @@ sakd_status sakd_batchnorm_forward(sakd_tensor *out, sakd_tensor *save_mean,
     SAKD_TRY(per_channel(op, "beta", beta, c, in));
     if (train && n * p < 2)
         return sakd_error(SAKD_ERR_ARG,
-                          "%s: input '%s' has 1 value per channel; training needs more than 1",
-                          op, in->name);
+                          "%s: input '%s' has 1 value per channel; training needs more than 1", op,
+                          in->name);
     if (!(eps > 0.0f))
         return sakd_error(SAKD_ERR_ARG, "%s: eps %g must be positive", op, (double)eps);
     sakd_ctx *ctx = in->ctx;
@@ -93,9 +93,9 @@ sakd_status sakd_batchnorm_forward(sakd_tensor *out, sakd_tensor *save_mean,
             ctx, k, "bn_stats", c, ro.wg, 15,
             (sakd_arg[]){SAKD_ARG(save_mean->buf), SAKD_ARG(smo), SAKD_ARG(save_invstd->buf),
                          SAKD_ARG(sio), SAKD_ARG(running_mean->buf), SAKD_ARG(rmo),
-                         SAKD_ARG(running_var->buf), SAKD_ARG(rvo), SAKD_ARG(in->buf),
-                         SAKD_ARG(xo), SAKD_ARG(n_), SAKD_ARG(c_), SAKD_ARG(p_),
-                         SAKD_ARG(momentum), SAKD_ARG(eps)}));
+                         SAKD_ARG(running_var->buf), SAKD_ARG(rvo), SAKD_ARG(in->buf), SAKD_ARG(xo),
+                         SAKD_ARG(n_), SAKD_ARG(c_), SAKD_ARG(p_), SAKD_ARG(momentum),
+                         SAKD_ARG(eps)}));
     } else {
         cl_kernel k;
         SAKD_TRY(sakd_kernel_get(ctx, "bn", ro.options, "bn_eval_stats", &k));
@@ -103,18 +103,17 @@ sakd_status sakd_batchnorm_forward(sakd_tensor *out, sakd_tensor *save_mean,
             ctx, k, c, 10,
             (sakd_arg[]){SAKD_ARG(save_mean->buf), SAKD_ARG(smo), SAKD_ARG(save_invstd->buf),
                          SAKD_ARG(sio), SAKD_ARG(running_mean->buf), SAKD_ARG(rmo),
-                         SAKD_ARG(running_var->buf), SAKD_ARG(rvo), SAKD_ARG(c_),
-                         SAKD_ARG(eps)}));
+                         SAKD_ARG(running_var->buf), SAKD_ARG(rvo), SAKD_ARG(c_), SAKD_ARG(eps)}));
     }
     cl_kernel k;
     SAKD_TRY(sakd_kernel_get(ctx, "bn", ro.options, "bn_fwd", &k));
     cl_ulong yo = out->offset, go = gamma->offset, bo = beta->offset, total = n * c * p;
-    return sakd_launch_1d(
-        ctx, k, total, 15,
-        (sakd_arg[]){SAKD_ARG(out->buf), SAKD_ARG(yo), SAKD_ARG(save_mean->buf), SAKD_ARG(smo),
-                     SAKD_ARG(save_invstd->buf), SAKD_ARG(sio), SAKD_ARG(in->buf), SAKD_ARG(xo),
-                     SAKD_ARG(gamma->buf), SAKD_ARG(go), SAKD_ARG(beta->buf), SAKD_ARG(bo),
-                     SAKD_ARG(total), SAKD_ARG(c_), SAKD_ARG(p_)});
+    return sakd_launch_1d(ctx, k, total, 15,
+                          (sakd_arg[]){SAKD_ARG(out->buf), SAKD_ARG(yo), SAKD_ARG(save_mean->buf),
+                                       SAKD_ARG(smo), SAKD_ARG(save_invstd->buf), SAKD_ARG(sio),
+                                       SAKD_ARG(in->buf), SAKD_ARG(xo), SAKD_ARG(gamma->buf),
+                                       SAKD_ARG(go), SAKD_ARG(beta->buf), SAKD_ARG(bo),
+                                       SAKD_ARG(total), SAKD_ARG(c_), SAKD_ARG(p_)});
 }
 
 sakd_status sakd_batchnorm_backward(sakd_tensor *grad_in, sakd_tensor *grad_gamma,
@@ -153,12 +152,25 @@ sakd_status sakd_batchnorm_backward(sakd_tensor *grad_in, sakd_tensor *grad_gamm
     SAKD_TRY(sakd_kernel_get(ctx, "bn", ro.options, "bn_bwd", &k));
     cl_ulong gxo = grad_in->offset, go = gamma->offset, total = n * c * p;
     cl_int tr = train != 0;
-    return sakd_launch_1d(
-        ctx, k, total, 20,
-        (sakd_arg[]){SAKD_ARG(grad_in->buf), SAKD_ARG(gxo), SAKD_ARG(grad_gamma->buf),
-                     SAKD_ARG(ggo), SAKD_ARG(grad_beta->buf), SAKD_ARG(gbo),
-                     SAKD_ARG(save_mean->buf), SAKD_ARG(smo), SAKD_ARG(save_invstd->buf),
-                     SAKD_ARG(sio), SAKD_ARG(grad_out->buf), SAKD_ARG(gyo), SAKD_ARG(in->buf),
-                     SAKD_ARG(xo), SAKD_ARG(gamma->buf), SAKD_ARG(go), SAKD_ARG(total),
-                     SAKD_ARG(c_), SAKD_ARG(p_), SAKD_ARG(tr)});
+    return sakd_launch_1d(ctx, k, total, 20,
+                          (sakd_arg[]){SAKD_ARG(grad_in->buf),
+                                       SAKD_ARG(gxo),
+                                       SAKD_ARG(grad_gamma->buf),
+                                       SAKD_ARG(ggo),
+                                       SAKD_ARG(grad_beta->buf),
+                                       SAKD_ARG(gbo),
+                                       SAKD_ARG(save_mean->buf),
+                                       SAKD_ARG(smo),
+                                       SAKD_ARG(save_invstd->buf),
+                                       SAKD_ARG(sio),
+                                       SAKD_ARG(grad_out->buf),
+                                       SAKD_ARG(gyo),
+                                       SAKD_ARG(in->buf),
+                                       SAKD_ARG(xo),
+                                       SAKD_ARG(gamma->buf),
+                                       SAKD_ARG(go),
+                                       SAKD_ARG(total),
+                                       SAKD_ARG(c_),
+                                       SAKD_ARG(p_),
+                                       SAKD_ARG(tr)});
 }

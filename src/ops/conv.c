@@ -113,7 +113,7 @@ typedef struct conv_args {
 
 static conv_args kernel_sizes(const conv_geom *g, const sakd_conv2d_params *p)
 {
-    return (conv_args){g->cin, g->h,       g->w,       g->kh,     g->kw,  p->stride_h, p->stride_w,
+    return (conv_args){g->cin,   g->h,     g->w,  g->kh, g->kw,   p->stride_h, p->stride_w,
                        p->pad_h, p->pad_w, g->ho, g->wo, g->cout, g->P};
 }
 
@@ -161,12 +161,11 @@ sakd_status sakd_conv2d_forward(sakd_tensor *out, sakd_tensor *workspace, const 
                            (sakd_mat){weight->buf, weight->offset, g.K},
                            (sakd_mat){workspace->buf, workspace->offset, ncp}, 0.0f,
                            (sakd_mat){workspace->buf, tmp_off, ncp}));
-        SAKD_TRY(sakd_launch_1d(ctx, kout, nc * g.cout * g.P, 11,
-                                (sakd_arg[]){SAKD_ARG(out->buf), SAKD_ARG(yo),
-                                             SAKD_ARG(workspace->buf), SAKD_ARG(tmp_off),
-                                             SAKD_ARG(b->buf), SAKD_ARG(bo), SAKD_ARG(has_bias),
-                                             SAKD_ARG(n0_), SAKD_ARG(nc), SAKD_ARG(a.cout),
-                                             SAKD_ARG(a.P)}));
+        SAKD_TRY(sakd_launch_1d(
+            ctx, kout, nc * g.cout * g.P, 11,
+            (sakd_arg[]){SAKD_ARG(out->buf), SAKD_ARG(yo), SAKD_ARG(workspace->buf),
+                         SAKD_ARG(tmp_off), SAKD_ARG(b->buf), SAKD_ARG(bo), SAKD_ARG(has_bias),
+                         SAKD_ARG(n0_), SAKD_ARG(nc), SAKD_ARG(a.cout), SAKD_ARG(a.P)}));
     }
     return SAKD_OK;
 }
@@ -180,8 +179,7 @@ sakd_status sakd_conv2d_backward(sakd_tensor *grad_in, sakd_tensor *grad_weight,
     conv_geom g;
     SAKD_TRY(conv_geometry(op, in, weight, workspace, p, &g));
     SAKD_TRY(check_shape(op, "grad_out", grad_out, 4, (size_t[]){g.n, g.cout, g.ho, g.wo}));
-    SAKD_TRY(check_shape(op, "grad_weight", grad_weight, 4,
-                         (size_t[]){g.cout, g.cin, g.kh, g.kw}));
+    SAKD_TRY(check_shape(op, "grad_weight", grad_weight, 4, (size_t[]){g.cout, g.cin, g.kh, g.kw}));
     if (grad_in)
         SAKD_TRY(check_shape(op, "grad_in", grad_in, 4, (size_t[]){g.n, g.cin, g.h, g.w}));
     if (grad_bias)
@@ -211,9 +209,8 @@ sakd_status sakd_conv2d_backward(sakd_tensor *grad_in, sakd_tensor *grad_weight,
         /* gperm [Cout, nc·P] from grad_out's NCHW chunk */
         SAKD_TRY(sakd_launch_1d(ctx, kperm, g.cout * ncp, 8,
                                 (sakd_arg[]){SAKD_ARG(workspace->buf), SAKD_ARG(gp_off),
-                                             SAKD_ARG(grad_out->buf), SAKD_ARG(gyo),
-                                             SAKD_ARG(n0_), SAKD_ARG(nc), SAKD_ARG(a.cout),
-                                             SAKD_ARG(a.P)}));
+                                             SAKD_ARG(grad_out->buf), SAKD_ARG(gyo), SAKD_ARG(n0_),
+                                             SAKD_ARG(nc), SAKD_ARG(a.cout), SAKD_ARG(a.P)}));
         SAKD_TRY(im2col(ctx, &ro, workspace, in, &g, &a, n0_, nc));
         /* grad W[Cout, K] (+)= gperm[Cout, nc·P] · cols[K, nc·P]^T, chunks in ascending order */
         SAKD_TRY(sakd_gemm(ctx, 0, 1, g.cout, g.K, ncp, 1.0f,

@@ -15,8 +15,8 @@ static sakd_status present(const char *op, const char *role, const sakd_tensor *
 
 /* Rows (shape[0]) and columns (the rest flattened) of t; expects rows = want_rows (unless
  * want_rows is 0) and cols = want_cols (unless 0). */
-static sakd_status matrix(const char *op, const char *role, const sakd_tensor *t,
-                          size_t want_rows, size_t want_cols, size_t *rows, size_t *cols)
+static sakd_status matrix(const char *op, const char *role, const sakd_tensor *t, size_t want_rows,
+                          size_t want_cols, size_t *rows, size_t *cols)
 {
     SAKD_TRY(present(op, role, t));
     char s[96];
@@ -107,8 +107,8 @@ sakd_status sakd_linear_backward(sakd_tensor *grad_in, sakd_tensor *grad_weight,
         cl_ulong gbo = grad_bias->offset, gyo = grad_out->offset, n_ = n, o_ = nout;
         SAKD_TRY(sakd_launch_1d(ctx, k, nout, 6,
                                 (sakd_arg[]){SAKD_ARG(grad_bias->buf), SAKD_ARG(gbo),
-                                             SAKD_ARG(grad_out->buf), SAKD_ARG(gyo),
-                                             SAKD_ARG(n_), SAKD_ARG(o_)}));
+                                             SAKD_ARG(grad_out->buf), SAKD_ARG(gyo), SAKD_ARG(n_),
+                                             SAKD_ARG(o_)}));
     }
     return SAKD_OK;
 }

@@ -42,8 +42,9 @@ static inline sakd_status sakd_reduce_kernel(sakd_ctx *ctx, const char *family, 
     SAKD_CL_CHECK(clGetKernelWorkGroupInfo(*kernel, ctx->info.device, CL_KERNEL_WORK_GROUP_SIZE,
                                            sizeof kmax, &kmax, NULL));
     if (kmax < wg)
-        return sakd_error(SAKD_ERR_OPENCL, "kernel %s runs at most %zu work-items per group, %zu needed",
-                          name, kmax, wg);
+        return sakd_error(SAKD_ERR_OPENCL,
+                          "kernel %s runs at most %zu work-items per group, %zu needed", name, kmax,
+                          wg);
     return SAKD_OK;
 }
 
@@ -63,8 +64,9 @@ static inline sakd_status sakd_launch_groups(sakd_ctx *ctx, cl_kernel kernel, co
     size_t global = groups * wg;
     cl_int err = clEnqueueNDRangeKernel(ctx->queue, kernel, 1, NULL, &global, &wg, 0, NULL, NULL);
     if (err != CL_SUCCESS)
-        return sakd_error(SAKD_ERR_OPENCL, "launching kernel %s over %zu groups of %zu failed with %s",
-                          name, groups, wg, sakd_cl_strerror(err));
+        return sakd_error(SAKD_ERR_OPENCL,
+                          "launching kernel %s over %zu groups of %zu failed with %s", name, groups,
+                          wg, sakd_cl_strerror(err));
     return SAKD_OK;
 }
 
