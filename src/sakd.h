@@ -3,10 +3,13 @@
 #define SAKD_SAKD_H
 
 #include "io/file.h"
+#include "ops/bn.h"
+#include "ops/conv.h"
 #include "ops/elementwise.h"
 #include "ops/gemm.h"
 #include "ops/loss.h"
 #include "ops/optim.h"
+#include "ops/linear.h"
 #include "runtime/context.h"
 #include "runtime/device.h"
 #include "runtime/log.h"

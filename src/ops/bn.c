@@ -1,0 +1,176 @@
+/* bn.c — host launchers of batch normalization (cl/bn.cl). */
+#include "ops/bn.h"
+
+#include "ops/reduce.h"
+#include "runtime/program.h"
+
+static sakd_status present(const char *op, const char *role, const sakd_tensor *t)
+{
+    if (!t || !t->buf)
+        return sakd_error(SAKD_ERR_ARG, "%s: %s%s%s%s is missing (NULL buffer)", op, role,
+                          t ? " '" : "", t ? t->name : "", t ? "'" : "");
+    return SAKD_OK;
+}
+
+/* N, C and P (the product of the dimensions after C) of the input. */
+static sakd_status bn_sizes(const char *op, const sakd_tensor *in, size_t *n, size_t *c, size_t *p)
+{
+    SAKD_TRY(present(op, "input", in));
+    char s[96];
+    sakd_tensor_shape_str(in, s, sizeof s);
+    if (in->ndim < 2 || in->ndim > 4 || in->shape[0] == 0 || in->shape[1] == 0)
+        return sakd_error(SAKD_ERR_ARG,
+                          "%s: input '%s' has shape %s, expected [N, C], [N, C, L] "
+                          "or [N, C, H, W]",
+                          op, in->name, s);
+    *n = in->shape[0];
+    *c = in->shape[1];
+    *p = sakd_tensor_numel(in) / (*n * *c);
+    return SAKD_OK;
+}
+
+/* t has the same shape as the input. */
+static sakd_status same_shape(const char *op, const char *role, const sakd_tensor *t,
+                              const sakd_tensor *in)
+{
+    SAKD_TRY(present(op, role, t));
+    int ok = t->ndim == in->ndim;
+    for (int i = 0; ok && i < in->ndim; i++)
+        ok = t->shape[i] == in->shape[i];
+    if (ok)
+        return SAKD_OK;
+    char s[96], si[96];
+    sakd_tensor_shape_str(t, s, sizeof s);
+    sakd_tensor_shape_str(in, si, sizeof si);
+    return sakd_error(SAKD_ERR_ARG, "%s: %s '%s' has shape %s, input '%s' has %s", op, role,
+                      t->name, s, in->name, si);
+}
+
+/* t is a vector of C. */
+static sakd_status per_channel(const char *op, const char *role, const sakd_tensor *t, size_t c,
+                               const sakd_tensor *in)
+{
+    SAKD_TRY(present(op, role, t));
+    if (t->ndim == 1 && t->shape[0] == c)
+        return SAKD_OK;
+    char s[96], si[96];
+    sakd_tensor_shape_str(t, s, sizeof s);
+    sakd_tensor_shape_str(in, si, sizeof si);
+    return sakd_error(SAKD_ERR_ARG, "%s: %s '%s' has shape %s, expected [%zu] for input '%s' %s",
+                      op, role, t->name, s, c, in->name, si);
+}
+
+sakd_status sakd_batchnorm_forward(sakd_tensor *out, sakd_tensor *save_mean,
+                                   sakd_tensor *save_invstd, sakd_tensor *running_mean,
+                                   sakd_tensor *running_var, const sakd_tensor *in,
+                                   const sakd_tensor *gamma, const sakd_tensor *beta, int train,
+                                   float momentum, float eps)
+{
+    const char *op = "batchnorm_forward";
+    size_t n, c, p;
+    SAKD_TRY(bn_sizes(op, in, &n, &c, &p));
+    SAKD_TRY(same_shape(op, "output", out, in));
+    SAKD_TRY(per_channel(op, "save_mean", save_mean, c, in));
+    SAKD_TRY(per_channel(op, "save_invstd", save_invstd, c, in));
+    SAKD_TRY(per_channel(op, "running_mean", running_mean, c, in));
+    SAKD_TRY(per_channel(op, "running_var", running_var, c, in));
+    SAKD_TRY(per_channel(op, "gamma", gamma, c, in));
+    SAKD_TRY(per_channel(op, "beta", beta, c, in));
+    if (train && n * p < 2)
+        return sakd_error(SAKD_ERR_ARG,
+                          "%s: input '%s' has 1 value per channel; training needs more than 1", op,
+                          in->name);
+    if (!(eps > 0.0f))
+        return sakd_error(SAKD_ERR_ARG, "%s: eps %g must be positive", op, (double)eps);
+    sakd_ctx *ctx = in->ctx;
+    sakd_reduce_opts ro = sakd_reduce_options(ctx);
+    cl_ulong smo = save_mean->offset, sio = save_invstd->offset, rmo = running_mean->offset,
+             rvo = running_var->offset, xo = in->offset, n_ = n, c_ = c, p_ = p;
+    if (train) {
+        cl_kernel k;
+        SAKD_TRY(sakd_reduce_kernel(ctx, "bn", "bn_stats", &ro, &k));
+        SAKD_TRY(sakd_launch_groups(
+            ctx, k, "bn_stats", c, ro.wg, 15,
+            (sakd_arg[]){SAKD_ARG(save_mean->buf), SAKD_ARG(smo), SAKD_ARG(save_invstd->buf),
+                         SAKD_ARG(sio), SAKD_ARG(running_mean->buf), SAKD_ARG(rmo),
+                         SAKD_ARG(running_var->buf), SAKD_ARG(rvo), SAKD_ARG(in->buf), SAKD_ARG(xo),
+                         SAKD_ARG(n_), SAKD_ARG(c_), SAKD_ARG(p_), SAKD_ARG(momentum),
+                         SAKD_ARG(eps)}));
+    } else {
+        cl_kernel k;
+        SAKD_TRY(sakd_kernel_get(ctx, "bn", ro.options, "bn_eval_stats", &k));
+        SAKD_TRY(sakd_launch_1d(
+            ctx, k, c, 10,
+            (sakd_arg[]){SAKD_ARG(save_mean->buf), SAKD_ARG(smo), SAKD_ARG(save_invstd->buf),
+                         SAKD_ARG(sio), SAKD_ARG(running_mean->buf), SAKD_ARG(rmo),
+                         SAKD_ARG(running_var->buf), SAKD_ARG(rvo), SAKD_ARG(c_), SAKD_ARG(eps)}));
+    }
+    cl_kernel k;
+    SAKD_TRY(sakd_kernel_get(ctx, "bn", ro.options, "bn_fwd", &k));
+    cl_ulong yo = out->offset, go = gamma->offset, bo = beta->offset, total = n * c * p;
+    return sakd_launch_1d(ctx, k, total, 15,
+                          (sakd_arg[]){SAKD_ARG(out->buf), SAKD_ARG(yo), SAKD_ARG(save_mean->buf),
+                                       SAKD_ARG(smo), SAKD_ARG(save_invstd->buf), SAKD_ARG(sio),
+                                       SAKD_ARG(in->buf), SAKD_ARG(xo), SAKD_ARG(gamma->buf),
+                                       SAKD_ARG(go), SAKD_ARG(beta->buf), SAKD_ARG(bo),
+                                       SAKD_ARG(total), SAKD_ARG(c_), SAKD_ARG(p_)});
+}
+
+sakd_status sakd_batchnorm_backward(sakd_tensor *grad_in, sakd_tensor *grad_gamma,
+                                    sakd_tensor *grad_beta, const sakd_tensor *save_mean,
+                                    const sakd_tensor *save_invstd, const sakd_tensor *grad_out,
+                                    const sakd_tensor *in, const sakd_tensor *gamma, int train)
+{
+    const char *op = "batchnorm_backward";
+    size_t n, c, p;
+    SAKD_TRY(bn_sizes(op, in, &n, &c, &p));
+    SAKD_TRY(same_shape(op, "grad_out", grad_out, in));
+    if (grad_in)
+        SAKD_TRY(same_shape(op, "grad_in", grad_in, in));
+    SAKD_TRY(per_channel(op, "grad_gamma", grad_gamma, c, in));
+    SAKD_TRY(per_channel(op, "grad_beta", grad_beta, c, in));
+    SAKD_TRY(per_channel(op, "save_mean", save_mean, c, in));
+    SAKD_TRY(per_channel(op, "save_invstd", save_invstd, c, in));
+    SAKD_TRY(per_channel(op, "gamma", gamma, c, in));
+    sakd_ctx *ctx = in->ctx;
+    sakd_reduce_opts ro = sakd_reduce_options(ctx);
+    cl_kernel kr;
+    SAKD_TRY(sakd_reduce_kernel(ctx, "bn", "bn_bwd_reduce", &ro, &kr));
+    cl_ulong ggo = grad_gamma->offset, gbo = grad_beta->offset, smo = save_mean->offset,
+             sio = save_invstd->offset, gyo = grad_out->offset, xo = in->offset, n_ = n, c_ = c,
+             p_ = p;
+    SAKD_TRY(sakd_launch_groups(
+        ctx, kr, "bn_bwd_reduce", c, ro.wg, 15,
+        (sakd_arg[]){SAKD_ARG(grad_gamma->buf), SAKD_ARG(ggo), SAKD_ARG(grad_beta->buf),
+                     SAKD_ARG(gbo), SAKD_ARG(save_mean->buf), SAKD_ARG(smo),
+                     SAKD_ARG(save_invstd->buf), SAKD_ARG(sio), SAKD_ARG(grad_out->buf),
+                     SAKD_ARG(gyo), SAKD_ARG(in->buf), SAKD_ARG(xo), SAKD_ARG(n_), SAKD_ARG(c_),
+                     SAKD_ARG(p_)}));
+    if (!grad_in)
+        return SAKD_OK;
+    cl_kernel k;
+    SAKD_TRY(sakd_kernel_get(ctx, "bn", ro.options, "bn_bwd", &k));
+    cl_ulong gxo = grad_in->offset, go = gamma->offset, total = n * c * p;
+    cl_int tr = train != 0;
+    return sakd_launch_1d(ctx, k, total, 20,
+                          (sakd_arg[]){SAKD_ARG(grad_in->buf),
+                                       SAKD_ARG(gxo),
+                                       SAKD_ARG(grad_gamma->buf),
+                                       SAKD_ARG(ggo),
+                                       SAKD_ARG(grad_beta->buf),
+                                       SAKD_ARG(gbo),
+                                       SAKD_ARG(save_mean->buf),
+                                       SAKD_ARG(smo),
+                                       SAKD_ARG(save_invstd->buf),
+                                       SAKD_ARG(sio),
+                                       SAKD_ARG(grad_out->buf),
+                                       SAKD_ARG(gyo),
+                                       SAKD_ARG(in->buf),
+                                       SAKD_ARG(xo),
+                                       SAKD_ARG(gamma->buf),
+                                       SAKD_ARG(go),
+                                       SAKD_ARG(total),
+                                       SAKD_ARG(c_),
+                                       SAKD_ARG(p_),
+                                       SAKD_ARG(tr)});
+}

@@ -1,0 +1,237 @@
+/* conv.c — host launchers of 2-D convolution: cl/conv.cl for the layout kernels, CLBlast for the
+ * GEMMs (see conv.h for the layout). */
+#include "ops/conv.h"
+
+#include <string.h>
+
+#include "ops/gemm.h"
+#include "ops/reduce.h"
+#include "runtime/program.h"
+
+/* Sizes of one convolution, taken from the tensors. */
+typedef struct conv_geom {
+    size_t n, cin, h, w, cout, kh, kw, ho, wo;
+    size_t P, K; /* Ho·Wo, Cin·kh·kw */
+    size_t nc;   /* samples per GEMM chunk */
+} conv_geom;
+
+size_t sakd_conv2d_out_size(size_t in, size_t k, size_t stride, size_t pad)
+{
+    if (stride == 0 || in + 2 * pad < k)
+        return 0;
+    return (in + 2 * pad - k) / stride + 1;
+}
+
+size_t sakd_conv2d_workspace_floats(size_t n_chunk, size_t cin, size_t cout, size_t kh, size_t kw,
+                                    size_t ho, size_t wo)
+{
+    return n_chunk * ho * wo * (cin * kh * kw + cout);
+}
+
+static sakd_status check_present(const char *op, const char *role, const sakd_tensor *t)
+{
+    if (!t || !t->buf)
+        return sakd_error(SAKD_ERR_ARG, "%s: %s%s%s%s is missing (NULL buffer)", op, role,
+                          t ? " '" : "", t ? t->name : "", t ? "'" : "");
+    return SAKD_OK;
+}
+
+/* t must have exactly shape dims[0..ndim). */
+static sakd_status check_shape(const char *op, const char *role, const sakd_tensor *t, int ndim,
+                               const size_t *dims)
+{
+    SAKD_TRY(check_present(op, role, t));
+    int ok = t->ndim == ndim;
+    for (int i = 0; ok && i < ndim; i++)
+        ok = t->shape[i] == dims[i];
+    if (ok)
+        return SAKD_OK;
+    char have[96], want[96] = "[";
+    sakd_tensor_shape_str(t, have, sizeof have);
+    for (int i = 0; i < ndim; i++) {
+        size_t len = strlen(want);
+        snprintf(want + len, sizeof want - len, "%s%zu", i ? ", " : "", dims[i]);
+    }
+    strncat(want, "]", sizeof want - strlen(want) - 1);
+    return sakd_error(SAKD_ERR_ARG, "%s: %s '%s' has shape %s, expected %s", op, role, t->name,
+                      have, want);
+}
+
+/* Sizes from input and weight, checked against each other, the parameters and the workspace. */
+static sakd_status conv_geometry(const char *op, const sakd_tensor *in, const sakd_tensor *weight,
+                                 const sakd_tensor *workspace, const sakd_conv2d_params *p,
+                                 conv_geom *g)
+{
+    SAKD_TRY(check_present(op, "input", in));
+    SAKD_TRY(check_present(op, "weight", weight));
+    SAKD_TRY(check_present(op, "workspace", workspace));
+    if (!p)
+        return sakd_error(SAKD_ERR_ARG, "%s: no parameters given", op);
+    char si[96], sw[96];
+    sakd_tensor_shape_str(in, si, sizeof si);
+    sakd_tensor_shape_str(weight, sw, sizeof sw);
+    if (in->ndim != 4 || weight->ndim != 4)
+        return sakd_error(SAKD_ERR_ARG,
+                          "%s: input '%s' %s must be [N, Cin, H, W] and weight '%s' %s "
+                          "[Cout, Cin, kh, kw]",
+                          op, in->name, si, weight->name, sw);
+    if (in->shape[1] != weight->shape[1])
+        return sakd_error(SAKD_ERR_ARG,
+                          "%s: input '%s' %s has %zu channels, weight '%s' %s expects %zu", op,
+                          in->name, si, in->shape[1], weight->name, sw, weight->shape[1]);
+    if (p->stride_h == 0 || p->stride_w == 0)
+        return sakd_error(SAKD_ERR_ARG, "%s: stride %zux%zu must be at least 1", op, p->stride_h,
+                          p->stride_w);
+    *g = (conv_geom){.n = in->shape[0],
+                     .cin = in->shape[1],
+                     .h = in->shape[2],
+                     .w = in->shape[3],
+                     .cout = weight->shape[0],
+                     .kh = weight->shape[2],
+                     .kw = weight->shape[3]};
+    g->ho = sakd_conv2d_out_size(g->h, g->kh, p->stride_h, p->pad_h);
+    g->wo = sakd_conv2d_out_size(g->w, g->kw, p->stride_w, p->pad_w);
+    if (g->ho == 0 || g->wo == 0 || g->cout == 0 || g->cin == 0)
+        return sakd_error(SAKD_ERR_ARG,
+                          "%s: weight '%s' %s does not fit input '%s' %s with padding %zux%zu", op,
+                          weight->name, sw, in->name, si, p->pad_h, p->pad_w);
+    g->P = g->ho * g->wo;
+    g->K = g->cin * g->kh * g->kw;
+    size_t one = sakd_conv2d_workspace_floats(1, g->cin, g->cout, g->kh, g->kw, g->ho, g->wo);
+    size_t have = sakd_tensor_numel(workspace);
+    if (have < one)
+        return sakd_error(SAKD_ERR_ARG, "%s: workspace '%s' holds %zu floats, at least %zu needed",
+                          op, workspace->name, have, one);
+    g->nc = have / one < g->n ? have / one : g->n;
+    return SAKD_OK;
+}
+
+/* Sizes as the kernels take them. */
+typedef struct conv_args {
+    cl_ulong cin, h, w, kh, kw, sh, sw, ph, pw, ho, wo, cout, P;
+} conv_args;
+
+static conv_args kernel_sizes(const conv_geom *g, const sakd_conv2d_params *p)
+{
+    return (conv_args){g->cin,   g->h,     g->w,  g->kh, g->kw,   p->stride_h, p->stride_w,
+                       p->pad_h, p->pad_w, g->ho, g->wo, g->cout, g->P};
+}
+
+/* cols [K, nc·P] of samples n0 … n0 + nc − 1 into the workspace (offset 0). */
+static sakd_status im2col(sakd_ctx *ctx, const sakd_reduce_opts *ro, sakd_tensor *ws,
+                          const sakd_tensor *in, const conv_geom *g, const conv_args *a,
+                          cl_ulong n0, cl_ulong nc)
+{
+    cl_kernel k;
+    SAKD_TRY(sakd_kernel_get(ctx, "conv", ro->options, "conv2d_im2col", &k));
+    cl_ulong wo_ = ws->offset, io = in->offset;
+    return sakd_launch_1d(
+        ctx, k, g->K * nc * g->P, 17,
+        (sakd_arg[]){SAKD_ARG(ws->buf), SAKD_ARG(wo_), SAKD_ARG(in->buf), SAKD_ARG(io),
+                     SAKD_ARG(n0), SAKD_ARG(nc), SAKD_ARG(a->cin), SAKD_ARG(a->h), SAKD_ARG(a->w),
+                     SAKD_ARG(a->kh), SAKD_ARG(a->kw), SAKD_ARG(a->sh), SAKD_ARG(a->sw),
+                     SAKD_ARG(a->ph), SAKD_ARG(a->pw), SAKD_ARG(a->ho), SAKD_ARG(a->wo)});
+}
+
+sakd_status sakd_conv2d_forward(sakd_tensor *out, sakd_tensor *workspace, const sakd_tensor *in,
+                                const sakd_tensor *weight, const sakd_tensor *bias,
+                                const sakd_conv2d_params *p)
+{
+    const char *op = "conv2d_forward";
+    conv_geom g;
+    SAKD_TRY(conv_geometry(op, in, weight, workspace, p, &g));
+    SAKD_TRY(check_shape(op, "output", out, 4, (size_t[]){g.n, g.cout, g.ho, g.wo}));
+    if (bias)
+        SAKD_TRY(check_shape(op, "bias", bias, 1, &g.cout));
+    sakd_ctx *ctx = in->ctx;
+    sakd_reduce_opts ro = sakd_reduce_options(ctx);
+    conv_args a = kernel_sizes(&g, p);
+    cl_kernel kout;
+    SAKD_TRY(sakd_kernel_get(ctx, "conv", ro.options, "conv2d_out_fwd", &kout));
+    cl_int has_bias = bias != NULL;
+    const sakd_tensor *b = bias ? bias : weight; /* any valid buffer when there is no bias */
+    cl_ulong yo = out->offset, bo = b->offset;
+    for (size_t n0 = 0; n0 < g.n; n0 += g.nc) {
+        cl_ulong nc = g.n - n0 < g.nc ? g.n - n0 : g.nc, n0_ = n0;
+        size_t ncp = nc * g.P;
+        SAKD_TRY(im2col(ctx, &ro, workspace, in, &g, &a, n0_, nc));
+        cl_ulong tmp_off = workspace->offset + g.K * ncp;
+        /* tmp[Cout, nc·P] = W[Cout, K] · cols[K, nc·P] */
+        SAKD_TRY(sakd_gemm(ctx, 0, 0, g.cout, ncp, g.K, 1.0f,
+                           (sakd_mat){weight->buf, weight->offset, g.K},
+                           (sakd_mat){workspace->buf, workspace->offset, ncp}, 0.0f,
+                           (sakd_mat){workspace->buf, tmp_off, ncp}));
+        SAKD_TRY(sakd_launch_1d(
+            ctx, kout, nc * g.cout * g.P, 11,
+            (sakd_arg[]){SAKD_ARG(out->buf), SAKD_ARG(yo), SAKD_ARG(workspace->buf),
+                         SAKD_ARG(tmp_off), SAKD_ARG(b->buf), SAKD_ARG(bo), SAKD_ARG(has_bias),
+                         SAKD_ARG(n0_), SAKD_ARG(nc), SAKD_ARG(a.cout), SAKD_ARG(a.P)}));
+    }
+    return SAKD_OK;
+}
+
+sakd_status sakd_conv2d_backward(sakd_tensor *grad_in, sakd_tensor *grad_weight,
+                                 sakd_tensor *grad_bias, sakd_tensor *workspace,
+                                 const sakd_tensor *grad_out, const sakd_tensor *in,
+                                 const sakd_tensor *weight, const sakd_conv2d_params *p)
+{
+    const char *op = "conv2d_backward";
+    conv_geom g;
+    SAKD_TRY(conv_geometry(op, in, weight, workspace, p, &g));
+    SAKD_TRY(check_shape(op, "grad_out", grad_out, 4, (size_t[]){g.n, g.cout, g.ho, g.wo}));
+    SAKD_TRY(check_shape(op, "grad_weight", grad_weight, 4, (size_t[]){g.cout, g.cin, g.kh, g.kw}));
+    if (grad_in)
+        SAKD_TRY(check_shape(op, "grad_in", grad_in, 4, (size_t[]){g.n, g.cin, g.h, g.w}));
+    if (grad_bias)
+        SAKD_TRY(check_shape(op, "grad_bias", grad_bias, 1, &g.cout));
+    sakd_ctx *ctx = in->ctx;
+    sakd_reduce_opts ro = sakd_reduce_options(ctx);
+    conv_args a = kernel_sizes(&g, p);
+    cl_ulong gyo = grad_out->offset;
+
+    if (grad_bias) {
+        cl_kernel kb;
+        SAKD_TRY(sakd_reduce_kernel(ctx, "conv", "conv2d_bias_bwd", &ro, &kb));
+        cl_ulong gbo = grad_bias->offset, n = g.n;
+        SAKD_TRY(sakd_launch_groups(ctx, kb, "conv2d_bias_bwd", g.cout, ro.wg, 7,
+                                    (sakd_arg[]){SAKD_ARG(grad_bias->buf), SAKD_ARG(gbo),
+                                                 SAKD_ARG(grad_out->buf), SAKD_ARG(gyo),
+                                                 SAKD_ARG(n), SAKD_ARG(a.cout), SAKD_ARG(a.P)}));
+    }
+
+    cl_kernel kperm, kcol;
+    SAKD_TRY(sakd_kernel_get(ctx, "conv", ro.options, "conv2d_gout_bwd", &kperm));
+    SAKD_TRY(sakd_kernel_get(ctx, "conv", ro.options, "conv2d_col2im", &kcol));
+    for (size_t n0 = 0; n0 < g.n; n0 += g.nc) {
+        cl_ulong nc = g.n - n0 < g.nc ? g.n - n0 : g.nc, n0_ = n0;
+        size_t ncp = nc * g.P;
+        cl_ulong cols_off = workspace->offset, gp_off = workspace->offset + g.K * ncp;
+        /* gperm [Cout, nc·P] from grad_out's NCHW chunk */
+        SAKD_TRY(sakd_launch_1d(ctx, kperm, g.cout * ncp, 8,
+                                (sakd_arg[]){SAKD_ARG(workspace->buf), SAKD_ARG(gp_off),
+                                             SAKD_ARG(grad_out->buf), SAKD_ARG(gyo), SAKD_ARG(n0_),
+                                             SAKD_ARG(nc), SAKD_ARG(a.cout), SAKD_ARG(a.P)}));
+        SAKD_TRY(im2col(ctx, &ro, workspace, in, &g, &a, n0_, nc));
+        /* grad W[Cout, K] (+)= gperm[Cout, nc·P] · cols[K, nc·P]^T, chunks in ascending order */
+        SAKD_TRY(sakd_gemm(ctx, 0, 1, g.cout, g.K, ncp, 1.0f,
+                           (sakd_mat){workspace->buf, gp_off, ncp},
+                           (sakd_mat){workspace->buf, cols_off, ncp}, n0 == 0 ? 0.0f : 1.0f,
+                           (sakd_mat){grad_weight->buf, grad_weight->offset, g.K}));
+        if (!grad_in)
+            continue;
+        /* gcols[K, nc·P] = W[Cout, K]^T · gperm[Cout, nc·P], over the columns just used */
+        SAKD_TRY(sakd_gemm(ctx, 1, 0, g.K, ncp, g.cout, 1.0f,
+                           (sakd_mat){weight->buf, weight->offset, g.K},
+                           (sakd_mat){workspace->buf, gp_off, ncp}, 0.0f,
+                           (sakd_mat){workspace->buf, cols_off, ncp}));
+        cl_ulong gxo = grad_in->offset;
+        SAKD_TRY(sakd_launch_1d(
+            ctx, kcol, nc * g.cin * g.h * g.w, 17,
+            (sakd_arg[]){SAKD_ARG(grad_in->buf), SAKD_ARG(gxo), SAKD_ARG(workspace->buf),
+                         SAKD_ARG(cols_off), SAKD_ARG(n0_), SAKD_ARG(nc), SAKD_ARG(a.cin),
+                         SAKD_ARG(a.h), SAKD_ARG(a.w), SAKD_ARG(a.kh), SAKD_ARG(a.kw),
+                         SAKD_ARG(a.sh), SAKD_ARG(a.sw), SAKD_ARG(a.ph), SAKD_ARG(a.pw),
+                         SAKD_ARG(a.ho), SAKD_ARG(a.wo)}));
+    }
+    return SAKD_OK;
+}
