@@ -3,8 +3,12 @@
 #define SAKD_SAKD_H
 
 #include "io/file.h"
+#include "ops/activation.h"
 #include "ops/elementwise.h"
 #include "ops/gemm.h"
+#include "ops/lif.h"
+#include "ops/pool.h"
+#include "ops/shape.h"
 #include "runtime/context.h"
 #include "runtime/device.h"
 #include "runtime/log.h"

@@ -61,5 +61,9 @@ Suite *suite_elementwise(void);
 Suite *suite_rng_device(void);
 Suite *suite_program_cache(void);
 Suite *suite_cli(void);
+Suite *suite_lif(void);
+Suite *suite_activation(void);
+Suite *suite_pool(void);
+Suite *suite_shape(void);
 
 #endif

@@ -1,0 +1,4 @@
+/* pool.h */
+#ifndef X_pool
+#define X_pool
+#endif

@@ -1,0 +1,4 @@
+/* shape.h */
+#ifndef X_shape
+#define X_shape
+#endif

@@ -1,0 +1,5 @@
+#include "testutil.h"
+Suite *suite_pool(void)
+{
+    return suite_create("pool");
+}

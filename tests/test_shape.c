@@ -1,0 +1,5 @@
+#include "testutil.h"
+Suite *suite_shape(void)
+{
+    return suite_create("shape");
+}
