@@ -11,10 +11,9 @@ typedef Suite *(*suite_fn)(void);
 #if defined(SAKD_TESTS_HOST)
 static const suite_fn suites[] = {suite_status, suite_device_select, suite_rng_host};
 #else
-static const suite_fn suites[] = {suite_tensor,        suite_gemm,       suite_elementwise,
-                                  suite_rng_device,    suite_program_cache, suite_cli,
-                                  suite_lif,           suite_activation, suite_pool,
-                                  suite_shape};
+static const suite_fn suites[] = {
+    suite_tensor, suite_gemm, suite_elementwise, suite_rng_device, suite_program_cache,
+    suite_cli,    suite_lif,  suite_activation,  suite_pool,       suite_shape};
 #endif
 
 int main(void)

@@ -67,7 +67,8 @@ START_TEST(test_relu_bad_shapes)
     TEST_OK(sakd_tensor_new(&y, ctx, "relu y", 2, b));
     ck_assert_int_eq(sakd_relu_forward(&y, &x), SAKD_ERR_ARG);
     ck_assert_msg(strstr(sakd_error_detail(), "relu_forward") &&
-                      strstr(sakd_error_detail(), "relu x") && strstr(sakd_error_detail(), "relu y"),
+                      strstr(sakd_error_detail(), "relu x") &&
+                      strstr(sakd_error_detail(), "relu y"),
                   "%s", sakd_error_detail());
     ck_assert_int_eq(sakd_relu_backward(&x, &x, &y), SAKD_ERR_ARG);
     ck_assert_msg(strstr(sakd_error_detail(), "relu_backward"), "%s", sakd_error_detail());

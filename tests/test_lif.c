@@ -35,7 +35,8 @@ typedef struct ref_params {
 
 static ref_params ref_of(const sakd_lif_params *p)
 {
-    return (ref_params){p->decay, p->threshold, p->alpha, p->reset == SAKD_LIF_RESET_SOFT,
+    return (ref_params){p->decay,        p->threshold,
+                        p->alpha,        p->reset == SAKD_LIF_RESET_SOFT,
                         p->detach_reset, (int)p->surrogate};
 }
 
@@ -60,9 +61,12 @@ static double ref_smooth_spike(const ref_params *p, double u)
 {
     switch (p->surrogate) {
     case 1:
-        if (u <= -1) return 0.0;
-        if (u <= 0) return 0.5 * (1 + u) * (1 + u);
-        if (u < 1) return 1.0 - 0.5 * (1 - u) * (1 - u);
+        if (u <= -1)
+            return 0.0;
+        if (u <= 0)
+            return 0.5 * (1 + u) * (1 + u);
+        if (u < 1)
+            return 1.0 - 0.5 * (1 - u) * (1 - u);
         return 1.0;
     case 2: return 1.0 / (1.0 + exp(-p->alpha * u));
     default: return atan(PI_D / 2 * p->alpha * u) / PI_D + 0.5;
@@ -80,8 +84,8 @@ static void ref_forward(const ref_params *p, int smooth, const double *x, size_t
             size_t j = t * n + i;
             double lv = p->decay * v;
             h[j] = lv + x[j];
-            tol = fabs(p->decay) * tol + LIF_FWD_ULPS * FLT_EPSILON *
-                                             (fabs(x[j]) + fabs(lv) + fabs(p->vth));
+            tol = fabs(p->decay) * tol +
+                  LIF_FWD_ULPS * FLT_EPSILON * (fabs(x[j]) + fabs(lv) + fabs(p->vth));
             double u = h[j] - p->vth;
             if (smooth)
                 s[j] = ref_smooth_spike(p, u);
@@ -205,8 +209,8 @@ START_TEST(test_lif_forward)
     for (size_t j = 0; j < total; j++) {
         ck_assert_msg(out.s[j] == s[j], "T %zu soft %d: s[%zu] = %g, reference %g (seed %llu)", T,
                       rp.soft, j, out.s[j], s[j], (unsigned long long)test_seed());
-        ck_assert_msg(out.rec[j] == (uint8_t)s[j], "spike record [%zu] = %u, s = %g", j,
-                      out.rec[j], s[j]);
+        ck_assert_msg(out.rec[j] == (uint8_t)s[j], "spike record [%zu] = %u, s = %g", j, out.rec[j],
+                      s[j]);
         ck_assert_msg(fabs(out.h[j] - h[j]) <= tol[j],
                       "T %zu: h[%zu] = %.9g, reference %.9g, tolerance %.3g (seed %llu)", T, j,
                       out.h[j], h[j], tol[j], (unsigned long long)test_seed());
@@ -322,8 +326,8 @@ END_TEST
  * neuron 1 x = 1/4 each step: h = 1/4, 3/8, 7/16, 15/32, never fires;
  * neuron 2 x = (1/2, 3/4, -1, 1): h[1] = 1/4 + 3/4 = 1 exactly, h - V_th = 0 ⇒ spike.
  * Expected values worked out by hand with the §2.1 recursion (exact fractions). */
-static const float hand_x[3][4] = {{1.5f, 0, 0.25f, 1}, {0.25f, 0.25f, 0.25f, 0.25f},
-                                   {0.5f, 0.75f, -1, 1}};
+static const float hand_x[3][4] = {
+    {1.5f, 0, 0.25f, 1}, {0.25f, 0.25f, 0.25f, 0.25f}, {0.5f, 0.75f, -1, 1}};
 static const float hand_s[3][4] = {{1, 0, 0, 1}, {0, 0, 0, 0}, {0, 1, 0, 0}};
 /* [soft][neuron][t] h before reset. Hard n0: 3/2, 0, 1/4, 9/8; soft n0: 3/2, 1/4, 3/8, 19/16. */
 static const double hand_h[2][3][4] = {
@@ -369,12 +373,14 @@ START_TEST(test_lif_hand)
             ck_assert_msg(s[j] == hand_s[i][t] && rec[j] == (uint8_t)hand_s[i][t],
                           "soft %d: neuron %d t %d spike %g, expected %g", soft, i, t, s[j],
                           hand_s[i][t]);
-            ck_assert_msg(h[j] == hand_h[soft][i][t], "soft %d: neuron %d t %d h %.9g, "
-                          "expected %.9g", soft, i, t, h[j], hand_h[soft][i][t]);
+            ck_assert_msg(h[j] == hand_h[soft][i][t],
+                          "soft %d: neuron %d t %d h %.9g, "
+                          "expected %.9g",
+                          soft, i, t, h[j], hand_h[soft][i][t]);
             double e = hand_gx[soft][detach][i][t];
             ck_assert_msg(fabs(gx[j] - e) <= LIF_HAND_RTOL * fabs(e),
-                          "soft %d detach %d: neuron %d t %d gx %.9g, expected %.9g", soft,
-                          detach, i, t, gx[j], e);
+                          "soft %d detach %d: neuron %d t %d gx %.9g, expected %.9g", soft, detach,
+                          i, t, gx[j], e);
         }
 }
 END_TEST

@@ -22,9 +22,8 @@ typedef struct pool_case {
 
 /* C = 1, N = 1, odd sizes, overlapping windows (k 3, s 2), k = 1, padded 2·p = k. */
 static const pool_case pool_cases[] = {
-    {1, 1, 1, 1, 1, 1, 0},  {2, 3, 7, 5, 3, 2, 1}, {3, 5, 12, 11, 2, 2, 0},
-    {1, 7, 9, 9, 3, 1, 1},  {2, 2, 5, 7, 3, 3, 0}, {1, 1, 4, 4, 4, 1, 2},
-    {2, 33, 12, 12, 3, 2, 1}};
+    {1, 1, 1, 1, 1, 1, 0}, {2, 3, 7, 5, 3, 2, 1}, {3, 5, 12, 11, 2, 2, 0}, {1, 7, 9, 9, 3, 1, 1},
+    {2, 2, 5, 7, 3, 3, 0}, {1, 1, 4, 4, 4, 1, 2}, {2, 33, 12, 12, 3, 2, 1}};
 #define N_POOL_CASES (sizeof pool_cases / sizeof pool_cases[0])
 
 static size_t out_dim(size_t in, const pool_case *c)
@@ -186,8 +185,8 @@ START_TEST(test_pool2d)
                           idx[i], ry[i], ridx[i]);
         else
             ck_assert_msg(fabs(y[i] - ry[i]) <= POOL_ULPS(c->k * c->k) * FLT_EPSILON * ymag[i],
-                          "avgpool case %d: y[%zu] = %.9g, reference %.9g (seed %llu)", _i, i,
-                          y[i], ry[i], (unsigned long long)test_seed());
+                          "avgpool case %d: y[%zu] = %.9g, reference %.9g (seed %llu)", _i, i, y[i],
+                          ry[i], (unsigned long long)test_seed());
     }
     /* Each input is covered by at most ceil(k/s)² windows. */
     size_t cover = (c->k + c->s - 1) / c->s;
@@ -218,8 +217,8 @@ START_TEST(test_pool2d)
             continue;
         double fd = (l[0] - l[1]) / (2 * POOL_FD_STEP);
         ck_assert_msg(fabs(fd - rgx[i]) <= POOL_FD_TOL * (1 + gmag[i]),
-                      "case %d: dL/dx[%zu] reference %.12g, finite difference %.12g", _i, i,
-                      rgx[i], fd);
+                      "case %d: dL/dx[%zu] reference %.12g, finite difference %.12g", _i, i, rgx[i],
+                      fd);
     }
 
     /* Determinism: the same bytes again. */

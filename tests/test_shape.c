@@ -172,13 +172,17 @@ START_TEST(test_connect)
         ck_assert_msg(fabs(go.h[i] - rgo) <= SHAPE_ELEM_ULPS * FLT_EPSILON * fabs(rgo) &&
                           fabs(gid.h[i] - rgid) <=
                               SHAPE_ELEM_ULPS * FLT_EPSILON * fabs(g) * (1 + fabs(ov)),
-                      "connect %d: g_out[%zu] = %.9g (ref %.9g), g_id = %.9g (ref %.9g)", which,
-                      i, go.h[i], rgo, gid.h[i], rgid);
+                      "connect %d: g_out[%zu] = %.9g (ref %.9g), g_id = %.9g (ref %.9g)", which, i,
+                      go.h[i], rgo, gid.h[i], rgid);
         /* The reference gradient vs central differences of L = gy·f(o, id). */
-        double fo = g * (ref_connect(op, ov + SHAPE_FD_STEP, iv) -
-                         ref_connect(op, ov - SHAPE_FD_STEP, iv)) / (2 * SHAPE_FD_STEP);
-        double fi = g * (ref_connect(op, ov, iv + SHAPE_FD_STEP) -
-                         ref_connect(op, ov, iv - SHAPE_FD_STEP)) / (2 * SHAPE_FD_STEP);
+        double fo =
+            g *
+            (ref_connect(op, ov + SHAPE_FD_STEP, iv) - ref_connect(op, ov - SHAPE_FD_STEP, iv)) /
+            (2 * SHAPE_FD_STEP);
+        double fi =
+            g *
+            (ref_connect(op, ov, iv + SHAPE_FD_STEP) - ref_connect(op, ov, iv - SHAPE_FD_STEP)) /
+            (2 * SHAPE_FD_STEP);
         ck_assert_msg(fabs(fo - rgo) <= SHAPE_FD_TOL * (1 + fabs(rgo)) &&
                           fabs(fi - rgid) <= SHAPE_FD_TOL * (1 + fabs(rgid)),
                       "connect %d: finite differences %.12g %.12g vs %.12g %.12g", which, fo, fi,
@@ -230,10 +234,9 @@ START_TEST(test_shape_bad_shapes)
     expect_arg_error(sakd_mean_time_backward(&a.t, &c.t, 3), "mean_time_backward", "other cols");
     expect_arg_error(sakd_add_forward(&b.t, &b.t, &c.t), "add_forward", "other cols");
     expect_arg_error(sakd_add_backward(&b.t, &c.t, &b.t), "add_backward", "other cols");
-    expect_arg_error(sakd_sew_forward(&b.t, &c.t, &b.t, SAKD_SEW_AND), "sew_forward",
+    expect_arg_error(sakd_sew_forward(&b.t, &c.t, &b.t, SAKD_SEW_AND), "sew_forward", "other cols");
+    expect_arg_error(sakd_sew_backward(&b.t, &b.t, &b.t, &c.t, &b.t, SAKD_SEW_IAND), "sew_backward",
                      "other cols");
-    expect_arg_error(sakd_sew_backward(&b.t, &b.t, &b.t, &c.t, &b.t, SAKD_SEW_IAND),
-                     "sew_backward", "other cols");
     ck_assert_int_eq(sakd_sew_forward(&b.t, &b.t, &b.t, (sakd_sew_connect)7), SAKD_ERR_ARG);
     /* A correct call still works: T = 3, 6 = 3·2 rows. */
     TEST_OK(sakd_repeat_time_forward(&a.t, &b.t, 3));

@@ -3,12 +3,19 @@
 
 #include "runtime/program.h"
 
+static sakd_status has_buf(const char *op, const sakd_tensor *t)
+{
+    if (!t || !t->buf)
+        return sakd_error(SAKD_ERR_ARG, "%s: tensor '%s' has no buffer", op,
+                          t ? t->name : "(null)");
+    return SAKD_OK;
+}
+
 /* Checks a and b exist and have the same shape; names the op and both tensors otherwise. */
 static sakd_status same_shape(const char *op, const sakd_tensor *a, const sakd_tensor *b)
 {
-    if (!a || !a->buf || !b || !b->buf)
-        return sakd_error(SAKD_ERR_ARG, "%s: tensor '%s' has no buffer", op,
-                          !a ? "(null)" : !a->buf ? a->name : !b ? "(null)" : b->name);
+    SAKD_TRY(has_buf(op, a));
+    SAKD_TRY(has_buf(op, b));
     int same = a->ndim == b->ndim;
     for (int i = 0; same && i < a->ndim; i++)
         same = a->shape[i] == b->shape[i];
@@ -16,8 +23,8 @@ static sakd_status same_shape(const char *op, const sakd_tensor *a, const sakd_t
         char sa[96], sb[96];
         sakd_tensor_shape_str(a, sa, sizeof sa);
         sakd_tensor_shape_str(b, sb, sizeof sb);
-        return sakd_error(SAKD_ERR_ARG, "%s: '%s' has shape %s but '%s' has shape %s", op,
-                          a->name, sa, b->name, sb);
+        return sakd_error(SAKD_ERR_ARG, "%s: '%s' has shape %s but '%s' has shape %s", op, a->name,
+                          sa, b->name, sb);
     }
     return SAKD_OK;
 }
@@ -28,9 +35,9 @@ sakd_status sakd_relu_forward(sakd_tensor *y, const sakd_tensor *x)
     cl_kernel k;
     SAKD_TRY(sakd_kernel_get(x->ctx, "activation", NULL, "relu_fwd", &k));
     cl_ulong yo = y->offset, xo = x->offset, n = sakd_tensor_numel(x);
-    return sakd_launch_1d(x->ctx, k, (size_t)n, 5,
-                          (sakd_arg[]){SAKD_ARG(y->buf), SAKD_ARG(yo), SAKD_ARG(x->buf),
-                                       SAKD_ARG(xo), SAKD_ARG(n)});
+    return sakd_launch_1d(
+        x->ctx, k, (size_t)n, 5,
+        (sakd_arg[]){SAKD_ARG(y->buf), SAKD_ARG(yo), SAKD_ARG(x->buf), SAKD_ARG(xo), SAKD_ARG(n)});
 }
 
 sakd_status sakd_relu_backward(sakd_tensor *gx, const sakd_tensor *x, const sakd_tensor *gy)
@@ -42,6 +49,5 @@ sakd_status sakd_relu_backward(sakd_tensor *gx, const sakd_tensor *x, const sakd
     cl_ulong go = gx->offset, xo = x->offset, yo = gy->offset, n = sakd_tensor_numel(x);
     return sakd_launch_1d(x->ctx, k, (size_t)n, 7,
                           (sakd_arg[]){SAKD_ARG(gx->buf), SAKD_ARG(go), SAKD_ARG(x->buf),
-                                       SAKD_ARG(xo), SAKD_ARG(gy->buf), SAKD_ARG(yo),
-                                       SAKD_ARG(n)});
+                                       SAKD_ARG(xo), SAKD_ARG(gy->buf), SAKD_ARG(yo), SAKD_ARG(n)});
 }

@@ -60,12 +60,19 @@ sakd_status sakd_lif_cache_download_spikes(const sakd_lif_cache *cache, uint8_t 
     return SAKD_OK;
 }
 
+static sakd_status has_buf(const char *op, const sakd_tensor *t)
+{
+    if (!t || !t->buf)
+        return sakd_error(SAKD_ERR_ARG, "%s: tensor '%s' has no buffer", op,
+                          t ? t->name : "(null)");
+    return SAKD_OK;
+}
+
 /* Checks a and b exist and have the same shape; names the op and both tensors otherwise. */
 static sakd_status same_shape(const char *op, const sakd_tensor *a, const sakd_tensor *b)
 {
-    if (!a || !a->buf || !b || !b->buf)
-        return sakd_error(SAKD_ERR_ARG, "%s: tensor '%s' has no buffer", op,
-                          !a ? "(null)" : !a->buf ? a->name : !b ? "(null)" : b->name);
+    SAKD_TRY(has_buf(op, a));
+    SAKD_TRY(has_buf(op, b));
     int same = a->ndim == b->ndim;
     for (int i = 0; same && i < a->ndim; i++)
         same = a->shape[i] == b->shape[i];
@@ -73,8 +80,8 @@ static sakd_status same_shape(const char *op, const sakd_tensor *a, const sakd_t
         char sa[96], sb[96];
         sakd_tensor_shape_str(a, sa, sizeof sa);
         sakd_tensor_shape_str(b, sb, sizeof sb);
-        return sakd_error(SAKD_ERR_ARG, "%s: '%s' has shape %s but '%s' has shape %s", op,
-                          a->name, sa, b->name, sb);
+        return sakd_error(SAKD_ERR_ARG, "%s: '%s' has shape %s but '%s' has shape %s", op, a->name,
+                          sa, b->name, sb);
     }
     return SAKD_OK;
 }
@@ -112,8 +119,8 @@ static sakd_status lif_kernel(sakd_ctx *ctx, const sakd_lif_params *p, const cha
     return sakd_kernel_get(ctx, "lif", opts, name, k);
 }
 
-sakd_status sakd_lif_forward(sakd_tensor *s, sakd_lif_cache *cache, const sakd_tensor *x,
-                             size_t T, const sakd_lif_params *params)
+sakd_status sakd_lif_forward(sakd_tensor *s, sakd_lif_cache *cache, const sakd_tensor *x, size_t T,
+                             const sakd_lif_params *params)
 {
     SAKD_TRY(same_shape("lif_forward", s, x));
     SAKD_TRY(check_common("lif_forward", x, cache, T, params));

@@ -19,12 +19,12 @@ typedef enum sakd_surrogate {
 } sakd_surrogate;
 
 typedef struct sakd_lif_params {
-    float decay;            /* λ, default 0.5 (τ = 2) */
-    float threshold;        /* V_th, default 1.0 */
-    sakd_lif_reset reset;   /* default hard */
-    int detach_reset;       /* 1: no gradient through the reset term; default 0 */
+    float decay;              /* λ, default 0.5 (τ = 2) */
+    float threshold;          /* V_th, default 1.0 */
+    sakd_lif_reset reset;     /* default hard */
+    int detach_reset;         /* 1: no gradient through the reset term; default 0 */
     sakd_surrogate surrogate; /* default triangle */
-    float alpha;            /* surrogate sharpness α (sigmoid, atan) */
+    float alpha;              /* surrogate sharpness α (sigmoid, atan) */
 } sakd_lif_params;
 
 /* The defaults of DESIGN.md §2.1: λ 0.5, V_th 1, hard reset, reset not detached, triangle. */
@@ -38,7 +38,7 @@ float sakd_surrogate_default_alpha(sakd_surrogate surrogate);
  * the spikes are kept as bytes (the compact record, also usable for firing-rate statistics)
  * and backward reads s from them, so it uses exactly the spikes forward emitted. */
 typedef struct sakd_lif_cache {
-    sakd_tensor h;        /* [T·B, ...] float, h[t] before reset */
+    sakd_tensor h; /* [T·B, ...] float, h[t] before reset */
     sakd_ctx *ctx;
     cl_mem spikes;        /* uint8 [T·B·N], 0 or 1 */
     size_t spikes_offset; /* in bytes */
@@ -56,8 +56,8 @@ sakd_status sakd_lif_cache_download_spikes(const sakd_lif_cache *cache, uint8_t 
 
 /* Forward over T steps. x, s: [T·B, ...] of the same shape, shape[0] divisible by T; the cache
  * must hold as many elements. Writes s (0/1 floats), cache->h and cache->spikes. */
-sakd_status sakd_lif_forward(sakd_tensor *s, sakd_lif_cache *cache, const sakd_tensor *x,
-                             size_t T, const sakd_lif_params *params);
+sakd_status sakd_lif_forward(sakd_tensor *s, sakd_lif_cache *cache, const sakd_tensor *x, size_t T,
+                             const sakd_lif_params *params);
 
 /* BPTT backward. gs, gx: [T·B, ...] like s; WRITES gx (overwrites; gx may be gs itself). The
  * params must be those given to forward. */

@@ -34,8 +34,8 @@ void sakd_pool_index_free(sakd_pool_index *idx)
 sakd_status sakd_pool_index_download(const sakd_pool_index *idx, int32_t *host)
 {
     SAKD_CL_CHECK(clEnqueueReadBuffer(idx->ctx->queue, idx->buf, CL_TRUE,
-                                      idx->offset * sizeof(cl_int), idx->n * sizeof(cl_int),
-                                      host, 0, NULL, NULL));
+                                      idx->offset * sizeof(cl_int), idx->n * sizeof(cl_int), host,
+                                      0, NULL, NULL));
     return SAKD_OK;
 }
 
@@ -55,8 +55,8 @@ static sakd_status check_pool(const char *op, const sakd_tensor *x, const sakd_t
     SAKD_TRY(has_buf(op, y));
     if (pool.k == 0 || pool.stride == 0 || 2 * pool.pad > pool.k)
         return sakd_error(SAKD_ERR_ARG,
-                          "%s: window k %zu stride %zu pad %zu (need k, stride ≥ 1, 2·pad ≤ k)",
-                          op, pool.k, pool.stride, pool.pad);
+                          "%s: window k %zu stride %zu pad %zu (need k, stride ≥ 1, 2·pad ≤ k)", op,
+                          pool.k, pool.stride, pool.pad);
     if (x->ndim != 4 || y->ndim != 4)
         return sakd_error(SAKD_ERR_ARG, "%s: '%s' has %d and '%s' %d dimensions, 4 (NCHW) needed",
                           op, x->name, x->ndim, y->name, y->ndim);
@@ -69,8 +69,8 @@ static sakd_status check_pool(const char *op, const sakd_tensor *x, const sakd_t
         return sakd_error(SAKD_ERR_ARG,
                           "%s: '%s' %s with k %zu stride %zu pad %zu gives [%zu, %zu, %zu, %zu], "
                           "but '%s' is %s",
-                          op, x->name, sx, pool.k, pool.stride, pool.pad, x->shape[0],
-                          x->shape[1], oh, ow, y->name, sy);
+                          op, x->name, sx, pool.k, pool.stride, pool.pad, x->shape[0], x->shape[1],
+                          oh, ow, y->name, sy);
     }
     if (x->shape[2] * x->shape[3] > 0x7fffffff)
         return sakd_error(SAKD_ERR_ARG, "%s: '%s' planes too large for int32 indices", op, x->name);

@@ -23,8 +23,8 @@ static sakd_status same_shape(const char *op, const sakd_tensor *a, const sakd_t
         char sa[96], sb[96];
         sakd_tensor_shape_str(a, sa, sizeof sa);
         sakd_tensor_shape_str(b, sb, sizeof sb);
-        return sakd_error(SAKD_ERR_ARG, "%s: '%s' has shape %s but '%s' has shape %s", op,
-                          a->name, sa, b->name, sb);
+        return sakd_error(SAKD_ERR_ARG, "%s: '%s' has shape %s but '%s' has shape %s", op, a->name,
+                          sa, b->name, sb);
     }
     return SAKD_OK;
 }
@@ -62,8 +62,7 @@ sakd_status sakd_repeat_time_forward(sakd_tensor *y, const sakd_tensor *x, size_
     SAKD_TRY(check_time("repeat_time_forward", y, x, T));
     cl_kernel k;
     SAKD_TRY(sakd_kernel_get(x->ctx, "shape", NULL, "repeat_time_fwd", &k));
-    cl_ulong yo = y->offset, xo = x->offset, total = sakd_tensor_numel(y),
-             m = sakd_tensor_numel(x);
+    cl_ulong yo = y->offset, xo = x->offset, total = sakd_tensor_numel(y), m = sakd_tensor_numel(x);
     return sakd_launch_1d(x->ctx, k, (size_t)total, 6,
                           (sakd_arg[]){SAKD_ARG(y->buf), SAKD_ARG(yo), SAKD_ARG(x->buf),
                                        SAKD_ARG(xo), SAKD_ARG(total), SAKD_ARG(m)});
@@ -117,8 +116,7 @@ static sakd_status binary_fwd(const char *op, const char *name, sakd_tensor *y,
     cl_ulong yo = y->offset, ao = a->offset, bo = b->offset, n = sakd_tensor_numel(y);
     return sakd_launch_1d(y->ctx, k, (size_t)n, 7,
                           (sakd_arg[]){SAKD_ARG(y->buf), SAKD_ARG(yo), SAKD_ARG(a->buf),
-                                       SAKD_ARG(ao), SAKD_ARG(b->buf), SAKD_ARG(bo),
-                                       SAKD_ARG(n)});
+                                       SAKD_ARG(ao), SAKD_ARG(b->buf), SAKD_ARG(bo), SAKD_ARG(n)});
 }
 
 sakd_status sakd_add_forward(sakd_tensor *y, const sakd_tensor *a, const sakd_tensor *b)
@@ -126,8 +124,7 @@ sakd_status sakd_add_forward(sakd_tensor *y, const sakd_tensor *a, const sakd_te
     return binary_fwd("add_forward", "add_fwd", y, a, b);
 }
 
-static sakd_status add_bwd(const char *op, sakd_tensor *ga, sakd_tensor *gb,
-                           const sakd_tensor *gy)
+static sakd_status add_bwd(const char *op, sakd_tensor *ga, sakd_tensor *gb, const sakd_tensor *gy)
 {
     SAKD_TRY(same_shape(op, ga, gy));
     SAKD_TRY(same_shape(op, gb, gy));
@@ -136,8 +133,7 @@ static sakd_status add_bwd(const char *op, sakd_tensor *ga, sakd_tensor *gb,
     cl_ulong ao = ga->offset, bo = gb->offset, yo = gy->offset, n = sakd_tensor_numel(gy);
     return sakd_launch_1d(gy->ctx, k, (size_t)n, 7,
                           (sakd_arg[]){SAKD_ARG(ga->buf), SAKD_ARG(ao), SAKD_ARG(gb->buf),
-                                       SAKD_ARG(bo), SAKD_ARG(gy->buf), SAKD_ARG(yo),
-                                       SAKD_ARG(n)});
+                                       SAKD_ARG(bo), SAKD_ARG(gy->buf), SAKD_ARG(yo), SAKD_ARG(n)});
 }
 
 sakd_status sakd_add_backward(sakd_tensor *ga, sakd_tensor *gb, const sakd_tensor *gy)
@@ -165,8 +161,7 @@ sakd_status sakd_sew_backward(sakd_tensor *g_out, sakd_tensor *g_id, const sakd_
     case SAKD_SEW_ADD: return add_bwd(op, g_out, g_id, gy);
     case SAKD_SEW_AND: name = "sew_and_bwd"; break;
     case SAKD_SEW_IAND: name = "sew_iand_bwd"; break;
-    default:
-        return sakd_error(SAKD_ERR_ARG, "%s: unknown connect function %d", op, (int)connect);
+    default: return sakd_error(SAKD_ERR_ARG, "%s: unknown connect function %d", op, (int)connect);
     }
     SAKD_TRY(same_shape(op, g_out, gy));
     SAKD_TRY(same_shape(op, g_id, gy));
