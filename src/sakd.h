@@ -3,13 +3,17 @@
 #define SAKD_SAKD_H
 
 #include "io/file.h"
+#include "ops/activation.h"
 #include "ops/bn.h"
 #include "ops/conv.h"
 #include "ops/elementwise.h"
 #include "ops/gemm.h"
+#include "ops/lif.h"
+#include "ops/linear.h"
 #include "ops/loss.h"
 #include "ops/optim.h"
-#include "ops/linear.h"
+#include "ops/pool.h"
+#include "ops/shape.h"
 #include "runtime/context.h"
 #include "runtime/device.h"
 #include "runtime/log.h"

@@ -11,10 +11,10 @@ typedef Suite *(*suite_fn)(void);
 #if defined(SAKD_TESTS_HOST)
 static const suite_fn suites[] = {suite_status, suite_device_select, suite_rng_host};
 #else
-static const suite_fn suites[] = {suite_tensor,     suite_gemm,          suite_elementwise,
-                                  suite_rng_device, suite_program_cache, suite_cli,
-                                  suite_conv,       suite_linear,        suite_bn,
-                                  suite_loss,       suite_optim};
+static const suite_fn suites[] = {
+    suite_tensor, suite_gemm, suite_elementwise, suite_rng_device, suite_program_cache,
+    suite_cli,    suite_lif,  suite_activation,  suite_pool,       suite_shape,
+    suite_conv,   suite_linear, suite_bn,        suite_loss,       suite_optim};
 #endif
 
 int main(void)

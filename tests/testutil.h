@@ -66,5 +66,9 @@ Suite *suite_cli(void);
 Suite *suite_conv(void);
 Suite *suite_linear(void);
 Suite *suite_bn(void);
+Suite *suite_lif(void);
+Suite *suite_activation(void);
+Suite *suite_pool(void);
+Suite *suite_shape(void);
 
 #endif

@@ -1,0 +1,179 @@
+/* shape.c — host launchers for cl/shape.cl and the flatten view. */
+#include "ops/shape.h"
+
+#include "runtime/program.h"
+
+static sakd_status has_buf(const char *op, const sakd_tensor *t)
+{
+    if (!t || !t->buf)
+        return sakd_error(SAKD_ERR_ARG, "%s: tensor '%s' has no buffer", op,
+                          t ? t->name : "(null)");
+    return SAKD_OK;
+}
+
+/* Checks a and b exist and have the same shape; names the op and both tensors otherwise. */
+static sakd_status same_shape(const char *op, const sakd_tensor *a, const sakd_tensor *b)
+{
+    SAKD_TRY(has_buf(op, a));
+    SAKD_TRY(has_buf(op, b));
+    int same = a->ndim == b->ndim;
+    for (int i = 0; same && i < a->ndim; i++)
+        same = a->shape[i] == b->shape[i];
+    if (!same) {
+        char sa[96], sb[96];
+        sakd_tensor_shape_str(a, sa, sizeof sa);
+        sakd_tensor_shape_str(b, sb, sizeof sb);
+        return sakd_error(SAKD_ERR_ARG, "%s: '%s' has shape %s but '%s' has shape %s", op, a->name,
+                          sa, b->name, sb);
+    }
+    return SAKD_OK;
+}
+
+/* big [T·B, ...] and small [B, ...]: same trailing dimensions, big rows = T · small rows. */
+static sakd_status check_time(const char *op, const sakd_tensor *big, const sakd_tensor *small,
+                              size_t T)
+{
+    SAKD_TRY(has_buf(op, big));
+    SAKD_TRY(has_buf(op, small));
+    int ok = T >= 1 && T <= 0xffffffffu && big->ndim == small->ndim &&
+             big->shape[0] == T * small->shape[0];
+    for (int i = 1; ok && i < big->ndim; i++)
+        ok = big->shape[i] == small->shape[i];
+    if (!ok) {
+        char sa[96], sb[96];
+        sakd_tensor_shape_str(big, sa, sizeof sa);
+        sakd_tensor_shape_str(small, sb, sizeof sb);
+        return sakd_error(SAKD_ERR_ARG,
+                          "%s: '%s' %s must be [T·B, ...] with T = %zu for '%s' %s [B, ...]", op,
+                          big->name, sa, T, small->name, sb);
+    }
+    return SAKD_OK;
+}
+
+sakd_status sakd_flatten_view(sakd_tensor *view, const sakd_tensor *x, const char *name)
+{
+    SAKD_TRY(has_buf("flatten", x));
+    size_t shape[2] = {x->shape[0], sakd_tensor_numel(x) / x->shape[0]};
+    return sakd_tensor_view(view, x, name, 0, 2, shape);
+}
+
+sakd_status sakd_repeat_time_forward(sakd_tensor *y, const sakd_tensor *x, size_t T)
+{
+    SAKD_TRY(check_time("repeat_time_forward", y, x, T));
+    cl_kernel k;
+    SAKD_TRY(sakd_kernel_get(x->ctx, "shape", NULL, "repeat_time_fwd", &k));
+    cl_ulong yo = y->offset, xo = x->offset, total = sakd_tensor_numel(y), m = sakd_tensor_numel(x);
+    return sakd_launch_1d(x->ctx, k, (size_t)total, 6,
+                          (sakd_arg[]){SAKD_ARG(y->buf), SAKD_ARG(yo), SAKD_ARG(x->buf),
+                                       SAKD_ARG(xo), SAKD_ARG(total), SAKD_ARG(m)});
+}
+
+sakd_status sakd_repeat_time_backward(sakd_tensor *gx, const sakd_tensor *gy, size_t T)
+{
+    SAKD_TRY(check_time("repeat_time_backward", gy, gx, T));
+    cl_kernel k;
+    SAKD_TRY(sakd_kernel_get(gx->ctx, "shape", NULL, "repeat_time_bwd", &k));
+    cl_ulong xo = gx->offset, yo = gy->offset, m = sakd_tensor_numel(gx);
+    cl_uint t = (cl_uint)T;
+    return sakd_launch_1d(gx->ctx, k, (size_t)m, 6,
+                          (sakd_arg[]){SAKD_ARG(gx->buf), SAKD_ARG(xo), SAKD_ARG(gy->buf),
+                                       SAKD_ARG(yo), SAKD_ARG(m), SAKD_ARG(t)});
+}
+
+sakd_status sakd_mean_time_forward(sakd_tensor *y, const sakd_tensor *x, size_t T)
+{
+    SAKD_TRY(check_time("mean_time_forward", x, y, T));
+    cl_kernel k;
+    SAKD_TRY(sakd_kernel_get(x->ctx, "shape", NULL, "mean_time_fwd", &k));
+    cl_ulong yo = y->offset, xo = x->offset, m = sakd_tensor_numel(y);
+    cl_uint t = (cl_uint)T;
+    return sakd_launch_1d(x->ctx, k, (size_t)m, 6,
+                          (sakd_arg[]){SAKD_ARG(y->buf), SAKD_ARG(yo), SAKD_ARG(x->buf),
+                                       SAKD_ARG(xo), SAKD_ARG(m), SAKD_ARG(t)});
+}
+
+sakd_status sakd_mean_time_backward(sakd_tensor *gx, const sakd_tensor *gy, size_t T)
+{
+    SAKD_TRY(check_time("mean_time_backward", gx, gy, T));
+    cl_kernel k;
+    SAKD_TRY(sakd_kernel_get(gx->ctx, "shape", NULL, "mean_time_bwd", &k));
+    cl_ulong xo = gx->offset, yo = gy->offset, total = sakd_tensor_numel(gx),
+             m = sakd_tensor_numel(gy);
+    cl_uint t = (cl_uint)T;
+    return sakd_launch_1d(gx->ctx, k, (size_t)total, 7,
+                          (sakd_arg[]){SAKD_ARG(gx->buf), SAKD_ARG(xo), SAKD_ARG(gy->buf),
+                                       SAKD_ARG(yo), SAKD_ARG(total), SAKD_ARG(m), SAKD_ARG(t)});
+}
+
+/* y = f(a, b) element-wise through kernel `name` of cl/shape.cl. */
+static sakd_status binary_fwd(const char *op, const char *name, sakd_tensor *y,
+                              const sakd_tensor *a, const sakd_tensor *b)
+{
+    SAKD_TRY(same_shape(op, y, a));
+    SAKD_TRY(same_shape(op, a, b));
+    cl_kernel k;
+    SAKD_TRY(sakd_kernel_get(y->ctx, "shape", NULL, name, &k));
+    cl_ulong yo = y->offset, ao = a->offset, bo = b->offset, n = sakd_tensor_numel(y);
+    return sakd_launch_1d(y->ctx, k, (size_t)n, 7,
+                          (sakd_arg[]){SAKD_ARG(y->buf), SAKD_ARG(yo), SAKD_ARG(a->buf),
+                                       SAKD_ARG(ao), SAKD_ARG(b->buf), SAKD_ARG(bo), SAKD_ARG(n)});
+}
+
+sakd_status sakd_add_forward(sakd_tensor *y, const sakd_tensor *a, const sakd_tensor *b)
+{
+    return binary_fwd("add_forward", "add_fwd", y, a, b);
+}
+
+static sakd_status add_bwd(const char *op, sakd_tensor *ga, sakd_tensor *gb, const sakd_tensor *gy)
+{
+    SAKD_TRY(same_shape(op, ga, gy));
+    SAKD_TRY(same_shape(op, gb, gy));
+    cl_kernel k;
+    SAKD_TRY(sakd_kernel_get(gy->ctx, "shape", NULL, "add_bwd", &k));
+    cl_ulong ao = ga->offset, bo = gb->offset, yo = gy->offset, n = sakd_tensor_numel(gy);
+    return sakd_launch_1d(gy->ctx, k, (size_t)n, 7,
+                          (sakd_arg[]){SAKD_ARG(ga->buf), SAKD_ARG(ao), SAKD_ARG(gb->buf),
+                                       SAKD_ARG(bo), SAKD_ARG(gy->buf), SAKD_ARG(yo), SAKD_ARG(n)});
+}
+
+sakd_status sakd_add_backward(sakd_tensor *ga, sakd_tensor *gb, const sakd_tensor *gy)
+{
+    return add_bwd("add_backward", ga, gb, gy);
+}
+
+sakd_status sakd_sew_forward(sakd_tensor *y, const sakd_tensor *out, const sakd_tensor *id,
+                             sakd_sew_connect connect)
+{
+    switch (connect) {
+    case SAKD_SEW_ADD: return binary_fwd("sew_forward", "add_fwd", y, out, id);
+    case SAKD_SEW_AND: return binary_fwd("sew_forward", "sew_and_fwd", y, out, id);
+    case SAKD_SEW_IAND: return binary_fwd("sew_forward", "sew_iand_fwd", y, out, id);
+    }
+    return sakd_error(SAKD_ERR_ARG, "sew_forward: unknown connect function %d", (int)connect);
+}
+
+sakd_status sakd_sew_backward(sakd_tensor *g_out, sakd_tensor *g_id, const sakd_tensor *out,
+                              const sakd_tensor *id, const sakd_tensor *gy,
+                              sakd_sew_connect connect)
+{
+    const char *op = "sew_backward", *name;
+    switch (connect) {
+    case SAKD_SEW_ADD: return add_bwd(op, g_out, g_id, gy);
+    case SAKD_SEW_AND: name = "sew_and_bwd"; break;
+    case SAKD_SEW_IAND: name = "sew_iand_bwd"; break;
+    default: return sakd_error(SAKD_ERR_ARG, "%s: unknown connect function %d", op, (int)connect);
+    }
+    SAKD_TRY(same_shape(op, g_out, gy));
+    SAKD_TRY(same_shape(op, g_id, gy));
+    SAKD_TRY(same_shape(op, out, gy));
+    SAKD_TRY(same_shape(op, id, gy));
+    cl_kernel k;
+    SAKD_TRY(sakd_kernel_get(gy->ctx, "shape", NULL, name, &k));
+    cl_ulong go = g_out->offset, gio = g_id->offset, oo = out->offset, io = id->offset,
+             yo = gy->offset, n = sakd_tensor_numel(gy);
+    return sakd_launch_1d(gy->ctx, k, (size_t)n, 11,
+                          (sakd_arg[]){SAKD_ARG(g_out->buf), SAKD_ARG(go), SAKD_ARG(g_id->buf),
+                                       SAKD_ARG(gio), SAKD_ARG(out->buf), SAKD_ARG(oo),
+                                       SAKD_ARG(id->buf), SAKD_ARG(io), SAKD_ARG(gy->buf),
+                                       SAKD_ARG(yo), SAKD_ARG(n)});
+}
