@@ -63,6 +63,7 @@ Suite *suite_optim(void);
 Suite *suite_rng_device(void);
 Suite *suite_program_cache(void);
 Suite *suite_cli(void);
+Suite *suite_chain(void);
 Suite *suite_conv(void);
 Suite *suite_linear(void);
 Suite *suite_bn(void);
