@@ -60,32 +60,6 @@ sakd_status sakd_lif_cache_download_spikes(const sakd_lif_cache *cache, uint8_t 
     return SAKD_OK;
 }
 
-static sakd_status has_buf(const char *op, const sakd_tensor *t)
-{
-    if (!t || !t->buf)
-        return sakd_error(SAKD_ERR_ARG, "%s: tensor '%s' has no buffer", op,
-                          t ? t->name : "(null)");
-    return SAKD_OK;
-}
-
-/* Checks a and b exist and have the same shape; names the op and both tensors otherwise. */
-static sakd_status same_shape(const char *op, const sakd_tensor *a, const sakd_tensor *b)
-{
-    SAKD_TRY(has_buf(op, a));
-    SAKD_TRY(has_buf(op, b));
-    int same = a->ndim == b->ndim;
-    for (int i = 0; same && i < a->ndim; i++)
-        same = a->shape[i] == b->shape[i];
-    if (!same) {
-        char sa[96], sb[96];
-        sakd_tensor_shape_str(a, sa, sizeof sa);
-        sakd_tensor_shape_str(b, sb, sizeof sb);
-        return sakd_error(SAKD_ERR_ARG, "%s: '%s' has shape %s but '%s' has shape %s", op, a->name,
-                          sa, b->name, sb);
-    }
-    return SAKD_OK;
-}
-
 /* Validates the parameters, T against x's leading dimension, and the cache's size. */
 static sakd_status check_common(const char *op, const sakd_tensor *x, const sakd_lif_cache *c,
                                 size_t T, const sakd_lif_params *p)
@@ -122,7 +96,7 @@ static sakd_status lif_kernel(sakd_ctx *ctx, const sakd_lif_params *p, const cha
 sakd_status sakd_lif_forward(sakd_tensor *s, sakd_lif_cache *cache, const sakd_tensor *x, size_t T,
                              const sakd_lif_params *params)
 {
-    SAKD_TRY(same_shape("lif_forward", s, x));
+    SAKD_TRY(sakd_tensor_require_same_shape("lif_forward", s, x));
     SAKD_TRY(check_common("lif_forward", x, cache, T, params));
     cl_kernel k;
     SAKD_TRY(lif_kernel(x->ctx, params, "lif_fwd", &k));
@@ -140,7 +114,7 @@ sakd_status sakd_lif_forward(sakd_tensor *s, sakd_lif_cache *cache, const sakd_t
 sakd_status sakd_lif_backward(sakd_tensor *gx, const sakd_lif_cache *cache, const sakd_tensor *gs,
                               size_t T, const sakd_lif_params *params)
 {
-    SAKD_TRY(same_shape("lif_backward", gx, gs));
+    SAKD_TRY(sakd_tensor_require_same_shape("lif_backward", gx, gs));
     SAKD_TRY(check_common("lif_backward", gs, cache, T, params));
     cl_kernel k;
     SAKD_TRY(lif_kernel(gs->ctx, params, "lif_bwd", &k));

@@ -39,20 +39,12 @@ sakd_status sakd_pool_index_download(const sakd_pool_index *idx, int32_t *host)
     return SAKD_OK;
 }
 
-static sakd_status has_buf(const char *op, const sakd_tensor *t)
-{
-    if (!t || !t->buf)
-        return sakd_error(SAKD_ERR_ARG, "%s: tensor '%s' has no buffer", op,
-                          t ? t->name : "(null)");
-    return SAKD_OK;
-}
-
 /* x [N, C, H, W] and y [N, C, OH, OW] must agree with the window. */
 static sakd_status check_pool(const char *op, const sakd_tensor *x, const sakd_tensor *y,
                               sakd_pool2d pool)
 {
-    SAKD_TRY(has_buf(op, x));
-    SAKD_TRY(has_buf(op, y));
+    SAKD_TRY(sakd_tensor_require(op, x));
+    SAKD_TRY(sakd_tensor_require(op, y));
     if (pool.k == 0 || pool.stride == 0 || 2 * pool.pad > pool.k)
         return sakd_error(SAKD_ERR_ARG,
                           "%s: window k %zu stride %zu pad %zu (need k, stride ≥ 1, 2·pad ≤ k)", op,
@@ -143,8 +135,8 @@ sakd_status sakd_maxpool_backward(sakd_tensor *gx, const sakd_pool_index *idx,
 /* x [N, C, H, W], y [N, C]. */
 static sakd_status check_gap(const char *op, const sakd_tensor *x, const sakd_tensor *y)
 {
-    SAKD_TRY(has_buf(op, x));
-    SAKD_TRY(has_buf(op, y));
+    SAKD_TRY(sakd_tensor_require(op, x));
+    SAKD_TRY(sakd_tensor_require(op, y));
     if (x->ndim != 4 || y->ndim != 2 || y->shape[0] != x->shape[0] || y->shape[1] != x->shape[1]) {
         char sx[96], sy[96];
         sakd_tensor_shape_str(x, sx, sizeof sx);

@@ -3,38 +3,12 @@
 
 #include "runtime/program.h"
 
-static sakd_status has_buf(const char *op, const sakd_tensor *t)
-{
-    if (!t || !t->buf)
-        return sakd_error(SAKD_ERR_ARG, "%s: tensor '%s' has no buffer", op,
-                          t ? t->name : "(null)");
-    return SAKD_OK;
-}
-
-/* Checks a and b exist and have the same shape; names the op and both tensors otherwise. */
-static sakd_status same_shape(const char *op, const sakd_tensor *a, const sakd_tensor *b)
-{
-    SAKD_TRY(has_buf(op, a));
-    SAKD_TRY(has_buf(op, b));
-    int same = a->ndim == b->ndim;
-    for (int i = 0; same && i < a->ndim; i++)
-        same = a->shape[i] == b->shape[i];
-    if (!same) {
-        char sa[96], sb[96];
-        sakd_tensor_shape_str(a, sa, sizeof sa);
-        sakd_tensor_shape_str(b, sb, sizeof sb);
-        return sakd_error(SAKD_ERR_ARG, "%s: '%s' has shape %s but '%s' has shape %s", op, a->name,
-                          sa, b->name, sb);
-    }
-    return SAKD_OK;
-}
-
 /* big [T·B, ...] and small [B, ...]: same trailing dimensions, big rows = T · small rows. */
 static sakd_status check_time(const char *op, const sakd_tensor *big, const sakd_tensor *small,
                               size_t T)
 {
-    SAKD_TRY(has_buf(op, big));
-    SAKD_TRY(has_buf(op, small));
+    SAKD_TRY(sakd_tensor_require(op, big));
+    SAKD_TRY(sakd_tensor_require(op, small));
     int ok = T >= 1 && T <= 0xffffffffu && big->ndim == small->ndim &&
              big->shape[0] == T * small->shape[0];
     for (int i = 1; ok && i < big->ndim; i++)
@@ -52,7 +26,7 @@ static sakd_status check_time(const char *op, const sakd_tensor *big, const sakd
 
 sakd_status sakd_flatten_view(sakd_tensor *view, const sakd_tensor *x, const char *name)
 {
-    SAKD_TRY(has_buf("flatten", x));
+    SAKD_TRY(sakd_tensor_require("flatten", x));
     size_t shape[2] = {x->shape[0], sakd_tensor_numel(x) / x->shape[0]};
     return sakd_tensor_view(view, x, name, 0, 2, shape);
 }
@@ -109,8 +83,8 @@ sakd_status sakd_mean_time_backward(sakd_tensor *gx, const sakd_tensor *gy, size
 static sakd_status binary_fwd(const char *op, const char *name, sakd_tensor *y,
                               const sakd_tensor *a, const sakd_tensor *b)
 {
-    SAKD_TRY(same_shape(op, y, a));
-    SAKD_TRY(same_shape(op, a, b));
+    SAKD_TRY(sakd_tensor_require_same_shape(op, y, a));
+    SAKD_TRY(sakd_tensor_require_same_shape(op, a, b));
     cl_kernel k;
     SAKD_TRY(sakd_kernel_get(y->ctx, "shape", NULL, name, &k));
     cl_ulong yo = y->offset, ao = a->offset, bo = b->offset, n = sakd_tensor_numel(y);
@@ -126,8 +100,8 @@ sakd_status sakd_add_forward(sakd_tensor *y, const sakd_tensor *a, const sakd_te
 
 static sakd_status add_bwd(const char *op, sakd_tensor *ga, sakd_tensor *gb, const sakd_tensor *gy)
 {
-    SAKD_TRY(same_shape(op, ga, gy));
-    SAKD_TRY(same_shape(op, gb, gy));
+    SAKD_TRY(sakd_tensor_require_same_shape(op, ga, gy));
+    SAKD_TRY(sakd_tensor_require_same_shape(op, gb, gy));
     cl_kernel k;
     SAKD_TRY(sakd_kernel_get(gy->ctx, "shape", NULL, "add_bwd", &k));
     cl_ulong ao = ga->offset, bo = gb->offset, yo = gy->offset, n = sakd_tensor_numel(gy);
@@ -163,10 +137,10 @@ sakd_status sakd_sew_backward(sakd_tensor *g_out, sakd_tensor *g_id, const sakd_
     case SAKD_SEW_IAND: name = "sew_iand_bwd"; break;
     default: return sakd_error(SAKD_ERR_ARG, "%s: unknown connect function %d", op, (int)connect);
     }
-    SAKD_TRY(same_shape(op, g_out, gy));
-    SAKD_TRY(same_shape(op, g_id, gy));
-    SAKD_TRY(same_shape(op, out, gy));
-    SAKD_TRY(same_shape(op, id, gy));
+    SAKD_TRY(sakd_tensor_require_same_shape(op, g_out, gy));
+    SAKD_TRY(sakd_tensor_require_same_shape(op, g_id, gy));
+    SAKD_TRY(sakd_tensor_require_same_shape(op, out, gy));
+    SAKD_TRY(sakd_tensor_require_same_shape(op, id, gy));
     cl_kernel k;
     SAKD_TRY(sakd_kernel_get(gy->ctx, "shape", NULL, name, &k));
     cl_ulong go = g_out->offset, gio = g_id->offset, oo = out->offset, io = id->offset,

@@ -134,3 +134,29 @@ sakd_status sakd_tensor_copy(sakd_tensor *dst, const sakd_tensor *src)
                           dst->name, sakd_cl_strerror(err));
     return SAKD_OK;
 }
+
+sakd_status sakd_tensor_require(const char *op, const sakd_tensor *t)
+{
+    if (!t || !t->buf)
+        return sakd_error(SAKD_ERR_ARG, "%s: tensor '%s' has no buffer", op,
+                          t ? t->name : "(null)");
+    return SAKD_OK;
+}
+
+sakd_status sakd_tensor_require_same_shape(const char *op, const sakd_tensor *a,
+                                           const sakd_tensor *b)
+{
+    SAKD_TRY(sakd_tensor_require(op, a));
+    SAKD_TRY(sakd_tensor_require(op, b));
+    int same = a->ndim == b->ndim;
+    for (int i = 0; same && i < a->ndim; i++)
+        same = a->shape[i] == b->shape[i];
+    if (!same) {
+        char sa[96], sb[96];
+        sakd_tensor_shape_str(a, sa, sizeof sa);
+        sakd_tensor_shape_str(b, sb, sizeof sb);
+        return sakd_error(SAKD_ERR_ARG, "%s: '%s' has shape %s but '%s' has shape %s", op,
+                          a->name, sa, b->name, sb);
+    }
+    return SAKD_OK;
+}

@@ -44,6 +44,14 @@ sakd_status sakd_tensor_fill(sakd_tensor *t, float value);
 /* Copies src into dst; they must have the same number of elements. */
 sakd_status sakd_tensor_copy(sakd_tensor *dst, const sakd_tensor *src);
 
+/* SAKD_ERR_ARG naming `op` and the tensor when t is NULL or has no buffer. */
+sakd_status sakd_tensor_require(const char *op, const sakd_tensor *t);
+
+/* As sakd_tensor_require for both, and SAKD_ERR_ARG naming `op`, both tensors and their
+ * shapes when the shapes differ. */
+sakd_status sakd_tensor_require_same_shape(const char *op, const sakd_tensor *a,
+                                           const sakd_tensor *b);
+
 /* "[2, 3, 4]" for messages. */
 void sakd_tensor_shape_str(const sakd_tensor *t, char *buf, size_t size);
 
