@@ -121,52 +121,6 @@ static double *to_double(const float *f, size_t n)
     return d;
 }
 
-/* When view_off > 0, new tensors are views at that offset inside a larger guarded buffer, so
- * that element offsets are exercised and writes outside a view are caught. */
-#define GUARD_VALUE 7.0f
-static size_t view_off;
-static sakd_tensor backing[16];
-static size_t n_backing;
-
-static void new_tensor(sakd_tensor *t, const char *name, int ndim, const size_t *shape,
-                       const float *host)
-{
-    if (view_off) {
-        size_t n = 1;
-        for (int i = 0; i < ndim; i++)
-            n *= shape[i];
-        n += 2 * view_off;
-        ck_assert(n_backing < sizeof backing / sizeof backing[0]);
-        sakd_tensor *base = &backing[n_backing++];
-        TEST_OK(sakd_tensor_new(base, test_ctx(), "guarded", 1, &n));
-        TEST_OK(sakd_tensor_fill(base, GUARD_VALUE));
-        TEST_OK(sakd_tensor_view(t, base, name, view_off, ndim, shape));
-    } else {
-        TEST_OK(sakd_tensor_new(t, test_ctx(), name, ndim, shape));
-    }
-    if (host)
-        TEST_OK(sakd_tensor_upload(t, host));
-    else
-        TEST_OK(sakd_tensor_fill(t, NAN));
-}
-
-/* Checks the guard elements around every view are untouched, then frees the buffers. */
-static void free_backing(void)
-{
-    for (size_t b = 0; b < n_backing; b++) {
-        size_t n = sakd_tensor_numel(&backing[b]);
-        float *h = malloc(n * sizeof *h);
-        TEST_OK(sakd_tensor_download(&backing[b], h));
-        for (size_t i = 0; i < n; i++)
-            if (i < view_off || i >= n - view_off)
-                ck_assert_msg(h[i] == GUARD_VALUE, "element %zu outside view %zu was written", i,
-                              b);
-        free(h);
-        sakd_tensor_free(&backing[b]);
-    }
-    n_backing = 0;
-}
-
 static void check_close(const bn_case *k, const char *what, size_t i, double got, double ref,
                         double tol)
 {
@@ -185,18 +139,18 @@ typedef struct bn_dev {
 static void dev_new(bn_dev *t, const bn_case *k, const bn_dims *d, const float *x, const float *g,
                     const float *b, const float *rm, const float *rv, const float *gy)
 {
-    new_tensor(&t->x, "x", k->ndim, k->shape, x);
-    new_tensor(&t->y, "y", k->ndim, k->shape, NULL);
-    new_tensor(&t->gy, "gy", k->ndim, k->shape, gy);
-    new_tensor(&t->gx, "gx", k->ndim, k->shape, NULL);
-    new_tensor(&t->g, "gamma", 1, &d->c, g);
-    new_tensor(&t->b, "beta", 1, &d->c, b);
-    new_tensor(&t->rm, "running_mean", 1, &d->c, rm);
-    new_tensor(&t->rv, "running_var", 1, &d->c, rv);
-    new_tensor(&t->sm, "save_mean", 1, &d->c, NULL);
-    new_tensor(&t->si, "save_invstd", 1, &d->c, NULL);
-    new_tensor(&t->gg, "grad_gamma", 1, &d->c, NULL);
-    new_tensor(&t->gb, "grad_beta", 1, &d->c, NULL);
+    test_guarded_tensor(&t->x, "x", k->ndim, k->shape, x);
+    test_guarded_tensor(&t->y, "y", k->ndim, k->shape, NULL);
+    test_guarded_tensor(&t->gy, "gy", k->ndim, k->shape, gy);
+    test_guarded_tensor(&t->gx, "gx", k->ndim, k->shape, NULL);
+    test_guarded_tensor(&t->g, "gamma", 1, &d->c, g);
+    test_guarded_tensor(&t->b, "beta", 1, &d->c, b);
+    test_guarded_tensor(&t->rm, "running_mean", 1, &d->c, rm);
+    test_guarded_tensor(&t->rv, "running_var", 1, &d->c, rv);
+    test_guarded_tensor(&t->sm, "save_mean", 1, &d->c, NULL);
+    test_guarded_tensor(&t->si, "save_invstd", 1, &d->c, NULL);
+    test_guarded_tensor(&t->gg, "grad_gamma", 1, &d->c, NULL);
+    test_guarded_tensor(&t->gb, "grad_beta", 1, &d->c, NULL);
 }
 
 static void dev_free(bn_dev *t)
@@ -325,7 +279,7 @@ static void run_train(const bn_case *k, uint64_t salt)
     for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++)
         free(hs[i]);
     dev_free(&t);
-    free_backing();
+    test_guarded_free();
     host_free(&h);
 }
 
@@ -375,7 +329,7 @@ static void run_eval(const bn_case *k, uint64_t salt)
     for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++)
         free(hs[i]);
     dev_free(&t);
-    free_backing();
+    test_guarded_free();
     host_free(&h);
 }
 
@@ -394,10 +348,10 @@ END_TEST
 /* Every tensor a view at an element offset inside a guarded buffer. */
 START_TEST(test_bn_views)
 {
-    view_off = 5 + (size_t)_i * 10;
+    test_guard_offset(5 + (size_t)_i * 10);
     run_train(&cases[_i ? 3 : 0], 1850 + (uint64_t)_i);
     run_eval(&cases[_i ? 3 : 0], 1860 + (uint64_t)_i);
-    view_off = 0;
+    test_guard_offset(0);
 }
 END_TEST
 
@@ -462,11 +416,11 @@ START_TEST(test_bn_bad_args)
     dev_new(&t, &k, &d, NULL, NULL, NULL, NULL, NULL, NULL);
     TEST_OK(sakd_tensor_fill(&t.rv, 1.0f));
     sakd_tensor c4, ybad, x1, y1, x5;
-    new_tensor(&c4, "vec4", 1, (size_t[]){4}, NULL);
-    new_tensor(&ybad, "y_bad", 4, (size_t[]){2, 3, 4, 5}, NULL);
-    new_tensor(&x1, "x_one", 2, (size_t[]){1, 3}, NULL);
-    new_tensor(&y1, "y_one", 2, (size_t[]){1, 3}, NULL);
-    new_tensor(&x5, "x_5d", 5, (size_t[]){1, 2, 3, 4, 5}, NULL);
+    test_guarded_tensor(&c4, "vec4", 1, (size_t[]){4}, NULL);
+    test_guarded_tensor(&ybad, "y_bad", 4, (size_t[]){2, 3, 4, 5}, NULL);
+    test_guarded_tensor(&x1, "x_one", 2, (size_t[]){1, 3}, NULL);
+    test_guarded_tensor(&y1, "y_one", 2, (size_t[]){1, 3}, NULL);
+    test_guarded_tensor(&x5, "x_5d", 5, (size_t[]){1, 2, 3, 4, 5}, NULL);
     const char *f = "batchnorm_forward", *b = "batchnorm_backward";
     float mo = SAKD_BN_MOMENTUM, ep = SAKD_BN_EPS;
     expect_arg_error(

@@ -169,52 +169,6 @@ static void compare(const char *what, const conv_case *c, const float *got, cons
     }
 }
 
-/* When view_off > 0, new tensors are views at that offset inside a larger guarded buffer, so
- * that element offsets are exercised and writes outside a view are caught. */
-#define GUARD_VALUE 7.0f
-static size_t view_off;
-static sakd_tensor backing[16];
-static size_t n_backing;
-
-static void new_tensor(sakd_tensor *t, const char *name, int ndim, const size_t *shape,
-                       const float *host)
-{
-    if (view_off) {
-        size_t n = 1;
-        for (int i = 0; i < ndim; i++)
-            n *= shape[i];
-        n += 2 * view_off;
-        ck_assert(n_backing < sizeof backing / sizeof backing[0]);
-        sakd_tensor *base = &backing[n_backing++];
-        TEST_OK(sakd_tensor_new(base, test_ctx(), "guarded", 1, &n));
-        TEST_OK(sakd_tensor_fill(base, GUARD_VALUE));
-        TEST_OK(sakd_tensor_view(t, base, name, view_off, ndim, shape));
-    } else {
-        TEST_OK(sakd_tensor_new(t, test_ctx(), name, ndim, shape));
-    }
-    if (host)
-        TEST_OK(sakd_tensor_upload(t, host));
-    else
-        TEST_OK(sakd_tensor_fill(t, NAN));
-}
-
-/* Checks the guard elements around every view are untouched, then frees the buffers. */
-static void free_backing(void)
-{
-    for (size_t b = 0; b < n_backing; b++) {
-        size_t n = sakd_tensor_numel(&backing[b]);
-        float *h = malloc(n * sizeof *h);
-        TEST_OK(sakd_tensor_download(&backing[b], h));
-        for (size_t i = 0; i < n; i++)
-            if (i < view_off || i >= n - view_off)
-                ck_assert_msg(h[i] == GUARD_VALUE, "element %zu outside view %zu was written", i,
-                              b);
-        free(h);
-        sakd_tensor_free(&backing[b]);
-    }
-    n_backing = 0;
-}
-
 /* Forward and backward of one case on the device with a workspace of `chunk` samples (0: all)
  * against the reference; the reference's gradients against finite differences. */
 static void run_case(const conv_case *c, size_t chunk, uint64_t salt)
@@ -232,17 +186,17 @@ static void run_case(const conv_case *c, size_t chunk, uint64_t salt)
     test_fill_uniform(&r, gy, d.ny, -1, 1);
 
     sakd_tensor tx, tw, tb, ty, tgy, tgx, tgw, tgb, tws;
-    new_tensor(&tx, "x", 4, (size_t[]){c->n, c->cin, c->h, c->w}, x);
-    new_tensor(&tw, "w", 4, (size_t[]){c->cout, c->cin, c->kh, c->kw}, w);
-    new_tensor(&tb, "b", 1, &c->cout, b);
-    new_tensor(&tgy, "gy", 4, (size_t[]){c->n, c->cout, d.ho, d.wo}, gy);
-    new_tensor(&ty, "y", 4, (size_t[]){c->n, c->cout, d.ho, d.wo}, NULL);
-    new_tensor(&tgx, "gx", 4, (size_t[]){c->n, c->cin, c->h, c->w}, NULL);
-    new_tensor(&tgw, "gw", 4, (size_t[]){c->cout, c->cin, c->kh, c->kw}, NULL);
-    new_tensor(&tgb, "gb", 1, &c->cout, NULL);
+    test_guarded_tensor(&tx, "x", 4, (size_t[]){c->n, c->cin, c->h, c->w}, x);
+    test_guarded_tensor(&tw, "w", 4, (size_t[]){c->cout, c->cin, c->kh, c->kw}, w);
+    test_guarded_tensor(&tb, "b", 1, &c->cout, b);
+    test_guarded_tensor(&tgy, "gy", 4, (size_t[]){c->n, c->cout, d.ho, d.wo}, gy);
+    test_guarded_tensor(&ty, "y", 4, (size_t[]){c->n, c->cout, d.ho, d.wo}, NULL);
+    test_guarded_tensor(&tgx, "gx", 4, (size_t[]){c->n, c->cin, c->h, c->w}, NULL);
+    test_guarded_tensor(&tgw, "gw", 4, (size_t[]){c->cout, c->cin, c->kh, c->kw}, NULL);
+    test_guarded_tensor(&tgb, "gb", 1, &c->cout, NULL);
     size_t nws = sakd_conv2d_workspace_floats(chunk ? chunk : c->n, c->cin, c->cout, c->kh, c->kw,
                                               d.ho, d.wo);
-    new_tensor(&tws, "workspace", 1, &nws, NULL);
+    test_guarded_tensor(&tws, "workspace", 1, &nws, NULL);
     sakd_conv2d_params p = {c->sh, c->sw, c->ph, c->pw};
     TEST_OK(sakd_conv2d_forward(&ty, &tws, &tx, &tw, c->bias ? &tb : NULL, &p));
     TEST_OK(sakd_conv2d_backward(&tgx, &tgw, c->bias ? &tgb : NULL, &tws, &tgy, &tx, &tw, &p));
@@ -276,7 +230,7 @@ static void run_case(const conv_case *c, size_t chunk, uint64_t salt)
     sakd_tensor *ts[] = {&tx, &tw, &tb, &ty, &tgy, &tgx, &tgw, &tgb, &tws};
     for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++)
         sakd_tensor_free(ts[i]);
-    free_backing();
+    test_guarded_free();
     void *hs[] = {x, w, b, gy, y, gx, gw, gb, dx, dw, db, dgy, ry, my, rgx, rgw, rgb, mx, mw, mb};
     for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++)
         free(hs[i]);
@@ -300,9 +254,9 @@ END_TEST
 /* Every tensor a view at an element offset inside a guarded buffer. */
 START_TEST(test_conv_views)
 {
-    view_off = 3 + (size_t)_i * 14;
+    test_guard_offset(3 + (size_t)_i * 14);
     run_case(&cases[_i ? 3 : 1], _i ? 2 : 0, 1250 + (uint64_t)_i);
-    view_off = 0;
+    test_guard_offset(0);
 }
 END_TEST
 
@@ -341,16 +295,16 @@ START_TEST(test_conv_deterministic)
     test_fill_uniform(&r, b, c->cout, -1, 1);
     test_fill_uniform(&r, gy, d.ny, -1, 1);
     sakd_tensor tx, tw, tb, ty, tgy, tgx, tgw, tgb, tws;
-    new_tensor(&tx, "x", 4, (size_t[]){c->n, c->cin, c->h, c->w}, x);
-    new_tensor(&tw, "w", 4, (size_t[]){c->cout, c->cin, c->kh, c->kw}, w);
-    new_tensor(&tb, "b", 1, &c->cout, b);
-    new_tensor(&tgy, "gy", 4, (size_t[]){c->n, c->cout, d.ho, d.wo}, gy);
-    new_tensor(&ty, "y", 4, (size_t[]){c->n, c->cout, d.ho, d.wo}, NULL);
-    new_tensor(&tgx, "gx", 4, (size_t[]){c->n, c->cin, c->h, c->w}, NULL);
-    new_tensor(&tgw, "gw", 4, (size_t[]){c->cout, c->cin, c->kh, c->kw}, NULL);
-    new_tensor(&tgb, "gb", 1, &c->cout, NULL);
+    test_guarded_tensor(&tx, "x", 4, (size_t[]){c->n, c->cin, c->h, c->w}, x);
+    test_guarded_tensor(&tw, "w", 4, (size_t[]){c->cout, c->cin, c->kh, c->kw}, w);
+    test_guarded_tensor(&tb, "b", 1, &c->cout, b);
+    test_guarded_tensor(&tgy, "gy", 4, (size_t[]){c->n, c->cout, d.ho, d.wo}, gy);
+    test_guarded_tensor(&ty, "y", 4, (size_t[]){c->n, c->cout, d.ho, d.wo}, NULL);
+    test_guarded_tensor(&tgx, "gx", 4, (size_t[]){c->n, c->cin, c->h, c->w}, NULL);
+    test_guarded_tensor(&tgw, "gw", 4, (size_t[]){c->cout, c->cin, c->kh, c->kw}, NULL);
+    test_guarded_tensor(&tgb, "gb", 1, &c->cout, NULL);
     size_t nws = sakd_conv2d_workspace_floats(2, c->cin, c->cout, c->kh, c->kw, d.ho, d.wo);
-    new_tensor(&tws, "workspace", 1, &nws, NULL);
+    test_guarded_tensor(&tws, "workspace", 1, &nws, NULL);
     sakd_conv2d_params p = {c->sh, c->sw, c->ph, c->pw};
     size_t sizes[4] = {d.ny, d.nx, d.nw, c->cout};
     sakd_tensor *outs[4] = {&ty, &tgx, &tgw, &tgb};
@@ -394,18 +348,18 @@ static void expect_arg_error(sakd_status st, const char *op, const char *name)
 START_TEST(test_conv_bad_args)
 {
     sakd_tensor x, w, w2, b, y, y2, ws, small, gw, gx;
-    new_tensor(&x, "input_x", 4, (size_t[]){2, 3, 5, 5}, NULL);
-    new_tensor(&w, "weight_w", 4, (size_t[]){4, 3, 3, 3}, NULL);
-    new_tensor(&w2, "weight_cin2", 4, (size_t[]){4, 2, 3, 3}, NULL);
-    new_tensor(&b, "bias_5", 1, (size_t[]){5}, NULL);
-    new_tensor(&y, "out_y", 4, (size_t[]){2, 4, 5, 5}, NULL);
-    new_tensor(&y2, "out_wrong", 4, (size_t[]){2, 4, 3, 3}, NULL);
+    test_guarded_tensor(&x, "input_x", 4, (size_t[]){2, 3, 5, 5}, NULL);
+    test_guarded_tensor(&w, "weight_w", 4, (size_t[]){4, 3, 3, 3}, NULL);
+    test_guarded_tensor(&w2, "weight_cin2", 4, (size_t[]){4, 2, 3, 3}, NULL);
+    test_guarded_tensor(&b, "bias_5", 1, (size_t[]){5}, NULL);
+    test_guarded_tensor(&y, "out_y", 4, (size_t[]){2, 4, 5, 5}, NULL);
+    test_guarded_tensor(&y2, "out_wrong", 4, (size_t[]){2, 4, 3, 3}, NULL);
     size_t nws = sakd_conv2d_workspace_floats(1, 3, 4, 3, 3, 5, 5);
-    new_tensor(&ws, "ws", 1, &nws, NULL);
+    test_guarded_tensor(&ws, "ws", 1, &nws, NULL);
     size_t nsmall = nws - 1;
-    new_tensor(&small, "ws_small", 1, &nsmall, NULL);
-    new_tensor(&gw, "gw_wrong", 4, (size_t[]){4, 3, 1, 1}, NULL);
-    new_tensor(&gx, "gx_wrong", 4, (size_t[]){2, 3, 5, 4}, NULL);
+    test_guarded_tensor(&small, "ws_small", 1, &nsmall, NULL);
+    test_guarded_tensor(&gw, "gw_wrong", 4, (size_t[]){4, 3, 1, 1}, NULL);
+    test_guarded_tensor(&gx, "gx_wrong", 4, (size_t[]){2, 3, 5, 4}, NULL);
     sakd_conv2d_params p = {1, 1, 1, 1}, p0 = {0, 1, 1, 1};
     TEST_OK(sakd_conv2d_forward(&y, &ws, &x, &w, NULL, &p));
     expect_arg_error(sakd_conv2d_forward(&y, &ws, &x, &w2, NULL, &p), "conv2d", "weight_cin2");
@@ -419,7 +373,7 @@ START_TEST(test_conv_bad_args)
     expect_arg_error(sakd_conv2d_forward(&y, &ws, &x, &w, NULL, &(sakd_conv2d_params){1, 1, 0, 0}),
                      "conv2d", "out_y");
     sakd_tensor gw_ok;
-    new_tensor(&gw_ok, "gw", 4, (size_t[]){4, 3, 3, 3}, NULL);
+    test_guarded_tensor(&gw_ok, "gw", 4, (size_t[]){4, 3, 3, 3}, NULL);
     expect_arg_error(sakd_conv2d_backward(NULL, &gw, NULL, &ws, &y, &x, &w, &p), "conv2d_backward",
                      "gw_wrong");
     expect_arg_error(sakd_conv2d_backward(&gx, &gw_ok, NULL, &ws, &y, &x, &w, &p),

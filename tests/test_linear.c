@@ -74,52 +74,6 @@ static void compare(const char *what, const lin_case *c, const float *got, const
     }
 }
 
-/* When view_off > 0, new tensors are views at that offset inside a larger guarded buffer, so
- * that element offsets are exercised and writes outside a view are caught. */
-#define GUARD_VALUE 7.0f
-static size_t view_off;
-static sakd_tensor backing[16];
-static size_t n_backing;
-
-static void new_tensor(sakd_tensor *t, const char *name, int ndim, const size_t *shape,
-                       const float *host)
-{
-    if (view_off) {
-        size_t n = 1;
-        for (int i = 0; i < ndim; i++)
-            n *= shape[i];
-        n += 2 * view_off;
-        ck_assert(n_backing < sizeof backing / sizeof backing[0]);
-        sakd_tensor *base = &backing[n_backing++];
-        TEST_OK(sakd_tensor_new(base, test_ctx(), "guarded", 1, &n));
-        TEST_OK(sakd_tensor_fill(base, GUARD_VALUE));
-        TEST_OK(sakd_tensor_view(t, base, name, view_off, ndim, shape));
-    } else {
-        TEST_OK(sakd_tensor_new(t, test_ctx(), name, ndim, shape));
-    }
-    if (host)
-        TEST_OK(sakd_tensor_upload(t, host));
-    else
-        TEST_OK(sakd_tensor_fill(t, NAN));
-}
-
-/* Checks the guard elements around every view are untouched, then frees the buffers. */
-static void free_backing(void)
-{
-    for (size_t b = 0; b < n_backing; b++) {
-        size_t n = sakd_tensor_numel(&backing[b]);
-        float *h = malloc(n * sizeof *h);
-        TEST_OK(sakd_tensor_download(&backing[b], h));
-        for (size_t i = 0; i < n; i++)
-            if (i < view_off || i >= n - view_off)
-                ck_assert_msg(h[i] == GUARD_VALUE, "element %zu outside view %zu was written", i,
-                              b);
-        free(h);
-        sakd_tensor_free(&backing[b]);
-    }
-    n_backing = 0;
-}
-
 static void run_case(const lin_case *c, uint64_t salt, int check_determinism)
 {
     test_rng r = test_rng_new(salt);
@@ -132,14 +86,14 @@ static void run_case(const lin_case *c, uint64_t salt, int check_determinism)
     test_fill_uniform(&r, gy, ny, -1, 1);
     sakd_tensor tx, tw, tb, ty, tgy, tgx, tgw, tgb;
     /* x as [N, in, 1, 1] (a pooled feature map) exercises the flattening. */
-    new_tensor(&tx, "x", 4, (size_t[]){c->n, c->in, 1, 1}, x);
-    new_tensor(&tw, "w", 2, (size_t[]){c->out, c->in}, w);
-    new_tensor(&tb, "b", 1, &c->out, b);
-    new_tensor(&tgy, "gy", 2, (size_t[]){c->n, c->out}, gy);
-    new_tensor(&ty, "y", 2, (size_t[]){c->n, c->out}, NULL);
-    new_tensor(&tgx, "gx", 4, (size_t[]){c->n, c->in, 1, 1}, NULL);
-    new_tensor(&tgw, "gw", 2, (size_t[]){c->out, c->in}, NULL);
-    new_tensor(&tgb, "gb", 1, &c->out, NULL);
+    test_guarded_tensor(&tx, "x", 4, (size_t[]){c->n, c->in, 1, 1}, x);
+    test_guarded_tensor(&tw, "w", 2, (size_t[]){c->out, c->in}, w);
+    test_guarded_tensor(&tb, "b", 1, &c->out, b);
+    test_guarded_tensor(&tgy, "gy", 2, (size_t[]){c->n, c->out}, gy);
+    test_guarded_tensor(&ty, "y", 2, (size_t[]){c->n, c->out}, NULL);
+    test_guarded_tensor(&tgx, "gx", 4, (size_t[]){c->n, c->in, 1, 1}, NULL);
+    test_guarded_tensor(&tgw, "gw", 2, (size_t[]){c->out, c->in}, NULL);
+    test_guarded_tensor(&tgb, "gb", 1, &c->out, NULL);
     const sakd_tensor *bias = c->bias ? &tb : NULL;
     TEST_OK(sakd_linear_forward(&ty, &tx, &tw, bias));
     TEST_OK(sakd_linear_backward(&tgx, &tgw, c->bias ? &tgb : NULL, &tgy, &tx, &tw));
@@ -222,7 +176,7 @@ static void run_case(const lin_case *c, uint64_t salt, int check_determinism)
     sakd_tensor *ts[] = {&tx, &tw, &tb, &ty, &tgy, &tgx, &tgw, &tgb};
     for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++)
         sakd_tensor_free(ts[i]);
-    free_backing();
+    test_guarded_free();
     void *hs[] = {x, w, b, gy, y, gx, gw, gb, dx, dw, db, dgy, ry, my, rgx, mx, rgw, mw, rgb, mb};
     for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++)
         free(hs[i]);
@@ -237,9 +191,9 @@ END_TEST
 /* Every tensor a view at an element offset inside a guarded buffer. */
 START_TEST(test_linear_views)
 {
-    view_off = 1 + (size_t)_i * 20;
+    test_guard_offset(1 + (size_t)_i * 20);
     run_case(&cases[4 + _i], 1550 + (uint64_t)_i, 0);
-    view_off = 0;
+    test_guard_offset(0);
 }
 END_TEST
 
@@ -262,15 +216,15 @@ static void expect_arg_error(sakd_status st, const char *op, const char *name)
 START_TEST(test_linear_bad_args)
 {
     sakd_tensor x, w, b, y, ybad, gw, gwbad, gxbad, w3;
-    new_tensor(&x, "x_in", 2, (size_t[]){4, 6}, NULL);
-    new_tensor(&w, "w_ok", 2, (size_t[]){3, 6}, NULL);
-    new_tensor(&w3, "w_in5", 2, (size_t[]){3, 5}, NULL);
-    new_tensor(&b, "b_4", 1, (size_t[]){4}, NULL);
-    new_tensor(&y, "y_ok", 2, (size_t[]){4, 3}, NULL);
-    new_tensor(&ybad, "y_rows5", 2, (size_t[]){5, 3}, NULL);
-    new_tensor(&gw, "gw", 2, (size_t[]){3, 6}, NULL);
-    new_tensor(&gwbad, "gw_t", 2, (size_t[]){6, 3}, NULL);
-    new_tensor(&gxbad, "gx_bad", 2, (size_t[]){4, 7}, NULL);
+    test_guarded_tensor(&x, "x_in", 2, (size_t[]){4, 6}, NULL);
+    test_guarded_tensor(&w, "w_ok", 2, (size_t[]){3, 6}, NULL);
+    test_guarded_tensor(&w3, "w_in5", 2, (size_t[]){3, 5}, NULL);
+    test_guarded_tensor(&b, "b_4", 1, (size_t[]){4}, NULL);
+    test_guarded_tensor(&y, "y_ok", 2, (size_t[]){4, 3}, NULL);
+    test_guarded_tensor(&ybad, "y_rows5", 2, (size_t[]){5, 3}, NULL);
+    test_guarded_tensor(&gw, "gw", 2, (size_t[]){3, 6}, NULL);
+    test_guarded_tensor(&gwbad, "gw_t", 2, (size_t[]){6, 3}, NULL);
+    test_guarded_tensor(&gxbad, "gx_bad", 2, (size_t[]){4, 7}, NULL);
     TEST_OK(sakd_linear_forward(&y, &x, &w, NULL));
     expect_arg_error(sakd_linear_forward(&y, &x, &w3, NULL), "linear_forward", "x_in");
     expect_arg_error(sakd_linear_forward(&ybad, &x, &w, NULL), "linear_forward", "y_rows5");

@@ -134,3 +134,52 @@ void test_rmtree(const char *path)
     if (system(cmd) != 0)
         fprintf(stderr, "warning: could not remove %s\n", path);
 }
+
+#define GUARD_VALUE 7.0f
+static size_t guard_off;
+static sakd_tensor guarded[16]; /* the buffers behind the views, freed by test_guarded_free */
+static size_t n_guarded;
+
+void test_guard_offset(size_t k)
+{
+    guard_off = k;
+}
+
+void test_guarded_tensor(sakd_tensor *t, const char *name, int ndim, const size_t *shape,
+                         const float *host)
+{
+    if (guard_off) {
+        size_t n = 1;
+        for (int i = 0; i < ndim; i++)
+            n *= shape[i];
+        n += 2 * guard_off;
+        ck_assert(n_guarded < sizeof guarded / sizeof guarded[0]);
+        sakd_tensor *base = &guarded[n_guarded++];
+        TEST_OK(sakd_tensor_new(base, test_ctx(), "guarded", 1, &n));
+        TEST_OK(sakd_tensor_fill(base, GUARD_VALUE));
+        TEST_OK(sakd_tensor_view(t, base, name, guard_off, ndim, shape));
+    } else {
+        TEST_OK(sakd_tensor_new(t, test_ctx(), name, ndim, shape));
+    }
+    if (host)
+        TEST_OK(sakd_tensor_upload(t, host));
+    else
+        TEST_OK(sakd_tensor_fill(t, NAN));
+}
+
+void test_guarded_free(void)
+{
+    for (size_t b = 0; b < n_guarded; b++) {
+        size_t n = sakd_tensor_numel(&guarded[b]);
+        float *h = malloc(n * sizeof *h);
+        ck_assert_ptr_nonnull(h);
+        TEST_OK(sakd_tensor_download(&guarded[b], h));
+        for (size_t i = 0; i < n; i++)
+            if (i < guard_off || i >= n - guard_off)
+                ck_assert_msg(h[i] == GUARD_VALUE, "element %zu outside view %zu was written", i,
+                              b);
+        free(h);
+        sakd_tensor_free(&guarded[b]);
+    }
+    n_guarded = 0;
+}

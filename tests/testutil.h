@@ -46,6 +46,16 @@ sakd_ctx *test_ctx(void);
  * status, or -1 if it could not run. */
 int test_run_sakd(const char *const *env, const char *const *args, char *out, size_t size);
 
+/* Guarded tensors: after test_guard_offset(k) with k > 0, test_guarded_tensor makes each
+ * tensor a view at offset k inside a buffer with k guard elements on both sides, so that
+ * element offsets are exercised and writes outside a view are caught by test_guarded_free,
+ * which checks the guards and frees the buffers. With k = 0 tensors are plain. The tensor is
+ * uploaded from `host`, or filled with NaN when host is NULL. */
+void test_guard_offset(size_t k);
+void test_guarded_tensor(sakd_tensor *t, const char *name, int ndim, const size_t *shape,
+                         const float *host);
+void test_guarded_free(void);
+
 /* A fresh empty directory under $TMPDIR (or /tmp); `path` receives it. */
 void test_tempdir(char *path, size_t size);
 
