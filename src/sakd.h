@@ -14,6 +14,7 @@
 #include "ops/optim.h"
 #include "ops/pool.h"
 #include "ops/shape.h"
+#include "ops/variants.h"
 #include "runtime/context.h"
 #include "runtime/device.h"
 #include "runtime/log.h"

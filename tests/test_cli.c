@@ -138,6 +138,21 @@ START_TEST(test_offline_binary_missing)
     EXPECT_IN_OUTPUT("random.bin");
     ck_assert_int_eq(RUN(env, "selftest"), 0);
     EXPECT_IN_OUTPUT("selftest passed");
+    /* Every variant the ops use was exported: a context reading only binaries finds each. */
+    setenv("SAKD_CL_BINARY_DIR", dir, 1);
+    sakd_ctx *ctx;
+    TEST_OK(sakd_ctx_new(&ctx, NULL, 0));
+    sakd_program_variant v[256];
+    size_t n = sakd_ops_program_variants(ctx, v, 256);
+    ck_assert_uint_gt(n, 12);
+    for (size_t i = 0; i < n; i++) {
+        cl_program p;
+        sakd_program_origin origin;
+        TEST_OK(sakd_program_get(ctx, v[i].family, v[i].options, &p, &origin));
+        ck_assert_int_eq(origin, SAKD_PROGRAM_FROM_OFFLINE);
+    }
+    sakd_ctx_free(ctx);
+    unsetenv("SAKD_CL_BINARY_DIR");
     test_rmtree(dir);
 }
 END_TEST

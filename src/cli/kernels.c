@@ -16,9 +16,11 @@ void help_kernels(void)
            "Without options, lists the kernel families (cl/<family>.cl) built into sakd.\n"
            "--source prints a family's source with its includes expanded, as it is\n"
            "compiled (options: " SAKD_CL_BASE_OPTIONS " plus the -D options of the caller).\n"
-           "--export builds the families (default: all) for the selected device with\n"
-           "OPTS and writes their binaries to DIR under the names SAKD_CL_BINARY_DIR\n"
-           "expects: <family>.bin, or <family>-<hash of OPTS>.bin.\n");
+           "--export builds the families (default: all) for the selected device and writes\n"
+           "their binaries to DIR under the names SAKD_CL_BINARY_DIR expects:\n"
+           "<family>.bin, or <family>-<hash of the options>.bin. Without --options it\n"
+           "writes every variant the layers use on this device (e.g. each LIF surrogate\n"
+           "and reset mode); with --options OPTS, that option set only.\n");
 }
 
 static int is_family(const char *name)
@@ -35,14 +37,17 @@ int cmd_kernels(cli_opts *opts, int argc, char **argv)
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     const char *source = NULL, *export_dir = NULL, *options = "";
-    int c;
+    int c, options_given = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "d:s:e:o:h", long_opts, NULL)) != -1) {
         switch (c) {
         case 'd': opts->device = optarg; break;
         case 's': source = optarg; break;
         case 'e': export_dir = optarg; break;
-        case 'o': options = optarg; break;
+        case 'o':
+            options = optarg;
+            options_given = 1;
+            break;
         case 'h': help_kernels(); return SAKD_EXIT_OK;
         default: fprintf(stderr, "sakd: 'sakd kernels --help' shows the options\n"); return 2;
         }
@@ -83,13 +88,27 @@ int cmd_kernels(cli_opts *opts, int argc, char **argv)
     st = sakd_ctx_new(&ctx, opts->device, 0);
     if (st != SAKD_OK)
         return cli_fail(st, "opening the OpenCL device");
+    /* Without --options: every variant the ops build on this device; with it: that option
+     * set for each family. */
+    sakd_program_variant variants[256];
+    size_t nv = 0;
+    if (options_given) {
+        for (size_t i = 0; i < sakd_cl_n_files && nv < 256; i++) {
+            if (!is_family(sakd_cl_files[i].name))
+                continue;
+            snprintf(variants[nv].family, sizeof variants[nv].family, "%.*s",
+                     (int)strlen(sakd_cl_files[i].name) - 3, sakd_cl_files[i].name);
+            snprintf(variants[nv].options, sizeof variants[nv].options, "%s", options);
+            nv++;
+        }
+    } else {
+        nv = sakd_ops_program_variants(ctx, variants, 256);
+        if (nv > 256)
+            nv = 256;
+    }
     int rc = SAKD_EXIT_OK;
-    for (size_t i = 0; i < sakd_cl_n_files && rc == SAKD_EXIT_OK; i++) {
-        char family[256];
-        if (!is_family(sakd_cl_files[i].name))
-            continue;
-        snprintf(family, sizeof family, "%.*s", (int)strlen(sakd_cl_files[i].name) - 3,
-                 sakd_cl_files[i].name);
+    for (size_t v = 0; v < nv && rc == SAKD_EXIT_OK; v++) {
+        const char *family = variants[v].family;
         int wanted = optind >= argc;
         for (int a = optind; a < argc; a++)
             wanted |= strcmp(argv[a], family) == 0;
@@ -98,14 +117,15 @@ int cmd_kernels(cli_opts *opts, int argc, char **argv)
         char *text, label[300], name[300], path[PATH_MAX];
         size_t size;
         cl_program program;
-        snprintf(label, sizeof label, "%s.cl", family);
+        snprintf(label, sizeof label, "%.64s.cl", family);
         st = sakd_cl_source(family, &text, &size);
         if (st == SAKD_OK) {
-            st = sakd_program_build(ctx, label, text, size, options, &program, NULL);
+            st = sakd_program_build(ctx, label, text, size, variants[v].options, &program,
+                                    NULL);
             free(text);
         }
         if (st == SAKD_OK) {
-            sakd_program_binary_name(family, options, name, sizeof name);
+            sakd_program_binary_name(family, variants[v].options, name, sizeof name);
             snprintf(path, sizeof path, "%s/%s", export_dir, name);
             st = sakd_program_write_binary(ctx, program, path);
             clReleaseProgram(program);
@@ -113,7 +133,7 @@ int cmd_kernels(cli_opts *opts, int argc, char **argv)
         if (st != SAKD_OK)
             rc = cli_fail(st, "exporting kernels");
         else
-            printf("%s\n", path);
+            printf("%s  %s\n", path, variants[v].options);
     }
     sakd_ctx_free(ctx);
     return rc;

@@ -84,12 +84,17 @@ static sakd_status check_common(const char *op, const sakd_tensor *x, const sakd
     return SAKD_OK;
 }
 
+void sakd_lif_program_options(const sakd_lif_params *p, char *buf, size_t size)
+{
+    snprintf(buf, size, "-DSURROGATE=%d -DRESET_SOFT=%d -DDETACH_RESET=%d", (int)p->surrogate,
+             p->reset == SAKD_LIF_RESET_SOFT, p->detach_reset ? 1 : 0);
+}
+
 static sakd_status lif_kernel(sakd_ctx *ctx, const sakd_lif_params *p, const char *name,
                               cl_kernel *k)
 {
     char opts[96];
-    snprintf(opts, sizeof opts, "-DSURROGATE=%d -DRESET_SOFT=%d -DDETACH_RESET=%d",
-             (int)p->surrogate, p->reset == SAKD_LIF_RESET_SOFT, p->detach_reset ? 1 : 0);
+    sakd_lif_program_options(p, opts, sizeof opts);
     return sakd_kernel_get(ctx, "lif", opts, name, k);
 }
 

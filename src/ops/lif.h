@@ -30,6 +30,9 @@ typedef struct sakd_lif_params {
 /* The defaults of DESIGN.md §2.1: λ 0.5, V_th 1, hard reset, reset not detached, triangle. */
 sakd_lif_params sakd_lif_params_default(void);
 
+/* The build options of the lif program for `p` (surrogate, reset and detach are compile-time). */
+void sakd_lif_program_options(const sakd_lif_params *p, char *buf, size_t size);
+
 /* Default α of a surrogate: 4 (sigmoid), 2 (atan), 1 (triangle, unused). */
 float sakd_surrogate_default_alpha(sakd_surrogate surrogate);
 
