@@ -5,6 +5,8 @@
 
 sakd_status sakd_axpby(sakd_tensor *y, const sakd_tensor *x, float a, float b)
 {
+    SAKD_TRY(sakd_tensor_require("axpby", y));
+    SAKD_TRY(sakd_tensor_require("axpby", x));
     cl_ulong n = sakd_tensor_numel(y);
     if (sakd_tensor_numel(x) != n)
         return sakd_error(SAKD_ERR_ARG, "axpby: '%s' has %zu elements, '%s' has %llu", x->name,
@@ -19,6 +21,7 @@ sakd_status sakd_axpby(sakd_tensor *y, const sakd_tensor *x, float a, float b)
 
 sakd_status sakd_scale(sakd_tensor *y, float a)
 {
+    SAKD_TRY(sakd_tensor_require("scale", y));
     cl_kernel k;
     SAKD_TRY(sakd_kernel_get(y->ctx, "elementwise", NULL, "scale", &k));
     cl_ulong yo = y->offset, n = sakd_tensor_numel(y);
