@@ -203,6 +203,23 @@ START_TEST(test_bench_gemm)
 }
 END_TEST
 
+START_TEST(test_bench_ops)
+{
+    /* A tiny configuration runs every op family; bad options exit 2. */
+    ck_assert_int_eq(RUN(NULL, "bench", "ops", "--width", "0.0625", "--size", "8", "--T", "2",
+                         "--batch", "2", "--reps", "1"),
+                     0);
+    const char *ops[] = {"conv2d", "batchnorm", "lif", "relu", "add", "global_avgpool", "linear",
+                         "mean_time", "cross_entropy", "logit_kd", "feature_l2", "feature_kl",
+                         "attn", "sgd_step", "SGEMM peak", "peak device memory"};
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        EXPECT_IN_OUTPUT(ops[i]);
+    ck_assert_int_eq(RUN(NULL, "bench", "ops", "--width", "abc"), 2);
+    ck_assert_int_eq(RUN(NULL, "bench", "ops", "--size", "2"), 2);
+    ck_assert_int_eq(RUN(NULL, "bench", "ops", "--T", "0"), 2);
+}
+END_TEST
+
 START_TEST(test_no_platform)
 {
     /* An ICD loader that finds no vendor: a message saying how to install PoCL, exit 1. */
@@ -235,6 +252,7 @@ Suite *suite_cli(void)
     tcase_add_test(tc, test_kernels_listing);
     tcase_add_test(tc, test_no_platform);
     tcase_add_test(tc, test_bench_gemm);
+    tcase_add_test(tc, test_bench_ops);
     suite_add_tcase(s, tc);
     return s;
 }

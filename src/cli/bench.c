@@ -1,4 +1,4 @@
-/* bench.c — `sakd bench`: device benchmarks. `gemm` measures CLBlast SGEMM throughput over a
+/* bench.c — `sakd bench`: device benchmarks (ops: bench_ops.c). `gemm` measures CLBlast SGEMM throughput over a
  * range of sizes; the largest figure is the device's GEMM peak that other benchmarks divide by. */
 #include <getopt.h>
 #include <stdio.h>
@@ -10,16 +10,18 @@
 
 void help_bench(void)
 {
-    printf("usage: sakd bench gemm [--device SPEC] [--sizes N,N,...] [--reps R]\n\n"
+    printf("usage: sakd bench gemm [--device SPEC] [--sizes N,N,...] [--reps R]\n"
+           "       sakd bench ops [OPTIONS]   (see 'sakd bench ops --help')\n\n"
            "gemm: times C = A·B for square float32 matrices of each size N (default\n"
            "128,256,512,1024) through CLBlast on the selected device: R timed runs\n"
            "(default 5) after one warm-up, median wall time with the queue drained,\n"
            "GFLOP/s = 2·N³ / time. The largest GFLOP/s is reported as the device's\n"
-           "measured GEMM peak.\n");
+           "measured GEMM peak.\n\n");
+    help_bench_ops();
 }
 
 /* Median seconds of one n x n x n SGEMM. */
-static sakd_status time_gemm(sakd_ctx *ctx, size_t n, int reps, double *seconds)
+sakd_status cli_time_gemm(sakd_ctx *ctx, size_t n, int reps, double *seconds)
 {
     size_t nn = n * n;
     sakd_tensor a = {0}, b = {0}, c = {0};
@@ -100,7 +102,7 @@ static int bench_gemm(cli_opts *opts, int argc, char **argv)
     double peak = 0.0;
     for (size_t i = 0; i < count && st == SAKD_OK; i++) {
         double s;
-        st = time_gemm(ctx, list[i], reps, &s);
+        st = cli_time_gemm(ctx, list[i], reps, &s);
         if (st != SAKD_OK)
             break;
         double gflops = 2.0 * (double)list[i] * list[i] * list[i] / s * 1e-9;
@@ -122,6 +124,8 @@ int cmd_bench(cli_opts *opts, int argc, char **argv)
     }
     if (strcmp(argv[1], "gemm") == 0)
         return bench_gemm(opts, argc - 1, argv + 1);
+    if (strcmp(argv[1], "ops") == 0)
+        return cli_bench_ops(opts, argc - 1, argv + 1);
     fprintf(stderr, "sakd: error: no benchmark '%s'; 'sakd bench --help' lists them\n", argv[1]);
     return SAKD_EXIT_USAGE;
 }

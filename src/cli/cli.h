@@ -35,6 +35,10 @@ void help_devices(void);
 int cmd_selftest(cli_opts *opts, int argc, char **argv);
 void help_selftest(void);
 int cmd_bench(cli_opts *opts, int argc, char **argv);
+int cli_bench_ops(cli_opts *opts, int argc, char **argv);
+void help_bench_ops(void);
+/* Median seconds of one n x n x n SGEMM on ctx over `reps` runs after a warm-up. */
+sakd_status cli_time_gemm(sakd_ctx *ctx, size_t n, int reps, double *seconds);
 void help_bench(void);
 int cmd_kernels(cli_opts *opts, int argc, char **argv);
 void help_kernels(void);
