@@ -3,6 +3,9 @@
 #define SAKD_SAKD_H
 
 #include "io/file.h"
+#include "nn/graph.h"
+#include "nn/model.h"
+#include "nn/params.h"
 #include "ops/activation.h"
 #include "ops/bn.h"
 #include "ops/conv.h"

@@ -1,0 +1,549 @@
+/* graph.c — building, allocating and running a network graph forward and backward. */
+#include "nn/graph.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops/activation.h"
+#include "ops/bn.h"
+#include "ops/elementwise.h"
+#include "ops/linear.h"
+
+/* Largest workspace (floats) the conv nodes share; bigger layers run in sample chunks. */
+#define GRAPH_WORKSPACE_MAX ((size_t)32 << 20)
+
+void sakd_graph_init(sakd_graph *g, sakd_ctx *ctx, sakd_params *params, int snn, size_t T,
+                     size_t batch, const sakd_lif_params *lif)
+{
+    memset(g, 0, sizeof *g);
+    g->ctx = ctx;
+    g->params = params;
+    g->snn = snn;
+    g->T = snn ? T : 1;
+    g->batch = batch;
+    g->lif = lif ? *lif : sakd_lif_params_default();
+}
+
+static int fail(sakd_graph *g, sakd_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(sakd_graph *g, sakd_status st, const char *fmt, ...)
+{
+    if (g->status == SAKD_OK) {
+        char msg[512];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+        g->status = sakd_error(st, "%s", msg);
+    }
+    return -1;
+}
+
+static int new_act(sakd_graph *g, const char *name, int ndim, const size_t *shape,
+                   int time_major, int needs_grad)
+{
+    if (g->n_acts == g->cap_acts) {
+        size_t cap = g->cap_acts ? 2 * g->cap_acts : 64;
+        sakd_act *grown = realloc(g->acts, cap * sizeof *grown);
+        if (!grown)
+            return fail(g, SAKD_ERR_NOMEM, "out of memory building activation %s", name);
+        g->acts = grown;
+        g->cap_acts = cap;
+    }
+    sakd_act *a = &g->acts[g->n_acts];
+    memset(a, 0, sizeof *a);
+    snprintf(a->name, sizeof a->name, "%s", name);
+    a->ndim = ndim;
+    memcpy(a->shape, shape, (size_t)ndim * sizeof *shape);
+    a->time_major = time_major;
+    a->needs_grad = needs_grad;
+    return (int)g->n_acts++;
+}
+
+static sakd_node *new_node(sakd_graph *g, sakd_node_kind kind, const char *name, int in0,
+                           int in1)
+{
+    if (g->status != SAKD_OK)
+        return NULL;
+    if (in0 < 0 || (size_t)in0 >= g->n_acts || in1 >= (int)g->n_acts) {
+        fail(g, SAKD_ERR_ARG, "node %s: input activation %d does not exist", name, in0);
+        return NULL;
+    }
+    if (g->n_nodes == g->cap_nodes) {
+        size_t cap = g->cap_nodes ? 2 * g->cap_nodes : 64;
+        sakd_node *grown = realloc(g->nodes, cap * sizeof *grown);
+        if (!grown) {
+            fail(g, SAKD_ERR_NOMEM, "out of memory building node %s", name);
+            return NULL;
+        }
+        g->nodes = grown;
+        g->cap_nodes = cap;
+    }
+    sakd_node *n = &g->nodes[g->n_nodes++];
+    memset(n, 0, sizeof *n);
+    n->kind = kind;
+    snprintf(n->name, sizeof n->name, "%s", name);
+    n->in[0] = in0;
+    n->in[1] = in1;
+    n->out = -1;
+    return n;
+}
+
+/* Registers parameter `name`.`suffix`; returns its index, or (size_t)-1 on error. */
+static size_t add_param(sakd_graph *g, const char *name, const char *suffix, int ndim,
+                        const size_t *shape, int trainable, sakd_init init, size_t fan_in,
+                        size_t fan_out)
+{
+    char full[128];
+    size_t index = (size_t)-1;
+    snprintf(full, sizeof full, "%s.%s", name, suffix);
+    sakd_status st =
+        sakd_params_add(g->params, full, ndim, shape, trainable, init, fan_in, fan_out, &index);
+    if (st != SAKD_OK)
+        fail(g, st, "%s", sakd_error_detail());
+    return index;
+}
+
+int sakd_graph_input(sakd_graph *g, const char *name, size_t channels, size_t height,
+                     size_t width)
+{
+    if (g->status != SAKD_OK)
+        return -1;
+    size_t shape[4] = {g->batch, channels, height, width};
+    return new_act(g, name, 4, shape, 0, 0);
+}
+
+int sakd_graph_conv(sakd_graph *g, const char *name, int in, size_t cout, size_t k,
+                    size_t stride, size_t pad)
+{
+    sakd_node *n = new_node(g, SAKD_NODE_CONV, name, in, -1);
+    if (!n)
+        return -1;
+    const sakd_act *a = &g->acts[in];
+    if (a->ndim != 4 || a->shape[2] + 2 * pad < k || a->shape[3] + 2 * pad < k)
+        return fail(g, SAKD_ERR_ARG, "conv %s: input %s is too small for a %zux%zu kernel",
+                    name, a->name, k, k);
+    size_t cin = a->shape[1], ho = sakd_conv2d_out_size(a->shape[2], k, stride, pad);
+    size_t wo = sakd_conv2d_out_size(a->shape[3], k, stride, pad);
+    size_t ws[4] = {cout, cin, k, k};
+    n->param[0] = add_param(g, name, "weight", 4, ws, 1, SAKD_INIT_KAIMING_OUT, cin * k * k,
+                            cout * k * k);
+    n->conv = (sakd_conv2d_params){stride, stride, pad, pad};
+    size_t need = sakd_conv2d_workspace_floats(1, cin, cout, k, k, ho, wo);
+    if (need > g->workspace_floats)
+        g->workspace_floats = need;
+    size_t shape[4] = {a->shape[0], cout, ho, wo};
+    int tm = a->time_major;
+    return n->out = new_act(g, name, 4, shape, tm, 1);
+}
+
+int sakd_graph_bn(sakd_graph *g, const char *name, int in)
+{
+    sakd_node *n = new_node(g, SAKD_NODE_BN, name, in, -1);
+    if (!n)
+        return -1;
+    const sakd_act *a = &g->acts[in];
+    size_t c[1] = {a->shape[1]};
+    n->param[0] = add_param(g, name, "weight", 1, c, 1, SAKD_INIT_ONE, 0, 0);
+    n->param[1] = add_param(g, name, "bias", 1, c, 1, SAKD_INIT_ZERO, 0, 0);
+    n->param[2] = add_param(g, name, "running_mean", 1, c, 0, SAKD_INIT_ZERO, 0, 0);
+    n->param[3] = add_param(g, name, "running_var", 1, c, 0, SAKD_INIT_ONE, 0, 0);
+    size_t shape[4];
+    memcpy(shape, a->shape, sizeof shape);
+    int ndim = a->ndim, tm = a->time_major;
+    return n->out = new_act(g, name, ndim, shape, tm, 1);
+}
+
+/* Element-wise node with one input: output has the input's shape. */
+static int unary(sakd_graph *g, sakd_node_kind kind, const char *name, int in)
+{
+    sakd_node *n = new_node(g, kind, name, in, -1);
+    if (!n)
+        return -1;
+    const sakd_act *a = &g->acts[in];
+    size_t shape[4];
+    memcpy(shape, a->shape, sizeof shape);
+    int ndim = a->ndim, tm = a->time_major, ng = a->needs_grad;
+    if (kind == SAKD_NODE_LIF && !tm)
+        return fail(g, SAKD_ERR_ARG, "LIF %s: input %s is not time-major (repeat it over T)",
+                    name, g->acts[in].name);
+    return n->out = new_act(g, name, ndim, shape, tm, ng);
+}
+
+int sakd_graph_act(sakd_graph *g, const char *name, int in)
+{
+    return unary(g, g->snn ? SAKD_NODE_LIF : SAKD_NODE_RELU, name, in);
+}
+
+int sakd_graph_relu(sakd_graph *g, const char *name, int in)
+{
+    return unary(g, SAKD_NODE_RELU, name, in);
+}
+
+static int binary(sakd_graph *g, sakd_node_kind kind, const char *name, int a, int b,
+                  sakd_sew_connect connect)
+{
+    sakd_node *n = new_node(g, kind, name, a, b);
+    if (!n)
+        return -1;
+    if (b < 0)
+        return fail(g, SAKD_ERR_ARG, "%s: second input missing", name);
+    const sakd_act *x = &g->acts[a], *y = &g->acts[b];
+    if (x->ndim != y->ndim || memcmp(x->shape, y->shape, (size_t)x->ndim * sizeof x->shape[0]))
+        return fail(g, SAKD_ERR_ARG, "%s: inputs %s and %s differ in shape", name, x->name,
+                    y->name);
+    n->connect = connect;
+    size_t shape[4];
+    memcpy(shape, x->shape, sizeof shape);
+    int ndim = x->ndim, tm = x->time_major, ng = x->needs_grad || y->needs_grad;
+    return n->out = new_act(g, name, ndim, shape, tm, ng);
+}
+
+int sakd_graph_add(sakd_graph *g, const char *name, int a, int b)
+{
+    return binary(g, SAKD_NODE_ADD, name, a, b, SAKD_SEW_ADD);
+}
+
+int sakd_graph_sew(sakd_graph *g, const char *name, int out, int id, sakd_sew_connect connect)
+{
+    return binary(g, SAKD_NODE_SEW, name, out, id, connect);
+}
+
+int sakd_graph_maxpool(sakd_graph *g, const char *name, int in, size_t k, size_t stride,
+                       size_t pad)
+{
+    sakd_node *n = new_node(g, SAKD_NODE_MAXPOOL, name, in, -1);
+    if (!n)
+        return -1;
+    const sakd_act *a = &g->acts[in];
+    n->pool = (sakd_pool2d){k, stride, pad};
+    size_t shape[4] = {a->shape[0], a->shape[1], sakd_pool_out_size(a->shape[2], n->pool),
+                       sakd_pool_out_size(a->shape[3], n->pool)};
+    int tm = a->time_major, ng = a->needs_grad;
+    if (shape[2] == 0 || shape[3] == 0)
+        return fail(g, SAKD_ERR_ARG, "max pool %s: input %s is too small", name, a->name);
+    return n->out = new_act(g, name, 4, shape, tm, ng);
+}
+
+int sakd_graph_gap(sakd_graph *g, const char *name, int in)
+{
+    sakd_node *n = new_node(g, SAKD_NODE_GAP, name, in, -1);
+    if (!n)
+        return -1;
+    const sakd_act *a = &g->acts[in];
+    size_t shape[4] = {a->shape[0], a->shape[1]};
+    int tm = a->time_major, ng = a->needs_grad;
+    return n->out = new_act(g, name, 2, shape, tm, ng);
+}
+
+int sakd_graph_repeat_time(sakd_graph *g, const char *name, int in)
+{
+    sakd_node *n = new_node(g, SAKD_NODE_REPEAT_T, name, in, -1);
+    if (!n)
+        return -1;
+    const sakd_act *a = &g->acts[in];
+    if (a->time_major)
+        return fail(g, SAKD_ERR_ARG, "repeat %s: %s is already time-major", name, a->name);
+    size_t shape[4];
+    memcpy(shape, a->shape, sizeof shape);
+    shape[0] *= g->T;
+    int ndim = a->ndim, ng = a->needs_grad;
+    return n->out = new_act(g, name, ndim, shape, 1, ng);
+}
+
+int sakd_graph_mean_time(sakd_graph *g, const char *name, int in)
+{
+    sakd_node *n = new_node(g, SAKD_NODE_MEAN_T, name, in, -1);
+    if (!n)
+        return -1;
+    const sakd_act *a = &g->acts[in];
+    if (!a->time_major)
+        return fail(g, SAKD_ERR_ARG, "mean over T %s: %s is not time-major", name, a->name);
+    size_t shape[4];
+    memcpy(shape, a->shape, sizeof shape);
+    shape[0] /= g->T;
+    int ndim = a->ndim, ng = a->needs_grad;
+    return n->out = new_act(g, name, ndim, shape, 0, ng);
+}
+
+int sakd_graph_linear(sakd_graph *g, const char *name, int in, size_t out_features)
+{
+    sakd_node *n = new_node(g, SAKD_NODE_LINEAR, name, in, -1);
+    if (!n)
+        return -1;
+    const sakd_act *a = &g->acts[in];
+    size_t fin = 1;
+    for (int i = 1; i < a->ndim; i++)
+        fin *= a->shape[i];
+    size_t ws[2] = {out_features, fin}, bs[1] = {out_features};
+    n->param[0] = add_param(g, name, "weight", 2, ws, 1, SAKD_INIT_UNIFORM_FANIN, fin, 0);
+    n->param[1] = add_param(g, name, "bias", 1, bs, 1, SAKD_INIT_UNIFORM_FANIN, fin, 0);
+    size_t shape[4] = {a->shape[0], out_features};
+    int tm = a->time_major;
+    return n->out = new_act(g, name, 2, shape, tm, 1);
+}
+
+sakd_act *sakd_graph_act_get(sakd_graph *g, int id)
+{
+    return id >= 0 && (size_t)id < g->n_acts ? &g->acts[id] : NULL;
+}
+
+int sakd_graph_find(const sakd_graph *g, const char *name)
+{
+    for (size_t i = 0; i < g->n_acts; i++)
+        if (strcmp(g->acts[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+static size_t act_numel(const sakd_act *a)
+{
+    size_t n = 1;
+    for (int i = 0; i < a->ndim; i++)
+        n *= a->shape[i];
+    return n;
+}
+
+sakd_status sakd_graph_allocate(sakd_graph *g)
+{
+    SAKD_TRY(g->status);
+    if (!g->params->allocated)
+        return sakd_error(SAKD_ERR_ARG, "graph: allocate the parameters first");
+    size_t largest = 1;
+    for (size_t i = 0; i < g->n_acts; i++) {
+        sakd_act *a = &g->acts[i];
+        char name[128];
+        SAKD_TRY(sakd_tensor_new(&a->value, g->ctx, a->name, a->ndim, a->shape));
+        if (a->needs_grad) {
+            snprintf(name, sizeof name, "grad %s", a->name);
+            SAKD_TRY(sakd_tensor_new(&a->grad, g->ctx, name, a->ndim, a->shape));
+        }
+        if (act_numel(a) > largest)
+            largest = act_numel(a);
+    }
+    SAKD_TRY(sakd_tensor_new(&g->scratch[0], g->ctx, "gradient scratch 0", 1, &largest));
+    SAKD_TRY(sakd_tensor_new(&g->scratch[1], g->ctx, "gradient scratch 1", 1, &largest));
+    if (g->workspace_floats) {
+        size_t w = g->workspace_floats * g->batch * g->T;
+        if (w > GRAPH_WORKSPACE_MAX)
+            w = GRAPH_WORKSPACE_MAX > g->workspace_floats ? GRAPH_WORKSPACE_MAX
+                                                          : g->workspace_floats;
+        SAKD_TRY(sakd_tensor_new(&g->workspace, g->ctx, "conv workspace", 1, &w));
+    }
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        sakd_node *n = &g->nodes[i];
+        const sakd_act *in = &g->acts[n->in[0]], *out = &g->acts[n->out];
+        char name[128];
+        if (n->kind == SAKD_NODE_BN) {
+            size_t c[1] = {in->shape[1]};
+            snprintf(name, sizeof name, "%s saved mean", n->name);
+            SAKD_TRY(sakd_tensor_new(&n->save_mean, g->ctx, name, 1, c));
+            snprintf(name, sizeof name, "%s saved invstd", n->name);
+            SAKD_TRY(sakd_tensor_new(&n->save_invstd, g->ctx, name, 1, c));
+        } else if (n->kind == SAKD_NODE_LIF) {
+            SAKD_TRY(sakd_lif_cache_new(&n->lif, g->ctx, n->name, in->ndim, in->shape));
+        } else if (n->kind == SAKD_NODE_MAXPOOL) {
+            SAKD_TRY(sakd_pool_index_new(&n->index, g->ctx, n->name, act_numel(out)));
+        }
+    }
+    g->allocated = 1;
+    return SAKD_OK;
+}
+
+static sakd_tensor *pvalue(sakd_graph *g, size_t i)
+{
+    return &g->params->items[i].value;
+}
+
+static sakd_tensor *pgrad(sakd_graph *g, size_t i)
+{
+    return &g->params->items[i].grad;
+}
+
+static sakd_status node_forward(sakd_graph *g, sakd_node *n, int train)
+{
+    sakd_tensor *x = &g->acts[n->in[0]].value, *y = &g->acts[n->out].value;
+    sakd_tensor *x2 = n->in[1] >= 0 ? &g->acts[n->in[1]].value : NULL;
+    switch (n->kind) {
+    case SAKD_NODE_CONV:
+        return sakd_conv2d_forward(y, &g->workspace, x, pvalue(g, n->param[0]), NULL, &n->conv);
+    case SAKD_NODE_BN:
+        return sakd_batchnorm_forward(y, &n->save_mean, &n->save_invstd, pvalue(g, n->param[2]),
+                                      pvalue(g, n->param[3]), x, pvalue(g, n->param[0]),
+                                      pvalue(g, n->param[1]), train, SAKD_BN_MOMENTUM,
+                                      SAKD_BN_EPS);
+    case SAKD_NODE_LIF: return sakd_lif_forward(y, &n->lif, x, g->T, &g->lif);
+    case SAKD_NODE_RELU: return sakd_relu_forward(y, x);
+    case SAKD_NODE_ADD: return sakd_add_forward(y, x, x2);
+    case SAKD_NODE_SEW: return sakd_sew_forward(y, x, x2, n->connect);
+    case SAKD_NODE_MAXPOOL: return sakd_maxpool_forward(y, &n->index, x, n->pool);
+    case SAKD_NODE_GAP: return sakd_global_avgpool_forward(y, x);
+    case SAKD_NODE_REPEAT_T: return sakd_repeat_time_forward(y, x, g->T);
+    case SAKD_NODE_MEAN_T: return sakd_mean_time_forward(y, x, g->T);
+    case SAKD_NODE_LINEAR:
+        return sakd_linear_forward(y, x, pvalue(g, n->param[0]), pvalue(g, n->param[1]));
+    }
+    return sakd_error(SAKD_ERR_ARG, "node %s: unknown kind %d", n->name, (int)n->kind);
+}
+
+sakd_status sakd_graph_forward(sakd_graph *g, int train)
+{
+    if (!g->allocated)
+        return sakd_error(SAKD_ERR_ARG, "graph forward before allocation");
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        sakd_status st = node_forward(g, &g->nodes[i], train);
+        if (st != SAKD_OK)
+            return sakd_error(st, "forward of %s: %s", g->nodes[i].name, sakd_error_detail());
+    }
+    return SAKD_OK;
+}
+
+/* Where the gradient for activation `id` is to be written: its grad buffer the first time,
+ * else the scratch buffer (then added by finish_grad). NULL when it needs no gradient. */
+static sakd_status grad_target(sakd_graph *g, int id, int slot, sakd_tensor *view,
+                               sakd_tensor **target)
+{
+    sakd_act *a = &g->acts[id];
+    *target = NULL;
+    if (!a->needs_grad)
+        return SAKD_OK;
+    if (!a->grad_ready) {
+        *target = &a->grad;
+        return SAKD_OK;
+    }
+    SAKD_TRY(sakd_tensor_view(view, &g->scratch[slot], "gradient scratch", 0, a->ndim,
+                              a->shape));
+    *target = view;
+    return SAKD_OK;
+}
+
+static sakd_status finish_grad(sakd_graph *g, int id, sakd_tensor *target)
+{
+    sakd_act *a = &g->acts[id];
+    if (!target)
+        return SAKD_OK;
+    if (target != &a->grad)
+        SAKD_TRY(sakd_axpby(&a->grad, target, 1.0f, 1.0f));
+    a->grad_ready = 1;
+    return SAKD_OK;
+}
+
+static sakd_status node_backward(sakd_graph *g, sakd_node *n)
+{
+    sakd_act *out = &g->acts[n->out];
+    if (!out->grad_ready)
+        return SAKD_OK; /* nothing downstream depends on it */
+    sakd_tensor *gy = &out->grad, *x = &g->acts[n->in[0]].value;
+    sakd_tensor v0, v1, *t0, *t1 = NULL;
+    SAKD_TRY(grad_target(g, n->in[0], 0, &v0, &t0));
+    switch (n->kind) {
+    case SAKD_NODE_CONV:
+        SAKD_TRY(sakd_conv2d_backward(t0, pgrad(g, n->param[0]), NULL, &g->workspace, gy, x,
+                                      pvalue(g, n->param[0]), &n->conv));
+        break;
+    case SAKD_NODE_BN:
+        SAKD_TRY(sakd_batchnorm_backward(t0, pgrad(g, n->param[0]), pgrad(g, n->param[1]),
+                                         &n->save_mean, &n->save_invstd, gy, x,
+                                         pvalue(g, n->param[0]), 1));
+        break;
+    case SAKD_NODE_LINEAR:
+        SAKD_TRY(sakd_linear_backward(t0, pgrad(g, n->param[0]), pgrad(g, n->param[1]), gy, x,
+                                      pvalue(g, n->param[0])));
+        break;
+    case SAKD_NODE_LIF:
+        if (t0)
+            SAKD_TRY(sakd_lif_backward(t0, &n->lif, gy, g->T, &g->lif));
+        break;
+    case SAKD_NODE_RELU:
+        if (t0)
+            SAKD_TRY(sakd_relu_backward(t0, x, gy));
+        break;
+    case SAKD_NODE_MAXPOOL:
+        if (t0)
+            SAKD_TRY(sakd_maxpool_backward(t0, &n->index, gy, n->pool));
+        break;
+    case SAKD_NODE_GAP:
+        if (t0)
+            SAKD_TRY(sakd_global_avgpool_backward(t0, gy));
+        break;
+    case SAKD_NODE_REPEAT_T:
+        if (t0)
+            SAKD_TRY(sakd_repeat_time_backward(t0, gy, g->T));
+        break;
+    case SAKD_NODE_MEAN_T:
+        if (t0)
+            SAKD_TRY(sakd_mean_time_backward(t0, gy, g->T));
+        break;
+    case SAKD_NODE_ADD:
+    case SAKD_NODE_SEW: {
+        /* in[0] sums through scratch slot 0, in[1] through slot 1; an input that takes no
+         * gradient gets its slot as a sink. */
+        int id1 = n->in[1];
+        sakd_tensor *b = &g->acts[id1].value, sink0, sink1;
+        SAKD_TRY(grad_target(g, id1, 1, &v1, &t1));
+        if (!t0)
+            SAKD_TRY(sakd_tensor_view(&sink0, &g->scratch[0], "unused gradient", 0, x->ndim,
+                                      x->shape));
+        if (!t1)
+            SAKD_TRY(sakd_tensor_view(&sink1, &g->scratch[1], "unused gradient", 0, b->ndim,
+                                      b->shape));
+        sakd_tensor *w0 = t0 ? t0 : &sink0, *w1 = t1 ? t1 : &sink1;
+        if (n->kind == SAKD_NODE_ADD)
+            SAKD_TRY(sakd_add_backward(w0, w1, gy));
+        else
+            SAKD_TRY(sakd_sew_backward(w0, w1, x, b, gy, n->connect));
+        SAKD_TRY(finish_grad(g, n->in[0], t0));
+        return finish_grad(g, id1, t1);
+    }
+    }
+    return finish_grad(g, n->in[0], t0);
+}
+
+sakd_status sakd_graph_backward(sakd_graph *g, size_t n_seeds, const int *seed_ids,
+                                const sakd_tensor *const *seeds)
+{
+    for (size_t i = 0; i < g->n_acts; i++)
+        g->acts[i].grad_ready = 0;
+    for (size_t i = 0; i < n_seeds; i++) {
+        sakd_act *a = sakd_graph_act_get(g, seed_ids[i]);
+        if (!a || !a->needs_grad)
+            return sakd_error(SAKD_ERR_ARG, "backward seed %zu: activation %d takes no gradient",
+                              i, seed_ids[i]);
+        if (a->grad_ready)
+            SAKD_TRY(sakd_axpby(&a->grad, seeds[i], 1.0f, 1.0f));
+        else
+            SAKD_TRY(sakd_tensor_copy(&a->grad, seeds[i]));
+        a->grad_ready = 1;
+    }
+    for (size_t i = g->n_nodes; i-- > 0;) {
+        sakd_status st = node_backward(g, &g->nodes[i]);
+        if (st != SAKD_OK)
+            return sakd_error(st, "backward of %s: %s", g->nodes[i].name, sakd_error_detail());
+    }
+    return SAKD_OK;
+}
+
+void sakd_graph_free(sakd_graph *g)
+{
+    for (size_t i = 0; i < g->n_acts; i++) {
+        sakd_tensor_free(&g->acts[i].value);
+        sakd_tensor_free(&g->acts[i].grad);
+    }
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        sakd_node *n = &g->nodes[i];
+        sakd_tensor_free(&n->save_mean);
+        sakd_tensor_free(&n->save_invstd);
+        if (n->kind == SAKD_NODE_LIF && n->lif.h.buf)
+            sakd_lif_cache_free(&n->lif);
+        if (n->kind == SAKD_NODE_MAXPOOL && n->index.buf)
+            sakd_pool_index_free(&n->index);
+    }
+    sakd_tensor_free(&g->workspace);
+    sakd_tensor_free(&g->scratch[0]);
+    sakd_tensor_free(&g->scratch[1]);
+    free(g->acts);
+    free(g->nodes);
+    memset(g, 0, sizeof *g);
+}

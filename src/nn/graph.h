@@ -1,0 +1,116 @@
+/* graph.h — a network as a list of nodes over named activations, built once for a fixed batch
+ * size, run forward (train or eval) and backward through time. The same description serves the
+ * ANN (act = ReLU) and the SNN (act = multi-step LIF over time-major [T·B, ...] tensors). */
+#ifndef SAKD_NN_GRAPH_H
+#define SAKD_NN_GRAPH_H
+
+#include <stddef.h>
+
+#include "nn/params.h"
+#include "ops/conv.h"
+#include "ops/lif.h"
+#include "ops/pool.h"
+#include "ops/shape.h"
+
+typedef enum sakd_node_kind {
+    SAKD_NODE_CONV,
+    SAKD_NODE_BN,
+    SAKD_NODE_LIF,
+    SAKD_NODE_RELU,
+    SAKD_NODE_ADD,
+    SAKD_NODE_SEW,
+    SAKD_NODE_MAXPOOL,
+    SAKD_NODE_GAP,
+    SAKD_NODE_REPEAT_T,
+    SAKD_NODE_MEAN_T,
+    SAKD_NODE_LINEAR,
+} sakd_node_kind;
+
+/* An activation: the output of one node (or the graph input). */
+typedef struct sakd_act {
+    char name[96];
+    int ndim;
+    size_t shape[4];
+    int time_major;      /* leading dimension is T·B rather than B */
+    int needs_grad;      /* 0 for the input and what depends only on it without parameters */
+    sakd_tensor value;   /* kept for the backward pass */
+    sakd_tensor grad;    /* d loss / d value, when needs_grad */
+    int grad_ready;      /* during backward: grad holds the complete sum so far */
+} sakd_act;
+
+typedef struct sakd_node {
+    sakd_node_kind kind;
+    char name[96];       /* module name, e.g. "layer1.0.bn1" */
+    int in[2];           /* activation ids (in[1] = -1 when unused) */
+    int out;
+    size_t param[4];     /* conv: weight; bn: weight, bias, running_mean, running_var;
+                            linear: weight, bias */
+    sakd_conv2d_params conv;
+    sakd_pool2d pool;
+    sakd_sew_connect connect;
+    sakd_tensor save_mean, save_invstd; /* BN: [C] batch statistics for backward */
+    sakd_lif_cache lif;                  /* LIF: h and spikes for BPTT */
+    sakd_pool_index index;               /* max pool: argmax */
+} sakd_node;
+
+typedef struct sakd_graph {
+    sakd_ctx *ctx;
+    sakd_params *params;  /* where parameters are registered (may be shared) */
+    int snn;              /* act() builds LIF (1) or ReLU (0) */
+    size_t T;             /* time steps (1 for the ANN) */
+    size_t batch;         /* B */
+    sakd_lif_params lif;
+    sakd_act *acts;
+    size_t n_acts, cap_acts;
+    sakd_node *nodes;
+    size_t n_nodes, cap_nodes;
+    size_t workspace_floats; /* conv im2col workspace, shared by all conv nodes */
+    sakd_tensor workspace;
+    sakd_tensor scratch[2];  /* [largest activation] each, for gradient sums at fan-out */
+    sakd_status status;      /* first error while building; builders return -1 after it */
+    int allocated;
+} sakd_graph;
+
+/* Starts a graph for batch B; an SNN uses T steps and `lif`, an ANN (snn = 0) T = 1. */
+void sakd_graph_init(sakd_graph *g, sakd_ctx *ctx, sakd_params *params, int snn, size_t T,
+                     size_t batch, const sakd_lif_params *lif);
+
+/* Builders: each returns the id of its output activation, or -1 once g->status is an error.
+ * Shapes are checked as the graph is built. `name` is the module name; parameters are
+ * registered as name + ".weight" etc. in torchvision's naming. */
+int sakd_graph_input(sakd_graph *g, const char *name, size_t channels, size_t height,
+                     size_t width);
+int sakd_graph_conv(sakd_graph *g, const char *name, int in, size_t cout, size_t k,
+                    size_t stride, size_t pad);
+int sakd_graph_bn(sakd_graph *g, const char *name, int in);
+int sakd_graph_act(sakd_graph *g, const char *name, int in); /* LIF or ReLU */
+int sakd_graph_relu(sakd_graph *g, const char *name, int in);
+int sakd_graph_add(sakd_graph *g, const char *name, int a, int b);
+int sakd_graph_sew(sakd_graph *g, const char *name, int out, int id, sakd_sew_connect connect);
+int sakd_graph_maxpool(sakd_graph *g, const char *name, int in, size_t k, size_t stride,
+                       size_t pad);
+int sakd_graph_gap(sakd_graph *g, const char *name, int in);        /* [N,C,H,W] → [N,C] */
+int sakd_graph_repeat_time(sakd_graph *g, const char *name, int in); /* [B,…] → [T·B,…] */
+int sakd_graph_mean_time(sakd_graph *g, const char *name, int in);   /* [T·B,…] → [B,…] */
+int sakd_graph_linear(sakd_graph *g, const char *name, int in, size_t out_features);
+
+/* Allocates activations, gradients and caches (after the parameters are allocated). */
+sakd_status sakd_graph_allocate(sakd_graph *g);
+
+/* Forward from the input activation (already filled: sakd_graph_input_tensor). train = 1:
+ * BN uses batch statistics and updates its running statistics; 0: running statistics. */
+sakd_status sakd_graph_forward(sakd_graph *g, int train);
+
+/* Backward: seeds[i] (the same shape as activation seed_ids[i]) are added to the gradients of
+ * those activations (the loss gradient of the output, feature-KD gradients of taps), then
+ * gradients flow back to every parameter (written into params->grads). */
+sakd_status sakd_graph_backward(sakd_graph *g, size_t n_seeds, const int *seed_ids,
+                                const sakd_tensor *const *seeds);
+
+/* Activation by id, and the id of a named activation (-1 when absent). */
+sakd_act *sakd_graph_act_get(sakd_graph *g, int id);
+int sakd_graph_find(const sakd_graph *g, const char *name);
+
+void sakd_graph_free(sakd_graph *g);
+
+#endif
