@@ -76,6 +76,7 @@ Suite *suite_cli(void);
 Suite *suite_chain(void);
 Suite *suite_null_args(void);
 Suite *suite_model(void);
+Suite *suite_graph(void);
 Suite *suite_conv(void);
 Suite *suite_linear(void);
 Suite *suite_bn(void);

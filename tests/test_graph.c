@@ -1,0 +1,389 @@
+/* test_graph.c — the graph engine against a double-precision CPU forward and backward of the
+ * same small residual network, written here independently: ANN (ReLU) and SNN (LIF, T = 2 and
+ * 3), checking logits and the gradient of every parameter. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+enum { B = 2, CI = 2, C = 3, H = 5, W = 5, K = 4, HW = H * W };
+/* Float32 through two convolutions, two batch norms and a linear layer: errors of a few
+ * hundred ulps of the largest value; 2e-4 relative to the largest magnitude leaves room. */
+#define GRAPH_RTOL 2e-4
+/* Inputs whose membrane potential comes this close to the threshold are redrawn: a float and
+ * a double run could take different spike decisions there. */
+#define THRESHOLD_MARGIN 1e-3
+
+typedef struct net {
+    double w1[C][CI][3][3], w2[C][C][3][3], g1[C], b1[C], g2[C], b2[C], fw[K][C], fb[K];
+} net;
+
+static void conv(int n, int ci, const double *in, const double *w, double *out)
+{
+    /* out[n][C][H][W], 3x3, stride 1, pad 1 */
+    for (int s = 0; s < n; s++)
+        for (int o = 0; o < C; o++)
+            for (int y = 0; y < H; y++)
+                for (int x = 0; x < W; x++) {
+                    double acc = 0;
+                    for (int i = 0; i < ci; i++)
+                        for (int ky = 0; ky < 3; ky++)
+                            for (int kx = 0; kx < 3; kx++) {
+                                int yy = y + ky - 1, xx = x + kx - 1;
+                                if (yy >= 0 && yy < H && xx >= 0 && xx < W)
+                                    acc += in[((s * ci + i) * H + yy) * W + xx] *
+                                           w[((o * ci + i) * 3 + ky) * 3 + kx];
+                            }
+                    out[((s * C + o) * H + y) * W + x] = acc;
+                }
+}
+
+static void conv_bwd(int n, int ci, const double *in, const double *w, const double *gy,
+                     double *gin, double *gw)
+{
+    memset(gw, 0, sizeof(double) * C * ci * 9);
+    if (gin)
+        memset(gin, 0, sizeof(double) * n * ci * HW);
+    for (int s = 0; s < n; s++)
+        for (int o = 0; o < C; o++)
+            for (int y = 0; y < H; y++)
+                for (int x = 0; x < W; x++) {
+                    double g = gy[((s * C + o) * H + y) * W + x];
+                    for (int i = 0; i < ci; i++)
+                        for (int ky = 0; ky < 3; ky++)
+                            for (int kx = 0; kx < 3; kx++) {
+                                int yy = y + ky - 1, xx = x + kx - 1;
+                                if (yy < 0 || yy >= H || xx < 0 || xx >= W)
+                                    continue;
+                                int ii = ((s * ci + i) * H + yy) * W + xx;
+                                int wi = ((o * ci + i) * 3 + ky) * 3 + kx;
+                                gw[wi] += g * in[ii];
+                                if (gin)
+                                    gin[ii] += g * w[wi];
+                            }
+                }
+}
+
+/* Train-mode batch norm over (n, H, W) per channel; keeps xhat and invstd for backward. */
+static void bn(int n, const double *x, const double *g, const double *b, double *y, double *xhat,
+               double *invstd)
+{
+    for (int c = 0; c < C; c++) {
+        double m = 0, v = 0;
+        for (int s = 0; s < n; s++)
+            for (int j = 0; j < HW; j++)
+                m += x[(s * C + c) * HW + j];
+        m /= n * HW;
+        for (int s = 0; s < n; s++)
+            for (int j = 0; j < HW; j++) {
+                double d = x[(s * C + c) * HW + j] - m;
+                v += d * d;
+            }
+        v /= n * HW;
+        invstd[c] = 1.0 / sqrt(v + 1e-5);
+        for (int s = 0; s < n; s++)
+            for (int j = 0; j < HW; j++) {
+                int i = (s * C + c) * HW + j;
+                xhat[i] = (x[i] - m) * invstd[c];
+                y[i] = g[c] * xhat[i] + b[c];
+            }
+    }
+}
+
+static void bn_bwd(int n, const double *xhat, const double *invstd, const double *g,
+                   const double *gy, double *gx, double *gg, double *gb)
+{
+    for (int c = 0; c < C; c++) {
+        double sg = 0, sgx = 0, m = n * HW;
+        for (int s = 0; s < n; s++)
+            for (int j = 0; j < HW; j++) {
+                int i = (s * C + c) * HW + j;
+                sg += gy[i];
+                sgx += gy[i] * xhat[i];
+            }
+        gg[c] = sgx;
+        gb[c] = sg;
+        for (int s = 0; s < n; s++)
+            for (int j = 0; j < HW; j++) {
+                int i = (s * C + c) * HW + j;
+                gx[i] = g[c] * invstd[c] / m * (m * gy[i] - sg - xhat[i] * sgx);
+            }
+    }
+}
+
+/* Activation over rows of time-major [T·B, rest]: ReLU when T = 0, else hard-reset LIF with
+ * λ = 0.5, V_th = 1 and the triangle surrogate; keeps h for backward. Returns the smallest
+ * |h - V_th| seen. */
+static double act(int T, int rest, const double *x, double *s, double *h)
+{
+    double closest = INFINITY;
+    if (T == 0) {
+        for (int i = 0; i < B * rest; i++)
+            s[i] = x[i] > 0 ? x[i] : 0;
+        return closest;
+    }
+    for (int i = 0; i < B * rest; i++) {
+        double v = 0;
+        for (int t = 0; t < T; t++) {
+            int j = t * B * rest + i;
+            h[j] = 0.5 * v + x[j];
+            s[j] = h[j] - 1.0 >= 0 ? 1.0 : 0.0;
+            v = h[j] * (1 - s[j]);
+            if (fabs(h[j] - 1.0) < closest)
+                closest = fabs(h[j] - 1.0);
+        }
+    }
+    return closest;
+}
+
+static void act_bwd(int T, int rest, const double *x, const double *s, const double *h,
+                    const double *gs, double *gx)
+{
+    if (T == 0) {
+        for (int i = 0; i < B * rest; i++)
+            gx[i] = x[i] > 0 ? gs[i] : 0;
+        return;
+    }
+    for (int i = 0; i < B * rest; i++) {
+        double gh = 0;
+        for (int t = T - 1; t >= 0; t--) {
+            int j = t * B * rest + i;
+            double u = h[j] - 1.0, sg = fabs(u) < 1 ? 1 - fabs(u) : 0;
+            double dvdh = (1 - s[j]) - h[j] * sg;
+            gh = gs[j] * sg + 0.5 * gh * dvdh;
+            gx[j] = gh;
+        }
+    }
+}
+
+typedef struct grads {
+    double logits[B][K];
+    double w1[C * CI * 9], w2[C * C * 9], g1[C], b1[C], g2[C], b2[C], fw[K][C], fb[K];
+    double closest; /* smallest |h - V_th| (SNN) */
+} grads;
+
+/* The network: conv1–bn1–[repeat T]–act1; conv2–bn2 + act1 → act2; gap; [mean T]; fc. */
+static void reference(const net *p, const double *in, const double *dlogits, int T, grads *g)
+{
+    int steps = T ? T : 1, n = steps * B, rest = C * HW;
+    double *a = calloc((size_t)B * rest, sizeof *a), *z1 = calloc((size_t)B * rest, sizeof *a);
+    double *xh1 = calloc((size_t)B * rest, sizeof *a), inv1[C], inv2[C];
+    double *r = calloc((size_t)n * rest, sizeof *a), *s1 = calloc((size_t)n * rest, sizeof *a);
+    double *h1 = calloc((size_t)n * rest, sizeof *a), *c2 = calloc((size_t)n * rest, sizeof *a);
+    double *z2 = calloc((size_t)n * rest, sizeof *a), *xh2 = calloc((size_t)n * rest, sizeof *a);
+    double *sum = calloc((size_t)n * rest, sizeof *a), *s2 = calloc((size_t)n * rest, sizeof *a);
+    double *h2 = calloc((size_t)n * rest, sizeof *a), gap[64][C], feat[B][C];
+    conv(B, CI, in, &p->w1[0][0][0][0], a);
+    bn(B, a, p->g1, p->b1, z1, xh1, inv1);
+    for (int t = 0; t < steps; t++)
+        memcpy(r + (size_t)t * B * rest, z1, sizeof(double) * B * rest);
+    g->closest = act(T, rest, r, s1, h1);
+    conv(n, C, s1, &p->w2[0][0][0][0], c2);
+    bn(n, c2, p->g2, p->b2, z2, xh2, inv2);
+    for (int i = 0; i < n * rest; i++)
+        sum[i] = z2[i] + s1[i];
+    double closest2 = act(T, rest, sum, s2, h2);
+    if (closest2 < g->closest)
+        g->closest = closest2;
+    for (int s = 0; s < n; s++)
+        for (int c = 0; c < C; c++) {
+            double acc = 0;
+            for (int j = 0; j < HW; j++)
+                acc += s2[(s * C + c) * HW + j];
+            gap[s][c] = acc / HW;
+        }
+    for (int b = 0; b < B; b++)
+        for (int c = 0; c < C; c++) {
+            double acc = 0;
+            for (int t = 0; t < steps; t++)
+                acc += gap[t * B + b][c];
+            feat[b][c] = acc / steps;
+        }
+    for (int b = 0; b < B; b++)
+        for (int k = 0; k < K; k++) {
+            double acc = p->fb[k];
+            for (int c = 0; c < C; c++)
+                acc += p->fw[k][c] * feat[b][c];
+            g->logits[b][k] = acc;
+        }
+    /* Backward. */
+    double gfeat[B][C] = {{0}};
+    for (int k = 0; k < K; k++) {
+        g->fb[k] = 0;
+        for (int c = 0; c < C; c++)
+            g->fw[k][c] = 0;
+        for (int b = 0; b < B; b++) {
+            double d = dlogits[b * K + k];
+            g->fb[k] += d;
+            for (int c = 0; c < C; c++) {
+                g->fw[k][c] += d * feat[b][c];
+                gfeat[b][c] += d * p->fw[k][c];
+            }
+        }
+    }
+    double *gs2 = calloc((size_t)n * rest, sizeof *a), *gsum = calloc((size_t)n * rest, sizeof *a);
+    double *gc2 = calloc((size_t)n * rest, sizeof *a), *gs1 = calloc((size_t)n * rest, sizeof *a);
+    double *gr = calloc((size_t)n * rest, sizeof *a), *gz1 = calloc((size_t)B * rest, sizeof *a);
+    double *ga = calloc((size_t)B * rest, sizeof *a);
+    for (int s = 0; s < n; s++)
+        for (int c = 0; c < C; c++)
+            for (int j = 0; j < HW; j++)
+                gs2[(s * C + c) * HW + j] = gfeat[s % B][c] / steps / HW;
+    act_bwd(T, rest, sum, s2, h2, gs2, gsum);
+    bn_bwd(n, xh2, inv2, p->g2, gsum, gc2, g->g2, g->b2);
+    conv_bwd(n, C, s1, &p->w2[0][0][0][0], gc2, gs1, g->w2);
+    for (int i = 0; i < n * rest; i++)
+        gs1[i] += gsum[i]; /* the residual path */
+    act_bwd(T, rest, r, s1, h1, gs1, gr);
+    for (int i = 0; i < B * rest; i++) {
+        gz1[i] = 0;
+        for (int t = 0; t < steps; t++)
+            gz1[i] += gr[t * B * rest + i];
+    }
+    bn_bwd(B, xh1, inv1, p->g1, gz1, ga, g->g1, g->b1);
+    conv_bwd(B, CI, in, &p->w1[0][0][0][0], ga, NULL, g->w1);
+    double *all[] = {a, z1, xh1, r, s1, h1, c2, z2, xh2, sum, s2, h2, gs2, gsum, gc2, gs1, gr,
+                     gz1, ga};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        free(all[i]);
+}
+
+static void download(sakd_params *p, const char *name, double *out, size_t n)
+{
+    long k = sakd_params_find(p, name);
+    ck_assert_msg(k >= 0, "%s missing", name);
+    ck_assert_uint_eq(p->items[k].numel, n);
+    float *f = malloc(n * sizeof *f);
+    TEST_OK(sakd_tensor_download(&p->items[k].value, f));
+    for (size_t i = 0; i < n; i++)
+        out[i] = f[i];
+    free(f);
+}
+
+static void compare(sakd_params *p, const char *name, const double *ref, size_t n, int T)
+{
+    long k = sakd_params_find(p, name);
+    float *f = malloc(n * sizeof *f);
+    TEST_OK(sakd_tensor_download(&p->items[k].grad, f));
+    double scale = 0;
+    for (size_t i = 0; i < n; i++)
+        scale = fmax(scale, fabs(ref[i]));
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(fabs(f[i] - ref[i]) <= GRAPH_RTOL * scale + 1e-7,
+                      "T %d: grad %s[%zu] = %.8g, reference %.8g (seed %llu)", T, name, i, f[i],
+                      ref[i], (unsigned long long)test_seed());
+    free(f);
+}
+
+static void run(int T, uint64_t salt)
+{
+    sakd_ctx *ctx = test_ctx();
+    for (int attempt = 0; attempt < 20; attempt++) {
+        sakd_params p;
+        sakd_params_init(&p, ctx);
+        sakd_graph g;
+        sakd_graph_init(&g, ctx, &p, T > 0, T ? (size_t)T : 1, B, NULL);
+        int in = sakd_graph_input(&g, "input", CI, H, W);
+        int x = sakd_graph_bn(&g, "bn1", sakd_graph_conv(&g, "conv1", in, C, 3, 1, 1));
+        if (T)
+            x = sakd_graph_repeat_time(&g, "encode", x);
+        int a1 = sakd_graph_act(&g, "act1", x);
+        int y = sakd_graph_bn(&g, "bn2", sakd_graph_conv(&g, "conv2", a1, C, 3, 1, 1));
+        int a2 = sakd_graph_act(&g, "act2", sakd_graph_add(&g, "add", y, a1));
+        int f = sakd_graph_gap(&g, "gap", a2);
+        if (T)
+            f = sakd_graph_mean_time(&g, "readout", f);
+        int logits = sakd_graph_linear(&g, "fc", f, K);
+        TEST_OK(g.status);
+        TEST_OK(sakd_params_allocate(&p));
+        test_rng r = test_rng_new(salt + (uint64_t)attempt);
+        TEST_OK(sakd_params_initialize(&p, test_rand_u64(&r)));
+        /* BN affine parameters away from their 1/0 defaults, so that they matter. */
+        const char *bnp[] = {"bn1.weight", "bn1.bias", "bn2.weight", "bn2.bias"};
+        for (int i = 0; i < 4; i++) {
+            float v[C];
+            test_fill_uniform(&r, v, C, i % 2 ? 0.3 : 0.8, i % 2 ? 1.0 : 1.6);
+            TEST_OK(sakd_tensor_upload(&p.items[sakd_params_find(&p, bnp[i])].value, v));
+        }
+        TEST_OK(sakd_graph_allocate(&g));
+        float xin[B * CI * HW], dl[B * K];
+        double din[B * CI * HW], ddl[B * K];
+        test_fill_uniform(&r, xin, B * CI * HW, -1, 1);
+        test_fill_uniform(&r, dl, B * K, -1, 1);
+        for (int i = 0; i < B * CI * HW; i++)
+            din[i] = xin[i];
+        for (int i = 0; i < B * K; i++)
+            ddl[i] = dl[i];
+        TEST_OK(sakd_tensor_upload(&sakd_graph_act_get(&g, in)->value, xin));
+        net n;
+        download(&p, "conv1.weight", &n.w1[0][0][0][0], C * CI * 9);
+        download(&p, "conv2.weight", &n.w2[0][0][0][0], C * C * 9);
+        download(&p, "bn1.weight", n.g1, C);
+        download(&p, "bn1.bias", n.b1, C);
+        download(&p, "bn2.weight", n.g2, C);
+        download(&p, "bn2.bias", n.b2, C);
+        download(&p, "fc.weight", &n.fw[0][0], K * C);
+        download(&p, "fc.bias", n.fb, K);
+        grads ref;
+        reference(&n, din, ddl, T, &ref);
+        if (T && ref.closest < THRESHOLD_MARGIN) {
+            sakd_graph_free(&g);
+            sakd_params_free(&p);
+            continue; /* too close to call: draw again */
+        }
+        sakd_tensor seed;
+        size_t ls[2] = {B, K};
+        TEST_OK(sakd_tensor_new(&seed, ctx, "dlogits", 2, ls));
+        TEST_OK(sakd_tensor_upload(&seed, dl));
+        TEST_OK(sakd_tensor_fill(&p.grads, NAN));
+        TEST_OK(sakd_graph_forward(&g, 1));
+        const sakd_tensor *seeds[1] = {&seed};
+        TEST_OK(sakd_graph_backward(&g, 1, &logits, seeds));
+        float lg[B * K];
+        TEST_OK(sakd_tensor_download(&sakd_graph_act_get(&g, logits)->value, lg));
+        double scale = 0;
+        for (int i = 0; i < B * K; i++)
+            scale = fmax(scale, fabs((&ref.logits[0][0])[i]));
+        for (int i = 0; i < B * K; i++)
+            ck_assert_msg(fabs(lg[i] - (&ref.logits[0][0])[i]) <= GRAPH_RTOL * scale + 1e-7,
+                          "T %d: logits[%d] = %.8g, reference %.8g", T, i, lg[i],
+                          (&ref.logits[0][0])[i]);
+        compare(&p, "fc.weight", &ref.fw[0][0], K * C, T);
+        compare(&p, "fc.bias", ref.fb, K, T);
+        compare(&p, "bn2.weight", ref.g2, C, T);
+        compare(&p, "bn2.bias", ref.b2, C, T);
+        compare(&p, "conv2.weight", ref.w2, C * C * 9, T);
+        compare(&p, "bn1.weight", ref.g1, C, T);
+        compare(&p, "bn1.bias", ref.b1, C, T);
+        compare(&p, "conv1.weight", ref.w1, C * CI * 9, T);
+        sakd_tensor_free(&seed);
+        sakd_graph_free(&g);
+        sakd_params_free(&p);
+        return;
+    }
+    ck_abort_msg("every draw came within %g of the threshold", THRESHOLD_MARGIN);
+}
+
+START_TEST(test_ann)
+{
+    run(0, 800);
+}
+END_TEST
+
+START_TEST(test_snn)
+{
+    run(2, 810);
+    run(3, 820);
+}
+END_TEST
+
+Suite *suite_graph(void)
+{
+    Suite *s = suite_create("graph");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_ann);
+    tcase_add_test(tc, test_snn);
+    suite_add_tcase(s, tc);
+    return s;
+}
