@@ -2,6 +2,7 @@
 #ifndef SAKD_SAKD_H
 #define SAKD_SAKD_H
 
+#include "distill/distill.h"
 #include "io/file.h"
 #include "nn/graph.h"
 #include "nn/model.h"

@@ -115,6 +115,15 @@ int sakd_graph_input(sakd_graph *g, const char *name, size_t channels, size_t he
     return new_act(g, name, 4, shape, 0, 0);
 }
 
+int sakd_graph_input_with_grad(sakd_graph *g, const char *name, size_t channels, size_t height,
+                               size_t width)
+{
+    if (g->status != SAKD_OK)
+        return -1;
+    size_t shape[4] = {g->batch, channels, height, width};
+    return new_act(g, name, 4, shape, 0, 1);
+}
+
 int sakd_graph_conv(sakd_graph *g, const char *name, int in, size_t cout, size_t k,
                     size_t stride, size_t pad)
 {

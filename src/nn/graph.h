@@ -80,6 +80,9 @@ void sakd_graph_init(sakd_graph *g, sakd_ctx *ctx, sakd_params *params, int snn,
  * registered as name + ".weight" etc. in torchvision's naming. */
 int sakd_graph_input(sakd_graph *g, const char *name, size_t channels, size_t height,
                      size_t width);
+/* An input whose gradient backward computes (e.g. a distillation head fed by the student). */
+int sakd_graph_input_with_grad(sakd_graph *g, const char *name, size_t channels, size_t height,
+                               size_t width);
 int sakd_graph_conv(sakd_graph *g, const char *name, int in, size_t cout, size_t k,
                     size_t stride, size_t pad);
 int sakd_graph_bn(sakd_graph *g, const char *name, int in);
