@@ -1,7 +1,9 @@
-/* sakd.h — the public interface of libsakd: runtime, tensors, random numbers and ops. */
+/* sakd.h — the public interface of libsakd: runtime, tensors, random numbers, ops and
+ * datasets. */
 #ifndef SAKD_SAKD_H
 #define SAKD_SAKD_H
 
+#include "data/dataset.h"
 #include "distill/distill.h"
 #include "io/file.h"
 #include "nn/graph.h"

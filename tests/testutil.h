@@ -84,5 +84,6 @@ Suite *suite_lif(void);
 Suite *suite_activation(void);
 Suite *suite_pool(void);
 Suite *suite_shape(void);
+Suite *suite_data(void);
 
 #endif
