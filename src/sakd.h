@@ -1,8 +1,10 @@
-/* sakd.h — the public interface of libsakd: runtime, tensors, random numbers and ops. */
+/* sakd.h — the public interface of libsakd: runtime, tensors, random numbers, ops and files. */
 #ifndef SAKD_SAKD_H
 #define SAKD_SAKD_H
 
+#include "io/checkpoint.h"
 #include "io/file.h"
+#include "io/h5.h"
 #include "ops/activation.h"
 #include "ops/bn.h"
 #include "ops/conv.h"
