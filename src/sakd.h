@@ -1,11 +1,13 @@
-/* sakd.h — the public interface of libsakd: runtime, tensors, random numbers, ops and
- * datasets. */
+/* sakd.h — the public interface of libsakd: runtime, tensors, random numbers, ops, networks,
+ * distillation, datasets and checkpoints. */
 #ifndef SAKD_SAKD_H
 #define SAKD_SAKD_H
 
 #include "data/dataset.h"
 #include "distill/distill.h"
+#include "io/checkpoint.h"
 #include "io/file.h"
+#include "io/h5.h"
 #include "nn/graph.h"
 #include "nn/model.h"
 #include "nn/params.h"

@@ -1,4 +1,4 @@
-/* file.c — whole-file reads, atomic writes and mkdir -p. */
+/* file.c — whole-file reads, atomic writes (temp name, commit) and mkdir -p. */
 #include "io/file.h"
 
 #include <errno.h>
@@ -59,15 +59,55 @@ static void fsync_dir_of(const char *path)
     }
 }
 
+sakd_status sakd_file_temp_name(const char *final, char *tmp, size_t size)
+{
+    if (!final || !*final || !tmp || size == 0)
+        return sakd_error(SAKD_ERR_ARG, "sakd_file_temp_name: empty path or buffer");
+    if ((size_t)snprintf(tmp, size, "%s.tmp.XXXXXX", final) >= size)
+        return sakd_error(SAKD_ERR_ARG, "path too long for a temporary name: %s", final);
+    int fd = mkstemp(tmp);
+    if (fd < 0)
+        return sakd_error(SAKD_ERR_IO, "cannot create a temporary file beside %s: %s", final,
+                          strerror(errno));
+    close(fd);
+    return SAKD_OK;
+}
+
+sakd_status sakd_file_commit(const char *tmp, const char *final)
+{
+    const char *what = "open";
+    int fd = open(tmp, O_RDWR);
+    int ok = fd >= 0;
+    if (ok && !(ok = fchmod(fd, 0644) == 0))
+        what = "chmod";
+    if (ok && !(ok = fsync(fd) == 0))
+        what = "fsync";
+    if (fd >= 0 && close(fd) != 0 && ok) {
+        ok = 0;
+        what = "close";
+    }
+    if (ok && !(ok = rename(tmp, final) == 0))
+        what = "rename";
+    if (!ok) {
+        int e = errno;
+        unlink(tmp);
+        return sakd_error(SAKD_ERR_IO, "cannot replace %s (%s of %s: %s); the old file is kept",
+                          final, what, tmp, strerror(e));
+    }
+    fsync_dir_of(final);
+    return SAKD_OK;
+}
+
 sakd_status sakd_file_write_atomic(const char *path, const void *data, size_t size)
 {
     char tmp[PATH_MAX];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= sizeof tmp)
-        return sakd_error(SAKD_ERR_ARG, "path too long: %s", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0)
-        return sakd_error(SAKD_ERR_IO, "cannot create a temporary file beside %s: %s", path,
-                          strerror(errno));
+    SAKD_TRY(sakd_file_temp_name(path, tmp, sizeof tmp));
+    int fd = open(tmp, O_WRONLY | O_TRUNC);
+    if (fd < 0) {
+        int e = errno;
+        unlink(tmp);
+        return sakd_error(SAKD_ERR_IO, "cannot open %s: %s", tmp, strerror(e));
+    }
     const char *p = data;
     size_t left = size;
     while (left > 0) {
@@ -84,21 +124,13 @@ sakd_status sakd_file_write_atomic(const char *path, const void *data, size_t si
         p += w;
         left -= (size_t)w;
     }
-    if (fchmod(fd, 0644) != 0 || fsync(fd) != 0) {
-        int e = errno;
-        close(fd);
-        unlink(tmp);
-        return sakd_error(SAKD_ERR_IO, "cannot flush %s: %s (the old file is kept)", path,
-                          strerror(e));
-    }
-    if (close(fd) != 0 || rename(tmp, path) != 0) {
+    if (close(fd) != 0) {
         int e = errno;
         unlink(tmp);
-        return sakd_error(SAKD_ERR_IO, "cannot replace %s: %s (the old file is kept)", path,
+        return sakd_error(SAKD_ERR_IO, "cannot write %s: %s (the old file is kept)", path,
                           strerror(e));
     }
-    fsync_dir_of(path);
-    return SAKD_OK;
+    return sakd_file_commit(tmp, path);
 }
 
 sakd_status sakd_mkdir_p(const char *path)

@@ -15,6 +15,17 @@ sakd_status sakd_file_read(const char *path, char **data, size_t *size);
  * fsync of the directory. */
 sakd_status sakd_file_write_atomic(const char *path, const void *data, size_t size);
 
+/* A fresh, unique temporary name beside `final` ("<final>.tmp.XXXXXX"), created empty
+ * with mode 0600 so that no one else takes it. For files written by another library (HDF5):
+ * write to `tmp`, close it, then sakd_file_commit(tmp, final); remove `tmp` on failure.
+ * `size` must hold the name (PATH_MAX is always enough). */
+sakd_status sakd_file_temp_name(const char *final, char *tmp, size_t size);
+
+/* Moves a completely written `tmp` over `final` durably: chmod 0644, fsync of `tmp`, rename,
+ * fsync of the directory. A crash leaves the old `final` or the new one. On failure `tmp` is
+ * removed and `final` is left as it was. */
+sakd_status sakd_file_commit(const char *tmp, const char *final);
+
 /* mkdir -p with mode 0755; an existing directory is fine. */
 sakd_status sakd_mkdir_p(const char *path);
 
