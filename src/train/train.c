@@ -1,0 +1,864 @@
+/* train.c — the training loop, evaluation, checkpoints, resume and the run report. */
+#include "train/train.h"
+
+#include <csv.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "io/checkpoint.h"
+#include "io/file.h"
+#include "ops/elementwise.h"
+#include "ops/optim.h"
+#include "runtime/rng.h"
+#include "runtime/timer.h"
+
+/* Energy per operation at 45 nm (Horowitz 2014), as the SNN literature uses. */
+#define ENERGY_AC_PJ 0.9
+#define ENERGY_MAC_PJ 4.6
+/* Adam's constants (PyTorch defaults). */
+#define ADAM_BETA1 0.9f
+#define ADAM_BETA2 0.999f
+#define ADAM_EPS 1e-8f
+
+struct sakd_trainer {
+    sakd_config cfg;
+    char out_dir[PATH_MAX];
+    FILE *log;
+    sakd_ctx *ctx;
+    sakd_dataset train, test;
+    sakd_params sp, tp;          /* student (+ proj heads) and teacher parameters */
+    sakd_model student, teacher;
+    int has_teacher;
+    sakd_distill dist;
+    sakd_tensor opt_a, opt_b;    /* SGD momentum; AdamW exp_avg and exp_avg_sq */
+    sakd_tensor grad_norm;       /* [1] for clipping */
+    size_t B, steps_per_epoch;
+    long next_epoch;             /* first epoch still to train (0-based) */
+    long long step;              /* optimizer steps taken */
+    double best_acc;
+    float *x;                    /* [B, C, H, W] host batch */
+    int32_t *y;                  /* [B] */
+    size_t *perm;                /* [n train] */
+    float *logits;               /* [B, K] host copy */
+};
+
+sakd_model *sakd_trainer_student(sakd_trainer *t)
+{
+    return &t->student;
+}
+
+sakd_params *sakd_trainer_params(sakd_trainer *t)
+{
+    return &t->sp;
+}
+
+sakd_distill *sakd_trainer_distill(sakd_trainer *t)
+{
+    return &t->dist;
+}
+
+sakd_model *sakd_trainer_teacher(sakd_trainer *t)
+{
+    return t->has_teacher ? &t->teacher : NULL;
+}
+
+static void say(sakd_trainer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(sakd_trainer *t, const char *fmt, ...)
+{
+    if (!t->log)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(t->log, fmt, ap);
+    va_end(ap);
+    fflush(t->log);
+}
+
+/* The model description of the config for a dataset; `snn` overrides the arch. */
+static void describe(const sakd_config *c, const sakd_dataset *d, int snn, size_t batch,
+                     sakd_model_desc *m)
+{
+    sakd_model_desc_default(m, sakd_model_name_str(c->model.name));
+    m->snn = snn;
+    m->width = c->model.width;
+    m->stem_imagenet = c->model.stem == SAKD_STEM_IMAGENET;
+    m->connect = c->model.connect;
+    m->T = (size_t)c->model.T;
+    m->lif.decay = (float)c->model.decay;
+    m->lif.threshold = (float)c->model.threshold;
+    m->lif.reset = c->model.reset;
+    m->lif.detach_reset = c->model.detach_reset;
+    m->lif.surrogate = c->model.surrogate;
+    m->lif.alpha = isnan(c->model.surrogate_alpha) ? sakd_surrogate_default_alpha(c->model.surrogate)
+                                                   : (float)c->model.surrogate_alpha;
+    m->in_channels = d->channels;
+    m->height = d->height;
+    m->width_px = d->width;
+    m->classes = d->classes;
+    m->batch = batch;
+}
+
+/* ---- weights in and out --------------------------------------------------------------- */
+
+/* Host copies of every entry of a parameter store: values and buffers. */
+static sakd_status download_params(sakd_params *p, float **values, float **buffers)
+{
+    *values = calloc(p->n_trainable ? p->n_trainable : 1, sizeof **values);
+    *buffers = calloc(p->n_buffers ? p->n_buffers : 1, sizeof **buffers);
+    if (!*values || !*buffers)
+        return sakd_error(SAKD_ERR_NOMEM, "out of memory copying the weights");
+    if (p->n_trainable)
+        SAKD_TRY(sakd_tensor_download(&p->values, *values));
+    if (p->n_buffers)
+        SAKD_TRY(sakd_tensor_download(&p->buffers, *buffers));
+    return SAKD_OK;
+}
+
+static float *entry_host(const sakd_param *e, float *values, float *buffers)
+{
+    return (e->trainable ? values : buffers) + e->offset;
+}
+
+/* Reads every entry of `p` from checkpoint `ck` (all required unless `only_matching`, which
+ * copies what matches by name and shape and reports the rest). Returns the count copied. */
+static sakd_status load_params(sakd_params *p, sakd_checkpoint *ck, int only_matching,
+                               FILE *log, size_t *copied)
+{
+    float *values = NULL, *buffers = NULL;
+    sakd_status st = download_params(p, &values, &buffers);
+    *copied = 0;
+    for (size_t i = 0; i < p->count && st == SAKD_OK; i++) {
+        const sakd_param *e = &p->items[i];
+        if (only_matching) {
+            int match = 0;
+            for (size_t j = 0; j < sakd_checkpoint_model_count(ck) && !match; j++) {
+                const sakd_ckpt_tensor *ti = sakd_checkpoint_model_info(ck, j);
+                if (strcmp(ti->name, e->name) != 0 || ti->ndim != e->ndim)
+                    continue;
+                match = memcmp(ti->shape, e->shape, (size_t)e->ndim * sizeof e->shape[0]) == 0;
+            }
+            if (!match) {
+                if (log)
+                    fprintf(log, "  not copied: %s (%s)\n", e->name,
+                            sakd_checkpoint_has_model(ck, e->name) ? "shape differs"
+                                                                   : "not in the teacher");
+                continue;
+            }
+        }
+        st = sakd_checkpoint_read_model(ck, e->name, e->ndim, e->shape,
+                                        entry_host(e, values, buffers));
+        if (st == SAKD_OK)
+            (*copied)++;
+    }
+    if (st == SAKD_OK && p->n_trainable)
+        st = sakd_tensor_upload(&p->values, values);
+    if (st == SAKD_OK && p->n_buffers)
+        st = sakd_tensor_upload(&p->buffers, buffers);
+    free(values);
+    free(buffers);
+    return st;
+}
+
+static const char *opt_state_name(const sakd_trainer *t, int which)
+{
+    if (t->cfg.train.optimizer == SAKD_OPTIMIZER_ADAMW)
+        return which ? "exp_avg_sq" : "exp_avg";
+    return which ? NULL : "momentum";
+}
+
+static void git_describe(char *buf, size_t size)
+{
+    buf[0] = '\0';
+    FILE *p = popen("git describe --always --dirty 2>/dev/null", "r");
+    if (!p)
+        return;
+    if (!fgets(buf, (int)size, p))
+        buf[0] = '\0';
+    pclose(p);
+    buf[strcspn(buf, "\n")] = '\0';
+}
+
+static sakd_status save_checkpoint(sakd_trainer *t, const char *path, double test_acc)
+{
+    sakd_params *p = &t->sp;
+    float *values = NULL, *buffers = NULL, *opt[2] = {NULL, NULL};
+    sakd_ckpt_tensor *model = calloc(p->count, sizeof *model);
+    sakd_ckpt_tensor *optim = calloc(2 * p->count + 1, sizeof *optim);
+    char *config = NULL;
+    sakd_status st = model && optim ? SAKD_OK : sakd_error(SAKD_ERR_NOMEM, "out of memory");
+    if (st == SAKD_OK)
+        st = download_params(p, &values, &buffers);
+    for (int w = 0; w < 2 && st == SAKD_OK; w++) {
+        sakd_tensor *state = w ? &t->opt_b : &t->opt_a;
+        if (!opt_state_name(t, w) || !state->buf)
+            continue;
+        opt[w] = malloc(p->n_trainable * sizeof(float));
+        st = opt[w] ? sakd_tensor_download(state, opt[w])
+                    : sakd_error(SAKD_ERR_NOMEM, "out of memory");
+    }
+    size_t n_opt = 0;
+    for (size_t i = 0; i < p->count && st == SAKD_OK; i++) {
+        const sakd_param *e = &p->items[i];
+        sakd_ckpt_tensor *m = &model[i];
+        snprintf(m->name, sizeof m->name, "%s", e->name);
+        m->ndim = e->ndim;
+        memcpy(m->shape, e->shape, sizeof m->shape);
+        m->data = entry_host(e, values, buffers);
+        for (int w = 0; w < 2 && e->trainable; w++) {
+            if (!opt[w])
+                continue;
+            sakd_ckpt_tensor *o = &optim[n_opt++];
+            snprintf(o->name, sizeof o->name, "%s/%s", e->name, opt_state_name(t, w));
+            o->ndim = e->ndim;
+            memcpy(o->shape, e->shape, sizeof o->shape);
+            o->data = opt[w] + e->offset;
+        }
+    }
+    if (st == SAKD_OK)
+        st = sakd_config_to_ini(&t->cfg, &config);
+    if (st == SAKD_OK) {
+        sakd_ckpt_meta meta;
+        memset(&meta, 0, sizeof meta);
+        meta.config = config;
+        snprintf(meta.arch, sizeof meta.arch, "%s", sakd_arch_str(t->cfg.model.arch));
+        snprintf(meta.model, sizeof meta.model, "%s", sakd_model_name_str(t->cfg.model.name));
+        meta.width = t->cfg.model.width;
+        meta.T = t->cfg.model.T;
+        snprintf(meta.dataset, sizeof meta.dataset, "%s", t->train.name);
+        meta.classes = (long)t->train.classes;
+        meta.in_channels = (long)t->train.channels;
+        meta.epoch = t->next_epoch;
+        meta.step = t->step;
+        meta.seed = (long long)t->cfg.train.seed;
+        meta.test_acc = test_acc;
+        git_describe(meta.git, sizeof meta.git);
+        snprintf(meta.device, sizeof meta.device, "%s", t->ctx->info.name);
+        snprintf(meta.driver, sizeof meta.driver, "%s", t->ctx->info.driver);
+        snprintf(meta.optimizer, sizeof meta.optimizer, "%s",
+                 sakd_optimizer_str(t->cfg.train.optimizer));
+        meta.rng_counter = t->step;
+        st = sakd_checkpoint_write(path, model, p->count, optim, n_opt, &meta);
+    }
+    free(config);
+    free(values);
+    free(buffers);
+    free(opt[0]);
+    free(opt[1]);
+    free(model);
+    free(optim);
+    return st;
+}
+
+sakd_status sakd_trainer_load_weights(sakd_trainer *t, const char *path)
+{
+    sakd_checkpoint *ck;
+    SAKD_TRY(sakd_checkpoint_open(&ck, path));
+    size_t copied;
+    sakd_status st = load_params(&t->sp, ck, 0, NULL, &copied);
+    sakd_checkpoint_close(ck);
+    return st;
+}
+
+/* Continues from a checkpoint of this run: weights, optimizer state, epoch and step. */
+static sakd_status resume(sakd_trainer *t, const char *path)
+{
+    sakd_checkpoint *ck;
+    SAKD_TRY(sakd_checkpoint_open(&ck, path));
+    size_t copied;
+    sakd_ckpt_meta meta;
+    memset(&meta, 0, sizeof meta);
+    sakd_status st = load_params(&t->sp, ck, 0, NULL, &copied);
+    if (st == SAKD_OK)
+        st = sakd_checkpoint_read_meta(ck, &meta);
+    if (st == SAKD_OK && strcmp(meta.optimizer, sakd_optimizer_str(t->cfg.train.optimizer)))
+        st = sakd_error(SAKD_ERR_FORMAT, "%s was written with optimizer '%s', this run uses '%s'",
+                        path, meta.optimizer, sakd_optimizer_str(t->cfg.train.optimizer));
+    float *opt = st == SAKD_OK ? malloc(t->sp.n_trainable * sizeof *opt) : NULL;
+    if (st == SAKD_OK && !opt)
+        st = sakd_error(SAKD_ERR_NOMEM, "out of memory");
+    for (int w = 0; w < 2 && st == SAKD_OK; w++) {
+        const char *state = opt_state_name(t, w);
+        if (!state)
+            continue;
+        for (size_t i = 0; i < t->sp.count && st == SAKD_OK; i++) {
+            const sakd_param *e = &t->sp.items[i];
+            char name[192];
+            if (!e->trainable)
+                continue;
+            snprintf(name, sizeof name, "%s/%s", e->name, state);
+            st = sakd_checkpoint_read_optim(ck, name, e->ndim, e->shape, opt + e->offset);
+        }
+        if (st == SAKD_OK)
+            st = sakd_tensor_upload(w ? &t->opt_b : &t->opt_a, opt);
+    }
+    if (st == SAKD_OK) {
+        t->next_epoch = meta.epoch;
+        t->step = meta.step;
+        t->best_acc = meta.test_acc;
+        say(t, "resumed %s at epoch %ld (step %lld)\n", path, t->next_epoch, t->step);
+    }
+    free(opt);
+    sakd_ckpt_meta_free(&meta);
+    sakd_checkpoint_close(ck);
+    return st;
+}
+
+/* Loads the frozen ANN teacher and checks it matches the student's architecture. */
+static sakd_status load_teacher(sakd_trainer *t)
+{
+    const char *path = t->cfg.distill.teacher;
+    sakd_checkpoint *ck;
+    sakd_status st = sakd_checkpoint_open(&ck, path);
+    if (st != SAKD_OK)
+        return sakd_error(st, "distill.teacher: %s", sakd_error_detail());
+    if (sakd_checkpoint_has_meta(ck)) {
+        sakd_ckpt_meta meta;
+        memset(&meta, 0, sizeof meta);
+        st = sakd_checkpoint_read_meta(ck, &meta);
+        const char *want = sakd_model_name_str(t->cfg.model.name);
+        if (st == SAKD_OK && meta.model[0] &&
+            (strcmp(meta.model, want) != 0 || fabs(meta.width - t->cfg.model.width) > 1e-9))
+            st = sakd_error(SAKD_ERR_FORMAT,
+                            "teacher %s is %s width %g, but the student is %s width %g: SAKD "
+                            "needs the same architecture",
+                            path, meta.model, meta.width, want, t->cfg.model.width);
+        sakd_ckpt_meta_free(&meta);
+    }
+    size_t copied;
+    if (st == SAKD_OK)
+        st = load_params(&t->tp, ck, 0, NULL, &copied);
+    sakd_checkpoint_close(ck);
+    if (st != SAKD_OK)
+        return sakd_error(st, "loading teacher: %s", sakd_error_detail());
+    return SAKD_OK;
+}
+
+/* Level-1 initialization: copies every student entry whose name and shape match. */
+static sakd_status init_from_teacher(sakd_trainer *t)
+{
+    sakd_checkpoint *ck;
+    SAKD_TRY(sakd_checkpoint_open(&ck, t->cfg.distill.teacher));
+    size_t copied;
+    say(t, "initializing the student from %s:\n", t->cfg.distill.teacher);
+    sakd_status st = load_params(&t->sp, ck, 1, t->log, &copied);
+    sakd_checkpoint_close(ck);
+    SAKD_TRY(st);
+    say(t, "  copied %zu of %zu tensors\n", copied, t->sp.count);
+    if (copied == 0)
+        return sakd_error(SAKD_ERR_FORMAT,
+                          "distill.init_from_teacher: no tensor of %s matches the student by "
+                          "name and shape",
+                          t->cfg.distill.teacher);
+    return SAKD_OK;
+}
+
+/* ---- set-up ------------------------------------------------------------------------------ */
+
+sakd_status sakd_trainer_new(sakd_trainer **out, const sakd_config *cfg, const char *out_dir,
+                             sakd_dataset *train, sakd_dataset *test, FILE *log)
+{
+    *out = NULL;
+    sakd_trainer *t = calloc(1, sizeof *t);
+    if (!t)
+        return sakd_error(SAKD_ERR_NOMEM, "out of memory");
+    t->log = log;
+    sakd_status st = sakd_config_copy(&t->cfg, cfg);
+    if (st != SAKD_OK) {
+        free(t);
+        return st;
+    }
+    *out = t;
+    sakd_config_resolve(&t->cfg);
+    SAKD_TRY(sakd_config_validate(&t->cfg));
+    snprintf(t->out_dir, sizeof t->out_dir, "%s", out_dir);
+    SAKD_TRY(sakd_mkdir_p(out_dir));
+    if (train && test) {
+        t->train = *train;
+        t->test = *test;
+        memset(train, 0, sizeof *train);
+        memset(test, 0, sizeof *test);
+    } else {
+        SAKD_TRY(sakd_dataset_load(&t->train, &t->test, sakd_dataset_str(t->cfg.data.dataset),
+                                   t->cfg.data.dir, (size_t)t->cfg.data.train_limit,
+                                   (size_t)t->cfg.data.test_limit));
+    }
+    t->B = (size_t)t->cfg.train.batch;
+    if (t->train.n < t->B)
+        return sakd_error(SAKD_ERR_ARG,
+                          "train.batch = %zu is larger than the %zu training samples", t->B,
+                          t->train.n);
+    t->steps_per_epoch = t->train.n / t->B; /* the last partial batch is dropped */
+    SAKD_TRY(sakd_ctx_new(&t->ctx, t->cfg.run.device[0] ? t->cfg.run.device : NULL, 0));
+
+    int snn = t->cfg.model.arch == SAKD_ARCH_SNN;
+    sakd_model_desc sd, td;
+    describe(&t->cfg, &t->train, snn, t->B, &sd);
+    sakd_params_init(&t->sp, t->ctx);
+    SAKD_TRY(sakd_model_build(&t->student, t->ctx, &t->sp, &sd));
+    t->has_teacher = t->cfg.distill.teacher[0] != '\0';
+    if (t->has_teacher) {
+        describe(&t->cfg, &t->train, 0, t->B, &td);
+        sakd_params_init(&t->tp, t->ctx);
+        SAKD_TRY(sakd_model_build(&t->teacher, t->ctx, &t->tp, &td));
+    }
+    sakd_distill_cfg dc = {
+        .alpha = t->has_teacher ? t->cfg.distill.alpha : 1.0,
+        .beta = t->cfg.distill.beta,
+        .gamma = t->cfg.distill.gamma,
+        .tau = t->cfg.distill.tau,
+        .transform = t->cfg.distill.transform,
+        .proj_relu = t->cfg.distill.proj_relu,
+        .distance = t->cfg.distill.distance,
+        .feature_tau = t->cfg.distill.feature_tau,
+        .per_block = t->cfg.distill.position == SAKD_POSITION_BLOCK_AFTER_SPIKE ||
+                     t->cfg.distill.position == SAKD_POSITION_BLOCK_BEFORE_SPIKE,
+        .tap = t->cfg.distill.position == SAKD_POSITION_STAGE_BEFORE_SPIKE ||
+                       t->cfg.distill.position == SAKD_POSITION_BLOCK_BEFORE_SPIKE
+                   ? SAKD_TAP_BEFORE
+                   : SAKD_TAP_AFTER,
+    };
+    SAKD_TRY(sakd_distill_build(&t->dist, t->ctx, &t->student,
+                                t->has_teacher ? &t->teacher : NULL, &t->sp, &dc));
+    SAKD_TRY(sakd_params_allocate(&t->sp));
+    SAKD_TRY(sakd_params_initialize(&t->sp, t->cfg.train.seed));
+    SAKD_TRY(sakd_graph_allocate(&t->student.graph));
+    if (t->has_teacher) {
+        SAKD_TRY(sakd_params_allocate(&t->tp));
+        SAKD_TRY(sakd_graph_allocate(&t->teacher.graph));
+        SAKD_TRY(load_teacher(t));
+    }
+    SAKD_TRY(sakd_distill_allocate(&t->dist));
+    size_t n = t->sp.n_trainable, one = 1;
+    SAKD_TRY(sakd_tensor_new(&t->opt_a, t->ctx, "optimizer state 1", 1, &n));
+    SAKD_TRY(sakd_tensor_fill(&t->opt_a, 0.0f));
+    if (t->cfg.train.optimizer == SAKD_OPTIMIZER_ADAMW) {
+        SAKD_TRY(sakd_tensor_new(&t->opt_b, t->ctx, "optimizer state 2", 1, &n));
+        SAKD_TRY(sakd_tensor_fill(&t->opt_b, 0.0f));
+    }
+    SAKD_TRY(sakd_tensor_new(&t->grad_norm, t->ctx, "gradient norm", 1, &one));
+    const sakd_dataset *d = &t->train;
+    t->x = malloc(t->B * d->channels * d->height * d->width * sizeof *t->x);
+    t->y = malloc(t->B * sizeof *t->y);
+    t->perm = malloc(d->n * sizeof *t->perm);
+    t->logits = malloc(t->B * d->classes * sizeof *t->logits);
+    if (!t->x || !t->y || !t->perm || !t->logits)
+        return sakd_error(SAKD_ERR_NOMEM, "out of memory for the batch buffers");
+
+    char *ini = NULL, path[PATH_MAX + 16];
+    SAKD_TRY(sakd_config_to_ini(&t->cfg, &ini));
+    snprintf(path, sizeof path, "%s/config.ini", out_dir);
+    st = sakd_file_write_atomic(path, ini, strlen(ini));
+    free(ini);
+    SAKD_TRY(st);
+    if (t->cfg.train.resume[0])
+        return resume(t, t->cfg.train.resume);
+    if (t->cfg.distill.init_from_teacher)
+        SAKD_TRY(init_from_teacher(t));
+    return SAKD_OK;
+}
+
+/* ---- steps, evaluation, measurement -------------------------------------------------------- */
+
+static double lr_at(const sakd_trainer *t, long long step)
+{
+    double base = t->cfg.train.lr;
+    long long total = (long long)t->cfg.train.epochs * (long long)t->steps_per_epoch;
+    long long warm = (long long)t->cfg.train.warmup_epochs * (long long)t->steps_per_epoch;
+    if (step < warm)
+        return base * (double)(step + 1) / (double)warm;
+    if (t->cfg.train.schedule == SAKD_SCHEDULE_CONSTANT || total <= warm)
+        return base;
+    return base * 0.5 * (1.0 + cos(M_PI * (double)(step - warm) / (double)(total - warm)));
+}
+
+static double beta_at(const sakd_trainer *t, long epoch)
+{
+    if (t->cfg.distill.beta_epochs > 0 && epoch >= t->cfg.distill.beta_epochs)
+        return t->cfg.distill.beta_late;
+    return t->cfg.distill.beta;
+}
+
+/* Uploads a host batch to the student's (and teacher's) input. */
+static sakd_status upload_batch(sakd_trainer *t)
+{
+    SAKD_TRY(sakd_tensor_upload(&sakd_graph_act_get(&t->student.graph, t->student.input)->value,
+                                t->x));
+    if (t->has_teacher)
+        SAKD_TRY(sakd_tensor_upload(
+            &sakd_graph_act_get(&t->teacher.graph, t->teacher.input)->value, t->x));
+    return SAKD_OK;
+}
+
+static size_t count_correct(const float *logits, const int32_t *y, size_t n, size_t k)
+{
+    size_t correct = 0;
+    for (size_t b = 0; b < n; b++) {
+        size_t best = 0;
+        for (size_t j = 1; j < k; j++)
+            if (logits[b * k + j] > logits[b * k + best])
+                best = j;
+        correct += (int32_t)best == y[b];
+    }
+    return correct;
+}
+
+static sakd_status optimizer_step(sakd_trainer *t)
+{
+    const sakd_config *c = &t->cfg;
+    float lr = (float)lr_at(t, t->step);
+    if (c->train.grad_clip > 0) {
+        SAKD_TRY(sakd_grad_norm(&t->grad_norm, &t->sp.grads));
+        SAKD_TRY(sakd_grad_clip(&t->sp.grads, &t->grad_norm, (float)c->train.grad_clip));
+    }
+    t->step++;
+    if (c->train.optimizer == SAKD_OPTIMIZER_ADAMW)
+        return sakd_adamw_step(&t->sp.values, &t->opt_a, &t->opt_b, &t->sp.grads, lr, ADAM_BETA1,
+                               ADAM_BETA2, ADAM_EPS, (float)c->train.weight_decay, (long)t->step);
+    return sakd_sgd_step(&t->sp.values, c->train.momentum > 0 ? &t->opt_a : NULL, &t->sp.grads,
+                         lr, (float)c->train.momentum, (float)c->train.weight_decay,
+                         c->train.nesterov && c->train.momentum > 0);
+}
+
+sakd_status sakd_trainer_evaluate(sakd_trainer *t, double *acc, double *loss)
+{
+    const sakd_dataset *d = &t->test;
+    size_t k = d->classes, correct = 0, *idx = malloc(t->B * sizeof *idx);
+    double ce = 0.0;
+    if (!idx)
+        return sakd_error(SAKD_ERR_NOMEM, "out of memory");
+    sakd_status st = SAKD_OK;
+    for (size_t start = 0; start < d->n && st == SAKD_OK; start += t->B) {
+        size_t valid = d->n - start < t->B ? d->n - start : t->B;
+        for (size_t b = 0; b < t->B; b++)
+            idx[b] = start + (b < valid ? b : 0); /* pad the last batch; only `valid` count */
+        sakd_dataset_batch(d, idx, t->B, 0, 0, 0, 0, t->x, t->y);
+        st = sakd_tensor_upload(&sakd_graph_act_get(&t->student.graph, t->student.input)->value,
+                                t->x);
+        if (st == SAKD_OK)
+            st = sakd_graph_forward(&t->student.graph, 0);
+        if (st == SAKD_OK)
+            st = sakd_tensor_download(
+                &sakd_graph_act_get(&t->student.graph, t->student.logits)->value, t->logits);
+        if (st != SAKD_OK)
+            break;
+        correct += count_correct(t->logits, t->y, valid, k);
+        for (size_t b = 0; b < valid; b++) {
+            const float *z = t->logits + b * k;
+            double m = z[0], s = 0.0;
+            for (size_t j = 1; j < k; j++)
+                m = fmax(m, z[j]);
+            for (size_t j = 0; j < k; j++)
+                s += exp(z[j] - m);
+            ce += m + log(s) - z[t->y[b]];
+        }
+    }
+    free(idx);
+    SAKD_TRY(st);
+    *acc = d->n ? (double)correct / (double)d->n : 0.0;
+    if (loss)
+        *loss = d->n ? ce / (double)d->n : 0.0;
+    return SAKD_OK;
+}
+
+static double act_mean(const float *v, size_t n)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++)
+        s += v[i];
+    return n ? s / (double)n : 0.0;
+}
+
+sakd_status sakd_trainer_measure(sakd_trainer *t, size_t max_images, sakd_report *r)
+{
+    sakd_graph *g = &t->student.graph;
+    const sakd_dataset *d = &t->test;
+    size_t batches = (max_images + t->B - 1) / t->B, nb = 0;
+    if (batches * t->B > d->n)
+        batches = d->n / t->B > 0 ? d->n / t->B : 1;
+    double *mean = calloc(g->n_acts, sizeof *mean);
+    size_t *idx = malloc(t->B * sizeof *idx), largest = 1;
+    for (size_t i = 0; i < g->n_acts; i++) {
+        size_t n = sakd_tensor_numel(&g->acts[i].value);
+        largest = n > largest ? n : largest;
+    }
+    float *host = malloc(largest * sizeof *host);
+    sakd_status st = mean && idx && host ? SAKD_OK : sakd_error(SAKD_ERR_NOMEM, "out of memory");
+    for (size_t bi = 0; bi < batches && st == SAKD_OK; bi++, nb++) {
+        for (size_t b = 0; b < t->B; b++)
+            idx[b] = (bi * t->B + b) % d->n;
+        sakd_dataset_batch(d, idx, t->B, 0, 0, 0, 0, t->x, t->y);
+        st = sakd_tensor_upload(&g->acts[t->student.input].value, t->x);
+        if (st == SAKD_OK)
+            st = sakd_graph_forward(g, 0);
+        /* Mean value of every activation that feeds a conv or linear layer, or is spikes. */
+        for (size_t i = 0; i < g->n_nodes && st == SAKD_OK; i++) {
+            const sakd_node *n = &g->nodes[i];
+            int id = n->kind == SAKD_NODE_LIF ? n->out
+                     : n->kind == SAKD_NODE_CONV || n->kind == SAKD_NODE_LINEAR ? n->in[0]
+                                                                                 : -1;
+            if (id < 0)
+                continue;
+            sakd_tensor *v = &g->acts[id].value;
+            st = sakd_tensor_download(v, host);
+            if (st == SAKD_OK)
+                mean[id] += act_mean(host, sakd_tensor_numel(v));
+        }
+    }
+    if (st == SAKD_OK) {
+        int snn = g->snn;
+        double T = (double)g->T, sops = 0.0, macs = 0.0, rate_sum = 0.0;
+        r->n_layers = 0;
+        for (size_t i = 0; i < g->n_nodes; i++) {
+            const sakd_node *n = &g->nodes[i];
+            if (n->kind == SAKD_NODE_LIF && r->n_layers < 128) {
+                double rate = mean[n->out] / (double)nb;
+                snprintf(r->layer_name[r->n_layers], sizeof r->layer_name[0], "%s", n->name);
+                r->layer_rate[r->n_layers++] = rate;
+                rate_sum += rate;
+            }
+            if (n->kind != SAKD_NODE_CONV && n->kind != SAKD_NODE_LINEAR)
+                continue;
+            const sakd_act *in = &g->acts[n->in[0]], *out = &g->acts[n->out];
+            size_t rows = out->shape[0];
+            double per_row = 1.0;
+            for (int j = 1; j < out->ndim; j++)
+                per_row *= (double)out->shape[j];
+            double fan_in = 1.0;
+            for (int j = 1; j < in->ndim; j++)
+                fan_in *= (double)in->shape[j];
+            if (n->kind == SAKD_NODE_CONV)
+                fan_in = (double)(in->shape[1] * t->sp.items[n->param[0]].shape[2] *
+                                  t->sp.items[n->param[0]].shape[3]);
+            double m = per_row * fan_in; /* MACs of one row (image, or image at one step) */
+            if (!snn || n->in[0] == t->student.input) {
+                macs += m * (double)rows / (double)t->B;
+            } else {
+                /* Spike-driven: accumulates only where inputs are non-zero, each time step. */
+                double rate = mean[n->in[0]] / (double)nb;
+                sops += rate * (in->time_major ? 1.0 : T) * m * (double)rows / (double)t->B;
+            }
+        }
+        r->sops_per_image = sops;
+        r->macs_per_image = macs;
+        r->energy_uj = (ENERGY_AC_PJ * sops + ENERGY_MAC_PJ * macs) * 1e-6;
+        r->mean_firing_rate = r->n_layers ? rate_sum / (double)r->n_layers : 0.0;
+        r->peak_mem_mib = (double)t->ctx->mem_peak / (1024.0 * 1024.0);
+    }
+    free(mean);
+    free(idx);
+    free(host);
+    return st;
+}
+
+/* ---- the per-epoch CSV log ------------------------------------------------------------------ */
+
+static const char *log_columns[] = {"epoch",      "lr",        "beta",      "loss_total",
+                                    "loss_ce",    "loss_feature", "loss_logit", "train_acc",
+                                    "test_acc",   "test_loss", "images_per_s", "epoch_s"};
+#define N_LOG_COLUMNS (sizeof log_columns / sizeof log_columns[0])
+
+/* Appends one row (the header first when the file is new) to out_dir/log.csv, rewriting the
+ * file atomically so that a crash never leaves half a row. */
+static sakd_status log_row(sakd_trainer *t, const double *values)
+{
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/log.csv", t->out_dir);
+    char *old = NULL;
+    size_t old_size = 0;
+    if (sakd_file_read(path, &old, &old_size) != SAKD_OK || t->next_epoch == 0) {
+        free(old);
+        old = NULL;
+        old_size = 0;
+    }
+    /* Keep only the rows of epochs before this one (a resumed run rewrites later ones). */
+    size_t keep = 0, line = 0;
+    for (size_t i = 0; i < old_size; i++)
+        if (old[i] == '\n' && ++line <= (size_t)t->next_epoch + 1)
+            keep = i + 1;
+    char *buf = NULL;
+    size_t size = 0;
+    FILE *m = open_memstream(&buf, &size);
+    if (!m) {
+        free(old);
+        return sakd_error(SAKD_ERR_NOMEM, "out of memory writing %s", path);
+    }
+    if (keep)
+        fwrite(old, 1, keep, m);
+    else
+        for (size_t c = 0; c < N_LOG_COLUMNS; c++) {
+            csv_fwrite(m, log_columns[c], strlen(log_columns[c]));
+            fputc(c + 1 < N_LOG_COLUMNS ? ',' : '\n', m);
+        }
+    for (size_t c = 0; c < N_LOG_COLUMNS; c++) {
+        char cell[64];
+        snprintf(cell, sizeof cell, c == 0 ? "%.0f" : "%.6g", values[c]);
+        csv_fwrite(m, cell, strlen(cell));
+        fputc(c + 1 < N_LOG_COLUMNS ? ',' : '\n', m);
+    }
+    fclose(m);
+    sakd_status st = sakd_file_write_atomic(path, buf, size);
+    free(buf);
+    free(old);
+    return st;
+}
+
+/* ---- the loop ------------------------------------------------------------------------------ */
+
+static sakd_status check_finite(sakd_trainer *t, long epoch)
+{
+    const sakd_distill *d = &t->dist;
+    const struct {
+        const char *name;
+        double v;
+    } terms[] = {{"cross-entropy", d->loss_ce},
+                 {"feature KD", d->loss_feature},
+                 {"logit KD", d->loss_logit},
+                 {"total", d->loss_total}};
+    for (size_t i = 0; i < 4; i++)
+        if (!isfinite(terms[i].v))
+            return sakd_error(SAKD_ERR_CHECK,
+                              "the %s loss became %g at epoch %ld, step %lld; stopping (the last "
+                              "checkpoint, from the end of the previous epoch, is kept)",
+                              terms[i].name, terms[i].v, epoch + 1, t->step + 1);
+    return SAKD_OK;
+}
+
+sakd_status sakd_trainer_run(sakd_trainer *t, sakd_report *r)
+{
+    memset(r, 0, sizeof *r);
+    const sakd_config *c = &t->cfg;
+    int tty = t->log && isatty(fileno(t->log));
+    double t0 = sakd_time_now(), train_time = 0.0;
+    size_t train_images = 0;
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/weights.h5", t->out_dir);
+    say(t, "training %s %s width %g T %d on %s (%zu train, %zu test), %d epochs of %zu "
+           "steps, batch %zu, on %s\n",
+        sakd_arch_str(c->model.arch), sakd_model_name_str(c->model.name), c->model.width,
+        c->model.T, t->train.name, t->train.n, t->test.n, c->train.epochs, t->steps_per_epoch,
+        t->B, t->ctx->info.name);
+    if (t->has_teacher)
+        say(t, "distilling from %s: alpha %g beta %g gamma %g tau %g, %s/%s at %s (%zu taps)\n",
+            c->distill.teacher, t->dist.cfg.alpha, c->distill.beta, c->distill.gamma,
+            c->distill.tau, sakd_transform_str(c->distill.transform),
+            sakd_distance_str(c->distill.distance), sakd_position_str(c->distill.position),
+            t->dist.n_taps);
+    for (long epoch = t->next_epoch; epoch < c->train.epochs; epoch++) {
+        double beta = beta_at(t, epoch), sums[4] = {0, 0, 0, 0}, e0 = sakd_time_now();
+        size_t correct = 0;
+        sakd_dataset_shuffle(t->perm, t->train.n, c->train.seed, (uint64_t)epoch);
+        for (size_t s = 0; s < t->steps_per_epoch; s++) {
+            sakd_dataset_batch(&t->train, t->perm + s * t->B, t->B, c->data.crop_padding,
+                               c->data.flip, c->train.seed, (uint64_t)t->step, t->x, t->y);
+            SAKD_TRY(upload_batch(t));
+            SAKD_TRY(sakd_distill_set_labels(&t->dist, t->y));
+            if (t->has_teacher)
+                SAKD_TRY(sakd_graph_forward(&t->teacher.graph, 0));
+            SAKD_TRY(sakd_graph_forward(&t->student.graph, 1));
+            SAKD_TRY(sakd_distill_forward(&t->dist, beta, 1));
+            SAKD_TRY(check_finite(t, epoch));
+            SAKD_TRY(sakd_distill_backward(&t->dist));
+            SAKD_TRY(optimizer_step(t));
+            SAKD_TRY(sakd_tensor_download(
+                &sakd_graph_act_get(&t->student.graph, t->student.logits)->value, t->logits));
+            correct += count_correct(t->logits, t->y, t->B, t->train.classes);
+            sums[0] += t->dist.loss_total;
+            sums[1] += t->dist.loss_ce;
+            sums[2] += t->dist.loss_feature;
+            sums[3] += t->dist.loss_logit;
+            if (tty)
+                say(t, "\repoch %ld/%d  step %zu/%zu  loss %.4f  acc %.2f%%  %.1f img/s   ",
+                    epoch + 1, c->train.epochs, s + 1, t->steps_per_epoch, sums[0] / (s + 1),
+                    100.0 * correct / ((s + 1) * t->B),
+                    (s + 1) * t->B / (sakd_time_now() - e0));
+        }
+        double epoch_train_s = sakd_time_now() - e0;
+        train_time += epoch_train_s;
+        train_images += t->steps_per_epoch * t->B;
+        double acc, test_loss, n = (double)t->steps_per_epoch;
+        SAKD_TRY(sakd_trainer_evaluate(t, &acc, &test_loss));
+        if (acc > t->best_acc)
+            t->best_acc = acc;
+        double ips = (double)(t->steps_per_epoch * t->B) / epoch_train_s;
+        double row[N_LOG_COLUMNS] = {(double)epoch + 1, lr_at(t, t->step - 1), beta,
+                                     sums[0] / n, sums[1] / n, sums[2] / n, sums[3] / n,
+                                     (double)correct / (n * (double)t->B), acc, test_loss, ips,
+                                     sakd_time_now() - e0};
+        t->next_epoch = epoch + 1;
+        SAKD_TRY(log_row(t, row));
+        SAKD_TRY(save_checkpoint(t, path, acc));
+        say(t, "%sepoch %ld/%d  loss %.4f (ce %.4f feature %.4f logit %.4f)  train %.2f%%  "
+               "test %.2f%%  %.1f img/s\n",
+            tty ? "\r" : "", epoch + 1, c->train.epochs, row[3], row[4], row[5], row[6],
+            100.0 * row[7], 100.0 * acc, ips);
+        r->epochs_done = (int)(epoch + 1);
+        r->test_acc = acc;
+        r->test_loss = test_loss;
+        r->train_acc = row[7];
+        r->loss_total = row[3];
+        r->loss_ce = row[4];
+        r->loss_feature = row[5];
+        r->loss_logit = row[6];
+    }
+    if (t->next_epoch >= c->train.epochs && r->epochs_done == 0) {
+        /* Nothing left to train (a finished run resumed): report the weights as they are. */
+        SAKD_TRY(sakd_trainer_evaluate(t, &r->test_acc, &r->test_loss));
+        r->epochs_done = c->train.epochs;
+    }
+    r->best_acc = t->best_acc;
+    r->images_per_s = train_time > 0 ? (double)train_images / train_time : 0.0;
+    SAKD_TRY(sakd_trainer_measure(t, 1024, r));
+    r->wall_s = sakd_time_now() - t0;
+    return SAKD_OK;
+}
+
+void sakd_report_print(const sakd_report *r, FILE *f)
+{
+    fprintf(f, "\nreport\n");
+    fprintf(f, "  test accuracy      %.2f %% (best %.2f %%), test loss %.4f\n", 100.0 * r->test_acc,
+            100.0 * r->best_acc, r->test_loss);
+    fprintf(f, "  loss terms         total %.4f  ce %.4f  feature %.4f  logit %.4f\n",
+            r->loss_total, r->loss_ce, r->loss_feature, r->loss_logit);
+    if (r->n_layers) {
+        fprintf(f, "  firing rates       mean %.4f over %zu spiking layers\n", r->mean_firing_rate,
+                r->n_layers);
+        for (size_t i = 0; i < r->n_layers; i++)
+            fprintf(f, "    %-28s %.4f\n", r->layer_name[i], r->layer_rate[i]);
+    }
+    fprintf(f, "  per image          %.4g SOPs (AC) + %.4g MACs = %.4g uJ (0.9 pJ/AC, 4.6 pJ/MAC)\n",
+            r->sops_per_image, r->macs_per_image, r->energy_uj);
+    fprintf(f, "  throughput         %.1f images/s (training)\n", r->images_per_s);
+    fprintf(f, "  peak device memory %.1f MiB\n", r->peak_mem_mib);
+    fprintf(f, "  wall time          %.1f s\n", r->wall_s);
+}
+
+void sakd_trainer_free(sakd_trainer *t)
+{
+    if (!t)
+        return;
+    if (t->ctx) {
+        sakd_distill_free(&t->dist);
+        sakd_model_free(&t->student);
+        if (t->has_teacher) {
+            sakd_model_free(&t->teacher);
+            sakd_params_free(&t->tp);
+        }
+        sakd_params_free(&t->sp);
+        sakd_tensor_free(&t->opt_a);
+        sakd_tensor_free(&t->opt_b);
+        sakd_tensor_free(&t->grad_norm);
+        sakd_ctx_free(t->ctx);
+    }
+    sakd_dataset_free(&t->train);
+    sakd_dataset_free(&t->test);
+    sakd_config_free(&t->cfg);
+    free(t->x);
+    free(t->y);
+    free(t->perm);
+    free(t->logits);
+    free(t);
+}

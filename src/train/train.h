@@ -1,0 +1,59 @@
+/* train.h — a training run: ANN, SNN by BPTT, or SNN by SAKD from a frozen ANN teacher, with
+ * per-epoch evaluation, CSV log, HDF5 checkpoints, resume and the final report. */
+#ifndef SAKD_TRAIN_TRAIN_H
+#define SAKD_TRAIN_TRAIN_H
+
+#include <stdio.h>
+
+#include "data/dataset.h"
+#include "distill/distill.h"
+#include "train/config.h"
+
+/* The metrics a run reports (DESIGN.md §2.6). */
+typedef struct sakd_report {
+    int epochs_done;
+    double test_acc, best_acc, test_loss, train_acc;
+    double loss_total, loss_ce, loss_feature, loss_logit; /* means over the last epoch */
+    double images_per_s;                                   /* training throughput */
+    double sops_per_image, macs_per_image, energy_uj;      /* per image, from sampled batches */
+    double mean_firing_rate;                               /* over the spiking layers */
+    size_t n_layers;
+    char layer_name[128][96];
+    double layer_rate[128];
+    double peak_mem_mib;
+    double wall_s;
+} sakd_report;
+
+typedef struct sakd_trainer sakd_trainer;
+
+/* Prepares a run of `cfg` (validated and resolved) in `out_dir` (created; config.ini written).
+ * Loads the dataset named by the config unless `train`/`test` are given (tests, smoke runs:
+ * the trainer takes them over). `log` receives progress and the report (NULL: silent). */
+sakd_status sakd_trainer_new(sakd_trainer **t, const sakd_config *cfg, const char *out_dir,
+                             sakd_dataset *train, sakd_dataset *test, FILE *log);
+
+/* Trains the remaining epochs (from a resumed checkpoint when train.resume is set),
+ * evaluating and checkpointing (out_dir/weights.h5) after each. */
+sakd_status sakd_trainer_run(sakd_trainer *t, sakd_report *report);
+
+/* Test accuracy and mean CE of the current weights (eval-mode BN). */
+sakd_status sakd_trainer_evaluate(sakd_trainer *t, double *acc, double *loss);
+
+/* Loads the student's weights (and BN statistics) from a checkpoint, every tensor required. */
+sakd_status sakd_trainer_load_weights(sakd_trainer *t, const char *path);
+
+/* Per-layer firing rates, SOPs and energy over up to `max_images` test images. */
+sakd_status sakd_trainer_measure(sakd_trainer *t, size_t max_images, sakd_report *report);
+
+/* Prints the report. */
+void sakd_report_print(const sakd_report *r, FILE *f);
+
+/* The student model and its parameters (for trace and tests). */
+sakd_model *sakd_trainer_student(sakd_trainer *t);
+sakd_params *sakd_trainer_params(sakd_trainer *t);
+sakd_distill *sakd_trainer_distill(sakd_trainer *t);
+sakd_model *sakd_trainer_teacher(sakd_trainer *t);
+
+void sakd_trainer_free(sakd_trainer *t);
+
+#endif
