@@ -1,4 +1,4 @@
-/* sakd.h — the public interface of libsakd: runtime, tensors, random numbers and ops. */
+/* sakd.h — the public interface of libsakd: runtime, tensors, random numbers, ops, config. */
 #ifndef SAKD_SAKD_H
 #define SAKD_SAKD_H
 
@@ -23,6 +23,7 @@
 #include "runtime/status.h"
 #include "runtime/tensor.h"
 #include "runtime/timer.h"
+#include "train/config.h"
 
 /* "0.1.0" */
 const char *sakd_version(void);

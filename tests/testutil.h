@@ -65,6 +65,7 @@ void test_rmtree(const char *path);
 Suite *suite_status(void);
 Suite *suite_device_select(void);
 Suite *suite_rng_host(void);
+Suite *suite_config(void);
 Suite *suite_tensor(void);
 Suite *suite_gemm(void);
 Suite *suite_elementwise(void);
