@@ -1,5 +1,5 @@
 /* sakd.h — the public interface of libsakd: runtime, tensors, random numbers, ops, networks,
- * distillation, datasets and checkpoints. */
+ * distillation, datasets, checkpoints and configuration. */
 #ifndef SAKD_SAKD_H
 #define SAKD_SAKD_H
 
@@ -31,6 +31,8 @@
 #include "runtime/status.h"
 #include "runtime/tensor.h"
 #include "runtime/timer.h"
+#include "train/config.h"
+#include "train/train.h"
 
 /* "0.1.0" */
 const char *sakd_version(void);

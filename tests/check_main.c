@@ -9,8 +9,8 @@
 typedef Suite *(*suite_fn)(void);
 
 #if defined(SAKD_TESTS_HOST)
-static const suite_fn suites[] = {suite_status, suite_device_select, suite_rng_host,
-                                  suite_data,   suite_file,          suite_checkpoint};
+static const suite_fn suites[] = {suite_status, suite_device_select, suite_rng_host, suite_data,
+                                  suite_file,   suite_checkpoint,    suite_config};
 #else
 static const suite_fn suites[] = {
     suite_tensor, suite_gemm, suite_elementwise, suite_rng_device, suite_program_cache,

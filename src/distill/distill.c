@@ -9,18 +9,6 @@
 #include "ops/elementwise.h"
 #include "ops/loss.h"
 
-const char *sakd_transform_name(sakd_transform t)
-{
-    static const char *names[] = {"none", "proj", "norm", "attn"};
-    return (unsigned)t < 4 ? names[t] : "?";
-}
-
-const char *sakd_distance_name(sakd_distance t)
-{
-    static const char *names[] = {"l2", "l1", "kl"};
-    return (unsigned)t < 3 ? names[t] : "?";
-}
-
 sakd_status sakd_distill_build(sakd_distill *d, sakd_ctx *ctx, sakd_model *student,
                                sakd_model *teacher, sakd_params *student_params,
                                const sakd_distill_cfg *cfg)
@@ -138,6 +126,8 @@ sakd_status sakd_distill_allocate(sakd_distill *d)
             SAKD_TRY(new4(&tp->s_stat[0], ctx, "student attention norm", k, bs, 1));
             SAKD_TRY(new4(&tp->t_stat[0], ctx, "teacher attention norm", k, bs, 1));
             break;
+        default:
+            return sakd_error(SAKD_ERR_ARG, "unknown feature transform %d", (int)d->cfg.transform);
         }
     }
     return SAKD_OK;
@@ -193,6 +183,7 @@ static sakd_status tap_forward(sakd_distill *d, sakd_tap *tp, double beta, int s
         SAKD_TRY(sakd_attn_forward(&tp->s_out, &tp->s_stat[0], &tp->s_mean));
         SAKD_TRY(sakd_attn_forward(&tp->t_out, &tp->t_stat[0], teacher));
         break;
+    default: return sakd_error(SAKD_ERR_ARG, "unknown feature transform");
     }
     float w = (float)beta, tf = (float)d->cfg.feature_tau;
     switch (d->cfg.distance) {
@@ -211,6 +202,7 @@ static sakd_status tap_forward(sakd_distill *d, sakd_tap *tp, double beta, int s
         if (seeds)
             SAKD_TRY(sakd_softmax_kl_backward(&tp->d_out, &tp->s_out, &tp->t_out, tf, w));
         break;
+    default: return sakd_error(SAKD_ERR_ARG, "unknown feature distance");
     }
     if (!seeds)
         return SAKD_OK;
@@ -229,6 +221,7 @@ static sakd_status tap_forward(sakd_distill *d, sakd_tap *tp, double beta, int s
         SAKD_TRY(sakd_attn_backward(&tp->d_mean, &tp->d_out, &tp->s_out, &tp->s_stat[0],
                                     &tp->s_mean));
         break;
+    default: return sakd_error(SAKD_ERR_ARG, "unknown feature transform");
     }
     const sakd_act *sa = sakd_graph_act_get(&d->student->graph, tp->s_id);
     if (sa->time_major)

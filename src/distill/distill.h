@@ -7,13 +7,19 @@
 #include "nn/model.h"
 
 typedef enum sakd_transform {
-    SAKD_TRANSFORM_NONE,
+    SAKD_TRANSFORM_NONE = 0,
     SAKD_TRANSFORM_PROJ,
     SAKD_TRANSFORM_NORM,
-    SAKD_TRANSFORM_ATTN
+    SAKD_TRANSFORM_ATTN,
+    SAKD_TRANSFORM_COUNT
 } sakd_transform;
 
-typedef enum sakd_distance { SAKD_DISTANCE_L2, SAKD_DISTANCE_L1, SAKD_DISTANCE_KL } sakd_distance;
+typedef enum sakd_distance {
+    SAKD_DISTANCE_L2 = 0,
+    SAKD_DISTANCE_L1,
+    SAKD_DISTANCE_KL,
+    SAKD_DISTANCE_COUNT
+} sakd_distance;
 
 typedef struct sakd_distill_cfg {
     double alpha, beta, gamma; /* loss weights */
@@ -78,7 +84,5 @@ sakd_status sakd_distill_backward(sakd_distill *d);
 
 void sakd_distill_free(sakd_distill *d);
 
-const char *sakd_transform_name(sakd_transform t);
-const char *sakd_distance_name(sakd_distance t);
 
 #endif

@@ -4,6 +4,7 @@
 #include <csv.h>
 #include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -23,6 +24,7 @@
 #define ADAM_BETA1 0.9f
 #define ADAM_BETA2 0.999f
 #define ADAM_EPS 1e-8f
+#define PI 3.14159265358979323846
 
 struct sakd_trainer {
     sakd_config cfg;
@@ -236,8 +238,8 @@ static sakd_status save_checkpoint(sakd_trainer *t, const char *path, double tes
         meta.seed = (long long)t->cfg.train.seed;
         meta.test_acc = test_acc;
         git_describe(meta.git, sizeof meta.git);
-        snprintf(meta.device, sizeof meta.device, "%s", t->ctx->info.name);
-        snprintf(meta.driver, sizeof meta.driver, "%s", t->ctx->info.driver);
+        snprintf(meta.device, sizeof meta.device, "%.255s", t->ctx->info.name);
+        snprintf(meta.driver, sizeof meta.driver, "%.127s", t->ctx->info.driver);
         snprintf(meta.optimizer, sizeof meta.optimizer, "%s",
                  sakd_optimizer_str(t->cfg.train.optimizer));
         meta.rng_counter = t->step;
@@ -472,7 +474,7 @@ static double lr_at(const sakd_trainer *t, long long step)
         return base * (double)(step + 1) / (double)warm;
     if (t->cfg.train.schedule == SAKD_SCHEDULE_CONSTANT || total <= warm)
         return base;
-    return base * 0.5 * (1.0 + cos(M_PI * (double)(step - warm) / (double)(total - warm)));
+    return base * 0.5 * (1.0 + cos(PI * (double)(step - warm) / (double)(total - warm)));
 }
 
 static double beta_at(const sakd_trainer *t, long epoch)
