@@ -80,6 +80,7 @@ Suite *suite_chain(void);
 Suite *suite_null_args(void);
 Suite *suite_model(void);
 Suite *suite_graph(void);
+Suite *suite_train(void);
 Suite *suite_conv(void);
 Suite *suite_linear(void);
 Suite *suite_bn(void);

@@ -66,7 +66,7 @@ static int bench_gemm(cli_opts *opts, int argc, char **argv)
     };
     const char *sizes = "128,256,512,1024";
     int reps = 5, c;
-    optind = 1;
+    optind = 0; /* 0, not 1: GNU getopt then resets its permutation state too */
     while ((c = getopt_long(argc, argv, "d:s:r:h", long_opts, NULL)) != -1) {
         switch (c) {
         case 'd': opts->device = optarg; break;

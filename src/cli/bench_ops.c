@@ -565,7 +565,7 @@ int cli_bench_ops(cli_opts *opts, int argc, char **argv)
     double widths[8] = {0.25, 1.0}, sizes[8] = {28, 32};
     int nw = 2, ns = 2, c, reps = 3;
     long T = 4, batch = 32;
-    optind = 1;
+    optind = 0; /* 0, not 1: GNU getopt then resets its permutation state too */
     while ((c = getopt_long(argc, argv, "d:w:s:T:b:r:h", long_opts, NULL)) != -1) {
         switch (c) {
         case 'd': opts->device = optarg; break;

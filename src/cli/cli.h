@@ -40,6 +40,12 @@ void help_bench_ops(void);
 /* Median seconds of one n x n x n SGEMM on ctx over `reps` runs after a warm-up. */
 sakd_status cli_time_gemm(sakd_ctx *ctx, size_t n, int reps, double *seconds);
 void help_bench(void);
+int cmd_train(cli_opts *opts, int argc, char **argv);
+void help_train(void);
+int cmd_eval(cli_opts *opts, int argc, char **argv);
+void help_eval(void);
+int cmd_trace(cli_opts *opts, int argc, char **argv);
+void help_trace(void);
 int cmd_kernels(cli_opts *opts, int argc, char **argv);
 void help_kernels(void);
 

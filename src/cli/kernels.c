@@ -38,7 +38,7 @@ int cmd_kernels(cli_opts *opts, int argc, char **argv)
     };
     const char *source = NULL, *export_dir = NULL, *options = "";
     int c, options_given = 0;
-    optind = 1;
+    optind = 0; /* 0, not 1: GNU getopt then resets its permutation state too */
     while ((c = getopt_long(argc, argv, "d:s:e:o:h", long_opts, NULL)) != -1) {
         switch (c) {
         case 'd': opts->device = optarg; break;

@@ -9,6 +9,11 @@ static void help_help(void);
 static int cmd_help(cli_opts *opts, int argc, char **argv);
 
 static const cli_command commands[] = {
+    {"train", "train an ANN, an SNN, or an SNN by SAKD from a config file", cmd_train,
+     help_train},
+    {"eval", "evaluate a checkpoint on its dataset's test set", cmd_eval, help_eval},
+    {"trace", "one traced training step on a batch file, for cross-checks", cmd_trace,
+     help_trace},
     {"devices", "list OpenCL platforms and devices, marking the selected one", cmd_devices,
      help_devices},
     {"selftest", "check a GEMM and element-wise kernels against a CPU reference", cmd_selftest,
@@ -95,7 +100,7 @@ int cli_parse_common(cli_opts *opts, int argc, char **argv, void (*help)(void))
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    optind = 1;
+    optind = 0; /* 0, not 1: GNU getopt then resets its permutation state too */
     int c;
     while ((c = getopt_long(argc, argv, "d:h", long_opts, NULL)) != -1) {
         switch (c) {

@@ -42,6 +42,7 @@ struct sakd_trainer {
     long next_epoch;             /* first epoch still to train (0-based) */
     long long step;              /* optimizer steps taken */
     double best_acc;
+    long stop_after;             /* stop once this many epochs are done (0: run them all) */
     float *x;                    /* [B, C, H, W] host batch */
     int32_t *y;                  /* [B] */
     size_t *perm;                /* [n train] */
@@ -376,8 +377,9 @@ sakd_status sakd_trainer_new(sakd_trainer **out, const sakd_config *cfg, const c
     *out = t;
     sakd_config_resolve(&t->cfg);
     SAKD_TRY(sakd_config_validate(&t->cfg));
-    snprintf(t->out_dir, sizeof t->out_dir, "%s", out_dir);
-    SAKD_TRY(sakd_mkdir_p(out_dir));
+    snprintf(t->out_dir, sizeof t->out_dir, "%s", out_dir ? out_dir : "");
+    if (out_dir)
+        SAKD_TRY(sakd_mkdir_p(out_dir));
     if (train && test) {
         t->train = *train;
         t->test = *test;
@@ -450,12 +452,14 @@ sakd_status sakd_trainer_new(sakd_trainer **out, const sakd_config *cfg, const c
     if (!t->x || !t->y || !t->perm || !t->logits)
         return sakd_error(SAKD_ERR_NOMEM, "out of memory for the batch buffers");
 
-    char *ini = NULL, path[PATH_MAX + 16];
-    SAKD_TRY(sakd_config_to_ini(&t->cfg, &ini));
-    snprintf(path, sizeof path, "%s/config.ini", out_dir);
-    st = sakd_file_write_atomic(path, ini, strlen(ini));
-    free(ini);
-    SAKD_TRY(st);
+    if (out_dir) {
+        char *ini = NULL, path[PATH_MAX + 16];
+        SAKD_TRY(sakd_config_to_ini(&t->cfg, &ini));
+        snprintf(path, sizeof path, "%s/config.ini", out_dir);
+        st = sakd_file_write_atomic(path, ini, strlen(ini));
+        free(ini);
+        SAKD_TRY(st);
+    }
     if (t->cfg.train.resume[0])
         return resume(t, t->cfg.train.resume);
     if (t->cfg.distill.init_from_teacher)
@@ -733,6 +737,8 @@ sakd_status sakd_trainer_run(sakd_trainer *t, sakd_report *r)
 {
     memset(r, 0, sizeof *r);
     const sakd_config *c = &t->cfg;
+    if (!t->out_dir[0])
+        return sakd_error(SAKD_ERR_ARG, "a training run needs an output directory");
     int tty = t->log && isatty(fileno(t->log));
     double t0 = sakd_time_now(), train_time = 0.0;
     size_t train_images = 0;
@@ -805,6 +811,8 @@ sakd_status sakd_trainer_run(sakd_trainer *t, sakd_report *r)
         r->loss_ce = row[4];
         r->loss_feature = row[5];
         r->loss_logit = row[6];
+        if (t->stop_after > 0 && t->next_epoch >= t->stop_after)
+            break;
     }
     if (t->next_epoch >= c->train.epochs && r->epochs_done == 0) {
         /* Nothing left to train (a finished run resumed): report the weights as they are. */
@@ -816,6 +824,11 @@ sakd_status sakd_trainer_run(sakd_trainer *t, sakd_report *r)
     SAKD_TRY(sakd_trainer_measure(t, 1024, r));
     r->wall_s = sakd_time_now() - t0;
     return SAKD_OK;
+}
+
+void sakd_trainer_stop_after(sakd_trainer *t, long epochs)
+{
+    t->stop_after = epochs;
 }
 
 void sakd_report_print(const sakd_report *r, FILE *f)

@@ -26,7 +26,8 @@ typedef struct sakd_report {
 
 typedef struct sakd_trainer sakd_trainer;
 
-/* Prepares a run of `cfg` (validated and resolved) in `out_dir` (created; config.ini written).
+/* Prepares a run of `cfg` (validated and resolved) in `out_dir` (created; config.ini written;
+ * NULL for evaluation and traces, which write nothing there).
  * Loads the dataset named by the config unless `train`/`test` are given (tests, smoke runs:
  * the trainer takes them over). `log` receives progress and the report (NULL: silent). */
 sakd_status sakd_trainer_new(sakd_trainer **t, const sakd_config *cfg, const char *out_dir,
@@ -35,6 +36,10 @@ sakd_status sakd_trainer_new(sakd_trainer **t, const sakd_config *cfg, const cha
 /* Trains the remaining epochs (from a resumed checkpoint when train.resume is set),
  * evaluating and checkpointing (out_dir/weights.h5) after each. */
 sakd_status sakd_trainer_run(sakd_trainer *t, sakd_report *report);
+
+/* Stops sakd_trainer_run once `epochs` epochs are done (the schedule still spans
+ * train.epochs): an interrupted run, for tests and fault injection. */
+void sakd_trainer_stop_after(sakd_trainer *t, long epochs);
 
 /* Test accuracy and mean CE of the current weights (eval-mode BN). */
 sakd_status sakd_trainer_evaluate(sakd_trainer *t, double *acc, double *loss);

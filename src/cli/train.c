@@ -1,0 +1,380 @@
+/* train.c — `sakd train`, `sakd eval` and `sakd trace`: a training run from a config file, the
+ * evaluation of a checkpoint, and one traced training step for checking against other tools. */
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "io/checkpoint.h"
+#include "io/h5.h"
+#include "ops/optim.h"
+
+void help_train(void)
+{
+    printf("usage: sakd train CONFIG.ini [section.key=value ...] [--device SPEC]\n\n"
+           "Trains the model the config describes (DESIGN.md 3.3 lists the keys): an ANN\n"
+           "(model.arch = ann), a spiking network by BPTT, or, with distill.teacher set, a\n"
+           "spiking network by SAKD from that ANN checkpoint. Writes run.out (default\n"
+           "runs/<config id>)/config.ini, log.csv (one row per epoch) and weights.h5 (after\n"
+           "every epoch), then prints the report: accuracy, loss terms, firing rates, SOPs\n"
+           "and energy per image, images/s and peak device memory. train.resume = PATH\n"
+           "continues a run from its checkpoint.\n");
+}
+
+void help_eval(void)
+{
+    printf("usage: sakd eval --weights W.h5 [section.key=value ...] [--device SPEC]\n\n"
+           "Evaluates a checkpoint on the test set of the dataset its /meta config names\n"
+           "(override keys such as data.dir or data.test_limit on the command line) and\n"
+           "prints accuracy, firing rates, SOPs and energy per image.\n");
+}
+
+void help_trace(void)
+{
+    printf("usage: sakd trace CONFIG.ini --batch BATCH.h5 --out TRACE.h5 [--weights S.h5]\n"
+           "                  [--teacher T.h5] [section.key=value ...] [--device SPEC]\n\n"
+           "One training step (train-mode BN, no optimizer update) on the batch in BATCH.h5\n"
+           "(/x float32 [B, C, H, W], already normalized; /y int32 or int64 [B]), writing\n"
+           "/logits, /teacher_logits, /loss/{ce,feature,logit,total}, /features/K/{student,\n"
+           "teacher}, /firing/<layer> and /grad/<parameter> to TRACE.h5 (DESIGN.md 3.2).\n");
+}
+
+/* Loads defaults, an optional file, then `section.key=value` overrides. */
+static sakd_status load_config(sakd_config *c, const char *file, int argc, char **argv,
+                               int first)
+{
+    SAKD_TRY(sakd_config_init(c));
+    if (file)
+        SAKD_TRY(sakd_config_load_file(c, file));
+    for (int i = first; i < argc; i++)
+        SAKD_TRY(sakd_config_override(c, argv[i], "command line"));
+    return SAKD_OK;
+}
+
+static int parse_opts(cli_opts *opts, int argc, char **argv, void (*help)(void),
+                      const char **weights, const char **batch, const char **out,
+                      const char **teacher)
+{
+    static const struct option long_opts[] = {
+        {"device", required_argument, NULL, 'd'}, {"weights", required_argument, NULL, 'w'},
+        {"batch", required_argument, NULL, 'b'},  {"out", required_argument, NULL, 'o'},
+        {"teacher", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    optind = 0; /* 0, not 1: GNU getopt then resets its permutation state too */
+    while ((c = getopt_long(argc, argv, "d:w:b:o:t:h", long_opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': opts->device = optarg; break;
+        case 'w': *weights = optarg; break;
+        case 'b': *batch = optarg; break;
+        case 'o': *out = optarg; break;
+        case 't': *teacher = optarg; break;
+        case 'h': help(); return SAKD_EXIT_OK;
+        default:
+            fprintf(stderr, "sakd: '%s --help' shows the options\n", argv[0]);
+            return SAKD_EXIT_USAGE;
+        }
+    }
+    return -1;
+}
+
+static int config_fail(sakd_status st)
+{
+    cli_fail(st, "configuration");
+    return SAKD_EXIT_USAGE;
+}
+
+int cmd_train(cli_opts *opts, int argc, char **argv)
+{
+    const char *weights = NULL, *batch = NULL, *out = NULL, *teacher = NULL;
+    int rc = parse_opts(opts, argc, argv, help_train, &weights, &batch, &out, &teacher);
+    if (rc >= 0)
+        return rc;
+    if (optind >= argc) {
+        fprintf(stderr, "sakd: error: train needs a config file ('sakd train --help')\n");
+        return SAKD_EXIT_USAGE;
+    }
+    sakd_config cfg;
+    sakd_status st = load_config(&cfg, argv[optind], argc, argv, optind + 1);
+    if (st == SAKD_OK && opts->device) {
+        char dev[300];
+        snprintf(dev, sizeof dev, "run.device=%s", opts->device);
+        st = sakd_config_override(&cfg, dev, "--device");
+    }
+    if (st == SAKD_OK)
+        st = sakd_config_validate(&cfg);
+    if (st != SAKD_OK) {
+        sakd_config_free(&cfg);
+        return config_fail(st);
+    }
+    char dir[PATH_MAX], id[13];
+    sakd_config_resolve(&cfg);
+    sakd_config_id(&cfg, id);
+    if (cfg.run.out[0])
+        snprintf(dir, sizeof dir, "%s", cfg.run.out);
+    else
+        snprintf(dir, sizeof dir, "runs/%s", id);
+    sakd_trainer *t;
+    st = sakd_trainer_new(&t, &cfg, dir, NULL, NULL, stdout);
+    sakd_report report;
+    if (st == SAKD_OK)
+        st = sakd_trainer_run(t, &report);
+    sakd_trainer_free(t);
+    sakd_config_free(&cfg);
+    if (st != SAKD_OK)
+        return cli_fail(st, "training");
+    sakd_report_print(&report, stdout);
+    printf("  run directory      %s\n", dir);
+    return SAKD_EXIT_OK;
+}
+
+/* The config stored in a checkpoint's /meta, with command-line overrides on top. */
+static sakd_status config_from_checkpoint(sakd_config *cfg, const char *path, int argc,
+                                          char **argv, int first)
+{
+    SAKD_TRY(sakd_config_init(cfg));
+    sakd_checkpoint *ck;
+    SAKD_TRY(sakd_checkpoint_open(&ck, path));
+    sakd_ckpt_meta meta;
+    memset(&meta, 0, sizeof meta);
+    sakd_status st = sakd_checkpoint_read_meta(ck, &meta);
+    sakd_checkpoint_close(ck);
+    if (st == SAKD_OK && !meta.config)
+        st = sakd_error(SAKD_ERR_FORMAT,
+                        "%s has no /meta config; evaluate it with a config file instead", path);
+    if (st == SAKD_OK)
+        st = sakd_config_load_string(cfg, meta.config, path);
+    sakd_ckpt_meta_free(&meta);
+    for (int i = first; i < argc && st == SAKD_OK; i++)
+        st = sakd_config_override(cfg, argv[i], "command line");
+    /* Evaluation neither resumes nor distills. */
+    if (st == SAKD_OK)
+        st = sakd_config_override(cfg, "train.resume=", "eval");
+    if (st == SAKD_OK)
+        st = sakd_config_override(cfg, "distill.teacher=", "eval");
+    if (st == SAKD_OK)
+        st = sakd_config_override(cfg, "distill.init_from_teacher=false", "eval");
+    return st;
+}
+
+int cmd_eval(cli_opts *opts, int argc, char **argv)
+{
+    const char *weights = NULL, *batch = NULL, *out = NULL, *teacher = NULL;
+    int rc = parse_opts(opts, argc, argv, help_eval, &weights, &batch, &out, &teacher);
+    if (rc >= 0)
+        return rc;
+    if (!weights) {
+        fprintf(stderr, "sakd: error: eval needs --weights W.h5\n");
+        return SAKD_EXIT_USAGE;
+    }
+    sakd_config cfg;
+    sakd_status st = config_from_checkpoint(&cfg, weights, argc, argv, optind);
+    if (st != SAKD_OK) {
+        sakd_config_free(&cfg);
+        return cli_fail(st, "reading the checkpoint's config");
+    }
+    if (opts->device) {
+        free(cfg.run.device);
+        cfg.run.device = strdup(opts->device);
+    }
+    sakd_trainer *t;
+    sakd_report report;
+    memset(&report, 0, sizeof report);
+    st = sakd_trainer_new(&t, &cfg, NULL, NULL, NULL, stdout);
+    if (st == SAKD_OK)
+        st = sakd_trainer_load_weights(t, weights);
+    if (st == SAKD_OK)
+        st = sakd_trainer_evaluate(t, &report.test_acc, &report.test_loss);
+    if (st == SAKD_OK)
+        st = sakd_trainer_measure(t, 1024, &report);
+    sakd_trainer_free(t);
+    sakd_config_free(&cfg);
+    if (st != SAKD_OK)
+        return cli_fail(st, "evaluating");
+    report.best_acc = report.test_acc;
+    printf("%s\n", weights);
+    sakd_report_print(&report, stdout);
+    return SAKD_EXIT_OK;
+}
+
+/* Writes the trace of one step (DESIGN.md 3.2). */
+static sakd_status write_trace(sakd_trainer *t, const char *out)
+{
+    sakd_model *s = sakd_trainer_student(t), *teacher = sakd_trainer_teacher(t);
+    sakd_distill *d = sakd_trainer_distill(t);
+    sakd_params *p = sakd_trainer_params(t);
+    sakd_h5_file f;
+    char tmp[PATH_MAX + 32];
+    SAKD_TRY(sakd_h5_create_temp(out, &f, tmp, sizeof tmp));
+    size_t largest = p->n_trainable;
+    sakd_graph *g = &s->graph;
+    for (size_t i = 0; i < g->n_acts; i++) {
+        size_t n = sakd_tensor_numel(&g->acts[i].value);
+        largest = n > largest ? n : largest;
+    }
+    float *h = malloc((largest ? largest : 1) * sizeof *h);
+    sakd_status st = h ? SAKD_OK : sakd_error(SAKD_ERR_NOMEM, "out of memory");
+    const sakd_act *lg = sakd_graph_act_get(g, s->logits);
+    if (st == SAKD_OK)
+        st = sakd_tensor_download(&lg->value, h);
+    if (st == SAKD_OK)
+        st = sakd_h5_write_float(f, "/logits", 2, lg->shape, h);
+    if (st == SAKD_OK && teacher) {
+        const sakd_act *tl = sakd_graph_act_get(&teacher->graph, teacher->logits);
+        st = sakd_tensor_download(&tl->value, h);
+        if (st == SAKD_OK)
+            st = sakd_h5_write_float(f, "/teacher_logits", 2, tl->shape, h);
+    }
+    const struct {
+        const char *name;
+        double v;
+    } losses[] = {{"/loss/ce", d->loss_ce},
+                  {"/loss/feature", d->loss_feature},
+                  {"/loss/logit", d->loss_logit},
+                  {"/loss/total", d->loss_total}};
+    for (size_t i = 0; i < 4 && st == SAKD_OK; i++) {
+        float v = (float)losses[i].v;
+        st = sakd_h5_write_float(f, losses[i].name, 0, NULL, &v);
+    }
+    for (size_t k = 0; k < d->n_taps && st == SAKD_OK; k++) {
+        const sakd_tensor *pair[2] = {&d->taps[k].s_out, &d->taps[k].t_out};
+        const char *who[2] = {"student", "teacher"};
+        for (int w = 0; w < 2 && st == SAKD_OK; w++) {
+            char path[96];
+            snprintf(path, sizeof path, "/features/%zu/%s", k, who[w]);
+            st = sakd_tensor_download(pair[w], h);
+            if (st == SAKD_OK)
+                st = sakd_h5_write_float(f, path, pair[w]->ndim, pair[w]->shape, h);
+        }
+    }
+    for (size_t i = 0; i < g->n_nodes && st == SAKD_OK; i++) {
+        const sakd_node *n = &g->nodes[i];
+        if (n->kind != SAKD_NODE_LIF)
+            continue;
+        const sakd_tensor *v = &g->acts[n->out].value;
+        st = sakd_tensor_download(v, h);
+        double sum = 0.0;
+        size_t cnt = sakd_tensor_numel(v);
+        for (size_t j = 0; j < cnt; j++)
+            sum += h[j];
+        float rate = (float)(sum / (double)cnt);
+        char path[160];
+        snprintf(path, sizeof path, "/firing/%s", n->name);
+        if (st == SAKD_OK)
+            st = sakd_h5_write_float(f, path, 0, NULL, &rate);
+    }
+    if (st == SAKD_OK && p->n_trainable)
+        st = sakd_tensor_download(&p->grads, h);
+    for (size_t i = 0; i < p->count && st == SAKD_OK; i++) {
+        const sakd_param *e = &p->items[i];
+        if (!e->trainable)
+            continue;
+        char path[160];
+        snprintf(path, sizeof path, "/grad/%s", e->name);
+        st = sakd_h5_write_float(f, path, e->ndim, e->shape, h + e->offset);
+    }
+    free(h);
+    if (st != SAKD_OK) {
+        sakd_h5_abort(f, tmp);
+        return st;
+    }
+    return sakd_h5_commit(f, tmp, out);
+}
+
+static size_t dataset_classes(sakd_dataset_id d)
+{
+    return d == SAKD_DATASET_CIFAR100 ? 100 : 10;
+}
+
+int cmd_trace(cli_opts *opts, int argc, char **argv)
+{
+    const char *weights = NULL, *batch = NULL, *out = NULL, *teacher = NULL;
+    int rc = parse_opts(opts, argc, argv, help_trace, &weights, &batch, &out, &teacher);
+    if (rc >= 0)
+        return rc;
+    if (optind >= argc || !batch || !out) {
+        fprintf(stderr, "sakd: error: trace needs CONFIG.ini, --batch BATCH.h5 and --out "
+                        "TRACE.h5 ('sakd trace --help')\n");
+        return SAKD_EXIT_USAGE;
+    }
+    float *x = NULL;
+    int32_t *y = NULL;
+    size_t shape[4], n;
+    sakd_status st = sakd_batch_file_read(batch, &x, shape, &y, &n);
+    if (st != SAKD_OK)
+        return cli_fail(st, "reading the batch file");
+    sakd_config cfg;
+    st = load_config(&cfg, argv[optind], argc, argv, optind + 1);
+    char assign[PATH_MAX + 32];
+    if (st == SAKD_OK) {
+        snprintf(assign, sizeof assign, "train.batch=%zu", n);
+        st = sakd_config_override(&cfg, assign, "--batch");
+    }
+    if (st == SAKD_OK && teacher) {
+        snprintf(assign, sizeof assign, "distill.teacher=%s", teacher);
+        st = sakd_config_override(&cfg, assign, "--teacher");
+    }
+    if (st == SAKD_OK)
+        st = sakd_config_override(&cfg, "train.resume=", "trace");
+    if (st == SAKD_OK && opts->device) {
+        snprintf(assign, sizeof assign, "run.device=%s", opts->device);
+        st = sakd_config_override(&cfg, assign, "--device");
+    }
+    if (st != SAKD_OK) {
+        free(x);
+        free(y);
+        sakd_config_free(&cfg);
+        return config_fail(st);
+    }
+    /* The trace needs the dataset's shape and classes only: stand-in data of that shape. */
+    size_t classes = dataset_classes(cfg.data.dataset);
+    for (size_t i = 0; i < n && st == SAKD_OK; i++)
+        if (y[i] < 0 || (size_t)y[i] >= classes)
+            st = sakd_error(SAKD_ERR_FORMAT, "%s: /y[%zu] = %d is not a class of %s (0..%zu)",
+                            batch, i, (int)y[i], sakd_dataset_str(cfg.data.dataset), classes - 1);
+    sakd_dataset tr, te;
+    memset(&tr, 0, sizeof tr);
+    memset(&te, 0, sizeof te);
+    if (st == SAKD_OK)
+        st = sakd_dataset_synthetic_split(&tr, &te, n, n, shape[1], shape[2], shape[3], classes,
+                                          1);
+    sakd_trainer *t = NULL;
+    if (st == SAKD_OK)
+        st = sakd_trainer_new(&t, &cfg, NULL, &tr, &te, NULL);
+    if (st == SAKD_OK && weights)
+        st = sakd_trainer_load_weights(t, weights);
+    if (st == SAKD_OK) {
+        sakd_model *s = sakd_trainer_student(t), *tm = sakd_trainer_teacher(t);
+        sakd_distill *d = sakd_trainer_distill(t);
+        st = sakd_tensor_upload(&sakd_graph_act_get(&s->graph, s->input)->value, x);
+        if (st == SAKD_OK && tm)
+            st = sakd_tensor_upload(&sakd_graph_act_get(&tm->graph, tm->input)->value, x);
+        if (st == SAKD_OK)
+            st = sakd_distill_set_labels(d, y);
+        if (st == SAKD_OK && tm)
+            st = sakd_graph_forward(&tm->graph, 0);
+        if (st == SAKD_OK)
+            st = sakd_graph_forward(&s->graph, 1);
+        if (st == SAKD_OK)
+            st = sakd_grad_zero(&sakd_trainer_params(t)->grads);
+        if (st == SAKD_OK)
+            st = sakd_distill_forward(d, cfg.distill.beta, 1);
+        if (st == SAKD_OK)
+            st = sakd_distill_backward(d);
+        if (st == SAKD_OK)
+            st = write_trace(t, out);
+        if (st == SAKD_OK)
+            printf("trace of one step: loss total %.6g (ce %.6g feature %.6g logit %.6g) -> %s\n",
+                   d->loss_total, d->loss_ce, d->loss_feature, d->loss_logit, out);
+    }
+    sakd_trainer_free(t);
+    sakd_dataset_free(&tr);
+    sakd_dataset_free(&te);
+    sakd_config_free(&cfg);
+    free(x);
+    free(y);
+    return st == SAKD_OK ? SAKD_EXIT_OK : cli_fail(st, "tracing");
+}

@@ -1,0 +1,342 @@
+/* test_train.c — training runs on a small generated dataset: the loss falls (ANN, SNN, SAKD),
+ * checkpoints round-trip exactly, resume equals an uninterrupted run, the same seed gives
+ * bit-identical weights, level-1 initialization copies the teacher's tensors, and the sakd
+ * train / eval / trace commands work and reject bad input by name. */
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+static char dir[PATH_MAX];
+
+static void setup(void)
+{
+    test_tempdir(dir, sizeof dir);
+}
+
+static void teardown(void)
+{
+    test_rmtree(dir);
+}
+
+/* A tiny resnet19 config; extra "section.key=value" overrides follow. */
+static void make_config(sakd_config *c, const char *const *overrides)
+{
+    TEST_OK(sakd_config_init(c));
+    const char *base[] = {"model.width=0.0625", "model.T=2",       "train.batch=16",
+                          "train.epochs=3",     "train.lr=0.05",   "data.crop_padding=0",
+                          "data.flip=false",    "train.seed=11",   NULL};
+    for (const char *const *o = base; *o; o++)
+        TEST_OK(sakd_config_override(c, *o, "test"));
+    for (const char *const *o = overrides; o && *o; o++)
+        TEST_OK(sakd_config_override(c, *o, "test"));
+}
+
+/* Trains `cfg` on synthetic 3-class 8x8 data in dir/name and returns the report. */
+static sakd_report train(const sakd_config *cfg, const char *name)
+{
+    sakd_dataset tr, te;
+    TEST_OK(sakd_dataset_synthetic_split(&tr, &te, 96, 48, 1, 8, 8, 3, 5));
+    char out[PATH_MAX + 64];
+    snprintf(out, sizeof out, "%s/%s", dir, name);
+    sakd_trainer *t;
+    TEST_OK(sakd_trainer_new(&t, cfg, out, &tr, &te, NULL));
+    sakd_report r;
+    TEST_OK(sakd_trainer_run(t, &r));
+    sakd_trainer_free(t);
+    return r;
+}
+
+/* Drops the quotes libcsv puts around every field (these fields hold no commas). */
+static void unquote(char *s)
+{
+    char *w = s;
+    for (char *r = s; *r; r++)
+        if (*r != '"')
+            *w++ = *r;
+    *w = '\0';
+}
+
+/* The first and last loss_total of dir/name/log.csv. */
+static void log_losses(const char *name, double *first, double *last, int *rows)
+{
+    char path[PATH_MAX + 64], line[512];
+    snprintf(path, sizeof path, "%s/%s/log.csv", dir, name);
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "no %s", path);
+    *rows = 0;
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
+    unquote(line);
+    ck_assert_msg(strncmp(line, "epoch,lr,beta,loss_total", 24) == 0, "header: %s", line);
+    while (fgets(line, sizeof line, f)) {
+        unquote(line);
+        double epoch, lr, beta, loss;
+        ck_assert_int_eq(sscanf(line, "%lf,%lf,%lf,%lf", &epoch, &lr, &beta, &loss), 4);
+        if (*rows == 0)
+            *first = loss;
+        *last = loss;
+        (*rows)++;
+    }
+    fclose(f);
+}
+
+/* The bytes of every /model tensor of a checkpoint, concatenated in name order. */
+static float *model_bytes(const char *path, size_t *n)
+{
+    sakd_checkpoint *ck;
+    TEST_OK(sakd_checkpoint_open(&ck, path));
+    size_t total = 0;
+    for (size_t i = 0; i < sakd_checkpoint_model_count(ck); i++) {
+        const sakd_ckpt_tensor *ti = sakd_checkpoint_model_info(ck, i);
+        size_t m = 1;
+        for (int j = 0; j < ti->ndim; j++)
+            m *= ti->shape[j];
+        total += m;
+    }
+    float *all = malloc(total * sizeof *all), *p = all;
+    for (size_t i = 0; i < sakd_checkpoint_model_count(ck); i++) {
+        const sakd_ckpt_tensor *ti = sakd_checkpoint_model_info(ck, i);
+        size_t m = 1;
+        for (int j = 0; j < ti->ndim; j++)
+            m *= ti->shape[j];
+        TEST_OK(sakd_checkpoint_read_model(ck, ti->name, ti->ndim, ti->shape, p));
+        p += m;
+    }
+    sakd_checkpoint_close(ck);
+    *n = total;
+    return all;
+}
+
+static void expect_same_weights(const char *a, const char *b)
+{
+    char pa[PATH_MAX + 64], pb[PATH_MAX + 64];
+    snprintf(pa, sizeof pa, "%s/%s/weights.h5", dir, a);
+    snprintf(pb, sizeof pb, "%s/%s/weights.h5", dir, b);
+    size_t na, nb;
+    float *wa = model_bytes(pa, &na), *wb = model_bytes(pb, &nb);
+    ck_assert_uint_eq(na, nb);
+    ck_assert_msg(memcmp(wa, wb, na * sizeof *wa) == 0, "weights of %s and %s differ", a, b);
+    free(wa);
+    free(wb);
+}
+
+START_TEST(test_loss_falls)
+{
+    /* _i = 0: ANN; 1: SNN by BPTT. */
+    sakd_config c;
+    /* Width 0.25: at 4 channels a spiking net barely fires; resnet18's head has no LIF after
+     * a linear layer, which starts silent and wakes up only after tens of steps. */
+    const char *ann[] = {"model.arch=ann", "model.width=0.25", "train.epochs=4", NULL};
+    const char *snn[] = {"model.name=resnet18", "model.width=0.25", "train.epochs=6", NULL};
+    make_config(&c, _i ? snn : ann);
+    sakd_report r = train(&c, "run");
+    double first, last;
+    int rows;
+    log_losses("run", &first, &last, &rows);
+    ck_assert_int_eq(rows, _i ? 6 : 4);
+    ck_assert_msg(last < 0.8 * first, "%s loss %g -> %g did not fall", _i ? "SNN" : "ANN", first,
+                  last);
+    ck_assert_msg(r.test_acc > 0.5, "test accuracy %g on a 3-class task", r.test_acc);
+    if (_i) {
+        ck_assert_uint_gt(r.n_layers, 5);
+        ck_assert(r.mean_firing_rate > 0.0 && r.mean_firing_rate < 1.0);
+        ck_assert(r.sops_per_image > 0.0 && r.macs_per_image > 0.0);
+    } else {
+        ck_assert_uint_eq(r.n_layers, 0);
+        ck_assert(r.sops_per_image == 0.0);
+    }
+    sakd_config_free(&c);
+}
+END_TEST
+
+START_TEST(test_deterministic_and_resume)
+{
+    /* Two identical runs give identical weights; a run interrupted after epoch 1 and resumed
+     * from its checkpoint reaches the same weights as the uninterrupted one. */
+    sakd_config c;
+    make_config(&c, NULL);
+    train(&c, "a");
+    train(&c, "b");
+    expect_same_weights("a", "b");
+    /* Interrupted after epoch 1 of 3, then resumed from its checkpoint. */
+    sakd_dataset tr, te;
+    TEST_OK(sakd_dataset_synthetic_split(&tr, &te, 96, 48, 1, 8, 8, 3, 5));
+    char out[PATH_MAX + 64], assign[PATH_MAX + 96];
+    snprintf(out, sizeof out, "%s/c", dir);
+    sakd_trainer *t;
+    TEST_OK(sakd_trainer_new(&t, &c, out, &tr, &te, NULL));
+    sakd_trainer_stop_after(t, 1);
+    sakd_report r;
+    TEST_OK(sakd_trainer_run(t, &r));
+    ck_assert_int_eq(r.epochs_done, 1);
+    sakd_trainer_free(t);
+    snprintf(assign, sizeof assign, "train.resume=%s/c/weights.h5", dir);
+    TEST_OK(sakd_config_override(&c, assign, "test"));
+    TEST_OK(sakd_dataset_synthetic_split(&tr, &te, 96, 48, 1, 8, 8, 3, 5));
+    TEST_OK(sakd_trainer_new(&t, &c, out, &tr, &te, NULL));
+    TEST_OK(sakd_trainer_run(t, &r));
+    ck_assert_int_eq(r.epochs_done, 3);
+    sakd_trainer_free(t);
+    expect_same_weights("a", "c");
+    double first, last;
+    int rows;
+    log_losses("c", &first, &last, &rows);
+    ck_assert_int_eq(rows, 3); /* the log continues, one row per epoch */
+    sakd_config_free(&c);
+}
+END_TEST
+
+START_TEST(test_sakd_and_init)
+{
+    /* An ANN teacher, then an SNN by SAKD (init + logit + feature KD with proj). */
+    sakd_config c;
+    const char *teacher[] = {"model.name=resnet18", "model.width=0.25", "model.arch=ann",
+                             "train.epochs=3", NULL};
+    make_config(&c, teacher);
+    train(&c, "teacher");
+    sakd_config_free(&c);
+    char assign[PATH_MAX + 64], path[PATH_MAX + 64];
+    snprintf(assign, sizeof assign, "distill.teacher=%s/teacher/weights.h5", dir);
+    const char *student[] = {"model.name=resnet18",  "model.width=0.25",
+                             "train.epochs=4",       assign,
+                             "distill.init_from_teacher=true", "distill.transform=proj", NULL};
+    make_config(&c, student);
+    /* Level-1 initialization: every model tensor equals the teacher's right after set-up;
+     * the proj heads exist only in the student. */
+    sakd_dataset tr, te;
+    TEST_OK(sakd_dataset_synthetic_split(&tr, &te, 96, 48, 1, 8, 8, 3, 5));
+    snprintf(path, sizeof path, "%s/student", dir);
+    sakd_trainer *t;
+    TEST_OK(sakd_trainer_new(&t, &c, path, &tr, &te, NULL));
+    sakd_params *sp = sakd_trainer_params(t);
+    sakd_checkpoint *ck;
+    snprintf(path, sizeof path, "%s/teacher/weights.h5", dir);
+    TEST_OK(sakd_checkpoint_open(&ck, path));
+    size_t copied = 0, heads = 0;
+    for (size_t i = 0; i < sp->count; i++) {
+        const sakd_param *e = &sp->items[i];
+        if (strncmp(e->name, "distill.proj.", 13) == 0) {
+            heads++;
+            ck_assert(!sakd_checkpoint_has_model(ck, e->name));
+            continue;
+        }
+        float *a = malloc(e->numel * sizeof *a), *b = malloc(e->numel * sizeof *b);
+        TEST_OK(sakd_checkpoint_read_model(ck, e->name, e->ndim, e->shape, a));
+        TEST_OK(sakd_tensor_download(&e->value, b));
+        ck_assert_msg(memcmp(a, b, e->numel * sizeof *a) == 0, "%s not copied", e->name);
+        copied++;
+        free(a);
+        free(b);
+    }
+    sakd_checkpoint_close(ck);
+    ck_assert_uint_gt(copied, 50);
+    ck_assert_uint_eq(heads, 4 * 5); /* 4 stage taps x (conv weight, BN weight, bias, 2 stats) */
+    sakd_report r;
+    TEST_OK(sakd_trainer_run(t, &r));
+    sakd_trainer_free(t);
+    ck_assert_msg(r.loss_feature > 0.0 && r.loss_logit > 0.0 && isfinite(r.loss_total),
+                  "feature %g logit %g total %g", r.loss_feature, r.loss_logit, r.loss_total);
+    ck_assert_msg(r.test_acc > 0.5, "SAKD student at %g", r.test_acc);
+    sakd_config_free(&c);
+}
+END_TEST
+
+static char out[1 << 16];
+#define RUN(env, ...) test_run_sakd(env, (const char *const[]){__VA_ARGS__, NULL}, out, sizeof out)
+#define EXPECT_IN_OUTPUT(text) \
+    ck_assert_msg(strstr(out, text) != NULL, "output lacks '%s':\n%s", text, out)
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+START_TEST(test_cli_config_errors)
+{
+    char cfg[PATH_MAX + 32];
+    snprintf(cfg, sizeof cfg, "%s/bad.ini", dir);
+    write_file(cfg, "[model]\nname = resnet19\nwidht = 0.5\n");
+    ck_assert_int_eq(RUN(NULL, "train", cfg), 2);
+    EXPECT_IN_OUTPUT("bad.ini");
+    EXPECT_IN_OUTPUT(":3");
+    EXPECT_IN_OUTPUT("model.width");
+    write_file(cfg, "[model]\nT = four\n");
+    ck_assert_int_eq(RUN(NULL, "train", cfg), 2);
+    EXPECT_IN_OUTPUT("model.T");
+    write_file(cfg, "[model]\nwidth = 0.25\n[distill]\nteacher = /nonexistent/teacher.h5\n"
+                    "[data]\ntrain_limit = 64\ntest_limit = 64\n[train]\nbatch = 16\n");
+    ck_assert_int_ne(RUN(NULL, "train", cfg, "train.epochs=1"), 0);
+    EXPECT_IN_OUTPUT("/nonexistent/teacher.h5");
+    ck_assert_int_eq(RUN(NULL, "train", cfg, "model.nosuchkey=1"), 2);
+    EXPECT_IN_OUTPUT("model.nosuchkey");
+    ck_assert_int_eq(RUN(NULL, "eval", "--weights", "/nonexistent/w.h5"), 1);
+    EXPECT_IN_OUTPUT("/nonexistent/w.h5");
+    ck_assert_int_eq(RUN(NULL, "train"), 2);
+}
+END_TEST
+
+START_TEST(test_cli_train_eval_trace)
+{
+    /* A real (tiny) run on the installed Fashion-MNIST, its evaluation and a trace. */
+    char cfg[PATH_MAX + 32], run[PATH_MAX + 32], w[PATH_MAX + 64], batch[PATH_MAX + 32],
+        trace[PATH_MAX + 32], text[PATH_MAX + 512];
+    snprintf(cfg, sizeof cfg, "%s/tiny.ini", dir);
+    snprintf(run, sizeof run, "%s/run", dir);
+    snprintf(text, sizeof text,
+             "[model]\nname = resnet18\nwidth = 0.125\nT = 2\n[data]\ntrain_limit = 64\n"
+             "test_limit = 32\n[train]\nepochs = 1\nbatch = 16\n[run]\nout = %s\n", run);
+    write_file(cfg, text);
+    int rc = RUN(NULL, "train", cfg);
+    if (strstr(out, "dataset-fashion-mnist")) /* the dataset package is not installed */
+        return;
+    ck_assert_msg(rc == 0, "train failed:\n%s", out);
+    EXPECT_IN_OUTPUT("test accuracy");
+    EXPECT_IN_OUTPUT("firing rates");
+    EXPECT_IN_OUTPUT("SOPs");
+    snprintf(w, sizeof w, "%s/weights.h5", run);
+    ck_assert_int_eq(RUN(NULL, "eval", "--weights", w), 0);
+    EXPECT_IN_OUTPUT("test accuracy");
+    /* Trace: a batch file of 4 samples. */
+    snprintf(batch, sizeof batch, "%s/batch.h5", dir);
+    snprintf(trace, sizeof trace, "%s/trace.h5", dir);
+    float x[4 * 28 * 28];
+    int32_t y[4] = {0, 3, 9, 1};
+    test_rng r = test_rng_new(950);
+    test_fill_uniform(&r, x, 4 * 28 * 28, -1, 2);
+    size_t shape[4] = {4, 1, 28, 28};
+    TEST_OK(sakd_batch_file_write(batch, x, shape, y));
+    ck_assert_int_eq(RUN(NULL, "trace", cfg, "--batch", batch, "--out", trace, "--weights", w), 0);
+    sakd_h5_file f;
+    TEST_OK(sakd_h5_open(trace, &f));
+    const char *must[] = {"/logits", "/loss/ce", "/loss/total", "/grad/conv1.weight",
+                          "/grad/fc.bias", "/firing/sn1", "/grad/layer4.1.bn2.weight"};
+    for (size_t i = 0; i < sizeof must / sizeof must[0]; i++)
+        ck_assert_msg(sakd_h5_exists(f, must[i]), "trace lacks %s", must[i]);
+    float logits[40];
+    TEST_OK(sakd_h5_read_float(f, "/logits", 2, (size_t[]){4, 10}, logits));
+    for (int i = 0; i < 40; i++)
+        ck_assert(isfinite(logits[i]));
+    sakd_h5_close(f);
+}
+END_TEST
+
+Suite *suite_train(void)
+{
+    Suite *s = suite_create("train");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 900);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_loop_test(tc, test_loss_falls, 0, 2);
+    tcase_add_test(tc, test_deterministic_and_resume);
+    tcase_add_test(tc, test_sakd_and_init);
+    tcase_add_test(tc, test_cli_config_errors);
+    tcase_add_test(tc, test_cli_train_eval_trace);
+    suite_add_tcase(s, tc);
+    return s;
+}
