@@ -45,6 +45,8 @@ case "$mode" in
 run)
     ./sakd devices
     ./sakd selftest
+    # The main job: ANN teacher, directly trained SNN and SAKD SNN on a Fashion-MNIST subset.
+    SAKD=./sakd experiments/quick.sh runs/quick
     ;;
 check)
     status=0
