@@ -6,25 +6,31 @@
  * P = Ho·Wo, K = CIN·KH·KW; columns are q = nl·P + oy·Wo + ox (nl < nc). */
 
 /* cols[k, q] = x[n0 + nl, ci, oy·sh − ph + i, ox·sw − pw + j] (0 outside the image),
- * k = (ci·KH + i)·KW + j.  cols: [K, nc·P]; one work-item per element. */
+ * k = (ci·KH + i)·KW + j.  cols: [K, nc·P]; one work-item per row (k, nl, oy), looping over
+ * ox: the index arithmetic (32-bit; the host keeps K·nc·P below 2^32) is paid once per row. */
 __kernel void conv2d_im2col(__global float *cols, ulong cols_off, __global const float *x,
                             ulong x_off, ulong n0, ulong nc, ulong cin, ulong h, ulong w, ulong kh,
                             ulong kw, ulong sh, ulong sw, ulong ph, ulong pw, ulong ho, ulong wo)
 {
-    ulong g = get_global_id(0);
-    ulong P = ho * wo, ncp = nc * P, K = cin * kh * kw;
-    if (g >= K * ncp)
+    uint g = (uint)get_global_id(0);
+    uint H0 = (uint)ho, W0 = (uint)wo, khw = (uint)(kh * kw), rows_per_k = (uint)nc * H0;
+    if ((ulong)get_global_id(0) >= (ulong)cin * khw * rows_per_k)
         return;
-    ulong k = g / ncp, q = g - k * ncp;
-    ulong nl = q / P, p = q - nl * P;
-    ulong oy = p / wo, ox = p - oy * wo;
-    ulong ci = k / (kh * kw), r = k - ci * kh * kw;
-    ulong i = r / kw, j = r - i * kw;
-    long iy = (long)(oy * sh + i) - (long)ph, ix = (long)(ox * sw + j) - (long)pw;
-    float v = 0.0f;
-    if (iy >= 0 && iy < (long)h && ix >= 0 && ix < (long)w)
-        v = x[x_off + (((n0 + nl) * cin + ci) * h + (ulong)iy) * w + (ulong)ix];
-    cols[cols_off + g] = v;
+    uint k = g / rows_per_k, t = g - k * rows_per_k;
+    uint nl = t / H0, oy = t - nl * H0;
+    uint ci = k / khw, r = k - ci * khw;
+    uint i = r / (uint)kw, j = r - i * (uint)kw;
+    int iy = (int)(oy * (uint)sh + i) - (int)ph;
+    __global float *dst = cols + cols_off + (ulong)k * nc * H0 * W0 + (ulong)nl * H0 * W0 + oy * W0;
+    if (iy < 0 || iy >= (int)h) {
+        for (uint ox = 0; ox < W0; ox++)
+            dst[ox] = 0.0f;
+        return;
+    }
+    __global const float *src = x + x_off + ((n0 + nl) * cin + ci) * h * w + (ulong)iy * w;
+    int ix = (int)j - (int)pw;
+    for (uint ox = 0; ox < W0; ox++, ix += (int)sw)
+        dst[ox] = ix >= 0 && ix < (int)w ? src[ix] : 0.0f;
 }
 
 /* gx[n0 + nl, ci, y, xx] = Σ_{i, j} gcols[(ci·KH + i)·KW + j, nl·P + oy·Wo + ox] over the (i, j)
@@ -36,30 +42,32 @@ __kernel void conv2d_col2im(__global float *gx, ulong gx_off, __global const flo
                             ulong kh, ulong kw, ulong sh, ulong sw, ulong ph, ulong pw, ulong ho,
                             ulong wo)
 {
-    ulong g = get_global_id(0);
-    if (g >= nc * cin * h * w)
+    /* 32-bit index arithmetic: the host keeps K·nc·P below 2^32. */
+    if ((ulong)get_global_id(0) >= nc * cin * h * w)
         return;
-    ulong P = ho * wo, ncp = nc * P;
-    ulong xx = g % w, t = g / w;
-    ulong y = t % h;
-    t /= h;
-    ulong ci = t % cin, nl = t / cin;
+    uint g = (uint)get_global_id(0), W = (uint)w, H = (uint)h;
+    uint P = (uint)(ho * wo), ncp = (uint)nc * P;
+    uint xx = g % W, t = g / W;
+    uint y = t % H;
+    t /= H;
+    uint ci = t % (uint)cin, nl = t / (uint)cin;
     float s = 0.0f;
-    for (ulong i = 0; i < kh; i++) {
-        long ty = (long)(y + ph) - (long)i;
-        if (ty < 0 || ty % (long)sh != 0)
+    for (uint i = 0; i < (uint)kh; i++) {
+        int ty = (int)(y + (uint)ph) - (int)i;
+        if (ty < 0 || ty % (int)sh != 0)
             continue;
-        ulong oy = (ulong)ty / sh;
-        if (oy >= ho)
+        uint oy = (uint)ty / (uint)sh;
+        if (oy >= (uint)ho)
             continue;
-        for (ulong j = 0; j < kw; j++) {
-            long tx = (long)(xx + pw) - (long)j;
-            if (tx < 0 || tx % (long)sw != 0)
+        for (uint j = 0; j < (uint)kw; j++) {
+            int tx = (int)(xx + (uint)pw) - (int)j;
+            if (tx < 0 || tx % (int)sw != 0)
                 continue;
-            ulong ox = (ulong)tx / sw;
-            if (ox >= wo)
+            uint ox = (uint)tx / (uint)sw;
+            if (ox >= (uint)wo)
                 continue;
-            s += gcols[gcols_off + ((ci * kh + i) * kw + j) * ncp + nl * P + oy * wo + ox];
+            s += gcols[gcols_off + ((ci * (uint)kh + i) * (uint)kw + j) * ncp + nl * P +
+                       oy * (uint)wo + ox];
         }
     }
     gx[gx_off + ((n0 + nl) * cin + ci) * h * w + y * w + xx] = s;
@@ -71,12 +79,12 @@ __kernel void conv2d_out_fwd(__global float *y, ulong y_off, __global const floa
                              ulong tmp_off, __global const float *b, ulong b_off, int has_bias,
                              ulong n0, ulong nc, ulong cout, ulong P)
 {
-    ulong g = get_global_id(0);
-    if (g >= nc * cout * P)
+    if ((ulong)get_global_id(0) >= nc * cout * P)
         return;
-    ulong p = g % P, t = g / P;
-    ulong co = t % cout, nl = t / cout;
-    float v = tmp[tmp_off + co * nc * P + nl * P + p];
+    uint g = (uint)get_global_id(0), P32 = (uint)P;
+    uint p = g % P32, t = g / P32;
+    uint co = t % (uint)cout, nl = t / (uint)cout;
+    float v = tmp[tmp_off + (ulong)co * nc * P + (ulong)nl * P + p];
     if (has_bias)
         v += b[b_off + co];
     y[y_off + n0 * cout * P + g] = v;
@@ -87,12 +95,11 @@ __kernel void conv2d_out_fwd(__global float *y, ulong y_off, __global const floa
 __kernel void conv2d_gout_bwd(__global float *gperm, ulong gperm_off, __global const float *gy,
                               ulong gy_off, ulong n0, ulong nc, ulong cout, ulong P)
 {
-    ulong g = get_global_id(0);
-    ulong ncp = nc * P;
-    if (g >= cout * ncp)
+    if ((ulong)get_global_id(0) >= cout * nc * P)
         return;
-    ulong co = g / ncp, q = g - co * ncp;
-    ulong nl = q / P, p = q - nl * P;
+    uint g = (uint)get_global_id(0), ncp = (uint)(nc * P), P32 = (uint)P;
+    uint co = g / ncp, q = g - co * ncp;
+    uint nl = q / P32, p = q - nl * P32;
     gperm[gperm_off + g] = gy[gy_off + ((n0 + nl) * cout + co) * P + p];
 }
 
@@ -113,4 +120,18 @@ __kernel void conv2d_bias_bwd(__global float *gb, ulong gb_off, __global const f
     s = wg_sum(scratch, s);
     if (get_local_id(0) == 0)
         gb[gb_off + co] = s;
+}
+
+/* Split-K weight gradient: out[i] = (accumulate ? out[i] : 0) + Σ_{s<S} part[s·n + i], the
+ * partial products of S slices of the reduction, summed in slice order. out, part slices: [n]. */
+__kernel void conv2d_splitk_sum(__global float *out, ulong out_off, __global const float *part,
+                                ulong part_off, ulong n, ulong S, int accumulate)
+{
+    ulong i = get_global_id(0);
+    if (i >= n)
+        return;
+    float acc = accumulate ? out[out_off + i] : 0.0f;
+    for (ulong s = 0; s < S; s++)
+        acc += part[part_off + s * n + i];
+    out[out_off + i] = acc;
 }

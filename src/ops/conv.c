@@ -2,6 +2,8 @@
  * GEMMs (see conv.h for the layout). */
 #include "ops/conv.h"
 
+#include <stdint.h>
+
 #include <string.h>
 
 #include "ops/gemm.h"
@@ -22,10 +24,19 @@ size_t sakd_conv2d_out_size(size_t in, size_t k, size_t stride, size_t pad)
     return (in + 2 * pad - k) / stride + 1;
 }
 
+/* The weight gradient's reduction over n·Ho·Wo columns is split into at most SPLITK_MAX
+ * slices of at least SPLITK_MIN_COLS columns, run as one batched GEMM and summed in slice
+ * order: a single GEMM with a long reduction and a small output parallelizes poorly. */
+#define SPLITK_MAX 8
+/* From this many output pixels per image on, the forward GEMM runs batched per sample straight
+ * into NCHW (as fast as one large GEMM there, and no permute); below, one GEMM and a permute. */
+#define DIRECT_NCHW_MIN_P 128
+#define SPLITK_MIN_COLS 2048
+
 size_t sakd_conv2d_workspace_floats(size_t n_chunk, size_t cin, size_t cout, size_t kh, size_t kw,
                                     size_t ho, size_t wo)
 {
-    return n_chunk * ho * wo * (cin * kh * kw + cout);
+    return n_chunk * ho * wo * (cin * kh * kw + cout) + SPLITK_MAX * cout * cin * kh * kw;
 }
 
 static sakd_status check_present(const char *op, const char *role, const sakd_tensor *t)
@@ -98,11 +109,19 @@ static sakd_status conv_geometry(const char *op, const sakd_tensor *in, const sa
     g->P = g->ho * g->wo;
     g->K = g->cin * g->kh * g->kw;
     size_t one = sakd_conv2d_workspace_floats(1, g->cin, g->cout, g->kh, g->kw, g->ho, g->wo);
-    size_t have = sakd_tensor_numel(workspace);
+    size_t have = sakd_tensor_numel(workspace), partials = SPLITK_MAX * g->cout * g->K;
+    size_t per_sample = g->P * (g->K + g->cout);
     if (have < one)
         return sakd_error(SAKD_ERR_ARG, "%s: workspace '%s' holds %zu floats, at least %zu needed",
                           op, workspace->name, have, one);
-    g->nc = have / one < g->n ? have / one : g->n;
+    g->nc = (have - partials) / per_sample < g->n ? (have - partials) / per_sample : g->n;
+    /* im2col indexes a chunk's K·nc·P columns in 32 bits. */
+    size_t max_nc = (size_t)UINT32_MAX / (g->K * g->P);
+    if (max_nc == 0)
+        return sakd_error(SAKD_ERR_ARG, "%s: one image's columns (%zu x %zu) exceed 2^32", op,
+                          g->K, g->P);
+    if (g->nc > max_nc)
+        g->nc = max_nc;
     return SAKD_OK;
 }
 
@@ -126,7 +145,7 @@ static sakd_status im2col(sakd_ctx *ctx, const sakd_reduce_opts *ro, sakd_tensor
     SAKD_TRY(sakd_kernel_get(ctx, "conv", ro->options, "conv2d_im2col", &k));
     cl_ulong wo_ = ws->offset, io = in->offset;
     return sakd_launch_1d(
-        ctx, k, g->K * nc * g->P, 17,
+        ctx, k, g->K * nc * g->ho, 17,
         (sakd_arg[]){SAKD_ARG(ws->buf), SAKD_ARG(wo_), SAKD_ARG(in->buf), SAKD_ARG(io),
                      SAKD_ARG(n0), SAKD_ARG(nc), SAKD_ARG(a->cin), SAKD_ARG(a->h), SAKD_ARG(a->w),
                      SAKD_ARG(a->kh), SAKD_ARG(a->kw), SAKD_ARG(a->sh), SAKD_ARG(a->sw),
@@ -156,6 +175,17 @@ sakd_status sakd_conv2d_forward(sakd_tensor *out, sakd_tensor *workspace, const 
         size_t ncp = nc * g.P;
         SAKD_TRY(im2col(ctx, &ro, workspace, in, &g, &a, n0_, nc));
         cl_ulong tmp_off = workspace->offset + g.K * ncp;
+        if (!bias && g.P >= DIRECT_NCHW_MIN_P) {
+            /* y[n0 + nl] as [Cout, P] = W[Cout, K] · cols[K, nl·P … (nl + 1)·P): one batched
+             * GEMM writes NCHW directly, no permute. */
+            SAKD_TRY(sakd_gemm_batched(ctx, 0, 0, g.cout, g.P, g.K, 1.0f,
+                                       (sakd_mat){weight->buf, weight->offset, g.K}, 0,
+                                       (sakd_mat){workspace->buf, workspace->offset, ncp}, g.P,
+                                       0.0f,
+                                       (sakd_mat){out->buf, out->offset + n0 * g.cout * g.P, g.P},
+                                       g.cout * g.P, nc));
+            continue;
+        }
         /* tmp[Cout, nc·P] = W[Cout, K] · cols[K, nc·P] */
         SAKD_TRY(sakd_gemm(ctx, 0, 0, g.cout, ncp, g.K, 1.0f,
                            (sakd_mat){weight->buf, weight->offset, g.K},
@@ -212,11 +242,35 @@ sakd_status sakd_conv2d_backward(sakd_tensor *grad_in, sakd_tensor *grad_weight,
                                              SAKD_ARG(grad_out->buf), SAKD_ARG(gyo), SAKD_ARG(n0_),
                                              SAKD_ARG(nc), SAKD_ARG(a.cout), SAKD_ARG(a.P)}));
         SAKD_TRY(im2col(ctx, &ro, workspace, in, &g, &a, n0_, nc));
-        /* grad W[Cout, K] (+)= gperm[Cout, nc·P] · cols[K, nc·P]^T, chunks in ascending order */
-        SAKD_TRY(sakd_gemm(ctx, 0, 1, g.cout, g.K, ncp, 1.0f,
-                           (sakd_mat){workspace->buf, gp_off, ncp},
-                           (sakd_mat){workspace->buf, cols_off, ncp}, n0 == 0 ? 0.0f : 1.0f,
-                           (sakd_mat){grad_weight->buf, grad_weight->offset, g.K}));
+        /* grad W[Cout, K] (+)= gperm[Cout, nc·P] · cols[K, nc·P]^T, chunks in ascending order;
+         * the reduction over nc·P is split into S slices summed in order. */
+        size_t S = ncp / SPLITK_MIN_COLS < SPLITK_MAX ? ncp / SPLITK_MIN_COLS : SPLITK_MAX;
+        if (S <= 1) {
+            SAKD_TRY(sakd_gemm(ctx, 0, 1, g.cout, g.K, ncp, 1.0f,
+                               (sakd_mat){workspace->buf, gp_off, ncp},
+                               (sakd_mat){workspace->buf, cols_off, ncp}, n0 == 0 ? 0.0f : 1.0f,
+                               (sakd_mat){grad_weight->buf, grad_weight->offset, g.K}));
+        } else {
+            size_t kc = ncp / S, rest = ncp - S * kc, wn = g.cout * g.K;
+            cl_ulong part_off = workspace->offset + g.nc * g.P * (g.K + g.cout);
+            SAKD_TRY(sakd_gemm_batched(ctx, 0, 1, g.cout, g.K, kc, 1.0f,
+                                       (sakd_mat){workspace->buf, gp_off, ncp}, kc,
+                                       (sakd_mat){workspace->buf, cols_off, ncp}, kc, 0.0f,
+                                       (sakd_mat){workspace->buf, part_off, g.K}, wn, S));
+            if (rest) /* the last columns, added into slice 0 */
+                SAKD_TRY(sakd_gemm(ctx, 0, 1, g.cout, g.K, rest, 1.0f,
+                                   (sakd_mat){workspace->buf, gp_off + S * kc, ncp},
+                                   (sakd_mat){workspace->buf, cols_off + S * kc, ncp}, 1.0f,
+                                   (sakd_mat){workspace->buf, part_off, g.K}));
+            cl_kernel ksum;
+            SAKD_TRY(sakd_kernel_get(ctx, "conv", ro.options, "conv2d_splitk_sum", &ksum));
+            cl_ulong gwo = grad_weight->offset, n_ = wn, S_ = S;
+            cl_int acc = n0 != 0;
+            SAKD_TRY(sakd_launch_1d(ctx, ksum, wn, 7,
+                                    (sakd_arg[]){SAKD_ARG(grad_weight->buf), SAKD_ARG(gwo),
+                                                 SAKD_ARG(workspace->buf), SAKD_ARG(part_off),
+                                                 SAKD_ARG(n_), SAKD_ARG(S_), SAKD_ARG(acc)}));
+        }
         if (!grad_in)
             continue;
         /* gcols[K, nc·P] = W[Cout, K]^T · gperm[Cout, nc·P], over the columns just used */
