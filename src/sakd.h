@@ -29,6 +29,7 @@
 #include "runtime/program.h"
 #include "runtime/rng.h"
 #include "runtime/status.h"
+#include "runtime/strbuf.h"
 #include "runtime/tensor.h"
 #include "runtime/timer.h"
 #include "train/config.h"

@@ -15,6 +15,7 @@
 
 #include "io/file.h"
 #include "runtime/log.h"
+#include "runtime/strbuf.h"
 
 struct sakd_program_entry {
     char *family;
@@ -51,46 +52,6 @@ static char *dup_string(const char *s)
     if (d)
         memcpy(d, s, n);
     return d;
-}
-
-/* A growing NUL-terminated byte string. */
-typedef struct strbuf {
-    char *data;
-    size_t size, cap;
-    int failed;
-} strbuf;
-
-static void sb_append(strbuf *b, const char *s, size_t n)
-{
-    if (b->failed)
-        return;
-    if (b->size + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->size + n + 1)
-            cap *= 2;
-        char *grown = realloc(b->data, cap);
-        if (!grown) {
-            b->failed = 1;
-            return;
-        }
-        b->data = grown;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->size, s, n);
-    b->size += n;
-    b->data[b->size] = '\0';
-}
-
-static void sb_printf(strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(strbuf *b, const char *fmt, ...)
-{
-    char tmp[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        sb_append(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
 }
 
 /* Reads one file of cl/: from SAKD_CL_DIR when set, else the embedded copy. */
@@ -160,7 +121,7 @@ static int include_target(const char *line, size_t len, char *out, size_t size)
     return 1;
 }
 
-static sakd_status expand(strbuf *out, const char *name, int depth)
+static sakd_status expand(sakd_strbuf *out, const char *name, int depth)
 {
     if (depth > MAX_INCLUDE_DEPTH)
         return sakd_error(SAKD_ERR_ARG, "kernel source %s: includes nested deeper than %d", name,
@@ -168,7 +129,7 @@ static sakd_status expand(strbuf *out, const char *name, int depth)
     char *src;
     size_t size;
     SAKD_TRY(load_cl_file(name, &src, &size));
-    sb_printf(out, "#line 1 \"%s\"\n", name);
+    sakd_strbuf_printf(out, "#line 1 \"%s\"\n", name);
     size_t lineno = 1;
     for (const char *p = src; p < src + size; lineno++) {
         const char *eol = memchr(p, '\n', (size_t)(src + size - p));
@@ -181,10 +142,10 @@ static sakd_status expand(strbuf *out, const char *name, int depth)
                 return sakd_error(st, "%s (included from %s:%zu)", sakd_error_detail(), name,
                                   lineno);
             }
-            sb_printf(out, "\n#line %zu \"%s\"\n", lineno + 1, name);
+            sakd_strbuf_printf(out, "\n#line %zu \"%s\"\n", lineno + 1, name);
         } else {
-            sb_append(out, p, len);
-            sb_append(out, "\n", 1);
+            sakd_strbuf_append(out, p, len);
+            sakd_strbuf_append(out, "\n", 1);
         }
         p += len + (eol ? 1 : 0);
     }
@@ -197,7 +158,7 @@ sakd_status sakd_cl_source(const char *family, char **source, size_t *size)
     char file[256];
     if ((size_t)snprintf(file, sizeof file, "%s.cl", family) >= sizeof file)
         return sakd_error(SAKD_ERR_ARG, "kernel family name too long: %s", family);
-    strbuf out = {0};
+    sakd_strbuf out = {0};
     sakd_status st = expand(&out, file, 0);
     if (st != SAKD_OK) {
         free(out.data);
@@ -246,18 +207,18 @@ static sakd_status cache_dir_ready(char *dir, size_t size)
 
 /* The text that identifies a build: device, driver, source and options. */
 static void cache_key(const sakd_ctx *ctx, const char *source, size_t size, const char *options,
-                      strbuf *key)
+                      sakd_strbuf *key)
 {
-    sb_printf(key, "sakd-program-cache 1\nplatform: %s | %s\ndevice: %s | %s\ndriver: %s\n",
+    sakd_strbuf_printf(key, "sakd-program-cache 1\nplatform: %s | %s\ndevice: %s | %s\ndriver: %s\n",
               ctx->info.platform_name, ctx->info.platform_version, ctx->info.name,
               ctx->info.vendor, ctx->info.driver);
-    sb_printf(key, "source: %016llx %08lx %zu\n", sakd_hash64(source, size, SAKD_HASH64_SEED),
+    sakd_strbuf_printf(key, "source: %016llx %08lx %zu\n", sakd_hash64(source, size, SAKD_HASH64_SEED),
               crc32(0L, (const Bytef *)source, (uInt)size), size);
-    sb_printf(key, "options: %s\n", options);
+    sakd_strbuf_printf(key, "options: %s\n", options);
 }
 
 /* Finds the binary in a cache file; 0 when the file is corrupt or for another key. */
-static int cache_parse(const char *file, size_t fsize, const strbuf *key, const unsigned char **bin,
+static int cache_parse(const char *file, size_t fsize, const sakd_strbuf *key, const unsigned char **bin,
                        size_t *bin_size)
 {
     const unsigned char *p = (const unsigned char *)file;
@@ -297,7 +258,7 @@ static sakd_status program_binary(cl_program program, unsigned char **bin, size_
     return SAKD_OK;
 }
 
-static void cache_store(const sakd_ctx *ctx, const char *path, const strbuf *key,
+static void cache_store(const sakd_ctx *ctx, const char *path, const sakd_strbuf *key,
                         cl_program program)
 {
     unsigned char *bin;
@@ -307,18 +268,18 @@ static void cache_store(const sakd_ctx *ctx, const char *path, const strbuf *key
                  sakd_error_detail());
         return;
     }
-    strbuf file = {0};
+    sakd_strbuf file = {0};
     uint32_t key_len = (uint32_t)key->size;
     uint64_t blen = bin_size;
-    sb_append(&file, CACHE_MAGIC, sizeof CACHE_MAGIC);
-    sb_append(&file, (const char *)&key_len, 4);
-    sb_append(&file, key->data, key->size);
-    sb_append(&file, (const char *)&blen, 8);
-    sb_append(&file, (const char *)bin, bin_size);
+    sakd_strbuf_append(&file, CACHE_MAGIC, sizeof CACHE_MAGIC);
+    sakd_strbuf_append(&file, (const char *)&key_len, 4);
+    sakd_strbuf_append(&file, key->data, key->size);
+    sakd_strbuf_append(&file, (const char *)&blen, 8);
+    sakd_strbuf_append(&file, (const char *)bin, bin_size);
     free(bin);
     if (!file.failed) {
         uint32_t crc = (uint32_t)crc32(0L, (const Bytef *)file.data, (uInt)file.size);
-        sb_append(&file, (const char *)&crc, 4);
+        sakd_strbuf_append(&file, (const char *)&crc, 4);
     }
     if (file.failed || sakd_file_write_atomic(path, file.data, file.size) != SAKD_OK)
         sakd_log(SAKD_LOG_WARN, "could not store compiled kernels in %s: %s", path,
@@ -391,11 +352,11 @@ static sakd_status from_binary(sakd_ctx *ctx, const char *label, const unsigned 
 
 static char *full_options(const char *options)
 {
-    strbuf b = {0};
-    sb_append(&b, SAKD_CL_BASE_OPTIONS, strlen(SAKD_CL_BASE_OPTIONS));
+    sakd_strbuf b = {0};
+    sakd_strbuf_append(&b, SAKD_CL_BASE_OPTIONS, strlen(SAKD_CL_BASE_OPTIONS));
     if (options && *options) {
-        sb_append(&b, " ", 1);
-        sb_append(&b, options, strlen(options));
+        sakd_strbuf_append(&b, " ", 1);
+        sakd_strbuf_append(&b, options, strlen(options));
     }
     if (b.failed) {
         free(b.data);
@@ -426,7 +387,7 @@ sakd_status sakd_program_build(sakd_ctx *ctx, const char *label, const char *sou
         free(opts);
         return st;
     }
-    strbuf key = {0};
+    sakd_strbuf key = {0};
     cache_key(ctx, source, size, opts, &key);
     if (key.failed) {
         free(opts);

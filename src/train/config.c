@@ -16,6 +16,7 @@
 #include "io/file.h"
 #include "runtime/log.h"
 #include "runtime/program.h"
+#include "runtime/strbuf.h"
 
 _Static_assert(sizeof(sakd_model_name) == sizeof(int) && sizeof(sakd_surrogate) == sizeof(int),
                "enum fields are written through int pointers");
@@ -1109,36 +1110,17 @@ static void format_value(const sakd_config *c, const key_def *k, char *buf, size
 
 /* Where the rendered text goes: appended to a buffer, or hashed. */
 typedef struct sink {
-    char *buf;
-    size_t size, cap;
-    bool failed;
+    sakd_strbuf text;
     bool hash_only;
     unsigned long long hash;
 } sink;
 
 static void sink_put(sink *s, const char *text, size_t n)
 {
-    if (s->hash_only) {
+    if (s->hash_only)
         s->hash = sakd_hash64(text, n, s->hash);
-        return;
-    }
-    if (s->failed)
-        return;
-    if (s->size + n + 1 > s->cap) {
-        size_t cap = s->cap ? s->cap : 1024;
-        while (cap < s->size + n + 1)
-            cap *= 2;
-        char *grown = realloc(s->buf, cap);
-        if (!grown) {
-            s->failed = true;
-            return;
-        }
-        s->buf = grown;
-        s->cap = cap;
-    }
-    memcpy(s->buf + s->size, text, n);
-    s->size += n;
-    s->buf[s->size] = '\0';
+    else
+        sakd_strbuf_append(&s->text, text, n);
 }
 
 static void sink_str(sink *s, const char *text)
@@ -1215,11 +1197,11 @@ sakd_status sakd_config_to_ini(const sakd_config *c, char **text)
     }
     sink s = {0};
     render(c, &s, true);
-    if (s.failed) {
-        free(s.buf);
+    if (s.text.failed || !s.text.data) {
+        free(s.text.data);
         return sakd_error(SAKD_ERR_NOMEM, "out of memory writing the config");
     }
-    *text = s.buf;
+    *text = s.text.data;
     return SAKD_OK;
 }
 
