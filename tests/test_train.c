@@ -6,7 +6,11 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "testutil.h"
 
@@ -244,6 +248,45 @@ START_TEST(test_sakd_and_init)
 }
 END_TEST
 
+START_TEST(test_interrupt_mid_epoch)
+{
+    /* Stopped after step 4 of epoch 1 (6 steps an epoch), then resumed: the same weights as
+     * the uninterrupted run, and one log row per epoch. */
+    sakd_config c;
+    make_config(&c, NULL);
+    train(&c, "whole");
+    sakd_dataset tr, te;
+    TEST_OK(sakd_dataset_synthetic_split(&tr, &te, 96, 48, 1, 8, 8, 3, 5));
+    char out_dir[PATH_MAX + 64], assign[PATH_MAX + 96];
+    snprintf(out_dir, sizeof out_dir, "%s/cut", dir);
+    sakd_trainer *t;
+    TEST_OK(sakd_trainer_new(&t, &c, out_dir, &tr, &te, NULL));
+    sakd_trainer_stop_at_step(t, 4);
+    sakd_report r;
+    ck_assert_int_eq(sakd_trainer_run(t, &r), SAKD_ERR_INTERRUPTED);
+    ck_assert_ptr_nonnull(strstr(sakd_error_detail(), "step 4 of 6"));
+    sakd_trainer_free(t);
+    snprintf(assign, sizeof assign, "train.resume=%s/cut/weights.h5", dir);
+    TEST_OK(sakd_config_override(&c, assign, "test"));
+    TEST_OK(sakd_dataset_synthetic_split(&tr, &te, 96, 48, 1, 8, 8, 3, 5));
+    TEST_OK(sakd_trainer_new(&t, &c, out_dir, &tr, &te, NULL));
+    TEST_OK(sakd_trainer_run(t, &r));
+    sakd_trainer_free(t);
+    expect_same_weights("whole", "cut");
+    double first, last;
+    int rows;
+    log_losses("cut", &first, &last, &rows);
+    ck_assert_int_eq(rows, 3);
+    sakd_config_free(&c);
+}
+END_TEST
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
 static char out[1 << 16];
 #define RUN(env, ...) test_run_sakd(env, (const char *const[]){__VA_ARGS__, NULL}, out, sizeof out)
 #define EXPECT_IN_OUTPUT(text) \
@@ -326,6 +369,60 @@ START_TEST(test_cli_train_eval_trace)
 }
 END_TEST
 
+START_TEST(test_cli_sigint_and_resume)
+{
+    /* SIGINT during `sakd train`: exit 130 with the checkpoint named; the same command again
+     * resumes and finishes; a third time reports the run complete. */
+    char cfg[PATH_MAX + 32], run[PATH_MAX + 32], text[PATH_MAX + 512], log[PATH_MAX + 32];
+    snprintf(cfg, sizeof cfg, "%s/sig.ini", dir);
+    snprintf(run, sizeof run, "%s/sigrun", dir);
+    snprintf(log, sizeof log, "%s/sig.out", dir);
+    snprintf(text, sizeof text,
+             "[model]\nname = resnet18\nwidth = 0.125\nT = 2\n[data]\ntrain_limit = 256\n"
+             "test_limit = 32\n[train]\nepochs = 4\nbatch = 16\n[run]\nout = %s\n", run);
+    write_file(cfg, text);
+    const char *bin = getenv("SAKD_BIN");
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        FILE *f = freopen(log, "w", stdout);
+        (void)f;
+        dup2(1, 2);
+        execl(bin, bin, "train", cfg, (char *)NULL);
+        _exit(127);
+    }
+    /* Wait until training has started (the first step line or epoch), then interrupt. */
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/config.ini", run);
+    for (int i = 0; i < 600 && access(path, F_OK) != 0; i++)
+        sleep_ms(100);
+    sleep_ms(1500);
+    kill(pid, SIGINT);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status));
+    char *text_out;
+    size_t n;
+    TEST_OK(sakd_file_read(log, &text_out, &n));
+    if (strstr(text_out, "dataset-fashion-mnist")) { /* no dataset here */
+        free(text_out);
+        return;
+    }
+    ck_assert_msg(WEXITSTATUS(status) == 130, "exit %d after SIGINT:\n%s", WEXITSTATUS(status),
+                  text_out);
+    ck_assert_ptr_nonnull(strstr(text_out, "run the same command again"));
+    free(text_out);
+    ck_assert_int_eq(RUN(NULL, "train", cfg), 0);
+    EXPECT_IN_OUTPUT("resuming the unfinished run");
+    EXPECT_IN_OUTPUT("test accuracy");
+    ck_assert_int_eq(RUN(NULL, "train", cfg), 0);
+    EXPECT_IN_OUTPUT("is complete");
+    /* Another config aimed at the same run.out is refused. */
+    ck_assert_int_eq(RUN(NULL, "train", cfg, "model.T=3"), 2);
+    EXPECT_IN_OUTPUT("another config");
+}
+END_TEST
+
 Suite *suite_train(void)
 {
     Suite *s = suite_create("train");
@@ -337,6 +434,8 @@ Suite *suite_train(void)
     tcase_add_test(tc, test_sakd_and_init);
     tcase_add_test(tc, test_cli_config_errors);
     tcase_add_test(tc, test_cli_train_eval_trace);
+    tcase_add_test(tc, test_interrupt_mid_epoch);
+    tcase_add_test(tc, test_cli_sigint_and_resume);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,10 +1,12 @@
 /* train.c — `sakd train`, `sakd eval` and `sakd trace`: a training run from a config file, the
  * evaluation of a checkpoint, and one traced training step for checking against other tools. */
 #include <getopt.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "io/checkpoint.h"
@@ -20,7 +22,10 @@ void help_train(void)
            "runs/<config id>)/config.ini, log.csv (one row per epoch) and weights.h5 (after\n"
            "every epoch), then prints the report: accuracy, loss terms, firing rates, SOPs\n"
            "and energy per image, images/s and peak device memory. train.resume = PATH\n"
-           "continues a run from its checkpoint.\n");
+           "continues a run from its checkpoint. Ctrl-C (SIGINT) or SIGTERM finishes the\n"
+           "current step, saves the state to weights.h5 and exits with status 130; the\n"
+           "same command again resumes the run where it stopped (a finished run is\n"
+           "reported complete; another config aimed at the same run.out is refused).\n");
 }
 
 void help_eval(void)
@@ -81,6 +86,65 @@ static int parse_opts(cli_opts *opts, int argc, char **argv, void (*help)(void),
     return -1;
 }
 
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+/* Whether run directory `dir` holds a checkpoint of this very config: resume it if it is
+ * unfinished; refuse a checkpoint of another config. *done is set for a finished run. */
+static sakd_status find_resume(sakd_config *cfg, const char *dir, int *done)
+{
+    char path[PATH_MAX + 16];
+    *done = 0;
+    snprintf(path, sizeof path, "%s/weights.h5", dir);
+    if (cfg->train.resume[0] || access(path, F_OK) != 0)
+        return SAKD_OK;
+    sakd_checkpoint *ck;
+    SAKD_TRY(sakd_checkpoint_open(&ck, path));
+    sakd_ckpt_meta meta;
+    memset(&meta, 0, sizeof meta);
+    sakd_status st = sakd_checkpoint_read_meta(ck, &meta);
+    sakd_checkpoint_close(ck);
+    sakd_config theirs;
+    int have_theirs = 0;
+    if (st == SAKD_OK && meta.config) {
+        st = sakd_config_init(&theirs);
+        have_theirs = st == SAKD_OK;
+        if (st == SAKD_OK)
+            st = sakd_config_load_string(&theirs, meta.config, path);
+    }
+    if (st == SAKD_OK) {
+        char a[13], b[13] = "";
+        sakd_config_id(cfg, a);
+        if (have_theirs) {
+            sakd_config_resolve(&theirs);
+            sakd_config_id(&theirs, b);
+        }
+        if (strcmp(a, b) != 0)
+            st = sakd_error(SAKD_ERR_ARG,
+                            "%s holds a run of another config (id %s, this config %s); choose "
+                            "another run.out",
+                            path, b[0] ? b : "unknown", a);
+        else if (meta.epoch >= cfg->train.epochs)
+            *done = 1;
+        else {
+            char assign[PATH_MAX + 32];
+            snprintf(assign, sizeof assign, "train.resume=%s", path);
+            st = sakd_config_override(cfg, assign, "resume");
+            printf("resuming the unfinished run in %s (epoch %ld of %d done)\n", dir, meta.epoch,
+                   cfg->train.epochs);
+        }
+    }
+    if (have_theirs)
+        sakd_config_free(&theirs);
+    sakd_ckpt_meta_free(&meta);
+    return st;
+}
+
 static int config_fail(sakd_status st)
 {
     cli_fail(st, "configuration");
@@ -117,13 +181,38 @@ int cmd_train(cli_opts *opts, int argc, char **argv)
         snprintf(dir, sizeof dir, "%s", cfg.run.out);
     else
         snprintf(dir, sizeof dir, "runs/%s", id);
+    int done = 0;
+    st = find_resume(&cfg, dir, &done);
+    if (st != SAKD_OK) {
+        sakd_config_free(&cfg);
+        return cli_fail(st, "resuming");
+    }
+    if (done) {
+        printf("the run in %s is complete (%d epochs); 'sakd eval --weights %s/weights.h5' "
+               "evaluates it, another run.out starts afresh\n",
+               dir, cfg.train.epochs, dir);
+        sakd_config_free(&cfg);
+        return SAKD_EXIT_OK;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     sakd_trainer *t;
     st = sakd_trainer_new(&t, &cfg, dir, NULL, NULL, stdout);
     sakd_report report;
-    if (st == SAKD_OK)
+    if (st == SAKD_OK) {
+        sakd_trainer_set_interrupt(t, &interrupted);
         st = sakd_trainer_run(t, &report);
+    }
     sakd_trainer_free(t);
     sakd_config_free(&cfg);
+    if (st == SAKD_ERR_INTERRUPTED) {
+        fprintf(stderr, "sakd: interrupted: %s\n", sakd_error_detail());
+        return 130;
+    }
     if (st != SAKD_OK)
         return cli_fail(st, "training");
     sakd_report_print(&report, stdout);

@@ -23,6 +23,7 @@ const char *sakd_strerror(sakd_status status)
     case SAKD_ERR_FORMAT: return "bad file format";
     case SAKD_ERR_NOT_FOUND: return "not found";
     case SAKD_ERR_CHECK: return "self-check failed";
+    case SAKD_ERR_INTERRUPTED: return "interrupted";
     }
     return "unknown error";
 }

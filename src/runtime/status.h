@@ -20,6 +20,7 @@ typedef enum sakd_status {
     SAKD_ERR_FORMAT = -9,      /* a file has the wrong format or is corrupt */
     SAKD_ERR_NOT_FOUND = -10,  /* a named kernel, file or entry does not exist */
     SAKD_ERR_CHECK = -11,      /* a self-check found a wrong result */
+    SAKD_ERR_INTERRUPTED = -12, /* stopped on request (a signal); state was saved */
 } sakd_status;
 
 /* Short, fixed description of a status code. */

@@ -4,6 +4,7 @@
 #include <csv.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,8 @@ struct sakd_trainer {
     long long step;              /* optimizer steps taken */
     double best_acc;
     long stop_after;             /* stop once this many epochs are done (0: run them all) */
+    long long stop_at_step;      /* interrupt once this many steps are done (0: never) */
+    volatile sig_atomic_t *interrupt; /* set by a signal handler: save and stop */
     float *x;                    /* [B, C, H, W] host batch */
     int32_t *y;                  /* [B] */
     size_t *perm;                /* [n train] */
@@ -302,7 +305,15 @@ static sakd_status resume(sakd_trainer *t, const char *path)
         t->next_epoch = meta.epoch;
         t->step = meta.step;
         t->best_acc = meta.test_acc;
-        say(t, "resumed %s at epoch %ld (step %lld)\n", path, t->next_epoch, t->step);
+        long long into = t->step - (long long)t->next_epoch * (long long)t->steps_per_epoch;
+        if (into < 0 || into >= (long long)t->steps_per_epoch)
+            st = sakd_error(SAKD_ERR_FORMAT,
+                            "%s: step %lld does not fall in epoch %ld of %zu steps (a different "
+                            "batch size or data subset?)",
+                            path, t->step, t->next_epoch + 1, t->steps_per_epoch);
+        else
+            say(t, "resumed %s at epoch %ld, step %lld of %zu in it\n", path,
+                t->next_epoch + 1, into, t->steps_per_epoch);
     }
     free(opt);
     sakd_ckpt_meta_free(&meta);
@@ -680,10 +691,11 @@ static sakd_status log_row(sakd_trainer *t, const double *values)
         old = NULL;
         old_size = 0;
     }
-    /* Keep only the rows of epochs before this one (a resumed run rewrites later ones). */
+    /* Keep the header and the rows of the epochs before this one (lines 1 … next_epoch): a
+     * resumed run rewrites the rows of epochs it trains again. */
     size_t keep = 0, line = 0;
     for (size_t i = 0; i < old_size; i++)
-        if (old[i] == '\n' && ++line <= (size_t)t->next_epoch + 1)
+        if (old[i] == '\n' && ++line <= (size_t)t->next_epoch)
             keep = i + 1;
     char *buf = NULL;
     size_t size = 0;
@@ -759,7 +771,9 @@ sakd_status sakd_trainer_run(sakd_trainer *t, sakd_report *r)
         double beta = beta_at(t, epoch), sums[4] = {0, 0, 0, 0}, e0 = sakd_time_now();
         size_t correct = 0;
         sakd_dataset_shuffle(t->perm, t->train.n, c->train.seed, (uint64_t)epoch);
-        for (size_t s = 0; s < t->steps_per_epoch; s++) {
+        /* A run interrupted mid-epoch continues at the step after its last one. */
+        size_t s0 = (size_t)(t->step - (long long)epoch * (long long)t->steps_per_epoch);
+        for (size_t s = s0; s < t->steps_per_epoch; s++) {
             sakd_dataset_batch(&t->train, t->perm + s * t->B, t->B, c->data.crop_padding,
                                c->data.flip, c->train.seed, (uint64_t)t->step, t->x, t->y);
             SAKD_TRY(upload_batch(t));
@@ -778,6 +792,19 @@ sakd_status sakd_trainer_run(sakd_trainer *t, sakd_report *r)
             sums[1] += t->dist.loss_ce;
             sums[2] += t->dist.loss_feature;
             sums[3] += t->dist.loss_logit;
+            if ((t->interrupt && *t->interrupt) ||
+                (t->stop_at_step > 0 && t->step >= t->stop_at_step)) {
+                /* Save the state after this step (mid-epoch) and stop; resuming continues
+                 * at the next step with the same weights, optimizer state and data order. */
+                t->next_epoch = epoch;
+                SAKD_TRY(save_checkpoint(t, path, t->best_acc));
+                if (tty)
+                    say(t, "\n");
+                return sakd_error(SAKD_ERR_INTERRUPTED,
+                                  "stopped at epoch %ld, step %zu of %zu; %s holds the state: "
+                                  "run the same command again to resume",
+                                  epoch + 1, s + 1, t->steps_per_epoch, path);
+            }
             if (tty)
                 say(t, "\repoch %ld/%d  step %zu/%zu  loss %.4f  acc %.2f%%  %.1f img/s   ",
                     epoch + 1, c->train.epochs, s + 1, t->steps_per_epoch, sums[0] / (s + 1),
@@ -786,12 +813,12 @@ sakd_status sakd_trainer_run(sakd_trainer *t, sakd_report *r)
         }
         double epoch_train_s = sakd_time_now() - e0;
         train_time += epoch_train_s;
-        train_images += t->steps_per_epoch * t->B;
-        double acc, test_loss, n = (double)t->steps_per_epoch;
+        train_images += (t->steps_per_epoch - s0) * t->B;
+        double acc, test_loss, n = (double)(t->steps_per_epoch - s0);
         SAKD_TRY(sakd_trainer_evaluate(t, &acc, &test_loss));
         if (acc > t->best_acc)
             t->best_acc = acc;
-        double ips = (double)(t->steps_per_epoch * t->B) / epoch_train_s;
+        double ips = (double)((t->steps_per_epoch - s0) * t->B) / epoch_train_s;
         double row[N_LOG_COLUMNS] = {(double)epoch + 1, lr_at(t, t->step - 1), beta,
                                      sums[0] / n, sums[1] / n, sums[2] / n, sums[3] / n,
                                      (double)correct / (n * (double)t->B), acc, test_loss, ips,
@@ -829,6 +856,16 @@ sakd_status sakd_trainer_run(sakd_trainer *t, sakd_report *r)
 void sakd_trainer_stop_after(sakd_trainer *t, long epochs)
 {
     t->stop_after = epochs;
+}
+
+void sakd_trainer_set_interrupt(sakd_trainer *t, volatile sig_atomic_t *flag)
+{
+    t->interrupt = flag;
+}
+
+void sakd_trainer_stop_at_step(sakd_trainer *t, long long step)
+{
+    t->stop_at_step = step;
 }
 
 void sakd_report_print(const sakd_report *r, FILE *f)

@@ -3,6 +3,7 @@
 #ifndef SAKD_TRAIN_TRAIN_H
 #define SAKD_TRAIN_TRAIN_H
 
+#include <signal.h>
 #include <stdio.h>
 
 #include "data/dataset.h"
@@ -40,6 +41,14 @@ sakd_status sakd_trainer_run(sakd_trainer *t, sakd_report *report);
 /* Stops sakd_trainer_run once `epochs` epochs are done (the schedule still spans
  * train.epochs): an interrupted run, for tests and fault injection. */
 void sakd_trainer_stop_after(sakd_trainer *t, long epochs);
+
+/* When *flag becomes non-zero (a SIGINT/SIGTERM handler sets it), sakd_trainer_run finishes
+ * the current step, writes the checkpoint and returns SAKD_ERR_INTERRUPTED; running again with
+ * train.resume = that checkpoint continues at the next step. */
+void sakd_trainer_set_interrupt(sakd_trainer *t, volatile sig_atomic_t *flag);
+
+/* The same stop, after `step` optimizer steps in all (tests and fault injection). */
+void sakd_trainer_stop_at_step(sakd_trainer *t, long long step);
 
 /* Test accuracy and mean CE of the current weights (eval-mode BN). */
 sakd_status sakd_trainer_evaluate(sakd_trainer *t, double *acc, double *loss);
