@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "ops/gemm_tune.h"
 #include "runtime/timer.h"
 
 void help_bench(void)
@@ -18,6 +19,10 @@ void help_bench(void)
            "GFLOP/s = 2·N³ / time. The largest GFLOP/s is reported as the device's\n"
            "measured GEMM peak.\n\n");
     help_bench_ops();
+    printf("\n");
+    help_bench_train();
+    printf("\n");
+    help_bench_lif_layer();
 }
 
 /* Median seconds of one n x n x n SGEMM. */
@@ -98,6 +103,16 @@ static int bench_gemm(cli_opts *opts, int argc, char **argv)
         return cli_fail(st, "opening the OpenCL device");
     printf("# sakd bench gemm on %s (%s, driver %s), %d timed runs each, median\n",
            ctx->info.name, ctx->info.platform_name, ctx->info.driver, reps);
+    /* The first GEMM applies a stored tuning: do one before saying which. */
+    double warm;
+    st = cli_time_gemm(ctx, 64, 1, &warm);
+    if (st != SAKD_OK) {
+        sakd_ctx_free(ctx);
+        return cli_fail(st, "benchmarking GEMM");
+    }
+    printf("# GEMM parameters: %s\n", sakd_gemm_tuning_source(ctx)[0]
+                                           ? sakd_gemm_tuning_source(ctx)
+                                           : "CLBlast's defaults (no 'sakd tune' for this device)");
     printf("%8s %12s %10s\n", "N", "time_ms", "GFLOP/s");
     double peak = 0.0;
     for (size_t i = 0; i < count && st == SAKD_OK; i++) {
@@ -126,6 +141,10 @@ int cmd_bench(cli_opts *opts, int argc, char **argv)
         return bench_gemm(opts, argc - 1, argv + 1);
     if (strcmp(argv[1], "ops") == 0)
         return cli_bench_ops(opts, argc - 1, argv + 1);
+    if (strcmp(argv[1], "train") == 0)
+        return cli_bench_train(opts, argc - 1, argv + 1);
+    if (strcmp(argv[1], "lif-layer") == 0)
+        return cli_bench_lif_layer(opts, argc - 1, argv + 1);
     fprintf(stderr, "sakd: error: no benchmark '%s'; 'sakd bench --help' lists them\n", argv[1]);
     return SAKD_EXIT_USAGE;
 }

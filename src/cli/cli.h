@@ -48,5 +48,35 @@ int cmd_trace(cli_opts *opts, int argc, char **argv);
 void help_trace(void);
 int cmd_kernels(cli_opts *opts, int argc, char **argv);
 void help_kernels(void);
+int cmd_tune(cli_opts *opts, int argc, char **argv);
+void help_tune(void);
+int cli_bench_train(cli_opts *opts, int argc, char **argv);
+void help_bench_train(void);
+int cli_bench_lif_layer(cli_opts *opts, int argc, char **argv);
+void help_bench_lif_layer(void);
+
+/* The training step that `bench train` times and `tune` records (workload.c). */
+typedef enum cli_workload_mode {
+    CLI_WORKLOAD_ANN = 0,  /* the ANN alone */
+    CLI_WORKLOAD_SNN,      /* the SNN trained directly */
+    CLI_WORKLOAD_SAKD,     /* the SNN by SAKD from a (random) ANN teacher of the same config */
+} cli_workload_mode;
+
+typedef struct cli_workload {
+    struct sakd_trainer *trainer;
+    char teacher_dir[4096];
+    char teacher_path[4160];
+} cli_workload;
+
+const char *cli_workload_mode_str(cli_workload_mode m);
+sakd_status cli_workload_parse_mode(const char *s, cli_workload_mode *m);
+/* Defaults, an optional config file, `section.key=value` overrides and --device. */
+sakd_status cli_workload_config(struct sakd_config *c, const char *file, int n_over, char **over,
+                                const cli_opts *opts);
+/* A trainer for `base` in `mode` on generated data of the dataset's shape (images size x size;
+ * 0 = the dataset's) with `steps` distinct batches. */
+sakd_status cli_workload_new(cli_workload *w, const struct sakd_config *base,
+                             cli_workload_mode mode, size_t size, size_t steps);
+void cli_workload_free(cli_workload *w);
 
 #endif

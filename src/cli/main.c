@@ -20,8 +20,10 @@ static const cli_command commands[] = {
      help_selftest},
     {"kernels", "list, print or export the built-in OpenCL kernel programs", cmd_kernels,
      help_kernels},
-    {"bench", "benchmarks: GEMM throughput, every op at ResNet-19 shapes", cmd_bench,
-     help_bench},
+    {"bench", "benchmarks: GEMM, every op, the training step, the LIF-layer benchmark",
+     cmd_bench, help_bench},
+    {"tune", "tune CLBlast's GEMM kernels for a model on the selected device", cmd_tune,
+     help_tune},
     {"help", "show help for a command", cmd_help, help_help},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

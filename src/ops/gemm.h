@@ -27,6 +27,9 @@ sakd_status sakd_gemm_batched(sakd_ctx *ctx, int trans_a, int trans_b, size_t m,
                               size_t stride_b, float beta, sakd_mat c, size_t stride_c,
                               size_t batch);
 
+/* The CLBlast version sakd was built against, e.g. "1.5.3". */
+const char *sakd_clblast_version(void);
+
 /* Name of a CLBlast status code, e.g. "CLBlastInvalidLeadDimA". */
 const char *sakd_clblast_strerror(int status);
 

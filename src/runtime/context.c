@@ -5,11 +5,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/profile.h"
 #include "runtime/program.h"
+
+static unsigned default_flags;
+
+void sakd_ctx_set_default_flags(unsigned flags)
+{
+    default_flags = flags;
+}
 
 sakd_status sakd_ctx_new(sakd_ctx **out, const char *spec, unsigned flags)
 {
     *out = NULL;
+    flags |= default_flags;
     if (!spec)
         spec = getenv("SAKD_DEVICE");
     sakd_device_info *list;
@@ -58,6 +67,8 @@ void sakd_ctx_free(sakd_ctx *ctx)
         return;
     if (ctx->queue)
         clFinish(ctx->queue);
+    sakd_profile_stop(ctx);
+    free(ctx->gemm_tuning_file);
     sakd_program_release_all(ctx);
     if (ctx->queue)
         clReleaseCommandQueue(ctx->queue);
@@ -149,7 +160,8 @@ sakd_status sakd_launch_1d(sakd_ctx *ctx, cl_kernel kernel, size_t n, size_t nar
     if (local > ctx->info.max_work_group)
         local = ctx->info.max_work_group;
     size_t global = (n + local - 1) / local * local;
-    cl_int err = clEnqueueNDRangeKernel(ctx->queue, kernel, 1, NULL, &global, &local, 0, NULL, NULL);
+    cl_event *ev = sakd_profile_event(ctx, kernel, NULL);
+    cl_int err = clEnqueueNDRangeKernel(ctx->queue, kernel, 1, NULL, &global, &local, 0, NULL, ev);
     if (err != CL_SUCCESS)
         return sakd_error(SAKD_ERR_OPENCL, "launching kernel %s over %zu work-items failed with %s",
                           kernel_name(kernel, name, sizeof name), n, sakd_cl_strerror(err));

@@ -12,6 +12,8 @@ enum sakd_ctx_flags {
 
 struct sakd_program_entry; /* program.c */
 struct sakd_kernel_entry;  /* program.c */
+struct sakd_profile;       /* profile.c */
+struct sakd_gemm_log;      /* ops/gemm_tune.c */
 
 typedef struct sakd_ctx {
     sakd_device_info info; /* the selected device */
@@ -27,12 +29,24 @@ typedef struct sakd_ctx {
     /* Bytes of device memory held by sakd buffers, now and at most. */
     size_t mem_current;
     size_t mem_peak;
+    /* Events of the commands queued since the last sakd_profile_collect, when
+     * profiling (SAKD_CTX_PROFILING and sakd_profile_start). */
+    struct sakd_profile *profile;
+    /* GEMM calls being recorded for tuning (ops/gemm_tune.h), else NULL. */
+    struct sakd_gemm_log *gemm_log;
+    /* GEMM tuning: 0 = not looked for yet, 1 = looked for (ops/gemm.c); the file applied. */
+    int gemm_tuning_checked;
+    char *gemm_tuning_file;
 } sakd_ctx;
 
 /* Selects a device by `spec` (see sakd_device_select; NULL means the
  * SAKD_DEVICE environment variable, else the default) and creates its
  * context and in-order queue. */
 sakd_status sakd_ctx_new(sakd_ctx **ctx, const char *spec, unsigned flags);
+
+/* Flags added to every context created afterwards in this process (benchmarks that
+ * profile contexts made by other code). */
+void sakd_ctx_set_default_flags(unsigned flags);
 void sakd_ctx_free(sakd_ctx *ctx);
 
 /* Waits for every command queued so far. */

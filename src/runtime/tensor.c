@@ -1,6 +1,8 @@
 /* tensor.c — device tensor allocation, views, transfers, fill and copy. */
 #include "runtime/tensor.h"
 
+#include "runtime/profile.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -91,7 +93,8 @@ sakd_status sakd_tensor_upload(sakd_tensor *t, const float *host)
 {
     size_t bytes = sakd_tensor_numel(t) * sizeof(float);
     cl_int err = clEnqueueWriteBuffer(t->ctx->queue, t->buf, CL_TRUE, t->offset * sizeof(float),
-                                      bytes, host, 0, NULL, NULL);
+                                      bytes, host, 0, NULL,
+                                      sakd_profile_event(t->ctx, NULL, "transfer"));
     if (err != CL_SUCCESS)
         return sakd_error(SAKD_ERR_OPENCL, "uploading tensor '%s' (%zu bytes) failed with %s",
                           t->name, bytes, sakd_cl_strerror(err));
@@ -102,7 +105,8 @@ sakd_status sakd_tensor_download(const sakd_tensor *t, float *host)
 {
     size_t bytes = sakd_tensor_numel(t) * sizeof(float);
     cl_int err = clEnqueueReadBuffer(t->ctx->queue, t->buf, CL_TRUE, t->offset * sizeof(float),
-                                     bytes, host, 0, NULL, NULL);
+                                     bytes, host, 0, NULL,
+                                     sakd_profile_event(t->ctx, NULL, "transfer"));
     if (err != CL_SUCCESS)
         return sakd_error(SAKD_ERR_OPENCL, "downloading tensor '%s' (%zu bytes) failed with %s",
                           t->name, bytes, sakd_cl_strerror(err));

@@ -29,6 +29,7 @@
 
 struct sakd_trainer {
     sakd_config cfg;
+    int perm_ready; /* perm holds epoch 0's order (sakd_trainer_step) */
     char out_dir[PATH_MAX];
     FILE *log;
     sakd_ctx *ctx;
@@ -745,6 +746,45 @@ static sakd_status check_finite(sakd_trainer *t, long epoch)
     return SAKD_OK;
 }
 
+/* One optimizer step on batch s of the current epoch order: forward (teacher, student,
+ * losses), backward, update, and the logits back on the host for the training accuracy. */
+static sakd_status train_step(sakd_trainer *t, long epoch, size_t s, double beta)
+{
+    const sakd_config *c = &t->cfg;
+    sakd_dataset_batch(&t->train, t->perm + s * t->B, t->B, c->data.crop_padding, c->data.flip,
+                       c->train.seed, (uint64_t)t->step, t->x, t->y);
+    SAKD_TRY(upload_batch(t));
+    SAKD_TRY(sakd_distill_set_labels(&t->dist, t->y));
+    if (t->has_teacher)
+        SAKD_TRY(sakd_graph_forward(&t->teacher.graph, 0));
+    SAKD_TRY(sakd_graph_forward(&t->student.graph, 1));
+    SAKD_TRY(sakd_distill_forward(&t->dist, beta, 1));
+    SAKD_TRY(check_finite(t, epoch));
+    SAKD_TRY(sakd_distill_backward(&t->dist));
+    SAKD_TRY(optimizer_step(t));
+    return sakd_tensor_download(&sakd_graph_act_get(&t->student.graph, t->student.logits)->value,
+                                t->logits);
+}
+
+sakd_status sakd_trainer_step(sakd_trainer *t, size_t index)
+{
+    if (index == 0 || !t->perm_ready) {
+        sakd_dataset_shuffle(t->perm, t->train.n, t->cfg.train.seed, 0);
+        t->perm_ready = 1;
+    }
+    return train_step(t, 0, index % t->steps_per_epoch, beta_at(t, 0));
+}
+
+sakd_ctx *sakd_trainer_ctx(sakd_trainer *t)
+{
+    return t->ctx;
+}
+
+sakd_status sakd_trainer_save(sakd_trainer *t, const char *path)
+{
+    return save_checkpoint(t, path, t->best_acc);
+}
+
 sakd_status sakd_trainer_run(sakd_trainer *t, sakd_report *r)
 {
     memset(r, 0, sizeof *r);
@@ -774,19 +814,7 @@ sakd_status sakd_trainer_run(sakd_trainer *t, sakd_report *r)
         /* A run interrupted mid-epoch continues at the step after its last one. */
         size_t s0 = (size_t)(t->step - (long long)epoch * (long long)t->steps_per_epoch);
         for (size_t s = s0; s < t->steps_per_epoch; s++) {
-            sakd_dataset_batch(&t->train, t->perm + s * t->B, t->B, c->data.crop_padding,
-                               c->data.flip, c->train.seed, (uint64_t)t->step, t->x, t->y);
-            SAKD_TRY(upload_batch(t));
-            SAKD_TRY(sakd_distill_set_labels(&t->dist, t->y));
-            if (t->has_teacher)
-                SAKD_TRY(sakd_graph_forward(&t->teacher.graph, 0));
-            SAKD_TRY(sakd_graph_forward(&t->student.graph, 1));
-            SAKD_TRY(sakd_distill_forward(&t->dist, beta, 1));
-            SAKD_TRY(check_finite(t, epoch));
-            SAKD_TRY(sakd_distill_backward(&t->dist));
-            SAKD_TRY(optimizer_step(t));
-            SAKD_TRY(sakd_tensor_download(
-                &sakd_graph_act_get(&t->student.graph, t->student.logits)->value, t->logits));
+            SAKD_TRY(train_step(t, epoch, s, beta));
             correct += count_correct(t->logits, t->y, t->B, t->train.classes);
             sums[0] += t->dist.loss_total;
             sums[1] += t->dist.loss_ce;

@@ -50,6 +50,14 @@ void sakd_trainer_set_interrupt(sakd_trainer *t, volatile sig_atomic_t *flag);
 /* The same stop, after `step` optimizer steps in all (tests and fault injection). */
 void sakd_trainer_stop_at_step(sakd_trainer *t, long long step);
 
+/* One training step (forward, losses, backward, optimizer update, logits to the host) on
+ * batch `index` of epoch 0's order, outside any epoch loop: benchmarks and tuning. */
+sakd_status sakd_trainer_step(sakd_trainer *t, size_t index);
+/* The context the trainer runs on. */
+sakd_ctx *sakd_trainer_ctx(sakd_trainer *t);
+/* Writes the trainer's state as a checkpoint (DESIGN.md §3.1), e.g. a randomly initialized
+ * teacher for benchmarks. */
+sakd_status sakd_trainer_save(sakd_trainer *t, const char *path);
 /* Test accuracy and mean CE of the current weights (eval-mode BN). */
 sakd_status sakd_trainer_evaluate(sakd_trainer *t, double *acc, double *loss);
 

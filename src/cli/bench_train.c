@@ -1,0 +1,714 @@
+/* bench_train.c — `sakd bench train`: the median time of a full training step (ANN, SNN, SNN by
+ * SAKD) with a breakdown by op family from OpenCL profiling events; `sakd bench lif-layer`: the
+ * Open Neuromorphic SNN-library benchmark (Linear(n, n) + multi-step LIF, batch 16, T = 500). */
+#include <csv.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "io/file.h"
+#include "nn/model.h"
+#include "ops/gemm_tune.h"
+#include "ops/lif.h"
+#include "ops/linear.h"
+#include "runtime/profile.h"
+#include "runtime/rng.h"
+#include "runtime/timer.h"
+#include "train/config.h"
+#include "train/train.h"
+
+void help_bench_train(void)
+{
+    printf("usage: sakd bench train [CONFIG.ini] [section.key=value ...] [OPTIONS]\n\n"
+           "Times full training steps (forward, losses, backward, optimizer update) of the\n"
+           "model of CONFIG on generated data of its dataset's shape, for each mode: ann (the\n"
+           "ANN), snn (the SNN trained directly), sakd (the SNN by SAKD from an ANN teacher of\n"
+           "the same config: init + logit + feature KD). Without CONFIG: resnet19 width 0.25,\n"
+           "T 4, batch 32, Fashion-MNIST shape (override keys as usual, e.g. model.T=8).\n"
+           "Reports the median step time over R steps after W warm-up steps, img/s, and from\n"
+           "a profiled step (OpenCL events) the device time by op family, GEMM GFLOP/s and its\n"
+           "fraction of the SGEMM peak measured in the same run (N = 1024), the non-GEMM\n"
+           "share, peak device memory held by sakd and the bytes of activations stored per\n"
+           "image for the backward pass.\n\n"
+           "options:\n"
+           "  --device SPEC     the device\n"
+           "  --modes LIST      ann,snn,sakd (default all three)\n"
+           "  --size S          input height and width (default: the dataset's)\n"
+           "  --reps R          timed steps (default 5)\n"
+           "  --warmup W        untimed steps first (default 2)\n"
+           "  --csv FILE        append one row per mode, with provenance, to FILE\n"
+           "  --results         append to results/bench/<device>.csv\n");
+}
+
+void help_bench_lif_layer(void)
+{
+    printf("usage: sakd bench lif-layer [--device SPEC] [--sizes N,...] [--T T] [--batch B]\n"
+           "                            [--reps R] [--csv FILE | --results]\n\n"
+           "The Open Neuromorphic SNN-library benchmark: one Linear(n, n) layer followed by a\n"
+           "multi-step LIF layer (DESIGN.md 2.1 defaults), input [T, B, n] uniform in [0, 1),\n"
+           "batch 16, T 500, n in 512,4096 by default (16384 needs about 3 GB and minutes per\n"
+           "step on a CPU). Forward, then backward of the sum of all spikes to the weight\n"
+           "and bias; median over R runs (default 3) after a warm-up; peak device memory.\n");
+}
+
+/* ---- op families ----------------------------------------------------------------------------- */
+
+enum {
+    F_GEMM,
+    F_IM2COL,
+    F_CONV_OTHER,
+    F_LIF,
+    F_RELU,
+    F_BN,
+    F_POOL,
+    F_LOSS,
+    F_OPTIM,
+    F_TRANSFER,
+    F_OTHER,
+    F_COUNT
+};
+static const char *family_names[F_COUNT] = {
+    "gemm", "im2col/col2im", "conv_other", "lif",      "relu", "bn",
+    "pool", "losses",        "optimizer",  "transfer", "other"};
+
+static int prefix(const char *s, const char *p)
+{
+    return strncmp(s, p, strlen(p)) == 0;
+}
+
+static int family_of(const char *label)
+{
+    if (strcmp(label, "gemm") == 0)
+        return F_GEMM;
+    if (strcmp(label, "transfer") == 0)
+        return F_TRANSFER;
+    if (prefix(label, "conv2d_im2col") || prefix(label, "conv2d_col2im") ||
+        prefix(label, "conv2d_out_fwd") || prefix(label, "conv2d_gout_bwd"))
+        return F_IM2COL;
+    if (prefix(label, "conv2d_"))
+        return F_CONV_OTHER;
+    if (prefix(label, "lif_"))
+        return F_LIF;
+    if (prefix(label, "relu_"))
+        return F_RELU;
+    if (prefix(label, "bn_"))
+        return F_BN;
+    if (prefix(label, "avgpool") || prefix(label, "maxpool") || prefix(label, "gap_"))
+        return F_POOL;
+    if (prefix(label, "ce_") || prefix(label, "softmax_kl") || prefix(label, "dist_") ||
+        prefix(label, "feat_norm") || prefix(label, "attn_"))
+        return F_LOSS;
+    if (prefix(label, "sgd_") || prefix(label, "adamw_") || prefix(label, "sumsq_") ||
+        prefix(label, "grad_clip"))
+        return F_OPTIM;
+    return F_OTHER;
+}
+
+/* ---- results CSV ------------------------------------------------------------------------------
+ */
+
+static void slug(const char *in, char *out, size_t size)
+{
+    size_t j = 0;
+    for (size_t i = 0; in[i] && j + 1 < size; i++) {
+        char c = in[i];
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        if (ok)
+            out[j++] = c;
+        else if (j > 0 && out[j - 1] != '-')
+            out[j++] = '-';
+    }
+    while (j > 0 && out[j - 1] == '-')
+        j--;
+    out[j] = '\0';
+}
+
+static sakd_status results_path(const sakd_ctx *ctx, char *buf, size_t size)
+{
+    char s[200];
+    slug(ctx->info.name, s, sizeof s);
+    SAKD_TRY(sakd_mkdir_p("results/bench"));
+    snprintf(buf, size, "results/bench/%s.csv", s);
+    return SAKD_OK;
+}
+
+/* Appends rows (cells[r][c] for c < ncols) under `header` to a CSV file, rewritten atomically;
+ * the header is written when the file is new and must match when it is not. */
+static sakd_status csv_append(const char *path, const char *const *header, size_t ncols,
+                              char (*cells)[64], size_t nrows)
+{
+    char *old = NULL;
+    size_t old_size = 0;
+    if (sakd_file_read(path, &old, &old_size) != SAKD_OK) {
+        old = NULL;
+        old_size = 0;
+    }
+    char *buf = NULL;
+    size_t size = 0;
+    FILE *m = open_memstream(&buf, &size);
+    if (!m) {
+        free(old);
+        return sakd_error(SAKD_ERR_NOMEM, "out of memory writing %s", path);
+    }
+    char *hdr = NULL;
+    size_t hsize = 0;
+    FILE *h = open_memstream(&hdr, &hsize);
+    for (size_t c = 0; h && c < ncols; c++) {
+        csv_fwrite(h, header[c], strlen(header[c]));
+        fputc(c + 1 < ncols ? ',' : '\n', h);
+    }
+    if (h)
+        fclose(h);
+    sakd_status st = SAKD_OK;
+    if (old_size) {
+        if (!hdr || old_size < hsize || memcmp(old, hdr, hsize) != 0)
+            st = sakd_error(SAKD_ERR_FORMAT,
+                            "%s has other columns than this version of sakd writes; move it "
+                            "aside or use --csv with another file",
+                            path);
+        fwrite(old, 1, old_size, m);
+    } else if (hdr) {
+        fwrite(hdr, 1, hsize, m);
+    }
+    for (size_t r = 0; r < nrows; r++)
+        for (size_t c = 0; c < ncols; c++) {
+            const char *cell = cells[r * ncols + c];
+            csv_fwrite(m, cell, strlen(cell));
+            fputc(c + 1 < ncols ? ',' : '\n', m);
+        }
+    fclose(m);
+    if (st == SAKD_OK)
+        st = sakd_file_write_atomic(path, buf, size);
+    free(buf);
+    free(hdr);
+    free(old);
+    return st;
+}
+
+static void git_describe(char *buf, size_t size)
+{
+    buf[0] = '\0';
+    FILE *p = popen("git describe --always --dirty 2>/dev/null", "r");
+    if (!p)
+        return;
+    if (!fgets(buf, (int)size, p))
+        buf[0] = '\0';
+    pclose(p);
+    buf[strcspn(buf, "\n")] = '\0';
+}
+
+/* Provenance cells shared by both benchmarks: date, host, sakd version, git, device, driver,
+ * CLBlast version, GEMM tuning file. */
+enum { N_PROV = 8 };
+static const char *prov_header[N_PROV] = {"date",   "host",   "sakd",    "git",
+                                          "device", "driver", "clblast", "gemm_tuning"};
+
+static void provenance(const sakd_ctx *ctx, char (*cells)[64])
+{
+    time_t now = time(NULL);
+    strftime(cells[0], 64, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    struct utsname u;
+    snprintf(cells[1], 64, "%.63s", uname(&u) == 0 ? u.nodename : "?");
+    snprintf(cells[2], 64, "%s", sakd_version());
+    git_describe(cells[3], 64);
+    snprintf(cells[4], 64, "%.63s", ctx->info.name);
+    snprintf(cells[5], 64, "%.63s", ctx->info.driver);
+    snprintf(cells[6], 64, "%s", sakd_clblast_version());
+    const char *t = sakd_gemm_tuning_source(ctx);
+    const char *base = strrchr(t, '/');
+    snprintf(cells[7], 64, "%.63s", t[0] ? (base ? base + 1 : t) : "defaults");
+}
+
+/* ---- bench train ------------------------------------------------------------------------------
+ */
+
+typedef struct train_result {
+    double step_ms, img_s;
+    double fam_ms[F_COUNT], profiled_ms;
+    double gemm_flops, gemm_gflops;
+    double peak_mib, act_bytes_per_image;
+} train_result;
+
+/* Bytes kept for the backward pass by a graph: activation values, LIF potentials and spikes. */
+static double stored_bytes(const sakd_graph *g)
+{
+    double b = 0.0;
+    for (size_t i = 0; i < g->n_acts; i++)
+        b += (double)sakd_tensor_numel(&g->acts[i].value) * sizeof(float);
+    for (size_t i = 0; i < g->n_nodes; i++)
+        if (g->nodes[i].lif.n)
+            b += (double)g->nodes[i].lif.n * (sizeof(float) + 1);
+    return b;
+}
+
+static sakd_status bench_mode(const sakd_config *c, cli_workload_mode mode, size_t size, int warmup,
+                              int reps, train_result *r)
+{
+    memset(r, 0, sizeof *r);
+    cli_workload w;
+    SAKD_TRY(cli_workload_new(&w, c, mode, size, (size_t)(warmup + reps)));
+    sakd_trainer *t = w.trainer;
+    sakd_ctx *ctx = sakd_trainer_ctx(t);
+    double *times = calloc((size_t)reps, sizeof *times);
+    sakd_status st = times ? SAKD_OK : sakd_error(SAKD_ERR_NOMEM, "out of memory");
+    size_t step = 0;
+    for (int i = 0; i < warmup && st == SAKD_OK; i++)
+        st = sakd_trainer_step(t, step++);
+    if (st == SAKD_OK)
+        st = sakd_ctx_finish(ctx);
+    for (int i = 0; i < reps && st == SAKD_OK; i++) {
+        double t0 = sakd_time_now();
+        st = sakd_trainer_step(t, step++);
+        if (st == SAKD_OK)
+            st = sakd_ctx_finish(ctx);
+        times[i] = sakd_time_now() - t0;
+    }
+    if (st == SAKD_OK) {
+        r->step_ms = 1e3 * sakd_median(times, (size_t)reps);
+        r->img_s = (double)c->train.batch / (r->step_ms * 1e-3);
+    }
+    /* One profiled, recorded step: device time per family and the GEMM work. */
+    sakd_gemm_log log = {0};
+    if (st == SAKD_OK)
+        st = sakd_profile_start(ctx);
+    if (st == SAKD_OK) {
+        sakd_profile_reset(ctx);
+        sakd_gemm_record_start(ctx, &log);
+        st = sakd_trainer_step(t, step++);
+        sakd_gemm_record_stop(ctx);
+    }
+    if (st == SAKD_OK)
+        st = sakd_profile_collect(ctx);
+    if (st == SAKD_OK) {
+        const sakd_profile_total *tot;
+        size_t n = sakd_profile_totals(ctx, &tot);
+        for (size_t i = 0; i < n; i++) {
+            r->fam_ms[family_of(tot[i].label)] += tot[i].ms;
+            r->profiled_ms += tot[i].ms;
+        }
+        for (size_t i = 0; i < log.n; i++)
+            r->gemm_flops += (double)log.shapes[i].count * sakd_gemm_shape_flops(&log.shapes[i]);
+        r->gemm_gflops =
+            r->fam_ms[F_GEMM] > 0 ? r->gemm_flops / (r->fam_ms[F_GEMM] * 1e-3) * 1e-9 : 0.0;
+        r->peak_mib = (double)ctx->mem_peak / (1024.0 * 1024.0);
+        double b = stored_bytes(&sakd_trainer_student(t)->graph);
+        r->act_bytes_per_image = b / (double)c->train.batch;
+    }
+    sakd_profile_stop(ctx);
+    sakd_gemm_log_free(&log);
+    free(times);
+    cli_workload_free(&w);
+    return st;
+}
+
+static const char *train_header[] = {"model",
+                                     "width",
+                                     "T",
+                                     "batch",
+                                     "size",
+                                     "mode",
+                                     "median_step_ms",
+                                     "img_per_s",
+                                     "gemm_ms",
+                                     "gemm_gflops",
+                                     "gemm_peak_gflops",
+                                     "gemm_frac_peak",
+                                     "non_gemm_frac",
+                                     "im2col_ms",
+                                     "conv_other_ms",
+                                     "lif_ms",
+                                     "relu_ms",
+                                     "bn_ms",
+                                     "pool_ms",
+                                     "losses_ms",
+                                     "optimizer_ms",
+                                     "transfer_ms",
+                                     "other_ms",
+                                     "peak_mem_mib",
+                                     "act_bytes_per_image"};
+#define N_TRAIN_COLS (sizeof train_header / sizeof train_header[0])
+
+int cli_bench_train(cli_opts *opts, int argc, char **argv)
+{
+    static const struct option longopts[] = {{"device", required_argument, NULL, 'd'},
+                                             {"modes", required_argument, NULL, 'm'},
+                                             {"size", required_argument, NULL, 's'},
+                                             {"reps", required_argument, NULL, 'r'},
+                                             {"warmup", required_argument, NULL, 'w'},
+                                             {"csv", required_argument, NULL, 'c'},
+                                             {"results", no_argument, NULL, 'R'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    const char *modes = "ann,snn,sakd", *csv = NULL;
+    long size = 0, reps = 5, warmup = 2;
+    int to_results = 0, ch;
+    optind = 0;
+    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        char *end = NULL;
+        switch (ch) {
+        case 'd': opts->device = optarg; break;
+        case 'm': modes = optarg; break;
+        case 's': size = strtol(optarg, &end, 10); break;
+        case 'r': reps = strtol(optarg, &end, 10); break;
+        case 'w': warmup = strtol(optarg, &end, 10); break;
+        case 'c': csv = optarg; break;
+        case 'R': to_results = 1; break;
+        case 'h': help_bench_train(); return SAKD_EXIT_OK;
+        default: return SAKD_EXIT_USAGE;
+        }
+        if (end && (*end || end == optarg)) {
+            fprintf(stderr, "sakd: error: bench train: bad number '%s'\n", optarg);
+            return SAKD_EXIT_USAGE;
+        }
+    }
+    if (size < 0 || reps < 1 || reps > 1000 || warmup < 0 || warmup > 100) {
+        fprintf(stderr, "sakd: error: bench train: --reps must be 1 to 1000, --warmup 0 to "
+                        "100, --size not negative\n");
+        return SAKD_EXIT_USAGE;
+    }
+    const char *file = NULL;
+    int first = optind;
+    if (first < argc && !strchr(argv[first], '=')) {
+        file = argv[first];
+        first++;
+    }
+    sakd_config c;
+    sakd_status st = sakd_config_init(&c);
+    if (st == SAKD_OK && !file) {
+        st = sakd_config_override(&c, "model.width=0.25", "bench default");
+        if (st == SAKD_OK)
+            st = sakd_config_override(&c, "train.batch=32", "bench default");
+    }
+    if (st == SAKD_OK && file)
+        st = sakd_config_load_file(&c, file);
+    for (int i = first; i < argc && st == SAKD_OK; i++)
+        st = sakd_config_override(&c, argv[i], "command line");
+    if (st == SAKD_OK && opts->device) {
+        char dev[300];
+        snprintf(dev, sizeof dev, "run.device=%s", opts->device);
+        st = sakd_config_override(&c, dev, "--device");
+    }
+    if (st == SAKD_OK)
+        st = sakd_config_validate(&c);
+    if (st == SAKD_OK)
+        sakd_config_resolve(&c);
+    if (st != SAKD_OK) {
+        sakd_config_free(&c);
+        cli_fail(st, "configuration");
+        return SAKD_EXIT_USAGE;
+    }
+    sakd_ctx_set_default_flags(SAKD_CTX_PROFILING);
+    /* The SGEMM peak of this run, on a context of its own (applies any stored tuning). */
+    sakd_ctx *ctx = NULL;
+    double peak_s = 0.0;
+    st = sakd_ctx_new(&ctx, opts->device, 0);
+    if (st == SAKD_OK)
+        st = cli_time_gemm(ctx, 1024, 3, &peak_s);
+    if (st != SAKD_OK) {
+        sakd_ctx_free(ctx);
+        sakd_config_free(&c);
+        return cli_fail(st, "measuring the GEMM peak");
+    }
+    double peak = 2.0 * 1024.0 * 1024.0 * 1024.0 / peak_s * 1e-9;
+    int sz =
+        size ? (int)size
+             : (c.data.dataset == SAKD_DATASET_CIFAR10 || c.data.dataset == SAKD_DATASET_CIFAR100
+                    ? 32
+                    : 28);
+    printf("# sakd bench train: %s width %g T %d batch %d, %dx%d %s-shaped input, on %s (%s)\n"
+           "# GEMM parameters: %s; SGEMM peak (N = 1024) %.2f GFLOP/s; median of %ld steps after "
+           "%ld warm-up\n",
+           sakd_model_name_str(c.model.name), c.model.width, c.model.T, c.train.batch, sz, sz,
+           sakd_dataset_str(c.data.dataset), ctx->info.name, ctx->info.driver,
+           sakd_gemm_tuning_source(ctx)[0] ? sakd_gemm_tuning_source(ctx) : "CLBlast's defaults",
+           peak, reps, warmup);
+    printf("%-5s %10s %8s %9s %8s %6s %8s %9s %10s\n", "mode", "step_ms", "img/s", "gemm_ms",
+           "GFLOP/s", "%peak", "non-gemm", "peak_MiB", "act_B/img");
+    fflush(stdout);
+
+    char list[64];
+    snprintf(list, sizeof list, "%s", modes);
+    train_result res[3];
+    int done[3] = {0, 0, 0};
+    size_t nrows = 0;
+    char(*cells)[64] = calloc(3 * (N_PROV + N_TRAIN_COLS), sizeof *cells);
+    if (!cells)
+        st = sakd_error(SAKD_ERR_NOMEM, "out of memory");
+    for (char *save = NULL, *m = strtok_r(list, ",", &save); m && st == SAKD_OK;
+         m = strtok_r(NULL, ",", &save)) {
+        cli_workload_mode mode;
+        st = cli_workload_parse_mode(m, &mode);
+        if (st != SAKD_OK)
+            break;
+        train_result *r = &res[mode];
+        st = bench_mode(&c, mode, (size_t)size, (int)warmup, (int)reps, r);
+        if (st != SAKD_OK)
+            break;
+        done[mode] = 1;
+        double non_gemm = r->profiled_ms > 0 ? 1.0 - r->fam_ms[F_GEMM] / r->profiled_ms : 0.0;
+        printf("%-5s %10.1f %8.2f %9.1f %8.2f %5.0f%% %7.0f%% %9.1f %10.0f\n", m, r->step_ms,
+               r->img_s, r->fam_ms[F_GEMM], r->gemm_gflops, 100.0 * r->gemm_gflops / peak,
+               100.0 * non_gemm, r->peak_mib, r->act_bytes_per_image);
+        fflush(stdout);
+        char(*row)[64] = cells + nrows * (N_PROV + N_TRAIN_COLS);
+        provenance(ctx, row);
+        char(*v)[64] = row + N_PROV;
+        snprintf(v[0], 64, "%s", sakd_model_name_str(c.model.name));
+        snprintf(v[1], 64, "%g", c.model.width);
+        snprintf(v[2], 64, "%d", c.model.T);
+        snprintf(v[3], 64, "%d", c.train.batch);
+        snprintf(v[4], 64, "%d", sz);
+        snprintf(v[5], 64, "%s", m);
+        snprintf(v[6], 64, "%.2f", r->step_ms);
+        snprintf(v[7], 64, "%.3f", r->img_s);
+        snprintf(v[8], 64, "%.2f", r->fam_ms[F_GEMM]);
+        snprintf(v[9], 64, "%.3f", r->gemm_gflops);
+        snprintf(v[10], 64, "%.3f", peak);
+        snprintf(v[11], 64, "%.4f", r->gemm_gflops / peak);
+        snprintf(v[12], 64, "%.4f", non_gemm);
+        for (int f = F_IM2COL; f < F_COUNT; f++)
+            snprintf(v[13 + f - F_IM2COL], 64, "%.2f", r->fam_ms[f]);
+        snprintf(v[23], 64, "%.1f", r->peak_mib);
+        snprintf(v[24], 64, "%.0f", r->act_bytes_per_image);
+        nrows++;
+    }
+    if (st == SAKD_OK) {
+        printf("\ndevice time of the profiled step by op family, ms (share of the step):\n");
+        printf("%-14s", "family");
+        for (int m = 0; m < 3; m++)
+            if (done[m])
+                printf(" %16s", cli_workload_mode_str((cli_workload_mode)m));
+        printf("\n");
+        for (int f = 0; f < F_COUNT; f++) {
+            printf("%-14s", family_names[f]);
+            for (int m = 0; m < 3; m++)
+                if (done[m])
+                    printf(" %9.1f (%3.0f%%)", res[m].fam_ms[f],
+                           res[m].profiled_ms > 0 ? 100.0 * res[m].fam_ms[f] / res[m].profiled_ms
+                                                  : 0.0);
+            printf("\n");
+        }
+        if (done[CLI_WORKLOAD_SNN] && done[CLI_WORKLOAD_SAKD])
+            printf("\nSAKD step / SNN step: %.3f\n",
+                   res[CLI_WORKLOAD_SAKD].step_ms / res[CLI_WORKLOAD_SNN].step_ms);
+    }
+    char path[4200];
+    if (st == SAKD_OK && (csv || to_results)) {
+        const char *header[N_PROV + N_TRAIN_COLS];
+        for (size_t i = 0; i < N_PROV; i++)
+            header[i] = prov_header[i];
+        for (size_t i = 0; i < N_TRAIN_COLS; i++)
+            header[N_PROV + i] = train_header[i];
+        if (csv)
+            snprintf(path, sizeof path, "%s", csv);
+        else
+            st = results_path(ctx, path, sizeof path);
+        if (st == SAKD_OK)
+            st = csv_append(path, header, N_PROV + N_TRAIN_COLS, cells, nrows);
+        if (st == SAKD_OK)
+            printf("appended %zu rows to %s\n", nrows, path);
+    }
+    free(cells);
+    sakd_ctx_free(ctx);
+    sakd_config_free(&c);
+    return st == SAKD_OK ? SAKD_EXIT_OK : cli_fail(st, "bench train");
+}
+
+/* ---- bench lif-layer ----------------------------------------------------------------------------
+ */
+
+static sakd_status lif_layer_once(sakd_ctx *ctx, size_t n, size_t T, size_t B, double *fwd_s,
+                                  double *bwd_s)
+{
+    size_t rows = T * B, xs[2] = {rows, n}, ws[2] = {n, n}, bs[1] = {n};
+    sakd_tensor x = {0}, y = {0}, s = {0}, g = {0}, w = {0}, b = {0}, gw = {0}, gb = {0};
+    sakd_lif_cache cache;
+    memset(&cache, 0, sizeof cache);
+    sakd_lif_params lp = sakd_lif_params_default();
+    sakd_status st = sakd_tensor_new(&x, ctx, "lif-layer input", 2, xs);
+    if (st == SAKD_OK)
+        st = sakd_tensor_new(&y, ctx, "lif-layer linear output", 2, xs);
+    if (st == SAKD_OK)
+        st = sakd_tensor_new(&s, ctx, "lif-layer spikes", 2, xs);
+    if (st == SAKD_OK)
+        st = sakd_tensor_new(&g, ctx, "lif-layer gradient", 2, xs);
+    if (st == SAKD_OK)
+        st = sakd_tensor_new(&w, ctx, "lif-layer weight", 2, ws);
+    if (st == SAKD_OK)
+        st = sakd_tensor_new(&b, ctx, "lif-layer bias", 1, bs);
+    if (st == SAKD_OK)
+        st = sakd_tensor_new(&gw, ctx, "lif-layer weight gradient", 2, ws);
+    if (st == SAKD_OK)
+        st = sakd_tensor_new(&gb, ctx, "lif-layer bias gradient", 1, bs);
+    if (st == SAKD_OK)
+        st = sakd_lif_cache_new(&cache, ctx, "lif-layer", 2, xs);
+    /* x ~ U[0, 1); W, b ~ U(-1/sqrt(n), 1/sqrt(n)) as torch.nn.Linear initializes them. */
+    float k = 1.0f / sqrtf((float)n);
+    if (st == SAKD_OK)
+        st = sakd_rng_uniform_fill(&x, 11, 0, 0.0f, 1.0f);
+    if (st == SAKD_OK)
+        st = sakd_rng_uniform_fill(&w, 12, 0, -k, k);
+    if (st == SAKD_OK)
+        st = sakd_rng_uniform_fill(&b, 13, 0, -k, k);
+    if (st == SAKD_OK)
+        st = sakd_ctx_finish(ctx);
+    double t0 = sakd_time_now();
+    if (st == SAKD_OK)
+        st = sakd_linear_forward(&y, &x, &w, &b);
+    if (st == SAKD_OK)
+        st = sakd_lif_forward(&s, &cache, &y, T, &lp);
+    if (st == SAKD_OK)
+        st = sakd_ctx_finish(ctx);
+    double t1 = sakd_time_now();
+    /* d(sum of spikes)/ds = 1 */
+    if (st == SAKD_OK)
+        st = sakd_tensor_fill(&g, 1.0f);
+    if (st == SAKD_OK)
+        st = sakd_ctx_finish(ctx);
+    double t2 = sakd_time_now();
+    if (st == SAKD_OK)
+        st = sakd_lif_backward(&g, &cache, &g, T, &lp);
+    if (st == SAKD_OK)
+        st = sakd_linear_backward(NULL, &gw, &gb, &g, &x, &w);
+    if (st == SAKD_OK)
+        st = sakd_ctx_finish(ctx);
+    double t3 = sakd_time_now();
+    *fwd_s = t1 - t0;
+    *bwd_s = t3 - t2;
+    sakd_lif_cache_free(&cache);
+    sakd_tensor_free(&x);
+    sakd_tensor_free(&y);
+    sakd_tensor_free(&s);
+    sakd_tensor_free(&g);
+    sakd_tensor_free(&w);
+    sakd_tensor_free(&b);
+    sakd_tensor_free(&gw);
+    sakd_tensor_free(&gb);
+    return st;
+}
+
+static const char *lif_header[] = {"n",           "T",        "batch",       "forward_ms",
+                                   "backward_ms", "total_ms", "peak_mem_mib"};
+#define N_LIF_COLS (sizeof lif_header / sizeof lif_header[0])
+
+int cli_bench_lif_layer(cli_opts *opts, int argc, char **argv)
+{
+    static const struct option longopts[] = {{"device", required_argument, NULL, 'd'},
+                                             {"sizes", required_argument, NULL, 's'},
+                                             {"T", required_argument, NULL, 'T'},
+                                             {"batch", required_argument, NULL, 'b'},
+                                             {"reps", required_argument, NULL, 'r'},
+                                             {"csv", required_argument, NULL, 'c'},
+                                             {"results", no_argument, NULL, 'R'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    const char *sizes = "512,4096", *csv = NULL;
+    long T = 500, B = 16, reps = 3;
+    int to_results = 0, ch;
+    optind = 0;
+    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        char *end = NULL;
+        switch (ch) {
+        case 'd': opts->device = optarg; break;
+        case 's': sizes = optarg; break;
+        case 'T': T = strtol(optarg, &end, 10); break;
+        case 'b': B = strtol(optarg, &end, 10); break;
+        case 'r': reps = strtol(optarg, &end, 10); break;
+        case 'c': csv = optarg; break;
+        case 'R': to_results = 1; break;
+        case 'h': help_bench_lif_layer(); return SAKD_EXIT_OK;
+        default: return SAKD_EXIT_USAGE;
+        }
+        if (end && (*end || end == optarg)) {
+            fprintf(stderr, "sakd: error: bench lif-layer: bad number '%s'\n", optarg);
+            return SAKD_EXIT_USAGE;
+        }
+    }
+    if (T < 1 || B < 1 || reps < 1 || reps > 100) {
+        fprintf(stderr, "sakd: error: bench lif-layer: --T and --batch must be positive, --reps "
+                        "1 to 100\n");
+        return SAKD_EXIT_USAGE;
+    }
+    size_t list[16], count = 0;
+    for (const char *p = sizes; *p && count < 16;) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < 1 || v > 65536 || (*end && *end != ',')) {
+            fprintf(stderr,
+                    "sakd: error: --sizes wants n from 1 to 65536 separated by commas, "
+                    "not '%s'\n",
+                    sizes);
+            return SAKD_EXIT_USAGE;
+        }
+        list[count++] = (size_t)v;
+        p = *end ? end + 1 : end;
+    }
+    sakd_ctx *ctx;
+    sakd_status st = sakd_ctx_new(&ctx, opts->device, 0);
+    if (st != SAKD_OK)
+        return cli_fail(st, "opening the OpenCL device");
+    printf("# sakd bench lif-layer: Linear(n, n) + LIF, batch %ld, T %ld, on %s; median of %ld "
+           "after a warm-up\n",
+           B, T, ctx->info.name, reps);
+    printf("%7s %12s %12s %12s %10s\n", "n", "forward_ms", "backward_ms", "total_ms", "peak_MiB");
+    char(*cells)[64] = calloc(count * (N_PROV + N_LIF_COLS), sizeof *cells);
+    if (!cells)
+        st = sakd_error(SAKD_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < count && st == SAKD_OK; i++) {
+        double f[101], b[101], tot[101];
+        ctx->mem_peak = ctx->mem_current;
+        for (long r = -1; r < reps && st == SAKD_OK; r++) {
+            double fs, bs;
+            st = lif_layer_once(ctx, list[i], (size_t)T, (size_t)B, &fs, &bs);
+            if (r >= 0) {
+                f[r] = fs;
+                b[r] = bs;
+                tot[r] = fs + bs;
+            }
+        }
+        if (st != SAKD_OK)
+            break;
+        double fm = sakd_median(f, (size_t)reps), bm = sakd_median(b, (size_t)reps),
+               tm = sakd_median(tot, (size_t)reps);
+        double mib = (double)ctx->mem_peak / (1024.0 * 1024.0);
+        printf("%7zu %12.2f %12.2f %12.2f %10.1f\n", list[i], 1e3 * fm, 1e3 * bm, 1e3 * tm, mib);
+        fflush(stdout);
+        char(*row)[64] = cells + i * (N_PROV + N_LIF_COLS);
+        provenance(ctx, row);
+        char(*v)[64] = row + N_PROV;
+        snprintf(v[0], 64, "%zu", list[i]);
+        snprintf(v[1], 64, "%ld", T);
+        snprintf(v[2], 64, "%ld", B);
+        snprintf(v[3], 64, "%.3f", 1e3 * fm);
+        snprintf(v[4], 64, "%.3f", 1e3 * bm);
+        snprintf(v[5], 64, "%.3f", 1e3 * tm);
+        snprintf(v[6], 64, "%.1f", mib);
+    }
+    if (st == SAKD_OK && (csv || to_results)) {
+        const char *header[N_PROV + N_LIF_COLS];
+        for (size_t i = 0; i < N_PROV; i++)
+            header[i] = prov_header[i];
+        for (size_t i = 0; i < N_LIF_COLS; i++)
+            header[N_PROV + i] = lif_header[i];
+        char path[4200], s[200];
+        if (csv) {
+            snprintf(path, sizeof path, "%s", csv);
+        } else {
+            slug(ctx->info.name, s, sizeof s);
+            st = sakd_mkdir_p("results/bench");
+            snprintf(path, sizeof path, "results/bench/lif-layer-%s.csv", s);
+        }
+        if (st == SAKD_OK)
+            st = csv_append(path, header, N_PROV + N_LIF_COLS, cells, count);
+        if (st == SAKD_OK)
+            printf("appended %zu rows to %s\n", count, path);
+    }
+    free(cells);
+    sakd_ctx_free(ctx);
+    return st == SAKD_OK ? SAKD_EXIT_OK : cli_fail(st, "bench lif-layer");
+}

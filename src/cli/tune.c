@@ -1,0 +1,185 @@
+/* tune.c — `sakd tune`: records the GEMM calls of a model's training step, searches CLBlast's GEMM
+ * parameters on them and stores the best for the device, applied by every later run. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "ops/gemm_tune.h"
+#include "runtime/timer.h"
+#include "train/config.h"
+#include "train/train.h"
+
+void help_tune(void)
+{
+    printf("usage: sakd tune [CONFIG.ini] [section.key=value ...] [OPTIONS]\n\n"
+           "Tunes CLBlast's GEMM kernels for the selected device on the GEMM calls that the\n"
+           "model of CONFIG actually makes (give the config you train with; without one,\n"
+           "the defaults of DESIGN.md 3.3 with any overrides). It records every GEMM of one\n"
+           "training step per mode (on generated data of the dataset's shape), then replays\n"
+           "those calls under candidate parameters: random valid configurations of CLBlast's\n"
+           "indirect (Xgemm) and direct (XgemmDirect) kernels, each followed by rounds of\n"
+           "one-parameter changes around the best, and the m*n*k threshold between the two.\n"
+           "Every candidate's results are checked against CLBlast's defaults; a candidate\n"
+           "already 25%% slower than the best is abandoned mid-way. The best set is stored\n"
+           "per device, driver and CLBlast version in the cache directory and applied\n"
+           "automatically before the first GEMM of every later sakd process\n"
+           "(SAKD_GEMM_TUNING=off disables it, SAKD_GEMM_TUNING=FILE uses another file).\n\n"
+           "options:\n"
+           "  --device SPEC        the device (as for 'sakd devices')\n"
+           "  --modes LIST         training steps to record: ann, snn, sakd (default ann,sakd)\n"
+           "  --size S             input height and width (default: the dataset's)\n"
+           "  --samples N          random candidates of the indirect kernel (default 24)\n"
+           "  --direct-samples N   random candidates of the direct kernel (default 12)\n"
+           "  --refine R           refinement rounds per kernel (default 2)\n"
+           "  --time-limit S       stop drawing candidates after S seconds (default 300)\n"
+           "  --seed N             seed of the sampling (default 1)\n"
+           "  --out FILE           write the tuning here instead of the cache\n"
+           "  --dry-run            search and report, store nothing\n");
+}
+
+/* Records the GEMM calls of one step of each mode (after an unrecorded warm-up step). */
+static sakd_status record_modes(const sakd_config *c, const char *modes, size_t size,
+                                sakd_gemm_log *log, char *workload, size_t wsize)
+{
+    char list[64];
+    snprintf(list, sizeof list, "%s", modes);
+    size_t off = (size_t)snprintf(workload, wsize, "%s w%g T%d b%d (%s",
+                                  sakd_model_name_str(c->model.name), c->model.width, c->model.T,
+                                  c->train.batch, sakd_dataset_str(c->data.dataset));
+    for (char *save = NULL, *m = strtok_r(list, ",", &save); m; m = strtok_r(NULL, ",", &save)) {
+        cli_workload_mode mode;
+        SAKD_TRY(cli_workload_parse_mode(m, &mode));
+        cli_workload w;
+        SAKD_TRY(cli_workload_new(&w, c, mode, size, 2));
+        sakd_ctx *ctx = sakd_trainer_ctx(w.trainer);
+        sakd_status st = sakd_trainer_step(w.trainer, 0);
+        if (st == SAKD_OK) {
+            sakd_gemm_record_start(ctx, log);
+            st = sakd_trainer_step(w.trainer, 1);
+            sakd_gemm_record_stop(ctx);
+        }
+        cli_workload_free(&w);
+        SAKD_TRY(st);
+        if (off < wsize)
+            off += (size_t)snprintf(workload + off, wsize - off, " %s", m);
+    }
+    if (off < wsize)
+        snprintf(workload + off, wsize - off, ")");
+    return SAKD_OK;
+}
+
+int cmd_tune(cli_opts *opts, int argc, char **argv)
+{
+    static const struct option longopts[] = {{"device", required_argument, NULL, 'd'},
+                                             {"modes", required_argument, NULL, 'm'},
+                                             {"size", required_argument, NULL, 's'},
+                                             {"samples", required_argument, NULL, 'n'},
+                                             {"direct-samples", required_argument, NULL, 'D'},
+                                             {"refine", required_argument, NULL, 'r'},
+                                             {"time-limit", required_argument, NULL, 't'},
+                                             {"seed", required_argument, NULL, 'S'},
+                                             {"out", required_argument, NULL, 'o'},
+                                             {"dry-run", no_argument, NULL, 'x'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    const char *modes = "ann,sakd", *out = NULL;
+    long size = 0;
+    int dry = 0;
+    sakd_gemm_tune_opts to = {24, 12, 2, 1, 300.0, stdout};
+    optind = 0;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        char *end = NULL;
+        switch (ch) {
+        case 'd': opts->device = optarg; break;
+        case 'm': modes = optarg; break;
+        case 's': size = strtol(optarg, &end, 10); break;
+        case 'n': to.xgemm_samples = (int)strtol(optarg, &end, 10); break;
+        case 'D': to.direct_samples = (int)strtol(optarg, &end, 10); break;
+        case 'r': to.refine_rounds = (int)strtol(optarg, &end, 10); break;
+        case 't': to.time_limit_s = strtod(optarg, &end); break;
+        case 'S': to.seed = strtoull(optarg, &end, 10); break;
+        case 'o': out = optarg; break;
+        case 'x': dry = 1; break;
+        case 'h': help_tune(); return SAKD_EXIT_OK;
+        default: return SAKD_EXIT_USAGE;
+        }
+        if (end && (*end || end == optarg)) {
+            fprintf(stderr, "sakd: error: tune: bad number '%s'\n", optarg);
+            return SAKD_EXIT_USAGE;
+        }
+    }
+    if (size < 0 || to.xgemm_samples < 1 || to.direct_samples < 0 || to.refine_rounds < 0) {
+        fprintf(stderr, "sakd: error: tune: --size, --samples, --direct-samples and --refine "
+                        "must not be negative (--samples at least 1)\n");
+        return SAKD_EXIT_USAGE;
+    }
+    const char *file = NULL;
+    int first = optind;
+    if (first < argc && !strchr(argv[first], '=')) {
+        file = argv[first];
+        first++;
+    }
+    /* Recording and the baseline must see CLBlast's defaults, not an earlier tuning. */
+    setenv("SAKD_GEMM_TUNING", "off", 1);
+    sakd_config c;
+    sakd_status st = cli_workload_config(&c, file, argc - first, argv + first, opts);
+    if (st == SAKD_OK)
+        st = sakd_config_validate(&c);
+    if (st != SAKD_OK) {
+        sakd_config_free(&c);
+        cli_fail(st, "configuration");
+        return SAKD_EXIT_USAGE;
+    }
+    sakd_gemm_log log = {0};
+    char workload[256];
+    double t0 = sakd_time_now();
+    printf("recording the GEMM calls of one training step (%s) ...\n", modes);
+    fflush(stdout);
+    st = record_modes(&c, modes, (size_t)size, &log, workload, sizeof workload);
+    sakd_config_free(&c);
+    if (st != SAKD_OK) {
+        sakd_gemm_log_free(&log);
+        return cli_fail(st, "recording the GEMM calls");
+    }
+    printf("%zu distinct GEMM calls in %s:\n", log.n, workload);
+    printf("  %5s %2s %2s %7s %8s %7s %6s\n", "count", "tA", "tB", "m", "n", "k", "batch");
+    for (size_t i = 0; i < log.n; i++) {
+        const sakd_gemm_shape *s = &log.shapes[i];
+        printf("  %5zu %2s %2s %7zu %8zu %7zu %6zu\n", s->count, s->trans_a ? "T" : "N",
+               s->trans_b ? "T" : "N", s->m, s->n, s->k, s->batch ? s->batch : 1);
+    }
+    fflush(stdout);
+
+    sakd_ctx *ctx = NULL;
+    sakd_gemm_tuning best;
+    st = sakd_ctx_new(&ctx, opts->device, 0);
+    if (st == SAKD_OK)
+        st = sakd_gemm_tune(ctx, &log, &to, &best);
+    sakd_gemm_log_free(&log);
+    if (st == SAKD_OK)
+        snprintf(best.workload, sizeof best.workload, "%s", workload);
+    char path[4096];
+    if (st == SAKD_OK && !dry) {
+        if (out)
+            snprintf(path, sizeof path, "%s", out);
+        else
+            st = sakd_gemm_tuning_path(ctx, path, sizeof path);
+        if (st == SAKD_OK)
+            st = sakd_gemm_tuning_write(path, &best);
+    }
+    sakd_ctx_free(ctx);
+    if (st != SAKD_OK)
+        return cli_fail(st, "tune");
+    printf("\nGEMM time per training step on %s: %.1f ms with CLBlast's defaults (%.2f GFLOP/s), "
+           "%.1f ms tuned (%.2f GFLOP/s): %.2fx; search took %.0f s\n",
+           best.device, best.ms_default, best.gflops_default, best.ms_tuned, best.gflops_tuned,
+           best.ms_default / best.ms_tuned, sakd_time_now() - t0);
+    if (dry)
+        printf("dry run: nothing stored\n");
+    else
+        printf("stored in %s; applied by every later sakd run on this device\n", path);
+    return SAKD_EXIT_OK;
+}

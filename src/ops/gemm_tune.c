@@ -1,0 +1,858 @@
+/* gemm_tune.c — records a model's GEMM calls, searches CLBlast's GEMM kernel parameters on them
+ * (random sampling of the valid space, then one-parameter refinement), stores and applies them. */
+#include "ops/gemm_tune.h"
+
+#include <clblast_c.h>
+#include <errno.h>
+#include <ini.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "io/file.h"
+#include "ops/gemm.h"
+#include "runtime/program.h"
+#include "runtime/rng.h"
+#include "runtime/strbuf.h"
+#include "runtime/timer.h"
+
+/* ---- recording ----------------------------------------------------------------------------- */
+
+void sakd_gemm_record_start(sakd_ctx *ctx, sakd_gemm_log *log)
+{
+    ctx->gemm_log = log;
+}
+
+void sakd_gemm_record_stop(sakd_ctx *ctx)
+{
+    ctx->gemm_log = NULL;
+}
+
+void sakd_gemm_log_free(sakd_gemm_log *log)
+{
+    free(log->shapes);
+    memset(log, 0, sizeof *log);
+}
+
+static int same_shape(const sakd_gemm_shape *a, const sakd_gemm_shape *b)
+{
+    return a->trans_a == b->trans_a && a->trans_b == b->trans_b && a->m == b->m && a->n == b->n &&
+           a->k == b->k && a->lda == b->lda && a->ldb == b->ldb && a->ldc == b->ldc &&
+           a->batch == b->batch && a->stride_a == b->stride_a && a->stride_b == b->stride_b &&
+           a->stride_c == b->stride_c;
+}
+
+void sakd_gemm_log_add(sakd_gemm_log *log, const sakd_gemm_shape *s)
+{
+    for (size_t i = 0; i < log->n; i++)
+        if (same_shape(&log->shapes[i], s)) {
+            log->shapes[i].count++;
+            return;
+        }
+    if (log->n == log->cap) {
+        size_t cap = log->cap ? 2 * log->cap : 32;
+        sakd_gemm_shape *p = realloc(log->shapes, cap * sizeof *p);
+        if (!p)
+            return;
+        log->shapes = p;
+        log->cap = cap;
+    }
+    log->shapes[log->n] = *s;
+    log->shapes[log->n].count = 1;
+    log->n++;
+}
+
+double sakd_gemm_shape_flops(const sakd_gemm_shape *s)
+{
+    return 2.0 * (double)s->m * (double)s->n * (double)s->k * (double)(s->batch ? s->batch : 1);
+}
+
+/* ---- the parameter spaces ------------------------------------------------------------------ */
+
+/* One tunable parameter and the values the search draws from. */
+typedef struct param_def {
+    const char *name;
+    size_t n;
+    size_t values[6];
+} param_def;
+
+/* CLBlast's indirect kernel (GEMMK = 0 variant: KREG fixed at 1). */
+static const param_def xgemm_space[] = {
+    {"GEMMK", 1, {0}},
+    {"KREG", 1, {1}},
+    {"KWG", 3, {8, 16, 32}},
+    {"KWI", 2, {2, 8}},
+    {"MDIMA", 4, {4, 8, 16, 32}},
+    {"MDIMC", 4, {4, 8, 16, 32}},
+    {"MWG", 5, {8, 16, 32, 64, 128}},
+    {"NDIMB", 4, {4, 8, 16, 32}},
+    {"NDIMC", 4, {4, 8, 16, 32}},
+    {"NWG", 5, {8, 16, 32, 64, 128}},
+    {"SA", 2, {0, 1}},
+    {"SB", 2, {0, 1}},
+    {"STRM", 2, {0, 1}},
+    {"STRN", 2, {0, 1}},
+    {"VWM", 5, {1, 2, 4, 8, 16}},
+    {"VWN", 5, {1, 2, 4, 8, 16}},
+};
+enum {
+    X_GEMMK,
+    X_KREG,
+    X_KWG,
+    X_KWI,
+    X_MDIMA,
+    X_MDIMC,
+    X_MWG,
+    X_NDIMB,
+    X_NDIMC,
+    X_NWG,
+    X_SA,
+    X_SB,
+    X_STRM,
+    X_STRN,
+    X_VWM,
+    X_VWN,
+    X_COUNT
+};
+
+/* CLBlast's direct kernel (no padding or transposing copies). */
+static const param_def direct_space[] = {
+    {"KWID", 3, {2, 8, 16}},       {"MDIMAD", 4, {4, 8, 16, 32}}, {"MDIMCD", 4, {4, 8, 16, 32}},
+    {"NDIMBD", 4, {4, 8, 16, 32}}, {"NDIMCD", 4, {4, 8, 16, 32}}, {"PADA", 2, {0, 1}},
+    {"PADB", 2, {0, 1}},           {"VWMD", 4, {1, 2, 4, 8}},     {"VWND", 4, {1, 2, 4, 8}},
+    {"WGD", 4, {8, 16, 32, 64}},
+};
+enum {
+    D_KWID,
+    D_MDIMAD,
+    D_MDIMCD,
+    D_NDIMBD,
+    D_NDIMCD,
+    D_PADA,
+    D_PADB,
+    D_VWMD,
+    D_VWND,
+    D_WGD,
+    D_COUNT
+};
+
+typedef struct space {
+    const char *kernel;
+    const param_def *defs;
+    size_t n;
+} space;
+
+static const space spaces[2] = {
+    {"Xgemm", xgemm_space, X_COUNT},
+    {"XgemmDirect", direct_space, D_COUNT},
+};
+
+static int divides(size_t d, size_t x)
+{
+    return d != 0 && x % d == 0;
+}
+
+/* CLBlast's own constraints on the kernels (integer tile splits, local memory, work-group
+ * size), so that every candidate compiles and computes the right thing. */
+static int valid(int which, const size_t *v, const sakd_device_info *dev)
+{
+    if (which == 0) {
+        size_t mwg = v[X_MWG], nwg = v[X_NWG], kwg = v[X_KWG];
+        size_t mdimc = v[X_MDIMC], ndimc = v[X_NDIMC], mdima = v[X_MDIMA], ndimb = v[X_NDIMB];
+        if (!divides(v[X_KWI], kwg) || !divides(mdimc * v[X_VWM], mwg) ||
+            !divides(ndimc * v[X_VWN], nwg) || !divides(mdima * v[X_VWM], mwg) ||
+            !divides(ndimb * v[X_VWN], nwg) || !divides(mdima, mdimc * ndimc) ||
+            !divides(ndimb, mdimc * ndimc) || !divides(mdimc * ndimc / mdima, kwg) ||
+            !divides(mdimc * ndimc / ndimb, kwg))
+            return 0;
+        size_t local = (v[X_SA] * kwg * mwg + v[X_SB] * kwg * nwg) * sizeof(float);
+        return local <= dev->local_mem && mdimc * ndimc <= dev->max_work_group;
+    }
+    size_t wgd = v[D_WGD], mdimcd = v[D_MDIMCD], ndimcd = v[D_NDIMCD];
+    size_t mdimad = v[D_MDIMAD], ndimbd = v[D_NDIMBD];
+    if (!divides(v[D_KWID], wgd) || !divides(mdimcd * v[D_VWMD], wgd) ||
+        !divides(ndimcd * v[D_VWND], wgd) || !divides(mdimad * v[D_VWMD], wgd) ||
+        !divides(ndimbd * v[D_VWND], wgd) || !divides(mdimad, mdimcd * ndimcd) ||
+        !divides(ndimbd, mdimcd * ndimcd) || !divides(mdimcd * ndimcd / mdimad, wgd) ||
+        !divides(mdimcd * ndimcd / ndimbd, wgd))
+        return 0;
+    size_t local = (wgd * (wgd + v[D_PADA]) + wgd * (wgd + v[D_PADB])) * sizeof(float);
+    return local <= dev->local_mem && mdimcd * ndimcd <= dev->max_work_group;
+}
+
+static void to_params(int which, const size_t *v, sakd_gemm_params *p)
+{
+    const space *sp = &spaces[which];
+    p->n = sp->n;
+    for (size_t i = 0; i < sp->n; i++) {
+        snprintf(p->names[i], sizeof p->names[i], "%s", sp->defs[i].name);
+        p->values[i] = v[i];
+    }
+}
+
+static void routine_params(size_t min_indirect, sakd_gemm_params *p)
+{
+    p->n = 1;
+    snprintf(p->names[0], sizeof p->names[0], "XGEMM_MIN_INDIRECT_SIZE");
+    p->values[0] = min_indirect;
+}
+
+/* ---- the tuning file ----------------------------------------------------------------------- */
+
+static void device_key(const sakd_device_info *d, sakd_strbuf *key)
+{
+    sakd_strbuf_printf(key, "%s\n%s\n%s\nclblast %s\n", d->platform_name, d->name, d->driver,
+                       SAKD_CLBLAST_VERSION);
+}
+
+sakd_status sakd_gemm_tuning_path(const sakd_ctx *ctx, char *buf, size_t size)
+{
+    char dir[4096];
+    SAKD_TRY(sakd_program_cache_dir(dir, sizeof dir));
+    sakd_strbuf key = {0};
+    device_key(&ctx->info, &key);
+    if (key.failed)
+        return sakd_error(SAKD_ERR_NOMEM, "out of memory");
+    unsigned long long h = sakd_hash64(key.data, key.size, SAKD_HASH64_SEED);
+    free(key.data);
+    int n = snprintf(buf, size, "%s/gemm-tuning-%016llx.ini", dir, h);
+    if (n < 0 || (size_t)n >= size)
+        return sakd_error(SAKD_ERR_ARG, "GEMM tuning path too long");
+    return SAKD_OK;
+}
+
+typedef struct reader {
+    sakd_gemm_tuning *t;
+    const char *path;
+    char error[512];
+} reader;
+
+static int add_param(sakd_gemm_params *p, const char *section, const char *name, const char *value,
+                     reader *r)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(value, &end, 10);
+    if (errno || end == value || *end || value[0] == '-') {
+        snprintf(r->error, sizeof r->error, "%s: [%s] %s = '%s' is not a non-negative integer",
+                 r->path, section, name, value);
+        return 0;
+    }
+    if (p->n == SAKD_GEMM_MAX_PARAMS || strlen(name) >= sizeof p->names[0]) {
+        snprintf(r->error, sizeof r->error, "%s: [%s] has too many parameters or %s is too long",
+                 r->path, section, name);
+        return 0;
+    }
+    snprintf(p->names[p->n], sizeof p->names[p->n], "%s", name);
+    p->values[p->n++] = (size_t)v;
+    return 1;
+}
+
+static int read_handler(void *user, const char *section, const char *name, const char *value)
+{
+    reader *r = user;
+    sakd_gemm_tuning *t = r->t;
+#define TEXT(sec, key, field)                                                                      \
+    if (strcmp(section, sec) == 0 && strcmp(name, key) == 0) {                                     \
+        snprintf(t->field, sizeof t->field, "%s", value);                                          \
+        return 1;                                                                                  \
+    }
+#define NUMBER(sec, key, field)                                                                    \
+    if (strcmp(section, sec) == 0 && strcmp(name, key) == 0) {                                     \
+        t->field = strtod(value, NULL);                                                            \
+        return 1;                                                                                  \
+    }
+    TEXT("device", "platform", platform)
+    TEXT("device", "name", device)
+    TEXT("device", "driver", driver)
+    TEXT("device", "clblast", clblast)
+    TEXT("result", "workload", workload)
+    TEXT("result", "date", date)
+    NUMBER("result", "gemm_ms_default", ms_default)
+    NUMBER("result", "gemm_ms_tuned", ms_tuned)
+    NUMBER("result", "gflops_default", gflops_default)
+    NUMBER("result", "gflops_tuned", gflops_tuned)
+#undef TEXT
+#undef NUMBER
+    if (strcmp(section, "Xgemm") == 0)
+        return add_param(&t->xgemm, section, name, value, r);
+    if (strcmp(section, "XgemmDirect") == 0)
+        return add_param(&t->direct, section, name, value, r);
+    if (strcmp(section, "GemmRoutine") == 0)
+        return add_param(&t->routine, section, name, value, r);
+    snprintf(r->error, sizeof r->error, "%s: unknown key [%s] %s", r->path, section, name);
+    return 0;
+}
+
+sakd_status sakd_gemm_tuning_read(const char *path, sakd_gemm_tuning *t)
+{
+    memset(t, 0, sizeof *t);
+    char *text;
+    size_t size;
+    SAKD_TRY(sakd_file_read(path, &text, &size));
+    if (memchr(text, '\0', size)) {
+        free(text);
+        return sakd_error(SAKD_ERR_FORMAT, "%s is not a GEMM tuning file (binary data)", path);
+    }
+    reader r = {t, path, ""};
+    int line = ini_parse_string(text, read_handler, &r);
+    free(text);
+    if (r.error[0])
+        return sakd_error(SAKD_ERR_FORMAT, "%s", r.error);
+    if (line != 0)
+        return sakd_error(SAKD_ERR_FORMAT, "%s:%d: not a GEMM tuning file (syntax error)", path,
+                          line);
+    if (!t->device[0] || !t->platform[0])
+        return sakd_error(SAKD_ERR_FORMAT, "%s: no [device] platform and name", path);
+    /* A partial kernel section would make CLBlast fail at the first GEMM: refuse it now. */
+    if ((t->xgemm.n && t->xgemm.n != X_COUNT) || (t->direct.n && t->direct.n != D_COUNT))
+        return sakd_error(SAKD_ERR_FORMAT,
+                          "%s: [Xgemm] needs all %d parameters and [XgemmDirect] all %d", path,
+                          (int)X_COUNT, (int)D_COUNT);
+    return SAKD_OK;
+}
+
+static void write_params(sakd_strbuf *b, const char *section, const sakd_gemm_params *p)
+{
+    if (!p->n)
+        return;
+    sakd_strbuf_printf(b, "\n[%s]\n", section);
+    for (size_t i = 0; i < p->n; i++)
+        sakd_strbuf_printf(b, "%s = %zu\n", p->names[i], p->values[i]);
+}
+
+sakd_status sakd_gemm_tuning_write(const char *path, const sakd_gemm_tuning *t)
+{
+    sakd_strbuf b = {0};
+    sakd_strbuf_printf(&b,
+                       "# CLBlast GEMM parameters found by 'sakd tune'; delete this file to go "
+                       "back to CLBlast's defaults.\n[device]\nplatform = %s\nname = %s\n"
+                       "driver = %s\nclblast = %s\n\n[result]\nworkload = %s\ndate = %s\n"
+                       "gemm_ms_default = %.3f\ngemm_ms_tuned = %.3f\ngflops_default = %.2f\n"
+                       "gflops_tuned = %.2f\n",
+                       t->platform, t->device, t->driver, t->clblast, t->workload, t->date,
+                       t->ms_default, t->ms_tuned, t->gflops_default, t->gflops_tuned);
+    write_params(&b, "Xgemm", &t->xgemm);
+    write_params(&b, "XgemmDirect", &t->direct);
+    write_params(&b, "GemmRoutine", &t->routine);
+    if (b.failed) {
+        free(b.data);
+        return sakd_error(SAKD_ERR_NOMEM, "out of memory writing %s", path);
+    }
+    sakd_status st = sakd_file_write_atomic(path, b.data, b.size);
+    free(b.data);
+    return st;
+}
+
+static sakd_status override(sakd_ctx *ctx, const char *kernel, const sakd_gemm_params *p)
+{
+    const char *names[SAKD_GEMM_MAX_PARAMS];
+    for (size_t i = 0; i < p->n; i++)
+        names[i] = p->names[i];
+    CLBlastStatusCode s = CLBlastOverrideParameters(ctx->info.device, kernel,
+                                                    CLBlastPrecisionSingle, p->n, names, p->values);
+    if (s != CLBlastSuccess)
+        return sakd_error(SAKD_ERR_CLBLAST, "CLBlast refused the %s parameters: %s (%d)", kernel,
+                          sakd_clblast_strerror(s), (int)s);
+    return SAKD_OK;
+}
+
+sakd_status sakd_gemm_tuning_apply(sakd_ctx *ctx, const sakd_gemm_tuning *t)
+{
+    const sakd_device_info *d = &ctx->info;
+    if (strcmp(t->platform, d->platform_name) != 0 || strcmp(t->device, d->name) != 0 ||
+        strcmp(t->driver, d->driver) != 0 || strcmp(t->clblast, SAKD_CLBLAST_VERSION) != 0)
+        return sakd_error(SAKD_ERR_ARG,
+                          "the tuning is for '%s' on '%s' (driver %s, CLBlast %s), not for this "
+                          "'%s' on '%s' (driver %s, CLBlast %s); run 'sakd tune' again",
+                          t->device, t->platform, t->driver, t->clblast, d->name, d->platform_name,
+                          d->driver, SAKD_CLBLAST_VERSION);
+    if (t->xgemm.n)
+        SAKD_TRY(override(ctx, "Xgemm", &t->xgemm));
+    if (t->direct.n)
+        SAKD_TRY(override(ctx, "XgemmDirect", &t->direct));
+    if (t->routine.n)
+        SAKD_TRY(override(ctx, "GemmRoutine", &t->routine));
+    return SAKD_OK;
+}
+
+/* ---- the search ---------------------------------------------------------------------------- */
+
+/* Elements of a row-major rows x cols matrix with leading dimension ld. */
+static size_t extent(size_t rows, size_t cols, size_t ld)
+{
+    return (rows - 1) * ld + cols;
+}
+
+static void shape_extents(const sakd_gemm_shape *s, size_t *ea, size_t *eb, size_t *ec)
+{
+    size_t nb = s->batch ? s->batch : 1;
+    *ea = s->trans_a ? extent(s->k, s->m, s->lda) : extent(s->m, s->k, s->lda);
+    *eb = s->trans_b ? extent(s->n, s->k, s->ldb) : extent(s->k, s->n, s->ldb);
+    *ec = extent(s->m, s->n, s->ldc);
+    *ea += (nb - 1) * s->stride_a;
+    *eb += (nb - 1) * s->stride_b;
+    *ec += (nb - 1) * s->stride_c;
+}
+
+/* Replay state: operands big enough for every shape, reference samples of every result. */
+enum { SAMPLES = 4096 };
+typedef struct replay {
+    sakd_ctx *ctx;
+    const sakd_gemm_log *log;
+    cl_mem a, b, c;
+    size_t ea, eb, ec;
+    float *ref;                          /* [log->n][SAMPLES] results under CLBlast's defaults */
+    size_t *index;                       /* [log->n][SAMPLES] element offsets of the samples in C */
+    int *reps;                           /* [log->n] timed runs per shape */
+    double *t_best_x, *t_best_d, *t_cur; /* [log->n] seconds per call */
+    float *host;                         /* download scratch [ec] */
+} replay;
+
+static sakd_status run_shape(replay *r, size_t i)
+{
+    const sakd_gemm_shape *s = &r->log->shapes[i];
+    sakd_mat a = {r->a, 0, s->lda}, b = {r->b, 0, s->ldb}, c = {r->c, 0, s->ldc};
+    if (s->batch)
+        return sakd_gemm_batched(r->ctx, s->trans_a, s->trans_b, s->m, s->n, s->k, 1.0f, a,
+                                 s->stride_a, b, s->stride_b, 0.0f, c, s->stride_c, s->batch);
+    return sakd_gemm(r->ctx, s->trans_a, s->trans_b, s->m, s->n, s->k, 1.0f, a, b, 0.0f, c);
+}
+
+/* Runs shape i once and compares the sampled results with the reference (or stores them). */
+static sakd_status check_shape(replay *r, size_t i, int store, int *ok)
+{
+    const sakd_gemm_shape *s = &r->log->shapes[i];
+    SAKD_TRY(run_shape(r, i));
+    size_t ea, eb, ec;
+    shape_extents(s, &ea, &eb, &ec);
+    SAKD_CL_CHECK(clEnqueueReadBuffer(r->ctx->queue, r->c, CL_TRUE, 0, ec * sizeof(float), r->host,
+                                      0, NULL, NULL));
+    float *ref = r->ref + i * SAMPLES;
+    size_t *idx = r->index + i * SAMPLES;
+    /* Operands are uniform in [-1, 1]: a sum of k products differs between summation orders
+     * by at most about k·eps·E|ab| = k·eps/4; allow 8× that plus a relative term. */
+    double tol = 8.0 * (double)s->k * 1.2e-7 / 4.0 + 1e-6;
+    *ok = 1;
+    for (size_t j = 0; j < SAMPLES; j++) {
+        float v = r->host[idx[j]];
+        if (store)
+            ref[j] = v;
+        else if (!(fabs((double)v - (double)ref[j]) <= tol + 1e-5 * fabs((double)ref[j])))
+            *ok = 0;
+    }
+    return SAKD_OK;
+}
+
+static void pick_samples(replay *r, size_t i, unsigned long long seed)
+{
+    const sakd_gemm_shape *s = &r->log->shapes[i];
+    size_t nb = s->batch ? s->batch : 1, total = nb * s->m * s->n;
+    for (size_t j = 0; j < SAMPLES; j++) {
+        size_t e = (size_t)((double)sakd_rng_uniform(seed, i * SAMPLES + j) * (double)total);
+        if (e >= total)
+            e = total - 1;
+        size_t bi = e / (s->m * s->n), rem = e % (s->m * s->n);
+        r->index[i * SAMPLES + j] = bi * s->stride_c + (rem / s->n) * s->ldc + rem % s->n;
+    }
+}
+
+/* Seconds per call of shape i: the median of r->reps[i] runs, queue drained around each. */
+static sakd_status time_shape(replay *r, size_t i, double *sec)
+{
+    double t[8];
+    int n = r->reps[i];
+    for (int j = 0; j < n; j++) {
+        double t0 = sakd_time_now();
+        SAKD_TRY(run_shape(r, i));
+        SAKD_TRY(sakd_ctx_finish(r->ctx));
+        t[j] = sakd_time_now() - t0;
+    }
+    *sec = sakd_median(t, (size_t)n);
+    return SAKD_OK;
+}
+
+/* Weighted time (seconds per recorded step) of the current parameters over every shape, into
+ * r->t_cur; stops early (returning +inf) once over `abort_above`. Results are checked against
+ * the reference; a wrong or failing candidate scores +inf. */
+static sakd_status evaluate(replay *r, double abort_above, double *total)
+{
+    *total = INFINITY;
+    int ok = 1;
+    /* The first call compiles the candidate; checking every shape once also warms up. */
+    for (size_t i = 0; i < r->log->n && ok; i++) {
+        sakd_status st = check_shape(r, i, 0, &ok);
+        if (st != SAKD_OK)
+            return SAKD_OK; /* the candidate does not build or run here: skip it */
+    }
+    if (!ok)
+        return SAKD_OK;
+    double sum = 0.0;
+    for (size_t i = 0; i < r->log->n; i++) {
+        sakd_status st = time_shape(r, i, &r->t_cur[i]);
+        if (st != SAKD_OK)
+            return SAKD_OK;
+        sum += (double)r->log->shapes[i].count * r->t_cur[i];
+        if (sum > abort_above)
+            return SAKD_OK;
+    }
+    *total = sum;
+    return SAKD_OK;
+}
+
+static void draw(int which, unsigned long long seed, unsigned long long *counter, size_t *v)
+{
+    const space *sp = &spaces[which];
+    for (size_t i = 0; i < sp->n; i++) {
+        float u = sakd_rng_uniform(seed, (*counter)++);
+        size_t j = (size_t)(u * (float)sp->defs[i].n);
+        v[i] = sp->defs[i].values[j < sp->defs[i].n ? j : sp->defs[i].n - 1];
+    }
+}
+
+static void describe_params(int which, const size_t *v, char *buf, size_t size)
+{
+    const space *sp = &spaces[which];
+    size_t off = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < sp->n && off < size; i++)
+        off += (size_t)snprintf(buf + off, size - off, "%s%s=%zu", i ? " " : "", sp->defs[i].name,
+                                v[i]);
+}
+
+typedef struct search {
+    replay *r;
+    const sakd_gemm_tune_opts *o;
+    double t0, budget_s; /* this kernel's share of the time limit */
+    unsigned long long counter;
+} search;
+
+static int out_of_time(const search *s)
+{
+    return s->budget_s > 0 && sakd_time_now() - s->t0 > s->budget_s;
+}
+
+/* Tries one candidate of kernel `which`; keeps it as the best when faster. */
+static sakd_status try_candidate(search *s, int which, const size_t *v, size_t *best_v,
+                                 double *best_total, double *best_times, int *tried)
+{
+    sakd_gemm_params p;
+    to_params(which, v, &p);
+    *tried = 0;
+    if (override(s->r->ctx, spaces[which].kernel, &p) != SAKD_OK)
+        return SAKD_OK;
+    *tried = 1;
+    double total;
+    SAKD_TRY(evaluate(s->r, isfinite(*best_total) ? 1.25 * *best_total : INFINITY, &total));
+    int better = isfinite(total) && total < *best_total;
+    if (better) {
+        *best_total = total;
+        memcpy(best_v, v, spaces[which].n * sizeof *v);
+        memcpy(best_times, s->r->t_cur, s->r->log->n * sizeof *best_times);
+    }
+    if (s->o->log) {
+        char text[512];
+        describe_params(which, v, text, sizeof text);
+        if (isfinite(total))
+            fprintf(s->o->log, "  %8.1f ms%s  %s\n", 1e3 * total, better ? " *" : "  ", text);
+        else
+            fprintf(s->o->log, "  %11s  %s\n", "slower/fail", text);
+        fflush(s->o->log);
+    }
+    return SAKD_OK;
+}
+
+/* Random valid candidates of kernel `which`, then rounds of one-parameter changes. */
+static sakd_status search_kernel(search *s, int which, int samples, size_t *best_v,
+                                 double *best_total, double *best_times)
+{
+    const space *sp = &spaces[which];
+    size_t v[SAKD_GEMM_MAX_PARAMS];
+    int drawn = 0;
+    for (int attempt = 0; drawn < samples && attempt < 100000 && !out_of_time(s); attempt++) {
+        draw(which, s->o->seed, &s->counter, v);
+        if (!valid(which, v, &s->r->ctx->info))
+            continue;
+        int tried;
+        SAKD_TRY(try_candidate(s, which, v, best_v, best_total, best_times, &tried));
+        drawn += tried;
+    }
+    if (!isfinite(*best_total))
+        return SAKD_OK;
+    for (int round = 0; round < s->o->refine_rounds && !out_of_time(s); round++) {
+        int improved = 0;
+        for (size_t i = 0; i < sp->n && !out_of_time(s); i++) {
+            for (size_t j = 0; j < sp->defs[i].n; j++) {
+                if (sp->defs[i].values[j] == best_v[i])
+                    continue;
+                /* Neighbouring values only: the one below and the one above the best. */
+                size_t cur = 0;
+                while (cur < sp->defs[i].n && sp->defs[i].values[cur] != best_v[i])
+                    cur++;
+                if (j + 1 != cur && j != cur + 1)
+                    continue;
+                memcpy(v, best_v, sp->n * sizeof *v);
+                v[i] = sp->defs[i].values[j];
+                if (!valid(which, v, &s->r->ctx->info))
+                    continue;
+                double before = *best_total;
+                int tried;
+                SAKD_TRY(try_candidate(s, which, v, best_v, best_total, best_times, &tried));
+                improved |= *best_total < before;
+            }
+        }
+        if (!improved)
+            break;
+    }
+    return SAKD_OK;
+}
+
+static sakd_status force_path(sakd_ctx *ctx, int direct)
+{
+    sakd_gemm_params p;
+    routine_params(direct ? 100000 : 0, &p);
+    return override(ctx, "GemmRoutine", &p);
+}
+
+static double mnk(const sakd_gemm_shape *s)
+{
+    return (double)s->m * (double)s->n * (double)s->k;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The XGEMM_MIN_INDIRECT_SIZE that minimizes the total when shapes with m·n·k below its cube
+ * take the direct kernel (times td) and the rest the indirect one (times tx). */
+static size_t choose_threshold(const sakd_gemm_log *log, const double *tx, const double *td,
+                               double *total)
+{
+    size_t n = log->n;
+    double *cuts = malloc((n + 1) * sizeof *cuts);
+    if (!cuts) {
+        *total = INFINITY;
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        cuts[i] = mnk(&log->shapes[i]);
+    qsort(cuts, n, sizeof *cuts, cmp_double);
+    cuts[n] = INFINITY;
+    double best = INFINITY, best_cut = 0.0;
+    /* Cut c: direct for m·n·k < c. Candidates: 0 and just above every shape's m·n·k. */
+    for (size_t j = 0; j <= n; j++) {
+        double cut = j == 0 ? 0.0 : cuts[j - 1] * (1.0 + 1e-9) + 1.0;
+        double sum = 0.0;
+        for (size_t i = 0; i < n; i++) {
+            double t = mnk(&log->shapes[i]) < cut ? td[i] : tx[i];
+            sum += (double)log->shapes[i].count * t;
+        }
+        if (sum < best) {
+            best = sum;
+            best_cut = cut;
+        }
+    }
+    free(cuts);
+    *total = best;
+    if (best_cut <= 0.0)
+        return 0;
+    /* The smallest integer size whose cube reaches the cut. */
+    size_t size = (size_t)ceil(cbrt(best_cut));
+    while ((double)size * size * size < best_cut)
+        size++;
+    return size;
+}
+
+static void replay_free(replay *r)
+{
+    if (r->a)
+        clReleaseMemObject(r->a);
+    if (r->b)
+        clReleaseMemObject(r->b);
+    if (r->c)
+        clReleaseMemObject(r->c);
+    free(r->ref);
+    free(r->index);
+    free(r->reps);
+    free(r->t_best_x);
+    free(r->t_best_d);
+    free(r->t_cur);
+    free(r->host);
+}
+
+static sakd_status upload_random(sakd_ctx *ctx, cl_mem buf, size_t n, unsigned long long seed)
+{
+    float *h = malloc(n * sizeof *h);
+    if (!h)
+        return sakd_error(SAKD_ERR_NOMEM, "out of memory for %zu GEMM operands", n);
+    for (size_t i = 0; i < n; i++)
+        h[i] = 2.0f * sakd_rng_uniform(seed, i) - 1.0f;
+    cl_int err = clEnqueueWriteBuffer(ctx->queue, buf, CL_TRUE, 0, n * sizeof *h, h, 0, NULL, NULL);
+    free(h);
+    if (err != CL_SUCCESS)
+        return sakd_error(SAKD_ERR_OPENCL, "uploading GEMM operands: %s", sakd_cl_strerror(err));
+    return SAKD_OK;
+}
+
+static sakd_status replay_init(replay *r, sakd_ctx *ctx, const sakd_gemm_log *log,
+                               unsigned long long seed)
+{
+    memset(r, 0, sizeof *r);
+    r->ctx = ctx;
+    r->log = log;
+    for (size_t i = 0; i < log->n; i++) {
+        size_t ea, eb, ec;
+        shape_extents(&log->shapes[i], &ea, &eb, &ec);
+        r->ea = ea > r->ea ? ea : r->ea;
+        r->eb = eb > r->eb ? eb : r->eb;
+        r->ec = ec > r->ec ? ec : r->ec;
+    }
+    size_t n = log->n;
+    r->ref = malloc(n * SAMPLES * sizeof *r->ref);
+    r->index = malloc(n * SAMPLES * sizeof *r->index);
+    r->reps = malloc(n * sizeof *r->reps);
+    r->t_best_x = malloc(n * sizeof(double));
+    r->t_best_d = malloc(n * sizeof(double));
+    r->t_cur = malloc(n * sizeof(double));
+    r->host = malloc(r->ec * sizeof *r->host);
+    if (!r->ref || !r->index || !r->reps || !r->t_best_x || !r->t_best_d || !r->t_cur || !r->host)
+        return sakd_error(SAKD_ERR_NOMEM, "out of memory for the GEMM replay");
+    SAKD_TRY(sakd_buffer_new(ctx, "tuning operand A", r->ea * sizeof(float), &r->a));
+    SAKD_TRY(sakd_buffer_new(ctx, "tuning operand B", r->eb * sizeof(float), &r->b));
+    SAKD_TRY(sakd_buffer_new(ctx, "tuning result C", r->ec * sizeof(float), &r->c));
+    SAKD_TRY(upload_random(ctx, r->a, r->ea, seed));
+    SAKD_TRY(upload_random(ctx, r->b, r->eb, seed + 1));
+    for (size_t i = 0; i < n; i++)
+        pick_samples(r, i, seed + 2);
+    return SAKD_OK;
+}
+
+sakd_status sakd_gemm_tune(sakd_ctx *ctx, const sakd_gemm_log *log, const sakd_gemm_tune_opts *opts,
+                           sakd_gemm_tuning *best)
+{
+    memset(best, 0, sizeof *best);
+    if (!log->n)
+        return sakd_error(SAKD_ERR_ARG, "no GEMM calls recorded to tune on");
+    if (sakd_gemm_tuning_source(ctx)[0])
+        return sakd_error(SAKD_ERR_ARG,
+                          "a stored tuning (%s) is already applied; tune with "
+                          "CLBlast's defaults (SAKD_GEMM_TUNING=off)",
+                          sakd_gemm_tuning_source(ctx));
+    replay r;
+    sakd_status st = replay_init(&r, ctx, log, opts->seed);
+    FILE *lg = opts->log;
+    double flops = 0.0;
+    for (size_t i = 0; i < log->n; i++)
+        flops += (double)log->shapes[i].count * sakd_gemm_shape_flops(&log->shapes[i]);
+
+    /* CLBlast's defaults: the reference results and the time to beat. */
+    double t_default = 0.0;
+    for (size_t i = 0; i < log->n && st == SAKD_OK; i++) {
+        int ok;
+        st = check_shape(&r, i, 1, &ok);
+        if (st == SAKD_OK) {
+            r.reps[i] = 1;
+            st = time_shape(&r, i, &r.t_cur[i]);
+        }
+        if (st == SAKD_OK) {
+            /* More runs for short calls, so each shape is timed over about 50 ms. */
+            double want = 0.05 / (r.t_cur[i] > 1e-6 ? r.t_cur[i] : 1e-6);
+            r.reps[i] = want >= 8 ? 8 : want <= 1 ? 1 : (int)want;
+            st = time_shape(&r, i, &r.t_cur[i]);
+        }
+        if (st == SAKD_OK)
+            t_default += (double)log->shapes[i].count * r.t_cur[i];
+    }
+    if (st == SAKD_OK && lg)
+        fprintf(lg,
+                "CLBlast defaults: %.1f ms of GEMM per step (%.2f GFLOP/s) over %zu distinct "
+                "calls\n",
+                1e3 * t_default, flops / t_default * 1e-9, log->n);
+
+    /* The time limit is shared: two thirds for the indirect kernel, the rest (and whatever
+     * the first search left) for the direct one. */
+    double start = sakd_time_now();
+    search s = {&r, opts, start, opts->time_limit_s * (opts->direct_samples > 0 ? 2.0 / 3.0 : 1.0),
+                0};
+    size_t bx[SAKD_GEMM_MAX_PARAMS], bd[SAKD_GEMM_MAX_PARAMS];
+    double tx = INFINITY, td = INFINITY;
+    if (st == SAKD_OK && lg)
+        fprintf(lg, "indirect kernel (Xgemm): %d random candidates, then refinement\n",
+                opts->xgemm_samples);
+    if (st == SAKD_OK)
+        st = force_path(ctx, 0);
+    if (st == SAKD_OK)
+        st = search_kernel(&s, 0, opts->xgemm_samples, bx, &tx, r.t_best_x);
+    if (st == SAKD_OK && lg)
+        fprintf(lg, "direct kernel (XgemmDirect): %d random candidates, then refinement\n",
+                opts->direct_samples);
+    if (st == SAKD_OK && opts->direct_samples > 0)
+        st = force_path(ctx, 1);
+    s.t0 = sakd_time_now();
+    s.budget_s = opts->time_limit_s > 0 ? opts->time_limit_s - (s.t0 - start) : 0.0;
+    if (s.budget_s < 0)
+        s.budget_s = 1e-9; /* nothing left: no direct candidates */
+    if (st == SAKD_OK && opts->direct_samples > 0)
+        st = search_kernel(&s, 1, opts->direct_samples, bd, &td, r.t_best_d);
+    if (st != SAKD_OK) {
+        replay_free(&r);
+        return st;
+    }
+
+    /* Combine: each shape takes the faster kernel, split by one m·n·k threshold. */
+    const sakd_device_info *d = &ctx->info;
+    snprintf(best->platform, sizeof best->platform, "%s", d->platform_name);
+    snprintf(best->device, sizeof best->device, "%s", d->name);
+    snprintf(best->driver, sizeof best->driver, "%s", d->driver);
+    snprintf(best->clblast, sizeof best->clblast, "%s", SAKD_CLBLAST_VERSION);
+    time_t now = time(NULL);
+    strftime(best->date, sizeof best->date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    best->ms_default = 1e3 * t_default;
+    best->gflops_default = flops / t_default * 1e-9;
+    if (!isfinite(tx) && !isfinite(td)) {
+        replay_free(&r);
+        return sakd_error(SAKD_ERR_CLBLAST, "no GEMM candidate built and ran correctly on %s",
+                          d->name);
+    }
+    for (size_t i = 0; i < log->n; i++) {
+        if (!isfinite(tx))
+            r.t_best_x[i] = INFINITY;
+        if (!isfinite(td))
+            r.t_best_d[i] = INFINITY;
+    }
+    double combined;
+    size_t threshold = choose_threshold(log, r.t_best_x, r.t_best_d, &combined);
+    if (isfinite(tx))
+        to_params(0, bx, &best->xgemm);
+    if (isfinite(td))
+        to_params(1, bd, &best->direct);
+    routine_params(threshold, &best->routine);
+    /* Measure what will actually run: both kernels and the threshold applied together. */
+    st = sakd_gemm_tuning_apply(ctx, best);
+    double t_final = INFINITY;
+    if (st == SAKD_OK)
+        st = evaluate(&r, INFINITY, &t_final);
+    replay_free(&r);
+    SAKD_TRY(st);
+    if (!isfinite(t_final))
+        return sakd_error(SAKD_ERR_CLBLAST, "the chosen GEMM parameters failed their final check");
+    if (lg)
+        fprintf(lg,
+                "chosen: indirect %.1f ms, direct %.1f ms, combined (direct below m*n*k = "
+                "%zu^3) %.1f ms predicted, %.1f ms measured; defaults %.1f ms\n",
+                1e3 * tx, 1e3 * td, threshold, 1e3 * combined, 1e3 * t_final, 1e3 * t_default);
+    if (t_final >= t_default) {
+        /* Nothing beat CLBlast's defaults: store none (the file then records the attempt). */
+        if (lg)
+            fprintf(lg, "CLBlast's defaults stay: no candidate was faster on these calls\n");
+        best->xgemm.n = best->direct.n = best->routine.n = 0;
+        t_final = t_default;
+    }
+    best->ms_tuned = 1e3 * t_final;
+    best->gflops_tuned = flops / t_final * 1e-9;
+    return SAKD_OK;
+}

@@ -1,0 +1,93 @@
+/* gemm_tune.h — CLBlast GEMM autotuning: record the GEMM calls a model makes, search CLBlast's
+ * kernel parameters on exactly those calls, store the best per device and apply it at start-up. */
+#ifndef SAKD_OPS_GEMM_TUNE_H
+#define SAKD_OPS_GEMM_TUNE_H
+
+#include <stdio.h>
+
+#include "runtime/context.h"
+
+/* One distinct GEMM call as the ops make it (row-major; batch 0 = a plain GEMM). */
+typedef struct sakd_gemm_shape {
+    int trans_a, trans_b;
+    size_t m, n, k, lda, ldb, ldc;
+    size_t batch, stride_a, stride_b, stride_c;
+    size_t count; /* how often it ran while recording */
+} sakd_gemm_shape;
+
+/* The distinct GEMM calls seen while recording. */
+typedef struct sakd_gemm_log {
+    sakd_gemm_shape *shapes;
+    size_t n, cap;
+} sakd_gemm_log;
+
+/* While ctx->gemm_log is set (sakd_gemm_record_start), every sakd_gemm and
+ * sakd_gemm_batched call is also counted there. */
+void sakd_gemm_record_start(sakd_ctx *ctx, sakd_gemm_log *log);
+void sakd_gemm_record_stop(sakd_ctx *ctx);
+void sakd_gemm_log_free(sakd_gemm_log *log);
+/* Counts one call of `s` (a new entry, or count + 1 of an equal one); on allocation failure
+ * the call goes unrecorded. */
+void sakd_gemm_log_add(sakd_gemm_log *log, const sakd_gemm_shape *s);
+
+/* Floating-point operations of one call of `s` (2·m·n·k per matrix). */
+double sakd_gemm_shape_flops(const sakd_gemm_shape *s);
+
+#define SAKD_GEMM_MAX_PARAMS 16
+
+/* Parameter values of one CLBlast kernel ("Xgemm", "XgemmDirect", "GemmRoutine"). */
+typedef struct sakd_gemm_params {
+    size_t n;
+    char names[SAKD_GEMM_MAX_PARAMS][32];
+    size_t values[SAKD_GEMM_MAX_PARAMS];
+} sakd_gemm_params;
+
+/* A stored tuning: CLBlast parameters plus where they came from. */
+typedef struct sakd_gemm_tuning {
+    sakd_gemm_params xgemm;   /* indirect kernel (n = 0: CLBlast's default) */
+    sakd_gemm_params direct;  /* direct kernel (n = 0: default) */
+    sakd_gemm_params routine; /* GemmRoutine: XGEMM_MIN_INDIRECT_SIZE (n = 0: default) */
+    char platform[256], device[256], driver[256], clblast[32];
+    char workload[256];          /* what the shapes came from, e.g. "resnet19 w0.25 T4 b32 28x28" */
+    double ms_default, ms_tuned; /* the workload's GEMM time per step, default vs tuned */
+    double gflops_default, gflops_tuned;
+    char date[32];
+} sakd_gemm_tuning;
+
+/* The per-device tuning file: <cache dir>/gemm-tuning-<hash of platform, device, driver and
+ * CLBlast version>.ini (see sakd_program_cache_dir). */
+sakd_status sakd_gemm_tuning_path(const sakd_ctx *ctx, char *buf, size_t size);
+
+/* Reads a tuning file; errors name the file, line and key. */
+sakd_status sakd_gemm_tuning_read(const char *path, sakd_gemm_tuning *t);
+
+/* Writes a tuning file atomically. */
+sakd_status sakd_gemm_tuning_write(const char *path, const sakd_gemm_tuning *t);
+
+/* Hands the parameters to CLBlast (CLBlastOverrideParameters) for ctx's device; kernels
+ * compiled afterwards use them. A tuning for another device, driver or CLBlast is refused. */
+sakd_status sakd_gemm_tuning_apply(sakd_ctx *ctx, const sakd_gemm_tuning *t);
+
+/* Where sakd_gemm's first call on a context took its tuning from: the file applied, or "" when
+ * none (no file, SAKD_GEMM_TUNING=off, or a file that could not be used: then a warning). */
+const char *sakd_gemm_tuning_source(const sakd_ctx *ctx);
+
+/* Search options. */
+typedef struct sakd_gemm_tune_opts {
+    int xgemm_samples;  /* random valid configurations of the indirect kernel */
+    int direct_samples; /* of the direct kernel */
+    int refine_rounds;  /* rounds of one-parameter changes around the best */
+    unsigned long long seed;
+    double time_limit_s; /* stop sampling after this long (0 = no limit) */
+    FILE *log;           /* progress, or NULL */
+} sakd_gemm_tune_opts;
+
+/* Searches CLBlast's GEMM parameters on the calls in `log` (replayed on random operands; every
+ * candidate's results checked against CLBlast's defaults) and fills `best` (parameters and the
+ * per-step GEMM time and throughput before and after; device fields set). It must start with
+ * CLBlast's defaults in effect (SAKD_GEMM_TUNING=off before the context's first GEMM), and
+ * leaves `best` applied. */
+sakd_status sakd_gemm_tune(sakd_ctx *ctx, const sakd_gemm_log *log, const sakd_gemm_tune_opts *opts,
+                           sakd_gemm_tuning *best);
+
+#endif
