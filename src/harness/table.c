@@ -58,6 +58,16 @@ static void csv_field(csv_out *o, const char *s)
     csv_fwrite(o->f, s, strlen(s));
 }
 
+void sakd_table_write_row(FILE *f, const char *const *fields, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            fputc(',', f);
+        csv_fwrite(f, fields[i], strlen(fields[i]));
+    }
+    fputc('\n', f);
+}
+
 static void csv_number(csv_out *o, double x)
 {
     char buf[64] = "";

@@ -32,6 +32,10 @@ typedef struct sakd_results {
     size_t runs, done, failed, unfinished, unreadable;
 } sakd_results;
 
+/* Writes one CSV line of `n` fields to f, each quoted by libcsv (commas, quotes and line
+ * breaks survive a libcsv parse). */
+void sakd_table_write_row(FILE *f, const char *const *fields, size_t n);
+
 /* Reads <dir>/runs/<id>/{meta,report}.ini and writes <dir>/summary.csv, table.csv, table.md and
  * layers.csv (atomically). A run directory without a readable meta.ini, or a done run without
  * a readable report.ini, is listed in summary.csv as `unreadable` with the reason and
