@@ -46,6 +46,12 @@ int cmd_eval(cli_opts *opts, int argc, char **argv);
 void help_eval(void);
 int cmd_trace(cli_opts *opts, int argc, char **argv);
 void help_trace(void);
+int cmd_sweep(cli_opts *opts, int argc, char **argv);
+void help_sweep(void);
+int cmd_collect(cli_opts *opts, int argc, char **argv);
+void help_collect(void);
+/* Collects a sweep's results directory (tables, figures) and prints one line about it. */
+int cli_collect(const char *dir);
 int cmd_kernels(cli_opts *opts, int argc, char **argv);
 void help_kernels(void);
 int cmd_tune(cli_opts *opts, int argc, char **argv);

@@ -11,6 +11,10 @@ static int cmd_help(cli_opts *opts, int argc, char **argv);
 static const cli_command commands[] = {
     {"train", "train an ANN, an SNN, or an SNN by SAKD from a config file", cmd_train,
      help_train},
+    {"sweep", "run a sweep file's grid of runs (-j N at once), list them, or write Slurm jobs",
+     cmd_sweep, help_sweep},
+    {"collect", "rebuild a sweep's summary, tables and figures from its run directories",
+     cmd_collect, help_collect},
     {"eval", "evaluate a checkpoint on its dataset's test set", cmd_eval, help_eval},
     {"trace", "one traced training step on a batch file, for cross-checks", cmd_trace,
      help_trace},

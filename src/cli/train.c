@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "harness/meta.h"
 #include "io/checkpoint.h"
 #include "io/h5.h"
 #include "ops/optim.h"
@@ -217,7 +218,16 @@ int cmd_train(cli_opts *opts, int argc, char **argv)
         return cli_fail(st, "training");
     sakd_report_print(&report, stdout);
     printf("  run directory      %s\n", dir);
-    return SAKD_EXIT_OK;
+    /* report.ini: the metrics for sweeps and scripts, written once the run is complete. */
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/report.ini", dir);
+    sakd_meta m;
+    sakd_meta_init(&m);
+    st = sakd_meta_from_report(&m, &report);
+    if (st == SAKD_OK)
+        st = sakd_meta_write(&m, path, "sakd train report: metrics of the finished run");
+    sakd_meta_free(&m);
+    return st == SAKD_OK ? SAKD_EXIT_OK : cli_fail(st, "writing report.ini");
 }
 
 /* The config stored in a checkpoint's /meta, with command-line overrides on top. */

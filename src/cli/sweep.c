@@ -1,0 +1,371 @@
+/* sweep.c — `sakd sweep FILE.ini`: expands a sweep into runs, runs them as child processes
+ * (-j N at once), lists them, writes a Slurm array script, and collects the results. */
+#define _DEFAULT_SOURCE /* strsep */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "harness/meta.h"
+#include "harness/runner.h"
+#include "harness/sweep.h"
+#include "io/file.h"
+#include "runtime/strbuf.h"
+
+void help_sweep(void)
+{
+    printf(
+        "usage: sakd sweep FILE.ini [section.key=value ...] [OPTIONS]\n\n"
+        "Expands the [sweep] axes of FILE.ini (`section.key = v1, v2`, `teacher.section.key =\n"
+        "...`, `seeds = 1, 2, 3`) into runs, each with the id of its resolved config, trains the\n"
+        "teachers they need (`teacher = T.ini`, once) and runs every run as a child\n"
+        "`sakd train` into OUT/runs/<id>/ (config.ini, meta.ini, log.csv, weights.h5,\n"
+        "report.ini, stdout.log); then writes OUT/summary.csv, table.csv, table.md and\n"
+        "figures (as `sakd collect OUT`). Done runs are skipped, interrupted ones resume\n"
+        "from their checkpoint, failed ones are marked and the sweep goes on.\n\n"
+        "Options:\n"
+        "  -j, --jobs N        runs at once, each a separate process (1)\n"
+        "      --devices LIST  comma-separated --device of the job slots (slot k: item k %% n)\n"
+        "  -l, --list          print `INDEX ID axis=value ... seed=S`, one run a line\n"
+        "      --only ID|INDEX run only this run (an id from --list, or its index); no collect\n"
+        "  -n, --dry-run       print what would run; write nothing\n"
+        "  -o, --out DIR       results directory (results/<sweep name>)\n"
+        "      --teachers DIR  where teachers are trained (OUT/../teachers)\n"
+        "      --smoke         the sweep's smoke variant (`smoke = key=value ...`, first seed,\n"
+        "                      OUT results/<name>-smoke): seconds, for tests\n"
+        "      --slurm         write OUT/slurm/{array.sbatch,collect.sbatch,submit.sh}: one\n"
+        "                      array task per run (-j N caps the tasks at once)\n"
+        "  -d, --device SPEC   device of every run (default: as `sakd train`)\n\n"
+        "Exit status: 0 every run done, 1 a run or teacher failed, 2 bad input, 130\n"
+        "interrupted (run the same command again to resume).\n"
+        "GNU parallel: sakd sweep F --list | cut -d' ' -f1 | parallel -j4 sakd sweep F --only {}\n");
+}
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+/* Appends `arg` single-quoted for sh. */
+static void shell_quote(sakd_strbuf *b, const char *arg)
+{
+    sakd_strbuf_append(b, "'", 1);
+    for (const char *p = arg; *p; p++) {
+        if (*p == '\'')
+            sakd_strbuf_append(b, "'\\''", 4);
+        else
+            sakd_strbuf_append(b, p, 1);
+    }
+    sakd_strbuf_append(b, "'", 1);
+}
+
+static void absolute(const char *path, char *out, size_t size)
+{
+    if (path[0] == '/') {
+        snprintf(out, size, "%s", path);
+        return;
+    }
+    char cwd[PATH_MAX];
+    if (!getcwd(cwd, sizeof cwd))
+        snprintf(out, size, "%s", path);
+    else if ((size_t)snprintf(out, size, "%s/%s", cwd, path) >= size)
+        snprintf(out, size, "%s", path); /* too long to make absolute: keep it relative */
+}
+
+/* OUT/slurm/array.sbatch (one task per run), collect.sbatch and submit.sh. */
+static sakd_status write_slurm(const sakd_sweep *s, const char *exe, const char *file, int jobs,
+                               bool smoke, const char *teachers, const char *device,
+                               char **overrides, int n_overrides)
+{
+    char dir[PATH_MAX + 16], path[PATH_MAX + 64], abs_file[PATH_MAX], abs_out[PATH_MAX],
+        cwd[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/slurm", s->out);
+    SAKD_TRY(sakd_mkdir_p(dir));
+    absolute(file, abs_file, sizeof abs_file);
+    absolute(s->out, abs_out, sizeof abs_out);
+    if (!getcwd(cwd, sizeof cwd))
+        snprintf(cwd, sizeof cwd, ".");
+    sakd_strbuf cmd = {0};
+    shell_quote(&cmd, exe);
+    if (device) {
+        sakd_strbuf_printf(&cmd, " --device ");
+        shell_quote(&cmd, device);
+    }
+    sakd_strbuf_printf(&cmd, " sweep ");
+    shell_quote(&cmd, abs_file);
+    sakd_strbuf_printf(&cmd, " --out ");
+    shell_quote(&cmd, abs_out);
+    if (teachers) {
+        char abs_t[PATH_MAX];
+        absolute(teachers, abs_t, sizeof abs_t);
+        sakd_strbuf_printf(&cmd, " --teachers ");
+        shell_quote(&cmd, abs_t);
+    }
+    if (smoke)
+        sakd_strbuf_printf(&cmd, " --smoke");
+    for (int i = 0; i < n_overrides; i++) {
+        sakd_strbuf_append(&cmd, " ", 1);
+        shell_quote(&cmd, overrides[i]);
+    }
+    sakd_strbuf arr = {0}, col = {0}, sub = {0};
+    sakd_strbuf_printf(&arr,
+                       "#!/bin/sh\n"
+                       "# Slurm array of the sweep %s: task i runs run i of `sakd sweep --list`.\n"
+                       "#SBATCH --job-name=sakd-%s\n"
+                       "#SBATCH --array=0-%zu",
+                       s->name, s->name, s->n_runs ? s->n_runs - 1 : 0);
+    if (jobs > 0)
+        sakd_strbuf_printf(&arr, "%%%d", jobs);
+    sakd_strbuf_printf(&arr,
+                       "\n#SBATCH --output=%s/slurm/%%A_%%a.out\n"
+                       "#SBATCH --error=%s/slurm/%%A_%%a.err\n"
+                       "#SBATCH --ntasks=1\n"
+                       "set -eu\ncd '%s'\n"
+                       "exec %s --only \"$SLURM_ARRAY_TASK_ID\"\n",
+                       abs_out, abs_out, cwd, cmd.data);
+    sakd_strbuf_printf(&col,
+                       "#!/bin/sh\n"
+                       "# Collects the sweep %s once its array is over (submit.sh chains it).\n"
+                       "#SBATCH --job-name=sakd-%s-collect\n"
+                       "#SBATCH --output=%s/slurm/collect_%%j.out\n"
+                       "#SBATCH --ntasks=1\n"
+                       "set -eu\ncd '%s'\nexec ",
+                       s->name, s->name, abs_out, cwd);
+    shell_quote(&col, exe);
+    sakd_strbuf_printf(&col, " collect ");
+    shell_quote(&col, abs_out);
+    sakd_strbuf_printf(&col, "\n");
+    sakd_strbuf_printf(&sub,
+                       "#!/bin/sh\n"
+                       "# Submits the array of the sweep %s, then its collect job after it.\n"
+                       "set -eu\nhere=$(cd \"$(dirname \"$0\")\" && pwd)\n"
+                       "jid=$(sbatch --parsable \"$here/array.sbatch\")\n"
+                       "jid=${jid%%%%;*}\n"
+                       "sbatch --dependency=afterany:\"$jid\" \"$here/collect.sbatch\"\n"
+                       "echo \"submitted array $jid ($(( %zu )) tasks) and its collect job\"\n",
+                       s->name, s->n_runs);
+    sakd_status st = SAKD_OK;
+    if (cmd.failed || arr.failed || col.failed || sub.failed)
+        st = sakd_error(SAKD_ERR_NOMEM, "out of memory writing the Slurm scripts");
+    const struct {
+        const char *name;
+        sakd_strbuf *b;
+    } files[] = {{"array.sbatch", &arr}, {"collect.sbatch", &col}, {"submit.sh", &sub}};
+    for (size_t i = 0; i < 3 && st == SAKD_OK; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i].name);
+        st = sakd_file_write_atomic(path, files[i].b->data, files[i].b->size);
+        if (st == SAKD_OK && chmod(path, 0755) != 0)
+            st = sakd_error(SAKD_ERR_IO, "chmod %s: %s", path, strerror(errno));
+    }
+    free(cmd.data);
+    free(arr.data);
+    free(col.data);
+    free(sub.data);
+    if (st == SAKD_OK)
+        printf("wrote %s/array.sbatch (%zu tasks), collect.sbatch and submit.sh; submit with "
+               "%s/submit.sh\n",
+               dir, s->n_runs, dir);
+    return st;
+}
+
+/* OUT/sweep.ini: the sweep's name, axes and figure hints, for `sakd collect`. */
+static sakd_status write_hints(const sakd_sweep *s)
+{
+    sakd_meta m;
+    sakd_meta_init(&m);
+    char axes[4096] = "";
+    size_t used = 0;
+    for (size_t a = 0; a < s->n_axes && used < sizeof axes; a++)
+        used += (size_t)snprintf(axes + used, sizeof axes - used, "%s%s", a ? ", " : "",
+                                 s->axes[a].key);
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/sweep.ini", s->out);
+    sakd_status st = sakd_meta_set(&m, "name", s->name);
+    if (st == SAKD_OK)
+        st = sakd_meta_set(&m, "sweep_file", s->path);
+    if (st == SAKD_OK)
+        st = sakd_meta_set(&m, "axes", axes);
+    if (st == SAKD_OK)
+        st = sakd_meta_setf(&m, "seeds", "%zu", s->n_seeds);
+    if (st == SAKD_OK)
+        st = sakd_meta_set(&m, "plot", s->plot ? s->plot : "");
+    if (st == SAKD_OK)
+        st = sakd_meta_set(&m, "x", s->x ? s->x : "");
+    if (st == SAKD_OK)
+        st = sakd_meta_setf(&m, "runs", "%zu", s->n_runs);
+    if (st == SAKD_OK)
+        st = sakd_mkdir_p(s->out);
+    if (st == SAKD_OK)
+        st = sakd_meta_write(&m, path, "sakd sweep: what `sakd collect` needs to know");
+    sakd_meta_free(&m);
+    return st;
+}
+
+int cmd_sweep(cli_opts *opts, int argc, char **argv)
+{
+    enum { OPT_DEVICES = 256, OPT_ONLY, OPT_SMOKE, OPT_SLURM, OPT_TEACHERS };
+    static const struct option long_opts[] = {
+        {"jobs", required_argument, NULL, 'j'},   {"devices", required_argument, NULL, OPT_DEVICES},
+        {"list", no_argument, NULL, 'l'},         {"only", required_argument, NULL, OPT_ONLY},
+        {"dry-run", no_argument, NULL, 'n'},      {"out", required_argument, NULL, 'o'},
+        {"smoke", no_argument, NULL, OPT_SMOKE},  {"slurm", no_argument, NULL, OPT_SLURM},
+        {"teachers", required_argument, NULL, OPT_TEACHERS},
+        {"device", required_argument, NULL, 'd'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int jobs = 1, list = 0, dry = 0, smoke = 0, slurm = 0, jobs_given = 0, c;
+    const char *devices = NULL, *only = NULL, *out = NULL, *teachers = NULL;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "j:lno:d:h", long_opts, NULL)) != -1) {
+        switch (c) {
+        case 'j': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || v < 1 || v > 1024) {
+                fprintf(stderr, "sakd: error: -j %s: give a number of jobs from 1 to 1024\n",
+                        optarg);
+                return SAKD_EXIT_USAGE;
+            }
+            jobs = (int)v;
+            jobs_given = 1;
+            break;
+        }
+        case OPT_DEVICES: devices = optarg; break;
+        case 'l': list = 1; break;
+        case OPT_ONLY: only = optarg; break;
+        case 'n': dry = 1; break;
+        case 'o': out = optarg; break;
+        case OPT_SMOKE: smoke = 1; break;
+        case OPT_SLURM: slurm = 1; break;
+        case OPT_TEACHERS: teachers = optarg; break;
+        case 'd': opts->device = optarg; break;
+        case 'h': help_sweep(); return SAKD_EXIT_OK;
+        default: fprintf(stderr, "sakd: 'sakd sweep --help' shows the options\n"); return 2;
+        }
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "sakd: error: sweep needs a sweep file ('sakd sweep --help')\n");
+        return SAKD_EXIT_USAGE;
+    }
+    const char *file = argv[optind];
+    char **overrides = argv + optind + 1;
+    int n_overrides = argc - optind - 1;
+    for (int i = 0; i < n_overrides; i++)
+        if (!strchr(overrides[i], '=')) {
+            fprintf(stderr, "sakd: error: `%s`: expected section.key=value after the sweep file\n",
+                    overrides[i]);
+            return SAKD_EXIT_USAGE;
+        }
+    sakd_sweep_options so = {.path = file,
+                             .overrides = (const char *const *)overrides,
+                             .n_overrides = (size_t)n_overrides,
+                             .smoke = smoke,
+                             .out = out,
+                             .teachers = teachers};
+    sakd_sweep s;
+    sakd_status st = sakd_sweep_load(&s, &so);
+    if (st != SAKD_OK) {
+        cli_fail(st, "sweep");
+        return SAKD_EXIT_USAGE;
+    }
+    size_t only_index = 0;
+    if (only && (st = sakd_sweep_find(&s, only, &only_index)) != SAKD_OK) {
+        sakd_sweep_free(&s);
+        cli_fail(st, "--only");
+        return SAKD_EXIT_USAGE;
+    }
+    if (list) {
+        for (size_t i = 0; i < s.n_runs; i++) {
+            if (only && i != only_index)
+                continue;
+            char label[2048];
+            sakd_sweep_run_label(&s, &s.runs[i], label, sizeof label);
+            printf("%s %zu %s\n", s.runs[i].id, i, label);
+        }
+        sakd_sweep_free(&s);
+        return SAKD_EXIT_OK;
+    }
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) {
+        sakd_sweep_free(&s);
+        fprintf(stderr, "sakd: error: cannot find the sakd binary (/proc/self/exe): %s\n",
+                strerror(errno));
+        return SAKD_EXIT_FAIL;
+    }
+    exe[n] = '\0';
+    /* A libtool wrapper runs the real binary from .libs/lt-sakd: the children run that too. */
+    if (slurm) {
+        st = write_slurm(&s, exe, file, jobs_given ? jobs : 0, smoke, teachers, opts->device,
+                         overrides, n_overrides);
+        sakd_sweep_free(&s);
+        return st == SAKD_OK ? SAKD_EXIT_OK : cli_fail(st, "writing the Slurm scripts");
+    }
+    /* The device list: --devices, else --device for every slot. */
+    char *dev_copy = devices ? strdup(devices) : NULL;
+    const char *dev_list[64];
+    size_t n_dev = 0;
+    if (dev_copy) {
+        char *rest = dev_copy, *tok;
+        while ((tok = strsep(&rest, ",")) != NULL && n_dev < 64)
+            if (*tok)
+                dev_list[n_dev++] = tok;
+    } else if (opts->device) {
+        dev_list[n_dev++] = opts->device;
+    }
+    sakd_strbuf cmdline = {0};
+    for (int i = 0; i < argc; i++)
+        sakd_strbuf_printf(&cmdline, "%s%s", i ? " " : "sakd ", argv[i]);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal; /* no SA_RESTART: waitpid returns to look at the flag */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sakd_runner r = {.exe = exe,
+                     .jobs = jobs,
+                     .devices = dev_list,
+                     .n_devices = n_dev,
+                     .command_line = cmdline.data,
+                     .log = stdout,
+                     .interrupt = &interrupted,
+                     .dry_run = dry};
+    printf("sweep %s: %zu runs (%zu axes x %zu seeds), %zu teacher%s, results in %s\n", s.name,
+           s.n_runs, s.n_axes, s.n_seeds, s.n_teachers, s.n_teachers == 1 ? "" : "s", s.out);
+    if (!dry)
+        st = write_hints(&s);
+    sakd_sweep_tally t = {0};
+    if (st == SAKD_OK)
+        st = sakd_sweep_execute(&s, &r, only ? &only_index : NULL, only ? 1 : 0, &t);
+    int rc = SAKD_EXIT_OK;
+    if (st == SAKD_ERR_INTERRUPTED) {
+        fprintf(stderr, "sakd: interrupted: %s\n", sakd_error_detail());
+        rc = 130;
+    } else if (st != SAKD_OK) {
+        rc = cli_fail(st, "sweep");
+    } else if (!dry) {
+        printf("sweep %s: %zu done now, %zu done before, %zu failed, %zu interrupted, %zu "
+               "running elsewhere\n",
+               s.name, t.done, t.skipped, t.failed, t.interrupted, t.busy);
+        if (t.failed || t.interrupted)
+            rc = SAKD_EXIT_FAIL;
+    }
+    if (!dry && !only && st != SAKD_ERR_NOMEM) {
+        int crc = cli_collect(s.out);
+        if (rc == SAKD_EXIT_OK)
+            rc = crc;
+    }
+    free(cmdline.data);
+    free(dev_copy);
+    sakd_sweep_free(&s);
+    return rc;
+}

@@ -1,0 +1,444 @@
+/* runner.c — runs of a sweep as child processes: locks, meta.ini status, stdout.log. */
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness/meta.h"
+#include "harness/runner.h"
+#include "io/file.h"
+#include "runtime/timer.h"
+
+/* One run or teacher being prepared or running. */
+typedef struct job {
+    const sakd_config *cfg;
+    const char *dir;
+    const sakd_sweep_run *run; /* NULL for a teacher */
+    char id[13];
+    int lock;      /* fd holding flock on <dir>/.lock, -1 none */
+    pid_t pid;     /* 0: slot free */
+    double t0;     /* wall clock at start */
+    sakd_meta meta;
+    char meta_path[PATH_MAX + 16];
+} job;
+
+static void say(const sakd_runner *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(const sakd_runner *r, const char *fmt, ...)
+{
+    if (!r->log)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(r->log, fmt, ap);
+    va_end(ap);
+    fflush(r->log);
+}
+
+/* Takes the run's lock: 1 taken, 0 held by another process. */
+static sakd_status take_lock(job *j, bool wait, int *taken)
+{
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/.lock", j->dir);
+    j->lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (j->lock < 0)
+        return sakd_error(SAKD_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    int rc;
+    while ((rc = flock(j->lock, LOCK_EX | (wait ? 0 : LOCK_NB))) != 0 && errno == EINTR)
+        ;
+    if (rc != 0) {
+        int e = errno;
+        close(j->lock);
+        j->lock = -1;
+        if (e == EWOULDBLOCK) {
+            *taken = 0;
+            return SAKD_OK;
+        }
+        return sakd_error(SAKD_ERR_IO, "cannot lock %s: %s", path, strerror(e));
+    }
+    *taken = 1;
+    return SAKD_OK;
+}
+
+static void release(job *j)
+{
+    if (j->lock >= 0)
+        close(j->lock);
+    j->lock = -1;
+    sakd_meta_free(&j->meta);
+    j->pid = 0;
+}
+
+/* Reads meta.ini's status ("" when there is none or it cannot be read). */
+static void read_status(const char *dir, char *status, size_t size)
+{
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/meta.ini", dir);
+    sakd_meta m;
+    status[0] = '\0';
+    if (sakd_meta_read(&m, path) == SAKD_OK) {
+        const char *v = sakd_meta_get(&m, "status");
+        snprintf(status, size, "%s", v ? v : "");
+        sakd_meta_free(&m);
+    }
+    sakd_error_clear();
+}
+
+/* Writes config.ini and meta.ini (status running) and starts the child. */
+static sakd_status start(const sakd_sweep *s, const sakd_runner *r, job *j, const char *device)
+{
+    char path[PATH_MAX + 16], when[32];
+    snprintf(j->meta_path, sizeof j->meta_path, "%s/meta.ini", j->dir);
+    sakd_meta old;
+    long attempts = 0;
+    if (sakd_meta_read(&old, j->meta_path) == SAKD_OK) {
+        double a = sakd_meta_number(&old, "attempts");
+        attempts = a == a ? (long)a : 0;
+        sakd_meta_free(&old);
+    }
+    sakd_error_clear();
+    char *ini = NULL;
+    SAKD_TRY(sakd_config_to_ini(j->cfg, &ini));
+    snprintf(path, sizeof path, "%s/config.ini", j->dir);
+    sakd_status st = sakd_file_write_atomic(path, ini, strlen(ini));
+    free(ini);
+    SAKD_TRY(st);
+
+    sakd_meta *m = &j->meta;
+    sakd_meta_init(m);
+    SAKD_TRY(sakd_meta_set(m, "id", j->id));
+    SAKD_TRY(sakd_meta_set(m, "role", j->run ? "run" : "teacher"));
+    SAKD_TRY(sakd_meta_set(m, "sweep", s->name));
+    SAKD_TRY(sakd_meta_set(m, "sweep_file", s->path));
+    SAKD_TRY(sakd_meta_set(m, "status", "running"));
+    SAKD_TRY(sakd_meta_setf(m, "seed", "%llu", j->cfg->train.seed));
+    SAKD_TRY(sakd_meta_set(m, "config_hash", j->id));
+    if (j->run) {
+        SAKD_TRY(sakd_meta_setf(m, "index", "%zu", j->run->index));
+        {
+            char axes[2048] = "";
+            size_t used = 0;
+            for (size_t a = 0; a < s->n_axes && used < sizeof axes; a++)
+                used += (size_t)snprintf(axes + used, sizeof axes - used, "%s%s",
+                                         a ? ", " : "", s->axes[a].key);
+            SAKD_TRY(sakd_meta_set(m, "axes", axes));
+        }
+        for (size_t a = 0; a < s->n_axes; a++) {
+            char key[300];
+            snprintf(key, sizeof key, "axis.%s", s->axes[a].key);
+            SAKD_TRY(sakd_meta_set(m, key, j->run->values[a]));
+        }
+    }
+    SAKD_TRY(sakd_meta_set(m, "teacher", j->cfg->distill.teacher));
+    SAKD_TRY(sakd_meta_set(m, "command", r->command_line ? r->command_line : ""));
+    SAKD_TRY(sakd_meta_setf(m, "run_command", "%s%s%s train %s/config.ini", r->exe,
+                            device ? " --device " : "", device ? device : "", j->dir));
+    SAKD_TRY(sakd_meta_provenance(m, device ? device : j->cfg->run.device));
+    sakd_meta_now(when, sizeof when);
+    SAKD_TRY(sakd_meta_set(m, "start", when));
+    SAKD_TRY(sakd_meta_set(m, "end", ""));
+    SAKD_TRY(sakd_meta_set(m, "wall_s", ""));
+    SAKD_TRY(sakd_meta_setf(m, "attempts", "%ld", attempts + 1));
+    SAKD_TRY(sakd_meta_set(m, "error", ""));
+
+    snprintf(path, sizeof path, "%s/stdout.log", j->dir);
+    int out = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (out < 0)
+        return sakd_error(SAKD_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    dprintf(out, "==== %s attempt %ld: %s\n", when, attempts + 1, sakd_meta_get(m, "run_command"));
+    char cfg_path[PATH_MAX + 16];
+    snprintf(cfg_path, sizeof cfg_path, "%s/config.ini", j->dir);
+    const char *argv[8];
+    int n = 0;
+    argv[n++] = r->exe;
+    if (device) {
+        argv[n++] = "--device";
+        argv[n++] = device;
+    }
+    argv[n++] = "train";
+    argv[n++] = cfg_path;
+    argv[n] = NULL;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(out);
+        return sakd_error(SAKD_ERR_IO, "cannot start a run: fork: %s", strerror(errno));
+    }
+    if (pid == 0) {
+        /* The child keeps the run's lock (a copy of the descriptor, without close-on-exec),
+         * so that the run stays locked while it lives, even if the sweep dies. */
+        int keep = dup(j->lock);
+        (void)keep;
+        dup2(out, STDOUT_FILENO);
+        dup2(out, STDERR_FILENO);
+        int devnull = open("/dev/null", O_RDONLY);
+        if (devnull >= 0)
+            dup2(devnull, STDIN_FILENO);
+        execv(r->exe, (char *const *)argv);
+        dprintf(STDERR_FILENO, "sakd: error: cannot run %s: %s\n", r->exe, strerror(errno));
+        _exit(127);
+    }
+    close(out);
+    j->pid = pid;
+    j->t0 = sakd_time_now();
+    SAKD_TRY(sakd_meta_setf(m, "pid", "%ld", (long)pid));
+    return sakd_meta_write(m, j->meta_path, "sakd run provenance and status (DESIGN.md 3.4)");
+}
+
+/* The last line of stdout.log that starts with "sakd: " (the error or interruption). */
+static void last_error(const char *dir, char *buf, size_t size)
+{
+    char path[PATH_MAX + 16], *text;
+    size_t n;
+    buf[0] = '\0';
+    snprintf(path, sizeof path, "%s/stdout.log", dir);
+    if (sakd_file_read(path, &text, &n) != SAKD_OK) {
+        sakd_error_clear();
+        return;
+    }
+    for (char *p = text; p && *p;) {
+        char *nl = strchr(p, '\n');
+        if (!strncmp(p, "==== ", 5))
+            buf[0] = '\0'; /* only this attempt's lines */
+        if (!strncmp(p, "sakd: ", 6))
+            snprintf(buf, size, "%.*s", nl ? (int)(nl - p) : (int)strlen(p), p);
+        p = nl ? nl + 1 : NULL;
+    }
+    free(text);
+}
+
+/* Records how the child ended; returns the new status ("done", "failed", "interrupted"). */
+static const char *finish(job *j, int wstatus, sakd_sweep_tally *t)
+{
+    char when[32], err[1024], path[PATH_MAX + 16];
+    sakd_meta_now(when, sizeof when);
+    last_error(j->dir, err, sizeof err);
+    const char *status;
+    snprintf(path, sizeof path, "%s/report.ini", j->dir);
+    if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0 && access(path, F_OK) == 0) {
+        status = "done";
+        err[0] = '\0';
+        t->done++;
+    } else if ((WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 130) ||
+               (WIFSIGNALED(wstatus) &&
+                (WTERMSIG(wstatus) == SIGINT || WTERMSIG(wstatus) == SIGTERM ||
+                 WTERMSIG(wstatus) == SIGKILL || WTERMSIG(wstatus) == SIGHUP))) {
+        status = "interrupted";
+        if (WIFSIGNALED(wstatus))
+            snprintf(err, sizeof err, "killed by signal %d; the next sweep resumes it from its "
+                                      "last checkpoint",
+                     WTERMSIG(wstatus));
+        t->interrupted++;
+    } else {
+        status = "failed";
+        if (!err[0] && WIFEXITED(wstatus))
+            snprintf(err, sizeof err, "exit status %d%s", WEXITSTATUS(wstatus),
+                     WEXITSTATUS(wstatus) == 0 ? " without a report.ini" : "");
+        else if (!err[0])
+            snprintf(err, sizeof err, "killed by signal %d", WTERMSIG(wstatus));
+        t->failed++;
+    }
+    sakd_meta_set(&j->meta, "status", status);
+    sakd_meta_set(&j->meta, "end", when);
+    sakd_meta_setf(&j->meta, "wall_s", "%.3f", sakd_time_now() - j->t0);
+    sakd_meta_setf(&j->meta, "exit", "%d",
+                   WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus));
+    sakd_meta_set(&j->meta, "error", err);
+    sakd_meta_set(&j->meta, "pid", "");
+    if (sakd_meta_write(&j->meta, j->meta_path, "sakd run provenance and status (DESIGN.md 3.4)") !=
+        SAKD_OK)
+        sakd_error_clear();
+    return status;
+}
+
+/* Waits for one child; returns its slot or -1 (EINTR or none left). */
+static int wait_one(job *slots, int n, int *wstatus)
+{
+    pid_t pid = waitpid(-1, wstatus, 0);
+    if (pid <= 0)
+        return -1;
+    for (int i = 0; i < n; i++)
+        if (slots[i].pid == pid)
+            return i;
+    return -1;
+}
+
+static int running(const job *slots, int n)
+{
+    int c = 0;
+    for (int i = 0; i < n; i++)
+        c += slots[i].pid > 0;
+    return c;
+}
+
+/* Trains the teacher once: waits for its lock while another process trains it. */
+static sakd_status ensure_teacher(const sakd_sweep *s, const sakd_runner *r,
+                                  const sakd_sweep_teacher *t, sakd_sweep_tally *tally)
+{
+    char status[32];
+    read_status(t->dir, status, sizeof status);
+    if (!strcmp(status, "done"))
+        return SAKD_OK;
+    if (r->dry_run) {
+        say(r, "teacher %s: would train (%s) in %s\n", t->id, status[0] ? status : "pending",
+            t->dir);
+        return SAKD_OK;
+    }
+    SAKD_TRY(sakd_mkdir_p(t->dir));
+    job j = {.cfg = &t->cfg, .dir = t->dir, .lock = -1};
+    memcpy(j.id, t->id, sizeof j.id);
+    int taken = 0;
+    SAKD_TRY(take_lock(&j, false, &taken));
+    if (!taken) {
+        say(r, "teacher %s: another process is training it; waiting\n", t->id);
+        SAKD_TRY(take_lock(&j, true, &taken));
+    }
+    read_status(t->dir, status, sizeof status);
+    if (!strcmp(status, "done")) {
+        release(&j);
+        return SAKD_OK;
+    }
+    say(r, "teacher %s: training in %s\n", t->id, t->dir);
+    const char *dev = r->n_devices ? r->devices[0] : NULL;
+    sakd_status st = start(s, r, &j, dev);
+    if (st != SAKD_OK) {
+        release(&j);
+        return st;
+    }
+    int ws = 0;
+    pid_t got;
+    bool forwarded = false;
+    while ((got = waitpid(j.pid, &ws, 0)) < 0 && errno == EINTR)
+        if (r->interrupt && *r->interrupt && !forwarded) {
+            kill(j.pid, SIGTERM);
+            forwarded = true;
+        }
+    sakd_sweep_tally dummy = {0};
+    const char *how = finish(&j, ws, &dummy);
+    (void)tally;
+    release(&j);
+    say(r, "teacher %s: %s\n", t->id, how);
+    if (!strcmp(how, "interrupted"))
+        return sakd_error(SAKD_ERR_INTERRUPTED, "the teacher in %s was interrupted", t->dir);
+    if (strcmp(how, "done"))
+        return sakd_error(SAKD_ERR_CHECK,
+                          "the teacher %s failed (see %s/stdout.log and meta.ini); the runs "
+                          "that distill from it cannot start",
+                          t->id, t->dir);
+    return SAKD_OK;
+}
+
+sakd_status sakd_sweep_execute(const sakd_sweep *s, const sakd_runner *r, const size_t *which,
+                               size_t n_which, sakd_sweep_tally *tally)
+{
+    memset(tally, 0, sizeof *tally);
+    size_t n = which ? n_which : s->n_runs;
+    /* Teachers first, each once. */
+    for (size_t t = 0; t < s->n_teachers; t++) {
+        bool needed = false;
+        for (size_t i = 0; i < n && !needed; i++)
+            needed = s->runs[which ? which[i] : i].teacher == (int)t;
+        if (needed)
+            SAKD_TRY(ensure_teacher(s, r, &s->teachers[t], tally));
+        if (r->interrupt && *r->interrupt)
+            return sakd_error(SAKD_ERR_INTERRUPTED, "the sweep was interrupted");
+    }
+    int jobs = r->jobs > 0 ? r->jobs : 1;
+    job *slots = calloc((size_t)jobs, sizeof *slots);
+    if (!slots)
+        return sakd_error(SAKD_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < jobs; i++)
+        slots[i].lock = -1;
+    sakd_status st = SAKD_OK;
+    bool forwarded = false;
+    size_t next = 0;
+    for (;;) {
+        bool stop = (r->interrupt && *r->interrupt) || st != SAKD_OK;
+        if (stop && !forwarded) {
+            for (int i = 0; i < jobs; i++)
+                if (slots[i].pid > 0)
+                    kill(slots[i].pid, SIGTERM);
+            forwarded = true;
+        }
+        int free_slot = -1;
+        for (int i = 0; i < jobs && free_slot < 0; i++)
+            if (slots[i].pid == 0)
+                free_slot = i;
+        if (!stop && next < n && free_slot >= 0) {
+            const sakd_sweep_run *run = &s->runs[which ? which[next] : next];
+            next++;
+            job *j = &slots[free_slot];
+            memset(j, 0, sizeof *j);
+            j->lock = -1;
+            j->cfg = &run->cfg;
+            j->dir = run->cfg.run.out;
+            j->run = run;
+            memcpy(j->id, run->id, sizeof j->id);
+            char status[32], label[1024];
+            sakd_sweep_run_label(s, run, label, sizeof label);
+            read_status(j->dir, status, sizeof status);
+            if (!strcmp(status, "done")) {
+                say(r, "[%zu] %s done already (%s)\n", run->index, run->id, label);
+                tally->skipped++;
+                continue;
+            }
+            if (r->dry_run) {
+                say(r, "[%zu] %s would run (%s): %s%s train %s/config.ini\n", run->index,
+                    run->id, status[0] ? status : "pending", r->exe,
+                    r->n_devices ? " --device ..." : "", j->dir);
+                continue;
+            }
+            int taken = 0;
+            st = sakd_mkdir_p(j->dir);
+            if (st == SAKD_OK)
+                st = take_lock(j, false, &taken);
+            if (st != SAKD_OK)
+                continue;
+            if (!taken) {
+                say(r, "[%zu] %s is running in another process; skipped\n", run->index, run->id);
+                tally->busy++;
+                continue;
+            }
+            /* Another process may have finished it between the first look and the lock. */
+            read_status(j->dir, status, sizeof status);
+            if (!strcmp(status, "done")) {
+                release(j);
+                tally->skipped++;
+                continue;
+            }
+            const char *dev = r->n_devices ? r->devices[free_slot % (int)r->n_devices] : NULL;
+            st = start(s, r, j, dev);
+            if (st != SAKD_OK) {
+                release(j);
+                continue;
+            }
+            say(r, "[%zu] %s started%s%s (%s%s)\n", run->index, run->id, dev ? " on " : "",
+                dev ? dev : "", label, status[0] ? ", resuming" : "");
+            continue;
+        }
+        if (!running(slots, jobs))
+            break;
+        int ws = 0, i = wait_one(slots, jobs, &ws);
+        if (i < 0)
+            continue; /* a signal: look at the interrupt flag */
+        const char *how = finish(&slots[i], ws, tally);
+        const char *err = sakd_meta_get(&slots[i].meta, "error");
+        say(r, "[%zu] %s %s%s%s\n", slots[i].run->index, slots[i].id, how,
+            err && *err ? ": " : "", err ? err : "");
+        release(&slots[i]);
+    }
+    free(slots);
+    if (st == SAKD_OK && r->interrupt && *r->interrupt)
+        st = sakd_error(SAKD_ERR_INTERRUPTED, "the sweep was interrupted; running it again "
+                                              "resumes the unfinished runs");
+    return st;
+}

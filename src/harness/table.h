@@ -1,0 +1,47 @@
+/* table.h — the results of a sweep directory: summary.csv (one row per run), table.csv and
+ * table.md (mean and std over seeds per cell), layers.csv (per-layer firing rates), all with
+ * libcsv, rebuilt from the run directories alone. */
+#ifndef SAKD_HARNESS_TABLE_H
+#define SAKD_HARNESS_TABLE_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "runtime/status.h"
+
+/* The metrics of summary.csv, in column order. */
+#define SAKD_N_METRICS 12
+extern const char *const sakd_metric_names[SAKD_N_METRICS];
+
+/* A cell: one combination of axis values, aggregated over its done runs (seeds). */
+typedef struct sakd_cell {
+    char **values;  /* [n_axes] */
+    size_t n;       /* done runs */
+    double mean[SAKD_N_METRICS], std[SAKD_N_METRICS]; /* sample std (n - 1); 0 for n = 1 */
+    size_t n_layers;
+    char **layer_names; /* [n_layers] */
+    double *layer_mean, *layer_std;
+} sakd_cell;
+
+typedef struct sakd_results {
+    char **axes; /* [n_axes] axis keys */
+    size_t n_axes;
+    char *plot, *x; /* figure hints from sweep.ini ("" when absent) */
+    sakd_cell *cells;
+    size_t n_cells;
+    size_t runs, done, failed, unfinished, unreadable;
+} sakd_results;
+
+/* Writes one CSV line of `n` fields to f, each quoted by libcsv (commas, quotes and line
+ * breaks survive a libcsv parse). */
+void sakd_table_write_row(FILE *f, const char *const *fields, size_t n);
+
+/* Reads <dir>/runs/<id>/{meta,report}.ini and writes <dir>/summary.csv, table.csv, table.md and
+ * layers.csv (atomically). A run directory without a readable meta.ini, or a done run without
+ * a readable report.ini, is listed in summary.csv as `unreadable` with the reason and
+ * described on `log`; it is not an error. Fails only when nothing can be written, or when
+ * <dir>/runs does not exist. */
+sakd_status sakd_results_collect(const char *dir, FILE *log, sakd_results *res);
+void sakd_results_free(sakd_results *res);
+
+#endif

@@ -1,0 +1,518 @@
+/* test_sweep.c — the experiment harness: sweep expansion and ids, CSV quoting through libcsv,
+ * collect on partial and corrupt runs, and `sakd sweep` end to end (skip of done runs, a failing
+ * run, resume of a killed run, --only, --dry-run, the Slurm script run locally). */
+#include <csv.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness/meta.h"
+#include "harness/sweep.h"
+#include "harness/table.h"
+#include "testutil.h"
+
+static char out[1 << 17];
+
+#define RUN(env, ...) test_run_sakd(env, (const char *const[]){__VA_ARGS__, NULL}, out, sizeof out)
+#define EXPECT_IN_OUTPUT(text) \
+    ck_assert_msg(strstr(out, text) != NULL, "output lacks '%s':\n%s", text, out)
+
+/* A run small enough for seconds on a CPU: resnet19 at width 1/16, T = 1, 32 images. */
+static const char tiny[] = "[model]\nwidth = 0.0625\nT = 1\n[data]\ntrain_limit = 32\n"
+                           "test_limit = 16\n[train]\nepochs = 1\nbatch = 16\n";
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    ck_assert_msg(f != NULL, "cannot write %s", path);
+    fputs(text, f);
+    fclose(f);
+}
+
+static char *read_text(const char *path)
+{
+    char *t = NULL;
+    size_t n;
+    if (sakd_file_read(path, &t, &n) != SAKD_OK)
+        return NULL;
+    return t;
+}
+
+static void meta_of(const char *dir, const char *id, sakd_meta *m)
+{
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/runs/%s/meta.ini", dir, id);
+    TEST_OK(sakd_meta_read(m, path));
+}
+
+/* The id a run should have, computed independently: base file + values + seed. */
+static void expected_id(const char *file, const char *const *assign, size_t n, char id[13])
+{
+    sakd_config c;
+    TEST_OK(sakd_config_init(&c));
+    TEST_OK(sakd_config_load_file(&c, file));
+    for (size_t i = 0; i < n; i++)
+        TEST_OK(sakd_config_override(&c, assign[i], "test"));
+    TEST_OK(sakd_config_validate(&c));
+    sakd_config_resolve(&c);
+    sakd_config_id(&c, id);
+    sakd_config_free(&c);
+}
+
+START_TEST(test_expansion_and_ids)
+{
+    char dir[PATH_MAX], file[PATH_MAX + 16], text[1024];
+    test_tempdir(dir, sizeof dir);
+    snprintf(text, sizeof text,
+             "%s[sweep]\nmodel.surrogate = triangle, atan, sigmoid\nmodel.T = 1, 2\n"
+             "seeds = 3, 5\nname = exp\n",
+             tiny);
+    write_file(dir, "s.ini", text);
+    snprintf(file, sizeof file, "%s/s.ini", dir);
+    sakd_sweep a, b;
+    sakd_sweep_options o = {.path = file, .out = "x/one"};
+    TEST_OK(sakd_sweep_load(&a, &o));
+    o.out = "elsewhere/two";
+    TEST_OK(sakd_sweep_load(&b, &o));
+    ck_assert_uint_eq(a.n_runs, 12);
+    ck_assert_str_eq(a.name, "exp");
+    ck_assert_str_eq(a.out, "x/one");
+    const char *surr[] = {"triangle", "atan", "sigmoid"}, *ts[] = {"1", "2"};
+    unsigned long long seeds[] = {3, 5};
+    for (size_t i = 0; i < 12; i++) {
+        /* First axis slowest, seeds fastest. */
+        const sakd_sweep_run *r = &a.runs[i];
+        size_t si = i / 4, ti = (i / 2) % 2, k = i % 2;
+        ck_assert_str_eq(r->values[0], surr[si]);
+        ck_assert_str_eq(r->values[1], ts[ti]);
+        ck_assert_uint_eq(r->seed, seeds[k]);
+        char s1[64], s2[64], s3[64], id[13];
+        snprintf(s1, sizeof s1, "model.surrogate=%s", surr[si]);
+        snprintf(s2, sizeof s2, "model.T=%s", ts[ti]);
+        snprintf(s3, sizeof s3, "train.seed=%llu", seeds[k]);
+        const char *as[] = {s1, s2, s3};
+        expected_id(file, as, 3, id);
+        ck_assert_str_eq(r->id, id);
+        /* Stable across results directories. */
+        ck_assert_str_eq(b.runs[i].id, id);
+        char want[PATH_MAX];
+        snprintf(want, sizeof want, "x/one/runs/%s", id);
+        ck_assert_str_eq(r->cfg.run.out, want);
+        size_t found;
+        TEST_OK(sakd_sweep_find(&a, id, &found));
+        ck_assert_uint_eq(found, i);
+    }
+    size_t idx;
+    TEST_OK(sakd_sweep_find(&a, "7", &idx));
+    ck_assert_uint_eq(idx, 7);
+    ck_assert_int_eq(sakd_sweep_find(&a, "12", &idx), SAKD_ERR_NOT_FOUND);
+    sakd_sweep_free(&a);
+    sakd_sweep_free(&b);
+
+    /* Unknown axis keys name the closest valid key, the file and the line. */
+    snprintf(text, sizeof text, "%s[sweep]\ndistill.tranform = none, proj\n", tiny);
+    write_file(dir, "bad.ini", text);
+    snprintf(file, sizeof file, "%s/bad.ini", dir);
+    o.path = file;
+    ck_assert_int_eq(sakd_sweep_load(&a, &o), SAKD_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(sakd_error_detail(), "distill.transform"));
+    ck_assert_ptr_nonnull(strstr(sakd_error_detail(), "bad.ini:11"));
+    snprintf(text, sizeof text, "%s[sweep]\nseed = 1, 2\n", tiny);
+    write_file(dir, "bad.ini", text);
+    ck_assert_int_eq(sakd_sweep_load(&a, &o), SAKD_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(sakd_error_detail(), "seeds"));
+    snprintf(text, sizeof text, "%s[sweep]\nmodel.T = 1, x\n", tiny);
+    write_file(dir, "bad.ini", text);
+    ck_assert_int_eq(sakd_sweep_load(&a, &o), SAKD_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(sakd_error_detail(), "model.T"));
+    /* Two values with the same resolved config. */
+    snprintf(text, sizeof text, "%s[sweep]\nmodel.width = 0.0625, 0.06250\n", tiny);
+    write_file(dir, "bad.ini", text);
+    ck_assert_int_eq(sakd_sweep_load(&a, &o), SAKD_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(sakd_error_detail(), "same config"));
+    test_rmtree(dir);
+}
+END_TEST
+
+/* libcsv parse callbacks: collect fields of the current row into a table. */
+typedef struct parsed {
+    char cells[16][8][256];
+    size_t rows, col;
+} parsed;
+
+static void on_field(void *s, size_t len, void *data)
+{
+    parsed *p = data;
+    if (p->rows < 16 && p->col < 8)
+        snprintf(p->cells[p->rows][p->col], 256, "%.*s", (int)len, (const char *)s);
+    p->col++;
+}
+
+static void on_row(int c, void *data)
+{
+    (void)c;
+    parsed *p = data;
+    p->rows++;
+    p->col = 0;
+}
+
+static void parse_csv(const char *text, parsed *p)
+{
+    struct csv_parser cp;
+    memset(p, 0, sizeof *p);
+    ck_assert_int_eq(csv_init(&cp, CSV_STRICT | CSV_APPEND_NULL), 0);
+    size_t n = strlen(text);
+    ck_assert_uint_eq(csv_parse(&cp, text, n, on_field, on_row, p), n);
+    ck_assert_int_eq(csv_fini(&cp, on_field, on_row, p), 0);
+    csv_free(&cp);
+}
+
+START_TEST(test_csv_roundtrip)
+{
+    const char *fields[] = {"plain", "a,b", "say \"hi\"", "two\nlines", "", "\"q\",\n,"};
+    char *buf = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&buf, &size);
+    sakd_table_write_row(f, fields, 6);
+    sakd_table_write_row(f, fields + 1, 2);
+    fclose(f);
+    parsed p;
+    parse_csv(buf, &p);
+    ck_assert_uint_eq(p.rows, 2);
+    for (size_t i = 0; i < 6; i++)
+        ck_assert_str_eq(p.cells[0][i], fields[i]);
+    ck_assert_str_eq(p.cells[1][0], "a,b");
+    ck_assert_str_eq(p.cells[1][1], "say \"hi\"");
+    free(buf);
+}
+END_TEST
+
+/* A hand-made run directory: meta.ini fields and, for done runs, report.ini. */
+static void fake_run(const char *dir, const char *id, const char *index, const char *value,
+                     const char *seed, const char *status, double acc, const char *error)
+{
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/runs/%s", dir, id);
+    TEST_OK(sakd_mkdir_p(path));
+    sakd_meta m;
+    sakd_meta_init(&m);
+    TEST_OK(sakd_meta_set(&m, "index", index));
+    TEST_OK(sakd_meta_set(&m, "status", status));
+    TEST_OK(sakd_meta_set(&m, "seed", seed));
+    TEST_OK(sakd_meta_set(&m, "axes", "distill.transform"));
+    TEST_OK(sakd_meta_set(&m, "axis.distill.transform", value));
+    TEST_OK(sakd_meta_set(&m, "wall_s", "2"));
+    TEST_OK(sakd_meta_set(&m, "error", error));
+    snprintf(path, sizeof path, "%s/runs/%s/meta.ini", dir, id);
+    TEST_OK(sakd_meta_write(&m, path, NULL));
+    sakd_meta_free(&m);
+    if (acc < 0)
+        return;
+    sakd_meta_init(&m);
+    TEST_OK(sakd_meta_setf(&m, "test_acc", "%g", acc));
+    TEST_OK(sakd_meta_set(&m, "layer.sn1", "0.25"));
+    snprintf(path, sizeof path, "%s/runs/%s/report.ini", dir, id);
+    TEST_OK(sakd_meta_write(&m, path, NULL));
+    sakd_meta_free(&m);
+}
+
+START_TEST(test_collect_partial_and_corrupt)
+{
+    char dir[PATH_MAX], path[PATH_MAX + 64];
+    test_tempdir(dir, sizeof dir);
+    fake_run(dir, "aaaa00000001", "0", "proj, \"v2\"", "1", "done", 0.5, "");
+    fake_run(dir, "aaaa00000002", "1", "proj, \"v2\"", "2", "done", 0.7, "");
+    fake_run(dir, "aaaa00000003", "2", "none", "1", "failed", -1, "bad, \"quoted\" error");
+    fake_run(dir, "aaaa00000004", "3", "none", "2", "done", -1, ""); /* report.ini missing */
+    snprintf(path, sizeof path, "%s/runs/partial0000", dir);
+    TEST_OK(sakd_mkdir_p(path)); /* no meta.ini at all */
+    snprintf(path, sizeof path, "%s/runs/corrupt00000", dir);
+    TEST_OK(sakd_mkdir_p(path));
+    write_file(path, "meta.ini", "this is not\x01 a meta file\n");
+    const char *env[] = {"SAKD_GNUPLOT=/nonexistent/gnuplot", NULL};
+    ck_assert_int_eq(RUN(env, "collect", dir), 0);
+    EXPECT_IN_OUTPUT("partial0000");
+    EXPECT_IN_OUTPUT("corrupt00000");
+    EXPECT_IN_OUTPUT("aaaa00000004");
+    EXPECT_IN_OUTPUT("gnuplot not found");
+    EXPECT_IN_OUTPUT("6 runs (2 done, 1 failed, 0 unfinished, 3 unreadable)");
+    snprintf(path, sizeof path, "%s/summary.csv", dir);
+    char *text = read_text(path);
+    ck_assert_ptr_nonnull(text);
+    parsed p;
+    parse_csv(text, &p);
+    free(text);
+    ck_assert_uint_eq(p.rows, 7);
+    ck_assert_str_eq(p.cells[0][2], "distill.transform");
+    ck_assert_str_eq(p.cells[1][1], "aaaa00000001");
+    ck_assert_str_eq(p.cells[1][2], "proj, \"v2\"");
+    ck_assert_str_eq(p.cells[1][4], "done");
+    ck_assert_str_eq(p.cells[1][5], "0.5");
+    ck_assert_str_eq(p.cells[3][4], "failed");
+    ck_assert_str_eq(p.cells[4][4], "unreadable");
+    snprintf(path, sizeof path, "%s/table.csv", dir);
+    text = read_text(path);
+    ck_assert_ptr_nonnull(text);
+    parse_csv(text, &p);
+    free(text);
+    /* One cell (the failed and broken runs are left out): mean 0.6, sample std 0.1414. */
+    ck_assert_uint_eq(p.rows, 2);
+    ck_assert_str_eq(p.cells[1][0], "proj, \"v2\"");
+    ck_assert_str_eq(p.cells[1][1], "2");
+    ck_assert_double_eq_tol(strtod(p.cells[1][2], NULL), 0.6, 1e-9);
+    ck_assert_double_eq_tol(strtod(p.cells[1][3], NULL), 0.14142136, 1e-6);
+    snprintf(path, sizeof path, "%s/table.md", dir);
+    text = read_text(path);
+    ck_assert_ptr_nonnull(strstr(text, "| proj, \"v2\" | 2 | 60.00 ± 14.14 |"));
+    free(text);
+    snprintf(path, sizeof path, "%s/figures/figures.gp", dir);
+    ck_assert_int_eq(access(path, F_OK), 0);
+    /* Not a results directory: an error. */
+    snprintf(path, sizeof path, "%s/nothing", dir);
+    ck_assert_int_eq(RUN(NULL, "collect", path), 1);
+    test_rmtree(dir);
+}
+END_TEST
+
+/* The smoke sweep used below: a teacher, a baseline and a distilled run, one of which fails
+ * (CIFAR-10 is not installed here... a missing data.dir makes it fail everywhere). */
+static void smoke_files(const char *dir)
+{
+    char text[2048];
+    snprintf(text, sizeof text, "[model]\narch = ann\nwidth = 0.0625\n[data]\ntrain_limit = 32\n"
+                                "test_limit = 16\n[train]\nepochs = 1\nbatch = 16\n");
+    write_file(dir, "teacher.ini", text);
+    snprintf(text, sizeof text,
+             "%s[sweep]\nname = smoke\nteacher = teacher.ini\n"
+             "distill.teacher = none, teacher\ndata.dataset = fashion-mnist, cifar10\nseeds = 1\n",
+             tiny);
+    write_file(dir, "s.ini", text);
+}
+
+START_TEST(test_sweep_end_to_end)
+{
+    char dir[PATH_MAX], file[PATH_MAX + 16], res[PATH_MAX + 16], teachers[PATH_MAX + 16],
+        path[PATH_MAX + 128];
+    test_tempdir(dir, sizeof dir);
+    smoke_files(dir);
+    snprintf(file, sizeof file, "%s/s.ini", dir);
+    snprintf(res, sizeof res, "%s/res", dir);
+    snprintf(teachers, sizeof teachers, "%s/teachers", dir);
+    /* --list: one line per run, id first. */
+    ck_assert_int_eq(RUN(NULL, "sweep", file, "--list", "--out", res), 0);
+    sakd_sweep s;
+    sakd_sweep_options o = {.path = file, .out = res, .teachers = teachers};
+    TEST_OK(sakd_sweep_load(&s, &o));
+    ck_assert_uint_eq(s.n_runs, 4);
+    ck_assert_uint_eq(s.n_teachers, 1);
+    for (size_t i = 0; i < 4; i++) {
+        char line[256];
+        snprintf(line, sizeof line, "%s %zu distill.teacher=%s", s.runs[i].id, i,
+                 s.runs[i].values[0]);
+        EXPECT_IN_OUTPUT(line);
+    }
+    /* --dry-run writes nothing. */
+    ck_assert_int_eq(RUN(NULL, "sweep", file, "--dry-run", "--out", res, "--teachers", teachers),
+                     0);
+    EXPECT_IN_OUTPUT("would train");
+    EXPECT_IN_OUTPUT("would run");
+    ck_assert_int_ne(access(res, F_OK), 0);
+    /* The whole sweep, two at a time: CIFAR-10 is not installed: two runs fail. */
+    ck_assert_int_eq(RUN(NULL, "sweep", file, "-j", "2", "--out", res, "--teachers", teachers),
+                     1);
+    EXPECT_IN_OUTPUT("2 done now, 0 done before, 2 failed");
+    for (size_t i = 0; i < 4; i++) {
+        sakd_meta m;
+        meta_of(res, s.runs[i].id, &m);
+        bool fails = !strcmp(s.runs[i].values[1], "cifar10");
+        ck_assert_str_eq(sakd_meta_get(&m, "status"), fails ? "failed" : "done");
+        if (fails)
+            ck_assert_ptr_nonnull(strstr(sakd_meta_get(&m, "error"), "sakd: error"));
+        const char *keys[] = {"seed", "config_hash", "command", "git", "sakd_version",
+                              "opencl_platform", "opencl_device", "opencl_driver", "clblast",
+                              "hdf5", "compiler", "host", "start", "end", "wall_s"};
+        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+            ck_assert_msg(sakd_meta_get(&m, keys[k]) && *sakd_meta_get(&m, keys[k]),
+                          "meta.ini lacks %s", keys[k]);
+        ck_assert_str_eq(sakd_meta_get(&m, "config_hash"), s.runs[i].id);
+        sakd_meta_free(&m);
+        const char *files[] = {"config.ini", "meta.ini", "stdout.log"};
+        for (size_t k = 0; k < 3; k++) {
+            snprintf(path, sizeof path, "%s/runs/%s/%s", res, s.runs[i].id, files[k]);
+            ck_assert_msg(access(path, F_OK) == 0, "%s missing", path);
+        }
+    }
+    snprintf(path, sizeof path, "%s/%s/weights.h5", teachers, s.teachers[0].id);
+    ck_assert_int_eq(access(path, F_OK), 0);
+    const char *tables[] = {"summary.csv", "table.csv", "table.md", "layers.csv",
+                            "figures/accuracy.svg", "figures/accuracy.png"};
+    for (size_t k = 0; k < 6; k++) {
+        snprintf(path, sizeof path, "%s/%s", res, tables[k]);
+        ck_assert_msg(access(path, F_OK) == 0, "%s missing", path);
+    }
+    /* Again: the done runs and the teacher are skipped, the failed ones retried. */
+    ck_assert_int_eq(RUN(NULL, "sweep", file, "--out", res, "--teachers", teachers), 1);
+    EXPECT_IN_OUTPUT("0 done now, 2 done before, 2 failed");
+    ck_assert_ptr_null(strstr(out, "training in"));
+    sakd_meta m;
+    meta_of(res, s.runs[1].id, &m);
+    ck_assert_str_eq(sakd_meta_get(&m, "attempts"), "2");
+    sakd_meta_free(&m);
+    sakd_sweep_free(&s);
+    test_rmtree(dir);
+}
+END_TEST
+
+START_TEST(test_sweep_resume_killed_run)
+{
+    char dir[PATH_MAX], file[PATH_MAX + 16], res[PATH_MAX + 16], text[1024],
+        path[PATH_MAX + 128];
+    test_tempdir(dir, sizeof dir);
+    snprintf(text, sizeof text,
+             "[model]\nwidth = 0.0625\nT = 1\n[data]\ntrain_limit = 64\ntest_limit = 16\n"
+             "[train]\nepochs = 6\nbatch = 16\n[sweep]\nseeds = 1, 2\n");
+    write_file(dir, "r.ini", text);
+    snprintf(file, sizeof file, "%s/r.ini", dir);
+    snprintf(res, sizeof res, "%s/res", dir);
+    sakd_sweep s;
+    sakd_sweep_options o = {.path = file, .out = res};
+    TEST_OK(sakd_sweep_load(&s, &o));
+    const char *bin = getenv("SAKD_BIN") ? getenv("SAKD_BIN") : "./sakd";
+    pid_t sweep = fork();
+    ck_assert_int_ge(sweep, 0);
+    if (sweep == 0) {
+        int null = open("/dev/null", 1);
+        dup2(null, 1);
+        dup2(null, 2);
+        execl(bin, bin, "sweep", file, "--out", res, (char *)NULL);
+        _exit(127);
+    }
+    /* Wait for run 0's first checkpoint (weights.h5, written after log.csv), then kill it. */
+    char log_path[PATH_MAX + 64], ckpt[PATH_MAX + 64];
+    snprintf(log_path, sizeof log_path, "%s/runs/%s/log.csv", res, s.runs[0].id);
+    snprintf(ckpt, sizeof ckpt, "%s/runs/%s/weights.h5", res, s.runs[0].id);
+    long child = 0;
+    for (int i = 0; i < 6000 && !child; i++) {
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+        if (access(ckpt, F_OK) != 0)
+            continue;
+        sakd_meta m;
+        snprintf(path, sizeof path, "%s/runs/%s/meta.ini", res, s.runs[0].id);
+        if (sakd_meta_read(&m, path) == SAKD_OK) {
+            const char *pid = sakd_meta_get(&m, "pid");
+            if (pid && *pid)
+                child = strtol(pid, NULL, 10);
+            sakd_meta_free(&m);
+        }
+    }
+    ck_assert_msg(child > 0, "run 0 never wrote its first epoch");
+    ck_assert_int_eq(kill((pid_t)child, SIGKILL), 0);
+    int ws;
+    ck_assert_int_eq(waitpid(sweep, &ws, 0), sweep);
+    ck_assert(WIFEXITED(ws));
+    ck_assert_int_eq(WEXITSTATUS(ws), 1); /* one run interrupted */
+    sakd_meta m;
+    meta_of(res, s.runs[0].id, &m);
+    ck_assert_str_eq(sakd_meta_get(&m, "status"), "interrupted");
+    sakd_meta_free(&m);
+    meta_of(res, s.runs[1].id, &m);
+    ck_assert_str_eq(sakd_meta_get(&m, "status"), "done"); /* the sweep went on */
+    sakd_meta_free(&m);
+    /* Again: run 0 resumes from its checkpoint; run 1 is skipped. */
+    ck_assert_int_eq(RUN(NULL, "sweep", file, "--out", res), 0);
+    EXPECT_IN_OUTPUT("1 done now, 1 done before, 0 failed");
+    snprintf(path, sizeof path, "%s/runs/%s/stdout.log", res, s.runs[0].id);
+    char *log = read_text(path);
+    ck_assert_ptr_nonnull(strstr(log, "resuming the unfinished run"));
+    free(log);
+    meta_of(res, s.runs[0].id, &m);
+    ck_assert_str_eq(sakd_meta_get(&m, "status"), "done");
+    sakd_meta_free(&m);
+    char *csv = read_text(log_path);
+    size_t lines = 0;
+    for (char *c = csv; *c; c++)
+        lines += *c == '\n';
+    ck_assert_uint_eq(lines, 7); /* header + 6 epochs */
+    free(csv);
+    sakd_sweep_free(&s);
+    test_rmtree(dir);
+}
+END_TEST
+
+START_TEST(test_slurm_script_and_only)
+{
+    char dir[PATH_MAX], file[PATH_MAX + 16], res[PATH_MAX + 16], text[1024],
+        path[PATH_MAX + 128];
+    test_tempdir(dir, sizeof dir);
+    snprintf(text, sizeof text, "%s[sweep]\nmodel.T = 1, 2\nseeds = 1, 2\n", tiny);
+    write_file(dir, "j.ini", text);
+    snprintf(file, sizeof file, "%s/j.ini", dir);
+    snprintf(res, sizeof res, "%s/res", dir);
+    ck_assert_int_eq(RUN(NULL, "sweep", file, "--out", res, "--slurm", "-j", "3"), 0);
+    snprintf(path, sizeof path, "%s/slurm/array.sbatch", res);
+    char *script = read_text(path);
+    ck_assert_ptr_nonnull(script);
+    ck_assert_ptr_nonnull(strstr(script, "#SBATCH --array=0-3%3\n"));
+    ck_assert_ptr_nonnull(strstr(script, "%A_%a.out"));
+    ck_assert_ptr_nonnull(strstr(script, "--only \"$SLURM_ARRAY_TASK_ID\""));
+    ck_assert_ptr_nonnull(strstr(script, "sweep '"));
+    free(script);
+    snprintf(path, sizeof path, "%s/slurm/submit.sh", res);
+    script = read_text(path);
+    ck_assert_ptr_nonnull(strstr(script, "--dependency=afterany:"));
+    ck_assert_ptr_nonnull(strstr(script, "collect.sbatch"));
+    free(script);
+    snprintf(path, sizeof path, "%s/slurm/collect.sbatch", res);
+    script = read_text(path);
+    ck_assert_ptr_nonnull(strstr(script, " collect '"));
+    free(script);
+    /* One array task, executed here: it runs run 2 only. */
+    sakd_sweep s;
+    sakd_sweep_options o = {.path = file, .out = res};
+    TEST_OK(sakd_sweep_load(&s, &o));
+    char cmd[PATH_MAX * 2];
+    snprintf(cmd, sizeof cmd, "SLURM_ARRAY_TASK_ID=2 sh '%s/slurm/array.sbatch' >/dev/null 2>&1",
+             res);
+    ck_assert_int_eq(system(cmd), 0);
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(path, sizeof path, "%s/runs/%s/meta.ini", res, s.runs[i].id);
+        ck_assert_int_eq(access(path, F_OK) == 0, i == 2);
+    }
+    sakd_meta m;
+    meta_of(res, s.runs[2].id, &m);
+    ck_assert_str_eq(sakd_meta_get(&m, "status"), "done");
+    sakd_meta_free(&m);
+    /* --only by id does the same for another run; collect sees two done. */
+    ck_assert_int_eq(RUN(NULL, "sweep", file, "--out", res, "--only", s.runs[0].id), 0);
+    ck_assert_int_eq(RUN(NULL, "collect", res), 0);
+    EXPECT_IN_OUTPUT("2 runs (2 done");
+    ck_assert_int_eq(RUN(NULL, "sweep", file, "--out", res, "--only", "4"), 2);
+    sakd_sweep_free(&s);
+    test_rmtree(dir);
+}
+END_TEST
+
+Suite *suite_sweep(void)
+{
+    Suite *s = suite_create("sweep");
+    TCase *tc = tcase_create("sweep");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_expansion_and_ids);
+    tcase_add_test(tc, test_csv_roundtrip);
+    tcase_add_test(tc, test_collect_partial_and_corrupt);
+    tcase_add_test(tc, test_sweep_end_to_end);
+    tcase_add_test(tc, test_sweep_resume_killed_run);
+    tcase_add_test(tc, test_slurm_script_and_only);
+    suite_add_tcase(s, tc);
+    return s;
+}
