@@ -89,5 +89,6 @@ Suite *suite_activation(void);
 Suite *suite_pool(void);
 Suite *suite_shape(void);
 Suite *suite_data(void);
+Suite *suite_badinput(void);
 
 #endif
