@@ -90,5 +90,6 @@ Suite *suite_pool(void);
 Suite *suite_shape(void);
 Suite *suite_data(void);
 Suite *suite_badinput(void);
+Suite *suite_faults(void);
 
 #endif

@@ -746,6 +746,32 @@ static sakd_status check_finite(sakd_trainer *t, long epoch)
     return SAKD_OK;
 }
 
+/* Every weight and BN statistic is finite: a run whose weights overflowed (while the loss,
+ * normalized by BN, still looked finite) stops before it evaluates, logs or saves. */
+static sakd_status check_weights_finite(sakd_trainer *t, long epoch)
+{
+    sakd_params *p = &t->sp;
+    float *values = NULL, *buffers = NULL;
+    sakd_status st = download_params(p, &values, &buffers);
+    for (size_t i = 0; i < p->count && st == SAKD_OK; i++) {
+        const sakd_param *e = &p->items[i];
+        const float *v = entry_host(e, values, buffers);
+        for (size_t j = 0; j < e->numel; j++)
+            if (!isfinite(v[j])) {
+                st = sakd_error(SAKD_ERR_CHECK,
+                                "%s %s element %zu became %g at epoch %ld, step %lld; stopping "
+                                "(the last checkpoint, from the end of the previous epoch, is "
+                                "kept)",
+                                e->trainable ? "parameter" : "BN statistic", e->name, j,
+                                (double)v[j], epoch + 1, t->step);
+                break;
+            }
+    }
+    free(values);
+    free(buffers);
+    return st;
+}
+
 sakd_status sakd_trainer_run(sakd_trainer *t, sakd_report *r)
 {
     memset(r, 0, sizeof *r);
@@ -799,6 +825,7 @@ sakd_status sakd_trainer_run(sakd_trainer *t, sakd_report *r)
                 /* Save the state after this step (mid-epoch) and stop; resuming continues
                  * at the next step with the same weights, optimizer state and data order. */
                 t->next_epoch = epoch;
+                SAKD_TRY(check_weights_finite(t, epoch));
                 SAKD_TRY(save_checkpoint(t, path, t->best_acc));
                 if (tty)
                     say(t, "\n");
@@ -816,6 +843,7 @@ sakd_status sakd_trainer_run(sakd_trainer *t, sakd_report *r)
         train_time += epoch_train_s;
         train_images += (t->steps_per_epoch - s0) * t->B;
         double acc, test_loss, n = (double)(t->steps_per_epoch - s0);
+        SAKD_TRY(check_weights_finite(t, epoch));
         SAKD_TRY(sakd_trainer_evaluate(t, &acc, &test_loss));
         if (acc > t->best_acc)
             t->best_acc = acc;
