@@ -502,14 +502,31 @@ static sakd_status evaluate(replay *r, double abort_above, double *total)
     return SAKD_OK;
 }
 
-static void draw(int which, unsigned long long seed, unsigned long long *counter, size_t *v)
+static int is_vector_width(const char *name)
+{
+    return strcmp(name, "VWM") == 0 || strcmp(name, "VWN") == 0 || strcmp(name, "VWMD") == 0 ||
+           strcmp(name, "VWND") == 0;
+}
+
+/* A random point of the space; every other draw takes its vector widths from those at least
+ * `vec_min` wide (half the device's preferred float vector width), where wide SIMD units put
+ * the fast kernels. */
+static void draw(int which, unsigned long long seed, unsigned long long *counter, size_t vec_min,
+                 size_t *v)
 {
     const space *sp = &spaces[which];
+    int wide = (*counter / 64) % 2 == 1 && vec_min > 1;
     for (size_t i = 0; i < sp->n; i++) {
+        const param_def *d = &sp->defs[i];
+        size_t lo = 0;
+        if (wide && is_vector_width(d->name))
+            while (lo + 1 < d->n && d->values[lo] < vec_min)
+                lo++;
         float u = sakd_rng_uniform(seed, (*counter)++);
-        size_t j = (size_t)(u * (float)sp->defs[i].n);
-        v[i] = sp->defs[i].values[j < sp->defs[i].n ? j : sp->defs[i].n - 1];
+        size_t j = lo + (size_t)(u * (float)(d->n - lo));
+        v[i] = d->values[j < d->n ? j : d->n - 1];
     }
+    *counter = (*counter / 64 + 1) * 64; /* the next draw starts a fresh block of numbers */
 }
 
 static void describe_params(int which, const size_t *v, char *buf, size_t size)
@@ -527,6 +544,7 @@ typedef struct search {
     const sakd_gemm_tune_opts *o;
     double t0, budget_s; /* this kernel's share of the time limit */
     double t_default;    /* seconds per step with CLBlast's defaults */
+    size_t vec_min;      /* half the device's preferred float vector width */
     unsigned long long counter;
 } search;
 
@@ -576,7 +594,7 @@ static sakd_status search_kernel(search *s, int which, int samples, size_t *best
     size_t v[SAKD_GEMM_MAX_PARAMS];
     int drawn = 0;
     for (int attempt = 0; drawn < samples && attempt < 100000 && !out_of_time(s); attempt++) {
-        draw(which, s->o->seed, &s->counter, v);
+        draw(which, s->o->seed, &s->counter, s->vec_min, v);
         if (!valid(which, v, &s->r->ctx->info))
             continue;
         int tried;
@@ -780,9 +798,14 @@ sakd_status sakd_gemm_tune(sakd_ctx *ctx, const sakd_gemm_log *log, const sakd_g
     /* The time limit is shared: two thirds for the indirect kernel, the rest (and whatever
      * the first search left) for the direct one. */
     double start = sakd_time_now();
-    search s = {&r,        opts,
-                start,     opts->time_limit_s * (opts->direct_samples > 0 ? 2.0 / 3.0 : 1.0),
-                t_default, 0};
+    search s = {
+        &r,        opts, start, opts->time_limit_s * (opts->direct_samples > 0 ? 2.0 / 3.0 : 1.0),
+        t_default, 1,    0};
+    cl_uint pref = 0;
+    if (clGetDeviceInfo(ctx->info.device, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT, sizeof pref,
+                        &pref, NULL) == CL_SUCCESS &&
+        pref >= 2)
+        s.vec_min = pref / 2;
     size_t bx[SAKD_GEMM_MAX_PARAMS], bd[SAKD_GEMM_MAX_PARAMS];
     double tx = INFINITY, td = INFINITY;
     if (st == SAKD_OK && lg)

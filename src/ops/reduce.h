@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 
+#include "runtime/profile.h"
 #include "runtime/program.h"
 
 /* Work-items per reduction group: the largest power of two <= 128 the device allows. It
@@ -62,7 +63,8 @@ static inline sakd_status sakd_launch_groups(sakd_ctx *ctx, cl_kernel kernel, co
     if (groups == 0)
         return SAKD_OK;
     size_t global = groups * wg;
-    cl_int err = clEnqueueNDRangeKernel(ctx->queue, kernel, 1, NULL, &global, &wg, 0, NULL, NULL);
+    cl_int err = clEnqueueNDRangeKernel(ctx->queue, kernel, 1, NULL, &global, &wg, 0, NULL,
+                                        sakd_profile_event(ctx, kernel, NULL));
     if (err != CL_SUCCESS)
         return sakd_error(SAKD_ERR_OPENCL,
                           "launching kernel %s over %zu groups of %zu failed with %s", name, groups,
