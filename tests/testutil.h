@@ -90,5 +90,6 @@ Suite *suite_pool(void);
 Suite *suite_shape(void);
 Suite *suite_data(void);
 Suite *suite_sweep(void);
+Suite *suite_experiments(void);
 
 #endif
