@@ -16,8 +16,7 @@ static const cli_command commands[] = {
     {"collect", "rebuild a sweep's summary, tables and figures from its run directories",
      cmd_collect, help_collect},
     {"eval", "evaluate a checkpoint on its dataset's test set", cmd_eval, help_eval},
-    {"trace", "one traced training step on a batch file, for cross-checks", cmd_trace,
-     help_trace},
+    {"trace", "one traced training step on a batch file, for cross-checks", cmd_trace, help_trace},
     {"devices", "list OpenCL platforms and devices, marking the selected one", cmd_devices,
      help_devices},
     {"selftest", "check a GEMM and element-wise kernels against a CPU reference", cmd_selftest,
@@ -96,7 +95,9 @@ int cli_fail(sakd_status st, const char *what)
     const char *detail = sakd_error_detail();
     fprintf(stderr, "sakd: error: %s: %s%s%s\n", what, sakd_strerror(st), *detail ? ": " : "",
             detail);
-    return st == SAKD_ERR_NO_DEVICE || st == SAKD_ERR_ARG ? SAKD_EXIT_USAGE : SAKD_EXIT_FAIL;
+    /* A bad device string, argument or input file is the caller's to fix: exit 2. */
+    return st == SAKD_ERR_NO_DEVICE || st == SAKD_ERR_ARG || st == SAKD_ERR_FORMAT ? SAKD_EXIT_USAGE
+                                                                                   : SAKD_EXIT_FAIL;
 }
 
 int cli_parse_common(cli_opts *opts, int argc, char **argv, void (*help)(void))

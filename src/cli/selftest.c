@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "ops/gemm_tune.h"
 
 /* Float GEMM with k products per output may err by up to k·eps times the
  * sum of |products| (Higham's gamma_k bound); 2x for alpha/beta rounding. */
@@ -239,6 +240,8 @@ int cmd_selftest(cli_opts *opts, int argc, char **argv)
         double err = 0.0, ratio = gemm_check(ctx, g, &seed, &err);
         ok &= report(what, err, ratio);
     }
+    const char *tuning = sakd_gemm_tuning_source(ctx);
+    printf("  GEMM parameters: %s\n", tuning[0] ? tuning : "CLBlast's defaults");
     ok &= axpby_check(ctx, &seed);
     ok &= rng_check(ctx, &seed);
     sakd_ctx_free(ctx);

@@ -132,24 +132,48 @@ static sakd_status read_header(idx_stream *s, uint32_t magic, int ndims, uint32_
     return SAKD_OK;
 }
 
-/* Reads exactly `n` payload bytes after a header of `header` bytes, then requires the end of
- * the data. */
-static sakd_status read_payload(idx_stream *s, void *buf, size_t n, size_t header, const char *what)
+/* Reads exactly `n` payload bytes after a header of `header` bytes into a malloc'ed *buf,
+ * then requires the end of the data. The buffer grows as the data arrives, so that a header
+ * announcing gigabytes in a short (or gzipped) file costs no more memory than the file holds. */
+static sakd_status read_payload(idx_stream *s, unsigned char **buf, size_t n, size_t header,
+                                const char *what)
 {
-    size_t got;
-    SAKD_TRY(stream_read(s, buf, n, &got));
-    if (got < n)
+    const size_t chunk = (size_t)1 << 24;
+    size_t have = 0, cap = 0;
+    *buf = NULL;
+    while (have < n) {
+        if (have == cap) {
+            size_t grow = cap > chunk ? cap : chunk; /* doubling, 16 MiB at first */
+            if (grow > n - cap)
+                grow = n - cap;
+            unsigned char *p = realloc(*buf, cap + grow);
+            if (!p)
+                return sakd_error(SAKD_ERR_NOMEM, "out of memory for the %zu bytes of %s", n,
+                                  s->path);
+            *buf = p;
+            cap += grow;
+        }
+        size_t got;
+        SAKD_TRY(stream_read(s, *buf + have, cap - have, &got));
+        have += got;
+        if (have < cap)
+            break;
+    }
+    if (have < n)
         return sakd_error(SAKD_ERR_FORMAT,
                           "truncated IDX file %s: the header announces %s, %zu bytes after the "
                           "%zu-byte header (%zu in all), but the data ends at byte offset %zu",
-                          s->path, what, n, header, header + n, header + got);
+                          s->path, what, n, header, header + n, header + have);
     unsigned char extra;
+    size_t got;
     SAKD_TRY(stream_read(s, &extra, 1, &got));
     if (got)
         return sakd_error(SAKD_ERR_FORMAT,
                           "IDX file %s has data after byte offset %zu, the end of %s", s->path,
                           header + n, what);
-    return SAKD_OK;
+    if (!*buf) /* n == 0 */
+        *buf = malloc(1);
+    return *buf ? SAKD_OK : sakd_error(SAKD_ERR_NOMEM, "out of memory reading %s", s->path);
 }
 
 static sakd_status read_images(sakd_dataset *d, const char *dir, const char *base, const char *hint,
@@ -172,13 +196,9 @@ static sakd_status read_images(sakd_dataset *d, const char *dir, const char *bas
     }
     if (st == SAKD_OK) {
         size_t bytes = (size_t)dims[0] * dims[1] * dims[2];
-        d->images = malloc(bytes ? bytes : 1);
-        if (!d->images)
-            st = sakd_error(SAKD_ERR_NOMEM, "out of memory for the %zu bytes of %s", bytes, s.path);
         char what[96];
         snprintf(what, sizeof what, "%u images of %u×%u", dims[0], dims[1], dims[2]);
-        if (st == SAKD_OK)
-            st = read_payload(&s, d->images, bytes, 16, what);
+        st = read_payload(&s, &d->images, bytes, 16, what);
     }
     stream_close(&s);
     if (st != SAKD_OK)
@@ -203,14 +223,14 @@ static sakd_status read_labels(sakd_dataset *d, const char *dir, const char *bas
                         d->n, s.path, n);
     unsigned char *raw = NULL;
     if (st == SAKD_OK) {
-        raw = malloc(n ? n : 1);
-        d->labels = malloc(sizeof *d->labels * (n ? n : 1));
-        if (!raw || !d->labels)
-            st = sakd_error(SAKD_ERR_NOMEM, "out of memory for the labels of %s", s.path);
         char what[64];
         snprintf(what, sizeof what, "%u labels", n);
-        if (st == SAKD_OK)
-            st = read_payload(&s, raw, n, 8, what);
+        st = read_payload(&s, &raw, n, 8, what);
+    }
+    if (st == SAKD_OK) {
+        d->labels = malloc(sizeof *d->labels * (n ? n : 1));
+        if (!d->labels)
+            st = sakd_error(SAKD_ERR_NOMEM, "out of memory for the labels of %s", s.path);
     }
     for (size_t i = 0; st == SAKD_OK && i < n; i++) {
         if (raw[i] >= classes)

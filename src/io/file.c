@@ -98,15 +98,15 @@ sakd_status sakd_file_commit(const char *tmp, const char *final)
     return SAKD_OK;
 }
 
-sakd_status sakd_file_write_atomic(const char *path, const void *data, size_t size)
+sakd_status sakd_file_fill_and_commit(const char *tmp, const char *final, const void *data,
+                                      size_t size)
 {
-    char tmp[PATH_MAX];
-    SAKD_TRY(sakd_file_temp_name(path, tmp, sizeof tmp));
     int fd = open(tmp, O_WRONLY | O_TRUNC);
     if (fd < 0) {
         int e = errno;
         unlink(tmp);
-        return sakd_error(SAKD_ERR_IO, "cannot open %s: %s", tmp, strerror(e));
+        return sakd_error(SAKD_ERR_IO, "cannot open %s: %s (%s is kept as it was)", tmp,
+                          strerror(e), final);
     }
     const char *p = data;
     size_t left = size;
@@ -115,11 +115,12 @@ sakd_status sakd_file_write_atomic(const char *path, const void *data, size_t si
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {
-            int e = errno;
+            int e = w < 0 ? errno : ENOSPC;
             close(fd);
             unlink(tmp);
-            return sakd_error(SAKD_ERR_IO, "cannot write %s: %s (the old file is kept)", path,
-                              strerror(e));
+            return sakd_error(SAKD_ERR_IO,
+                              "cannot write %s: %s at byte %zu of %zu (the old file is kept)",
+                              final, strerror(e), size - left, size);
         }
         p += w;
         left -= (size_t)w;
@@ -127,10 +128,17 @@ sakd_status sakd_file_write_atomic(const char *path, const void *data, size_t si
     if (close(fd) != 0) {
         int e = errno;
         unlink(tmp);
-        return sakd_error(SAKD_ERR_IO, "cannot write %s: %s (the old file is kept)", path,
+        return sakd_error(SAKD_ERR_IO, "cannot write %s: %s (the old file is kept)", final,
                           strerror(e));
     }
-    return sakd_file_commit(tmp, path);
+    return sakd_file_commit(tmp, final);
+}
+
+sakd_status sakd_file_write_atomic(const char *path, const void *data, size_t size)
+{
+    char tmp[PATH_MAX];
+    SAKD_TRY(sakd_file_temp_name(path, tmp, sizeof tmp));
+    return sakd_file_fill_and_commit(tmp, path, data, size);
 }
 
 sakd_status sakd_mkdir_p(const char *path)

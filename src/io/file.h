@@ -26,6 +26,12 @@ sakd_status sakd_file_temp_name(const char *final, char *tmp, size_t size);
  * removed and `final` is left as it was. */
 sakd_status sakd_file_commit(const char *tmp, const char *final);
 
+/* Writes `size` bytes into the temporary file `tmp` (from sakd_file_temp_name), then commits
+ * it over `final`. On failure (a full disk, a file-size limit) `tmp` is removed and `final` is
+ * left as it was. */
+sakd_status sakd_file_fill_and_commit(const char *tmp, const char *final, const void *data,
+                                      size_t size);
+
 /* mkdir -p with mode 0755; an existing directory is fine. */
 sakd_status sakd_mkdir_p(const char *path);
 

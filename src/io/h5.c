@@ -152,11 +152,17 @@ static sakd_status create_temp_impl(const char *final, sakd_h5_file *file, char 
 {
     *file = -1;
     SAKD_TRY(sakd_file_temp_name(final, tmp, tmp_size));
-    /* A strong close degree: closing the file closes every object still open in it. */
+    /* The file is built in memory (HDF5's core driver, no backing store) and written out by
+     * sakd_h5_commit in one go: HDF5 itself never writes to disk, so a full disk is one failed
+     * write() of ours, not a half-flushed HDF5 file that HDF5 cannot close again (HDF5 1.10
+     * then crashes at exit). A strong close degree: closing the file closes every object still
+     * open in it. */
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    if (fapl >= 0)
+    if (fapl >= 0) {
         H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl >= 0 ? fapl : H5P_DEFAULT);
+        H5Pset_fapl_core(fapl, (size_t)1 << 20, 0);
+    }
+    hid_t f = fapl >= 0 ? H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl) : -1;
     if (fapl >= 0)
         H5Pclose(fapl);
     if (f < 0) {
@@ -198,14 +204,50 @@ sakd_status sakd_h5_close(sakd_h5_file file)
     QUIETLY(close_impl(file));
 }
 
+/* The in-memory image of `f` (malloc'ed), then closes `f`. */
+static sakd_status image_impl(hid_t f, void **image, size_t *size)
+{
+    char why[128];
+    fname n = file_name(f);
+    *image = NULL;
+    ssize_t len = H5Fflush(f, H5F_SCOPE_LOCAL) < 0 ? -1 : H5Fget_file_image(f, NULL, 0);
+    if (len > 0 && !(*image = malloc((size_t)len))) {
+        H5Fclose(f);
+        return sakd_error(SAKD_ERR_NOMEM, "out of memory for the %zd bytes of %s", len, n.s);
+    }
+    if (len <= 0 || H5Fget_file_image(f, *image, (size_t)len) != len) {
+        sakd_status st = sakd_error(SAKD_ERR_IO, "cannot build %s: %s", n.s, h5_reason(why));
+        free(*image);
+        *image = NULL;
+        H5Fclose(f);
+        return st;
+    }
+    *size = (size_t)len;
+    if (H5Fclose(f) < 0) {
+        free(*image);
+        *image = NULL;
+        return sakd_error(SAKD_ERR_IO, "cannot close %s: %s", n.s, h5_reason(why));
+    }
+    return SAKD_OK;
+}
+
+static sakd_status image_quietly(hid_t f, void **image, size_t *size)
+{
+    QUIETLY(image_impl(f, image, size));
+}
+
 sakd_status sakd_h5_commit(sakd_h5_file file, const char *tmp, const char *final)
 {
-    sakd_status st = sakd_h5_close(file);
+    void *image;
+    size_t size = 0;
+    sakd_status st = image_quietly(file, &image, &size);
     if (st != SAKD_OK) {
         unlink(tmp);
         return sakd_error(st, "%s; %s is kept as it was", sakd_error_detail(), final);
     }
-    return sakd_file_commit(tmp, final);
+    st = sakd_file_fill_and_commit(tmp, final, image, size);
+    free(image);
+    return st;
 }
 
 void sakd_h5_abort(sakd_h5_file file, const char *tmp)

@@ -16,9 +16,10 @@ typedef int64_t sakd_h5_file;
  * not HDF5 SAKD_ERR_FORMAT. */
 sakd_status sakd_h5_open(const char *path, sakd_h5_file *file);
 
-/* Creates a new HDF5 file at a fresh temporary name beside `final` (its name goes to `tmp`,
- * `tmp_size` bytes; PATH_MAX is enough). Finish with sakd_h5_commit (closes the file and moves
- * it over `final` durably) or sakd_h5_abort (closes and removes it). */
+/* Creates a new HDF5 file, built in memory, and reserves a fresh temporary name beside `final`
+ * (its name goes to `tmp`, `tmp_size` bytes; PATH_MAX is enough). Finish with sakd_h5_commit
+ * (writes the image to `tmp`, fsyncs and moves it over `final`; a full disk leaves `final` as
+ * it was) or sakd_h5_abort (discards it and removes `tmp`). */
 sakd_status sakd_h5_create_temp(const char *final, sakd_h5_file *file, char *tmp, size_t tmp_size);
 sakd_status sakd_h5_commit(sakd_h5_file file, const char *tmp, const char *final);
 void sakd_h5_abort(sakd_h5_file file, const char *tmp);

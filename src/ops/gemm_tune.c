@@ -526,6 +526,7 @@ typedef struct search {
     replay *r;
     const sakd_gemm_tune_opts *o;
     double t0, budget_s; /* this kernel's share of the time limit */
+    double t_default;    /* seconds per step with CLBlast's defaults */
     unsigned long long counter;
 } search;
 
@@ -545,7 +546,10 @@ static sakd_status try_candidate(search *s, int which, const size_t *v, size_t *
         return SAKD_OK;
     *tried = 1;
     double total;
-    SAKD_TRY(evaluate(s->r, isfinite(*best_total) ? 1.25 * *best_total : INFINITY, &total));
+    /* Abandon a candidate once it is 25 % behind the best so far (or 50 % behind CLBlast's
+     * defaults while there is no best yet). */
+    double limit = isfinite(*best_total) ? 1.25 * *best_total : 1.5 * s->t_default;
+    SAKD_TRY(evaluate(s->r, limit, &total));
     int better = isfinite(total) && total < *best_total;
     if (better) {
         *best_total = total;
@@ -776,8 +780,9 @@ sakd_status sakd_gemm_tune(sakd_ctx *ctx, const sakd_gemm_log *log, const sakd_g
     /* The time limit is shared: two thirds for the indirect kernel, the rest (and whatever
      * the first search left) for the direct one. */
     double start = sakd_time_now();
-    search s = {&r, opts, start, opts->time_limit_s * (opts->direct_samples > 0 ? 2.0 / 3.0 : 1.0),
-                0};
+    search s = {&r,        opts,
+                start,     opts->time_limit_s * (opts->direct_samples > 0 ? 2.0 / 3.0 : 1.0),
+                t_default, 0};
     size_t bx[SAKD_GEMM_MAX_PARAMS], bd[SAKD_GEMM_MAX_PARAMS];
     double tx = INFINITY, td = INFINITY;
     if (st == SAKD_OK && lg)

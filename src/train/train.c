@@ -34,23 +34,23 @@ struct sakd_trainer {
     FILE *log;
     sakd_ctx *ctx;
     sakd_dataset train, test;
-    sakd_params sp, tp;          /* student (+ proj heads) and teacher parameters */
+    sakd_params sp, tp; /* student (+ proj heads) and teacher parameters */
     sakd_model student, teacher;
     int has_teacher;
     sakd_distill dist;
-    sakd_tensor opt_a, opt_b;    /* SGD momentum; AdamW exp_avg and exp_avg_sq */
-    sakd_tensor grad_norm;       /* [1] for clipping */
+    sakd_tensor opt_a, opt_b; /* SGD momentum; AdamW exp_avg and exp_avg_sq */
+    sakd_tensor grad_norm;    /* [1] for clipping */
     size_t B, steps_per_epoch;
-    long next_epoch;             /* first epoch still to train (0-based) */
-    long long step;              /* optimizer steps taken */
+    long next_epoch; /* first epoch still to train (0-based) */
+    long long step;  /* optimizer steps taken */
     double best_acc;
-    long stop_after;             /* stop once this many epochs are done (0: run them all) */
-    long long stop_at_step;      /* interrupt once this many steps are done (0: never) */
+    long stop_after;                  /* stop once this many epochs are done (0: run them all) */
+    long long stop_at_step;           /* interrupt once this many steps are done (0: never) */
     volatile sig_atomic_t *interrupt; /* set by a signal handler: save and stop */
-    float *x;                    /* [B, C, H, W] host batch */
-    int32_t *y;                  /* [B] */
-    size_t *perm;                /* [n train] */
-    float *logits;               /* [B, K] host copy */
+    float *x;                         /* [B, C, H, W] host batch */
+    int32_t *y;                       /* [B] */
+    size_t *perm;                     /* [n train] */
+    float *logits;                    /* [B, K] host copy */
 };
 
 sakd_model *sakd_trainer_student(sakd_trainer *t)
@@ -100,8 +100,9 @@ static void describe(const sakd_config *c, const sakd_dataset *d, int snn, size_
     m->lif.reset = c->model.reset;
     m->lif.detach_reset = c->model.detach_reset;
     m->lif.surrogate = c->model.surrogate;
-    m->lif.alpha = isnan(c->model.surrogate_alpha) ? sakd_surrogate_default_alpha(c->model.surrogate)
-                                                   : (float)c->model.surrogate_alpha;
+    m->lif.alpha = isnan(c->model.surrogate_alpha)
+                       ? sakd_surrogate_default_alpha(c->model.surrogate)
+                       : (float)c->model.surrogate_alpha;
     m->in_channels = d->channels;
     m->height = d->height;
     m->width_px = d->width;
@@ -132,8 +133,8 @@ static float *entry_host(const sakd_param *e, float *values, float *buffers)
 
 /* Reads every entry of `p` from checkpoint `ck` (all required unless `only_matching`, which
  * copies what matches by name and shape and reports the rest). Returns the count copied. */
-static sakd_status load_params(sakd_params *p, sakd_checkpoint *ck, int only_matching,
-                               FILE *log, size_t *copied)
+static sakd_status load_params(sakd_params *p, sakd_checkpoint *ck, int only_matching, FILE *log,
+                               size_t *copied)
 {
     float *values = NULL, *buffers = NULL;
     sakd_status st = download_params(p, &values, &buffers);
@@ -313,8 +314,8 @@ static sakd_status resume(sakd_trainer *t, const char *path)
                             "batch size or data subset?)",
                             path, t->step, t->next_epoch + 1, t->steps_per_epoch);
         else
-            say(t, "resumed %s at epoch %ld, step %lld of %zu in it\n", path,
-                t->next_epoch + 1, into, t->steps_per_epoch);
+            say(t, "resumed %s at epoch %ld, step %lld of %zu in it\n", path, t->next_epoch + 1,
+                into, t->steps_per_epoch);
     }
     free(opt);
     sakd_ckpt_meta_free(&meta);
@@ -390,8 +391,6 @@ sakd_status sakd_trainer_new(sakd_trainer **out, const sakd_config *cfg, const c
     sakd_config_resolve(&t->cfg);
     SAKD_TRY(sakd_config_validate(&t->cfg));
     snprintf(t->out_dir, sizeof t->out_dir, "%s", out_dir ? out_dir : "");
-    if (out_dir)
-        SAKD_TRY(sakd_mkdir_p(out_dir));
     if (train && test) {
         t->train = *train;
         t->test = *test;
@@ -404,9 +403,8 @@ sakd_status sakd_trainer_new(sakd_trainer **out, const sakd_config *cfg, const c
     }
     t->B = (size_t)t->cfg.train.batch;
     if (t->train.n < t->B)
-        return sakd_error(SAKD_ERR_ARG,
-                          "train.batch = %zu is larger than the %zu training samples", t->B,
-                          t->train.n);
+        return sakd_error(SAKD_ERR_ARG, "train.batch = %zu is larger than the %zu training samples",
+                          t->B, t->train.n);
     t->steps_per_epoch = t->train.n / t->B; /* the last partial batch is dropped */
     SAKD_TRY(sakd_ctx_new(&t->ctx, t->cfg.run.device[0] ? t->cfg.run.device : NULL, 0));
 
@@ -437,8 +435,8 @@ sakd_status sakd_trainer_new(sakd_trainer **out, const sakd_config *cfg, const c
                    ? SAKD_TAP_BEFORE
                    : SAKD_TAP_AFTER,
     };
-    SAKD_TRY(sakd_distill_build(&t->dist, t->ctx, &t->student,
-                                t->has_teacher ? &t->teacher : NULL, &t->sp, &dc));
+    SAKD_TRY(sakd_distill_build(&t->dist, t->ctx, &t->student, t->has_teacher ? &t->teacher : NULL,
+                                &t->sp, &dc));
     SAKD_TRY(sakd_params_allocate(&t->sp));
     SAKD_TRY(sakd_params_initialize(&t->sp, t->cfg.train.seed));
     SAKD_TRY(sakd_graph_allocate(&t->student.graph));
@@ -464,18 +462,21 @@ sakd_status sakd_trainer_new(sakd_trainer **out, const sakd_config *cfg, const c
     if (!t->x || !t->y || !t->perm || !t->logits)
         return sakd_error(SAKD_ERR_NOMEM, "out of memory for the batch buffers");
 
+    if (t->cfg.train.resume[0])
+        SAKD_TRY(resume(t, t->cfg.train.resume));
+    else if (t->cfg.distill.init_from_teacher)
+        SAKD_TRY(init_from_teacher(t));
+    /* The run directory is created only once every input has been accepted: a rejected
+     * config, dataset or checkpoint leaves nothing behind. */
     if (out_dir) {
         char *ini = NULL, path[PATH_MAX + 16];
+        SAKD_TRY(sakd_mkdir_p(out_dir));
         SAKD_TRY(sakd_config_to_ini(&t->cfg, &ini));
         snprintf(path, sizeof path, "%s/config.ini", out_dir);
         st = sakd_file_write_atomic(path, ini, strlen(ini));
         free(ini);
         SAKD_TRY(st);
     }
-    if (t->cfg.train.resume[0])
-        return resume(t, t->cfg.train.resume);
-    if (t->cfg.distill.init_from_teacher)
-        SAKD_TRY(init_from_teacher(t));
     return SAKD_OK;
 }
 
@@ -503,11 +504,11 @@ static double beta_at(const sakd_trainer *t, long epoch)
 /* Uploads a host batch to the student's (and teacher's) input. */
 static sakd_status upload_batch(sakd_trainer *t)
 {
-    SAKD_TRY(sakd_tensor_upload(&sakd_graph_act_get(&t->student.graph, t->student.input)->value,
-                                t->x));
+    SAKD_TRY(
+        sakd_tensor_upload(&sakd_graph_act_get(&t->student.graph, t->student.input)->value, t->x));
     if (t->has_teacher)
-        SAKD_TRY(sakd_tensor_upload(
-            &sakd_graph_act_get(&t->teacher.graph, t->teacher.input)->value, t->x));
+        SAKD_TRY(sakd_tensor_upload(&sakd_graph_act_get(&t->teacher.graph, t->teacher.input)->value,
+                                    t->x));
     return SAKD_OK;
 }
 
@@ -536,8 +537,8 @@ static sakd_status optimizer_step(sakd_trainer *t)
     if (c->train.optimizer == SAKD_OPTIMIZER_ADAMW)
         return sakd_adamw_step(&t->sp.values, &t->opt_a, &t->opt_b, &t->sp.grads, lr, ADAM_BETA1,
                                ADAM_BETA2, ADAM_EPS, (float)c->train.weight_decay, (long)t->step);
-    return sakd_sgd_step(&t->sp.values, c->train.momentum > 0 ? &t->opt_a : NULL, &t->sp.grads,
-                         lr, (float)c->train.momentum, (float)c->train.weight_decay,
+    return sakd_sgd_step(&t->sp.values, c->train.momentum > 0 ? &t->opt_a : NULL, &t->sp.grads, lr,
+                         (float)c->train.momentum, (float)c->train.weight_decay,
                          c->train.nesterov && c->train.momentum > 0);
 }
 
@@ -615,9 +616,9 @@ sakd_status sakd_trainer_measure(sakd_trainer *t, size_t max_images, sakd_report
         /* Mean value of every activation that feeds a conv or linear layer, or is spikes. */
         for (size_t i = 0; i < g->n_nodes && st == SAKD_OK; i++) {
             const sakd_node *n = &g->nodes[i];
-            int id = n->kind == SAKD_NODE_LIF ? n->out
+            int id = n->kind == SAKD_NODE_LIF                                   ? n->out
                      : n->kind == SAKD_NODE_CONV || n->kind == SAKD_NODE_LINEAR ? n->in[0]
-                                                                                 : -1;
+                                                                                : -1;
             if (id < 0)
                 continue;
             sakd_tensor *v = &g->acts[id].value;
@@ -674,9 +675,9 @@ sakd_status sakd_trainer_measure(sakd_trainer *t, size_t max_images, sakd_report
 
 /* ---- the per-epoch CSV log ------------------------------------------------------------------ */
 
-static const char *log_columns[] = {"epoch",      "lr",        "beta",      "loss_total",
-                                    "loss_ce",    "loss_feature", "loss_logit", "train_acc",
-                                    "test_acc",   "test_loss", "images_per_s", "epoch_s"};
+static const char *log_columns[] = {"epoch",    "lr",           "beta",         "loss_total",
+                                    "loss_ce",  "loss_feature", "loss_logit",   "train_acc",
+                                    "test_acc", "test_loss",    "images_per_s", "epoch_s"};
 #define N_LOG_COLUMNS (sizeof log_columns / sizeof log_columns[0])
 
 /* Appends one row (the header first when the file is new) to out_dir/log.csv, rewriting the
@@ -785,6 +786,32 @@ sakd_status sakd_trainer_save(sakd_trainer *t, const char *path)
     return save_checkpoint(t, path, t->best_acc);
 }
 
+/* Every weight and BN statistic is finite: a run whose weights overflowed (while the loss,
+ * normalized by BN, still looked finite) stops before it evaluates, logs or saves. */
+static sakd_status check_weights_finite(sakd_trainer *t, long epoch)
+{
+    sakd_params *p = &t->sp;
+    float *values = NULL, *buffers = NULL;
+    sakd_status st = download_params(p, &values, &buffers);
+    for (size_t i = 0; i < p->count && st == SAKD_OK; i++) {
+        const sakd_param *e = &p->items[i];
+        const float *v = entry_host(e, values, buffers);
+        for (size_t j = 0; j < e->numel; j++)
+            if (!isfinite(v[j])) {
+                st = sakd_error(SAKD_ERR_CHECK,
+                                "%s %s element %zu became %g at epoch %ld, step %lld; stopping "
+                                "(the last checkpoint, from the end of the previous epoch, is "
+                                "kept)",
+                                e->trainable ? "parameter" : "BN statistic", e->name, j,
+                                (double)v[j], epoch + 1, t->step);
+                break;
+            }
+    }
+    free(values);
+    free(buffers);
+    return st;
+}
+
 sakd_status sakd_trainer_run(sakd_trainer *t, sakd_report *r)
 {
     memset(r, 0, sizeof *r);
@@ -796,11 +823,12 @@ sakd_status sakd_trainer_run(sakd_trainer *t, sakd_report *r)
     size_t train_images = 0;
     char path[PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/weights.h5", t->out_dir);
-    say(t, "training %s %s width %g T %d on %s (%zu train, %zu test), %d epochs of %zu "
-           "steps, batch %zu, on %s\n",
+    say(t,
+        "training %s %s width %g T %d on %s (%zu train, %zu test), %d epochs of %zu "
+        "steps, batch %zu, on %s\n",
         sakd_arch_str(c->model.arch), sakd_model_name_str(c->model.name), c->model.width,
-        c->model.T, t->train.name, t->train.n, t->test.n, c->train.epochs, t->steps_per_epoch,
-        t->B, t->ctx->info.name);
+        c->model.T, t->train.name, t->train.n, t->test.n, c->train.epochs, t->steps_per_epoch, t->B,
+        t->ctx->info.name);
     if (t->has_teacher)
         say(t, "distilling from %s: alpha %g beta %g gamma %g tau %g, %s/%s at %s (%zu taps)\n",
             c->distill.teacher, t->dist.cfg.alpha, c->distill.beta, c->distill.gamma,
@@ -825,6 +853,7 @@ sakd_status sakd_trainer_run(sakd_trainer *t, sakd_report *r)
                 /* Save the state after this step (mid-epoch) and stop; resuming continues
                  * at the next step with the same weights, optimizer state and data order. */
                 t->next_epoch = epoch;
+                SAKD_TRY(check_weights_finite(t, epoch));
                 SAKD_TRY(save_checkpoint(t, path, t->best_acc));
                 if (tty)
                     say(t, "\n");
@@ -836,26 +865,35 @@ sakd_status sakd_trainer_run(sakd_trainer *t, sakd_report *r)
             if (tty)
                 say(t, "\repoch %ld/%d  step %zu/%zu  loss %.4f  acc %.2f%%  %.1f img/s   ",
                     epoch + 1, c->train.epochs, s + 1, t->steps_per_epoch, sums[0] / (s + 1),
-                    100.0 * correct / ((s + 1) * t->B),
-                    (s + 1) * t->B / (sakd_time_now() - e0));
+                    100.0 * correct / ((s + 1) * t->B), (s + 1) * t->B / (sakd_time_now() - e0));
         }
         double epoch_train_s = sakd_time_now() - e0;
         train_time += epoch_train_s;
         train_images += (t->steps_per_epoch - s0) * t->B;
         double acc, test_loss, n = (double)(t->steps_per_epoch - s0);
+        SAKD_TRY(check_weights_finite(t, epoch));
         SAKD_TRY(sakd_trainer_evaluate(t, &acc, &test_loss));
         if (acc > t->best_acc)
             t->best_acc = acc;
         double ips = (double)((t->steps_per_epoch - s0) * t->B) / epoch_train_s;
-        double row[N_LOG_COLUMNS] = {(double)epoch + 1, lr_at(t, t->step - 1), beta,
-                                     sums[0] / n, sums[1] / n, sums[2] / n, sums[3] / n,
-                                     (double)correct / (n * (double)t->B), acc, test_loss, ips,
+        double row[N_LOG_COLUMNS] = {(double)epoch + 1,
+                                     lr_at(t, t->step - 1),
+                                     beta,
+                                     sums[0] / n,
+                                     sums[1] / n,
+                                     sums[2] / n,
+                                     sums[3] / n,
+                                     (double)correct / (n * (double)t->B),
+                                     acc,
+                                     test_loss,
+                                     ips,
                                      sakd_time_now() - e0};
         t->next_epoch = epoch + 1;
         SAKD_TRY(log_row(t, row));
         SAKD_TRY(save_checkpoint(t, path, acc));
-        say(t, "%sepoch %ld/%d  loss %.4f (ce %.4f feature %.4f logit %.4f)  train %.2f%%  "
-               "test %.2f%%  %.1f img/s\n",
+        say(t,
+            "%sepoch %ld/%d  loss %.4f (ce %.4f feature %.4f logit %.4f)  train %.2f%%  "
+            "test %.2f%%  %.1f img/s\n",
             tty ? "\r" : "", epoch + 1, c->train.epochs, row[3], row[4], row[5], row[6],
             100.0 * row[7], 100.0 * acc, ips);
         r->epochs_done = (int)(epoch + 1);
@@ -909,7 +947,8 @@ void sakd_report_print(const sakd_report *r, FILE *f)
         for (size_t i = 0; i < r->n_layers; i++)
             fprintf(f, "    %-28s %.4f\n", r->layer_name[i], r->layer_rate[i]);
     }
-    fprintf(f, "  per image          %.4g SOPs (AC) + %.4g MACs = %.4g uJ (0.9 pJ/AC, 4.6 pJ/MAC)\n",
+    fprintf(f,
+            "  per image          %.4g SOPs (AC) + %.4g MACs = %.4g uJ (0.9 pJ/AC, 4.6 pJ/MAC)\n",
             r->sops_per_image, r->macs_per_image, r->energy_uj);
     fprintf(f, "  throughput         %.1f images/s (training)\n", r->images_per_s);
     fprintf(f, "  peak device memory %.1f MiB\n", r->peak_mem_mib);

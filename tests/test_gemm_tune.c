@@ -1,0 +1,353 @@
+/* test_gemm_tune.c — GEMM tuning: the tuning file's round trip and refusals, call recording,
+ * profiling totals, and a small search whose chosen parameters still compute GEMMs right
+ * (against a double-precision CPU reference) on both the direct and the indirect path. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops/gemm_tune.h"
+#include "runtime/profile.h"
+#include "testutil.h"
+
+/* float32 sums of k products of values in [-1, 1]: error grows like k·eps; 1e-5·k bounds it
+ * with a wide margin while a wrong element (off by a whole product) stays far above. */
+#define GEMM_TOL_PER_K 1e-5
+
+static void fill_device_fields(const sakd_ctx *ctx, sakd_gemm_tuning *t)
+{
+    snprintf(t->platform, sizeof t->platform, "%s", ctx->info.platform_name);
+    snprintf(t->device, sizeof t->device, "%s", ctx->info.name);
+    snprintf(t->driver, sizeof t->driver, "%s", ctx->info.driver);
+    snprintf(t->clblast, sizeof t->clblast, "%s", sakd_clblast_version());
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static const char *xgemm_names[16] = {"GEMMK", "KREG",  "KWG",   "KWI", "MDIMA", "MDIMC",
+                                      "MWG",   "NDIMB", "NDIMC", "NWG", "SA",    "SB",
+                                      "STRM",  "STRN",  "VWM",   "VWN"};
+
+START_TEST(test_tuning_file_round_trip)
+{
+    sakd_ctx *ctx = test_ctx();
+    test_rng r = test_rng_new(71);
+    char dir[512], path[600];
+    test_tempdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/t.ini", dir);
+    sakd_gemm_tuning t, u;
+    memset(&t, 0, sizeof t);
+    fill_device_fields(ctx, &t);
+    snprintf(t.workload, sizeof t.workload, "resnet19 w0.25 T4 b32 (fashion-mnist sakd)");
+    snprintf(t.date, sizeof t.date, "2026-01-02T03:04:05Z");
+    t.ms_default = 1234.5;
+    t.ms_tuned = 321.25;
+    t.gflops_default = 12.5;
+    t.gflops_tuned = 48.25;
+    t.xgemm.n = 16;
+    for (size_t i = 0; i < 16; i++) {
+        snprintf(t.xgemm.names[i], sizeof t.xgemm.names[i], "%s", xgemm_names[i]);
+        t.xgemm.values[i] = test_rand_size(&r, 0, 256);
+    }
+    t.routine.n = 1;
+    snprintf(t.routine.names[0], sizeof t.routine.names[0], "XGEMM_MIN_INDIRECT_SIZE");
+    t.routine.values[0] = test_rand_size(&r, 0, 100000);
+    TEST_OK(sakd_gemm_tuning_write(path, &t));
+    TEST_OK(sakd_gemm_tuning_read(path, &u));
+    ck_assert_str_eq(u.platform, t.platform);
+    ck_assert_str_eq(u.device, t.device);
+    ck_assert_str_eq(u.driver, t.driver);
+    ck_assert_str_eq(u.clblast, t.clblast);
+    ck_assert_str_eq(u.workload, t.workload);
+    ck_assert_str_eq(u.date, t.date);
+    ck_assert(fabs(u.ms_default - t.ms_default) < 1e-3 && fabs(u.ms_tuned - t.ms_tuned) < 1e-3);
+    ck_assert(fabs(u.gflops_tuned - t.gflops_tuned) < 1e-2);
+    ck_assert_uint_eq(u.xgemm.n, 16);
+    ck_assert_uint_eq(u.direct.n, 0);
+    ck_assert_uint_eq(u.routine.n, 1);
+    for (size_t i = 0; i < 16; i++) {
+        ck_assert_str_eq(u.xgemm.names[i], t.xgemm.names[i]);
+        ck_assert_uint_eq(u.xgemm.values[i], t.xgemm.values[i]);
+    }
+    ck_assert_uint_eq(u.routine.values[0], t.routine.values[0]);
+    /* The default path is per device and lies in the cache directory. */
+    char p1[4096];
+    TEST_OK(sakd_gemm_tuning_path(ctx, p1, sizeof p1));
+    ck_assert_ptr_nonnull(strstr(p1, "/gemm-tuning-"));
+    test_rmtree(dir);
+}
+END_TEST
+
+/* A bad tuning file is refused with a message naming the file and the offending key. */
+static void expect_refused(const char *path, const char *text, const char *needle)
+{
+    write_text(path, text);
+    sakd_gemm_tuning t;
+    sakd_status st = sakd_gemm_tuning_read(path, &t);
+    ck_assert_msg(st == SAKD_ERR_FORMAT, "'%s' was not refused as a format error", text);
+    ck_assert_msg(strstr(sakd_error_detail(), path), "message '%s' does not name the file",
+                  sakd_error_detail());
+    ck_assert_msg(strstr(sakd_error_detail(), needle), "message '%s' does not say '%s'",
+                  sakd_error_detail(), needle);
+}
+
+START_TEST(test_tuning_file_refusals)
+{
+    sakd_ctx *ctx = test_ctx();
+    char dir[512], path[600];
+    test_tempdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/bad.ini", dir);
+    const char *dev = "[device]\nplatform = P\nname = D\ndriver = 1\nclblast = 1.5.3\n";
+    char text[1024];
+    snprintf(text, sizeof text, "%s[Xgemm]\nMWG = -3\n", dev);
+    expect_refused(path, text, "MWG");
+    snprintf(text, sizeof text, "%s[Xgemm]\nMWG = 64x\n", dev);
+    expect_refused(path, text, "MWG");
+    snprintf(text, sizeof text, "%s[bogus]\nthing = 1\n", dev);
+    expect_refused(path, text, "[bogus] thing");
+    snprintf(text, sizeof text, "%s[Xgemm]\nMWG = 64\nNWG = 64\n", dev);
+    expect_refused(path, text, "[Xgemm] needs all");
+    expect_refused(path, "[Xgemm]\nMWG = 64\n", "[device]");
+    expect_refused(path, "not an ini file at all\n", "syntax");
+    /* A missing file is an I/O error naming it. */
+    sakd_gemm_tuning t;
+    snprintf(path, sizeof path, "%s/missing.ini", dir);
+    ck_assert_int_ne(sakd_gemm_tuning_read(path, &t), SAKD_OK);
+    ck_assert_ptr_nonnull(strstr(sakd_error_detail(), "missing.ini"));
+    /* A tuning for another device is not applied. */
+    memset(&t, 0, sizeof t);
+    fill_device_fields(ctx, &t);
+    snprintf(t.device, sizeof t.device, "some other device");
+    ck_assert_int_eq(sakd_gemm_tuning_apply(ctx, &t), SAKD_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(sakd_error_detail(), "some other device"));
+    ck_assert_ptr_nonnull(strstr(sakd_error_detail(), ctx->info.name));
+    fill_device_fields(ctx, &t);
+    snprintf(t.clblast, sizeof t.clblast, "0.0.1");
+    ck_assert_int_eq(sakd_gemm_tuning_apply(ctx, &t), SAKD_ERR_ARG);
+    test_rmtree(dir);
+}
+END_TEST
+
+START_TEST(test_record_calls)
+{
+    sakd_ctx *ctx = test_ctx();
+    test_rng r = test_rng_new(72);
+    size_t m = test_rand_size(&r, 3, 40), n = test_rand_size(&r, 3, 40),
+           k = test_rand_size(&r, 3, 40), batch = test_rand_size(&r, 2, 4);
+    size_t big = batch * 64 * 64;
+    sakd_tensor a, b, c;
+    TEST_OK(sakd_tensor_new(&a, ctx, "A", 1, &big));
+    TEST_OK(sakd_tensor_new(&b, ctx, "B", 1, &big));
+    TEST_OK(sakd_tensor_new(&c, ctx, "C", 1, &big));
+    TEST_OK(sakd_tensor_fill(&a, 0.5f));
+    TEST_OK(sakd_tensor_fill(&b, 0.25f));
+    sakd_gemm_log log = {0};
+    sakd_mat ma = {a.buf, 0, k}, mb = {b.buf, 0, n}, mc = {c.buf, 0, n};
+    sakd_gemm_record_start(ctx, &log);
+    TEST_OK(sakd_gemm(ctx, 0, 0, m, n, k, 1.0f, ma, mb, 0.0f, mc));
+    TEST_OK(sakd_gemm(ctx, 0, 0, m, n, k, 1.0f, ma, mb, 1.0f, mc));
+    TEST_OK(sakd_gemm(ctx, 1, 0, k, n, m, 1.0f, (sakd_mat){a.buf, 0, k}, mb, 0.0f, mc));
+    TEST_OK(
+        sakd_gemm_batched(ctx, 0, 0, m, n, k, 1.0f, ma, m * k, mb, k * n, 0.0f, mc, m * n, batch));
+    sakd_gemm_record_stop(ctx);
+    TEST_OK(sakd_gemm(ctx, 0, 0, m, n, k, 1.0f, ma, mb, 0.0f, mc)); /* not recorded */
+    ck_assert_uint_eq(log.n, 3);
+    ck_assert_uint_eq(log.shapes[0].count, 2);
+    ck_assert_uint_eq(log.shapes[1].count, 1);
+    ck_assert_uint_eq(log.shapes[2].count, 1);
+    ck_assert(log.shapes[0].m == m && log.shapes[0].n == n && log.shapes[0].k == k);
+    ck_assert(log.shapes[1].trans_a == 1 && log.shapes[1].m == k && log.shapes[1].k == m);
+    ck_assert(log.shapes[2].batch == batch && log.shapes[2].stride_a == m * k &&
+              log.shapes[2].stride_b == k * n && log.shapes[2].stride_c == m * n);
+    ck_assert(sakd_gemm_shape_flops(&log.shapes[0]) == 2.0 * m * n * k);
+    ck_assert(sakd_gemm_shape_flops(&log.shapes[2]) == 2.0 * m * n * k * batch);
+    sakd_gemm_log_free(&log);
+    sakd_tensor_free(&a);
+    sakd_tensor_free(&b);
+    sakd_tensor_free(&c);
+}
+END_TEST
+
+static const sakd_profile_total *find_total(const sakd_ctx *ctx, const char *label)
+{
+    const sakd_profile_total *t;
+    size_t n = sakd_profile_totals(ctx, &t);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(t[i].label, label) == 0)
+            return &t[i];
+    return NULL;
+}
+
+START_TEST(test_profile_totals)
+{
+    ck_assert_int_ne(sakd_profile_start(test_ctx()), SAKD_OK); /* no profiling queue */
+    ck_assert_ptr_null(sakd_profile_event(test_ctx(), NULL, "x"));
+    sakd_ctx *ctx;
+    TEST_OK(sakd_ctx_new(&ctx, NULL, SAKD_CTX_PROFILING));
+    test_rng r = test_rng_new(73);
+    size_t fills = test_rand_size(&r, 1, 5), n = 64 * 64;
+    sakd_tensor a, b, c;
+    TEST_OK(sakd_tensor_new(&a, ctx, "A", 1, &n));
+    TEST_OK(sakd_tensor_new(&b, ctx, "B", 1, &n));
+    TEST_OK(sakd_tensor_new(&c, ctx, "C", 1, &n));
+    TEST_OK(sakd_profile_start(ctx));
+    for (size_t i = 0; i < fills; i++)
+        TEST_OK(sakd_rng_uniform_fill(&a, 5, i, -1.0f, 1.0f));
+    TEST_OK(sakd_rng_uniform_fill(&b, 6, 0, -1.0f, 1.0f));
+    sakd_mat m = {a.buf, 0, 64}, mb = {b.buf, 0, 64}, mc = {c.buf, 0, 64};
+    TEST_OK(sakd_gemm(ctx, 0, 0, 64, 64, 64, 1.0f, m, mb, 0.0f, mc));
+    float *host = malloc(n * sizeof *host);
+    TEST_OK(sakd_tensor_download(&c, host));
+    TEST_OK(sakd_profile_collect(ctx));
+    const sakd_profile_total *t = find_total(ctx, "uniform_fill");
+    ck_assert_ptr_nonnull(t);
+    ck_assert_uint_eq(t->count, fills + 1);
+    ck_assert(t->ms >= 0.0);
+    t = find_total(ctx, "gemm");
+    ck_assert_ptr_nonnull(t);
+    ck_assert_uint_eq(t->count, 1);
+    ck_assert(t->ms > 0.0);
+    t = find_total(ctx, "transfer");
+    ck_assert_ptr_nonnull(t);
+    ck_assert_uint_eq(t->count, 1);
+    /* Collecting again adds nothing; reset clears. */
+    TEST_OK(sakd_profile_collect(ctx));
+    ck_assert_uint_eq(find_total(ctx, "gemm")->count, 1);
+    sakd_profile_reset(ctx);
+    const sakd_profile_total *all;
+    ck_assert_uint_eq(sakd_profile_totals(ctx, &all), 0);
+    free(host);
+    sakd_tensor_free(&a);
+    sakd_tensor_free(&b);
+    sakd_tensor_free(&c);
+    sakd_ctx_free(ctx);
+}
+END_TEST
+
+/* Runs `s` on fresh random operands and compares every element with a double reference. */
+static void check_shape_result(sakd_ctx *ctx, const sakd_gemm_shape *s, test_rng *r)
+{
+    size_t nb = s->batch ? s->batch : 1;
+    size_t ea = (s->trans_a ? (s->k - 1) * s->lda + s->m : (s->m - 1) * s->lda + s->k) +
+                (nb - 1) * s->stride_a;
+    size_t eb = (s->trans_b ? (s->n - 1) * s->ldb + s->k : (s->k - 1) * s->ldb + s->n) +
+                (nb - 1) * s->stride_b;
+    size_t ec = (s->m - 1) * s->ldc + s->n + (nb - 1) * s->stride_c;
+    float *ha = malloc(ea * sizeof *ha), *hb = malloc(eb * sizeof *hb), *hc = malloc(ec * 4);
+    test_fill_uniform(r, ha, ea, -1, 1);
+    test_fill_uniform(r, hb, eb, -1, 1);
+    sakd_tensor a, b, c;
+    TEST_OK(sakd_tensor_new(&a, ctx, "A", 1, &ea));
+    TEST_OK(sakd_tensor_new(&b, ctx, "B", 1, &eb));
+    TEST_OK(sakd_tensor_new(&c, ctx, "C", 1, &ec));
+    TEST_OK(sakd_tensor_upload(&a, ha));
+    TEST_OK(sakd_tensor_upload(&b, hb));
+    test_poison(hc, ec);
+    TEST_OK(sakd_tensor_upload(&c, hc));
+    sakd_mat ma = {a.buf, 0, s->lda}, mb = {b.buf, 0, s->ldb}, mc = {c.buf, 0, s->ldc};
+    if (s->batch)
+        TEST_OK(sakd_gemm_batched(ctx, s->trans_a, s->trans_b, s->m, s->n, s->k, 1.0f, ma,
+                                  s->stride_a, mb, s->stride_b, 0.0f, mc, s->stride_c, s->batch));
+    else
+        TEST_OK(sakd_gemm(ctx, s->trans_a, s->trans_b, s->m, s->n, s->k, 1.0f, ma, mb, 0.0f, mc));
+    TEST_OK(sakd_tensor_download(&c, hc));
+    for (size_t q = 0; q < nb; q++)
+        for (size_t i = 0; i < s->m; i++)
+            for (size_t j = 0; j < s->n; j++) {
+                double ref = 0.0;
+                for (size_t l = 0; l < s->k; l++) {
+                    double av = s->trans_a ? ha[q * s->stride_a + l * s->lda + i]
+                                           : ha[q * s->stride_a + i * s->lda + l];
+                    double bv = s->trans_b ? hb[q * s->stride_b + j * s->ldb + l]
+                                           : hb[q * s->stride_b + l * s->ldb + j];
+                    ref += av * bv;
+                }
+                double got = hc[q * s->stride_c + i * s->ldc + j];
+                ck_assert_msg(fabs(got - ref) <= GEMM_TOL_PER_K * (double)s->k,
+                              "C[%zu][%zu][%zu] = %g, reference %g (m %zu n %zu k %zu, seed %llu)",
+                              q, i, j, got, ref, s->m, s->n, s->k, (unsigned long long)test_seed());
+            }
+    sakd_tensor_free(&a);
+    sakd_tensor_free(&b);
+    sakd_tensor_free(&c);
+    free(ha);
+    free(hb);
+    free(hc);
+}
+
+START_TEST(test_search_keeps_results_right)
+{
+    /* A fresh context that sees CLBlast's defaults (no stored tuning). */
+    setenv("SAKD_GEMM_TUNING", "off", 1);
+    sakd_ctx *ctx;
+    TEST_OK(sakd_ctx_new(&ctx, NULL, 0));
+    test_rng r = test_rng_new(74);
+    sakd_gemm_shape shapes[3];
+    memset(shapes, 0, sizeof shapes);
+    for (int i = 0; i < 3; i++) {
+        sakd_gemm_shape *s = &shapes[i];
+        s->trans_a = (int)test_rand_size(&r, 0, 1);
+        s->trans_b = (int)test_rand_size(&r, 0, 1);
+        s->m = test_rand_size(&r, 17, 90);
+        s->n = test_rand_size(&r, 17, 90);
+        s->k = test_rand_size(&r, 17, 90);
+        s->lda = (s->trans_a ? s->m : s->k) + test_rand_size(&r, 0, 3);
+        s->ldb = (s->trans_b ? s->k : s->n) + test_rand_size(&r, 0, 3);
+        s->ldc = s->n + test_rand_size(&r, 0, 3);
+        s->count = test_rand_size(&r, 1, 3);
+        if (i == 2) { /* strided batched, matrices apart by their extent */
+            s->batch = test_rand_size(&r, 2, 3);
+            s->stride_a = (s->trans_a ? s->k : s->m) * s->lda;
+            s->stride_b = (s->trans_b ? s->n : s->k) * s->ldb;
+            s->stride_c = s->m * s->ldc;
+        }
+    }
+    sakd_gemm_log log = {shapes, 3, 3};
+    sakd_gemm_tune_opts o = {2, 1, 0, test_seed(), 120.0, NULL};
+    sakd_gemm_tuning best;
+    TEST_OK(sakd_gemm_tune(ctx, &log, &o, &best));
+    ck_assert_str_eq(best.device, ctx->info.name);
+    ck_assert_str_eq(best.driver, ctx->info.driver);
+    ck_assert(best.ms_default > 0.0 && best.ms_tuned > 0.0);
+    ck_assert(best.ms_tuned <= best.ms_default); /* the defaults are kept when nothing wins */
+    ck_assert(best.xgemm.n == 0 || best.xgemm.n == 16);
+    ck_assert(best.direct.n == 0 || best.direct.n == 10);
+    /* What was chosen computes right on each path, forced by the routine threshold. */
+    if (best.xgemm.n || best.direct.n) {
+        for (int path = 0; path < 2; path++) {
+            sakd_gemm_tuning t = best;
+            t.routine.n = 1;
+            snprintf(t.routine.names[0], sizeof t.routine.names[0], "XGEMM_MIN_INDIRECT_SIZE");
+            t.routine.values[0] = path ? 100000 : 0;
+            TEST_OK(sakd_gemm_tuning_apply(ctx, &t));
+            for (int i = 0; i < 3; i++)
+                check_shape_result(ctx, &shapes[i], &r);
+        }
+    } else {
+        for (int i = 0; i < 3; i++)
+            check_shape_result(ctx, &shapes[i], &r);
+    }
+    sakd_ctx_free(ctx);
+    unsetenv("SAKD_GEMM_TUNING");
+}
+END_TEST
+
+Suite *suite_gemm_tune(void)
+{
+    Suite *s = suite_create("gemm_tune");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 900);
+    tcase_add_test(tc, test_tuning_file_round_trip);
+    tcase_add_test(tc, test_tuning_file_refusals);
+    tcase_add_test(tc, test_record_calls);
+    tcase_add_test(tc, test_profile_totals);
+    tcase_add_test(tc, test_search_keeps_results_right);
+    suite_add_tcase(s, tc);
+    return s;
+}
