@@ -90,6 +90,7 @@ Suite *suite_pool(void);
 Suite *suite_shape(void);
 Suite *suite_data(void);
 Suite *suite_sweep(void);
+Suite *suite_experiments(void);
 Suite *suite_gemm_tune(void);
 Suite *suite_badinput(void);
 Suite *suite_faults(void);

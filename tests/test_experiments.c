@@ -1,0 +1,261 @@
+/* test_experiments.c — the shipped sweep files of experiments/: every one loads and expands (at
+ * full size and as its smoke variant) into the product of its axes and seeds, mirrors its
+ * ablation of DESIGN.md §4, and two smoke sweeps run end to end sharing one teacher. */
+#include <dirent.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness/meta.h"
+#include "harness/sweep.h"
+#include "testutil.h"
+
+/* What each shipped sweep must be: the paper's ablation as cells (axis combinations), the
+ * axis keys in order, and the teachers it trains. */
+typedef struct shipped {
+    const char *file;
+    size_t cells;
+    const char *axes; /* the axis keys, space-separated, in file order */
+    size_t teachers;
+} shipped;
+
+static const shipped experiments[] = {
+    {"table7_knowledge.ini", 8, "distill.init_from_teacher distill.gamma distill.beta", 1},
+    {"fig7_transform.ini", 4, "distill.transform", 1},
+    {"fig8_distance.ini", 9, "distill.distance distill.beta", 1},
+    {"table6_position.ini", 4, "distill.position", 1},
+    {"fig11_timesteps.ini", 10, "model.T distill.teacher", 1},
+    {"fig12_surrogate.ini", 6, "model.surrogate distill.teacher", 1},
+    {"fig10_weights.ini", 8, "distill.gamma distill.beta distill.alpha", 1},
+    {"table9_arch.ini", 4, "teacher.model.name model.name", 2},
+    {"fig13_firing.ini", 2, "distill.teacher", 1},
+};
+#define N_EXPERIMENTS (sizeof experiments / sizeof experiments[0])
+
+/* The largest smoke run: a test runs smoke sweeps, so these bound its time. */
+#define SMOKE_MAX_IMAGES 64
+#define SMOKE_MAX_WIDTH 0.0625
+/* The smoke runs take a few seconds each on a quiet 2-core CPU; a loaded machine stretches
+ * that several times. A run over this bound means the smoke variant no longer is one. */
+#define SMOKE_MAX_RUN_S 90.0
+
+static char out[1 << 17];
+
+#define RUN(...) test_run_sakd(NULL, (const char *const[]){__VA_ARGS__, NULL}, out, sizeof out)
+
+static void experiment_path(const char *file, char *path, size_t size)
+{
+    snprintf(path, size, "%s/experiments/%s", SAKD_SRCDIR, file);
+}
+
+/* Does the INI file have a [sweep] section? */
+static bool has_sweep_section(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "cannot read %s", path);
+    char line[1024];
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f))
+        found = !strncmp(line, "[sweep]", 7);
+    fclose(f);
+    return found;
+}
+
+START_TEST(test_every_sweep_file_is_listed)
+{
+    /* Every .ini of experiments/ with a [sweep] section is in the table above, and back. */
+    char dir[PATH_MAX], path[PATH_MAX + 256];
+    snprintf(dir, sizeof dir, "%s/experiments", SAKD_SRCDIR);
+    DIR *d = opendir(dir);
+    ck_assert_msg(d != NULL, "cannot open %s", dir);
+    size_t found = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        if (n < 5 || strcmp(e->d_name + n - 4, ".ini"))
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (!has_sweep_section(path))
+            continue;
+        bool listed = false;
+        for (size_t i = 0; i < N_EXPERIMENTS; i++)
+            listed |= !strcmp(experiments[i].file, e->d_name);
+        ck_assert_msg(listed, "%s is a sweep file this test does not know", path);
+        found++;
+    }
+    closedir(d);
+    ck_assert_uint_eq(found, N_EXPERIMENTS);
+}
+END_TEST
+
+/* Loads one shipped sweep and checks its expansion against its table entry. */
+static void check_expansion(const shipped *x, bool smoke, const char *res)
+{
+    char file[PATH_MAX], o_out[PATH_MAX + 64], o_teachers[PATH_MAX + 64];
+    experiment_path(x->file, file, sizeof file);
+    snprintf(o_out, sizeof o_out, "%s/%s", res, x->file);
+    snprintf(o_teachers, sizeof o_teachers, "%s/teachers", res);
+    sakd_sweep s;
+    sakd_sweep_options o = {.path = file, .smoke = smoke, .out = o_out, .teachers = o_teachers};
+    TEST_OK(sakd_sweep_load(&s, &o));
+    const char *variant = smoke ? "smoke" : "full";
+    /* The axes, in order. */
+    char keys[512] = "";
+    size_t used = 0, product = 1;
+    for (size_t a = 0; a < s.n_axes; a++) {
+        used += (size_t)snprintf(keys + used, sizeof keys - used, "%s%s", a ? " " : "",
+                                 s.axes[a].key);
+        product *= s.axes[a].n_values;
+    }
+    ck_assert_msg(!strcmp(keys, x->axes), "%s: axes `%s`, expected `%s`", x->file, keys,
+                  x->axes);
+    ck_assert_msg(product == x->cells, "%s: %zu cells, expected %zu", x->file, product, x->cells);
+    ck_assert_msg(s.n_seeds >= 1 && (!smoke || s.n_seeds == 1), "%s (%s): %zu seeds", x->file,
+                  variant, s.n_seeds);
+    ck_assert_msg(s.n_runs == product * s.n_seeds, "%s (%s): %zu runs, expected %zu x %zu",
+                  x->file, variant, s.n_runs, product, s.n_seeds);
+    ck_assert_msg(s.n_teachers == x->teachers, "%s (%s): %zu teachers, expected %zu", x->file,
+                  variant, s.n_teachers, x->teachers);
+    for (size_t i = 0; i < s.n_runs; i++) {
+        const sakd_sweep_run *r = &s.runs[i];
+        const sakd_config *c = &r->cfg;
+        /* A run distils exactly when its teacher axis (if any) says so. */
+        bool baseline = false;
+        for (size_t a = 0; a < s.n_axes; a++)
+            baseline |= !strcmp(s.axes[a].key, "distill.teacher") && !strcmp(r->values[a], "none");
+        ck_assert_msg((r->teacher < 0) == baseline && (c->distill.teacher[0] == '\0') == baseline,
+                      "%s: run %zu distils %s", x->file, i, baseline ? "but should not" : "not");
+        ck_assert_int_eq(c->data.dataset, SAKD_DATASET_FASHION_MNIST);
+        if (smoke) {
+            ck_assert_msg(c->data.train_limit > 0 && c->data.train_limit <= SMOKE_MAX_IMAGES &&
+                              c->data.test_limit > 0 && c->data.test_limit <= SMOKE_MAX_IMAGES &&
+                              c->train.epochs == 1 && c->model.width <= SMOKE_MAX_WIDTH,
+                          "%s: smoke run %zu is not small: %lld/%lld images, %d epochs, width %g",
+                          x->file, i, c->data.train_limit, c->data.test_limit, c->train.epochs,
+                          c->model.width);
+        } else {
+            /* The shipped size: a subset that learns, not the smoke size. */
+            ck_assert_msg(c->data.train_limit > SMOKE_MAX_IMAGES && c->train.epochs >= 2,
+                          "%s: run %zu is smoke-sized at full size", x->file, i);
+        }
+    }
+    for (size_t t = 0; t < s.n_teachers; t++) {
+        const sakd_config *c = &s.teachers[t].cfg;
+        ck_assert_int_eq(c->model.arch, SAKD_ARCH_ANN);
+        ck_assert_msg(!smoke || (c->data.train_limit <= SMOKE_MAX_IMAGES && c->train.epochs == 1),
+                      "%s: the smoke teacher is not small", x->file);
+    }
+    sakd_sweep_free(&s);
+}
+
+START_TEST(test_shipped_expansions)
+{
+    char res[PATH_MAX];
+    test_tempdir(res, sizeof res);
+    for (size_t i = 0; i < N_EXPERIMENTS; i++) {
+        check_expansion(&experiments[i], false, res);
+        check_expansion(&experiments[i], true, res);
+    }
+    /* The sweeps whose teacher does not vary share one: results/teachers holds it once. */
+    char id[13] = "", file[PATH_MAX];
+    for (size_t i = 0; i < N_EXPERIMENTS; i++) {
+        if (experiments[i].teachers != 1)
+            continue;
+        experiment_path(experiments[i].file, file, sizeof file);
+        sakd_sweep s;
+        sakd_sweep_options o = {.path = file, .out = res};
+        TEST_OK(sakd_sweep_load(&s, &o));
+        if (!id[0])
+            memcpy(id, s.teachers[0].id, sizeof id);
+        ck_assert_msg(!strcmp(id, s.teachers[0].id), "%s trains teacher %s, the others %s",
+                      experiments[i].file, s.teachers[0].id, id);
+        sakd_sweep_free(&s);
+    }
+    /* The runs are the smoke ones once more, listed by the command as well. */
+    experiment_path("fig8_distance.ini", file, sizeof file);
+    ck_assert_int_eq(RUN("sweep", file, "--smoke", "--list", "--out", res), 0);
+    size_t lines = 0;
+    for (const char *p = out; *p; p++)
+        lines += *p == '\n';
+    ck_assert_uint_eq(lines, 9);
+    test_rmtree(res);
+}
+END_TEST
+
+/* Runs a shipped smoke sweep and checks every run finished, fast, into the tables. */
+static void run_smoke(const char *name, const char *res, const char *teachers, size_t runs,
+                      bool teacher_before)
+{
+    char file[PATH_MAX], dir[PATH_MAX + 64], path[PATH_MAX + 128], want[128];
+    experiment_path(name, file, sizeof file);
+    snprintf(dir, sizeof dir, "%s/%s", res, name);
+    ck_assert_msg(RUN("sweep", file, "--smoke", "-j", "2", "--out", dir, "--teachers", teachers) ==
+                      0,
+                  "sakd sweep %s --smoke failed:\n%s", name, out);
+    snprintf(want, sizeof want, "%zu done now, 0 done before, 0 failed", runs);
+    ck_assert_msg(strstr(out, want) != NULL, "%s: output lacks '%s':\n%s", name, want, out);
+    /* The second sweep finds the first one's teacher. */
+    ck_assert_msg((strstr(out, "training in") == NULL) == teacher_before,
+                  "%s: the teacher was %strained:\n%s", name, teacher_before ? "" : "not ", out);
+    sakd_sweep s;
+    sakd_sweep_options o = {.path = file, .smoke = true, .out = dir, .teachers = teachers};
+    TEST_OK(sakd_sweep_load(&s, &o));
+    ck_assert_uint_eq(s.n_runs, runs);
+    for (size_t i = 0; i < s.n_runs; i++) {
+        snprintf(path, sizeof path, "%s/runs/%s/meta.ini", dir, s.runs[i].id);
+        sakd_meta m;
+        TEST_OK(sakd_meta_read(&m, path));
+        ck_assert_str_eq(sakd_meta_get(&m, "status"), "done");
+        double wall = strtod(sakd_meta_get(&m, "wall_s"), NULL);
+        ck_assert_msg(wall > 0 && wall < SMOKE_MAX_RUN_S, "%s run %zu took %.1f s", name, i, wall);
+        sakd_meta_free(&m);
+        snprintf(path, sizeof path, "%s/runs/%s/report.ini", dir, s.runs[i].id);
+        TEST_OK(sakd_meta_read(&m, path));
+        double acc = strtod(sakd_meta_get(&m, "test_acc"), NULL);
+        ck_assert_msg(acc >= 0 && acc <= 1, "%s run %zu: test_acc %g", name, i, acc);
+        sakd_meta_free(&m);
+    }
+    sakd_sweep_free(&s);
+    const char *tables[] = {"summary.csv", "table.csv", "table.md", "layers.csv"};
+    for (size_t k = 0; k < 4; k++) {
+        snprintf(path, sizeof path, "%s/%s", dir, tables[k]);
+        ck_assert_msg(access(path, F_OK) == 0, "%s missing", path);
+    }
+}
+
+START_TEST(test_smoke_sweeps_run)
+{
+    char res[PATH_MAX], teachers[PATH_MAX + 16], path[PATH_MAX + 64];
+    test_tempdir(res, sizeof res);
+    snprintf(teachers, sizeof teachers, "%s/teachers", res);
+    run_smoke("fig13_firing.ini", res, teachers, 2, false);
+    run_smoke("fig7_transform.ini", res, teachers, 4, true);
+    /* Fig. 13's table: per-layer firing rates of both arms, every one a rate. */
+    snprintf(path, sizeof path, "%s/fig13_firing.ini/layers.csv", res);
+    char *text = NULL;
+    size_t n;
+    TEST_OK(sakd_file_read(path, &text, &n));
+    size_t rows = 0;
+    for (char *p = text; *p; p++)
+        rows += *p == '\n';
+    ck_assert_msg(rows >= 3, "layers.csv has %zu lines:\n%s", rows, text);
+    ck_assert_msg(strstr(text, "none") && strstr(text, "teacher"), "layers.csv lacks an arm:\n%s",
+                  text);
+    free(text);
+    test_rmtree(res);
+}
+END_TEST
+
+Suite *suite_experiments(void)
+{
+    Suite *s = suite_create("experiments");
+    TCase *tc = tcase_create("experiments");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_every_sweep_file_is_listed);
+    tcase_add_test(tc, test_shipped_expansions);
+    tcase_add_test(tc, test_smoke_sweeps_run);
+    suite_add_tcase(s, tc);
+    return s;
+}
