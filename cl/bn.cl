@@ -16,20 +16,16 @@ __kernel void bn_stats(__global float *save_mean, ulong sm_off, __global float *
     __local float scratch[RED_WG];
     ulong c = get_group_id(0), m = n * P;
     float s = 0.0f;
-    /* Sample by sample, lanes strided over the P positions: no index division per element. */
-    for (ulong i = 0; i < n; i++) {
-        __global const float *row = x + x_off + (i * C + c) * P;
-        for (uint p = get_local_id(0); p < (uint)P; p += RED_WG)
-            s += row[p];
+    for (ulong e = get_local_id(0); e < m; e += RED_WG) {
+        ulong i = e / P;
+        s += x[x_off + (i * C + c) * P + (e - i * P)];
     }
     float mean = wg_sum(scratch, s) / (float)m;
     s = 0.0f;
-    for (ulong i = 0; i < n; i++) {
-        __global const float *row = x + x_off + (i * C + c) * P;
-        for (uint p = get_local_id(0); p < (uint)P; p += RED_WG) {
-            float d = row[p] - mean;
-            s += d * d;
-        }
+    for (ulong e = get_local_id(0); e < m; e += RED_WG) {
+        ulong i = e / P;
+        float d = x[x_off + (i * C + c) * P + (e - i * P)] - mean;
+        s += d * d;
     }
     float var = wg_sum(scratch, s) / (float)m;
     if (get_local_id(0) == 0) {
@@ -64,7 +60,7 @@ __kernel void bn_fwd(__global float *y, ulong y_off, __global const float *mean,
     ulong i = get_global_id(0);
     if (i >= total)
         return;
-    uint c = ((uint)i / (uint)P) % (uint)C; /* 32-bit: the host keeps total below 2^32 */
+    ulong c = (i / P) % C;
     y[y_off + i] = (x[x_off + i] - mean[m_off + c]) * invstd[s_off + c] * gamma[g_off + c] +
                    beta[b_off + c];
 }
@@ -83,13 +79,11 @@ __kernel void bn_bwd_reduce(__global float *grad_gamma, ulong gg_off, __global f
     ulong c = get_group_id(0), m = n * P;
     float mu = mean[m_off + c];
     float sb = 0.0f, sg = 0.0f;
-    for (ulong i = 0; i < n; i++) {
-        ulong base = (i * C + c) * P;
-        for (uint p = get_local_id(0); p < (uint)P; p += RED_WG) {
-            float g = gy[gy_off + base + p];
-            sb += g;
-            sg += g * (x[x_off + base + p] - mu);
-        }
+    for (ulong e = get_local_id(0); e < m; e += RED_WG) {
+        ulong i = e / P, j = (i * C + c) * P + (e - i * P);
+        float g = gy[gy_off + j];
+        sb += g;
+        sg += g * (x[x_off + j] - mu);
     }
     sb = wg_sum(scratch, sb);
     sg = wg_sum(scratch, sg);
@@ -113,7 +107,7 @@ __kernel void bn_bwd(__global float *gx, ulong gx_off, __global const float *gra
     ulong i = get_global_id(0);
     if (i >= total)
         return;
-    uint c = ((uint)i / (uint)P) % (uint)C; /* 32-bit: the host keeps total below 2^32 */
+    ulong c = (i / P) % C;
     float k = gamma[g_off + c] * invstd[s_off + c];
     float g = gy[gy_off + i];
     if (train) {

@@ -26,9 +26,6 @@ static sakd_status bn_sizes(const char *op, const sakd_tensor *in, size_t *n, si
     *n = in->shape[0];
     *c = in->shape[1];
     *p = sakd_tensor_numel(in) / (*n * *c);
-    if (sakd_tensor_numel(in) > 0xffffffffu) /* the kernels index channels in 32 bits */
-        return sakd_error(SAKD_ERR_ARG, "%s: input '%s' of shape %s has 2^32 elements or more",
-                          op, in->name, s);
     return SAKD_OK;
 }
 
