@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "harness/meta.h"
 #include "io/file.h"
 #include "nn/model.h"
 #include "ops/gemm_tune.h"
@@ -190,18 +191,6 @@ static sakd_status csv_append(const char *path, const char *const *header, size_
     return st;
 }
 
-static void git_describe(char *buf, size_t size)
-{
-    buf[0] = '\0';
-    FILE *p = popen("git describe --always --dirty 2>/dev/null", "r");
-    if (!p)
-        return;
-    if (!fgets(buf, (int)size, p))
-        buf[0] = '\0';
-    pclose(p);
-    buf[strcspn(buf, "\n")] = '\0';
-}
-
 /* Provenance cells shared by both benchmarks: date, host, sakd version, git, device, driver,
  * CLBlast version, GEMM tuning file. */
 enum { N_PROV = 8 };
@@ -215,7 +204,7 @@ static void provenance(const sakd_ctx *ctx, char (*cells)[64])
     struct utsname u;
     snprintf(cells[1], 64, "%.63s", uname(&u) == 0 ? u.nodename : "?");
     snprintf(cells[2], 64, "%s", sakd_version());
-    git_describe(cells[3], 64);
+    sakd_meta_git_describe(cells[3], 64);
     snprintf(cells[4], 64, "%.63s", ctx->info.name);
     snprintf(cells[5], 64, "%.63s", ctx->info.driver);
     snprintf(cells[6], 64, "%s", sakd_clblast_version());

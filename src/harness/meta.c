@@ -193,16 +193,21 @@ static void command_line_output(const char *cmd, char *buf, size_t size)
     buf[strcspn(buf, "\n")] = '\0';
 }
 
+void sakd_meta_git_describe(char *buf, size_t size)
+{
+#ifdef SAKD_SRCDIR
+    command_line_output("git -C '" SAKD_SRCDIR "' describe --always --dirty 2>/dev/null", buf,
+                        size);
+#else
+    command_line_output("git describe --always --dirty 2>/dev/null", buf, size);
+#endif
+}
+
 sakd_status sakd_meta_provenance(sakd_meta *m, const char *device_spec)
 {
     char buf[1024];
     SAKD_TRY(sakd_meta_set(m, "sakd_version", sakd_version()));
-#ifdef SAKD_SRCDIR
-    command_line_output("git -C '" SAKD_SRCDIR "' describe --always --dirty 2>/dev/null", buf,
-                        sizeof buf);
-#else
-    command_line_output("git describe --always --dirty 2>/dev/null", buf, sizeof buf);
-#endif
+    sakd_meta_git_describe(buf, sizeof buf);
     SAKD_TRY(sakd_meta_set(m, "git", buf[0] ? buf : "unknown (not built from a git checkout)"));
 #if defined(__clang__)
     SAKD_TRY(sakd_meta_setf(m, "compiler", "clang %s", __clang_version__));
