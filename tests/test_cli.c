@@ -11,7 +11,7 @@ static char out[1 << 16];
 
 #define RUN(env, ...) test_run_sakd(env, (const char *const[]){__VA_ARGS__, NULL}, out, sizeof out)
 
-#define EXPECT_IN_OUTPUT(text) \
+#define EXPECT_IN_OUTPUT(text)                                                                     \
     ck_assert_msg(strstr(out, text) != NULL, "output lacks '%s':\n%s", text, out)
 
 START_TEST(test_version_and_help)
@@ -209,14 +209,80 @@ START_TEST(test_bench_ops)
     ck_assert_int_eq(RUN(NULL, "bench", "ops", "--width", "0.0625", "--size", "8", "--T", "2",
                          "--batch", "2", "--reps", "1"),
                      0);
-    const char *ops[] = {"conv2d", "batchnorm", "lif", "relu", "add", "global_avgpool", "linear",
-                         "mean_time", "cross_entropy", "logit_kd", "feature_l2", "feature_kl",
-                         "attn", "sgd_step", "SGEMM peak", "peak device memory"};
+    const char *ops[] = {"conv2d",        "batchnorm",      "lif",        "relu",
+                         "add",           "global_avgpool", "linear",     "mean_time",
+                         "cross_entropy", "logit_kd",       "feature_l2", "feature_kl",
+                         "attn",          "sgd_step",       "SGEMM peak", "peak device memory"};
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
         EXPECT_IN_OUTPUT(ops[i]);
     ck_assert_int_eq(RUN(NULL, "bench", "ops", "--width", "abc"), 2);
     ck_assert_int_eq(RUN(NULL, "bench", "ops", "--size", "2"), 2);
     ck_assert_int_eq(RUN(NULL, "bench", "ops", "--T", "0"), 2);
+}
+END_TEST
+
+/* Counts the data rows of a CSV file and checks that each has `cols` fields (a field may hold
+ * quoted commas: counted with a small quote-aware scan). */
+static int csv_rows(const char *path, int cols)
+{
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    int rows = -1, fields = 1, quoted = 0, c;
+    while ((c = fgetc(f)) != EOF) {
+        if (c == '"')
+            quoted = !quoted;
+        else if (c == ',' && !quoted)
+            fields++;
+        else if (c == '\n' && !quoted) {
+            ck_assert_int_eq(fields, cols);
+            rows++;
+            fields = 1;
+        }
+    }
+    fclose(f);
+    return rows;
+}
+
+START_TEST(test_bench_train_and_lif_layer)
+{
+    /* A tiny model in all three modes: the table, the breakdown, the ratio and one CSV row per
+     * mode; then the LIF-layer benchmark at a tiny size; bad options exit 2. */
+    char dir[512], csv[600];
+    test_tempdir(dir, sizeof dir);
+    snprintf(csv, sizeof csv, "%s/bench.csv", dir);
+    ck_assert_int_eq(RUN(NULL, "bench", "train", "model.width=0.0625", "model.T=2", "train.batch=2",
+                         "--size", "8", "--reps", "1", "--warmup", "0", "--csv", csv),
+                     0);
+    const char *want[] = {"ann",
+                          "snn",
+                          "sakd",
+                          "im2col/col2im",
+                          "lif",
+                          "bn",
+                          "optimizer",
+                          "SAKD step / SNN step",
+                          "GEMM parameters"};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        EXPECT_IN_OUTPUT(want[i]);
+    ck_assert_int_eq(csv_rows(csv, 8 + 25), 3);
+    /* A second run appends under the same header. */
+    ck_assert_int_eq(RUN(NULL, "bench", "train", "model.width=0.0625", "model.T=1", "train.batch=2",
+                         "--size", "8", "--modes", "snn", "--reps", "1", "--warmup", "0", "--csv",
+                         csv),
+                     0);
+    ck_assert_int_eq(csv_rows(csv, 8 + 25), 4);
+    ck_assert_int_eq(RUN(NULL, "bench", "train", "--modes", "spiky"), 2);
+    ck_assert_int_eq(RUN(NULL, "bench", "train", "--reps", "0"), 2);
+    ck_assert_int_eq(RUN(NULL, "bench", "train", "model.nosuchkey=1"), 2);
+    EXPECT_IN_OUTPUT("nosuchkey");
+    snprintf(csv, sizeof csv, "%s/lif.csv", dir);
+    ck_assert_int_eq(RUN(NULL, "bench", "lif-layer", "--sizes", "16,24", "--T", "5", "--batch", "2",
+                         "--reps", "1", "--csv", csv),
+                     0);
+    EXPECT_IN_OUTPUT("forward_ms");
+    ck_assert_int_eq(csv_rows(csv, 8 + 7), 2);
+    ck_assert_int_eq(RUN(NULL, "bench", "lif-layer", "--T", "0"), 2);
+    test_rmtree(dir);
 }
 END_TEST
 
@@ -253,6 +319,7 @@ Suite *suite_cli(void)
     tcase_add_test(tc, test_no_platform);
     tcase_add_test(tc, test_bench_gemm);
     tcase_add_test(tc, test_bench_ops);
+    tcase_add_test(tc, test_bench_train_and_lif_layer);
     suite_add_tcase(s, tc);
     return s;
 }
