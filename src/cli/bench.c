@@ -1,5 +1,6 @@
-/* bench.c — `sakd bench`: device benchmarks (ops: bench_ops.c). `gemm` measures CLBlast SGEMM throughput over a
- * range of sizes; the largest figure is the device's GEMM peak that other benchmarks divide by. */
+/* bench.c — `sakd bench`: device benchmarks (ops: bench_ops.c). `gemm` measures CLBlast SGEMM
+ * throughput over a range of sizes; the largest figure is the device's GEMM peak that other
+ * benchmarks divide by. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,29 @@ void help_bench(void)
     help_bench_train();
     printf("\n");
     help_bench_lif_layer();
+}
+
+int cli_parse_sizes(const char *text, long max, size_t *list, size_t cap, size_t *count)
+{
+    *count = 0;
+    for (const char *p = text; *p;) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < 1 || v > max || (*end && *end != ',') || *count == cap) {
+            fprintf(stderr,
+                    "sakd: error: --sizes wants at most %zu sizes from 1 to %ld separated by "
+                    "commas, not '%s'\n",
+                    cap, max, text);
+            return SAKD_EXIT_USAGE;
+        }
+        list[(*count)++] = (size_t)v;
+        p = *end ? end + 1 : end;
+    }
+    if (*count == 0) {
+        fprintf(stderr, "sakd: error: --sizes is empty\n");
+        return SAKD_EXIT_USAGE;
+    }
+    return -1;
 }
 
 /* Median seconds of one n x n x n SGEMM. */
@@ -65,8 +89,10 @@ sakd_status cli_time_gemm(sakd_ctx *ctx, size_t n, int reps, double *seconds)
 static int bench_gemm(cli_opts *opts, int argc, char **argv)
 {
     static const struct option long_opts[] = {
-        {"device", required_argument, NULL, 'd'}, {"sizes", required_argument, NULL, 's'},
-        {"reps", required_argument, NULL, 'r'},   {"help", no_argument, NULL, 'h'},
+        {"device", required_argument, NULL, 'd'},
+        {"sizes", required_argument, NULL, 's'},
+        {"reps", required_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *sizes = "128,256,512,1024";
@@ -86,23 +112,15 @@ static int bench_gemm(cli_opts *opts, int argc, char **argv)
         return SAKD_EXIT_USAGE;
     }
     size_t list[32], count = 0;
-    for (const char *p = sizes; *p && count < 32;) {
-        char *end;
-        long v = strtol(p, &end, 10);
-        if (end == p || v < 1 || v > 16384 || (*end && *end != ',')) {
-            fprintf(stderr, "sakd: error: --sizes wants sizes 1 to 16384 separated by commas, "
-                            "not '%s'\n", sizes);
-            return SAKD_EXIT_USAGE;
-        }
-        list[count++] = (size_t)v;
-        p = *end ? end + 1 : end;
-    }
+    int rc = cli_parse_sizes(sizes, 16384, list, 32, &count);
+    if (rc >= 0)
+        return rc;
     sakd_ctx *ctx;
     sakd_status st = sakd_ctx_new(&ctx, opts->device, 0);
     if (st != SAKD_OK)
         return cli_fail(st, "opening the OpenCL device");
-    printf("# sakd bench gemm on %s (%s, driver %s), %d timed runs each, median\n",
-           ctx->info.name, ctx->info.platform_name, ctx->info.driver, reps);
+    printf("# sakd bench gemm on %s (%s, driver %s), %d timed runs each, median\n", ctx->info.name,
+           ctx->info.platform_name, ctx->info.driver, reps);
     /* The first GEMM applies a stored tuning: do one before saying which. */
     double warm;
     st = cli_time_gemm(ctx, 64, 1, &warm);
@@ -111,8 +129,8 @@ static int bench_gemm(cli_opts *opts, int argc, char **argv)
         return cli_fail(st, "benchmarking GEMM");
     }
     printf("# GEMM parameters: %s\n", sakd_gemm_tuning_source(ctx)[0]
-                                           ? sakd_gemm_tuning_source(ctx)
-                                           : "CLBlast's defaults (no 'sakd tune' for this device)");
+                                          ? sakd_gemm_tuning_source(ctx)
+                                          : "CLBlast's defaults (no 'sakd tune' for this device)");
     printf("%8s %12s %10s\n", "N", "time_ms", "GFLOP/s");
     double peak = 0.0;
     for (size_t i = 0; i < count && st == SAKD_OK; i++) {

@@ -360,28 +360,10 @@ int cli_bench_train(cli_opts *opts, int argc, char **argv)
                         "100, --size not negative\n");
         return SAKD_EXIT_USAGE;
     }
-    const char *file = NULL;
-    int first = optind;
-    if (first < argc && !strchr(argv[first], '=')) {
-        file = argv[first];
-        first++;
-    }
+    /* Without a config file: the reference point, resnet19 width 0.25, batch 32. */
+    static const char *const fallback[] = {"model.width=0.25", "train.batch=32", NULL};
     sakd_config c;
-    sakd_status st = sakd_config_init(&c);
-    if (st == SAKD_OK && !file) {
-        st = sakd_config_override(&c, "model.width=0.25", "bench default");
-        if (st == SAKD_OK)
-            st = sakd_config_override(&c, "train.batch=32", "bench default");
-    }
-    if (st == SAKD_OK && file)
-        st = sakd_config_load_file(&c, file);
-    for (int i = first; i < argc && st == SAKD_OK; i++)
-        st = sakd_config_override(&c, argv[i], "command line");
-    if (st == SAKD_OK && opts->device) {
-        char dev[300];
-        snprintf(dev, sizeof dev, "run.device=%s", opts->device);
-        st = sakd_config_override(&c, dev, "--device");
-    }
+    sakd_status st = cli_workload_config(&c, argc - optind, argv + optind, fallback, opts);
     /* Each mode's trainer validates its own config (a SAKD config may name no teacher here:
      * the benchmark makes one). */
     if (st == SAKD_OK)
@@ -624,19 +606,9 @@ int cli_bench_lif_layer(cli_opts *opts, int argc, char **argv)
         return SAKD_EXIT_USAGE;
     }
     size_t list[16], count = 0;
-    for (const char *p = sizes; *p && count < 16;) {
-        char *end;
-        long v = strtol(p, &end, 10);
-        if (end == p || v < 1 || v > 65536 || (*end && *end != ',')) {
-            fprintf(stderr,
-                    "sakd: error: --sizes wants n from 1 to 65536 separated by commas, "
-                    "not '%s'\n",
-                    sizes);
-            return SAKD_EXIT_USAGE;
-        }
-        list[count++] = (size_t)v;
-        p = *end ? end + 1 : end;
-    }
+    int rc = cli_parse_sizes(sizes, 65536, list, 16, &count);
+    if (rc >= 0)
+        return rc;
     sakd_ctx *ctx;
     sakd_status st = sakd_ctx_new(&ctx, opts->device, 0);
     if (st != SAKD_OK)

@@ -37,6 +37,9 @@ void help_selftest(void);
 int cmd_bench(cli_opts *opts, int argc, char **argv);
 int cli_bench_ops(cli_opts *opts, int argc, char **argv);
 void help_bench_ops(void);
+/* Parses a comma-separated list of sizes 1..max into list[cap]; prints the error and
+ * returns SAKD_EXIT_USAGE on a bad list, else -1. */
+int cli_parse_sizes(const char *text, long max, size_t *list, size_t cap, size_t *count);
 /* Median seconds of one n x n x n SGEMM on ctx over `reps` runs after a warm-up. */
 sakd_status cli_time_gemm(sakd_ctx *ctx, size_t n, int reps, double *seconds);
 void help_bench(void);
@@ -63,9 +66,9 @@ void help_bench_lif_layer(void);
 
 /* The training step that `bench train` times and `tune` records (workload.c). */
 typedef enum cli_workload_mode {
-    CLI_WORKLOAD_ANN = 0,  /* the ANN alone */
-    CLI_WORKLOAD_SNN,      /* the SNN trained directly */
-    CLI_WORKLOAD_SAKD,     /* the SNN by SAKD from a (random) ANN teacher of the same config */
+    CLI_WORKLOAD_ANN = 0, /* the ANN alone */
+    CLI_WORKLOAD_SNN,     /* the SNN trained directly */
+    CLI_WORKLOAD_SAKD,    /* the SNN by SAKD from a (random) ANN teacher of the same config */
 } cli_workload_mode;
 
 typedef struct cli_workload {
@@ -76,9 +79,12 @@ typedef struct cli_workload {
 
 const char *cli_workload_mode_str(cli_workload_mode m);
 sakd_status cli_workload_parse_mode(const char *s, cli_workload_mode *m);
-/* Defaults, an optional config file, `section.key=value` overrides and --device. */
-sakd_status cli_workload_config(struct sakd_config *c, const char *file, int n_over, char **over,
-                                const cli_opts *opts);
+/* The config of a benchmark or tuning command from its operands: DESIGN.md defaults, then
+ * `fallback` ("section.key=value" strings, NULL-terminated; only when no file is given), an
+ * optional config file (the first operand without '='), `section.key=value` overrides and
+ * --device. */
+sakd_status cli_workload_config(struct sakd_config *c, int argc, char **argv,
+                                const char *const *fallback, const cli_opts *opts);
 /* A trainer for `base` in `mode` on generated data of the dataset's shape (images size x size;
  * 0 = the dataset's) with `steps` distinct batches. */
 sakd_status cli_workload_new(cli_workload *w, const struct sakd_config *base,

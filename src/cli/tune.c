@@ -118,16 +118,10 @@ int cmd_tune(cli_opts *opts, int argc, char **argv)
                         "must not be negative (--samples at least 1)\n");
         return SAKD_EXIT_USAGE;
     }
-    const char *file = NULL;
-    int first = optind;
-    if (first < argc && !strchr(argv[first], '=')) {
-        file = argv[first];
-        first++;
-    }
     /* Recording and the baseline must see CLBlast's defaults, not an earlier tuning. */
     setenv("SAKD_GEMM_TUNING", "off", 1);
     sakd_config c;
-    sakd_status st = cli_workload_config(&c, file, argc - first, argv + first, opts);
+    sakd_status st = cli_workload_config(&c, argc - optind, argv + optind, NULL, opts);
     /* Each mode's trainer validates its own config (a SAKD config may name no teacher here:
      * the benchmark makes one). */
     if (st != SAKD_OK) {

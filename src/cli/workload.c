@@ -36,14 +36,20 @@ static sakd_status set(sakd_config *c, const char *fmt, const char *value)
     return sakd_config_override(c, assign, "benchmark");
 }
 
-sakd_status cli_workload_config(sakd_config *c, const char *file, int n_over, char **over,
+sakd_status cli_workload_config(sakd_config *c, int argc, char **argv, const char *const *fallback,
                                 const cli_opts *opts)
 {
     SAKD_TRY(sakd_config_init(c));
-    if (file)
-        SAKD_TRY(sakd_config_load_file(c, file));
-    for (int i = 0; i < n_over; i++)
-        SAKD_TRY(sakd_config_override(c, over[i], "command line"));
+    int first = 0;
+    if (argc > 0 && !strchr(argv[0], '=')) {
+        SAKD_TRY(sakd_config_load_file(c, argv[0]));
+        first = 1;
+    } else {
+        for (size_t i = 0; fallback && fallback[i]; i++)
+            SAKD_TRY(sakd_config_override(c, fallback[i], "default of this command"));
+    }
+    for (int i = first; i < argc; i++)
+        SAKD_TRY(sakd_config_override(c, argv[i], "command line"));
     if (opts->device)
         SAKD_TRY(set(c, "run.device=%s", opts->device));
     return SAKD_OK;
