@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -18,6 +20,9 @@
 
 static char dir[PATH_MAX / 2], data[PATH_MAX], cfg[PATH_MAX];
 static char out[1 << 16];
+/* "NAME=value" settings for the next spawned child (LD_PRELOAD of the fault injector) */
+static char child_env[4][2 * PATH_MAX];
+static int n_child_env;
 
 #define RUN(...) test_run_sakd(NULL, (const char *const[]){__VA_ARGS__, NULL}, out, sizeof out)
 #define EXPECT_IN_OUTPUT(text)                                                                     \
@@ -108,6 +113,11 @@ static pid_t spawn_train(const char *run, const char *const *extra, rlim_t fsize
         if (!freopen(log, "w", stdout))
             _exit(126);
         dup2(1, 2);
+        for (int i = 0; i < n_child_env; i++) {
+            char *eq = strchr(child_env[i], '=');
+            *eq = '\0';
+            setenv(child_env[i], eq + 1, 1);
+        }
         if (fsize > 0) {
             struct rlimit rl = {fsize, fsize};
             signal(SIGXFSZ, SIG_IGN);
@@ -142,6 +152,24 @@ static int finish(pid_t pid, const char *run)
 static int train_sync(const char *run, const char *const *extra, rlim_t fsize)
 {
     return finish(spawn_train(run, extra, fsize), run);
+}
+
+static int count_temp_files(const char *path)
+{
+    DIR *d = opendir(path);
+    ck_assert_ptr_nonnull(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += strstr(e->d_name, ".tmp.") != NULL;
+    closedir(d);
+    return n;
+}
+
+static int exists(const char *run, const char *name)
+{
+    char path[2 * PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", run, name);
+    return access(path, F_OK) == 0;
 }
 
 /* Every /model tensor of a checkpoint, concatenated in name order; also checks the file. */
@@ -253,6 +281,7 @@ START_TEST(test_sigkill_resume)
     ck_assert_msg(rc == 0, "the resumed run failed:\n%s", out);
     expect_whole_files(cut, &rows);
     ck_assert_int_eq(rows, 3);
+    ck_assert_int_eq(count_temp_files(cut), 0);
     size_t na, nb;
     snprintf(path, sizeof path, "%s/weights.h5", ref);
     float *a = model_floats(path, &na, NULL);
@@ -266,16 +295,113 @@ START_TEST(test_sigkill_resume)
 }
 END_TEST
 
-static int count_temp_files(const char *path)
+START_TEST(test_run_lock_and_stale_temps)
 {
-    DIR *d = opendir(path);
-    ck_assert_ptr_nonnull(d);
-    int n = 0;
-    for (struct dirent *e; (e = readdir(d));)
-        n += strstr(e->d_name, ".tmp.") != NULL;
-    closedir(d);
-    return n;
+    /* A run directory holding the temporary files of a writer killed mid-write: while another
+     * process holds the directory's lock, sakd train refuses it and touches nothing; once the
+     * lock is free it removes them (and only them) and trains. */
+    char run[PATH_MAX + 16], path[2 * PATH_MAX];
+    snprintf(run, sizeof run, "%s/stale", dir);
+    ck_assert_int_eq(mkdir(run, 0755), 0);
+    const char *stale[] = {"weights.h5.tmp.Ab12Cd", "log.csv.tmp.x9Y8z7", "meta.ini.tmp.QQQQQQ"};
+    const char *kept[] = {"notes.tmp.txt", "weights.h5.tmp.ab", "tmp.Ab12Cd"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", run, stale[i]);
+        write_bytes(path, "partial", 7);
+        snprintf(path, sizeof path, "%s/%s", run, kept[i]);
+        write_bytes(path, "mine", 4);
+    }
+    snprintf(path, sizeof path, "%s/.train.lock", run);
+    int fd = open(path, O_RDWR | O_CREAT, 0644);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(flock(fd, LOCK_EX | LOCK_NB), 0);
+    const char *quick[] = {"train.epochs=1", "data.train_limit=16", NULL};
+    int rc = train_sync(run, quick, 0);
+    ck_assert_msg(rc != 0 && rc < 128, "exit %d with the run directory locked:\n%s", rc, out);
+    EXPECT_IN_OUTPUT(run);
+    EXPECT_IN_OUTPUT("in use by another process");
+    for (int i = 0; i < 3; i++)
+        ck_assert_msg(exists(run, stale[i]), "%s removed without the lock", stale[i]);
+    ck_assert(!exists(run, "weights.h5"));
+    close(fd);
+    rc = train_sync(run, quick, 0);
+    ck_assert_msg(rc == 0, "exit %d once the lock was free:\n%s", rc, out);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_msg(!exists(run, stale[i]), "stale %s left", stale[i]);
+        ck_assert_msg(exists(run, kept[i]), "%s (not a sakd temporary) removed", kept[i]);
+    }
+    ck_assert(exists(run, "weights.h5"));
 }
+END_TEST
+
+/* The next child runs with the OpenCL fault injector (tests/clfault.c) set to `setting`. */
+static void inject(const char *setting)
+{
+    const char *lib = getenv("SAKD_CLFAULT_LIB");
+    ck_assert_msg(lib != NULL, "SAKD_CLFAULT_LIB is not set (run the tests with make check)");
+    ck_assert_msg(access(lib, R_OK) == 0, "no fault injector at %s", lib);
+    n_child_env = 0;
+    snprintf(child_env[n_child_env++], sizeof child_env[0], "LD_PRELOAD=%s", lib);
+    snprintf(child_env[n_child_env++], sizeof child_env[0], "%s", setting);
+    /* under ASan the preloaded library comes before its runtime, which is fine here */
+    const char *asan = getenv("ASAN_OPTIONS");
+    snprintf(child_env[n_child_env++], sizeof child_env[0],
+             "ASAN_OPTIONS=%s%sverify_asan_link_order=0", asan ? asan : "",
+             asan && *asan ? ":" : "");
+}
+
+START_TEST(test_device_faults_keep_checkpoint)
+{
+    /* One epoch; then the run resumed for two more while the device fails: a kernel launch
+     * refused, and a device lost mid-epoch (later waits and transfers fail). Each stops the
+     * run with a message naming the error, the device and the kernel or GEMM involved; the
+     * epoch-1 checkpoint stays as it was, no temporary file is left, and the run then resumes
+     * on a working device and completes. */
+    char run[PATH_MAX + 16], w[2 * PATH_MAX], assign[3 * PATH_MAX];
+    snprintf(run, sizeof run, "%s/dev", dir);
+    snprintf(w, sizeof w, "%s/weights.h5", run);
+    const char *first[] = {"train.epochs=1", "data.train_limit=64", NULL};
+    int rc = train_sync(run, first, 0);
+    ck_assert_msg(rc == 0, "first epoch failed:\n%s", out);
+    size_t n0;
+    long epoch;
+    float *before = model_floats(w, &n0, &epoch);
+    ck_assert_int_eq(epoch, 1);
+    snprintf(assign, sizeof assign, "train.resume=%s", w);
+    const char *more[] = {assign, "data.train_limit=64", NULL};
+    const char *faults[] = {"SAKD_CLFAULT_LAUNCH=40", "SAKD_CLFAULT_LOST=60"};
+    for (int f = 0; f < 2; f++) {
+        inject(faults[f]);
+        rc = train_sync(run, more, 0);
+        n_child_env = 0;
+        ck_assert_msg(rc != 0 && rc < 128, "%s: exit %d:\n%s", faults[f], rc, out);
+        ck_assert_msg(strstr(out, "CL_OUT_OF_RESOURCES") || strstr(out, "OutOfResources") ||
+                          strstr(out, "CL_EXEC_STATUS_ERROR_FOR_EVENTS_IN_WAIT_LIST"),
+                      "%s: the OpenCL error is not named:\n%s", faults[f], out);
+        ck_assert_msg(strstr(out, "kernel ") || strstr(out, "CLBlast"),
+                      "%s: neither a kernel nor a GEMM is named:\n%s", faults[f], out);
+        if (f == 0) /* the refused launch, one of sakd's kernels or one of CLBlast's */
+            ck_assert_msg(strstr(out, "launching kernel") || strstr(out, "CLBlastSgemm"),
+                          "the refused launch is not named:\n%s", out);
+        else
+            EXPECT_IN_OUTPUT("the device failed or was lost");
+        size_t n1;
+        float *after = model_floats(w, &n1, &epoch);
+        ck_assert_int_eq(epoch, 1);
+        ck_assert_uint_eq(n0, n1);
+        ck_assert_msg(memcmp(before, after, n0 * sizeof *before) == 0, "%s: the checkpoint changed",
+                      faults[f]);
+        free(after);
+        ck_assert_int_eq(count_temp_files(run), 0);
+    }
+    rc = train_sync(run, more, 0);
+    ck_assert_msg(rc == 0, "resuming on a working device failed:\n%s", out);
+    float *done = model_floats(w, &n0, &epoch);
+    ck_assert_int_eq(epoch, 3);
+    free(done);
+    free(before);
+}
+END_TEST
 
 START_TEST(test_disk_full_keeps_checkpoint)
 {
@@ -403,6 +529,8 @@ Suite *suite_faults(void)
     tcase_add_test(tc, test_disk_full_keeps_checkpoint);
     tcase_add_test(tc, test_nan_loss_stops);
     tcase_add_test(tc, test_sigkill_resume);
+    tcase_add_test(tc, test_run_lock_and_stale_temps);
+    tcase_add_test(tc, test_device_faults_keep_checkpoint);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -48,8 +48,7 @@ void help_trace(void)
 }
 
 /* Loads defaults, an optional file, then `section.key=value` overrides. */
-static sakd_status load_config(sakd_config *c, const char *file, int argc, char **argv,
-                               int first)
+static sakd_status load_config(sakd_config *c, const char *file, int argc, char **argv, int first)
 {
     SAKD_TRY(sakd_config_init(c));
     if (file)
@@ -64,9 +63,12 @@ static int parse_opts(cli_opts *opts, int argc, char **argv, void (*help)(void),
                       const char **teacher)
 {
     static const struct option long_opts[] = {
-        {"device", required_argument, NULL, 'd'}, {"weights", required_argument, NULL, 'w'},
-        {"batch", required_argument, NULL, 'b'},  {"out", required_argument, NULL, 'o'},
-        {"teacher", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
+        {"device", required_argument, NULL, 'd'},
+        {"weights", required_argument, NULL, 'w'},
+        {"batch", required_argument, NULL, 'b'},
+        {"out", required_argument, NULL, 'o'},
+        {"teacher", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -175,6 +177,7 @@ int cmd_train(cli_opts *opts, int argc, char **argv)
         sakd_config_free(&cfg);
         return config_fail(st);
     }
+    sakd_config_warn(&cfg);
     char dir[PATH_MAX], id[13];
     sakd_config_resolve(&cfg);
     sakd_config_id(&cfg, id);
@@ -208,17 +211,19 @@ int cmd_train(cli_opts *opts, int argc, char **argv)
         sakd_trainer_set_interrupt(t, &interrupted);
         st = sakd_trainer_run(t, &report);
     }
-    sakd_trainer_free(t);
-    sakd_config_free(&cfg);
-    if (st == SAKD_ERR_INTERRUPTED) {
-        fprintf(stderr, "sakd: interrupted: %s\n", sakd_error_detail());
-        return 130;
-    }
-    if (st != SAKD_OK)
+    if (st != SAKD_OK) {
+        sakd_trainer_free(t);
+        sakd_config_free(&cfg);
+        if (st == SAKD_ERR_INTERRUPTED) {
+            fprintf(stderr, "sakd: interrupted: %s\n", sakd_error_detail());
+            return 130;
+        }
         return cli_fail(st, "training");
+    }
     sakd_report_print(&report, stdout);
     printf("  run directory      %s\n", dir);
-    /* report.ini: the metrics for sweeps and scripts, written once the run is complete. */
+    /* report.ini: the metrics for sweeps and scripts, written once the run is complete, while
+     * the trainer still holds the run directory's lock. */
     char path[PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/report.ini", dir);
     sakd_meta m;
@@ -227,12 +232,14 @@ int cmd_train(cli_opts *opts, int argc, char **argv)
     if (st == SAKD_OK)
         st = sakd_meta_write(&m, path, "sakd train report: metrics of the finished run");
     sakd_meta_free(&m);
+    sakd_trainer_free(t);
+    sakd_config_free(&cfg);
     return st == SAKD_OK ? SAKD_EXIT_OK : cli_fail(st, "writing report.ini");
 }
 
 /* The config stored in a checkpoint's /meta, with command-line overrides on top. */
-static sakd_status config_from_checkpoint(sakd_config *cfg, const char *path, int argc,
-                                          char **argv, int first)
+static sakd_status config_from_checkpoint(sakd_config *cfg, const char *path, int argc, char **argv,
+                                          int first)
 {
     SAKD_TRY(sakd_config_init(cfg));
     sakd_checkpoint *ck;
@@ -438,8 +445,7 @@ int cmd_trace(cli_opts *opts, int argc, char **argv)
     memset(&tr, 0, sizeof tr);
     memset(&te, 0, sizeof te);
     if (st == SAKD_OK)
-        st = sakd_dataset_synthetic_split(&tr, &te, n, n, shape[1], shape[2], shape[3], classes,
-                                          1);
+        st = sakd_dataset_synthetic_split(&tr, &te, n, n, shape[1], shape[2], shape[3], classes, 1);
     sakd_trainer *t = NULL;
     if (st == SAKD_OK)
         st = sakd_trainer_new(&t, &cfg, NULL, &tr, &te, NULL);

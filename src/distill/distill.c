@@ -47,8 +47,8 @@ sakd_status sakd_distill_build(sakd_distill *d, sakd_ctx *ctx, sakd_model *stude
             sakd_graph *h = &tp->head;
             sakd_graph_init(h, ctx, student_params, 0, 1, student->desc.batch, NULL);
             snprintf(name, sizeof name, "distill.proj.%zu.input", k);
-            tp->head_in = sakd_graph_input_with_grad(h, name, sa->shape[1], sa->shape[2],
-                                                     sa->shape[3]);
+            tp->head_in =
+                sakd_graph_input_with_grad(h, name, sa->shape[1], sa->shape[2], sa->shape[3]);
             snprintf(name, sizeof name, "distill.proj.%zu.conv", k);
             int x = sakd_graph_conv(h, name, tp->head_in, sa->shape[1], 1, 1, 0);
             snprintf(name, sizeof name, "distill.proj.%zu.bn", k);
@@ -142,8 +142,11 @@ sakd_status sakd_distill_set_labels(sakd_distill *d, const int32_t *labels)
                               (int)labels[i], i, K);
         d->labels_host[i] = labels[i];
     }
-    SAKD_CL_CHECK(clEnqueueWriteBuffer(d->student->graph.ctx->queue, d->labels, CL_TRUE, 0,
-                                       d->labels_bytes, labels, 0, NULL, NULL));
+    sakd_ctx *ctx = d->student->graph.ctx;
+    cl_int err = clEnqueueWriteBuffer(ctx->queue, d->labels, CL_TRUE, 0, d->labels_bytes, labels, 0,
+                                      NULL, NULL);
+    if (err != CL_SUCCESS)
+        return sakd_ctx_device_error(ctx, err, "uploading the labels");
     return SAKD_OK;
 }
 
@@ -171,8 +174,7 @@ static sakd_status tap_forward(sakd_distill *d, sakd_tap *tp, double beta, int s
     switch (d->cfg.transform) {
     case SAKD_TRANSFORM_NONE: break;
     case SAKD_TRANSFORM_PROJ:
-        SAKD_TRY(sakd_tensor_copy(&sakd_graph_act_get(&tp->head, tp->head_in)->value,
-                                  &tp->s_mean));
+        SAKD_TRY(sakd_tensor_copy(&sakd_graph_act_get(&tp->head, tp->head_in)->value, &tp->s_mean));
         SAKD_TRY(sakd_graph_forward(&tp->head, 1));
         break;
     case SAKD_TRANSFORM_NORM:
@@ -218,8 +220,8 @@ static sakd_status tap_forward(sakd_distill *d, sakd_tap *tp, double beta, int s
         SAKD_TRY(sakd_feat_norm_backward(&tp->d_mean, &tp->d_out, &tp->s_out, &tp->s_stat[1]));
         break;
     case SAKD_TRANSFORM_ATTN:
-        SAKD_TRY(sakd_attn_backward(&tp->d_mean, &tp->d_out, &tp->s_out, &tp->s_stat[0],
-                                    &tp->s_mean));
+        SAKD_TRY(
+            sakd_attn_backward(&tp->d_mean, &tp->d_out, &tp->s_out, &tp->s_stat[0], &tp->s_mean));
         break;
     default: return sakd_error(SAKD_ERR_ARG, "unknown feature transform");
     }
@@ -231,7 +233,8 @@ static sakd_status tap_forward(sakd_distill *d, sakd_tap *tp, double beta, int s
 
 sakd_status sakd_distill_forward(sakd_distill *d, double beta, int seeds)
 {
-    const sakd_tensor *s_logits = &sakd_graph_act_get(&d->student->graph, d->student->logits)->value;
+    const sakd_tensor *s_logits =
+        &sakd_graph_act_get(&d->student->graph, d->student->logits)->value;
     SAKD_TRY(sakd_cross_entropy_forward(&d->ce, s_logits, d->labels, 0, d->labels_host));
     if (seeds)
         SAKD_TRY(sakd_cross_entropy_backward(&d->d_logits, s_logits, d->labels, 0, NULL,
@@ -281,9 +284,9 @@ void sakd_distill_free(sakd_distill *d)
 {
     for (size_t k = 0; k < d->n_taps; k++) {
         sakd_tap *tp = &d->taps[k];
-        sakd_tensor *own[] = {&tp->s_mean, &tp->d_mean, &tp->seed,      &tp->loss,
-                              &tp->d_out,  &tp->s_stat[0], &tp->s_stat[1], &tp->t_stat[0],
-                              &tp->t_stat[1]};
+        sakd_tensor *own[] = {&tp->s_mean,    &tp->d_mean,    &tp->seed,
+                              &tp->loss,      &tp->d_out,     &tp->s_stat[0],
+                              &tp->s_stat[1], &tp->t_stat[0], &tp->t_stat[1]};
         for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
             sakd_tensor_free(own[i]);
         if (d->cfg.transform == SAKD_TRANSFORM_NORM || d->cfg.transform == SAKD_TRANSFORM_ATTN) {

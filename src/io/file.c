@@ -7,7 +7,9 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -139,6 +141,66 @@ sakd_status sakd_file_write_atomic(const char *path, const void *data, size_t si
     char tmp[PATH_MAX];
     SAKD_TRY(sakd_file_temp_name(path, tmp, sizeof tmp));
     return sakd_file_fill_and_commit(tmp, path, data, size);
+}
+
+sakd_status sakd_file_lock(const char *path, const char *what, int *fd)
+{
+    *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (*fd < 0)
+        return sakd_error(SAKD_ERR_IO, "cannot open the lock file %s: %s", path, strerror(errno));
+    int rc;
+    while ((rc = flock(*fd, LOCK_EX | LOCK_NB)) != 0 && errno == EINTR)
+        ;
+    if (rc == 0)
+        return SAKD_OK;
+    int e = errno;
+    close(*fd);
+    *fd = -1;
+    if (e == EWOULDBLOCK)
+        return sakd_error(SAKD_ERR_IO, "%s is in use by another process (it holds %s)", what, path);
+    return sakd_error(SAKD_ERR_IO, "cannot lock %s: %s", path, strerror(e));
+}
+
+/* "<name>.tmp.XXXXXX" with six characters from mkstemp's alphabet. */
+static int is_temp_name(const char *name)
+{
+    size_t n = strlen(name);
+    if (n < 12 || strncmp(name + n - 11, ".tmp.", 5) != 0)
+        return 0;
+    for (const char *p = name + n - 6; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
+            return 0;
+    return 1;
+}
+
+sakd_status sakd_file_remove_temps(const char *dir, int *removed)
+{
+    if (removed)
+        *removed = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return sakd_error(SAKD_ERR_IO, "cannot read directory %s: %s", dir, strerror(errno));
+    sakd_status st = SAKD_OK;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (!is_temp_name(e->d_name))
+            continue;
+        char path[PATH_MAX];
+        if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= sizeof path)
+            continue;
+        struct stat sb;
+        if (lstat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+            continue;
+        if (unlink(path) != 0 && errno != ENOENT) {
+            st = sakd_error(SAKD_ERR_IO, "cannot remove the stale temporary file %s: %s", path,
+                            strerror(errno));
+            break;
+        }
+        if (removed)
+            (*removed)++;
+    }
+    closedir(d);
+    return st;
 }
 
 sakd_status sakd_mkdir_p(const char *path)

@@ -32,6 +32,16 @@ sakd_status sakd_file_commit(const char *tmp, const char *final);
 sakd_status sakd_file_fill_and_commit(const char *tmp, const char *final, const void *data,
                                       size_t size);
 
+/* Takes an exclusive advisory lock (flock) on `path`, creating it, without waiting: *fd is the
+ * open descriptor holding it (close it to release). A lock held by another process is an
+ * SAKD_ERR_IO error naming `what` and `path`. */
+sakd_status sakd_file_lock(const char *path, const char *what, int *fd);
+
+/* Removes the temporary files ("<name>.tmp.XXXXXX", from sakd_file_temp_name) that a process
+ * killed between creating and committing them left in `dir`; *removed (may be NULL) counts
+ * them. Call it only while holding the lock that guards the directory's writers. */
+sakd_status sakd_file_remove_temps(const char *dir, int *removed);
+
 /* mkdir -p with mode 0755; an existing directory is fine. */
 sakd_status sakd_mkdir_p(const char *path);
 

@@ -21,7 +21,7 @@ const char *sakd_clblast_version(void)
 const char *sakd_clblast_strerror(int status)
 {
     switch ((CLBlastStatusCode)status) {
-#define NAME(code) \
+#define NAME(code)                                                                                 \
     case code: return #code;
         NAME(CLBlastSuccess)
         NAME(CLBlastOpenCLCompilerNotAvailable)
@@ -141,12 +141,21 @@ const char *sakd_gemm_tuning_source(const sakd_ctx *ctx)
     return ctx->gemm_tuning_file ? ctx->gemm_tuning_file : "";
 }
 
+/* Names the GEMM about to be queued as the context's last work (sakd_ctx_last_work). */
+static void note_work(sakd_ctx *ctx, const char *routine, size_t m, size_t n, size_t k,
+                      size_t batch)
+{
+    snprintf(ctx->last_gemm, sizeof ctx->last_gemm, "CLBlast %s (m=%zu, n=%zu, k=%zu, batch=%zu)",
+             routine, m, n, k, batch);
+    ctx->last_op = ctx->last_gemm;
+}
+
 static void record(sakd_ctx *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k,
                    sakd_mat a, size_t stride_a, sakd_mat b, size_t stride_b, sakd_mat c,
                    size_t stride_c, size_t batch)
 {
-    sakd_gemm_shape s = {trans_a, trans_b, m, n, k, a.ld, b.ld, c.ld, batch,
-                         stride_a, stride_b, stride_c, 1};
+    sakd_gemm_shape s = {trans_a, trans_b, m,        n,        k,        a.ld, b.ld,
+                         c.ld,    batch,   stride_a, stride_b, stride_c, 1};
     sakd_gemm_log_add(ctx->gemm_log, &s);
 }
 
@@ -161,10 +170,11 @@ sakd_status sakd_gemm(sakd_ctx *ctx, int trans_a, int trans_b, size_t m, size_t 
     if (ctx->gemm_log)
         record(ctx, trans_a, trans_b, m, n, k, a, 0, b, 0, c, 0, 0);
     SAKD_TRY(sakd_profile_mark(ctx));
-    CLBlastStatusCode s = CLBlastSgemm(CLBlastLayoutRowMajor, transpose(trans_a),
-                                       transpose(trans_b), m, n, k, alpha, a.buf, a.offset, a.ld,
-                                       b.buf, b.offset, b.ld, beta, c.buf, c.offset, c.ld,
-                                       &ctx->queue, sakd_profile_event(ctx, NULL, "gemm"));
+    note_work(ctx, "SGEMM", m, n, k, 1);
+    CLBlastStatusCode s =
+        CLBlastSgemm(CLBlastLayoutRowMajor, transpose(trans_a), transpose(trans_b), m, n, k, alpha,
+                     a.buf, a.offset, a.ld, b.buf, b.offset, b.ld, beta, c.buf, c.offset, c.ld,
+                     &ctx->queue, sakd_profile_event(ctx, NULL, "gemm"));
     if (s != CLBlastSuccess)
         return sakd_error(SAKD_ERR_CLBLAST,
                           "CLBlastSgemm(%s, %s, m=%zu, n=%zu, k=%zu, lda=%zu, ldb=%zu, ldc=%zu) "
@@ -174,10 +184,9 @@ sakd_status sakd_gemm(sakd_ctx *ctx, int trans_a, int trans_b, size_t m, size_t 
     return SAKD_OK;
 }
 
-sakd_status sakd_gemm_batched(sakd_ctx *ctx, int trans_a, int trans_b, size_t m, size_t n,
-                              size_t k, float alpha, sakd_mat a, size_t stride_a, sakd_mat b,
-                              size_t stride_b, float beta, sakd_mat c, size_t stride_c,
-                              size_t batch)
+sakd_status sakd_gemm_batched(sakd_ctx *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k,
+                              float alpha, sakd_mat a, size_t stride_a, sakd_mat b, size_t stride_b,
+                              float beta, sakd_mat c, size_t stride_c, size_t batch)
 {
     int skip;
     SAKD_TRY(check_dims(m, n, k, beta, &skip));
@@ -187,6 +196,7 @@ sakd_status sakd_gemm_batched(sakd_ctx *ctx, int trans_a, int trans_b, size_t m,
     if (ctx->gemm_log)
         record(ctx, trans_a, trans_b, m, n, k, a, stride_a, b, stride_b, c, stride_c, batch);
     SAKD_TRY(sakd_profile_mark(ctx));
+    note_work(ctx, "SGEMM strided batched", m, n, k, batch);
     CLBlastStatusCode s = CLBlastSgemmStridedBatched(
         CLBlastLayoutRowMajor, transpose(trans_a), transpose(trans_b), m, n, k, alpha, a.buf,
         a.offset, a.ld, stride_a, b.buf, b.offset, b.ld, stride_b, beta, c.buf, c.offset, c.ld,

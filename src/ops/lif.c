@@ -55,8 +55,10 @@ void sakd_lif_cache_free(sakd_lif_cache *cache)
 
 sakd_status sakd_lif_cache_download_spikes(const sakd_lif_cache *cache, uint8_t *host)
 {
-    SAKD_CL_CHECK(clEnqueueReadBuffer(cache->ctx->queue, cache->spikes, CL_TRUE,
-                                      cache->spikes_offset, cache->n, host, 0, NULL, NULL));
+    cl_int err = clEnqueueReadBuffer(cache->ctx->queue, cache->spikes, CL_TRUE,
+                                     cache->spikes_offset, cache->n, host, 0, NULL, NULL);
+    if (err != CL_SUCCESS)
+        return sakd_ctx_device_error(cache->ctx, err, "downloading spikes");
     return SAKD_OK;
 }
 

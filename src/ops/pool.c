@@ -33,9 +33,11 @@ void sakd_pool_index_free(sakd_pool_index *idx)
 
 sakd_status sakd_pool_index_download(const sakd_pool_index *idx, int32_t *host)
 {
-    SAKD_CL_CHECK(clEnqueueReadBuffer(idx->ctx->queue, idx->buf, CL_TRUE,
-                                      idx->offset * sizeof(cl_int), idx->n * sizeof(cl_int), host,
-                                      0, NULL, NULL));
+    cl_int err =
+        clEnqueueReadBuffer(idx->ctx->queue, idx->buf, CL_TRUE, idx->offset * sizeof(cl_int),
+                            idx->n * sizeof(cl_int), host, 0, NULL, NULL);
+    if (err != CL_SUCCESS)
+        return sakd_ctx_device_error(idx->ctx, err, "downloading pooling indices");
     return SAKD_OK;
 }
 

@@ -39,8 +39,8 @@ sakd_status sakd_ctx_new(sakd_ctx **out, const char *spec, unsigned flags)
     sakd_device_list_free(list);
 
     cl_int err;
-    cl_context_properties props[] = {CL_CONTEXT_PLATFORM,
-                                     (cl_context_properties)ctx->info.platform, 0};
+    cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->info.platform,
+                                     0};
     ctx->context = clCreateContext(props, 1, &ctx->info.device, NULL, NULL, &err);
     if (err != CL_SUCCESS) {
         st = sakd_error(SAKD_ERR_OPENCL, "cannot create an OpenCL context on %s (%s): %s",
@@ -51,8 +51,8 @@ sakd_status sakd_ctx_new(sakd_ctx **out, const char *spec, unsigned flags)
     cl_command_queue_properties qp = (flags & SAKD_CTX_PROFILING) ? CL_QUEUE_PROFILING_ENABLE : 0;
     ctx->queue = clCreateCommandQueue(ctx->context, ctx->info.device, qp, &err);
     if (err != CL_SUCCESS) {
-        st = sakd_error(SAKD_ERR_OPENCL, "cannot create a command queue on %s: %s",
-                        ctx->info.name, sakd_cl_strerror(err));
+        st = sakd_error(SAKD_ERR_OPENCL, "cannot create a command queue on %s: %s", ctx->info.name,
+                        sakd_cl_strerror(err));
         clReleaseContext(ctx->context);
         free(ctx);
         return st;
@@ -77,9 +77,35 @@ void sakd_ctx_free(sakd_ctx *ctx)
     free(ctx);
 }
 
+static const char *kernel_name(cl_kernel kernel, char *buf, size_t size);
+
+const char *sakd_ctx_last_work(sakd_ctx *ctx, char *buf, size_t size)
+{
+    char name[128];
+    if (ctx->last_op)
+        snprintf(buf, size, "%s", ctx->last_op);
+    else if (ctx->last_kernel)
+        snprintf(buf, size, "kernel %s", kernel_name(ctx->last_kernel, name, sizeof name));
+    else
+        snprintf(buf, size, "no kernel yet");
+    return buf;
+}
+
+sakd_status sakd_ctx_device_error(sakd_ctx *ctx, cl_int err, const char *what)
+{
+    char last[160];
+    return sakd_error(SAKD_ERR_OPENCL,
+                      "%s failed with %s on %s: the device failed or was lost; the last work "
+                      "queued before it was %s",
+                      what, sakd_cl_strerror(err), ctx->info.name,
+                      sakd_ctx_last_work(ctx, last, sizeof last));
+}
+
 sakd_status sakd_ctx_finish(sakd_ctx *ctx)
 {
-    SAKD_CL_CHECK(clFinish(ctx->queue));
+    cl_int err = clFinish(ctx->queue);
+    if (err != CL_SUCCESS)
+        return sakd_ctx_device_error(ctx, err, "waiting for the device (clFinish)");
     return SAKD_OK;
 }
 
@@ -161,6 +187,8 @@ sakd_status sakd_launch_1d(sakd_ctx *ctx, cl_kernel kernel, size_t n, size_t nar
         local = ctx->info.max_work_group;
     size_t global = (n + local - 1) / local * local;
     cl_event *ev = sakd_profile_event(ctx, kernel, NULL);
+    ctx->last_kernel = kernel;
+    ctx->last_op = NULL;
     cl_int err = clEnqueueNDRangeKernel(ctx->queue, kernel, 1, NULL, &global, &local, 0, NULL, ev);
     if (err != CL_SUCCESS)
         return sakd_error(SAKD_ERR_OPENCL, "launching kernel %s over %zu work-items failed with %s",

@@ -37,6 +37,12 @@ typedef struct sakd_ctx {
     /* GEMM tuning: 0 = not looked for yet, 1 = looked for (ops/gemm.c); the file applied. */
     int gemm_tuning_checked;
     char *gemm_tuning_file;
+    /* The last work queued (a sakd kernel, else last_op names it), for the message when a
+     * later wait or transfer finds the device failed: an in-order queue reports an earlier
+     * command's failure at the next point that waits. */
+    cl_kernel last_kernel;
+    const char *last_op;
+    char last_gemm[112];
 } sakd_ctx;
 
 /* Selects a device by `spec` (see sakd_device_select; NULL means the
@@ -51,6 +57,15 @@ void sakd_ctx_free(sakd_ctx *ctx);
 
 /* Waits for every command queued so far. */
 sakd_status sakd_ctx_finish(sakd_ctx *ctx);
+
+/* Names the last work queued ("kernel lif_fwd", "CLBlast GEMM", "no kernel yet") in `buf`, for
+ * messages about failures found at a later wait or transfer. */
+const char *sakd_ctx_last_work(sakd_ctx *ctx, char *buf, size_t size);
+
+/* The error for OpenCL status `err` found while `what` (a wait or a transfer): names the
+ * device, the error, and the last work queued before it, which is where an asynchronous
+ * failure (a faulting kernel, a lost device) most likely happened. */
+sakd_status sakd_ctx_device_error(sakd_ctx *ctx, cl_int err, const char *what);
 
 /* Device buffer of `bytes` bytes, counted in mem_current/mem_peak. `what`
  * names the buffer in the message when allocation fails. */

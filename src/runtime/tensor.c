@@ -92,32 +92,36 @@ void sakd_tensor_free(sakd_tensor *t)
 sakd_status sakd_tensor_upload(sakd_tensor *t, const float *host)
 {
     size_t bytes = sakd_tensor_numel(t) * sizeof(float);
-    cl_int err = clEnqueueWriteBuffer(t->ctx->queue, t->buf, CL_TRUE, t->offset * sizeof(float),
-                                      bytes, host, 0, NULL,
-                                      sakd_profile_event(t->ctx, NULL, "transfer"));
-    if (err != CL_SUCCESS)
-        return sakd_error(SAKD_ERR_OPENCL, "uploading tensor '%s' (%zu bytes) failed with %s",
-                          t->name, bytes, sakd_cl_strerror(err));
+    cl_int err =
+        clEnqueueWriteBuffer(t->ctx->queue, t->buf, CL_TRUE, t->offset * sizeof(float), bytes, host,
+                             0, NULL, sakd_profile_event(t->ctx, NULL, "transfer"));
+    if (err != CL_SUCCESS) {
+        char what[200];
+        snprintf(what, sizeof what, "uploading tensor '%s' (%zu bytes)", t->name, bytes);
+        return sakd_ctx_device_error(t->ctx, err, what);
+    }
     return SAKD_OK;
 }
 
 sakd_status sakd_tensor_download(const sakd_tensor *t, float *host)
 {
     size_t bytes = sakd_tensor_numel(t) * sizeof(float);
-    cl_int err = clEnqueueReadBuffer(t->ctx->queue, t->buf, CL_TRUE, t->offset * sizeof(float),
-                                     bytes, host, 0, NULL,
-                                     sakd_profile_event(t->ctx, NULL, "transfer"));
-    if (err != CL_SUCCESS)
-        return sakd_error(SAKD_ERR_OPENCL, "downloading tensor '%s' (%zu bytes) failed with %s",
-                          t->name, bytes, sakd_cl_strerror(err));
+    cl_int err =
+        clEnqueueReadBuffer(t->ctx->queue, t->buf, CL_TRUE, t->offset * sizeof(float), bytes, host,
+                            0, NULL, sakd_profile_event(t->ctx, NULL, "transfer"));
+    if (err != CL_SUCCESS) {
+        char what[200];
+        snprintf(what, sizeof what, "downloading tensor '%s' (%zu bytes)", t->name, bytes);
+        return sakd_ctx_device_error(t->ctx, err, what);
+    }
     return SAKD_OK;
 }
 
 sakd_status sakd_tensor_fill(sakd_tensor *t, float value)
 {
-    cl_int err = clEnqueueFillBuffer(t->ctx->queue, t->buf, &value, sizeof value,
-                                     t->offset * sizeof(float),
-                                     sakd_tensor_numel(t) * sizeof(float), 0, NULL, NULL);
+    cl_int err =
+        clEnqueueFillBuffer(t->ctx->queue, t->buf, &value, sizeof value, t->offset * sizeof(float),
+                            sakd_tensor_numel(t) * sizeof(float), 0, NULL, NULL);
     if (err != CL_SUCCESS)
         return sakd_error(SAKD_ERR_OPENCL, "filling tensor '%s' failed with %s", t->name,
                           sakd_cl_strerror(err));
@@ -130,9 +134,9 @@ sakd_status sakd_tensor_copy(sakd_tensor *dst, const sakd_tensor *src)
     if (n != sakd_tensor_numel(dst))
         return sakd_error(SAKD_ERR_ARG, "copy from '%s' (%zu elements) to '%s' (%zu elements)",
                           src->name, n, dst->name, sakd_tensor_numel(dst));
-    cl_int err = clEnqueueCopyBuffer(dst->ctx->queue, src->buf, dst->buf,
-                                     src->offset * sizeof(float), dst->offset * sizeof(float),
-                                     n * sizeof(float), 0, NULL, NULL);
+    cl_int err =
+        clEnqueueCopyBuffer(dst->ctx->queue, src->buf, dst->buf, src->offset * sizeof(float),
+                            dst->offset * sizeof(float), n * sizeof(float), 0, NULL, NULL);
     if (err != CL_SUCCESS)
         return sakd_error(SAKD_ERR_OPENCL, "copying '%s' to '%s' failed with %s", src->name,
                           dst->name, sakd_cl_strerror(err));
@@ -159,8 +163,8 @@ sakd_status sakd_tensor_require_same_shape(const char *op, const sakd_tensor *a,
         char sa[96], sb[96];
         sakd_tensor_shape_str(a, sa, sizeof sa);
         sakd_tensor_shape_str(b, sb, sizeof sb);
-        return sakd_error(SAKD_ERR_ARG, "%s: '%s' has shape %s but '%s' has shape %s", op,
-                          a->name, sa, b->name, sb);
+        return sakd_error(SAKD_ERR_ARG, "%s: '%s' has shape %s but '%s' has shape %s", op, a->name,
+                          sa, b->name, sb);
     }
     return SAKD_OK;
 }

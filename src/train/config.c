@@ -1033,11 +1033,15 @@ sakd_status sakd_config_validate(const sakd_config *c)
             return range_error("", k, text);
     }
 
-    bool distilling = c->distill.teacher[0] != '\0';
-    if (c->distill.init_from_teacher && !distilling)
+    if (c->distill.init_from_teacher && c->distill.teacher[0] == '\0')
         return sakd_error(SAKD_ERR_ARG,
                           "distill.init_from_teacher = true needs a teacher (distill.teacher)");
+    return SAKD_OK;
+}
 
+void sakd_config_warn(const sakd_config *c)
+{
+    bool distilling = c->distill.teacher[0] != '\0';
     if (distilling && c->distill.transform == SAKD_TRANSFORM_PROJ && c->distill.beta == 0 &&
         (c->distill.beta_epochs == 0 || c->distill.beta_late == 0))
         sakd_log(SAKD_LOG_WARN, "config: distill.transform = proj with distill.beta = 0: the "
@@ -1064,7 +1068,6 @@ sakd_status sakd_config_validate(const sakd_config *c)
                  c->distill.beta_epochs, c->train.epochs);
     if (c->train.optimizer == SAKD_OPTIMIZER_SGD && c->train.nesterov && c->train.momentum == 0)
         sakd_log(SAKD_LOG_WARN, "config: train.nesterov has no effect with train.momentum = 0");
-    return SAKD_OK;
 }
 
 /* ---- resolved text and id ------------------------------------------------------------------- */

@@ -54,7 +54,6 @@ typedef enum sakd_schedule {
     SAKD_SCHEDULE_COUNT
 } sakd_schedule;
 
-
 typedef enum sakd_position {
     SAKD_POSITION_STAGE_AFTER_SPIKE = 0,
     SAKD_POSITION_STAGE_BEFORE_SPIKE,
@@ -108,12 +107,12 @@ typedef struct sakd_config {
         double surrogate_alpha;   /* α > 0; NAN = auto (sigmoid 4, atan 2, triangle unused) */
     } model;
     struct {
-        sakd_dataset_id dataset;  /* fashion-mnist */
-        char *dir;             /* "" = the dataset's default directory */
-        long long train_limit; /* first N training samples, 0 = all */
-        long long test_limit;  /* first N test samples, 0 = all */
-        int crop_padding;      /* px; SAKD_CONFIG_AUTO: 4 for CIFAR, 2 for (Fashion-)MNIST */
-        int flip;              /* 0/1; SAKD_CONFIG_AUTO: on except for MNIST */
+        sakd_dataset_id dataset; /* fashion-mnist */
+        char *dir;               /* "" = the dataset's default directory */
+        long long train_limit;   /* first N training samples, 0 = all */
+        long long test_limit;    /* first N test samples, 0 = all */
+        int crop_padding;        /* px; SAKD_CONFIG_AUTO: 4 for CIFAR, 2 for (Fashion-)MNIST */
+        int flip;                /* 0/1; SAKD_CONFIG_AUTO: on except for MNIST */
     } data;
     struct {
         int epochs;               /* >= 1 (20) */
@@ -176,9 +175,13 @@ sakd_status sakd_config_load_string(sakd_config *c, const char *text, const char
 sakd_status sakd_config_override(sakd_config *c, const char *assignment, const char *origin);
 
 /* Range and conflict checks of the whole config: errors for values out of range and for
- * contradictions (init_from_teacher without a teacher); sakd_log warnings for options that
- * have no effect (proj transform with beta = 0, connect on a non-SEW model, ...). */
+ * contradictions (init_from_teacher without a teacher). Prints nothing. */
 sakd_status sakd_config_validate(const sakd_config *c);
+
+/* sakd_log warnings for options of a valid config that have no effect (proj transform with
+ * beta = 0, connect on a non-SEW model, ...). Called once by the command that owns the run, so
+ * each warning is printed once. */
+void sakd_config_warn(const sakd_config *c);
 
 /* Replaces the auto values with what they mean for this config: crop_padding, flip,
  * surrogate_alpha (stays auto for triangle, which has no α) and eval_batch. */

@@ -15,6 +15,7 @@
 #include "io/file.h"
 #include "ops/elementwise.h"
 #include "ops/optim.h"
+#include "runtime/log.h"
 #include "runtime/rng.h"
 #include "runtime/timer.h"
 
@@ -31,6 +32,7 @@ struct sakd_trainer {
     sakd_config cfg;
     int perm_ready; /* perm holds epoch 0's order (sakd_trainer_step) */
     char out_dir[PATH_MAX];
+    int lock; /* fd holding the flock on out_dir/.train.lock, -1 none */
     FILE *log;
     sakd_ctx *ctx;
     sakd_dataset train, test;
@@ -382,6 +384,7 @@ sakd_status sakd_trainer_new(sakd_trainer **out, const sakd_config *cfg, const c
     if (!t)
         return sakd_error(SAKD_ERR_NOMEM, "out of memory");
     t->log = log;
+    t->lock = -1;
     sakd_status st = sakd_config_copy(&t->cfg, cfg);
     if (st != SAKD_OK) {
         free(t);
@@ -471,6 +474,17 @@ sakd_status sakd_trainer_new(sakd_trainer **out, const sakd_config *cfg, const c
     if (out_dir) {
         char *ini = NULL, path[PATH_MAX + 16];
         SAKD_TRY(sakd_mkdir_p(out_dir));
+        /* One writer per run directory; under its lock, the temporary files of a process
+         * killed mid-write (SIGKILL, power loss) are removed. */
+        snprintf(path, sizeof path, "%s/.train.lock", out_dir);
+        char what[PATH_MAX + 32];
+        snprintf(what, sizeof what, "the run directory %s", out_dir);
+        SAKD_TRY(sakd_file_lock(path, what, &t->lock));
+        int stale = 0;
+        SAKD_TRY(sakd_file_remove_temps(out_dir, &stale));
+        if (stale > 0)
+            sakd_log(SAKD_LOG_INFO, "removed %d temporary file%s left in %s by an interrupted run",
+                     stale, stale == 1 ? "" : "s", out_dir);
         SAKD_TRY(sakd_config_to_ini(&t->cfg, &ini));
         snprintf(path, sizeof path, "%s/config.ini", out_dir);
         st = sakd_file_write_atomic(path, ini, strlen(ini));
@@ -979,5 +993,7 @@ void sakd_trainer_free(sakd_trainer *t)
     free(t->y);
     free(t->perm);
     free(t->logits);
+    if (t->lock >= 0)
+        close(t->lock);
     free(t);
 }
