@@ -105,17 +105,16 @@ static void check_expansion(const shipped *x, bool smoke, const char *res)
     char keys[512] = "";
     size_t used = 0, product = 1;
     for (size_t a = 0; a < s.n_axes; a++) {
-        used += (size_t)snprintf(keys + used, sizeof keys - used, "%s%s", a ? " " : "",
-                                 s.axes[a].key);
+        used +=
+            (size_t)snprintf(keys + used, sizeof keys - used, "%s%s", a ? " " : "", s.axes[a].key);
         product *= s.axes[a].n_values;
     }
-    ck_assert_msg(!strcmp(keys, x->axes), "%s: axes `%s`, expected `%s`", x->file, keys,
-                  x->axes);
+    ck_assert_msg(!strcmp(keys, x->axes), "%s: axes `%s`, expected `%s`", x->file, keys, x->axes);
     ck_assert_msg(product == x->cells, "%s: %zu cells, expected %zu", x->file, product, x->cells);
     ck_assert_msg(s.n_seeds >= 1 && (!smoke || s.n_seeds == 1), "%s (%s): %zu seeds", x->file,
                   variant, s.n_seeds);
-    ck_assert_msg(s.n_runs == product * s.n_seeds, "%s (%s): %zu runs, expected %zu x %zu",
-                  x->file, variant, s.n_runs, product, s.n_seeds);
+    ck_assert_msg(s.n_runs == product * s.n_seeds, "%s (%s): %zu runs, expected %zu x %zu", x->file,
+                  variant, s.n_runs, product, s.n_seeds);
     ck_assert_msg(s.n_teachers == x->teachers, "%s (%s): %zu teachers, expected %zu", x->file,
                   variant, s.n_teachers, x->teachers);
     for (size_t i = 0; i < s.n_runs; i++) {
@@ -184,9 +183,10 @@ START_TEST(test_shipped_expansions)
 }
 END_TEST
 
-/* Runs a shipped smoke sweep and checks every run finished, fast, into the tables. */
+/* Runs a shipped smoke sweep and checks every run finished, fast, into the tables; `reused`
+ * of them are the same runs as an earlier sweep's, copied. */
 static void run_smoke(const char *name, const char *res, const char *teachers, size_t runs,
-                      bool teacher_before)
+                      size_t reused, bool teacher_before)
 {
     char file[PATH_MAX], dir[PATH_MAX + 64], path[PATH_MAX + 128], want[128];
     experiment_path(name, file, sizeof file);
@@ -194,7 +194,9 @@ static void run_smoke(const char *name, const char *res, const char *teachers, s
     ck_assert_msg(RUN("sweep", file, "--smoke", "-j", "2", "--out", dir, "--teachers", teachers) ==
                       0,
                   "sakd sweep %s --smoke failed:\n%s", name, out);
-    snprintf(want, sizeof want, "%zu done now, 0 done before, 0 failed", runs);
+    snprintf(want, sizeof want, "%zu done now, 0 done before, 0 failed", runs - reused);
+    ck_assert_msg(strstr(out, want) != NULL, "%s: output lacks '%s':\n%s", name, want, out);
+    snprintf(want, sizeof want, "%zu reused from other sweeps", reused);
     ck_assert_msg(strstr(out, want) != NULL, "%s: output lacks '%s':\n%s", name, want, out);
     /* The second sweep finds the first one's teacher. */
     ck_assert_msg((strstr(out, "training in") == NULL) == teacher_before,
@@ -230,8 +232,9 @@ START_TEST(test_smoke_sweeps_run)
     char res[PATH_MAX], teachers[PATH_MAX + 16], path[PATH_MAX + 64];
     test_tempdir(res, sizeof res);
     snprintf(teachers, sizeof teachers, "%s/teachers", res);
-    run_smoke("fig13_firing.ini", res, teachers, 2, false);
-    run_smoke("fig7_transform.ini", res, teachers, 4, true);
+    run_smoke("fig13_firing.ini", res, teachers, 2, 0, false);
+    /* fig7's proj cell is fig13's distilled arm: the same config, trained once */
+    run_smoke("fig7_transform.ini", res, teachers, 4, 1, true);
     /* Fig. 13's table: per-layer firing rates of both arms, every one a rate. */
     snprintf(path, sizeof path, "%s/fig13_firing.ini/layers.csv", res);
     char *text = NULL;

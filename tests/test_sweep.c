@@ -21,7 +21,7 @@
 static char out[1 << 17];
 
 #define RUN(env, ...) test_run_sakd(env, (const char *const[]){__VA_ARGS__, NULL}, out, sizeof out)
-#define EXPECT_IN_OUTPUT(text) \
+#define EXPECT_IN_OUTPUT(text)                                                                     \
     ck_assert_msg(strstr(out, text) != NULL, "output lacks '%s':\n%s", text, out)
 
 /* A run small enough for seconds on a CPU: resnet19 at width 1/16, T = 1, 32 images. */
@@ -288,8 +288,9 @@ END_TEST
 static void smoke_files(const char *dir)
 {
     char text[2048];
-    snprintf(text, sizeof text, "[model]\narch = ann\nwidth = 0.0625\n[data]\ntrain_limit = 32\n"
-                                "test_limit = 16\n[train]\nepochs = 1\nbatch = 16\n");
+    snprintf(text, sizeof text,
+             "[model]\narch = ann\nwidth = 0.0625\n[data]\ntrain_limit = 32\n"
+             "test_limit = 16\n[train]\nepochs = 1\nbatch = 16\n");
     write_file(dir, "teacher.ini", text);
     snprintf(text, sizeof text,
              "%s[sweep]\nname = smoke\nteacher = teacher.ini\n"
@@ -327,8 +328,7 @@ START_TEST(test_sweep_end_to_end)
     EXPECT_IN_OUTPUT("would run");
     ck_assert_int_ne(access(res, F_OK), 0);
     /* The whole sweep, two at a time: CIFAR-10 is not installed: two runs fail. */
-    ck_assert_int_eq(RUN(NULL, "sweep", file, "-j", "2", "--out", res, "--teachers", teachers),
-                     1);
+    ck_assert_int_eq(RUN(NULL, "sweep", file, "-j", "2", "--out", res, "--teachers", teachers), 1);
     EXPECT_IN_OUTPUT("2 done now, 0 done before, 2 failed");
     for (size_t i = 0; i < 4; i++) {
         sakd_meta m;
@@ -337,9 +337,10 @@ START_TEST(test_sweep_end_to_end)
         ck_assert_str_eq(sakd_meta_get(&m, "status"), fails ? "failed" : "done");
         if (fails)
             ck_assert_ptr_nonnull(strstr(sakd_meta_get(&m, "error"), "sakd: error"));
-        const char *keys[] = {"seed", "config_hash", "command", "git", "sakd_version",
-                              "opencl_platform", "opencl_device", "opencl_driver", "clblast",
-                              "hdf5", "compiler", "host", "start", "end", "wall_s"};
+        const char *keys[] = {
+            "seed",          "config_hash",   "command", "git",  "sakd_version", "opencl_platform",
+            "opencl_device", "opencl_driver", "clblast", "hdf5", "compiler",     "host",
+            "start",         "end",           "wall_s"};
         for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
             ck_assert_msg(sakd_meta_get(&m, keys[k]) && *sakd_meta_get(&m, keys[k]),
                           "meta.ini lacks %s", keys[k]);
@@ -353,7 +354,7 @@ START_TEST(test_sweep_end_to_end)
     }
     snprintf(path, sizeof path, "%s/%s/weights.h5", teachers, s.teachers[0].id);
     ck_assert_int_eq(access(path, F_OK), 0);
-    const char *tables[] = {"summary.csv", "table.csv", "table.md", "layers.csv",
+    const char *tables[] = {"summary.csv",          "table.csv",           "table.md", "layers.csv",
                             "figures/accuracy.svg", "figures/accuracy.png"};
     for (size_t k = 0; k < 6; k++) {
         snprintf(path, sizeof path, "%s/%s", res, tables[k]);
@@ -374,8 +375,7 @@ END_TEST
 
 START_TEST(test_sweep_resume_killed_run)
 {
-    char dir[PATH_MAX], file[PATH_MAX + 16], res[PATH_MAX + 16], text[1024],
-        path[PATH_MAX + 128];
+    char dir[PATH_MAX], file[PATH_MAX + 16], res[PATH_MAX + 16], text[1024], path[PATH_MAX + 128];
     test_tempdir(dir, sizeof dir);
     snprintf(text, sizeof text,
              "[model]\nwidth = 0.0625\nT = 1\n[data]\ntrain_limit = 64\ntest_limit = 16\n"
@@ -449,10 +449,102 @@ START_TEST(test_sweep_resume_killed_run)
 }
 END_TEST
 
+static int same_bytes(const char *a, const char *b)
+{
+    char *x, *y;
+    size_t nx, ny;
+    TEST_OK(sakd_file_read(a, &x, &nx));
+    TEST_OK(sakd_file_read(b, &y, &ny));
+    int same = nx == ny && memcmp(x, y, nx) == 0;
+    free(x);
+    free(y);
+    return same;
+}
+
+START_TEST(test_sweep_reuses_twin_runs)
+{
+    /* Two sweeps side by side share one cell (the defaults: triangle surrogate, T = 1): the
+     * second copies it from the first instead of training it, with its own axis values and
+     * the source named; --no-reuse trains it again. */
+    char dir[PATH_MAX], fa[PATH_MAX + 16], fb[PATH_MAX + 16], ra[PATH_MAX + 16], rb[PATH_MAX + 16],
+        rc[PATH_MAX + 16], text[1024], pa[PATH_MAX + 128], pb[PATH_MAX + 128];
+    test_tempdir(dir, sizeof dir);
+    snprintf(text, sizeof text, "%s[sweep]\nname = a\nmodel.surrogate = triangle, atan\n", tiny);
+    write_file(dir, "a.ini", text);
+    snprintf(text, sizeof text, "%s[sweep]\nname = b\nmodel.T = 2, 1\n", tiny);
+    write_file(dir, "b.ini", text);
+    snprintf(fa, sizeof fa, "%s/a.ini", dir);
+    snprintf(fb, sizeof fb, "%s/b.ini", dir);
+    snprintf(ra, sizeof ra, "%s/res/a", dir);
+    snprintf(rb, sizeof rb, "%s/res/b", dir);
+    snprintf(rc, sizeof rc, "%s/res/c", dir);
+    sakd_sweep sa, sb;
+    sakd_sweep_options oa = {.path = fa, .out = ra}, ob = {.path = fb, .out = rb};
+    TEST_OK(sakd_sweep_load(&sa, &oa));
+    TEST_OK(sakd_sweep_load(&sb, &ob));
+    const char *twin = sa.runs[0].id;
+    ck_assert_str_eq(twin, sb.runs[1].id); /* the same resolved config, the same id */
+    ck_assert_str_ne(sa.runs[1].id, sb.runs[0].id);
+    ck_assert_int_eq(RUN(NULL, "sweep", fa, "--out", ra), 0);
+    EXPECT_IN_OUTPUT("2 done now");
+    ck_assert_int_eq(RUN(NULL, "sweep", fb, "--out", rb), 0);
+    EXPECT_IN_OUTPUT("1 done now");
+    EXPECT_IN_OUTPUT("1 reused from other sweeps");
+    EXPECT_IN_OUTPUT("the same run as");
+    sakd_meta ma, mb;
+    meta_of(ra, twin, &ma);
+    meta_of(rb, twin, &mb);
+    ck_assert_str_eq(sakd_meta_get(&mb, "status"), "done");
+    ck_assert_str_eq(sakd_meta_get(&mb, "sweep"), "b");
+    ck_assert_str_eq(sakd_meta_get(&mb, "index"), "1");
+    ck_assert_str_eq(sakd_meta_get(&mb, "axes"), "model.T");
+    ck_assert_str_eq(sakd_meta_get(&mb, "axis.model.T"), "1");
+    ck_assert_ptr_null(sakd_meta_get(&mb, "axis.model.surrogate"));
+    ck_assert_ptr_nonnull(strstr(sakd_meta_get(&mb, "reused_from"), "/a/runs/"));
+    /* the provenance is the source's: when, where and with what it was trained */
+    const char *kept[] = {"start", "end", "wall_s", "git", "opencl_device", "attempts"};
+    for (size_t k = 0; k < sizeof kept / sizeof kept[0]; k++)
+        ck_assert_str_eq(sakd_meta_get(&mb, kept[k]), sakd_meta_get(&ma, kept[k]));
+    sakd_meta_free(&ma);
+    sakd_meta_free(&mb);
+    const char *same[] = {"weights.h5", "report.ini", "log.csv"};
+    for (size_t k = 0; k < 3; k++) {
+        snprintf(pa, sizeof pa, "%s/runs/%s/%s", ra, twin, same[k]);
+        snprintf(pb, sizeof pb, "%s/runs/%s/%s", rb, twin, same[k]);
+        ck_assert_msg(same_bytes(pa, pb), "%s differs from its source", pb);
+    }
+    snprintf(pb, sizeof pb, "%s/runs/%s/config.ini", rb, twin);
+    char *cfg = read_text(pb);
+    snprintf(pa, sizeof pa, "out = %s/runs/%s\n", rb, twin);
+    ck_assert_msg(strstr(cfg, pa) != NULL, "config.ini does not name its own run:\n%s", cfg);
+    free(cfg);
+    snprintf(pb, sizeof pb, "%s/runs/%s/stdout.log", rb, twin);
+    cfg = read_text(pb);
+    ck_assert_ptr_nonnull(strstr(cfg, "reused by sweep b"));
+    free(cfg);
+    /* the tables of b hold both of its cells */
+    snprintf(pb, sizeof pb, "%s/summary.csv", rb);
+    cfg = read_text(pb);
+    ck_assert_ptr_nonnull(strstr(cfg, twin));
+    ck_assert_ptr_nonnull(strstr(cfg, sb.runs[0].id));
+    free(cfg);
+    /* --no-reuse: trained again */
+    ck_assert_int_eq(RUN(NULL, "sweep", fb, "--out", rc, "--no-reuse"), 0);
+    EXPECT_IN_OUTPUT("2 done now");
+    EXPECT_IN_OUTPUT("0 reused from other sweeps");
+    sakd_meta mc;
+    meta_of(rc, twin, &mc);
+    ck_assert_ptr_null(sakd_meta_get(&mc, "reused_from"));
+    sakd_meta_free(&mc);
+    sakd_sweep_free(&sa);
+    sakd_sweep_free(&sb);
+    test_rmtree(dir);
+}
+END_TEST
+
 START_TEST(test_slurm_script_and_only)
 {
-    char dir[PATH_MAX], file[PATH_MAX + 16], res[PATH_MAX + 16], text[1024],
-        path[PATH_MAX + 128];
+    char dir[PATH_MAX], file[PATH_MAX + 16], res[PATH_MAX + 16], text[1024], path[PATH_MAX + 128];
     test_tempdir(dir, sizeof dir);
     snprintf(text, sizeof text, "%s[sweep]\nmodel.T = 1, 2\nseeds = 1, 2\n", tiny);
     write_file(dir, "j.ini", text);
@@ -513,6 +605,7 @@ Suite *suite_sweep(void)
     tcase_add_test(tc, test_sweep_end_to_end);
     tcase_add_test(tc, test_sweep_resume_killed_run);
     tcase_add_test(tc, test_slurm_script_and_only);
+    tcase_add_test(tc, test_sweep_reuses_twin_runs);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -28,7 +28,9 @@ void help_sweep(void)
         "`sakd train` into OUT/runs/<id>/ (config.ini, meta.ini, log.csv, weights.h5,\n"
         "report.ini, stdout.log); then writes OUT/summary.csv, table.csv, table.md and\n"
         "figures (as `sakd collect OUT`). Done runs are skipped, interrupted ones resume\n"
-        "from their checkpoint, failed ones are marked and the sweep goes on.\n\n"
+        "from their checkpoint, failed ones are marked and the sweep goes on. A run with the\n"
+        "same id done by another sweep beside OUT (OUT/../<sweep>/runs/<id>: the same resolved\n"
+        "config) is copied, its meta.ini naming the source (reused_from), not trained again.\n\n"
         "Options:\n"
         "  -j, --jobs N        runs at once, each a separate process (1)\n"
         "      --devices LIST  comma-separated --device of the job slots (slot k: item k %% n)\n"
@@ -37,6 +39,7 @@ void help_sweep(void)
         "  -n, --dry-run       print what would run; write nothing\n"
         "  -o, --out DIR       results directory (results/<sweep name>)\n"
         "      --teachers DIR  where teachers are trained (OUT/../teachers)\n"
+        "      --no-reuse      train every run here, even one another sweep has done\n"
         "      --smoke         the sweep's smoke variant (`smoke = key=value ...`, first seed,\n"
         "                      OUT results/<name>-smoke): seconds, for tests\n"
         "      --slurm         write OUT/slurm/{array.sbatch,collect.sbatch,submit.sh}: one\n"
@@ -44,7 +47,8 @@ void help_sweep(void)
         "  -d, --device SPEC   device of every run (default: as `sakd train`)\n\n"
         "Exit status: 0 every run done, 1 a run or teacher failed, 2 bad input, 130\n"
         "interrupted (run the same command again to resume).\n"
-        "GNU parallel: sakd sweep F --list | cut -d' ' -f1 | parallel -j4 sakd sweep F --only {}\n");
+        "GNU parallel: sakd sweep F --list | cut -d' ' -f1 | parallel -j4 sakd sweep F --only "
+        "{}\n");
 }
 
 static volatile sig_atomic_t interrupted;
@@ -212,17 +216,23 @@ static sakd_status write_hints(const sakd_sweep *s)
 
 int cmd_sweep(cli_opts *opts, int argc, char **argv)
 {
-    enum { OPT_DEVICES = 256, OPT_ONLY, OPT_SMOKE, OPT_SLURM, OPT_TEACHERS };
+    enum { OPT_DEVICES = 256, OPT_ONLY, OPT_SMOKE, OPT_SLURM, OPT_TEACHERS, OPT_NO_REUSE };
     static const struct option long_opts[] = {
-        {"jobs", required_argument, NULL, 'j'},   {"devices", required_argument, NULL, OPT_DEVICES},
-        {"list", no_argument, NULL, 'l'},         {"only", required_argument, NULL, OPT_ONLY},
-        {"dry-run", no_argument, NULL, 'n'},      {"out", required_argument, NULL, 'o'},
-        {"smoke", no_argument, NULL, OPT_SMOKE},  {"slurm", no_argument, NULL, OPT_SLURM},
+        {"jobs", required_argument, NULL, 'j'},
+        {"devices", required_argument, NULL, OPT_DEVICES},
+        {"list", no_argument, NULL, 'l'},
+        {"only", required_argument, NULL, OPT_ONLY},
+        {"dry-run", no_argument, NULL, 'n'},
+        {"out", required_argument, NULL, 'o'},
+        {"smoke", no_argument, NULL, OPT_SMOKE},
+        {"slurm", no_argument, NULL, OPT_SLURM},
         {"teachers", required_argument, NULL, OPT_TEACHERS},
-        {"device", required_argument, NULL, 'd'}, {"help", no_argument, NULL, 'h'},
+        {"no-reuse", no_argument, NULL, OPT_NO_REUSE},
+        {"device", required_argument, NULL, 'd'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    int jobs = 1, list = 0, dry = 0, smoke = 0, slurm = 0, jobs_given = 0, c;
+    int jobs = 1, list = 0, dry = 0, smoke = 0, slurm = 0, jobs_given = 0, reuse = 1, c;
     const char *devices = NULL, *only = NULL, *out = NULL, *teachers = NULL;
     optind = 0;
     while ((c = getopt_long(argc, argv, "j:lno:d:h", long_opts, NULL)) != -1) {
@@ -247,6 +257,7 @@ int cmd_sweep(cli_opts *opts, int argc, char **argv)
         case OPT_SMOKE: smoke = 1; break;
         case OPT_SLURM: slurm = 1; break;
         case OPT_TEACHERS: teachers = optarg; break;
+        case OPT_NO_REUSE: reuse = 0; break;
         case 'd': opts->device = optarg; break;
         case 'h': help_sweep(); return SAKD_EXIT_OK;
         default: fprintf(stderr, "sakd: 'sakd sweep --help' shows the options\n"); return 2;
@@ -331,6 +342,14 @@ int cmd_sweep(cli_opts *opts, int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* Sweeps side by side under one results directory share their identical runs. */
+    char root[PATH_MAX];
+    snprintf(root, sizeof root, "%s", s.out);
+    char *slash = strrchr(root, '/');
+    if (slash && slash != root)
+        *slash = '\0';
+    else
+        snprintf(root, sizeof root, "%s", slash ? "/" : ".");
     sakd_runner r = {.exe = exe,
                      .jobs = jobs,
                      .devices = dev_list,
@@ -338,7 +357,8 @@ int cmd_sweep(cli_opts *opts, int argc, char **argv)
                      .command_line = cmdline.data,
                      .log = stdout,
                      .interrupt = &interrupted,
-                     .dry_run = dry};
+                     .dry_run = dry,
+                     .reuse_root = reuse ? root : NULL};
     printf("sweep %s: %zu runs (%zu axes x %zu seeds), %zu teacher%s, results in %s\n", s.name,
            s.n_runs, s.n_axes, s.n_seeds, s.n_teachers, s.n_teachers == 1 ? "" : "s", s.out);
     if (!dry)
@@ -354,8 +374,8 @@ int cmd_sweep(cli_opts *opts, int argc, char **argv)
         rc = cli_fail(st, "sweep");
     } else if (!dry) {
         printf("sweep %s: %zu done now, %zu done before, %zu failed, %zu interrupted, %zu "
-               "running elsewhere\n",
-               s.name, t.done, t.skipped, t.failed, t.interrupted, t.busy);
+               "running elsewhere, %zu reused from other sweeps\n",
+               s.name, t.done, t.skipped, t.failed, t.interrupted, t.busy, t.reused);
         if (t.failed || t.interrupted)
             rc = SAKD_EXIT_FAIL;
     }

@@ -1,4 +1,6 @@
 /* runner.c — runs of a sweep as child processes: locks, meta.ini status, stdout.log. */
+#define _DEFAULT_SOURCE /* realpath */
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
@@ -25,9 +27,9 @@ typedef struct job {
     const char *dir;
     const sakd_sweep_run *run; /* NULL for a teacher */
     char id[13];
-    int lock;      /* fd holding flock on <dir>/.lock, -1 none */
-    pid_t pid;     /* 0: slot free */
-    double t0;     /* wall clock at start */
+    int lock;  /* fd holding flock on <dir>/.lock, -1 none */
+    pid_t pid; /* 0: slot free */
+    double t0; /* wall clock at start */
     sakd_meta meta;
     char meta_path[PATH_MAX + 16];
 } job;
@@ -93,6 +95,165 @@ static void read_status(const char *dir, char *status, size_t size)
     sakd_error_clear();
 }
 
+/* Sets this sweep's own keys in a run's meta.ini: name, file, index, axes and axis values. */
+static sakd_status set_sweep_keys(sakd_meta *m, const sakd_sweep *s, const sakd_runner *r,
+                                  const job *j)
+{
+    SAKD_TRY(sakd_meta_set(m, "sweep", s->name));
+    SAKD_TRY(sakd_meta_set(m, "sweep_file", s->path));
+    SAKD_TRY(sakd_meta_set(m, "command", r->command_line ? r->command_line : ""));
+    if (!j->run)
+        return SAKD_OK;
+    SAKD_TRY(sakd_meta_setf(m, "index", "%zu", j->run->index));
+    char axes[2048] = "";
+    size_t used = 0;
+    for (size_t a = 0; a < s->n_axes && used < sizeof axes; a++)
+        used += (size_t)snprintf(axes + used, sizeof axes - used, "%s%s", a ? ", " : "",
+                                 s->axes[a].key);
+    SAKD_TRY(sakd_meta_set(m, "axes", axes));
+    for (size_t a = 0; a < s->n_axes; a++) {
+        char key[300];
+        snprintf(key, sizeof key, "axis.%s", s->axes[a].key);
+        SAKD_TRY(sakd_meta_set(m, key, j->run->values[a]));
+    }
+    return SAKD_OK;
+}
+
+/* Copies `name` from run directory `from` into `to` atomically (absent in `from`: skipped);
+ * `tail`, when given, is appended to the copy. */
+static sakd_status copy_run_file(const char *from, const char *to, const char *name,
+                                 const char *tail)
+{
+    char src[PATH_MAX + 64], dst[PATH_MAX + 64];
+    snprintf(src, sizeof src, "%s/%s", from, name);
+    snprintf(dst, sizeof dst, "%s/%s", to, name);
+    if (access(src, F_OK) != 0)
+        return SAKD_OK;
+    char *data;
+    size_t n;
+    SAKD_TRY(sakd_file_read(src, &data, &n));
+    if (tail) {
+        size_t extra = strlen(tail);
+        char *grown = realloc(data, n + extra + 1);
+        if (!grown) {
+            free(data);
+            return sakd_error(SAKD_ERR_NOMEM, "out of memory copying %s", src);
+        }
+        data = grown;
+        memcpy(data + n, tail, extra + 1);
+        n += extra;
+    }
+    sakd_status st = sakd_file_write_atomic(dst, data, n);
+    free(data);
+    return st;
+}
+
+/* Cuts a config.ini text before its [run] section (the output directory and device, which
+ * do not change what a run computes). */
+static void drop_run_section(char *ini)
+{
+    char *run = strstr(ini, "\n[run]\n");
+    if (run)
+        run[1] = '\0';
+}
+
+/* A done run of j's id in another sweep under r->reuse_root whose config.ini is this run's
+ * config, text for text up to [run]: its path in `from`, 1; else 0. */
+static int find_done_twin(const sakd_runner *r, const job *j, const char *ini, char *from,
+                          size_t size)
+{
+    char own[PATH_MAX];
+    if (!r->reuse_root || !realpath(j->dir, own))
+        return 0;
+    DIR *d = opendir(r->reuse_root);
+    if (!d)
+        return 0;
+    int found = 0;
+    for (struct dirent *e; !found && (e = readdir(d)) != NULL;) {
+        if (e->d_name[0] == '.')
+            continue;
+        char cand[PATH_MAX], real[PATH_MAX], path[PATH_MAX + 16], status[32];
+        if ((size_t)snprintf(cand, sizeof cand, "%s/%s/runs/%s", r->reuse_root, e->d_name, j->id) >=
+                sizeof cand ||
+            !realpath(cand, real) || !strcmp(real, own))
+            continue;
+        read_status(cand, status, sizeof status);
+        snprintf(path, sizeof path, "%s/report.ini", cand);
+        if (strcmp(status, "done") || access(path, R_OK) != 0)
+            continue;
+        snprintf(path, sizeof path, "%s/config.ini", cand);
+        char *text;
+        size_t n;
+        if (sakd_file_read(path, &text, &n) != SAKD_OK) {
+            sakd_error_clear();
+            continue;
+        }
+        drop_run_section(text);
+        found = !strcmp(text, ini);
+        free(text);
+        if (found)
+            snprintf(from, size, "%s", cand);
+    }
+    closedir(d);
+    return found;
+}
+
+/* Reuses a done twin (find_done_twin) of a run never started here: copies its files, then
+ * writes meta.ini (status done: the commit point) with this sweep's keys on the source's
+ * provenance and `reused_from`. *reused: 1 when it did. */
+static sakd_status reuse_twin(const sakd_sweep *s, const sakd_runner *r, job *j, int *reused,
+                              char *from, size_t size)
+{
+    *reused = 0;
+    char *ini = NULL, *cut;
+    SAKD_TRY(sakd_config_to_ini(j->cfg, &ini));
+    if (!(cut = strdup(ini))) {
+        free(ini);
+        return sakd_error(SAKD_ERR_NOMEM, "out of memory");
+    }
+    drop_run_section(cut);
+    int found = find_done_twin(r, j, cut, from, size);
+    free(cut);
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/config.ini", j->dir);
+    sakd_status st = found ? sakd_file_write_atomic(path, ini, strlen(ini)) : SAKD_OK;
+    free(ini);
+    if (!found || st != SAKD_OK)
+        return st;
+    char when[32], tail[PATH_MAX + 128];
+    sakd_meta_now(when, sizeof when);
+    snprintf(tail, sizeof tail, "==== %s reused by sweep %s from %s\n", when, s->name, from);
+    static const char *files[] = {"log.csv", "report.ini", "weights.h5"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+        SAKD_TRY(copy_run_file(from, j->dir, files[i], NULL));
+    SAKD_TRY(copy_run_file(from, j->dir, "stdout.log", tail));
+    snprintf(path, sizeof path, "%s/meta.ini", from);
+    sakd_meta src, m;
+    SAKD_TRY(sakd_meta_read(&src, path));
+    /* the source's provenance, without its sweep's index and axes */
+    sakd_meta_init(&m);
+    for (size_t i = 0; i < src.count && st == SAKD_OK; i++)
+        if (strcmp(src.keys[i], "index") && strcmp(src.keys[i], "axes") &&
+            strncmp(src.keys[i], "axis.", 5))
+            st = sakd_meta_set(&m, src.keys[i], src.values[i]);
+    sakd_meta_free(&src);
+    if (st == SAKD_OK)
+        st = set_sweep_keys(&m, s, r, j);
+    if (st == SAKD_OK)
+        st = sakd_meta_set(&m, "reused_from", from);
+    if (st == SAKD_OK)
+        st = sakd_meta_set(&m, "reused_at", when);
+    if (st == SAKD_OK)
+        st = sakd_meta_set(&m, "pid", "");
+    snprintf(path, sizeof path, "%s/meta.ini", j->dir);
+    if (st == SAKD_OK)
+        st = sakd_meta_write(&m, path, "sakd run provenance and status (DESIGN.md 3.4)");
+    sakd_meta_free(&m);
+    if (st == SAKD_OK)
+        *reused = 1;
+    return st;
+}
+
 /* Writes config.ini and meta.ini (status running) and starts the child. */
 static sakd_status start(const sakd_sweep *s, const sakd_runner *r, job *j, const char *device)
 {
@@ -122,24 +283,8 @@ static sakd_status start(const sakd_sweep *s, const sakd_runner *r, job *j, cons
     SAKD_TRY(sakd_meta_set(m, "status", "running"));
     SAKD_TRY(sakd_meta_setf(m, "seed", "%llu", j->cfg->train.seed));
     SAKD_TRY(sakd_meta_set(m, "config_hash", j->id));
-    if (j->run) {
-        SAKD_TRY(sakd_meta_setf(m, "index", "%zu", j->run->index));
-        {
-            char axes[2048] = "";
-            size_t used = 0;
-            for (size_t a = 0; a < s->n_axes && used < sizeof axes; a++)
-                used += (size_t)snprintf(axes + used, sizeof axes - used, "%s%s",
-                                         a ? ", " : "", s->axes[a].key);
-            SAKD_TRY(sakd_meta_set(m, "axes", axes));
-        }
-        for (size_t a = 0; a < s->n_axes; a++) {
-            char key[300];
-            snprintf(key, sizeof key, "axis.%s", s->axes[a].key);
-            SAKD_TRY(sakd_meta_set(m, key, j->run->values[a]));
-        }
-    }
+    SAKD_TRY(set_sweep_keys(m, s, r, j));
     SAKD_TRY(sakd_meta_set(m, "teacher", j->cfg->distill.teacher));
-    SAKD_TRY(sakd_meta_set(m, "command", r->command_line ? r->command_line : ""));
     SAKD_TRY(sakd_meta_setf(m, "run_command", "%s%s%s train %s/config.ini", r->exe,
                             device ? " --device " : "", device ? device : "", j->dir));
     SAKD_TRY(sakd_meta_provenance(m, device ? device : j->cfg->run.device));
@@ -234,8 +379,9 @@ static const char *finish(job *j, int wstatus, sakd_sweep_tally *t)
                  WTERMSIG(wstatus) == SIGKILL || WTERMSIG(wstatus) == SIGHUP))) {
         status = "interrupted";
         if (WIFSIGNALED(wstatus))
-            snprintf(err, sizeof err, "killed by signal %d; the next sweep resumes it from its "
-                                      "last checkpoint",
+            snprintf(err, sizeof err,
+                     "killed by signal %d; the next sweep resumes it from its "
+                     "last checkpoint",
                      WTERMSIG(wstatus));
         t->interrupted++;
     } else {
@@ -392,9 +538,9 @@ sakd_status sakd_sweep_execute(const sakd_sweep *s, const sakd_runner *r, const 
                 continue;
             }
             if (r->dry_run) {
-                say(r, "[%zu] %s would run (%s): %s%s train %s/config.ini\n", run->index,
-                    run->id, status[0] ? status : "pending", r->exe,
-                    r->n_devices ? " --device ..." : "", j->dir);
+                say(r, "[%zu] %s would run (%s): %s%s train %s/config.ini\n", run->index, run->id,
+                    status[0] ? status : "pending", r->exe, r->n_devices ? " --device ..." : "",
+                    j->dir);
                 continue;
             }
             int taken = 0;
@@ -415,6 +561,20 @@ sakd_status sakd_sweep_execute(const sakd_sweep *s, const sakd_runner *r, const 
                 tally->skipped++;
                 continue;
             }
+            if (!status[0]) {
+                char from[PATH_MAX];
+                int reused = 0;
+                st = reuse_twin(s, r, j, &reused, from, sizeof from);
+                if (st == SAKD_OK && reused) {
+                    say(r, "[%zu] %s done: the same run as %s, copied (%s)\n", run->index, run->id,
+                        from, label);
+                    tally->reused++;
+                }
+                if (st != SAKD_OK || reused) {
+                    release(j);
+                    continue;
+                }
+            }
             const char *dev = r->n_devices ? r->devices[free_slot % (int)r->n_devices] : NULL;
             st = start(s, r, j, dev);
             if (st != SAKD_OK) {
@@ -432,8 +592,8 @@ sakd_status sakd_sweep_execute(const sakd_sweep *s, const sakd_runner *r, const 
             continue; /* a signal: look at the interrupt flag */
         const char *how = finish(&slots[i], ws, tally);
         const char *err = sakd_meta_get(&slots[i].meta, "error");
-        say(r, "[%zu] %s %s%s%s\n", slots[i].run->index, slots[i].id, how,
-            err && *err ? ": " : "", err ? err : "");
+        say(r, "[%zu] %s %s%s%s\n", slots[i].run->index, slots[i].id, how, err && *err ? ": " : "",
+            err ? err : "");
         release(&slots[i]);
     }
     free(slots);

@@ -10,14 +10,18 @@
 #include "harness/sweep.h"
 
 typedef struct sakd_runner {
-    const char *exe;              /* the sakd binary the children run */
-    int jobs;                     /* runs at once, >= 1 */
-    const char *const *devices;   /* [n_devices] --device of each child slot (slot % n) */
-    size_t n_devices;             /* 0: the children choose as `sakd train` does */
-    const char *command_line;     /* the sweep command, recorded in meta.ini */
-    FILE *log;                    /* one line per event (NULL: silent) */
+    const char *exe;                  /* the sakd binary the children run */
+    int jobs;                         /* runs at once, >= 1 */
+    const char *const *devices;       /* [n_devices] --device of each child slot (slot % n) */
+    size_t n_devices;                 /* 0: the children choose as `sakd train` does */
+    const char *command_line;         /* the sweep command, recorded in meta.ini */
+    FILE *log;                        /* one line per event (NULL: silent) */
     volatile sig_atomic_t *interrupt; /* non-zero: stop launching, stop the children */
-    bool dry_run;                 /* print what would run; write nothing */
+    bool dry_run;                     /* print what would run; write nothing */
+    /* Where to look for a done run of the same id made by another sweep, as
+     * <reuse_root>/<sweep>/runs/<id> (the same resolved config, so the same result): it is
+     * copied instead of trained again. NULL: every run is trained here. */
+    const char *reuse_root;
 } sakd_runner;
 
 typedef struct sakd_sweep_tally {
@@ -26,6 +30,7 @@ typedef struct sakd_sweep_tally {
     size_t busy;        /* locked by another process */
     size_t failed;      /* marked failed */
     size_t interrupted; /* stopped by a signal; the next sweep resumes them */
+    size_t reused;      /* copied from another sweep's done run of the same id */
 } sakd_sweep_tally;
 
 /* Runs the runs `which` ([n_which] indices into s->runs; NULL = all), first training the
@@ -34,8 +39,11 @@ typedef struct sakd_sweep_tally {
  * write config.ini and meta.ini (status running), run `exe [--device D] train config.ini` with
  * stdout and stderr appended to stdout.log, then set meta.ini's status: done (exit 0 and a
  * report.ini), interrupted (exit 130 or a signal) or failed (with the error). A failed run
- * does not stop the others. Returns SAKD_ERR_INTERRUPTED when *interrupt was raised, an error
- * when a teacher failed or a file could not be written, else SAKD_OK (see the tally). */
+ * does not stop the others. A run never started here whose id (and config.ini) matches a done
+ * run of another sweep under r->reuse_root is copied from it: its files, and meta.ini with this
+ * sweep's name, index and axis values, the source's provenance and `reused_from`. Returns
+ * SAKD_ERR_INTERRUPTED when *interrupt was raised, an error when a teacher failed or a file could
+ * not be written, else SAKD_OK (see the tally). */
 sakd_status sakd_sweep_execute(const sakd_sweep *s, const sakd_runner *r, const size_t *which,
                                size_t n_which, sakd_sweep_tally *tally);
 
