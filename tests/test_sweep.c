@@ -487,6 +487,10 @@ START_TEST(test_sweep_reuses_twin_runs)
     ck_assert_str_ne(sa.runs[1].id, sb.runs[0].id);
     ck_assert_int_eq(RUN(NULL, "sweep", fa, "--out", ra), 0);
     EXPECT_IN_OUTPUT("2 done now");
+    ck_assert_int_eq(RUN(NULL, "sweep", fb, "--out", rb, "--dry-run"), 0);
+    EXPECT_IN_OUTPUT("would be copied from");
+    EXPECT_IN_OUTPUT("would run");
+    ck_assert_int_ne(access(rb, F_OK), 0);
     ck_assert_int_eq(RUN(NULL, "sweep", fb, "--out", rb), 0);
     EXPECT_IN_OUTPUT("1 done now");
     EXPECT_IN_OUTPUT("1 reused from other sweeps");

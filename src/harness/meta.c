@@ -12,6 +12,7 @@
 
 #include <clblast_c.h>
 
+#include "harness/build_git.h"
 #include "harness/meta.h"
 #include "io/file.h"
 #include "runtime/device.h"
@@ -179,28 +180,11 @@ void sakd_meta_now(char *buf, size_t size)
     strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* First line of a command's output, "" when it fails. */
-static void command_line_output(const char *cmd, char *buf, size_t size)
-{
-    buf[0] = '\0';
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return;
-    if (!fgets(buf, (int)size, p))
-        buf[0] = '\0';
-    if (pclose(p) != 0)
-        buf[0] = '\0';
-    buf[strcspn(buf, "\n")] = '\0';
-}
-
 void sakd_meta_git_describe(char *buf, size_t size)
 {
-#ifdef SAKD_SRCDIR
-    command_line_output("git -C '" SAKD_SRCDIR "' describe --always --dirty 2>/dev/null", buf,
-                        size);
-#else
-    command_line_output("git describe --always --dirty 2>/dev/null", buf, size);
-#endif
+    /* Taken when the library was built, not from the source tree now: the tree may have moved
+     * on since (a commit, an edit) while this binary runs. */
+    snprintf(buf, size, "%s", SAKD_BUILD_GIT);
 }
 
 sakd_status sakd_meta_provenance(sakd_meta *m, const char *device_spec)

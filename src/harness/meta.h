@@ -32,8 +32,8 @@ sakd_status sakd_meta_read(sakd_meta *m, const char *path);
 /* Writes the pairs atomically (temp file, fsync, rename), `title` as a comment on top. */
 sakd_status sakd_meta_write(const sakd_meta *m, const char *path, const char *title);
 
-/* `git describe --always --dirty` of the source tree the binary was built from ("" when that
- * is not a git checkout). */
+/* `git describe --always --dirty` of the source tree, taken when the library was built ("" when
+ * it was not built from a git checkout). */
 void sakd_meta_git_describe(char *buf, size_t size);
 
 /* The time now, UTC, ISO 8601 ("2024-05-01T12:00:00Z"). */

@@ -163,8 +163,10 @@ static int find_done_twin(const sakd_runner *r, const job *j, const char *ini, c
                           size_t size)
 {
     char own[PATH_MAX];
-    if (!r->reuse_root || !realpath(j->dir, own))
+    if (!r->reuse_root)
         return 0;
+    if (!realpath(j->dir, own)) /* not made yet (a dry run) */
+        snprintf(own, sizeof own, "%s", j->dir);
     DIR *d = opendir(r->reuse_root);
     if (!d)
         return 0;
@@ -195,6 +197,20 @@ static int find_done_twin(const sakd_runner *r, const job *j, const char *ini, c
             snprintf(from, size, "%s", cand);
     }
     closedir(d);
+    return found;
+}
+
+/* find_done_twin for a dry run: nothing written. */
+static int would_reuse(const sakd_runner *r, const job *j, char *from, size_t size)
+{
+    char *ini = NULL;
+    if (sakd_config_to_ini(j->cfg, &ini) != SAKD_OK) {
+        sakd_error_clear();
+        return 0;
+    }
+    drop_run_section(ini);
+    int found = find_done_twin(r, j, ini, from, size);
+    free(ini);
     return found;
 }
 
@@ -535,6 +551,11 @@ sakd_status sakd_sweep_execute(const sakd_sweep *s, const sakd_runner *r, const 
             if (!strcmp(status, "done")) {
                 say(r, "[%zu] %s done already (%s)\n", run->index, run->id, label);
                 tally->skipped++;
+                continue;
+            }
+            char twin[PATH_MAX];
+            if (r->dry_run && !status[0] && would_reuse(r, j, twin, sizeof twin)) {
+                say(r, "[%zu] %s would be copied from %s (%s)\n", run->index, run->id, twin, label);
                 continue;
             }
             if (r->dry_run) {
