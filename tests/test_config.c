@@ -56,13 +56,19 @@ static const char *capture_end(void)
     return buf;
 }
 
-/* Validates c with warnings captured; returns the status and puts the text in *log. */
+/* Validates c, then (when valid) prints its warnings, as `sakd train` does, with the output
+ * captured; returns the status and puts the text in *log. Validation itself prints nothing. */
 static sakd_status validate_captured(const sakd_config *c, const char **log)
 {
     sakd_log_level level = sakd_log_get_level();
     sakd_log_set_level(SAKD_LOG_WARN);
     capture_begin();
     sakd_status st = sakd_config_validate(c);
+    const char *quiet = capture_end();
+    ck_assert_msg(quiet[0] == '\0', "sakd_config_validate printed: %s", quiet);
+    capture_begin();
+    if (st == SAKD_OK)
+        sakd_config_warn(c);
     *log = capture_end();
     sakd_log_set_level(level);
     return st;
