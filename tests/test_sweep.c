@@ -532,6 +532,15 @@ START_TEST(test_sweep_reuses_twin_runs)
     ck_assert_ptr_nonnull(strstr(cfg, twin));
     ck_assert_ptr_nonnull(strstr(cfg, sb.runs[0].id));
     free(cfg);
+    /* a third copy names the run that was trained, whichever copy it was made from */
+    char rd[PATH_MAX + 16];
+    snprintf(rd, sizeof rd, "%s/res/d", dir);
+    ck_assert_int_eq(RUN(NULL, "sweep", fb, "--out", rd), 0);
+    EXPECT_IN_OUTPUT("2 reused from other sweeps");
+    sakd_meta md;
+    meta_of(rd, twin, &md);
+    ck_assert_ptr_nonnull(strstr(sakd_meta_get(&md, "reused_from"), "/a/runs/"));
+    sakd_meta_free(&md);
     /* --no-reuse: trained again */
     ck_assert_int_eq(RUN(NULL, "sweep", fb, "--out", rc, "--no-reuse"), 0);
     EXPECT_IN_OUTPUT("2 done now");

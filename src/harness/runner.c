@@ -255,7 +255,8 @@ static sakd_status reuse_twin(const sakd_sweep *s, const sakd_runner *r, job *j,
     sakd_meta_free(&src);
     if (st == SAKD_OK)
         st = set_sweep_keys(&m, s, r, j);
-    if (st == SAKD_OK)
+    /* the run that was trained: the source, or what the source itself was copied from */
+    if (st == SAKD_OK && !sakd_meta_get(&m, "reused_from"))
         st = sakd_meta_set(&m, "reused_from", from);
     if (st == SAKD_OK)
         st = sakd_meta_set(&m, "reused_at", when);
