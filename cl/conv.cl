@@ -36,7 +36,9 @@ __kernel void conv2d_im2col(__global float *cols, ulong cols_off, __global const
 /* gx[n0 + nl, ci, y, xx] = Σ_{i, j} gcols[(ci·KH + i)·KW + j, nl·P + oy·Wo + ox] over the (i, j)
  * with y = oy·sh − ph + i, xx = ox·sw − pw + j inside the output, i then j ascending (fixed
  * order).  gcols: [K, nc·P]; gx: [N, CIN, H, W], written (not accumulated); one work-item per
- * element of the chunk. */
+ * element of the chunk.  The taps that hit an output are found without a division per tap:
+ * along y, i runs over i ≡ y + ph (mod sh) from the first one with oy < Ho, oy falling by one
+ * per step of sh (likewise j along x). */
 __kernel void conv2d_col2im(__global float *gx, ulong gx_off, __global const float *gcols,
                             ulong gcols_off, ulong n0, ulong nc, ulong cin, ulong h, ulong w,
                             ulong kh, ulong kw, ulong sh, ulong sw, ulong ph, ulong pw, ulong ho,
@@ -46,29 +48,32 @@ __kernel void conv2d_col2im(__global float *gx, ulong gx_off, __global const flo
     if ((ulong)get_global_id(0) >= nc * cin * h * w)
         return;
     uint g = (uint)get_global_id(0), W = (uint)w, H = (uint)h;
-    uint P = (uint)(ho * wo), ncp = (uint)nc * P;
+    uint KH = (uint)kh, KW = (uint)kw, SH = (uint)sh, SW = (uint)sw, HO = (uint)ho, WO = (uint)wo;
+    uint P = HO * WO, ncp = (uint)nc * P;
     uint xx = g % W, t = g / W;
     uint y = t % H;
     t /= H;
     uint ci = t % (uint)cin, nl = t / (uint)cin;
+    /* Rows: tap i reaches output row oy = (ay − i) / SH when SH divides ay − i, 0 <= oy < HO. */
+    uint ay = y + (uint)ph, ax = xx + (uint)pw;
+    uint i0 = ay % SH, oy0 = ay / SH;
+    if (oy0 >= HO) { /* skip taps whose output row is past the last one */
+        uint skip = oy0 - (HO - 1);
+        i0 += skip * SH;
+        oy0 = HO - 1;
+    }
+    uint j0 = ax % SW, ox0 = ax / SW;
+    if (ox0 >= WO) {
+        uint skip = ox0 - (WO - 1);
+        j0 += skip * SW;
+        ox0 = WO - 1;
+    }
+    __global const float *base = gcols + gcols_off + ci * KH * KW * ncp + nl * P;
     float s = 0.0f;
-    for (uint i = 0; i < (uint)kh; i++) {
-        int ty = (int)(y + (uint)ph) - (int)i;
-        if (ty < 0 || ty % (int)sh != 0)
-            continue;
-        uint oy = (uint)ty / (uint)sh;
-        if (oy >= (uint)ho)
-            continue;
-        for (uint j = 0; j < (uint)kw; j++) {
-            int tx = (int)(xx + (uint)pw) - (int)j;
-            if (tx < 0 || tx % (int)sw != 0)
-                continue;
-            uint ox = (uint)tx / (uint)sw;
-            if (ox >= (uint)wo)
-                continue;
-            s += gcols[gcols_off + ((ci * (uint)kh + i) * (uint)kw + j) * ncp + nl * P +
-                       oy * (uint)wo + ox];
-        }
+    for (uint i = i0, oy = oy0; i < KH && i <= ay; i += SH, oy--) {
+        __global const float *row = base + i * KW * ncp + oy * WO;
+        for (uint j = j0, ox = ox0; j < KW && j <= ax; j += SW, ox--)
+            s += row[j * ncp + ox];
     }
     gx[gx_off + ((n0 + nl) * cin + ci) * h * w + y * w + xx] = s;
 }

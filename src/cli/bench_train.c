@@ -43,7 +43,9 @@ void help_bench_train(void)
            "  --reps R          timed steps (default 5)\n"
            "  --warmup W        untimed steps first (default 2)\n"
            "  --csv FILE        append one row per mode, with provenance, to FILE\n"
-           "  --results         append to results/bench/<device>.csv\n");
+           "  --results         append to results/bench/<device>.csv\n"
+           "  --kernels N       also list the N costliest kernels of each profiled step (device\n"
+           "                    time, launches, share), GEMMs under \"gemm\"\n");
 }
 
 void help_bench_lif_layer(void)
@@ -216,12 +218,22 @@ static void provenance(const sakd_ctx *ctx, char (*cells)[64])
 /* ---- bench train ------------------------------------------------------------------------------
  */
 
+enum { MAX_TOP = 64 }; /* kernels kept per mode for --kernels */
+
 typedef struct train_result {
     double step_ms, img_s;
     double fam_ms[F_COUNT], profiled_ms;
     double gemm_flops, gemm_gflops;
     double peak_mib, act_bytes_per_image;
+    sakd_profile_total top[MAX_TOP]; /* the costliest labels of the profiled step, sorted */
+    size_t n_top;
 } train_result;
+
+static int by_ms_desc(const void *a, const void *b)
+{
+    const sakd_profile_total *x = a, *y = b;
+    return x->ms < y->ms ? 1 : x->ms > y->ms ? -1 : strcmp(x->label, y->label);
+}
 
 /* Bytes kept for the backward pass by a graph: activation values, LIF potentials and spikes. */
 static double stored_bytes(const sakd_graph *g)
@@ -280,6 +292,14 @@ static sakd_status bench_mode(const sakd_config *c, cli_workload_mode mode, size
             r->fam_ms[family_of(tot[i].label)] += tot[i].ms;
             r->profiled_ms += tot[i].ms;
         }
+        sakd_profile_total *all = n ? malloc(n * sizeof *all) : NULL;
+        if (all) {
+            memcpy(all, tot, n * sizeof *all);
+            qsort(all, n, sizeof *all, by_ms_desc);
+            r->n_top = n < MAX_TOP ? n : MAX_TOP;
+            memcpy(r->top, all, r->n_top * sizeof *all);
+            free(all);
+        }
         for (size_t i = 0; i < log.n; i++)
             r->gemm_flops += (double)log.shapes[i].count * sakd_gemm_shape_flops(&log.shapes[i]);
         r->gemm_gflops =
@@ -331,10 +351,11 @@ int cli_bench_train(cli_opts *opts, int argc, char **argv)
                                              {"warmup", required_argument, NULL, 'w'},
                                              {"csv", required_argument, NULL, 'c'},
                                              {"results", no_argument, NULL, 'R'},
+                                             {"kernels", required_argument, NULL, 'k'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     const char *modes = "ann,snn,sakd", *csv = NULL;
-    long size = 0, reps = 5, warmup = 2;
+    long size = 0, reps = 5, warmup = 2, kernels = 0;
     int to_results = 0, ch;
     optind = 0;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -347,6 +368,7 @@ int cli_bench_train(cli_opts *opts, int argc, char **argv)
         case 'w': warmup = strtol(optarg, &end, 10); break;
         case 'c': csv = optarg; break;
         case 'R': to_results = 1; break;
+        case 'k': kernels = strtol(optarg, &end, 10); break;
         case 'h': help_bench_train(); return SAKD_EXIT_OK;
         default: return SAKD_EXIT_USAGE;
         }
@@ -355,9 +377,11 @@ int cli_bench_train(cli_opts *opts, int argc, char **argv)
             return SAKD_EXIT_USAGE;
         }
     }
-    if (size < 0 || reps < 1 || reps > 1000 || warmup < 0 || warmup > 100) {
+    if (size < 0 || reps < 1 || reps > 1000 || warmup < 0 || warmup > 100 || kernels < 0 ||
+        kernels > MAX_TOP) {
         fprintf(stderr, "sakd: error: bench train: --reps must be 1 to 1000, --warmup 0 to "
-                        "100, --size not negative\n");
+                        "100, --kernels 0 to %d, --size not negative\n",
+                (int)MAX_TOP);
         return SAKD_EXIT_USAGE;
     }
     /* Without a config file: the reference point, resnet19 width 0.25, batch 32. */
@@ -463,6 +487,18 @@ int cli_bench_train(cli_opts *opts, int argc, char **argv)
                            res[m].profiled_ms > 0 ? 100.0 * res[m].fam_ms[f] / res[m].profiled_ms
                                                   : 0.0);
             printf("\n");
+        }
+        for (int m = 0; m < 3 && kernels > 0; m++) {
+            if (!done[m])
+                continue;
+            printf("\nthe %ld costliest kernels of the profiled %s step:\n", kernels,
+                   cli_workload_mode_str((cli_workload_mode)m));
+            printf("%-36s %10s %8s %7s\n", "kernel", "ms", "launches", "share");
+            for (size_t i = 0; i < res[m].n_top && i < (size_t)kernels; i++)
+                printf("%-36s %10.1f %8zu %6.1f%%\n", res[m].top[i].label, res[m].top[i].ms,
+                       res[m].top[i].count,
+                       res[m].profiled_ms > 0 ? 100.0 * res[m].top[i].ms / res[m].profiled_ms
+                                              : 0.0);
         }
         if (done[CLI_WORKLOAD_SNN] && done[CLI_WORKLOAD_SAKD])
             printf("\nSAKD step / SNN step: %.3f\n",
