@@ -2,6 +2,15 @@
  * statistics as fixed-tree work-group sums (deterministic), normalization and its gradient. */
 #include "reduce.clh"
 
+/* The channel of element i of a [N, C, P] tensor of `total` elements, in 32-bit arithmetic when
+ * the tensor allows it (a 64-bit division costs several times more on CPUs). */
+ulong channel_of(ulong i, ulong total, ulong C, ulong P)
+{
+    if (total <= 0xffffffffUL)
+        return ((uint)i / (uint)P) % (uint)C;
+    return (i / P) % C;
+}
+
 /* One group of RED_WG work-items per channel c; m = N·P values x[n, c, p]. Two passes:
  *   mean = Σx / m,  var = Σ(x − mean)² / m  (biased)
  *   save_mean[c] = mean,  save_invstd[c] = 1 / sqrt(var + eps)
@@ -15,16 +24,16 @@ __kernel void bn_stats(__global float *save_mean, ulong sm_off, __global float *
 {
     __local float scratch[RED_WG];
     ulong c = get_group_id(0), m = n * P;
+    uint P32 = (uint)P;
     float s = 0.0f;
-    for (ulong e = get_local_id(0); e < m; e += RED_WG) {
-        ulong i = e / P;
-        s += x[x_off + (i * C + c) * P + (e - i * P)];
-    }
+    chan_pos q = chan_start(get_local_id(0), P32);
+    for (ulong e = get_local_id(0); e < m; e += RED_WG, chan_next(&q, P32))
+        s += x[x_off + (q.i * C + c) * P + q.p];
     float mean = wg_sum(scratch, s) / (float)m;
     s = 0.0f;
-    for (ulong e = get_local_id(0); e < m; e += RED_WG) {
-        ulong i = e / P;
-        float d = x[x_off + (i * C + c) * P + (e - i * P)] - mean;
+    q = chan_start(get_local_id(0), P32);
+    for (ulong e = get_local_id(0); e < m; e += RED_WG, chan_next(&q, P32)) {
+        float d = x[x_off + (q.i * C + c) * P + q.p] - mean;
         s += d * d;
     }
     float var = wg_sum(scratch, s) / (float)m;
@@ -60,7 +69,7 @@ __kernel void bn_fwd(__global float *y, ulong y_off, __global const float *mean,
     ulong i = get_global_id(0);
     if (i >= total)
         return;
-    ulong c = (i / P) % C;
+    ulong c = channel_of(i, total, C, P);
     y[y_off + i] = (x[x_off + i] - mean[m_off + c]) * invstd[s_off + c] * gamma[g_off + c] +
                    beta[b_off + c];
 }
@@ -79,8 +88,10 @@ __kernel void bn_bwd_reduce(__global float *grad_gamma, ulong gg_off, __global f
     ulong c = get_group_id(0), m = n * P;
     float mu = mean[m_off + c];
     float sb = 0.0f, sg = 0.0f;
-    for (ulong e = get_local_id(0); e < m; e += RED_WG) {
-        ulong i = e / P, j = (i * C + c) * P + (e - i * P);
+    uint P32 = (uint)P;
+    chan_pos q = chan_start(get_local_id(0), P32);
+    for (ulong e = get_local_id(0); e < m; e += RED_WG, chan_next(&q, P32)) {
+        ulong j = (q.i * C + c) * P + q.p;
         float g = gy[gy_off + j];
         sb += g;
         sg += g * (x[x_off + j] - mu);
@@ -107,7 +118,7 @@ __kernel void bn_bwd(__global float *gx, ulong gx_off, __global const float *gra
     ulong i = get_global_id(0);
     if (i >= total)
         return;
-    ulong c = (i / P) % C;
+    ulong c = channel_of(i, total, C, P);
     float k = gamma[g_off + c] * invstd[s_off + c];
     float g = gy[gy_off + i];
     if (train) {

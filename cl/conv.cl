@@ -118,10 +118,10 @@ __kernel void conv2d_bias_bwd(__global float *gb, ulong gb_off, __global const f
     ulong co = get_group_id(0);
     ulong m = n * P;
     float s = 0.0f;
-    for (ulong e = get_local_id(0); e < m; e += RED_WG) {
-        ulong i = e / P;
-        s += gy[gy_off + (i * cout + co) * P + (e - i * P)];
-    }
+    uint P32 = (uint)P;
+    chan_pos q = chan_start(get_local_id(0), P32);
+    for (ulong e = get_local_id(0); e < m; e += RED_WG, chan_next(&q, P32))
+        s += gy[gy_off + (q.i * cout + co) * P + q.p];
     s = wg_sum(scratch, s);
     if (get_local_id(0) == 0)
         gb[gb_off + co] = s;

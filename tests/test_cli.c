@@ -268,9 +268,16 @@ START_TEST(test_bench_train_and_lif_layer)
     /* A second run appends under the same header. */
     ck_assert_int_eq(RUN(NULL, "bench", "train", "model.width=0.0625", "model.T=1", "train.batch=2",
                          "--size", "8", "--modes", "snn", "--reps", "1", "--warmup", "0", "--csv",
-                         csv),
+                         csv, "--kernels", "40"),
                      0);
     ck_assert_int_eq(csv_rows(csv, 8 + 25), 4);
+    /* --kernels: the per-kernel list of the profiled step names the SNN's own kernels. */
+    EXPECT_IN_OUTPUT("costliest kernels of the profiled snn step");
+    EXPECT_IN_OUTPUT("launches");
+    EXPECT_IN_OUTPUT("lif_fwd");
+    EXPECT_IN_OUTPUT("conv2d_col2im");
+    ck_assert_int_eq(RUN(NULL, "bench", "train", "--kernels", "-1"), 2);
+    ck_assert_int_eq(RUN(NULL, "bench", "train", "--kernels", "65"), 2);
     ck_assert_int_eq(RUN(NULL, "bench", "train", "--modes", "spiky"), 2);
     ck_assert_int_eq(RUN(NULL, "bench", "train", "--reps", "0"), 2);
     ck_assert_int_eq(RUN(NULL, "bench", "train", "model.nosuchkey=1"), 2);
