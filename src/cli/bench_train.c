@@ -344,16 +344,12 @@ static const char *train_header[] = {"model",
 
 int cli_bench_train(cli_opts *opts, int argc, char **argv)
 {
-    static const struct option longopts[] = {{"device", required_argument, NULL, 'd'},
-                                             {"modes", required_argument, NULL, 'm'},
-                                             {"size", required_argument, NULL, 's'},
-                                             {"reps", required_argument, NULL, 'r'},
-                                             {"warmup", required_argument, NULL, 'w'},
-                                             {"csv", required_argument, NULL, 'c'},
-                                             {"results", no_argument, NULL, 'R'},
-                                             {"kernels", required_argument, NULL, 'k'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {
+        {"device", required_argument, NULL, 'd'}, {"modes", required_argument, NULL, 'm'},
+        {"size", required_argument, NULL, 's'},   {"reps", required_argument, NULL, 'r'},
+        {"warmup", required_argument, NULL, 'w'}, {"csv", required_argument, NULL, 'c'},
+        {"results", no_argument, NULL, 'R'},      {"kernels", required_argument, NULL, 'k'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     const char *modes = "ann,snn,sakd", *csv = NULL;
     long size = 0, reps = 5, warmup = 2, kernels = 0;
     int to_results = 0, ch;
@@ -379,8 +375,9 @@ int cli_bench_train(cli_opts *opts, int argc, char **argv)
     }
     if (size < 0 || reps < 1 || reps > 1000 || warmup < 0 || warmup > 100 || kernels < 0 ||
         kernels > MAX_TOP) {
-        fprintf(stderr, "sakd: error: bench train: --reps must be 1 to 1000, --warmup 0 to "
-                        "100, --kernels 0 to %d, --size not negative\n",
+        fprintf(stderr,
+                "sakd: error: bench train: --reps must be 1 to 1000, --warmup 0 to "
+                "100, --kernels 0 to %d, --size not negative\n",
                 (int)MAX_TOP);
         return SAKD_EXIT_USAGE;
     }
