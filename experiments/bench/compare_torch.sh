@@ -3,7 +3,8 @@
 # mode by mode on the same settings, one right after the other; prints sakd/torch per mode.
 #
 #   experiments/bench/compare_torch.sh [--modes "ann snn sakd"] [--width 0.25] [--T 4]
-#       [--batch 32] [--size 28] [--reps 3] [--threads N] [--lif autograd|fused] [--csv FILE]
+#       [--batch 32] [--size 28] [--reps 3] [--warmup 2] [--threads N] [--lif autograd|fused]
+#       [--csv FILE]
 #
 # Environment: SAKD (sakd executable; default ./sakd in the repository, else `sakd` on PATH),
 # PYTHON (an interpreter with torch; default python3). Either side may be missing: the other
@@ -13,7 +14,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 modes="ann snn sakd"
-width=0.25 T=4 batch=32 size=28 reps=3 threads="" lif=autograd csv=""
+width=0.25 T=4 batch=32 size=28 reps=3 warmup=2 threads="" lif=autograd csv=""
 while [ $# -gt 0 ]; do
     case "$1" in
     --modes) modes=$2; shift 2 ;;
@@ -22,6 +23,7 @@ while [ $# -gt 0 ]; do
     --batch) batch=$2; shift 2 ;;
     --size) size=$2; shift 2 ;;
     --reps) reps=$2; shift 2 ;;
+    --warmup) warmup=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
     --lif) lif=$2; shift 2 ;;
     --csv) csv=$2; shift 2 ;;
@@ -40,7 +42,7 @@ fi
 # src/cli/bench_train.c: config overrides for the model, --modes/--size/--reps options).
 sakd_bench_train() { # MODE
     "$sakd" bench train model.name=resnet19 model.width="$width" model.T="$T" \
-        train.batch="$batch" --modes "$1" --size "$size" --reps "$reps"
+        train.batch="$batch" --modes "$1" --size "$size" --reps "$reps" --warmup "$warmup"
 }
 # Reads a benchmark's stdout on stdin and prints the median step time in ms (nothing if none):
 # a line "median_step_ms <ms>" (torch_step.py), or sakd's table row "<mode> <step_ms> ...".
@@ -84,7 +86,7 @@ for mode in $modes; do
     fi
     if [ $torch_skipped = 0 ]; then
         set -- --mode "$mode" --width "$width" --T "$T" --batch "$batch" --size "$size" \
-            --reps "$reps" --lif "$lif"
+            --reps "$reps" --warmup "$warmup" --lif "$lif"
         [ -n "$threads" ] && set -- "$@" --threads "$threads"
         [ -n "$csv" ] && set -- "$@" --csv "$csv"
         echo "== $python torch_step.py $*"
@@ -102,7 +104,7 @@ for mode in $modes; do
 done
 
 echo
-echo "resnet19 width $width T $T batch $batch ${size}x$size, median step time (ms), $reps timed steps"
+echo "resnet19 width $width T $T batch $batch ${size}x$size, median step time (ms), $reps timed steps after $warmup warm-up"
 printf '%-6s %12s %12s %12s\n' mode sakd torch sakd/torch
 while read -r mode s t; do
     ratio=-
