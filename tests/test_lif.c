@@ -440,6 +440,74 @@ START_TEST(test_lif_bad_shapes)
 }
 END_TEST
 
+/* Long BPTT: the carried gradient decays by λ·dv/dh per step and falls below FLT_MIN; the device
+ * flushes such subnormal values to 0 (they would slow every later GEMM on CPUs), and everything
+ * else still follows the reference. One gradient at the last step only, inputs that keep h
+ * below V_th (no spikes): gx[t] = gs·g(u)·Π(λ·dv/dh), geometric in T − 1 − t. _i = surrogate
+ * index - 1. */
+START_TEST(test_lif_long_decay_flush)
+{
+    int surrogate = 1 + _i;
+    test_rng r = test_rng_new(3900 + (uint64_t)_i);
+    size_t T = 160, n = 6, total = T * n, shape[4] = {T, n, 1, 1};
+    sakd_lif_params p = sakd_lif_params_default();
+    p.surrogate = (sakd_surrogate)surrogate;
+    p.alpha = sakd_surrogate_default_alpha(p.surrogate);
+    ref_params rp = ref_of(&p);
+    float *x = malloc(total * sizeof *x), *gs = calloc(total, sizeof *gs);
+    double *hd = calloc(total, sizeof *hd), *ud = calloc(total, sizeof *ud),
+           *sd = calloc(total, sizeof *sd), *gsd = calloc(total, sizeof *gsd),
+           *gx = malloc(total * sizeof *gx), *mag = malloc(total * sizeof *mag);
+    lif_run out = {malloc(total * sizeof(float)), malloc(total * sizeof(float)),
+                   malloc(total * sizeof(float)), malloc(total)};
+    /* h settles at x / (1 − λ) = 0.5–0.8 of V_th for λ = 0.5: no spike, g(u) > 0. */
+    for (size_t i = 0; i < n; i++) {
+        float xi = (float)test_rand_uniform(&r, 0.25, 0.4) * p.threshold;
+        for (size_t t = 0; t < T; t++)
+            x[t * n + i] = xi;
+        gs[(T - 1) * n + i] = (float)test_rand_uniform(&r, 0.5, 1.0);
+    }
+    lif_device(&p, T, shape, x, gs, &out);
+    for (size_t j = 0; j < total; j++) {
+        ck_assert_int_eq(out.rec[j], 0);
+        hd[j] = out.h[j];
+        ud[j] = (float)(out.h[j] - p.threshold);
+        gsd[j] = gs[j];
+    }
+    ref_backward(&rp, hd, ud, sd, gsd, T, n, gx, mag);
+    size_t normal = 0, flushed = 0;
+    for (size_t j = 0; j < total; j++) {
+        float v = out.gx[j];
+        ck_assert_msg(v == 0.0f || fabsf(v) >= FLT_MIN, "gx[%zu] = %g is subnormal", j, (double)v);
+        if (fabs(gx[j]) >= 2.0 * FLT_MIN) { /* clearly normal: as the reference */
+            ck_assert_msg(fabs(v - gx[j]) <= LIF_BWD_RTOL * T * mag[j],
+                          "surrogate %d: gx[%zu] = %.9g, reference %.9g", surrogate, j, (double)v,
+                          gx[j]);
+            normal++;
+        } else if (gx[j] != 0.0 && fabs(gx[j]) < 0.5 * FLT_MIN) { /* clearly subnormal: 0 */
+            ck_assert_msg(v == 0.0f, "surrogate %d: gx[%zu] = %g, reference %g is subnormal",
+                          surrogate, j, (double)v, gx[j]);
+            flushed++;
+        }
+    }
+    /* Both regimes occur: the test sees the flush and the values before it. */
+    ck_assert_uint_gt(normal, n * 20);
+    ck_assert_uint_gt(flushed, n * 20);
+    free(x);
+    free(gs);
+    free(hd);
+    free(ud);
+    free(sd);
+    free(gsd);
+    free(gx);
+    free(mag);
+    free(out.s);
+    free(out.h);
+    free(out.gx);
+    free(out.rec);
+}
+END_TEST
+
 Suite *suite_lif(void)
 {
     Suite *s = suite_create("lif");
@@ -448,6 +516,7 @@ Suite *suite_lif(void)
     tcase_add_loop_test(tc, test_lif_backward, 0, 12);
     tcase_add_loop_test(tc, test_lif_reference_fd, 0, 6);
     tcase_add_loop_test(tc, test_lif_hand, 0, 4);
+    tcase_add_loop_test(tc, test_lif_long_decay_flush, 0, 3);
     tcase_add_test(tc, test_lif_determinism);
     tcase_add_test(tc, test_lif_bad_shapes);
     suite_add_tcase(s, tc);
