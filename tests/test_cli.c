@@ -288,7 +288,12 @@ START_TEST(test_bench_train_and_lif_layer)
                      0);
     EXPECT_IN_OUTPUT("forward_ms");
     ck_assert_int_eq(csv_rows(csv, 8 + 7), 2);
+    ck_assert_int_eq(RUN(NULL, "bench", "lif-layer", "--sizes", "8", "--T", "3", "--batch", "2",
+                         "--reps", "1", "--warmup", "0"),
+                     0);
+    EXPECT_IN_OUTPUT("after 0 warm-up");
     ck_assert_int_eq(RUN(NULL, "bench", "lif-layer", "--T", "0"), 2);
+    ck_assert_int_eq(RUN(NULL, "bench", "lif-layer", "--warmup", "-1"), 2);
     test_rmtree(dir);
 }
 END_TEST

@@ -51,12 +51,13 @@ void help_bench_train(void)
 void help_bench_lif_layer(void)
 {
     printf("usage: sakd bench lif-layer [--device SPEC] [--sizes N,...] [--T T] [--batch B]\n"
-           "                            [--reps R] [--csv FILE | --results]\n\n"
+           "                            [--reps R] [--warmup W] [--csv FILE | --results]\n\n"
            "The Open Neuromorphic SNN-library benchmark: one Linear(n, n) layer followed by a\n"
            "multi-step LIF layer (DESIGN.md 2.1 defaults), input [T, B, n] uniform in [0, 1),\n"
            "batch 16, T 500, n in 512,4096 by default (16384 needs about 3 GB and minutes per\n"
            "step on a CPU). Forward, then backward of the sum of all spikes to the weight\n"
-           "and bias; median over R runs (default 3) after a warm-up; peak device memory.\n");
+           "and bias; median over R runs (default 3) after W untimed ones (--warmup,\n"
+           "default 1; 0 for sizes where one run takes minutes); peak device memory.\n");
 }
 
 /* ---- op families ----------------------------------------------------------------------------- */
@@ -602,17 +603,14 @@ static const char *lif_header[] = {"n",           "T",        "batch",       "fo
 
 int cli_bench_lif_layer(cli_opts *opts, int argc, char **argv)
 {
-    static const struct option longopts[] = {{"device", required_argument, NULL, 'd'},
-                                             {"sizes", required_argument, NULL, 's'},
-                                             {"T", required_argument, NULL, 'T'},
-                                             {"batch", required_argument, NULL, 'b'},
-                                             {"reps", required_argument, NULL, 'r'},
-                                             {"csv", required_argument, NULL, 'c'},
-                                             {"results", no_argument, NULL, 'R'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {
+        {"device", required_argument, NULL, 'd'}, {"sizes", required_argument, NULL, 's'},
+        {"T", required_argument, NULL, 'T'},      {"batch", required_argument, NULL, 'b'},
+        {"reps", required_argument, NULL, 'r'},   {"warmup", required_argument, NULL, 'w'},
+        {"csv", required_argument, NULL, 'c'},    {"results", no_argument, NULL, 'R'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     const char *sizes = "512,4096", *csv = NULL;
-    long T = 500, B = 16, reps = 3;
+    long T = 500, B = 16, reps = 3, warmup = 1;
     int to_results = 0, ch;
     optind = 0;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -623,6 +621,7 @@ int cli_bench_lif_layer(cli_opts *opts, int argc, char **argv)
         case 'T': T = strtol(optarg, &end, 10); break;
         case 'b': B = strtol(optarg, &end, 10); break;
         case 'r': reps = strtol(optarg, &end, 10); break;
+        case 'w': warmup = strtol(optarg, &end, 10); break;
         case 'c': csv = optarg; break;
         case 'R': to_results = 1; break;
         case 'h': help_bench_lif_layer(); return SAKD_EXIT_OK;
@@ -633,9 +632,9 @@ int cli_bench_lif_layer(cli_opts *opts, int argc, char **argv)
             return SAKD_EXIT_USAGE;
         }
     }
-    if (T < 1 || B < 1 || reps < 1 || reps > 100) {
+    if (T < 1 || B < 1 || reps < 1 || reps > 100 || warmup < 0 || warmup > 100) {
         fprintf(stderr, "sakd: error: bench lif-layer: --T and --batch must be positive, --reps "
-                        "1 to 100\n");
+                        "1 to 100, --warmup 0 to 100\n");
         return SAKD_EXIT_USAGE;
     }
     size_t list[16], count = 0;
@@ -647,8 +646,8 @@ int cli_bench_lif_layer(cli_opts *opts, int argc, char **argv)
     if (st != SAKD_OK)
         return cli_fail(st, "opening the OpenCL device");
     printf("# sakd bench lif-layer: Linear(n, n) + LIF, batch %ld, T %ld, on %s; median of %ld "
-           "after a warm-up\n",
-           B, T, ctx->info.name, reps);
+           "after %ld warm-up\n",
+           B, T, ctx->info.name, reps, warmup);
     printf("%7s %12s %12s %12s %10s\n", "n", "forward_ms", "backward_ms", "total_ms", "peak_MiB");
     char(*cells)[64] = calloc(count * (N_PROV + N_LIF_COLS), sizeof *cells);
     if (!cells)
@@ -656,7 +655,7 @@ int cli_bench_lif_layer(cli_opts *opts, int argc, char **argv)
     for (size_t i = 0; i < count && st == SAKD_OK; i++) {
         double f[101], b[101], tot[101];
         ctx->mem_peak = ctx->mem_current;
-        for (long r = -1; r < reps && st == SAKD_OK; r++) {
+        for (long r = -warmup; r < reps && st == SAKD_OK; r++) {
             double fs, bs;
             st = lif_layer_once(ctx, list[i], (size_t)T, (size_t)B, &fs, &bs);
             if (r >= 0) {
