@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "data/readers.h"
+#include "harness/sweep.h"
 #include "sakd.h"
 
 /* Larger tensors are skipped: the point is the reader's checks, not allocating gigabytes. */
@@ -204,9 +205,63 @@ static int fuzz_batch(const uint8_t *data, size_t size)
     return 0;
 }
 
+/* A sweep file beside a valid teacher config (teacher.ini, as the shipped sweeps name it):
+ * loaded plain and as its smoke variant. An accepted sweep must be consistent: as many runs as
+ * the axes' product times the seeds, run i at index i, distinct ids, and each run found again
+ * by its id and by its index. */
+static const char fuzz_teacher_ini[] = "[model]\nname = resnet19\narch = ann\nwidth = 0.125\n"
+                                       "[data]\ndataset = fashion-mnist\n"
+                                       "[train]\nepochs = 1\nbatch = 16\n";
+
+static void check_sweep(const sakd_sweep *s)
+{
+    size_t want = s->n_seeds;
+    for (size_t a = 0; a < s->n_axes; a++)
+        want *= s->axes[a].n_values;
+    if (s->n_runs != want || s->n_runs == 0)
+        abort();
+    for (size_t i = 0; i < s->n_runs; i++) {
+        const sakd_sweep_run *r = &s->runs[i];
+        if (r->index != i || strlen(r->id) != 12)
+            abort();
+        if (r->teacher >= (int)s->n_teachers)
+            abort();
+        size_t k = s->n_runs;
+        char idx[32];
+        snprintf(idx, sizeof idx, "%zu", i);
+        if (sakd_sweep_find(s, r->id, &k) != SAKD_OK || k != i)
+            abort();
+        if (sakd_sweep_find(s, idx, &k) != SAKD_OK || k != i)
+            abort();
+        for (size_t j = 0; j < i && s->n_runs <= 256; j++)
+            if (strcmp(s->runs[j].id, r->id) == 0)
+                abort();
+    }
+}
+
+static int fuzz_sweep(const uint8_t *data, size_t size)
+{
+    put_file("teacher.ini", (const uint8_t *)fuzz_teacher_ini, sizeof fuzz_teacher_ini - 1);
+    put_file("s.ini", data, size);
+    char path[PATH_MAX + 16], out[PATH_MAX + 16], teachers[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/s.ini", sakd_fuzz_scratch());
+    snprintf(out, sizeof out, "%s/out", sakd_fuzz_scratch());
+    snprintf(teachers, sizeof teachers, "%s/teachers", sakd_fuzz_scratch());
+    for (int smoke = 0; smoke < 2; smoke++) {
+        sakd_sweep s;
+        memset(&s, 0, sizeof s);
+        sakd_sweep_options o = {.path = path, .smoke = smoke, .out = out, .teachers = teachers};
+        if (sakd_sweep_load(&s, &o) == SAKD_OK)
+            check_sweep(&s);
+        sakd_sweep_free(&s);
+    }
+    drop_file("s.ini");
+    return 0;
+}
+
 const sakd_fuzz_target sakd_fuzz_targets[] = {
     {"config", fuzz_config},         {"idx", fuzz_idx},     {"cifar", fuzz_cifar},
-    {"checkpoint", fuzz_checkpoint}, {"batch", fuzz_batch},
+    {"checkpoint", fuzz_checkpoint}, {"batch", fuzz_batch}, {"sweep", fuzz_sweep},
 };
 const size_t sakd_fuzz_n_targets = sizeof sakd_fuzz_targets / sizeof sakd_fuzz_targets[0];
 

@@ -21,7 +21,9 @@ typedef struct sakd_fuzz_target {
  *   of the image file, then the image file, then the label file.
  * cifar: byte 0 selects CIFAR-10 (even) or CIFAR-100 (odd), the rest is one binary file.
  * checkpoint: an HDF5 checkpoint, every tensor and the meta read back.
- * batch: an HDF5 batch file for `sakd trace`. */
+ * batch: an HDF5 batch file for `sakd trace`.
+ * sweep: a sweep file (src/harness/sweep.c) beside a valid teacher.ini, plain and smoke; an
+ *   accepted sweep must expand consistently (run count, indices, ids found again). */
 extern const sakd_fuzz_target sakd_fuzz_targets[];
 extern const size_t sakd_fuzz_n_targets;
 
