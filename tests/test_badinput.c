@@ -489,6 +489,25 @@ START_TEST(test_batch_rejected)
     ck_assert_int_ne(RUN("trace", cfg, "--batch", batch, "--out", trace), 0);
     EXPECT_IN_OUTPUT(batch);
     EXPECT_IN_OUTPUT("/x");
+
+    /* A header claiming 2^35 elements (a chunked dataset never written: the file stays small):
+     * rejected before anything is allocated from the claim (the batch fuzzer's finding). */
+    TEST_OK(sakd_batch_file_write(batch, x, (size_t[]){B, 1, HW, HW}, (int32_t[]){1, 2}));
+    f = H5Fopen(batch, H5F_ACC_RDWR, H5P_DEFAULT);
+    ck_assert_int_ge(H5Ldelete(f, "/x", H5P_DEFAULT), 0);
+    hsize_t dims[4] = {B, (hsize_t)1 << 30, 4, 4}, chunk[4] = {1, 1, 4, 4};
+    hid_t space = H5Screate_simple(4, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    ck_assert_int_ge(H5Pset_chunk(dcpl, 4, chunk), 0);
+    hid_t d = H5Dcreate2(f, "/x", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    ck_assert_int_ge(d, 0);
+    H5Dclose(d);
+    H5Pclose(dcpl);
+    H5Sclose(space);
+    H5Fclose(f);
+    ck_assert_int_ne(RUN("trace", cfg, "--batch", batch, "--out", trace), 0);
+    EXPECT_IN_OUTPUT(batch);
+    EXPECT_IN_OUTPUT("dataset /x has shape [2, 1073741824, 4, 4]");
+    EXPECT_IN_OUTPUT("corrupt file?");
     ck_assert_msg(access(trace, F_OK) != 0, "a failed trace left %s", trace);
 }
 END_TEST

@@ -783,6 +783,9 @@ sakd_status sakd_h5_visit_datasets(sakd_h5_file file, const char *group, sakd_h5
 
 /* ---- batch files ----------------------------------------------------------------------- */
 
+/* The most elements a batch file's /x may hold (8 GiB of float32): one batch for `sakd trace`. */
+#define BATCH_MAX_NUMEL ((size_t)1 << 31)
+
 static sakd_status batch_read_impl(hid_t f, float **x, size_t shape[4], int32_t **y, size_t *n)
 {
     int nd;
@@ -802,7 +805,18 @@ static sakd_status batch_read_impl(hid_t f, float **x, size_t shape[4], int32_t 
     if (sy[0] != sx[0])
         return sakd_error(SAKD_ERR_FORMAT, "%s: dataset /y has %zu labels but /x has %zu samples",
                           FNAME(f), sy[0], sx[0]);
-    size_t numel = sx[0] * sx[1] * sx[2] * sx[3], b = sx[0];
+    /* The shape comes from the file: its product is checked for overflow and bounded before
+     * anything is allocated from it (a corrupt header can claim any size). */
+    size_t numel = 1, b = sx[0];
+    for (int i = 0; i < 4; i++) {
+        if (sx[i] != 0 && numel > BATCH_MAX_NUMEL / sx[i])
+            return sakd_error(SAKD_ERR_FORMAT,
+                              "%s: dataset /x has shape %s, more than %llu elements: not a batch "
+                              "(corrupt file?)",
+                              FNAME(f), sakd_h5_shape_str(4, sx, a, sizeof a),
+                              (unsigned long long)BATCH_MAX_NUMEL);
+        numel *= sx[i];
+    }
     float *xd = malloc((numel ? numel : 1) * sizeof *xd);
     long long *y64 = malloc(b * sizeof *y64);
     int32_t *yd = malloc(b * sizeof *yd);
