@@ -230,6 +230,24 @@ START_TEST(test_lif_forward)
 END_TEST
 
 /* _i = combination: surrogate 1..3 × soft × detach. */
+/* Frees the host buffers of a backward test case. */
+static void free_backward_case(float *x, float *gs, double *hd, double *ud, double *sd, double *gsd,
+                               double *gx, double *mag, lif_run *out)
+{
+    free(x);
+    free(gs);
+    free(hd);
+    free(ud);
+    free(sd);
+    free(gsd);
+    free(gx);
+    free(mag);
+    free(out->s);
+    free(out->h);
+    free(out->gx);
+    free(out->rec);
+}
+
 START_TEST(test_lif_backward)
 {
     int surrogate = 1 + _i / 4, soft = (_i >> 1) & 1, detach = _i & 1;
@@ -263,18 +281,7 @@ START_TEST(test_lif_backward)
                       "magnitude %.3g (seed %llu)",
                       surrogate, soft, detach, T, j, out.gx[j], gx[j], mag[j],
                       (unsigned long long)test_seed());
-    free(x);
-    free(gs);
-    free(hd);
-    free(ud);
-    free(sd);
-    free(gsd);
-    free(gx);
-    free(mag);
-    free(out.s);
-    free(out.h);
-    free(out.gx);
-    free(out.rec);
+    free_backward_case(x, gs, hd, ud, sd, gsd, gx, mag, &out);
 }
 END_TEST
 
@@ -493,18 +500,7 @@ START_TEST(test_lif_long_decay_flush)
     /* Both regimes occur: the test sees the flush and the values before it. */
     ck_assert_uint_gt(normal, n * 20);
     ck_assert_uint_gt(flushed, n * 20);
-    free(x);
-    free(gs);
-    free(hd);
-    free(ud);
-    free(sd);
-    free(gsd);
-    free(gx);
-    free(mag);
-    free(out.s);
-    free(out.h);
-    free(out.gx);
-    free(out.rec);
+    free_backward_case(x, gs, hd, ud, sd, gsd, gx, mag, &out);
 }
 END_TEST
 
