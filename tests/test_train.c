@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "harness/meta.h"
 #include "testutil.h"
 
 static char dir[PATH_MAX];
@@ -30,9 +31,9 @@ static void teardown(void)
 static void make_config(sakd_config *c, const char *const *overrides)
 {
     TEST_OK(sakd_config_init(c));
-    const char *base[] = {"model.width=0.0625", "model.T=2",       "train.batch=16",
-                          "train.epochs=3",     "train.lr=0.05",   "data.crop_padding=0",
-                          "data.flip=false",    "train.seed=11",   NULL};
+    const char *base[] = {"model.width=0.0625", "model.T=2",     "train.batch=16",
+                          "train.epochs=3",     "train.lr=0.05", "data.crop_padding=0",
+                          "data.flip=false",    "train.seed=11", NULL};
     for (const char *const *o = base; *o; o++)
         TEST_OK(sakd_config_override(c, *o, "test"));
     for (const char *const *o = overrides; o && *o; o++)
@@ -156,6 +157,130 @@ START_TEST(test_loss_falls)
 }
 END_TEST
 
+/* sum(v) / n in double. */
+static double host_mean(const float *v, size_t n)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++)
+        s += v[i];
+    return s / (double)n;
+}
+
+START_TEST(test_measure_rates_and_sops)
+{
+    /* The report's firing rates, SOPs and MACs against a host recomputation from the spikes
+     * of the same eval-mode forward passes, on a network where spiking layers feed two convs
+     * (a block's conv1 and its downsample), each counted once. _i = 0: resnet19; 1:
+     * sew_resnet18 (ADD connections: conv inputs of 0, 1 or 2). */
+    sakd_config c;
+    const char *r19[] = {"model.threshold=0.5", NULL};
+    const char *sew[] = {"model.name=sew_resnet18", "model.width=0.125", "model.threshold=0.5",
+                         NULL};
+    make_config(&c, _i ? sew : r19);
+    sakd_dataset tr, te, ref_tr, ref_te;
+    TEST_OK(sakd_dataset_synthetic_split(&tr, &te, 32, 48, 1, 8, 8, 3, 5));
+    TEST_OK(sakd_dataset_synthetic_split(&ref_tr, &ref_te, 32, 48, 1, 8, 8, 3, 5));
+    sakd_trainer *t;
+    TEST_OK(sakd_trainer_new(&t, &c, NULL, &tr, &te, NULL));
+    sakd_report r;
+    memset(&r, 0, sizeof r);
+    TEST_OK(sakd_trainer_measure(t, 48, &r)); /* 3 batches of 16 */
+
+    sakd_model *m = sakd_trainer_student(t);
+    sakd_graph *g = &m->graph;
+    const size_t B = 16, batches = 3;
+    double *mean = calloc(g->n_acts, sizeof *mean);
+    size_t largest = 1, idx[16];
+    for (size_t i = 0; i < g->n_acts; i++) {
+        size_t n = sakd_tensor_numel(&g->acts[i].value);
+        largest = n > largest ? n : largest;
+    }
+    float *h = malloc(largest * sizeof *h), *x = malloc(B * 64 * sizeof *x);
+    int32_t y[16];
+    for (size_t bi = 0; bi < batches; bi++) {
+        for (size_t b = 0; b < B; b++)
+            idx[b] = bi * B + b;
+        sakd_dataset_batch(&ref_te, idx, B, 0, 0, 0, 0, x, y);
+        TEST_OK(sakd_tensor_upload(&g->acts[m->input].value, x));
+        TEST_OK(sakd_graph_forward(g, 0));
+        for (size_t i = 0; i < g->n_acts; i++) {
+            size_t n = sakd_tensor_numel(&g->acts[i].value);
+            TEST_OK(sakd_tensor_download(&g->acts[i].value, h));
+            mean[i] += host_mean(h, n) / (double)batches;
+        }
+        /* Spiking layers put out 0 or 1 only. */
+        for (size_t i = 0; i < g->n_nodes; i++) {
+            if (g->nodes[i].kind != SAKD_NODE_LIF)
+                continue;
+            const sakd_tensor *v = &g->acts[g->nodes[i].out].value;
+            TEST_OK(sakd_tensor_download(v, h));
+            for (size_t k = 0; k < sakd_tensor_numel(v); k++)
+                ck_assert_msg(h[k] == 0.0f || h[k] == 1.0f, "%s[%zu] = %g", g->nodes[i].name, k,
+                              h[k]);
+        }
+    }
+    size_t layers = 0, shared = 0;
+    double rate_sum = 0.0, sops = 0.0, macs = 0.0;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        const sakd_node *n = &g->nodes[i];
+        if (n->kind == SAKD_NODE_LIF) {
+            ck_assert_uint_lt(layers, r.n_layers);
+            ck_assert_str_eq(r.layer_name[layers], n->name);
+            double want = mean[n->out];
+            ck_assert_msg(want > 0.0, "%s silent: the check would be vacuous", n->name);
+            ck_assert_msg(
+                r.layer_rate[layers] <= 1.0 && fabs(r.layer_rate[layers] - want) <= 1e-9 * want,
+                "%s: reported %.12g, spikes give %.12g", n->name, r.layer_rate[layers], want);
+            rate_sum += want;
+            layers++;
+        }
+        if (n->kind != SAKD_NODE_CONV && n->kind != SAKD_NODE_LINEAR)
+            continue;
+        /* MACs of one image at one step: outputs per image x weights per output. */
+        const sakd_act *out = &g->acts[n->out], *in = &g->acts[n->in[0]];
+        const sakd_param *w = &sakd_trainer_params(t)->items[n->param[0]];
+        double outputs = 1.0, fan_in = 1.0;
+        for (int j = 1; j < out->ndim; j++)
+            outputs *= (double)out->shape[j];
+        for (int j = 1; j < w->ndim; j++)
+            fan_in *= (double)w->shape[j];
+        if (n->in[0] == m->input) {
+            macs += outputs * fan_in;
+        } else {
+            double steps = in->time_major ? (double)out->shape[0] / (double)B : 1.0;
+            sops += mean[n->in[0]] * outputs * fan_in * steps *
+                    (in->time_major ? 1.0 : (double)c.model.T);
+        }
+    }
+    ck_assert_uint_eq(layers, r.n_layers);
+    /* The case that was counted twice: an activation that is a spiking layer's output and a
+     * conv's input, or the input of two convs. */
+    for (size_t a = 0; a < g->n_acts; a++) {
+        size_t uses = 0;
+        for (size_t j = 0; j < g->n_nodes; j++) {
+            const sakd_node *n = &g->nodes[j];
+            uses +=
+                (n->kind == SAKD_NODE_LIF && n->out == (int)a) ||
+                ((n->kind == SAKD_NODE_CONV || n->kind == SAKD_NODE_LINEAR) && n->in[0] == (int)a);
+        }
+        shared += uses >= 2;
+    }
+    ck_assert_uint_gt(shared, 0);
+    ck_assert(fabs(r.mean_firing_rate - rate_sum / (double)layers) <= 1e-9);
+    ck_assert_msg(fabs(r.sops_per_image - sops) <= 1e-9 * sops, "SOPs %.12g, want %.12g",
+                  r.sops_per_image, sops);
+    ck_assert_msg(fabs(r.macs_per_image - macs) <= 1e-9 * macs, "MACs %.12g, want %.12g",
+                  r.macs_per_image, macs);
+    free(mean);
+    free(h);
+    free(x);
+    sakd_trainer_free(t);
+    sakd_dataset_free(&ref_tr);
+    sakd_dataset_free(&ref_te);
+    sakd_config_free(&c);
+}
+END_TEST
+
 START_TEST(test_deterministic_and_resume)
 {
     /* Two identical runs give identical weights; a run interrupted after epoch 1 and resumed
@@ -204,9 +329,13 @@ START_TEST(test_sakd_and_init)
     sakd_config_free(&c);
     char assign[PATH_MAX + 64], path[PATH_MAX + 64];
     snprintf(assign, sizeof assign, "distill.teacher=%s/teacher/weights.h5", dir);
-    const char *student[] = {"model.name=resnet18",  "model.width=0.25",
-                             "train.epochs=4",       assign,
-                             "distill.init_from_teacher=true", "distill.transform=proj", NULL};
+    const char *student[] = {"model.name=resnet18",
+                             "model.width=0.25",
+                             "train.epochs=4",
+                             assign,
+                             "distill.init_from_teacher=true",
+                             "distill.transform=proj",
+                             NULL};
     make_config(&c, student);
     /* Level-1 initialization: every model tensor equals the teacher's right after set-up;
      * the proj heads exist only in the student. */
@@ -289,7 +418,7 @@ static void sleep_ms(long ms)
 
 static char out[1 << 16];
 #define RUN(env, ...) test_run_sakd(env, (const char *const[]){__VA_ARGS__, NULL}, out, sizeof out)
-#define EXPECT_IN_OUTPUT(text) \
+#define EXPECT_IN_OUTPUT(text)                                                                     \
     ck_assert_msg(strstr(out, text) != NULL, "output lacks '%s':\n%s", text, out)
 
 static void write_file(const char *path, const char *text)
@@ -324,6 +453,68 @@ START_TEST(test_cli_config_errors)
 }
 END_TEST
 
+/* `sakd eval --run` on the finished run in `run`: it restores firing rates and SOPs that a
+ * report got wrong (to what training measured), keeps the training metrics, drops stale
+ * layers; it refuses a report whose accuracy the weights do not give, leaving it as it was,
+ * and a config override. */
+static void check_eval_run(const char *run)
+{
+    char report[PATH_MAX + 64];
+    snprintf(report, sizeof report, "%s/report.ini", run);
+    sakd_meta good, bad, now;
+    sakd_meta_init(&good);
+    sakd_meta_init(&bad);
+    TEST_OK(sakd_meta_read(&good, report));
+    size_t layers = 0;
+    for (size_t i = 0; i < good.count; i++) {
+        int layer = strncmp(good.keys[i], "layer.", 6) == 0;
+        layers += layer;
+        int measured = layer || strcmp(good.keys[i], "mean_firing_rate") == 0 ||
+                       strcmp(good.keys[i], "sops_per_image") == 0 ||
+                       strcmp(good.keys[i], "energy_uj") == 0;
+        TEST_OK(sakd_meta_set(&bad, good.keys[i], measured ? "5" : good.values[i]));
+    }
+    ck_assert_uint_gt(layers, 5);
+    TEST_OK(sakd_meta_set(&bad, "layer.gone", "0.5"));
+    TEST_OK(sakd_meta_write(&bad, report, "corrupted by the test"));
+    ck_assert_msg(RUN(NULL, "eval", "--run", run) == 0, "eval --run failed:\n%s", out);
+    EXPECT_IN_OUTPUT("report.ini");
+    sakd_meta_init(&now);
+    TEST_OK(sakd_meta_read(&now, report));
+    ck_assert_ptr_null(sakd_meta_get(&now, "layer.gone"));
+    ck_assert_ptr_nonnull(sakd_meta_get(&now, "metrics_measured_by"));
+    ck_assert_ptr_nonnull(sakd_meta_get(&now, "metrics_measured_at"));
+    for (size_t i = 0; i < good.count; i++) {
+        double want = sakd_meta_number(&good, good.keys[i]);
+        double got = sakd_meta_number(&now, good.keys[i]);
+        ck_assert_msg(fabs(got - want) <= 1e-6 * fabs(want),
+                      "%s: %.9g after eval --run, %.9g "
+                      "after training",
+                      good.keys[i], got, want);
+    }
+    sakd_meta_free(&now);
+    /* A report of other weights: refused, the file untouched. */
+    char acc[32], *before, *after;
+    size_t nb, na;
+    snprintf(acc, sizeof acc, "%.9g", sakd_meta_number(&good, "test_acc") + 0.25);
+    TEST_OK(sakd_meta_set(&bad, "test_acc", acc));
+    TEST_OK(sakd_meta_write(&bad, report, "other weights"));
+    TEST_OK(sakd_file_read(report, &before, &nb));
+    ck_assert_int_eq(RUN(NULL, "eval", "--run", run), 2);
+    EXPECT_IN_OUTPUT("report.ini");
+    EXPECT_IN_OUTPUT("left as it was");
+    TEST_OK(sakd_file_read(report, &after, &na));
+    ck_assert(na == nb && memcmp(before, after, nb) == 0);
+    free(before);
+    free(after);
+    ck_assert_int_eq(RUN(NULL, "eval", "--run", run, "data.test_limit=16"), 2);
+    EXPECT_IN_OUTPUT("data.test_limit");
+    ck_assert_int_eq(RUN(NULL, "train", "--run", run, "x.ini"), 2);
+    TEST_OK(sakd_meta_write(&good, report, "restored by the test"));
+    sakd_meta_free(&good);
+    sakd_meta_free(&bad);
+}
+
 START_TEST(test_cli_train_eval_trace)
 {
     /* A real (tiny) run on the installed Fashion-MNIST, its evaluation and a trace. */
@@ -333,7 +524,8 @@ START_TEST(test_cli_train_eval_trace)
     snprintf(run, sizeof run, "%s/run", dir);
     snprintf(text, sizeof text,
              "[model]\nname = resnet18\nwidth = 0.125\nT = 2\n[data]\ntrain_limit = 64\n"
-             "test_limit = 32\n[train]\nepochs = 1\nbatch = 16\n[run]\nout = %s\n", run);
+             "test_limit = 32\n[train]\nepochs = 1\nbatch = 16\n[run]\nout = %s\n",
+             run);
     write_file(cfg, text);
     int rc = RUN(NULL, "train", cfg);
     if (strstr(out, "dataset-fashion-mnist")) /* the dataset package is not installed */
@@ -345,6 +537,7 @@ START_TEST(test_cli_train_eval_trace)
     snprintf(w, sizeof w, "%s/weights.h5", run);
     ck_assert_int_eq(RUN(NULL, "eval", "--weights", w), 0);
     EXPECT_IN_OUTPUT("test accuracy");
+    check_eval_run(run);
     /* Trace: a batch file of 4 samples. */
     snprintf(batch, sizeof batch, "%s/batch.h5", dir);
     snprintf(trace, sizeof trace, "%s/trace.h5", dir);
@@ -357,8 +550,13 @@ START_TEST(test_cli_train_eval_trace)
     ck_assert_int_eq(RUN(NULL, "trace", cfg, "--batch", batch, "--out", trace, "--weights", w), 0);
     sakd_h5_file f;
     TEST_OK(sakd_h5_open(trace, &f));
-    const char *must[] = {"/logits", "/loss/ce", "/loss/total", "/grad/conv1.weight",
-                          "/grad/fc.bias", "/firing/sn1", "/grad/layer4.1.bn2.weight"};
+    const char *must[] = {"/logits",
+                          "/loss/ce",
+                          "/loss/total",
+                          "/grad/conv1.weight",
+                          "/grad/fc.bias",
+                          "/firing/sn1",
+                          "/grad/layer4.1.bn2.weight"};
     for (size_t i = 0; i < sizeof must / sizeof must[0]; i++)
         ck_assert_msg(sakd_h5_exists(f, must[i]), "trace lacks %s", must[i]);
     float logits[40];
@@ -379,7 +577,8 @@ START_TEST(test_cli_sigint_and_resume)
     snprintf(log, sizeof log, "%s/sig.out", dir);
     snprintf(text, sizeof text,
              "[model]\nname = resnet18\nwidth = 0.125\nT = 2\n[data]\ntrain_limit = 256\n"
-             "test_limit = 32\n[train]\nepochs = 4\nbatch = 16\n[run]\nout = %s\n", run);
+             "test_limit = 32\n[train]\nepochs = 4\nbatch = 16\n[run]\nout = %s\n",
+             run);
     write_file(cfg, text);
     const char *bin = getenv("SAKD_BIN");
     pid_t pid = fork();
@@ -430,6 +629,7 @@ Suite *suite_train(void)
     tcase_set_timeout(tc, 900);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_loop_test(tc, test_loss_falls, 0, 2);
+    tcase_add_loop_test(tc, test_measure_rates_and_sops, 0, 2);
     tcase_add_test(tc, test_deterministic_and_resume);
     tcase_add_test(tc, test_sakd_and_init);
     tcase_add_test(tc, test_cli_config_errors);

@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <signal.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "cli/cli.h"
 #include "harness/meta.h"
 #include "io/checkpoint.h"
+#include "io/file.h"
 #include "io/h5.h"
 #include "ops/optim.h"
 
@@ -31,10 +33,16 @@ void help_train(void)
 
 void help_eval(void)
 {
-    printf("usage: sakd eval --weights W.h5 [section.key=value ...] [--device SPEC]\n\n"
+    printf("usage: sakd eval --weights W.h5 [section.key=value ...] [--device SPEC]\n"
+           "       sakd eval --run DIR [data.dir=PATH] [--device SPEC]\n\n"
            "Evaluates a checkpoint on the test set of the dataset its /meta config names\n"
            "(override keys such as data.dir or data.test_limit on the command line) and\n"
-           "prints accuracy, firing rates, SOPs and energy per image.\n");
+           "prints accuracy, firing rates, SOPs and energy per image.\n\n"
+           "--run DIR measures a finished run again: it evaluates DIR/weights.h5 with the\n"
+           "run's config and, when the test accuracy equals the one DIR/report.ini records,\n"
+           "rewrites that file's firing rates, SOPs, MACs and energy (keeping the training\n"
+           "metrics) and records metrics_measured_by/_at. For runs measured by a sakd that\n"
+           "counted rates wrongly; 'sakd collect' then rebuilds the sweep's tables.\n");
 }
 
 void help_trace(void)
@@ -60,31 +68,33 @@ static sakd_status load_config(sakd_config *c, const char *file, int argc, char 
 
 static int parse_opts(cli_opts *opts, int argc, char **argv, void (*help)(void),
                       const char **weights, const char **batch, const char **out,
-                      const char **teacher)
+                      const char **teacher, const char **run)
 {
     static const struct option long_opts[] = {
-        {"device", required_argument, NULL, 'd'},
-        {"weights", required_argument, NULL, 'w'},
-        {"batch", required_argument, NULL, 'b'},
-        {"out", required_argument, NULL, 'o'},
-        {"teacher", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"device", required_argument, NULL, 'd'},  {"weights", required_argument, NULL, 'w'},
+        {"batch", required_argument, NULL, 'b'},   {"out", required_argument, NULL, 'o'},
+        {"teacher", required_argument, NULL, 't'}, {"run", required_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
     int c;
     optind = 0; /* 0, not 1: GNU getopt then resets its permutation state too */
-    while ((c = getopt_long(argc, argv, "d:w:b:o:t:h", long_opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:w:b:o:t:r:h", long_opts, NULL)) != -1) {
         switch (c) {
         case 'd': opts->device = optarg; break;
         case 'w': *weights = optarg; break;
         case 'b': *batch = optarg; break;
         case 'o': *out = optarg; break;
         case 't': *teacher = optarg; break;
+        case 'r': *run = optarg; break;
         case 'h': help(); return SAKD_EXIT_OK;
         default:
             fprintf(stderr, "sakd: '%s --help' shows the options\n", argv[0]);
             return SAKD_EXIT_USAGE;
         }
+    }
+    if (*run && help != help_eval) {
+        fprintf(stderr, "sakd: error: --run is an option of 'sakd eval'\n");
+        return SAKD_EXIT_USAGE;
     }
     return -1;
 }
@@ -156,8 +166,8 @@ static int config_fail(sakd_status st)
 
 int cmd_train(cli_opts *opts, int argc, char **argv)
 {
-    const char *weights = NULL, *batch = NULL, *out = NULL, *teacher = NULL;
-    int rc = parse_opts(opts, argc, argv, help_train, &weights, &batch, &out, &teacher);
+    const char *weights = NULL, *batch = NULL, *out = NULL, *teacher = NULL, *run = NULL;
+    int rc = parse_opts(opts, argc, argv, help_train, &weights, &batch, &out, &teacher, &run);
     if (rc >= 0)
         return rc;
     if (optind >= argc) {
@@ -266,20 +276,112 @@ static sakd_status config_from_checkpoint(sakd_config *cfg, const char *path, in
     return st;
 }
 
+/* The keys of report.ini that `sakd eval --run` measures again. */
+static int remeasured_key(const char *key)
+{
+    static const char *const keys[] = {"mean_firing_rate", "sops_per_image", "macs_per_image",
+                                       "energy_uj"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (strcmp(key, keys[i]) == 0)
+            return 1;
+    return strncmp(key, "layer.", 6) == 0;
+}
+
+/* Rewrites the firing rates, SOPs, MACs and energy of run directory `dir`'s report.ini from
+ * `fresh` (measured on dir/weights.h5), once its test accuracy matches the recorded one;
+ * every other key (training losses, images/s, wall time, peak memory) is kept. */
+static sakd_status update_report(const char *dir, const sakd_report *fresh, size_t n_test)
+{
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/report.ini", dir);
+    sakd_meta old, measured;
+    sakd_meta_init(&old);
+    sakd_meta_init(&measured);
+    sakd_status st = sakd_meta_read(&old, path);
+    if (st == SAKD_ERR_NOT_FOUND)
+        st = sakd_error(st, "%s: not found; the run is not finished ('sakd train' resumes it)",
+                        path);
+    double recorded = st == SAKD_OK ? sakd_meta_number(&old, "test_acc") : 0.0;
+    if (st == SAKD_OK && !(fabs(recorded - fresh->test_acc) <= 0.5 / (double)n_test))
+        st = sakd_error(SAKD_ERR_FORMAT,
+                        "%s/weights.h5 evaluates to test accuracy %.4f here, but %s records "
+                        "%.4f: these are not the weights the report measured, or this device "
+                        "computes differently; %s is left as it was",
+                        dir, fresh->test_acc, path, recorded, path);
+    if (st == SAKD_OK)
+        st = sakd_meta_from_report(&measured, fresh);
+    /* Drop the old per-layer rates (a layer list never changes for a config, but a stale key
+     * must not survive), then set the measured keys. */
+    sakd_meta out;
+    sakd_meta_init(&out);
+    for (size_t i = 0; i < old.count && st == SAKD_OK; i++)
+        if (strncmp(old.keys[i], "layer.", 6) != 0 &&
+            strncmp(old.keys[i], "metrics_measured_", 17) != 0)
+            st = sakd_meta_set(&out, old.keys[i], old.values[i]);
+    for (size_t i = 0; i < measured.count && st == SAKD_OK; i++)
+        if (remeasured_key(measured.keys[i]))
+            st = sakd_meta_set(&out, measured.keys[i], measured.values[i]);
+    char describe[128], now[32];
+    sakd_meta_git_describe(describe, sizeof describe);
+    sakd_meta_now(now, sizeof now);
+    if (st == SAKD_OK)
+        st = sakd_meta_setf(&out, "metrics_measured_by", "sakd %s (%s)", sakd_version(),
+                            describe[0] ? describe : "not from git");
+    if (st == SAKD_OK)
+        st = sakd_meta_set(&out, "metrics_measured_at", now);
+    if (st == SAKD_OK)
+        st = sakd_meta_write(&out, path,
+                             "sakd train report: metrics of the finished run (firing rates, "
+                             "SOPs and energy measured again by sakd eval --run)");
+    sakd_meta_free(&out);
+    sakd_meta_free(&old);
+    sakd_meta_free(&measured);
+    return st;
+}
+
 int cmd_eval(cli_opts *opts, int argc, char **argv)
 {
-    const char *weights = NULL, *batch = NULL, *out = NULL, *teacher = NULL;
-    int rc = parse_opts(opts, argc, argv, help_eval, &weights, &batch, &out, &teacher);
+    const char *weights = NULL, *batch = NULL, *out = NULL, *teacher = NULL, *run = NULL;
+    int rc = parse_opts(opts, argc, argv, help_eval, &weights, &batch, &out, &teacher, &run);
     if (rc >= 0)
         return rc;
+    char run_weights[PATH_MAX + 16];
+    if (run) {
+        if (weights) {
+            fprintf(stderr, "sakd: error: eval takes --weights or --run, not both\n");
+            return SAKD_EXIT_USAGE;
+        }
+        /* The metrics of a run come from the run's own config; only where the dataset lies
+         * may differ. */
+        for (int i = optind; i < argc; i++)
+            if (strncmp(argv[i], "data.dir=", 9) != 0) {
+                fprintf(stderr,
+                        "sakd: error: eval --run measures the run's own config; '%s' would "
+                        "change it (only data.dir may be given)\n",
+                        argv[i]);
+                return SAKD_EXIT_USAGE;
+            }
+        snprintf(run_weights, sizeof run_weights, "%s/weights.h5", run);
+        weights = run_weights;
+    }
     if (!weights) {
-        fprintf(stderr, "sakd: error: eval needs --weights W.h5\n");
+        fprintf(stderr, "sakd: error: eval needs --weights W.h5 or --run DIR\n");
         return SAKD_EXIT_USAGE;
+    }
+    int lock = -1;
+    if (run) {
+        char path[PATH_MAX + 16];
+        snprintf(path, sizeof path, "%s/.train.lock", run);
+        sakd_status st = sakd_file_lock(path, "the run directory", &lock);
+        if (st != SAKD_OK)
+            return cli_fail(st, "locking the run");
     }
     sakd_config cfg;
     sakd_status st = config_from_checkpoint(&cfg, weights, argc, argv, optind);
     if (st != SAKD_OK) {
         sakd_config_free(&cfg);
+        if (lock >= 0)
+            close(lock);
         return cli_fail(st, "reading the checkpoint's config");
     }
     if (opts->device) {
@@ -289,7 +391,10 @@ int cmd_eval(cli_opts *opts, int argc, char **argv)
     sakd_trainer *t;
     sakd_report report;
     memset(&report, 0, sizeof report);
+    size_t n_test = (size_t)cfg.data.test_limit;
     st = sakd_trainer_new(&t, &cfg, NULL, NULL, NULL, stdout);
+    if (st == SAKD_OK)
+        n_test = sakd_trainer_test_size(t);
     if (st == SAKD_OK)
         st = sakd_trainer_load_weights(t, weights);
     if (st == SAKD_OK)
@@ -298,11 +403,17 @@ int cmd_eval(cli_opts *opts, int argc, char **argv)
         st = sakd_trainer_measure(t, 1024, &report);
     sakd_trainer_free(t);
     sakd_config_free(&cfg);
+    if (st == SAKD_OK && run)
+        st = update_report(run, &report, n_test);
+    if (lock >= 0)
+        close(lock);
     if (st != SAKD_OK)
-        return cli_fail(st, "evaluating");
+        return cli_fail(st, run ? "measuring the run again" : "evaluating");
     report.best_acc = report.test_acc;
     printf("%s\n", weights);
     sakd_report_print(&report, stdout);
+    if (run)
+        printf("  updated            %s/report.ini (firing rates, SOPs, MACs, energy)\n", run);
     return SAKD_EXIT_OK;
 }
 
@@ -397,8 +508,8 @@ static size_t dataset_classes(sakd_dataset_id d)
 
 int cmd_trace(cli_opts *opts, int argc, char **argv)
 {
-    const char *weights = NULL, *batch = NULL, *out = NULL, *teacher = NULL;
-    int rc = parse_opts(opts, argc, argv, help_trace, &weights, &batch, &out, &teacher);
+    const char *weights = NULL, *batch = NULL, *out = NULL, *teacher = NULL, *run = NULL;
+    int rc = parse_opts(opts, argc, argv, help_trace, &weights, &batch, &out, &teacher, &run);
     if (rc >= 0)
         return rc;
     if (optind >= argc || !batch || !out) {

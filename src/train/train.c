@@ -75,6 +75,11 @@ sakd_model *sakd_trainer_teacher(sakd_trainer *t)
     return t->has_teacher ? &t->teacher : NULL;
 }
 
+size_t sakd_trainer_test_size(const sakd_trainer *t)
+{
+    return t->test.n;
+}
+
 static void say(sakd_trainer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void say(sakd_trainer *t, const char *fmt, ...)
 {
@@ -614,12 +619,25 @@ sakd_status sakd_trainer_measure(sakd_trainer *t, size_t max_images, sakd_report
         batches = d->n / t->B > 0 ? d->n / t->B : 1;
     double *mean = calloc(g->n_acts, sizeof *mean);
     size_t *idx = malloc(t->B * sizeof *idx), largest = 1;
+    /* The activations to average, each once: the output of every spiking layer and the input
+     * of every conv or linear layer (one activation often feeds two, e.g. a block's conv1 and
+     * its downsample conv, and is also a spiking layer's output). */
+    unsigned char *wanted = calloc(g->n_acts, 1);
+    for (size_t i = 0; wanted && i < g->n_nodes; i++) {
+        const sakd_node *n = &g->nodes[i];
+        int id = n->kind == SAKD_NODE_LIF                                   ? n->out
+                 : n->kind == SAKD_NODE_CONV || n->kind == SAKD_NODE_LINEAR ? n->in[0]
+                                                                            : -1;
+        if (id >= 0)
+            wanted[id] = 1;
+    }
     for (size_t i = 0; i < g->n_acts; i++) {
         size_t n = sakd_tensor_numel(&g->acts[i].value);
         largest = n > largest ? n : largest;
     }
     float *host = malloc(largest * sizeof *host);
-    sakd_status st = mean && idx && host ? SAKD_OK : sakd_error(SAKD_ERR_NOMEM, "out of memory");
+    sakd_status st =
+        mean && idx && host && wanted ? SAKD_OK : sakd_error(SAKD_ERR_NOMEM, "out of memory");
     for (size_t bi = 0; bi < batches && st == SAKD_OK; bi++, nb++) {
         for (size_t b = 0; b < t->B; b++)
             idx[b] = (bi * t->B + b) % d->n;
@@ -627,13 +645,8 @@ sakd_status sakd_trainer_measure(sakd_trainer *t, size_t max_images, sakd_report
         st = sakd_tensor_upload(&g->acts[t->student.input].value, t->x);
         if (st == SAKD_OK)
             st = sakd_graph_forward(g, 0);
-        /* Mean value of every activation that feeds a conv or linear layer, or is spikes. */
-        for (size_t i = 0; i < g->n_nodes && st == SAKD_OK; i++) {
-            const sakd_node *n = &g->nodes[i];
-            int id = n->kind == SAKD_NODE_LIF                                   ? n->out
-                     : n->kind == SAKD_NODE_CONV || n->kind == SAKD_NODE_LINEAR ? n->in[0]
-                                                                                : -1;
-            if (id < 0)
+        for (size_t id = 0; id < g->n_acts && st == SAKD_OK; id++) {
+            if (!wanted[id])
                 continue;
             sakd_tensor *v = &g->acts[id].value;
             st = sakd_tensor_download(v, host);
@@ -682,6 +695,7 @@ sakd_status sakd_trainer_measure(sakd_trainer *t, size_t max_images, sakd_report
         r->peak_mem_mib = (double)t->ctx->mem_peak / (1024.0 * 1024.0);
     }
     free(mean);
+    free(wanted);
     free(idx);
     free(host);
     return st;
@@ -953,8 +967,10 @@ void sakd_report_print(const sakd_report *r, FILE *f)
     fprintf(f, "\nreport\n");
     fprintf(f, "  test accuracy      %.2f %% (best %.2f %%), test loss %.4f\n", 100.0 * r->test_acc,
             100.0 * r->best_acc, r->test_loss);
-    fprintf(f, "  loss terms         total %.4f  ce %.4f  feature %.4f  logit %.4f\n",
-            r->loss_total, r->loss_ce, r->loss_feature, r->loss_logit);
+    int trained = r->wall_s > 0.0; /* else an evaluation: no training terms or speed */
+    if (trained)
+        fprintf(f, "  loss terms         total %.4f  ce %.4f  feature %.4f  logit %.4f\n",
+                r->loss_total, r->loss_ce, r->loss_feature, r->loss_logit);
     if (r->n_layers) {
         fprintf(f, "  firing rates       mean %.4f over %zu spiking layers\n", r->mean_firing_rate,
                 r->n_layers);
@@ -964,9 +980,11 @@ void sakd_report_print(const sakd_report *r, FILE *f)
     fprintf(f,
             "  per image          %.4g SOPs (AC) + %.4g MACs = %.4g uJ (0.9 pJ/AC, 4.6 pJ/MAC)\n",
             r->sops_per_image, r->macs_per_image, r->energy_uj);
-    fprintf(f, "  throughput         %.1f images/s (training)\n", r->images_per_s);
+    if (trained)
+        fprintf(f, "  throughput         %.1f images/s (training)\n", r->images_per_s);
     fprintf(f, "  peak device memory %.1f MiB\n", r->peak_mem_mib);
-    fprintf(f, "  wall time          %.1f s\n", r->wall_s);
+    if (trained)
+        fprintf(f, "  wall time          %.1f s\n", r->wall_s);
 }
 
 void sakd_trainer_free(sakd_trainer *t)

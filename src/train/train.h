@@ -15,9 +15,9 @@ typedef struct sakd_report {
     int epochs_done;
     double test_acc, best_acc, test_loss, train_acc;
     double loss_total, loss_ce, loss_feature, loss_logit; /* means over the last epoch */
-    double images_per_s;                                   /* training throughput */
-    double sops_per_image, macs_per_image, energy_uj;      /* per image, from sampled batches */
-    double mean_firing_rate;                               /* over the spiking layers */
+    double images_per_s;                                  /* training throughput */
+    double sops_per_image, macs_per_image, energy_uj;     /* per image, from sampled batches */
+    double mean_firing_rate;                              /* over the spiking layers */
     size_t n_layers;
     char layer_name[128][96];
     double layer_rate[128];
@@ -75,6 +75,8 @@ sakd_model *sakd_trainer_student(sakd_trainer *t);
 sakd_params *sakd_trainer_params(sakd_trainer *t);
 sakd_distill *sakd_trainer_distill(sakd_trainer *t);
 sakd_model *sakd_trainer_teacher(sakd_trainer *t);
+/* The number of test images sakd_trainer_evaluate scores. */
+size_t sakd_trainer_test_size(const sakd_trainer *t);
 
 void sakd_trainer_free(sakd_trainer *t);
 
