@@ -34,6 +34,9 @@ static const char *xgemm_names[16] = {"GEMMK", "KREG",  "KWG",   "KWI", "MDIMA",
                                       "MWG",   "NDIMB", "NDIMC", "NWG", "SA",    "SB",
                                       "STRM",  "STRN",  "VWM",   "VWN"};
 
+static const char *direct_names[10] = {"KWID", "MDIMAD", "MDIMCD", "NDIMBD", "NDIMCD",
+                                       "PADA", "PADB",   "VWMD",   "VWND",   "WGD"};
+
 START_TEST(test_tuning_file_round_trip)
 {
     sakd_ctx *ctx = test_ctx();
@@ -58,8 +61,43 @@ START_TEST(test_tuning_file_round_trip)
     t.routine.n = 1;
     snprintf(t.routine.names[0], sizeof t.routine.names[0], "XGEMM_MIN_INDIRECT_SIZE");
     t.routine.values[0] = test_rand_size(&r, 0, 100000);
+    /* Classes need complete general sets; their own sets round-trip too. */
+    t.direct.n = 10;
+    for (size_t i = 0; i < 10; i++) {
+        snprintf(t.direct.names[i], sizeof t.direct.names[i], "%s", direct_names[i]);
+        t.direct.values[i] = test_rand_size(&r, 0, 64);
+    }
+    const char *cls[2] = {"TN", "NT-batched"};
+    t.n_classes = 2;
+    for (int c = 0; c < 2; c++) {
+        sakd_gemm_class_params *k = &t.classes[c];
+        snprintf(k->name, sizeof k->name, "%s", cls[c]);
+        k->xgemm = t.xgemm;
+        k->direct = t.direct;
+        k->routine = t.routine;
+        k->xgemm.values[6] = test_rand_size(&r, 0, 256);
+        k->direct.values[9] = test_rand_size(&r, 0, 64);
+        k->routine.values[0] = test_rand_size(&r, 0, 100000);
+        k->ms_general = 100.5 + c;
+        k->ms_tuned = 50.25 + c;
+    }
     TEST_OK(sakd_gemm_tuning_write(path, &t));
     TEST_OK(sakd_gemm_tuning_read(path, &u));
+    ck_assert_uint_eq(u.n_classes, 2);
+    for (int c = 0; c < 2; c++) {
+        const sakd_gemm_class_params *a = &t.classes[c], *b = &u.classes[c];
+        ck_assert_str_eq(b->name, a->name);
+        ck_assert(fabs(b->ms_general - a->ms_general) < 1e-3);
+        ck_assert(fabs(b->ms_tuned - a->ms_tuned) < 1e-3);
+        ck_assert_uint_eq(b->xgemm.n, 16);
+        ck_assert_uint_eq(b->direct.n, 10);
+        ck_assert_uint_eq(b->routine.n, 1);
+        for (size_t i = 0; i < 16; i++)
+            ck_assert_uint_eq(b->xgemm.values[i], a->xgemm.values[i]);
+        for (size_t i = 0; i < 10; i++)
+            ck_assert_uint_eq(b->direct.values[i], a->direct.values[i]);
+        ck_assert_uint_eq(b->routine.values[0], a->routine.values[0]);
+    }
     ck_assert_str_eq(u.platform, t.platform);
     ck_assert_str_eq(u.device, t.device);
     ck_assert_str_eq(u.driver, t.driver);
@@ -69,7 +107,7 @@ START_TEST(test_tuning_file_round_trip)
     ck_assert(fabs(u.ms_default - t.ms_default) < 1e-3 && fabs(u.ms_tuned - t.ms_tuned) < 1e-3);
     ck_assert(fabs(u.gflops_tuned - t.gflops_tuned) < 1e-2);
     ck_assert_uint_eq(u.xgemm.n, 16);
-    ck_assert_uint_eq(u.direct.n, 0);
+    ck_assert_uint_eq(u.direct.n, 10);
     ck_assert_uint_eq(u.routine.n, 1);
     for (size_t i = 0; i < 16; i++) {
         ck_assert_str_eq(u.xgemm.names[i], t.xgemm.names[i]);
@@ -114,6 +152,12 @@ START_TEST(test_tuning_file_refusals)
     snprintf(text, sizeof text, "%s[Xgemm]\nMWG = 64\nNWG = 64\n", dev);
     expect_refused(path, text, "[Xgemm] needs all");
     expect_refused(path, "[Xgemm]\nMWG = 64\n", "[device]");
+    snprintf(text, sizeof text, "%s[Xgemm.NX]\nMWG = 64\n", dev);
+    expect_refused(path, text, "'NX' is not a GEMM call class");
+    snprintf(text, sizeof text, "%s[Xgemm.TN]\nMWG = 64\n", dev);
+    expect_refused(path, text, "class TN needs complete");
+    snprintf(text, sizeof text, "%s[class.NN-batched]\nms_tuned = fast\n", dev);
+    expect_refused(path, text, "ms_tuned");
     expect_refused(path, "not an ini file at all\n", "syntax");
     /* A missing file is an I/O error naming it. */
     sakd_gemm_tuning t;
@@ -308,7 +352,7 @@ START_TEST(test_search_keeps_results_right)
      * and this test is about correctness, not speed (the batched routine and the direct
      * kernel are exercised by `sakd tune` runs; their results pass the same replay check). A
      * fixed sampling seed lets PoCL's kernel cache serve reruns. */
-    sakd_gemm_tune_opts o = {1, 0, 0, 1, 60.0, NULL};
+    sakd_gemm_tune_opts o = {1, 0, 0, 1, 60.0, NULL, 0};
     sakd_gemm_tuning best;
     TEST_OK(sakd_gemm_tune(ctx, &log, &o, &best));
     ck_assert_str_eq(best.device, ctx->info.name);
@@ -326,6 +370,61 @@ START_TEST(test_search_keeps_results_right)
 }
 END_TEST
 
+static void set_params(sakd_gemm_params *p, const char *const *names, const size_t *values,
+                       size_t n)
+{
+    p->n = n;
+    for (size_t i = 0; i < n; i++) {
+        snprintf(p->names[i], sizeof p->names[i], "%s", names[i]);
+        p->values[i] = values[i];
+    }
+}
+
+START_TEST(test_class_sets_switch)
+{
+    /* A tuning whose general set sends every call to the indirect kernel while the TN class
+     * has a set of its own that sends its calls to the direct kernel: calls of both classes
+     * in turn switch CLBlast's parameters back and forth, and every result is right. */
+    setenv("SAKD_GEMM_TUNING", "off", 1);
+    sakd_ctx *ctx;
+    TEST_OK(sakd_ctx_new(&ctx, NULL, 0));
+    sakd_gemm_tuning t;
+    memset(&t, 0, sizeof t);
+    fill_device_fields(ctx, &t);
+    static const size_t general_x[16] = {0, 1, 16, 2, 8, 8, 32, 8, 8, 32, 0, 0, 0, 0, 4, 4};
+    static const size_t class_x[16] = {0, 1, 8, 2, 4, 4, 16, 4, 8, 64, 1, 1, 0, 0, 4, 2};
+    static const size_t direct[10] = {2, 8, 8, 8, 8, 1, 1, 2, 2, 32};
+    const char *routine_name[1] = {"XGEMM_MIN_INDIRECT_SIZE"};
+    const size_t all_indirect[1] = {0}, all_direct[1] = {100000};
+    set_params(&t.xgemm, xgemm_names, general_x, 16);
+    set_params(&t.direct, direct_names, direct, 10);
+    set_params(&t.routine, routine_name, all_indirect, 1);
+    t.n_classes = 1;
+    snprintf(t.classes[0].name, sizeof t.classes[0].name, "TN");
+    set_params(&t.classes[0].xgemm, xgemm_names, class_x, 16);
+    set_params(&t.classes[0].direct, direct_names, direct, 10);
+    set_params(&t.classes[0].routine, routine_name, all_direct, 1);
+    TEST_OK(sakd_gemm_tuning_apply(ctx, &t));
+    ck_assert_int_eq(ctx->gemm_active_set, -1);
+    test_rng r = test_rng_new(75);
+    for (int i = 0; i < 4; i++) {
+        sakd_gemm_shape s;
+        memset(&s, 0, sizeof s);
+        s.trans_a = i % 2; /* NN, TN, NN, TN */
+        s.m = test_rand_size(&r, 5, 70);
+        s.n = test_rand_size(&r, 5, 70);
+        s.k = test_rand_size(&r, 5, 70);
+        s.lda = (s.trans_a ? s.m : s.k) + test_rand_size(&r, 0, 3);
+        s.ldb = s.n + test_rand_size(&r, 0, 3);
+        s.ldc = s.n + test_rand_size(&r, 0, 3);
+        check_shape_result(ctx, &s, &r);
+        ck_assert_int_eq(ctx->gemm_active_set, s.trans_a ? 0 : -1);
+    }
+    sakd_ctx_free(ctx);
+    unsetenv("SAKD_GEMM_TUNING");
+}
+END_TEST
+
 Suite *suite_gemm_tune(void)
 {
     Suite *s = suite_create("gemm_tune");
@@ -336,6 +435,7 @@ Suite *suite_gemm_tune(void)
     tcase_add_test(tc, test_record_calls);
     tcase_add_test(tc, test_profile_totals);
     tcase_add_test(tc, test_search_keeps_results_right);
+    tcase_add_test(tc, test_class_sets_switch);
     suite_add_tcase(s, tc);
     return s;
 }

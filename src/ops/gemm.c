@@ -167,6 +167,7 @@ sakd_status sakd_gemm(sakd_ctx *ctx, int trans_a, int trans_b, size_t m, size_t 
     if (skip)
         return SAKD_OK;
     ensure_tuning(ctx);
+    SAKD_TRY(sakd_gemm_tuning_select(ctx, trans_a, trans_b, 0));
     if (ctx->gemm_log)
         record(ctx, trans_a, trans_b, m, n, k, a, 0, b, 0, c, 0, 0);
     SAKD_TRY(sakd_profile_mark(ctx));
@@ -193,6 +194,7 @@ sakd_status sakd_gemm_batched(sakd_ctx *ctx, int trans_a, int trans_b, size_t m,
     if (skip || batch == 0)
         return SAKD_OK;
     ensure_tuning(ctx);
+    SAKD_TRY(sakd_gemm_tuning_select(ctx, trans_a, trans_b, 1));
     if (ctx->gemm_log)
         record(ctx, trans_a, trans_b, m, n, k, a, stride_a, b, stride_b, c, stride_c, batch);
     SAKD_TRY(sakd_profile_mark(ctx));

@@ -223,6 +223,33 @@ sakd_status sakd_gemm_tuning_path(const sakd_ctx *ctx, char *buf, size_t size)
     return SAKD_OK;
 }
 
+void sakd_gemm_class_name(int trans_a, int trans_b, int batched, char *buf, size_t size)
+{
+    snprintf(buf, size, "%c%c%s", trans_a ? 'T' : 'N', trans_b ? 'T' : 'N',
+             batched ? "-batched" : "");
+}
+
+/* The class `name` of t (created when `create` and there is room; NULL if `name` is not a
+ * class name). */
+static sakd_gemm_class_params *find_class(sakd_gemm_tuning *t, const char *name, int create)
+{
+    for (size_t i = 0; i < t->n_classes; i++)
+        if (strcmp(t->classes[i].name, name) == 0)
+            return &t->classes[i];
+    int known = 0;
+    for (int k = 0; k < 8 && !known; k++) {
+        char cand[16];
+        sakd_gemm_class_name(k & 1, (k >> 1) & 1, k >> 2, cand, sizeof cand);
+        known = strcmp(cand, name) == 0;
+    }
+    if (!create || !known || t->n_classes == SAKD_GEMM_MAX_CLASSES)
+        return NULL;
+    sakd_gemm_class_params *c = &t->classes[t->n_classes++];
+    memset(c, 0, sizeof *c);
+    snprintf(c->name, sizeof c->name, "%s", name);
+    return c;
+}
+
 typedef struct reader {
     sakd_gemm_tuning *t;
     const char *path;
@@ -282,6 +309,36 @@ static int read_handler(void *user, const char *section, const char *name, const
         return add_param(&t->direct, section, name, value, r);
     if (strcmp(section, "GemmRoutine") == 0)
         return add_param(&t->routine, section, name, value, r);
+    /* A class's own sets: [Xgemm.NAME], [XgemmDirect.NAME], [GemmRoutine.NAME], [class.NAME]. */
+    const char *dot = strchr(section, '.');
+    sakd_gemm_class_params *c = dot ? find_class(t, dot + 1, 1) : NULL;
+    if (dot && !c) {
+        snprintf(r->error, sizeof r->error,
+                 "%s: [%s]: '%s' is not a GEMM call class (NN, NT, TN or TT, alone or with "
+                 "-batched), or too many classes",
+                 r->path, section, dot + 1);
+        return 0;
+    }
+    size_t head = dot ? (size_t)(dot - section) : 0;
+    if (c && head == 5 && strncmp(section, "Xgemm", 5) == 0)
+        return add_param(&c->xgemm, section, name, value, r);
+    if (c && head == 11 && strncmp(section, "XgemmDirect", 11) == 0)
+        return add_param(&c->direct, section, name, value, r);
+    if (c && head == 11 && strncmp(section, "GemmRoutine", 11) == 0)
+        return add_param(&c->routine, section, name, value, r);
+    if (c && head == 5 && strncmp(section, "class", 5) == 0) {
+        if (strcmp(name, "ms_general") == 0 || strcmp(name, "ms_tuned") == 0) {
+            char *end;
+            double v = strtod(value, &end);
+            if (end == value || *end) {
+                snprintf(r->error, sizeof r->error, "%s: [%s] %s = '%s' is not a number", r->path,
+                         section, name, value);
+                return 0;
+            }
+            *(strcmp(name, "ms_general") == 0 ? &c->ms_general : &c->ms_tuned) = v;
+            return 1;
+        }
+    }
     snprintf(r->error, sizeof r->error, "%s: unknown key [%s] %s", r->path, section, name);
     return 0;
 }
@@ -311,6 +368,17 @@ sakd_status sakd_gemm_tuning_read(const char *path, sakd_gemm_tuning *t)
         return sakd_error(SAKD_ERR_FORMAT,
                           "%s: [Xgemm] needs all %d parameters and [XgemmDirect] all %d", path,
                           (int)X_COUNT, (int)D_COUNT);
+    /* Switching between sets needs every set complete, the general one included. */
+    for (size_t i = 0; i < t->n_classes; i++) {
+        const sakd_gemm_class_params *c = &t->classes[i];
+        if (c->xgemm.n != X_COUNT || c->direct.n != D_COUNT || c->routine.n != 1 ||
+            t->xgemm.n != X_COUNT || t->direct.n != D_COUNT || t->routine.n != 1)
+            return sakd_error(SAKD_ERR_FORMAT,
+                              "%s: class %s needs complete [Xgemm.%s], [XgemmDirect.%s] and "
+                              "[GemmRoutine.%s] sections, and the general [Xgemm], "
+                              "[XgemmDirect] and [GemmRoutine] complete too",
+                              path, c->name, c->name, c->name, c->name);
+    }
     return SAKD_OK;
 }
 
@@ -337,6 +405,20 @@ sakd_status sakd_gemm_tuning_write(const char *path, const sakd_gemm_tuning *t)
     write_params(&b, "Xgemm", &t->xgemm);
     write_params(&b, "XgemmDirect", &t->direct);
     write_params(&b, "GemmRoutine", &t->routine);
+    for (size_t i = 0; i < t->n_classes; i++) {
+        const sakd_gemm_class_params *c = &t->classes[i];
+        char sec[48];
+        sakd_strbuf_printf(&b,
+                           "\n# calls of class %s: their own set\n[class.%s]\n"
+                           "ms_general = %.3f\nms_tuned = %.3f\n",
+                           c->name, c->name, c->ms_general, c->ms_tuned);
+        snprintf(sec, sizeof sec, "Xgemm.%s", c->name);
+        write_params(&b, sec, &c->xgemm);
+        snprintf(sec, sizeof sec, "XgemmDirect.%s", c->name);
+        write_params(&b, sec, &c->direct);
+        snprintf(sec, sizeof sec, "GemmRoutine.%s", c->name);
+        write_params(&b, sec, &c->routine);
+    }
     if (b.failed) {
         free(b.data);
         return sakd_error(SAKD_ERR_NOMEM, "out of memory writing %s", path);
@@ -375,6 +457,62 @@ sakd_status sakd_gemm_tuning_apply(sakd_ctx *ctx, const sakd_gemm_tuning *t)
         SAKD_TRY(override(ctx, "XgemmDirect", &t->direct));
     if (t->routine.n)
         SAKD_TRY(override(ctx, "GemmRoutine", &t->routine));
+    if (!ctx->gemm_tuning) {
+        ctx->gemm_tuning = malloc(sizeof *ctx->gemm_tuning);
+        if (!ctx->gemm_tuning)
+            return sakd_error(SAKD_ERR_NOMEM, "out of memory for the GEMM tuning");
+    }
+    if (ctx->gemm_tuning != t)
+        *ctx->gemm_tuning = *t;
+    ctx->gemm_active_set = -1;
+    return SAKD_OK;
+}
+
+static int same_params(const sakd_gemm_params *a, const sakd_gemm_params *b)
+{
+    if (a->n != b->n)
+        return 0;
+    for (size_t i = 0; i < a->n; i++)
+        if (a->values[i] != b->values[i] || strcmp(a->names[i], b->names[i]) != 0)
+            return 0;
+    return 1;
+}
+
+/* The three sets of set `i` of t (-1: the general ones). */
+static void set_of(const sakd_gemm_tuning *t, int i, const sakd_gemm_params **x,
+                   const sakd_gemm_params **d, const sakd_gemm_params **r)
+{
+    *x = i < 0 ? &t->xgemm : &t->classes[i].xgemm;
+    *d = i < 0 ? &t->direct : &t->classes[i].direct;
+    *r = i < 0 ? &t->routine : &t->classes[i].routine;
+}
+
+sakd_status sakd_gemm_tuning_select(sakd_ctx *ctx, int trans_a, int trans_b, int batched)
+{
+    sakd_gemm_tuning *t = ctx->gemm_tuning;
+    if (!t || !t->n_classes)
+        return SAKD_OK;
+    char name[16];
+    sakd_gemm_class_name(trans_a, trans_b, batched, name, sizeof name);
+    int want = -1;
+    for (size_t i = 0; i < t->n_classes && want < 0; i++)
+        if (strcmp(t->classes[i].name, name) == 0)
+            want = (int)i;
+    if (want == ctx->gemm_active_set)
+        return SAKD_OK;
+    const sakd_gemm_params *cx, *cd, *cr, *wx, *wd, *wr;
+    int known = ctx->gemm_active_set >= -1; /* -2: a switch failed half-way */
+    set_of(t, known ? ctx->gemm_active_set : -1, &cx, &cd, &cr);
+    set_of(t, want, &wx, &wd, &wr);
+    /* Until every override has gone through, CLBlast's state is unknown: mark it so. */
+    ctx->gemm_active_set = -2;
+    if (!known || !same_params(cx, wx))
+        SAKD_TRY(override(ctx, "Xgemm", wx));
+    if (!known || !same_params(cd, wd))
+        SAKD_TRY(override(ctx, "XgemmDirect", wd));
+    if (!known || !same_params(cr, wr))
+        SAKD_TRY(override(ctx, "GemmRoutine", wr));
+    ctx->gemm_active_set = want;
     return SAKD_OK;
 }
 
@@ -409,7 +547,14 @@ typedef struct replay {
     int *reps;                           /* [log->n] timed runs per shape */
     double *t_best_x, *t_best_d, *t_cur; /* [log->n] seconds per call */
     float *host;                         /* download scratch [ec] */
+    int borrowed;                        /* a subset: a, b, c and host belong to another */
 } replay;
+
+static int same_class(const sakd_gemm_shape *a, const sakd_gemm_shape *b)
+{
+    return a->trans_a == b->trans_a && a->trans_b == b->trans_b &&
+           (a->batch != 0) == (b->batch != 0);
+}
 
 static sakd_status run_shape(replay *r, size_t i)
 {
@@ -480,14 +625,22 @@ static sakd_status time_shape(replay *r, size_t i, double *sec)
 static sakd_status evaluate(replay *r, double abort_above, double *total)
 {
     *total = INFINITY;
-    /* The first call compiles the candidate: an untimed warm-up on the smallest shape. */
-    size_t small = 0;
-    for (size_t i = 1; i < r->log->n; i++)
-        if (sakd_gemm_shape_flops(&r->log->shapes[i]) <
-            sakd_gemm_shape_flops(&r->log->shapes[small]))
-            small = i;
-    if (run_shape(r, small) != SAKD_OK || sakd_ctx_finish(r->ctx) != SAKD_OK)
-        return SAKD_OK; /* the candidate does not build or run here: skip it */
+    /* The first call of each CLBlast routine (plain and strided-batched GEMM, and each call
+     * class with a set of its own) compiles the candidate: an untimed warm-up on the smallest
+     * shape of each. */
+    for (size_t i = 0; i < r->log->n; i++) {
+        const sakd_gemm_shape *si = &r->log->shapes[i];
+        int smallest = 1;
+        for (size_t j = 0; j < r->log->n && smallest; j++) {
+            const sakd_gemm_shape *sj = &r->log->shapes[j];
+            if (j != i && same_class(si, sj) &&
+                (sakd_gemm_shape_flops(sj) < sakd_gemm_shape_flops(si) ||
+                 (sakd_gemm_shape_flops(sj) == sakd_gemm_shape_flops(si) && j < i)))
+                smallest = 0;
+        }
+        if (smallest && (run_shape(r, i) != SAKD_OK || sakd_ctx_finish(r->ctx) != SAKD_OK))
+            return SAKD_OK; /* the candidate does not build or run here: skip it */
+    }
     /* One pass: each shape's first run is checked against the reference and timed, more runs
      * for short shapes; stop as soon as the sum is over the limit. */
     double sum = 0.0;
@@ -700,19 +853,20 @@ static size_t choose_threshold(const sakd_gemm_log *log, const double *tx, const
 
 static void replay_free(replay *r)
 {
-    if (r->a)
+    if (r->a && !r->borrowed)
         clReleaseMemObject(r->a);
-    if (r->b)
+    if (r->b && !r->borrowed)
         clReleaseMemObject(r->b);
-    if (r->c)
+    if (r->c && !r->borrowed)
         clReleaseMemObject(r->c);
+    if (!r->borrowed)
+        free(r->host);
     free(r->ref);
     free(r->index);
     free(r->reps);
     free(r->t_best_x);
     free(r->t_best_d);
     free(r->t_cur);
-    free(r->host);
 }
 
 static sakd_status upload_random(sakd_ctx *ctx, cl_mem buf, size_t n, unsigned long long seed)
@@ -760,6 +914,201 @@ static sakd_status replay_init(replay *r, sakd_ctx *ctx, const sakd_gemm_log *lo
     for (size_t i = 0; i < n; i++)
         pick_samples(r, i, seed + 2);
     return SAKD_OK;
+}
+
+/* The calls ids[0..n) of `full` as a replay of their own (`sub_log` holds their shapes),
+ * sharing its operands and reference results. */
+static sakd_status replay_subset(const replay *full, const size_t *ids, size_t n,
+                                 sakd_gemm_log *sub_log, replay *sub)
+{
+    memset(sub, 0, sizeof *sub);
+    sub->ctx = full->ctx;
+    sub->log = sub_log;
+    sub->a = full->a;
+    sub->b = full->b;
+    sub->c = full->c;
+    sub->ea = full->ea;
+    sub->eb = full->eb;
+    sub->ec = full->ec;
+    sub->host = full->host;
+    sub->borrowed = 1;
+    sub_log->shapes = malloc(n * sizeof *sub_log->shapes);
+    sub_log->n = sub_log->cap = n;
+    sub->ref = malloc(n * SAMPLES * sizeof *sub->ref);
+    sub->index = malloc(n * SAMPLES * sizeof *sub->index);
+    sub->reps = malloc(n * sizeof *sub->reps);
+    sub->t_best_x = malloc(n * sizeof(double));
+    sub->t_best_d = malloc(n * sizeof(double));
+    sub->t_cur = malloc(n * sizeof(double));
+    if (!sub_log->shapes || !sub->ref || !sub->index || !sub->reps || !sub->t_best_x ||
+        !sub->t_best_d || !sub->t_cur)
+        return sakd_error(SAKD_ERR_NOMEM, "out of memory for a GEMM class replay");
+    for (size_t j = 0; j < n; j++) {
+        size_t i = ids[j];
+        sub_log->shapes[j] = full->log->shapes[i];
+        memcpy(sub->ref + j * SAMPLES, full->ref + i * SAMPLES, SAMPLES * sizeof *sub->ref);
+        memcpy(sub->index + j * SAMPLES, full->index + i * SAMPLES, SAMPLES * sizeof *sub->index);
+        sub->reps[j] = full->reps[i];
+        sub->t_cur[j] = full->t_cur[i];
+    }
+    return SAKD_OK;
+}
+
+static sakd_status override_set(sakd_ctx *ctx, const sakd_gemm_params *x, const sakd_gemm_params *d,
+                                const sakd_gemm_params *rt)
+{
+    SAKD_TRY(override(ctx, "Xgemm", x));
+    SAKD_TRY(override(ctx, "XgemmDirect", d));
+    return override(ctx, "GemmRoutine", rt);
+}
+
+/* Searches a set of its own for class `name` (the calls ids[0..n) of r, taking `general_s`
+ * per step under the general set `g`, which is in effect on entry and again on return) within
+ * `budget_s`; fills *c and sets *keep when its set beats the general one by 5 % or more. */
+static sakd_status tune_class(search *base, const char *name, const size_t *ids, size_t n,
+                              double general_s, double budget_s, const sakd_gemm_tuning *g,
+                              sakd_gemm_class_params *c, int *keep)
+{
+    *keep = 0;
+    memset(c, 0, sizeof *c);
+    snprintf(c->name, sizeof c->name, "%s", name);
+    c->ms_general = 1e3 * general_s;
+    c->ms_tuned = c->ms_general;
+    const sakd_gemm_tune_opts *o = base->o;
+    sakd_gemm_log sub_log = {0};
+    replay sub;
+    sakd_status st = replay_subset(base->r, ids, n, &sub_log, &sub);
+    double start = sakd_time_now();
+    search s = {&sub,         o,
+                start,        budget_s * (o->direct_samples > 0 ? 2.0 / 3.0 : 1.0),
+                general_s,    base->vec_min,
+                base->counter};
+    size_t bx[SAKD_GEMM_MAX_PARAMS], bd[SAKD_GEMM_MAX_PARAMS];
+    double tx = INFINITY, td = INFINITY;
+    if (st == SAKD_OK && o->log)
+        fprintf(o->log,
+                "class %s: %zu distinct calls, %.1f ms per step with the general set; %.0f s "
+                "to search\n",
+                name, n, 1e3 * general_s, budget_s);
+    if (st == SAKD_OK)
+        st = force_path(sub.ctx, 0);
+    if (st == SAKD_OK)
+        st = search_kernel(&s, 0, o->xgemm_samples, bx, &tx, sub.t_best_x);
+    if (st == SAKD_OK && o->direct_samples > 0) {
+        st = force_path(sub.ctx, 1);
+        s.t0 = sakd_time_now();
+        s.budget_s = budget_s - (s.t0 - start);
+        if (s.budget_s <= 0)
+            s.budget_s = 1e-9;
+        if (st == SAKD_OK)
+            st = search_kernel(&s, 1, o->direct_samples, bd, &td, sub.t_best_d);
+    }
+    base->counter = s.counter;
+    double t_own = INFINITY;
+    if (st == SAKD_OK && (isfinite(tx) || isfinite(td))) {
+        for (size_t i = 0; i < n; i++) {
+            if (!isfinite(tx))
+                sub.t_best_x[i] = INFINITY;
+            if (!isfinite(td))
+                sub.t_best_d[i] = INFINITY;
+        }
+        double predicted;
+        size_t threshold = choose_threshold(&sub_log, sub.t_best_x, sub.t_best_d, &predicted);
+        /* A kernel that found nothing keeps the general set's values (never used when the
+         * threshold sends every call to the other kernel). */
+        if (isfinite(tx))
+            to_params(0, bx, &c->xgemm);
+        else
+            c->xgemm = g->xgemm;
+        if (isfinite(td))
+            to_params(1, bd, &c->direct);
+        else
+            c->direct = g->direct;
+        routine_params(threshold, &c->routine);
+        st = override_set(sub.ctx, &c->xgemm, &c->direct, &c->routine);
+        if (st == SAKD_OK)
+            st = evaluate(&sub, INFINITY, &t_own);
+    }
+    if (st == SAKD_OK) /* back to the general set */
+        st = override_set(sub.ctx, &g->xgemm, &g->direct, &g->routine);
+    replay_free(&sub);
+    sakd_gemm_log_free(&sub_log);
+    SAKD_TRY(st);
+    *keep = isfinite(t_own) && t_own < 0.95 * general_s;
+    if (*keep)
+        c->ms_tuned = 1e3 * t_own;
+    if (o->log)
+        fprintf(o->log, "class %s: %.1f ms with its own set against %.1f ms general: %s\n", name,
+                1e3 * t_own, 1e3 * general_s, *keep ? "kept" : "not kept (under 5 % faster)");
+    return SAKD_OK;
+}
+
+/* Per-class sets on top of the general tuning `best` (applied, with r->t_cur its per-call
+ * times): classes taking 5 % or more of the step, each searched within a share of
+ * `budget_s` proportional to its time. */
+static sakd_status tune_classes(search *base, double budget_s, sakd_gemm_tuning *best)
+{
+    replay *r = base->r;
+    const sakd_gemm_log *log = r->log;
+    size_t *ids = malloc(log->n * sizeof *ids);
+    if (!ids)
+        return sakd_error(SAKD_ERR_NOMEM, "out of memory");
+    double total = 0.0;
+    for (size_t i = 0; i < log->n; i++)
+        total += (double)log->shapes[i].count * r->t_cur[i];
+    int done[8] = {0};
+    sakd_status st = SAKD_OK;
+    best->n_classes = 0;
+    double t_start = sakd_time_now();
+    for (int round = 0; round < 8 && st == SAKD_OK; round++) {
+        /* The largest class not searched yet. */
+        int pick = -1;
+        double pick_s = 0.0;
+        for (int k = 0; k < 8; k++) {
+            if (done[k])
+                continue;
+            double sum = 0.0;
+            for (size_t i = 0; i < log->n; i++) {
+                const sakd_gemm_shape *sh = &log->shapes[i];
+                if (sh->trans_a == (k & 1) && sh->trans_b == ((k >> 1) & 1) &&
+                    (sh->batch != 0) == (k >> 2))
+                    sum += (double)sh->count * r->t_cur[i];
+            }
+            if (sum > pick_s) {
+                pick_s = sum;
+                pick = k;
+            }
+        }
+        if (pick < 0 || pick_s < 0.05 * total)
+            break;
+        done[pick] = 1;
+        size_t n = 0;
+        for (size_t i = 0; i < log->n; i++) {
+            const sakd_gemm_shape *sh = &log->shapes[i];
+            if (sh->trans_a == (pick & 1) && sh->trans_b == ((pick >> 1) & 1) &&
+                (sh->batch != 0) == (pick >> 2))
+                ids[n++] = i;
+        }
+        char name[16];
+        sakd_gemm_class_name(pick & 1, (pick >> 1) & 1, pick >> 2, name, sizeof name);
+        /* Its share of what is left of the budget, by its share of what is left to search. */
+        double left_s = budget_s - (sakd_time_now() - t_start), left_total = 0.0;
+        for (size_t i = 0; i < log->n; i++) {
+            const sakd_gemm_shape *sh = &log->shapes[i];
+            int k = sh->trans_a | sh->trans_b << 1 | (sh->batch != 0) << 2;
+            if (!done[k] || k == pick)
+                left_total += (double)sh->count * r->t_cur[i];
+        }
+        if (left_s <= 0)
+            break;
+        sakd_gemm_class_params c;
+        int keep;
+        st = tune_class(base, name, ids, n, pick_s, left_s * pick_s / left_total, best, &c, &keep);
+        if (st == SAKD_OK && keep)
+            best->classes[best->n_classes++] = c;
+    }
+    free(ids);
+    return st;
 }
 
 sakd_status sakd_gemm_tune(sakd_ctx *ctx, const sakd_gemm_log *log, const sakd_gemm_tune_opts *opts,
@@ -811,8 +1160,10 @@ sakd_status sakd_gemm_tune(sakd_ctx *ctx, const sakd_gemm_log *log, const sakd_g
     /* The time limit is shared: two thirds for the indirect kernel, the rest (and whatever
      * the first search left) for the direct one. */
     double start = sakd_time_now();
+    /* With per-class searches, the general one gets half of the time limit. */
+    double general_limit = opts->per_class ? opts->time_limit_s / 2.0 : opts->time_limit_s;
     search s = {
-        &r,        opts, start, opts->time_limit_s * (opts->direct_samples > 0 ? 2.0 / 3.0 : 1.0),
+        &r,        opts, start, general_limit * (opts->direct_samples > 0 ? 2.0 / 3.0 : 1.0),
         t_default, 1,    0};
     cl_uint pref = 0;
     if (clGetDeviceInfo(ctx->info.device, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT, sizeof pref,
@@ -834,7 +1185,7 @@ sakd_status sakd_gemm_tune(sakd_ctx *ctx, const sakd_gemm_log *log, const sakd_g
     if (st == SAKD_OK && opts->direct_samples > 0)
         st = force_path(ctx, 1);
     s.t0 = sakd_time_now();
-    s.budget_s = opts->time_limit_s > 0 ? opts->time_limit_s - (s.t0 - start) : 0.0;
+    s.budget_s = general_limit > 0 ? general_limit - (s.t0 - start) : 0.0;
     if (s.budget_s < 0)
         s.budget_s = 1e-9; /* nothing left: no direct candidates */
     if (st == SAKD_OK && opts->direct_samples > 0)
@@ -881,10 +1232,12 @@ sakd_status sakd_gemm_tune(sakd_ctx *ctx, const sakd_gemm_log *log, const sakd_g
     double t_final = INFINITY;
     if (st == SAKD_OK)
         st = evaluate(&r, INFINITY, &t_final);
-    replay_free(&r);
-    SAKD_TRY(st);
-    if (!isfinite(t_final))
-        return sakd_error(SAKD_ERR_CLBLAST, "the chosen GEMM parameters failed their final check");
+    if (st == SAKD_OK && !isfinite(t_final))
+        st = sakd_error(SAKD_ERR_CLBLAST, "the chosen GEMM parameters failed their final check");
+    if (st != SAKD_OK) {
+        replay_free(&r);
+        return st;
+    }
     if (lg)
         fprintf(lg,
                 "chosen: indirect %.1f ms, direct %.1f ms, combined (direct below m*n*k = "
@@ -897,6 +1250,39 @@ sakd_status sakd_gemm_tune(sakd_ctx *ctx, const sakd_gemm_log *log, const sakd_g
         best->xgemm.n = best->direct.n = best->routine.n = 0;
         t_final = t_default;
     }
+    /* Sets of their own for the classes of calls that the general set serves worst. Switching
+     * sets needs all three general ones (CLBlast cannot be sent back to its defaults). */
+    if (opts->per_class && best->xgemm.n && best->direct.n && best->routine.n) {
+        double left =
+            opts->time_limit_s > 0 ? opts->time_limit_s - (sakd_time_now() - start) : INFINITY;
+        /* The search runs on the general set alone: no class switching meanwhile. */
+        free(ctx->gemm_tuning);
+        ctx->gemm_tuning = NULL;
+        if (left > 0)
+            st = tune_classes(&s, left, best);
+        double t_classes = INFINITY;
+        if (st == SAKD_OK)
+            st = sakd_gemm_tuning_apply(ctx, best);
+        if (st == SAKD_OK && best->n_classes)
+            st = evaluate(&r, INFINITY, &t_classes);
+        if (st == SAKD_OK && best->n_classes) {
+            if (lg)
+                fprintf(lg,
+                        "with %zu class set(s): %.1f ms measured, against %.1f ms with the "
+                        "general set alone\n",
+                        best->n_classes, 1e3 * t_classes, 1e3 * t_final);
+            if (t_classes < t_final) {
+                t_final = t_classes;
+            } else {
+                best->n_classes = 0;
+                st = sakd_gemm_tuning_apply(ctx, best);
+            }
+        }
+    } else if (opts->per_class && lg) {
+        fprintf(lg, "no per-class search: it needs a general set of all three kernels\n");
+    }
+    replay_free(&r);
+    SAKD_TRY(st);
     best->ms_tuned = 1e3 * t_final;
     best->gflops_tuned = flops / t_final * 1e-9;
     return SAKD_OK;

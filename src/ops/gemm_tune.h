@@ -42,11 +42,29 @@ typedef struct sakd_gemm_params {
     size_t values[SAKD_GEMM_MAX_PARAMS];
 } sakd_gemm_params;
 
+/* GEMM calls fall into classes by their transposes and whether they are strided-batched:
+ * "NN", "NT", "TN", "TT", each alone or with "-batched". The conv layers' forward, data
+ * gradient and weight gradient each make one class, with shapes of their own (a 32-row
+ * output against a 288-row one), where one kernel configuration rarely suits all. */
+#define SAKD_GEMM_MAX_CLASSES 8
+void sakd_gemm_class_name(int trans_a, int trans_b, int batched, char *buf, size_t size);
+
+/* A class's own parameters: all three kernels' sets complete. */
+typedef struct sakd_gemm_class_params {
+    char name[16]; /* as sakd_gemm_class_name writes it */
+    sakd_gemm_params xgemm, direct, routine;
+    double ms_general, ms_tuned; /* its GEMM time per step: general set, own set */
+} sakd_gemm_class_params;
+
 /* A stored tuning: CLBlast parameters plus where they came from. */
 typedef struct sakd_gemm_tuning {
     sakd_gemm_params xgemm;   /* indirect kernel (n = 0: CLBlast's default) */
     sakd_gemm_params direct;  /* direct kernel (n = 0: default) */
     sakd_gemm_params routine; /* GemmRoutine: XGEMM_MIN_INDIRECT_SIZE (n = 0: default) */
+    /* Classes whose calls run faster with a set of their own; only with all three general
+     * sets present (CLBlast cannot be told to go back to its defaults). */
+    size_t n_classes;
+    sakd_gemm_class_params classes[SAKD_GEMM_MAX_CLASSES];
     char platform[256], device[256], driver[256], clblast[32];
     char workload[256];          /* what the shapes came from, e.g. "resnet19 w0.25 T4 b32 28x28" */
     double ms_default, ms_tuned; /* the workload's GEMM time per step, default vs tuned */
@@ -64,9 +82,15 @@ sakd_status sakd_gemm_tuning_read(const char *path, sakd_gemm_tuning *t);
 /* Writes a tuning file atomically. */
 sakd_status sakd_gemm_tuning_write(const char *path, const sakd_gemm_tuning *t);
 
-/* Hands the parameters to CLBlast (CLBlastOverrideParameters) for ctx's device; kernels
- * compiled afterwards use them. A tuning for another device, driver or CLBlast is refused. */
+/* Hands the general parameters to CLBlast (CLBlastOverrideParameters) for ctx's device and
+ * keeps a copy in ctx: from then on each sakd_gemm call of a class with its own set switches
+ * CLBlast to that set (and back), compiling each set's kernels once. A tuning for another
+ * device, driver or CLBlast is refused. */
 sakd_status sakd_gemm_tuning_apply(sakd_ctx *ctx, const sakd_gemm_tuning *t);
+
+/* Puts the set that calls of class (trans_a, trans_b, batched) take under ctx's tuning into
+ * effect when another one is (sakd_gemm and sakd_gemm_batched call it). */
+sakd_status sakd_gemm_tuning_select(sakd_ctx *ctx, int trans_a, int trans_b, int batched);
 
 /* Where sakd_gemm's first call on a context took its tuning from: the file applied, or "" when
  * none (no file, SAKD_GEMM_TUNING=off, or a file that could not be used: then a warning). */
@@ -78,8 +102,10 @@ typedef struct sakd_gemm_tune_opts {
     int direct_samples; /* of the direct kernel */
     int refine_rounds;  /* rounds of one-parameter changes around the best */
     unsigned long long seed;
-    double time_limit_s; /* stop sampling after this long (0 = no limit) */
+    double time_limit_s; /* stop sampling after this long (0 = no limit); half of it goes
+                            to the general search, half to the per-class ones */
     FILE *log;           /* progress, or NULL */
+    int per_class;       /* also search a set per call class (sakd_gemm_class_name) */
 } sakd_gemm_tune_opts;
 
 /* Searches CLBlast's GEMM parameters on the calls in `log` (replayed on random operands; every

@@ -69,6 +69,7 @@ void sakd_ctx_free(sakd_ctx *ctx)
         clFinish(ctx->queue);
     sakd_profile_stop(ctx);
     free(ctx->gemm_tuning_file);
+    free(ctx->gemm_tuning);
     sakd_program_release_all(ctx);
     if (ctx->queue)
         clReleaseCommandQueue(ctx->queue);

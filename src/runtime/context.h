@@ -37,6 +37,11 @@ typedef struct sakd_ctx {
     /* GEMM tuning: 0 = not looked for yet, 1 = looked for (ops/gemm.c); the file applied. */
     int gemm_tuning_checked;
     char *gemm_tuning_file;
+    /* The tuning applied (a struct sakd_gemm_tuning, ops/gemm_tune.h; NULL: CLBlast's
+     * defaults) and which of its parameter sets CLBlast holds now: -1 the general one, else
+     * the index of a call class's own set. */
+    struct sakd_gemm_tuning *gemm_tuning;
+    int gemm_active_set;
     /* The last work queued (a sakd kernel, else last_op names it), for the message when a
      * later wait or transfer finds the device failed: an in-order queue reports an earlier
      * command's failure at the next point that waits. */
