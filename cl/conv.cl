@@ -140,3 +140,20 @@ __kernel void conv2d_splitk_sum(__global float *out, ulong out_off, __global con
         acc += part[part_off + s * n + i];
     out[out_off + i] = acc;
 }
+
+/* The weight of the data gradient of a stride-1 convolution, itself a convolution of the output
+ * gradient: wt[ci, (co·KH + i)·KW + j] = w[co, ci, KH − 1 − i, KW − 1 − j] (flipped, input and
+ * output channels swapped). w: [COUT, CIN, KH, KW]; wt: [CIN, COUT·KH·KW]; one work-item per
+ * element. */
+__kernel void conv2d_weight_flip(__global float *wt, ulong wt_off, __global const float *w,
+                                 ulong w_off, ulong cout, ulong cin, ulong kh, ulong kw)
+{
+    if ((ulong)get_global_id(0) >= cout * cin * kh * kw)
+        return;
+    uint g = (uint)get_global_id(0), KH = (uint)kh, KW = (uint)kw, CO = (uint)cout;
+    uint j = g % KW, t = g / KW;
+    uint i = t % KH;
+    t /= KH;
+    uint co = t % CO, ci = t / CO;
+    wt[wt_off + g] = w[w_off + ((co * (uint)cin + ci) * KH + (KH - 1 - i)) * KW + (KW - 1 - j)];
+}

@@ -33,6 +33,10 @@ static const conv_case cases[] = {
     {2, 4, 8, 7, 6, 3, 2, 1, 2, 0, 1, 1},   /* rectangular kernel, mixed stride/pad */
     {4, 1, 12, 12, 1, 7, 7, 1, 1, 3, 3, 1}, /* Cin = Cout = 1, 7x7 s1 p3 */
     {3, 5, 4, 4, 3, 3, 3, 1, 1, 0, 0, 0},   /* p0, small output */
+    {2, 4, 16, 12, 4, 3, 3, 1, 1, 1, 1, 1}, /* 3x3 s1 p1, H·W >= 128: data gradient as a conv */
+    {3, 5, 14, 14, 5, 3, 3, 1, 1, 0, 0, 0}, /* the same at p0 (input larger than output) */
+    {2, 3, 12, 12, 5, 3, 3, 1, 1, 1, 1, 0}, /* Cout > Cin: the columns may not fit */
+    {3, 6, 7, 7, 6, 3, 3, 1, 1, 1, 1, 1},   /* 7x7 s1 p1: data gradient as one conv GEMM */
 };
 #define N_CASES (sizeof cases / sizeof cases[0])
 

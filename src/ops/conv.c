@@ -200,6 +200,77 @@ sakd_status sakd_conv2d_forward(sakd_tensor *out, sakd_tensor *workspace, const 
     return SAKD_OK;
 }
 
+/* The data gradient of samples n0 … n0 + nc − 1 of a stride-1 convolution as a convolution of
+ * the output gradient with the flipped, transposed weight (padding KH − 1 − ph, KW − 1 − pw):
+ * an im2col of gy and one NN GEMM per sample straight into NCHW, in place of a TN GEMM that
+ * writes K·nc·P columns and the col2im that sums them. Taken where it fits: stride 1, padding
+ * below the kernel size, H·W ≥ DIRECT_NCHW_MIN_P, and gy's columns within the column and
+ * output-gradient parts of the workspace (free by now: the weight gradient has used them);
+ * *done says whether it ran. */
+static sakd_status grad_in_as_conv(sakd_tensor *grad_in, sakd_tensor *workspace,
+                                   const sakd_tensor *grad_out, const sakd_tensor *weight,
+                                   const conv_geom *g, const sakd_conv2d_params *p, size_t n0,
+                                   size_t nc, int *done)
+{
+    *done = 0;
+    size_t hw = g->h * g->w, kt = g->cout * g->kh * g->kw;
+    /* Small images take one GEMM into a [Cin, nc·H·W] block after the columns, then a permute. */
+    int direct = hw >= DIRECT_NCHW_MIN_P;
+    size_t need = (kt + (direct ? 0 : g->cin)) * nc * hw;
+    if (p->stride_h != 1 || p->stride_w != 1 || p->pad_h >= g->kh || p->pad_w >= g->kw ||
+        need > nc * g->P * (g->K + g->cout) || kt * nc * hw > (size_t)UINT32_MAX)
+        return SAKD_OK;
+    sakd_ctx *ctx = grad_out->ctx;
+    sakd_reduce_opts ro = sakd_reduce_options(ctx);
+    /* gy's geometry: Cout channels of Ho x Wo in, H x W out. */
+    conv_geom t = *g;
+    t.cin = g->cout;
+    t.h = g->ho;
+    t.w = g->wo;
+    t.ho = g->h;
+    t.wo = g->w;
+    t.P = hw;
+    t.K = kt;
+    sakd_conv2d_params tp = {1, 1, g->kh - 1 - p->pad_h, g->kw - 1 - p->pad_w};
+    conv_args ta = kernel_sizes(&t, &tp);
+    /* The flipped weight [Cin, Cout·KH·KW] in the split-K partials (the weight gradient has
+     * summed them already: the queue is in order). */
+    cl_ulong wt_off = workspace->offset + g->nc * g->P * (g->K + g->cout);
+    cl_kernel kf;
+    SAKD_TRY(sakd_kernel_get(ctx, "conv", ro.options, "conv2d_weight_flip", &kf));
+    cl_ulong wo_ = weight->offset, co = g->cout, ci = g->cin, kh = g->kh, kw = g->kw;
+    SAKD_TRY(sakd_launch_1d(ctx, kf, g->cout * g->K, 8,
+                            (sakd_arg[]){SAKD_ARG(workspace->buf), SAKD_ARG(wt_off),
+                                         SAKD_ARG(weight->buf), SAKD_ARG(wo_), SAKD_ARG(co),
+                                         SAKD_ARG(ci), SAKD_ARG(kh), SAKD_ARG(kw)}));
+    SAKD_TRY(im2col(ctx, &ro, workspace, grad_out, &t, &ta, n0, nc));
+    if (direct) {
+        /* gx[n0 + nl] as [Cin, H·W] = Wt[Cin, Cout·KH·KW] · gycols[·, nl·H·W … (nl + 1)·H·W) */
+        SAKD_TRY(sakd_gemm_batched(
+            ctx, 0, 0, g->cin, hw, kt, 1.0f, (sakd_mat){workspace->buf, wt_off, kt}, 0,
+            (sakd_mat){workspace->buf, workspace->offset, nc * hw}, hw, 0.0f,
+            (sakd_mat){grad_in->buf, grad_in->offset + n0 * g->cin * hw, hw}, g->cin * hw, nc));
+        *done = 1;
+        return SAKD_OK;
+    }
+    /* tmp[Cin, nc·H·W] = Wt · gycols, then gx in NCHW */
+    cl_ulong tmp_off = workspace->offset + kt * nc * hw;
+    SAKD_TRY(sakd_gemm(ctx, 0, 0, g->cin, nc * hw, kt, 1.0f, (sakd_mat){workspace->buf, wt_off, kt},
+                       (sakd_mat){workspace->buf, workspace->offset, nc * hw}, 0.0f,
+                       (sakd_mat){workspace->buf, tmp_off, nc * hw}));
+    cl_kernel kout;
+    SAKD_TRY(sakd_kernel_get(ctx, "conv", ro.options, "conv2d_out_fwd", &kout));
+    cl_ulong gxo = grad_in->offset, n0_ = n0, nc_ = nc, hw_ = hw;
+    cl_int no_bias = 0;
+    SAKD_TRY(sakd_launch_1d(
+        ctx, kout, nc * g->cin * hw, 11,
+        (sakd_arg[]){SAKD_ARG(grad_in->buf), SAKD_ARG(gxo), SAKD_ARG(workspace->buf),
+                     SAKD_ARG(tmp_off), SAKD_ARG(weight->buf), SAKD_ARG(wo_), SAKD_ARG(no_bias),
+                     SAKD_ARG(n0_), SAKD_ARG(nc_), SAKD_ARG(ci), SAKD_ARG(hw_)}));
+    *done = 1;
+    return SAKD_OK;
+}
+
 sakd_status sakd_conv2d_backward(sakd_tensor *grad_in, sakd_tensor *grad_weight,
                                  sakd_tensor *grad_bias, sakd_tensor *workspace,
                                  const sakd_tensor *grad_out, const sakd_tensor *in,
@@ -272,6 +343,10 @@ sakd_status sakd_conv2d_backward(sakd_tensor *grad_in, sakd_tensor *grad_weight,
                                                  SAKD_ARG(n_), SAKD_ARG(S_), SAKD_ARG(acc)}));
         }
         if (!grad_in)
+            continue;
+        int done;
+        SAKD_TRY(grad_in_as_conv(grad_in, workspace, grad_out, weight, &g, p, n0, nc, &done));
+        if (done)
             continue;
         /* gcols[K, nc·P] = W[Cout, K]^T · gperm[Cout, nc·P], over the columns just used */
         SAKD_TRY(sakd_gemm(ctx, 1, 0, g.K, ncp, g.cout, 1.0f,
