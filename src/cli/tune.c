@@ -24,11 +24,12 @@ void help_tune(void)
            "(every other random candidate takes vector widths of at least half the device's\n"
            "preferred float vector width, where wide SIMD units find their fast kernels).\n"
            "Every candidate's results are checked against CLBlast's defaults; a candidate\n"
-           "already 25%% slower than the best is abandoned mid-way. Then each class of\n"
-           "calls (by transposes and batching: a conv layer's forward, data gradient and\n"
-           "weight gradient each make one) that takes 5%% of the step or more gets a search\n"
-           "of its own, and keeps its own set when that is 5%% faster than the general one;\n"
-           "sakd switches CLBlast between the sets call by call. The best sets are stored\n"
+           "already 25%% slower than the best is abandoned mid-way. With --classes, each\n"
+           "class of calls (by transposes and batching: a conv layer's forward, data\n"
+           "gradient and weight gradient each make one) that takes 5%% of the step or more\n"
+           "then gets a search of its own, and keeps its own set when that is 5%% faster\n"
+           "than the general one; sakd switches CLBlast between the sets call by call. The\n"
+           "best sets are stored\n"
            "per device, driver and CLBlast version in the cache directory and applied\n"
            "automatically before the first GEMM of every later sakd process\n"
            "(SAKD_GEMM_TUNING=off disables it, SAKD_GEMM_TUNING=FILE uses another file).\n\n"
@@ -40,8 +41,9 @@ void help_tune(void)
            "  --direct-samples N   random candidates of the direct kernel (default 12)\n"
            "  --refine R           refinement rounds per kernel (default 2)\n"
            "  --time-limit S       stop drawing candidates after S seconds (default 300;\n"
-           "                       half for the general search, half for the classes)\n"
-           "  --no-classes         one general set only, no per-class search\n"
+           "                       with --classes half for the general search, half for\n"
+           "                       the classes)\n"
+           "  --classes            also search a set per class of calls\n"
            "  --seed N             seed of the sampling (default 1)\n"
            "  --out FILE           write the tuning here instead of the cache\n"
            "  --dry-run            search and report, store nothing\n");
@@ -90,13 +92,13 @@ int cmd_tune(cli_opts *opts, int argc, char **argv)
                                              {"seed", required_argument, NULL, 'S'},
                                              {"out", required_argument, NULL, 'o'},
                                              {"dry-run", no_argument, NULL, 'x'},
-                                             {"no-classes", no_argument, NULL, 'C'},
+                                             {"classes", no_argument, NULL, 'C'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     const char *modes = "ann,sakd", *out = NULL;
     long size = 0;
     int dry = 0;
-    sakd_gemm_tune_opts to = {24, 12, 2, 1, 300.0, stdout, 1};
+    sakd_gemm_tune_opts to = {24, 12, 2, 1, 300.0, stdout, 0};
     optind = 0;
     int ch;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -112,7 +114,7 @@ int cmd_tune(cli_opts *opts, int argc, char **argv)
         case 'S': to.seed = strtoull(optarg, &end, 10); break;
         case 'o': out = optarg; break;
         case 'x': dry = 1; break;
-        case 'C': to.per_class = 0; break;
+        case 'C': to.per_class = 1; break;
         case 'h': help_tune(); return SAKD_EXIT_OK;
         default: return SAKD_EXIT_USAGE;
         }

@@ -626,19 +626,26 @@ static sakd_status evaluate(replay *r, double abort_above, double *total)
 {
     *total = INFINITY;
     /* The first call of each CLBlast routine (plain and strided-batched GEMM, and each call
-     * class with a set of its own) compiles the candidate: an untimed warm-up on the smallest
-     * shape of each. */
+     * class with a set of its own) compiles the candidate, and the first launch of each of
+     * its kernels makes PoCL build that kernel's work-group function: an untimed warm-up on
+     * the smallest and the largest call of each class (the direct and the indirect kernel,
+     * when the threshold splits the class). */
     for (size_t i = 0; i < r->log->n; i++) {
         const sakd_gemm_shape *si = &r->log->shapes[i];
-        int smallest = 1;
-        for (size_t j = 0; j < r->log->n && smallest; j++) {
+        double fi = sakd_gemm_shape_flops(si);
+        int smallest = 1, largest = 1;
+        for (size_t j = 0; j < r->log->n; j++) {
             const sakd_gemm_shape *sj = &r->log->shapes[j];
-            if (j != i && same_class(si, sj) &&
-                (sakd_gemm_shape_flops(sj) < sakd_gemm_shape_flops(si) ||
-                 (sakd_gemm_shape_flops(sj) == sakd_gemm_shape_flops(si) && j < i)))
+            double fj = sakd_gemm_shape_flops(sj);
+            if (j == i || !same_class(si, sj))
+                continue;
+            if (fj < fi || (fj == fi && j < i))
                 smallest = 0;
+            if (fj > fi || (fj == fi && j < i))
+                largest = 0;
         }
-        if (smallest && (run_shape(r, i) != SAKD_OK || sakd_ctx_finish(r->ctx) != SAKD_OK))
+        if ((smallest || largest) &&
+            (run_shape(r, i) != SAKD_OK || sakd_ctx_finish(r->ctx) != SAKD_OK))
             return SAKD_OK; /* the candidate does not build or run here: skip it */
     }
     /* One pass: each shape's first run is checked against the reference and timed, more runs
