@@ -961,6 +961,22 @@ static sakd_status replay_subset(const replay *full, const size_t *ids, size_t n
     return SAKD_OK;
 }
 
+/* The values of kernel `which`'s space in its definition order, taken from `p` by name;
+ * 0 when p lacks one. */
+static int values_of(int which, const sakd_gemm_params *p, size_t *v)
+{
+    const space *sp = &spaces[which];
+    for (size_t i = 0; i < sp->n; i++) {
+        size_t j = 0;
+        while (j < p->n && strcmp(p->names[j], sp->defs[i].name) != 0)
+            j++;
+        if (j == p->n)
+            return 0;
+        v[i] = p->values[j];
+    }
+    return 1;
+}
+
 static sakd_status override_set(sakd_ctx *ctx, const sakd_gemm_params *x, const sakd_gemm_params *d,
                                 const sakd_gemm_params *rt)
 {
@@ -997,18 +1013,31 @@ static sakd_status tune_class(search *base, const char *name, const size_t *ids,
                 "class %s: %zu distinct calls, %.1f ms per step with the general set; %.0f s "
                 "to search\n",
                 name, n, 1e3 * general_s, budget_s);
+    /* Each kernel's search starts from the general set's values and refines around them
+     * (no random draws: on a CPU every candidate is a compile of seconds, and the budget of a
+     * class holds a handful). */
+    sakd_gemm_tune_opts refine = *o;
+    if (refine.refine_rounds < 1)
+        refine.refine_rounds = 1;
+    s.o = &refine;
+    size_t start_v[SAKD_GEMM_MAX_PARAMS];
+    int tried;
     if (st == SAKD_OK)
         st = force_path(sub.ctx, 0);
+    if (st == SAKD_OK && values_of(0, &g->xgemm, start_v))
+        st = try_candidate(&s, 0, start_v, bx, &tx, sub.t_best_x, &tried);
     if (st == SAKD_OK)
-        st = search_kernel(&s, 0, o->xgemm_samples, bx, &tx, sub.t_best_x);
+        st = search_kernel(&s, 0, isfinite(tx) ? 0 : o->xgemm_samples, bx, &tx, sub.t_best_x);
     if (st == SAKD_OK && o->direct_samples > 0) {
         st = force_path(sub.ctx, 1);
         s.t0 = sakd_time_now();
         s.budget_s = budget_s - (s.t0 - start);
         if (s.budget_s <= 0)
             s.budget_s = 1e-9;
+        if (st == SAKD_OK && values_of(1, &g->direct, start_v))
+            st = try_candidate(&s, 1, start_v, bd, &td, sub.t_best_d, &tried);
         if (st == SAKD_OK)
-            st = search_kernel(&s, 1, o->direct_samples, bd, &td, sub.t_best_d);
+            st = search_kernel(&s, 1, isfinite(td) ? 0 : o->direct_samples, bd, &td, sub.t_best_d);
     }
     base->counter = s.counter;
     double t_own = INFINITY;
