@@ -876,6 +876,19 @@ static void replay_free(replay *r)
     free(r->t_cur);
 }
 
+/* The per-call arrays of a replay of n calls; 0 when one could not be allocated (the ones
+ * that were are freed by replay_free). */
+static int replay_alloc_calls(replay *r, size_t n)
+{
+    r->ref = malloc(n * SAMPLES * sizeof *r->ref);
+    r->index = malloc(n * SAMPLES * sizeof *r->index);
+    r->reps = malloc(n * sizeof *r->reps);
+    r->t_best_x = malloc(n * sizeof(double));
+    r->t_best_d = malloc(n * sizeof(double));
+    r->t_cur = malloc(n * sizeof(double));
+    return r->ref && r->index && r->reps && r->t_best_x && r->t_best_d && r->t_cur;
+}
+
 static sakd_status upload_random(sakd_ctx *ctx, cl_mem buf, size_t n, unsigned long long seed)
 {
     float *h = malloc(n * sizeof *h);
@@ -903,16 +916,10 @@ static sakd_status replay_init(replay *r, sakd_ctx *ctx, const sakd_gemm_log *lo
         r->eb = eb > r->eb ? eb : r->eb;
         r->ec = ec > r->ec ? ec : r->ec;
     }
-    size_t n = log->n;
-    r->ref = malloc(n * SAMPLES * sizeof *r->ref);
-    r->index = malloc(n * SAMPLES * sizeof *r->index);
-    r->reps = malloc(n * sizeof *r->reps);
-    r->t_best_x = malloc(n * sizeof(double));
-    r->t_best_d = malloc(n * sizeof(double));
-    r->t_cur = malloc(n * sizeof(double));
     r->host = malloc(r->ec * sizeof *r->host);
-    if (!r->ref || !r->index || !r->reps || !r->t_best_x || !r->t_best_d || !r->t_cur || !r->host)
+    if (!replay_alloc_calls(r, log->n) || !r->host)
         return sakd_error(SAKD_ERR_NOMEM, "out of memory for the GEMM replay");
+    size_t n = log->n;
     SAKD_TRY(sakd_buffer_new(ctx, "tuning operand A", r->ea * sizeof(float), &r->a));
     SAKD_TRY(sakd_buffer_new(ctx, "tuning operand B", r->eb * sizeof(float), &r->b));
     SAKD_TRY(sakd_buffer_new(ctx, "tuning result C", r->ec * sizeof(float), &r->c));
@@ -941,14 +948,7 @@ static sakd_status replay_subset(const replay *full, const size_t *ids, size_t n
     sub->borrowed = 1;
     sub_log->shapes = malloc(n * sizeof *sub_log->shapes);
     sub_log->n = sub_log->cap = n;
-    sub->ref = malloc(n * SAMPLES * sizeof *sub->ref);
-    sub->index = malloc(n * SAMPLES * sizeof *sub->index);
-    sub->reps = malloc(n * sizeof *sub->reps);
-    sub->t_best_x = malloc(n * sizeof(double));
-    sub->t_best_d = malloc(n * sizeof(double));
-    sub->t_cur = malloc(n * sizeof(double));
-    if (!sub_log->shapes || !sub->ref || !sub->index || !sub->reps || !sub->t_best_x ||
-        !sub->t_best_d || !sub->t_cur)
+    if (!replay_alloc_calls(sub, n) || !sub_log->shapes)
         return sakd_error(SAKD_ERR_NOMEM, "out of memory for a GEMM class replay");
     for (size_t j = 0; j < n; j++) {
         size_t i = ids[j];
