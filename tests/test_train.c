@@ -510,6 +510,18 @@ static void check_eval_run(const char *run)
     ck_assert_int_eq(RUN(NULL, "eval", "--run", run, "data.test_limit=16"), 2);
     EXPECT_IN_OUTPUT("data.test_limit");
     ck_assert_int_eq(RUN(NULL, "train", "--run", run, "x.ini"), 2);
+    EXPECT_IN_OUTPUT("--run is an option of 'sakd eval'");
+    ck_assert_int_eq(RUN(NULL, "eval", "--run", run, "--weights", "w.h5"), 2);
+    EXPECT_IN_OUTPUT("not both");
+    /* A run without report.ini is not finished: refused by name, nothing written. */
+    char moved[PATH_MAX + 128];
+    snprintf(moved, sizeof moved, "%s.away", report);
+    ck_assert_int_eq(rename(report, moved), 0);
+    ck_assert_int_eq(RUN(NULL, "eval", "--run", run), 1);
+    EXPECT_IN_OUTPUT("report.ini");
+    EXPECT_IN_OUTPUT("not finished");
+    ck_assert_int_ne(access(report, F_OK), 0);
+    ck_assert_int_eq(rename(moved, report), 0);
     TEST_OK(sakd_meta_write(&good, report, "restored by the test"));
     sakd_meta_free(&good);
     sakd_meta_free(&bad);
