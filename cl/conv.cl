@@ -157,3 +157,27 @@ __kernel void conv2d_weight_flip(__global float *wt, ulong wt_off, __global cons
     uint co = t % CO, ci = t / CO;
     wt[wt_off + g] = w[w_off + ((co * (uint)cin + ci) * KH + (KH - 1 - i)) * KW + (KW - 1 - j)];
 }
+
+/* The weight gradient of a stride-1 convolution from partial products with the output
+ * gradient's columns (see conv2d_weight_flip for the layout): part[s] = [CIN, COUT·KH·KW],
+ *   w[co, ci, i, j] = (accumulate ? w[co, ci, i, j] : 0)
+ *                     + Σ_{s<S} part[s][ci, (co·KH + KH − 1 − i)·KW + KW − 1 − j]
+ * in slice order. w: [COUT, CIN, KH, KW]; one work-item per element. */
+__kernel void conv2d_splitk_sum_flip(__global float *w, ulong w_off, __global const float *part,
+                                     ulong part_off, ulong S, ulong cout, ulong cin, ulong kh,
+                                     ulong kw, int accumulate)
+{
+    ulong n = cout * cin * kh * kw;
+    if ((ulong)get_global_id(0) >= n)
+        return;
+    uint g = (uint)get_global_id(0), KH = (uint)kh, KW = (uint)kw, CI = (uint)cin;
+    uint j = g % KW, t = g / KW;
+    uint i = t % KH;
+    t /= KH;
+    uint ci = t % CI, co = t / CI;
+    ulong src = part_off + ((ulong)ci * cout + co) * KH * KW + (KH - 1 - i) * KW + (KW - 1 - j);
+    float acc = accumulate ? w[w_off + g] : 0.0f;
+    for (ulong s = 0; s < S; s++)
+        acc += part[src + s * n];
+    w[w_off + g] = acc;
+}

@@ -37,6 +37,11 @@ static const conv_case cases[] = {
     {3, 5, 14, 14, 5, 3, 3, 1, 1, 0, 0, 0}, /* the same at p0 (input larger than output) */
     {2, 3, 12, 12, 5, 3, 3, 1, 1, 1, 1, 0}, /* Cout > Cin: the columns may not fit */
     {3, 6, 7, 7, 6, 3, 3, 1, 1, 1, 1, 1},   /* 7x7 s1 p1: data gradient as one conv GEMM */
+    /* 3x3 s1 p1, H·W >= 128, more samples than the workspace holds partial weight gradients:
+     * the per-sample products in two rounds (28 + 12) */
+    {40, 32, 12, 12, 32, 3, 3, 1, 1, 1, 1, 0},
+    /* 7x7 s1 p1 over 91 samples: the weight gradient's reduction in 2 slices and a rest */
+    {91, 4, 7, 7, 4, 3, 3, 1, 1, 1, 1, 1},
 };
 #define N_CASES (sizeof cases / sizeof cases[0])
 

@@ -200,21 +200,27 @@ sakd_status sakd_conv2d_forward(sakd_tensor *out, sakd_tensor *workspace, const 
     return SAKD_OK;
 }
 
-/* The data gradient of samples n0 … n0 + nc − 1 of a stride-1 convolution as a convolution of
- * the output gradient with the flipped, transposed weight (padding KH − 1 − ph, KW − 1 − pw):
- * an im2col of gy and one NN GEMM per sample straight into NCHW, in place of a TN GEMM that
- * writes K·nc·P columns and the col2im that sums them. Taken where it fits: stride 1, padding
- * below the kernel size, H·W ≥ DIRECT_NCHW_MIN_P, and gy's columns within the column and
- * output-gradient parts of the workspace (free by now: the weight gradient has used them);
- * *done says whether it ran. */
-static sakd_status grad_in_as_conv(sakd_tensor *grad_in, sakd_tensor *workspace,
-                                   const sakd_tensor *grad_out, const sakd_tensor *weight,
-                                   const conv_geom *g, const sakd_conv2d_params *p, size_t n0,
-                                   size_t nc, int *done)
+/* The backward pass of samples n0 … n0 + nc − 1 of a stride-1 convolution through the columns
+ * of its output gradient: gyc = im2col of gy with padding KH − 1 − ph, KW − 1 − pw (H x W
+ * positions, rows (co, i, j)) serves both gradients,
+ *   grad x[n] = Wt · gyc[n],  Wt[ci, (co, i, j)] = W[co, ci, KH − 1 − i, KW − 1 − j]
+ *   grad W[co, ci, i, j] (+)= Σ_n (x[n] · gyc[n]^T)[ci, (co, KH − 1 − i, KW − 1 − j)]
+ * in place of an im2col of x, a permute of gy, and for grad x a TN GEMM writing K·nc·P columns
+ * summed back by col2im. Taken where it fits: stride 1, padding below the kernel size, and gy's
+ * columns (for small images also a [Cin, nc·H·W] block after them) within the columns and
+ * output-gradient parts of the workspace, i.e. where it writes no more than the other way;
+ * *done says whether it ran. The choice does not depend on grad_in, so grad W is the same with
+ * or without grad x. Images of H·W >= DIRECT_NCHW_MIN_P take one batched GEMM per round of
+ * samples straight from x in NCHW (one partial product per sample of a round, the rounds
+ * accumulated in order); smaller ones a permute of x and a split-K GEMM as in the general way. */
+static sakd_status backward_as_conv(sakd_tensor *grad_in, sakd_tensor *grad_weight,
+                                    sakd_tensor *workspace, const sakd_tensor *grad_out,
+                                    const sakd_tensor *in, const sakd_tensor *weight,
+                                    const conv_geom *g, const sakd_conv2d_params *p, size_t n0,
+                                    size_t nc, int *done)
 {
     *done = 0;
     size_t hw = g->h * g->w, kt = g->cout * g->kh * g->kw;
-    /* Small images take one GEMM into a [Cin, nc·H·W] block after the columns, then a permute. */
     int direct = hw >= DIRECT_NCHW_MIN_P;
     size_t need = (kt + (direct ? 0 : g->cin)) * nc * hw;
     if (p->stride_h != 1 || p->stride_w != 1 || p->pad_h >= g->kh || p->pad_w >= g->kw ||
@@ -233,42 +239,93 @@ static sakd_status grad_in_as_conv(sakd_tensor *grad_in, sakd_tensor *workspace,
     t.K = kt;
     sakd_conv2d_params tp = {1, 1, g->kh - 1 - p->pad_h, g->kw - 1 - p->pad_w};
     conv_args ta = kernel_sizes(&t, &tp);
-    /* The flipped weight [Cin, Cout·KH·KW] in the split-K partials (the weight gradient has
-     * summed them already: the queue is in order). */
-    cl_ulong wt_off = workspace->offset + g->nc * g->P * (g->K + g->cout);
+    SAKD_TRY(im2col(ctx, &ro, workspace, grad_out, &t, &ta, n0, nc));
+    cl_ulong gyc_off = workspace->offset, after = workspace->offset + kt * nc * hw;
+    /* The split-K part of the workspace: free until the weight gradient is summed. */
+    cl_ulong split_off = workspace->offset + g->nc * g->P * (g->K + g->cout);
+    size_t wn = g->cin * kt; /* one partial product */
+    cl_ulong part_off;
+    size_t S;
+    if (direct) {
+        /* partial[b] = x[n0 + r0 + b] · gyc[r0 + b]^T, rounds r0 of S samples, b < S */
+        size_t avail = sakd_tensor_numel(workspace) - kt * nc * hw;
+        S = avail / wn < nc ? avail / wn : nc;
+        part_off = after;
+        for (size_t r0 = 0; r0 < nc; r0 += S) {
+            size_t cnt = nc - r0 < S ? nc - r0 : S;
+            SAKD_TRY(sakd_gemm_batched(
+                ctx, 0, 1, g->cin, kt, hw, 1.0f,
+                (sakd_mat){in->buf, in->offset + (n0 + r0) * g->cin * hw, hw}, g->cin * hw,
+                (sakd_mat){workspace->buf, gyc_off + r0 * hw, nc * hw}, hw, r0 ? 1.0f : 0.0f,
+                (sakd_mat){workspace->buf, part_off, kt}, wn, cnt));
+        }
+    } else {
+        /* xperm[Cin, nc·H·W] after the columns, then S slices of the reduction */
+        cl_kernel kperm;
+        SAKD_TRY(sakd_kernel_get(ctx, "conv", ro.options, "conv2d_gout_bwd", &kperm));
+        cl_ulong io = in->offset, n0_ = n0, nc_ = nc, ci_ = g->cin, hw_ = hw;
+        SAKD_TRY(sakd_launch_1d(ctx, kperm, g->cin * nc * hw, 8,
+                                (sakd_arg[]){SAKD_ARG(workspace->buf), SAKD_ARG(after),
+                                             SAKD_ARG(in->buf), SAKD_ARG(io), SAKD_ARG(n0_),
+                                             SAKD_ARG(nc_), SAKD_ARG(ci_), SAKD_ARG(hw_)}));
+        size_t ncp = nc * hw;
+        S = ncp / SPLITK_MIN_COLS < SPLITK_MAX ? ncp / SPLITK_MIN_COLS : SPLITK_MAX;
+        if (S < 1)
+            S = 1;
+        size_t kc = ncp / S, rest = ncp - S * kc;
+        part_off = split_off;
+        SAKD_TRY(sakd_gemm_batched(ctx, 0, 1, g->cin, kt, kc, 1.0f,
+                                   (sakd_mat){workspace->buf, after, ncp}, kc,
+                                   (sakd_mat){workspace->buf, gyc_off, ncp}, kc, 0.0f,
+                                   (sakd_mat){workspace->buf, part_off, kt}, wn, S));
+        if (rest) /* the last columns, added into slice 0 */
+            SAKD_TRY(sakd_gemm(ctx, 0, 1, g->cin, kt, rest, 1.0f,
+                               (sakd_mat){workspace->buf, after + S * kc, ncp},
+                               (sakd_mat){workspace->buf, gyc_off + S * kc, ncp}, 1.0f,
+                               (sakd_mat){workspace->buf, part_off, kt}));
+    }
+    cl_kernel ksum;
+    SAKD_TRY(sakd_kernel_get(ctx, "conv", ro.options, "conv2d_splitk_sum_flip", &ksum));
+    cl_ulong gwo = grad_weight->offset, S_ = S, co = g->cout, ci = g->cin, kh = g->kh, kw = g->kw;
+    cl_int acc = n0 != 0;
+    SAKD_TRY(sakd_launch_1d(ctx, ksum, g->cout * g->K, 10,
+                            (sakd_arg[]){SAKD_ARG(grad_weight->buf), SAKD_ARG(gwo),
+                                         SAKD_ARG(workspace->buf), SAKD_ARG(part_off), SAKD_ARG(S_),
+                                         SAKD_ARG(co), SAKD_ARG(ci), SAKD_ARG(kh), SAKD_ARG(kw),
+                                         SAKD_ARG(acc)}));
+    *done = 1;
+    if (!grad_in)
+        return SAKD_OK;
+    /* The flipped weight [Cin, Cout·KH·KW] in the split-K part (the partials are summed by now:
+     * the queue is in order). */
+    cl_ulong wt_off = split_off;
     cl_kernel kf;
     SAKD_TRY(sakd_kernel_get(ctx, "conv", ro.options, "conv2d_weight_flip", &kf));
-    cl_ulong wo_ = weight->offset, co = g->cout, ci = g->cin, kh = g->kh, kw = g->kw;
+    cl_ulong wo_ = weight->offset;
     SAKD_TRY(sakd_launch_1d(ctx, kf, g->cout * g->K, 8,
                             (sakd_arg[]){SAKD_ARG(workspace->buf), SAKD_ARG(wt_off),
                                          SAKD_ARG(weight->buf), SAKD_ARG(wo_), SAKD_ARG(co),
                                          SAKD_ARG(ci), SAKD_ARG(kh), SAKD_ARG(kw)}));
-    SAKD_TRY(im2col(ctx, &ro, workspace, grad_out, &t, &ta, n0, nc));
     if (direct) {
-        /* gx[n0 + nl] as [Cin, H·W] = Wt[Cin, Cout·KH·KW] · gycols[·, nl·H·W … (nl + 1)·H·W) */
-        SAKD_TRY(sakd_gemm_batched(
+        /* gx[n0 + nl] as [Cin, H·W] = Wt[Cin, Cout·KH·KW] · gyc[·, nl·H·W … (nl + 1)·H·W) */
+        return sakd_gemm_batched(
             ctx, 0, 0, g->cin, hw, kt, 1.0f, (sakd_mat){workspace->buf, wt_off, kt}, 0,
-            (sakd_mat){workspace->buf, workspace->offset, nc * hw}, hw, 0.0f,
-            (sakd_mat){grad_in->buf, grad_in->offset + n0 * g->cin * hw, hw}, g->cin * hw, nc));
-        *done = 1;
-        return SAKD_OK;
+            (sakd_mat){workspace->buf, gyc_off, nc * hw}, hw, 0.0f,
+            (sakd_mat){grad_in->buf, grad_in->offset + n0 * g->cin * hw, hw}, g->cin * hw, nc);
     }
-    /* tmp[Cin, nc·H·W] = Wt · gycols, then gx in NCHW */
-    cl_ulong tmp_off = workspace->offset + kt * nc * hw;
+    /* tmp[Cin, nc·H·W] = Wt · gyc (over xperm, used), then gx in NCHW */
     SAKD_TRY(sakd_gemm(ctx, 0, 0, g->cin, nc * hw, kt, 1.0f, (sakd_mat){workspace->buf, wt_off, kt},
-                       (sakd_mat){workspace->buf, workspace->offset, nc * hw}, 0.0f,
-                       (sakd_mat){workspace->buf, tmp_off, nc * hw}));
+                       (sakd_mat){workspace->buf, gyc_off, nc * hw}, 0.0f,
+                       (sakd_mat){workspace->buf, after, nc * hw}));
     cl_kernel kout;
     SAKD_TRY(sakd_kernel_get(ctx, "conv", ro.options, "conv2d_out_fwd", &kout));
     cl_ulong gxo = grad_in->offset, n0_ = n0, nc_ = nc, hw_ = hw;
     cl_int no_bias = 0;
-    SAKD_TRY(sakd_launch_1d(
-        ctx, kout, nc * g->cin * hw, 11,
-        (sakd_arg[]){SAKD_ARG(grad_in->buf), SAKD_ARG(gxo), SAKD_ARG(workspace->buf),
-                     SAKD_ARG(tmp_off), SAKD_ARG(weight->buf), SAKD_ARG(wo_), SAKD_ARG(no_bias),
-                     SAKD_ARG(n0_), SAKD_ARG(nc_), SAKD_ARG(ci), SAKD_ARG(hw_)}));
-    *done = 1;
-    return SAKD_OK;
+    return sakd_launch_1d(ctx, kout, nc * g->cin * hw, 11,
+                          (sakd_arg[]){SAKD_ARG(grad_in->buf), SAKD_ARG(gxo),
+                                       SAKD_ARG(workspace->buf), SAKD_ARG(after),
+                                       SAKD_ARG(weight->buf), SAKD_ARG(wo_), SAKD_ARG(no_bias),
+                                       SAKD_ARG(n0_), SAKD_ARG(nc_), SAKD_ARG(ci), SAKD_ARG(hw_)});
 }
 
 sakd_status sakd_conv2d_backward(sakd_tensor *grad_in, sakd_tensor *grad_weight,
@@ -305,6 +362,11 @@ sakd_status sakd_conv2d_backward(sakd_tensor *grad_in, sakd_tensor *grad_weight,
     SAKD_TRY(sakd_kernel_get(ctx, "conv", ro.options, "conv2d_col2im", &kcol));
     for (size_t n0 = 0; n0 < g.n; n0 += g.nc) {
         cl_ulong nc = g.n - n0 < g.nc ? g.n - n0 : g.nc, n0_ = n0;
+        int done;
+        SAKD_TRY(backward_as_conv(grad_in, grad_weight, workspace, grad_out, in, weight, &g, p, n0,
+                                  nc, &done));
+        if (done)
+            continue;
         size_t ncp = nc * g.P;
         cl_ulong cols_off = workspace->offset, gp_off = workspace->offset + g.K * ncp;
         /* gperm [Cout, nc·P] from grad_out's NCHW chunk */
@@ -343,10 +405,6 @@ sakd_status sakd_conv2d_backward(sakd_tensor *grad_in, sakd_tensor *grad_weight,
                                                  SAKD_ARG(n_), SAKD_ARG(S_), SAKD_ARG(acc)}));
         }
         if (!grad_in)
-            continue;
-        int done;
-        SAKD_TRY(grad_in_as_conv(grad_in, workspace, grad_out, weight, &g, p, n0, nc, &done));
-        if (done)
             continue;
         /* gcols[K, nc·P] = W[Cout, K]^T · gperm[Cout, nc·P], over the columns just used */
         SAKD_TRY(sakd_gemm(ctx, 1, 0, g.K, ncp, g.cout, 1.0f,
