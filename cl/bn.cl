@@ -2,42 +2,64 @@
  * statistics as fixed-tree work-group sums (deterministic), normalization and its gradient. */
 #include "reduce.clh"
 
-/* The channel of element i of a [N, C, P] tensor of `total` elements, in 32-bit arithmetic when
- * the tensor allows it (a 64-bit division costs several times more on CPUs). */
-ulong channel_of(ulong i, ulong total, ulong C, ulong P)
+/* Chan, Golub and LeVeque's pairwise update: (na, ma, qa) += (nb, mb, qb), for counts n, means
+ * m and sums of squared deviations q. */
+void stats_merge(float *na, float *ma, float *qa, float nb, float mb, float qb)
 {
-    if (total <= 0xffffffffUL)
-        return ((uint)i / (uint)P) % (uint)C;
-    return (i / P) % C;
+    float n = *na + nb;
+    if (nb == 0.0f || n == 0.0f)
+        return;
+    float d = mb - *ma, f = nb / n;
+    *ma += d * f;
+    *qa += qb + d * d * *na * f;
+    *na = n;
 }
 
-/* One group of RED_WG work-items per channel c; m = N·P values x[n, c, p]. Two passes:
- *   mean = Σx / m,  var = Σ(x − mean)² / m  (biased)
+/* One group of RED_WG work-items per channel c, over its m = N·P values x[n, c, p], in one pass:
+ * work-item l sums e = l, l + RED_WG, … in order as deviations from its first value (so the
+ * sums do not grow with the channel's offset), giving its count, mean and Σ(x − mean)²; the
+ * work-items' triples are merged in a fixed tree (pairs (l, l + s), s = RED_WG/2, …, 1). Then
+ *   mean = the merged mean,  var = Σ(x − mean)² / m  (biased)
  *   save_mean[c] = mean,  save_invstd[c] = 1 / sqrt(var + eps)
  *   running_mean[c] = (1 − mom)·running_mean[c] + mom·mean
  *   running_var[c]  = (1 − mom)·running_var[c]  + mom·var·m / (m − 1)   (unbiased)
- * x: [N, C, P]; save_*, running_*: [C]. Work-item l sums e = l, l + RED_WG, … in order. */
+ * x: [N, C, P]; save_*, running_*: [C]. */
 __kernel void bn_stats(__global float *save_mean, ulong sm_off, __global float *save_invstd,
                        ulong si_off, __global float *run_mean, ulong rm_off,
                        __global float *run_var, ulong rv_off, __global const float *x, ulong x_off,
                        ulong n, ulong C, ulong P, float momentum, float eps)
 {
-    __local float scratch[RED_WG];
+    __local float sn[RED_WG], smean[RED_WG], sq[RED_WG];
+    uint l = get_local_id(0);
     ulong c = get_group_id(0), m = n * P;
     uint P32 = (uint)P;
-    float s = 0.0f;
-    chan_pos q = chan_start(get_local_id(0), P32);
-    for (ulong e = get_local_id(0); e < m; e += RED_WG, chan_next(&q, P32))
-        s += x[x_off + (q.i * C + c) * P + q.p];
-    float mean = wg_sum(scratch, s) / (float)m;
-    s = 0.0f;
-    q = chan_start(get_local_id(0), P32);
-    for (ulong e = get_local_id(0); e < m; e += RED_WG, chan_next(&q, P32)) {
-        float d = x[x_off + (q.i * C + c) * P + q.p] - mean;
-        s += d * d;
+    float k = 0.0f, s = 0.0f, s2 = 0.0f, cnt = 0.0f;
+    chan_pos q = chan_start(l, P32);
+    if (l < m)
+        k = x[x_off + (q.i * C + c) * P + q.p];
+    for (ulong e = l; e < m; e += RED_WG, chan_next(&q, P32)) {
+        float d = x[x_off + (q.i * C + c) * P + q.p] - k;
+        s += d;
+        s2 += d * d;
+        cnt += 1.0f;
     }
-    float var = wg_sum(scratch, s) / (float)m;
-    if (get_local_id(0) == 0) {
+    float mi = cnt > 0.0f ? s / cnt : 0.0f;
+    sn[l] = cnt;
+    smean[l] = k + mi;
+    sq[l] = cnt > 0.0f ? fmax(s2 - s * mi, 0.0f) : 0.0f;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (uint h = RED_WG / 2; h > 0; h >>= 1) {
+        if (l < h) {
+            float na = sn[l], ma = smean[l], qa = sq[l];
+            stats_merge(&na, &ma, &qa, sn[l + h], smean[l + h], sq[l + h]);
+            sn[l] = na;
+            smean[l] = ma;
+            sq[l] = qa;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (l == 0) {
+        float mean = smean[0], var = sq[0] / (float)m;
         save_mean[sm_off + c] = mean;
         save_invstd[si_off + c] = 1.0f / sqrt(var + eps);
         run_mean[rm_off + c] = (1.0f - momentum) * run_mean[rm_off + c] + momentum * mean;
@@ -60,18 +82,20 @@ __kernel void bn_eval_stats(__global float *save_mean, ulong sm_off, __global fl
 }
 
 /* y = (x − mean[c])·invstd[c]·gamma[c] + beta[c].
- * x, y: [N, C, P]; mean, invstd, gamma, beta: [C]; one work-item per element. */
+ * x, y: [N, C, P] as N·C rows of P; mean, invstd, gamma, beta: [C]; work-item (p, row) of a
+ * [N·C, P] grid: the channel costs one division per work-item, not the two a flat index needs
+ * (integer division does not vectorize on CPUs). */
 __kernel void bn_fwd(__global float *y, ulong y_off, __global const float *mean, ulong m_off,
                      __global const float *invstd, ulong s_off, __global const float *x,
                      ulong x_off, __global const float *gamma, ulong g_off,
-                     __global const float *beta, ulong b_off, ulong total, ulong C, ulong P)
+                     __global const float *beta, ulong b_off, ulong n, ulong C, ulong P)
 {
-    ulong i = get_global_id(0);
-    if (i >= total)
+    ulong p = get_global_id(0), r = get_global_id(1);
+    if (p >= P || r >= n * C)
         return;
-    ulong c = channel_of(i, total, C, P);
-    y[y_off + i] = (x[x_off + i] - mean[m_off + c]) * invstd[s_off + c] * gamma[g_off + c] +
-                   beta[b_off + c];
+    ulong c = r % C, i = r * P + p;
+    float k = invstd[s_off + c] * gamma[g_off + c];
+    y[y_off + i] = (x[x_off + i] - mean[m_off + c]) * k + beta[b_off + c];
 }
 
 /* One group of RED_WG work-items per channel c, over its m = N·P values:
@@ -107,24 +131,23 @@ __kernel void bn_bwd_reduce(__global float *grad_gamma, ulong gg_off, __global f
 /* Train (batch statistics), m = N·P, x̂ = (x − mean)·invstd:
  *   gx = gamma·invstd·(gy − grad_beta/m − x̂·grad_gamma/m)
  * Eval (running statistics, constants):  gx = gamma·invstd·gy.
- * x, gy, gx: [N, C, P]; the rest [C]; one work-item per element. */
+ * x, gy, gx: [N, C, P] as N·C rows of P; the rest [C]; work-item (p, row) of a [N·C, P] grid. */
 __kernel void bn_bwd(__global float *gx, ulong gx_off, __global const float *grad_gamma,
                      ulong gg_off, __global const float *grad_beta, ulong gb_off,
                      __global const float *mean, ulong m_off, __global const float *invstd,
-                     ulong s_off, __global const float *gy, ulong gy_off,
-                     __global const float *x, ulong x_off, __global const float *gamma,
-                     ulong g_off, ulong total, ulong C, ulong P, int train)
+                     ulong s_off, __global const float *gy, ulong gy_off, __global const float *x,
+                     ulong x_off, __global const float *gamma, ulong g_off, ulong n, ulong C,
+                     ulong P, int train)
 {
-    ulong i = get_global_id(0);
-    if (i >= total)
+    ulong p = get_global_id(0), r = get_global_id(1);
+    if (p >= P || r >= n * C)
         return;
-    ulong c = channel_of(i, total, C, P);
-    float k = gamma[g_off + c] * invstd[s_off + c];
+    ulong c = r % C, i = r * P + p;
+    float is = invstd[s_off + c], k = gamma[g_off + c] * is, mu = mean[m_off + c];
+    float inv_m = 1.0f / (float)(n * P);
     float g = gy[gy_off + i];
-    if (train) {
-        float inv_m = 1.0f / (float)(total / C);
-        float xhat = (x[x_off + i] - mean[m_off + c]) * invstd[s_off + c];
-        g = g - grad_beta[gb_off + c] * inv_m - xhat * grad_gamma[gg_off + c] * inv_m;
-    }
+    if (train)
+        g = g - grad_beta[gb_off + c] * inv_m -
+            (x[x_off + i] - mu) * is * grad_gamma[gg_off + c] * inv_m;
     gx[gx_off + i] = k * g;
 }

@@ -107,13 +107,13 @@ sakd_status sakd_batchnorm_forward(sakd_tensor *out, sakd_tensor *save_mean,
     }
     cl_kernel k;
     SAKD_TRY(sakd_kernel_get(ctx, "bn", ro.options, "bn_fwd", &k));
-    cl_ulong yo = out->offset, go = gamma->offset, bo = beta->offset, total = n * c * p;
-    return sakd_launch_1d(ctx, k, total, 15,
-                          (sakd_arg[]){SAKD_ARG(out->buf), SAKD_ARG(yo), SAKD_ARG(save_mean->buf),
-                                       SAKD_ARG(smo), SAKD_ARG(save_invstd->buf), SAKD_ARG(sio),
-                                       SAKD_ARG(in->buf), SAKD_ARG(xo), SAKD_ARG(gamma->buf),
-                                       SAKD_ARG(go), SAKD_ARG(beta->buf), SAKD_ARG(bo),
-                                       SAKD_ARG(total), SAKD_ARG(c_), SAKD_ARG(p_)});
+    cl_ulong yo = out->offset, go = gamma->offset, bo = beta->offset;
+    return sakd_launch_rows(ctx, k, p, n * c, 15,
+                            (sakd_arg[]){SAKD_ARG(out->buf), SAKD_ARG(yo), SAKD_ARG(save_mean->buf),
+                                         SAKD_ARG(smo), SAKD_ARG(save_invstd->buf), SAKD_ARG(sio),
+                                         SAKD_ARG(in->buf), SAKD_ARG(xo), SAKD_ARG(gamma->buf),
+                                         SAKD_ARG(go), SAKD_ARG(beta->buf), SAKD_ARG(bo),
+                                         SAKD_ARG(n_), SAKD_ARG(c_), SAKD_ARG(p_)});
 }
 
 sakd_status sakd_batchnorm_backward(sakd_tensor *grad_in, sakd_tensor *grad_gamma,
@@ -150,27 +150,27 @@ sakd_status sakd_batchnorm_backward(sakd_tensor *grad_in, sakd_tensor *grad_gamm
         return SAKD_OK;
     cl_kernel k;
     SAKD_TRY(sakd_kernel_get(ctx, "bn", ro.options, "bn_bwd", &k));
-    cl_ulong gxo = grad_in->offset, go = gamma->offset, total = n * c * p;
+    cl_ulong gxo = grad_in->offset, go = gamma->offset;
     cl_int tr = train != 0;
-    return sakd_launch_1d(ctx, k, total, 20,
-                          (sakd_arg[]){SAKD_ARG(grad_in->buf),
-                                       SAKD_ARG(gxo),
-                                       SAKD_ARG(grad_gamma->buf),
-                                       SAKD_ARG(ggo),
-                                       SAKD_ARG(grad_beta->buf),
-                                       SAKD_ARG(gbo),
-                                       SAKD_ARG(save_mean->buf),
-                                       SAKD_ARG(smo),
-                                       SAKD_ARG(save_invstd->buf),
-                                       SAKD_ARG(sio),
-                                       SAKD_ARG(grad_out->buf),
-                                       SAKD_ARG(gyo),
-                                       SAKD_ARG(in->buf),
-                                       SAKD_ARG(xo),
-                                       SAKD_ARG(gamma->buf),
-                                       SAKD_ARG(go),
-                                       SAKD_ARG(total),
-                                       SAKD_ARG(c_),
-                                       SAKD_ARG(p_),
-                                       SAKD_ARG(tr)});
+    return sakd_launch_rows(ctx, k, p, n * c, 20,
+                            (sakd_arg[]){SAKD_ARG(grad_in->buf),
+                                         SAKD_ARG(gxo),
+                                         SAKD_ARG(grad_gamma->buf),
+                                         SAKD_ARG(ggo),
+                                         SAKD_ARG(grad_beta->buf),
+                                         SAKD_ARG(gbo),
+                                         SAKD_ARG(save_mean->buf),
+                                         SAKD_ARG(smo),
+                                         SAKD_ARG(save_invstd->buf),
+                                         SAKD_ARG(sio),
+                                         SAKD_ARG(grad_out->buf),
+                                         SAKD_ARG(gyo),
+                                         SAKD_ARG(in->buf),
+                                         SAKD_ARG(xo),
+                                         SAKD_ARG(gamma->buf),
+                                         SAKD_ARG(go),
+                                         SAKD_ARG(n_),
+                                         SAKD_ARG(c_),
+                                         SAKD_ARG(p_),
+                                         SAKD_ARG(tr)});
 }

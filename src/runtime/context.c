@@ -167,8 +167,7 @@ static const char *kernel_name(cl_kernel kernel, char *buf, size_t size)
     return buf;
 }
 
-sakd_status sakd_launch_1d(sakd_ctx *ctx, cl_kernel kernel, size_t n, size_t nargs,
-                           const sakd_arg *args)
+static sakd_status set_args(cl_kernel kernel, size_t nargs, const sakd_arg *args)
 {
     char name[128];
     for (size_t i = 0; i < nargs; i++) {
@@ -177,8 +176,12 @@ sakd_status sakd_launch_1d(sakd_ctx *ctx, cl_kernel kernel, size_t n, size_t nar
             return sakd_error(SAKD_ERR_OPENCL, "setting argument %zu of kernel %s failed with %s",
                               i, kernel_name(kernel, name, sizeof name), sakd_cl_strerror(err));
     }
-    if (n == 0)
-        return SAKD_OK;
+    return SAKD_OK;
+}
+
+/* Work-items per group: 64, or fewer where the kernel or the device allows fewer. */
+static size_t group_size(sakd_ctx *ctx, cl_kernel kernel)
+{
     size_t local = 64, kernel_max = 0;
     if (clGetKernelWorkGroupInfo(kernel, ctx->info.device, CL_KERNEL_WORK_GROUP_SIZE,
                                  sizeof kernel_max, &kernel_max, NULL) == CL_SUCCESS &&
@@ -186,6 +189,44 @@ sakd_status sakd_launch_1d(sakd_ctx *ctx, cl_kernel kernel, size_t n, size_t nar
         local = kernel_max;
     if (local > ctx->info.max_work_group)
         local = ctx->info.max_work_group;
+    return local;
+}
+
+sakd_status sakd_launch_rows(sakd_ctx *ctx, cl_kernel kernel, size_t len, size_t rows, size_t nargs,
+                             const sakd_arg *args)
+{
+    SAKD_TRY(set_args(kernel, nargs, args));
+    if (len == 0 || rows == 0)
+        return SAKD_OK;
+    size_t wg = group_size(ctx, kernel), l0 = 1;
+    while (l0 < len && l0 < wg)
+        l0 *= 2;
+    if (l0 > wg)
+        l0 = wg;
+    size_t local[2] = {l0, wg / l0 ? wg / l0 : 1};
+    size_t global[2] = {(len + local[0] - 1) / local[0] * local[0],
+                        (rows + local[1] - 1) / local[1] * local[1]};
+    cl_event *ev = sakd_profile_event(ctx, kernel, NULL);
+    ctx->last_kernel = kernel;
+    ctx->last_op = NULL;
+    cl_int err = clEnqueueNDRangeKernel(ctx->queue, kernel, 2, NULL, global, local, 0, NULL, ev);
+    if (err != CL_SUCCESS) {
+        char name[128];
+        return sakd_error(SAKD_ERR_OPENCL,
+                          "launching kernel %s over %zu rows of %zu work-items failed with %s",
+                          kernel_name(kernel, name, sizeof name), rows, len, sakd_cl_strerror(err));
+    }
+    return SAKD_OK;
+}
+
+sakd_status sakd_launch_1d(sakd_ctx *ctx, cl_kernel kernel, size_t n, size_t nargs,
+                           const sakd_arg *args)
+{
+    char name[128];
+    SAKD_TRY(set_args(kernel, nargs, args));
+    if (n == 0)
+        return SAKD_OK;
+    size_t local = group_size(ctx, kernel);
     size_t global = (n + local - 1) / local * local;
     cl_event *ev = sakd_profile_event(ctx, kernel, NULL);
     ctx->last_kernel = kernel;

@@ -90,4 +90,12 @@ typedef struct sakd_arg {
 sakd_status sakd_launch_1d(sakd_ctx *ctx, cl_kernel kernel, size_t n, size_t nargs,
                            const sakd_arg *args);
 
+/* The same over a [rows, len] grid: dimension 0 runs along a row (len, the fast index),
+ * dimension 1 over the rows, groups of up to 64 work-items (a power of two along the row, at
+ * most len rounded up, the rest across rows); both rounded up to whole groups, kernels
+ * bound-check. For element-wise kernels on [N, C, P] tensors whose per-row quantities (the
+ * channel) then cost one division per row instead of one per element. */
+sakd_status sakd_launch_rows(sakd_ctx *ctx, cl_kernel kernel, size_t len, size_t rows, size_t nargs,
+                             const sakd_arg *args);
+
 #endif
