@@ -36,23 +36,22 @@ __kernel void conv2d_im2col(__global float *cols, ulong cols_off, __global const
 /* gx[n0 + nl, ci, y, xx] = Σ_{i, j} gcols[(ci·KH + i)·KW + j, nl·P + oy·Wo + ox] over the (i, j)
  * with y = oy·sh − ph + i, xx = ox·sw − pw + j inside the output, i then j ascending (fixed
  * order).  gcols: [K, nc·P]; gx: [N, CIN, H, W], written (not accumulated); one work-item per
- * element of the chunk.  The taps that hit an output are found without a division per tap:
- * along y, i runs over i ≡ y + ph (mod sh) from the first one with oy < Ho, oy falling by one
- * per step of sh (likewise j along x). */
+ * element of the chunk, as rows (nl, ci, y) of W.  The taps that hit an output are found without a
+ * division per tap: along y, i runs over i ≡ y + ph (mod sh) from the first one with oy < Ho, oy
+ * falling by one per step of sh (likewise j along x). */
 __kernel void conv2d_col2im(__global float *gx, ulong gx_off, __global const float *gcols,
                             ulong gcols_off, ulong n0, ulong nc, ulong cin, ulong h, ulong w,
                             ulong kh, ulong kw, ulong sh, ulong sw, ulong ph, ulong pw, ulong ho,
                             ulong wo)
 {
-    /* 32-bit index arithmetic: the host keeps K·nc·P below 2^32. */
-    if ((ulong)get_global_id(0) >= nc * cin * h * w)
+    /* Work-item (xx, row) of a [nc·CIN·H, W] grid; 32-bit index arithmetic: the host keeps
+     * K·nc·P below 2^32. */
+    if ((ulong)get_global_id(0) >= w || (ulong)get_global_id(1) >= nc * cin * h)
         return;
-    uint g = (uint)get_global_id(0), W = (uint)w, H = (uint)h;
+    uint xx = (uint)get_global_id(0), r = (uint)get_global_id(1), W = (uint)w, H = (uint)h;
     uint KH = (uint)kh, KW = (uint)kw, SH = (uint)sh, SW = (uint)sw, HO = (uint)ho, WO = (uint)wo;
     uint P = HO * WO, ncp = (uint)nc * P;
-    uint xx = g % W, t = g / W;
-    uint y = t % H;
-    t /= H;
+    uint y = r % H, t = r / H;
     uint ci = t % (uint)cin, nl = t / (uint)cin;
     /* Rows: tap i reaches output row oy = (ay − i) / SH when SH divides ay − i, 0 <= oy < HO. */
     uint ay = y + (uint)ph, ax = xx + (uint)pw;
@@ -75,37 +74,37 @@ __kernel void conv2d_col2im(__global float *gx, ulong gx_off, __global const flo
         for (uint j = j0, ox = ox0; j < KW && j <= ax; j += SW, ox--)
             s += row[j * ncp + ox];
     }
-    gx[gx_off + ((n0 + nl) * cin + ci) * h * w + y * w + xx] = s;
+    gx[gx_off + (n0 * cin * h + r) * w + xx] = s;
 }
 
 /* y[n0 + nl, co, p] = tmp[co, nl·P + p] + (has_bias ? b[co] : 0).
- * tmp: [COUT, nc·P]; y: [N, COUT, P]; b: [COUT]; one work-item per element of the chunk. */
+ * tmp: [COUT, nc·P]; y: [N, COUT, P]; b: [COUT]; work-item (p, row) of a [nc·COUT, P] grid,
+ * row = nl·COUT + co. */
 __kernel void conv2d_out_fwd(__global float *y, ulong y_off, __global const float *tmp,
                              ulong tmp_off, __global const float *b, ulong b_off, int has_bias,
                              ulong n0, ulong nc, ulong cout, ulong P)
 {
-    if ((ulong)get_global_id(0) >= nc * cout * P)
+    if ((ulong)get_global_id(0) >= P || (ulong)get_global_id(1) >= nc * cout)
         return;
-    uint g = (uint)get_global_id(0), P32 = (uint)P;
-    uint p = g % P32, t = g / P32;
-    uint co = t % (uint)cout, nl = t / (uint)cout;
+    uint p = (uint)get_global_id(0), r = (uint)get_global_id(1);
+    uint co = r % (uint)cout, nl = r / (uint)cout;
     float v = tmp[tmp_off + (ulong)co * nc * P + (ulong)nl * P + p];
     if (has_bias)
         v += b[b_off + co];
-    y[y_off + n0 * cout * P + g] = v;
+    y[y_off + (n0 * cout + r) * P + p] = v;
 }
 
 /* gperm[co, nl·P + p] = gy[n0 + nl, co, p].
- * gy: [N, COUT, P]; gperm: [COUT, nc·P]; one work-item per element of gperm. */
+ * gy: [N, COUT, P]; gperm: [COUT, nc·P]; work-item (p, row) of a [COUT·nc, P] grid,
+ * row = co·nc + nl. */
 __kernel void conv2d_gout_bwd(__global float *gperm, ulong gperm_off, __global const float *gy,
                               ulong gy_off, ulong n0, ulong nc, ulong cout, ulong P)
 {
-    if ((ulong)get_global_id(0) >= cout * nc * P)
+    if ((ulong)get_global_id(0) >= P || (ulong)get_global_id(1) >= cout * nc)
         return;
-    uint g = (uint)get_global_id(0), ncp = (uint)(nc * P), P32 = (uint)P;
-    uint co = g / ncp, q = g - co * ncp;
-    uint nl = q / P32, p = q - nl * P32;
-    gperm[gperm_off + g] = gy[gy_off + ((n0 + nl) * cout + co) * P + p];
+    uint p = (uint)get_global_id(0), r = (uint)get_global_id(1);
+    uint co = r / (uint)nc, nl = r - co * (uint)nc;
+    gperm[gperm_off + (ulong)r * P + p] = gy[gy_off + ((n0 + nl) * cout + co) * P + p];
 }
 
 /* gb[co] = Σ_{n, p} gy[n, co, p]: one group of RED_WG work-items per channel co; work-item l

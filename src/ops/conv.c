@@ -191,8 +191,8 @@ sakd_status sakd_conv2d_forward(sakd_tensor *out, sakd_tensor *workspace, const 
                            (sakd_mat){weight->buf, weight->offset, g.K},
                            (sakd_mat){workspace->buf, workspace->offset, ncp}, 0.0f,
                            (sakd_mat){workspace->buf, tmp_off, ncp}));
-        SAKD_TRY(sakd_launch_1d(
-            ctx, kout, nc * g.cout * g.P, 11,
+        SAKD_TRY(sakd_launch_rows(
+            ctx, kout, g.P, nc * g.cout, 11,
             (sakd_arg[]){SAKD_ARG(out->buf), SAKD_ARG(yo), SAKD_ARG(workspace->buf),
                          SAKD_ARG(tmp_off), SAKD_ARG(b->buf), SAKD_ARG(bo), SAKD_ARG(has_bias),
                          SAKD_ARG(n0_), SAKD_ARG(nc), SAKD_ARG(a.cout), SAKD_ARG(a.P)}));
@@ -264,10 +264,10 @@ static sakd_status backward_as_conv(sakd_tensor *grad_in, sakd_tensor *grad_weig
         cl_kernel kperm;
         SAKD_TRY(sakd_kernel_get(ctx, "conv", ro.options, "conv2d_gout_bwd", &kperm));
         cl_ulong io = in->offset, n0_ = n0, nc_ = nc, ci_ = g->cin, hw_ = hw;
-        SAKD_TRY(sakd_launch_1d(ctx, kperm, g->cin * nc * hw, 8,
-                                (sakd_arg[]){SAKD_ARG(workspace->buf), SAKD_ARG(after),
-                                             SAKD_ARG(in->buf), SAKD_ARG(io), SAKD_ARG(n0_),
-                                             SAKD_ARG(nc_), SAKD_ARG(ci_), SAKD_ARG(hw_)}));
+        SAKD_TRY(sakd_launch_rows(ctx, kperm, hw, g->cin * nc, 8,
+                                  (sakd_arg[]){SAKD_ARG(workspace->buf), SAKD_ARG(after),
+                                               SAKD_ARG(in->buf), SAKD_ARG(io), SAKD_ARG(n0_),
+                                               SAKD_ARG(nc_), SAKD_ARG(ci_), SAKD_ARG(hw_)}));
         size_t ncp = nc * hw;
         S = ncp / SPLITK_MIN_COLS < SPLITK_MAX ? ncp / SPLITK_MIN_COLS : SPLITK_MAX;
         if (S < 1)
@@ -321,11 +321,11 @@ static sakd_status backward_as_conv(sakd_tensor *grad_in, sakd_tensor *grad_weig
     SAKD_TRY(sakd_kernel_get(ctx, "conv", ro.options, "conv2d_out_fwd", &kout));
     cl_ulong gxo = grad_in->offset, n0_ = n0, nc_ = nc, hw_ = hw;
     cl_int no_bias = 0;
-    return sakd_launch_1d(ctx, kout, nc * g->cin * hw, 11,
-                          (sakd_arg[]){SAKD_ARG(grad_in->buf), SAKD_ARG(gxo),
-                                       SAKD_ARG(workspace->buf), SAKD_ARG(after),
-                                       SAKD_ARG(weight->buf), SAKD_ARG(wo_), SAKD_ARG(no_bias),
-                                       SAKD_ARG(n0_), SAKD_ARG(nc_), SAKD_ARG(ci), SAKD_ARG(hw_)});
+    return sakd_launch_rows(
+        ctx, kout, hw, nc * g->cin, 11,
+        (sakd_arg[]){SAKD_ARG(grad_in->buf), SAKD_ARG(gxo), SAKD_ARG(workspace->buf),
+                     SAKD_ARG(after), SAKD_ARG(weight->buf), SAKD_ARG(wo_), SAKD_ARG(no_bias),
+                     SAKD_ARG(n0_), SAKD_ARG(nc_), SAKD_ARG(ci), SAKD_ARG(hw_)});
 }
 
 sakd_status sakd_conv2d_backward(sakd_tensor *grad_in, sakd_tensor *grad_weight,
@@ -370,10 +370,11 @@ sakd_status sakd_conv2d_backward(sakd_tensor *grad_in, sakd_tensor *grad_weight,
         size_t ncp = nc * g.P;
         cl_ulong cols_off = workspace->offset, gp_off = workspace->offset + g.K * ncp;
         /* gperm [Cout, nc·P] from grad_out's NCHW chunk */
-        SAKD_TRY(sakd_launch_1d(ctx, kperm, g.cout * ncp, 8,
-                                (sakd_arg[]){SAKD_ARG(workspace->buf), SAKD_ARG(gp_off),
-                                             SAKD_ARG(grad_out->buf), SAKD_ARG(gyo), SAKD_ARG(n0_),
-                                             SAKD_ARG(nc), SAKD_ARG(a.cout), SAKD_ARG(a.P)}));
+        SAKD_TRY(
+            sakd_launch_rows(ctx, kperm, g.P, g.cout * nc, 8,
+                             (sakd_arg[]){SAKD_ARG(workspace->buf), SAKD_ARG(gp_off),
+                                          SAKD_ARG(grad_out->buf), SAKD_ARG(gyo), SAKD_ARG(n0_),
+                                          SAKD_ARG(nc), SAKD_ARG(a.cout), SAKD_ARG(a.P)}));
         SAKD_TRY(im2col(ctx, &ro, workspace, in, &g, &a, n0_, nc));
         /* grad W[Cout, K] (+)= gperm[Cout, nc·P] · cols[K, nc·P]^T, chunks in ascending order;
          * the reduction over nc·P is split into S slices summed in order. */
@@ -412,8 +413,8 @@ sakd_status sakd_conv2d_backward(sakd_tensor *grad_in, sakd_tensor *grad_weight,
                            (sakd_mat){workspace->buf, gp_off, ncp}, 0.0f,
                            (sakd_mat){workspace->buf, cols_off, ncp}));
         cl_ulong gxo = grad_in->offset;
-        SAKD_TRY(sakd_launch_1d(
-            ctx, kcol, nc * g.cin * g.h * g.w, 17,
+        SAKD_TRY(sakd_launch_rows(
+            ctx, kcol, g.w, nc * g.cin * g.h, 17,
             (sakd_arg[]){SAKD_ARG(grad_in->buf), SAKD_ARG(gxo), SAKD_ARG(workspace->buf),
                          SAKD_ARG(cols_off), SAKD_ARG(n0_), SAKD_ARG(nc), SAKD_ARG(a.cin),
                          SAKD_ARG(a.h), SAKD_ARG(a.w), SAKD_ARG(a.kh), SAKD_ARG(a.kw),
