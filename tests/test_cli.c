@@ -276,6 +276,14 @@ START_TEST(test_bench_train_and_lif_layer)
     EXPECT_IN_OUTPUT("launches");
     EXPECT_IN_OUTPUT("lif_fwd");
     EXPECT_IN_OUTPUT("conv2d_col2im");
+    /* --interleave: every trainer first, then the steps in rounds; a mode named twice runs once;
+     * the per-round SAKD/SNN ratios. */
+    ck_assert_int_eq(RUN(NULL, "bench", "train", "model.width=0.0625", "model.T=1", "train.batch=2",
+                         "--size", "8", "--modes", "sakd,snn,sakd", "--reps", "2", "--warmup", "0",
+                         "--csv", csv, "--interleave"),
+                     0);
+    ck_assert_int_eq(csv_rows(csv, 8 + 25), 6);
+    EXPECT_IN_OUTPUT("SAKD step / SNN step of the same round, median of 2 rounds");
     ck_assert_int_eq(RUN(NULL, "bench", "train", "--kernels", "-1"), 2);
     ck_assert_int_eq(RUN(NULL, "bench", "train", "--kernels", "65"), 2);
     ck_assert_int_eq(RUN(NULL, "bench", "train", "--modes", "spiky"), 2);

@@ -45,7 +45,12 @@ void help_bench_train(void)
            "  --csv FILE        append one row per mode, with provenance, to FILE\n"
            "  --results         append to results/bench/<device>.csv\n"
            "  --kernels N       also list the N costliest kernels of each profiled step (device\n"
-           "                    time, launches, share), GEMMs under \"gemm\"\n");
+           "                    time, launches, share), GEMMs under \"gemm\"\n"
+           "  --interleave      build every mode's trainer first, then time the steps in\n"
+           "                    rounds (step r of each mode in turn), so that the modes share\n"
+           "                    the machine's state of the moment; with snn and sakd, also the\n"
+           "                    median of the per-round SAKD/SNN ratios (needs the memory of\n"
+           "                    all modes at once)\n");
 }
 
 void help_bench_lif_layer(void)
@@ -248,40 +253,78 @@ static double stored_bytes(const sakd_graph *g)
     return b;
 }
 
-static sakd_status bench_mode(const sakd_config *c, cli_workload_mode mode, size_t size, int warmup,
-                              int reps, train_result *r)
+static double min_of(const double *v, int n)
+{
+    double m = v[0];
+    for (int i = 1; i < n; i++)
+        m = v[i] < m ? v[i] : m;
+    return m;
+}
+
+static double max_of(const double *v, int n)
+{
+    double m = v[0];
+    for (int i = 1; i < n; i++)
+        m = v[i] > m ? v[i] : m;
+    return m;
+}
+
+/* One mode's benchmark in progress: its trainer (with a device context of its own), the next
+ * step's index and the wall times of the timed steps so far. */
+typedef struct bench_run {
+    cli_workload w;
+    int open;
+    size_t step;
+    double *times;
+    int n_times;
+} bench_run;
+
+/* The trainer of `mode`, warmed up by `warmup` untimed steps. */
+static sakd_status run_open(bench_run *b, const sakd_config *c, cli_workload_mode mode, size_t size,
+                            int warmup, int reps)
+{
+    memset(b, 0, sizeof *b);
+    b->times = calloc((size_t)reps, sizeof *b->times);
+    if (!b->times)
+        return sakd_error(SAKD_ERR_NOMEM, "out of memory");
+    SAKD_TRY(cli_workload_new(&b->w, c, mode, size, (size_t)(warmup + reps)));
+    b->open = 1;
+    sakd_status st = SAKD_OK;
+    for (int i = 0; i < warmup && st == SAKD_OK; i++)
+        st = sakd_trainer_step(b->w.trainer, b->step++);
+    return st == SAKD_OK ? sakd_ctx_finish(sakd_trainer_ctx(b->w.trainer)) : st;
+}
+
+/* One timed step, the queue drained. */
+static sakd_status run_timed_step(bench_run *b)
+{
+    double t0 = sakd_time_now();
+    SAKD_TRY(sakd_trainer_step(b->w.trainer, b->step++));
+    SAKD_TRY(sakd_ctx_finish(sakd_trainer_ctx(b->w.trainer)));
+    b->times[b->n_times++] = sakd_time_now() - t0;
+    return SAKD_OK;
+}
+
+/* The median of the timed steps, then one profiled, recorded step: device time per family and
+ * the GEMM work; frees the run whatever `st` (the status so far) is. */
+static sakd_status run_close(bench_run *b, const sakd_config *c, sakd_status st, train_result *r)
 {
     memset(r, 0, sizeof *r);
-    cli_workload w;
-    SAKD_TRY(cli_workload_new(&w, c, mode, size, (size_t)(warmup + reps)));
-    sakd_trainer *t = w.trainer;
-    sakd_ctx *ctx = sakd_trainer_ctx(t);
-    double *times = calloc((size_t)reps, sizeof *times);
-    sakd_status st = times ? SAKD_OK : sakd_error(SAKD_ERR_NOMEM, "out of memory");
-    size_t step = 0;
-    for (int i = 0; i < warmup && st == SAKD_OK; i++)
-        st = sakd_trainer_step(t, step++);
-    if (st == SAKD_OK)
-        st = sakd_ctx_finish(ctx);
-    for (int i = 0; i < reps && st == SAKD_OK; i++) {
-        double t0 = sakd_time_now();
-        st = sakd_trainer_step(t, step++);
-        if (st == SAKD_OK)
-            st = sakd_ctx_finish(ctx);
-        times[i] = sakd_time_now() - t0;
-    }
-    if (st == SAKD_OK) {
-        r->step_ms = 1e3 * sakd_median(times, (size_t)reps);
+    if (st == SAKD_OK && b->n_times > 0) {
+        r->step_ms = 1e3 * sakd_median(b->times, (size_t)b->n_times);
         r->img_s = (double)c->train.batch / (r->step_ms * 1e-3);
     }
-    /* One profiled, recorded step: device time per family and the GEMM work. */
+    sakd_trainer *t = b->w.trainer;
+    sakd_ctx *ctx = b->open ? sakd_trainer_ctx(t) : NULL;
     sakd_gemm_log log = {0};
+    if (st == SAKD_OK && !ctx)
+        st = sakd_error(SAKD_ERR_ARG, "bench train: no trainer");
     if (st == SAKD_OK)
         st = sakd_profile_start(ctx);
     if (st == SAKD_OK) {
         sakd_profile_reset(ctx);
         sakd_gemm_record_start(ctx, &log);
-        st = sakd_trainer_step(t, step++);
+        st = sakd_trainer_step(t, b->step++);
         sakd_gemm_record_stop(ctx);
     }
     if (st == SAKD_OK)
@@ -306,13 +349,17 @@ static sakd_status bench_mode(const sakd_config *c, cli_workload_mode mode, size
         r->gemm_gflops =
             r->fam_ms[F_GEMM] > 0 ? r->gemm_flops / (r->fam_ms[F_GEMM] * 1e-3) * 1e-9 : 0.0;
         r->peak_mib = (double)ctx->mem_peak / (1024.0 * 1024.0);
-        double b = stored_bytes(&sakd_trainer_student(t)->graph);
-        r->act_bytes_per_image = b / (double)c->train.batch;
+        double bytes = stored_bytes(&sakd_trainer_student(t)->graph);
+        r->act_bytes_per_image = bytes / (double)c->train.batch;
     }
-    sakd_profile_stop(ctx);
+    if (ctx)
+        sakd_profile_stop(ctx);
     sakd_gemm_log_free(&log);
-    free(times);
-    cli_workload_free(&w);
+    free(b->times);
+    b->times = NULL;
+    if (b->open)
+        cli_workload_free(&b->w);
+    b->open = 0;
     return st;
 }
 
@@ -345,15 +392,20 @@ static const char *train_header[] = {"model",
 
 int cli_bench_train(cli_opts *opts, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"device", required_argument, NULL, 'd'}, {"modes", required_argument, NULL, 'm'},
-        {"size", required_argument, NULL, 's'},   {"reps", required_argument, NULL, 'r'},
-        {"warmup", required_argument, NULL, 'w'}, {"csv", required_argument, NULL, 'c'},
-        {"results", no_argument, NULL, 'R'},      {"kernels", required_argument, NULL, 'k'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"device", required_argument, NULL, 'd'},
+                                             {"modes", required_argument, NULL, 'm'},
+                                             {"size", required_argument, NULL, 's'},
+                                             {"reps", required_argument, NULL, 'r'},
+                                             {"warmup", required_argument, NULL, 'w'},
+                                             {"csv", required_argument, NULL, 'c'},
+                                             {"results", no_argument, NULL, 'R'},
+                                             {"kernels", required_argument, NULL, 'k'},
+                                             {"interleave", no_argument, NULL, 'I'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
     const char *modes = "ann,snn,sakd", *csv = NULL;
     long size = 0, reps = 5, warmup = 2, kernels = 0;
-    int to_results = 0, ch;
+    int to_results = 0, interleave = 0, ch;
     optind = 0;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         char *end = NULL;
@@ -366,6 +418,7 @@ int cli_bench_train(cli_opts *opts, int argc, char **argv)
         case 'c': csv = optarg; break;
         case 'R': to_results = 1; break;
         case 'k': kernels = strtol(optarg, &end, 10); break;
+        case 'I': interleave = 1; break;
         case 'h': help_bench_train(); return SAKD_EXIT_OK;
         default: return SAKD_EXIT_USAGE;
         }
@@ -424,27 +477,62 @@ int cli_bench_train(cli_opts *opts, int argc, char **argv)
            "GFLOP/s", "%peak", "non-gemm", "peak_MiB", "act_B/img");
     fflush(stdout);
 
+    /* The modes asked for, each once, in the order given. */
+    cli_workload_mode ms[3];
+    int nm = 0;
     char list[64];
     snprintf(list, sizeof list, "%s", modes);
-    train_result res[3];
-    int done[3] = {0, 0, 0};
-    size_t nrows = 0;
-    char(*cells)[64] = calloc(3 * (N_PROV + N_TRAIN_COLS), sizeof *cells);
-    if (!cells)
-        st = sakd_error(SAKD_ERR_NOMEM, "out of memory");
     for (char *save = NULL, *m = strtok_r(list, ",", &save); m && st == SAKD_OK;
          m = strtok_r(NULL, ",", &save)) {
         cli_workload_mode mode;
         st = cli_workload_parse_mode(m, &mode);
-        if (st != SAKD_OK)
-            break;
+        int seen = 0;
+        for (int k = 0; k < nm; k++)
+            seen |= ms[k] == mode;
+        if (st == SAKD_OK && !seen)
+            ms[nm++] = mode;
+    }
+    train_result res[3];
+    int done[3] = {0, 0, 0};
+    size_t nrows = 0;
+    char(*cells)[64] = calloc(3 * (N_PROV + N_TRAIN_COLS), sizeof *cells);
+    double *ratios = calloc((size_t)reps, sizeof *ratios);
+    int n_ratios = 0;
+    if (st == SAKD_OK && (!cells || !ratios))
+        st = sakd_error(SAKD_ERR_NOMEM, "out of memory");
+    bench_run runs[3];
+    memset(runs, 0, sizeof runs);
+    if (interleave && st == SAKD_OK) {
+        /* Every trainer at once; round r times step r of each mode in turn, so that the modes
+         * share the machine's state of the moment. */
+        for (int k = 0; k < nm && st == SAKD_OK; k++)
+            st = run_open(&runs[k], &c, ms[k], (size_t)size, (int)warmup, (int)reps);
+        for (long i = 0; i < reps && st == SAKD_OK; i++)
+            for (int k = 0; k < nm && st == SAKD_OK; k++)
+                st = run_timed_step(&runs[k]);
+        int ks = -1, kd = -1;
+        for (int k = 0; k < nm; k++) {
+            ks = ms[k] == CLI_WORKLOAD_SNN ? k : ks;
+            kd = ms[k] == CLI_WORKLOAD_SAKD ? k : kd;
+        }
+        for (long i = 0; st == SAKD_OK && ks >= 0 && kd >= 0 && i < reps; i++)
+            ratios[n_ratios++] = runs[kd].times[i] / runs[ks].times[i];
+    }
+    for (int k = 0; k < nm; k++) {
+        cli_workload_mode mode = ms[k];
+        const char *name = cli_workload_mode_str(mode);
+        if (!interleave && st == SAKD_OK) {
+            st = run_open(&runs[k], &c, mode, (size_t)size, (int)warmup, (int)reps);
+            for (long i = 0; i < reps && st == SAKD_OK; i++)
+                st = run_timed_step(&runs[k]);
+        }
         train_result *r = &res[mode];
-        st = bench_mode(&c, mode, (size_t)size, (int)warmup, (int)reps, r);
+        st = run_close(&runs[k], &c, st, r); /* frees the run whatever happened before */
         if (st != SAKD_OK)
-            break;
+            continue;
         done[mode] = 1;
         double non_gemm = r->profiled_ms > 0 ? 1.0 - r->fam_ms[F_GEMM] / r->profiled_ms : 0.0;
-        printf("%-5s %10.1f %8.2f %9.1f %8.2f %5.0f%% %7.0f%% %9.1f %10.0f\n", m, r->step_ms,
+        printf("%-5s %10.1f %8.2f %9.1f %8.2f %5.0f%% %7.0f%% %9.1f %10.0f\n", name, r->step_ms,
                r->img_s, r->fam_ms[F_GEMM], r->gemm_gflops, 100.0 * r->gemm_gflops / peak,
                100.0 * non_gemm, r->peak_mib, r->act_bytes_per_image);
         fflush(stdout);
@@ -456,7 +544,7 @@ int cli_bench_train(cli_opts *opts, int argc, char **argv)
         snprintf(v[2], 64, "%d", c.model.T);
         snprintf(v[3], 64, "%d", c.train.batch);
         snprintf(v[4], 64, "%d", sz);
-        snprintf(v[5], 64, "%s", m);
+        snprintf(v[5], 64, "%s", name);
         snprintf(v[6], 64, "%.2f", r->step_ms);
         snprintf(v[7], 64, "%.3f", r->img_s);
         snprintf(v[8], 64, "%.2f", r->fam_ms[F_GEMM]);
@@ -501,6 +589,11 @@ int cli_bench_train(cli_opts *opts, int argc, char **argv)
         if (done[CLI_WORKLOAD_SNN] && done[CLI_WORKLOAD_SAKD])
             printf("\nSAKD step / SNN step: %.3f\n",
                    res[CLI_WORKLOAD_SAKD].step_ms / res[CLI_WORKLOAD_SNN].step_ms);
+        if (n_ratios > 0)
+            printf("SAKD step / SNN step of the same round, median of %d rounds: %.3f (range "
+                   "%.3f to %.3f)\n",
+                   n_ratios, sakd_median(ratios, (size_t)n_ratios), min_of(ratios, n_ratios),
+                   max_of(ratios, n_ratios));
     }
     char path[4200];
     if (st == SAKD_OK && (csv || to_results)) {
@@ -519,6 +612,7 @@ int cli_bench_train(cli_opts *opts, int argc, char **argv)
             printf("appended %zu rows to %s\n", nrows, path);
     }
     free(cells);
+    free(ratios);
     sakd_ctx_free(ctx);
     sakd_config_free(&c);
     return st == SAKD_OK ? SAKD_EXIT_OK : cli_fail(st, "bench train");
