@@ -352,9 +352,40 @@ START_TEST(test_search_keeps_results_right)
      * and this test is about correctness, not speed (the batched routine and the direct
      * kernel are exercised by `sakd tune` runs; their results pass the same replay check). A
      * fixed sampling seed lets PoCL's kernel cache serve reruns. */
-    sakd_gemm_tune_opts o = {1, 0, 0, 1, 60.0, NULL, 0};
+    /* A start tuning whose indirect set (small tiles, valid on any OpenCL device) must be the
+     * first candidate tried, as the log shows. */
+    sakd_gemm_tuning start;
+    memset(&start, 0, sizeof start);
+    static const char *const xn[] = {"GEMMK", "KREG",  "KWG",   "KWI", "MDIMA", "MDIMC",
+                                     "MWG",   "NDIMB", "NDIMC", "NWG", "SA",    "SB",
+                                     "STRM",  "STRN",  "VWM",   "VWN"};
+    static const size_t xv[] = {0, 1, 16, 2, 8, 8, 32, 8, 8, 32, 0, 0, 0, 0, 1, 1};
+    start.xgemm.n = 16;
+    for (size_t i = 0; i < 16; i++) {
+        snprintf(start.xgemm.names[i], sizeof start.xgemm.names[i], "%s", xn[i]);
+        start.xgemm.values[i] = xv[i];
+    }
+    FILE *lg = tmpfile();
+    ck_assert_ptr_nonnull(lg);
+    sakd_gemm_tune_opts o = {1, 0, 0, 1, 60.0, lg, 0, &start};
     sakd_gemm_tuning best;
     TEST_OK(sakd_gemm_tune(ctx, &log, &o, &best));
+    rewind(lg);
+    char line[1024];
+    int after_mark = 0, started = 0;
+    while (fgets(line, sizeof line, lg)) {
+        if (strstr(line, "the start tuning's set first")) {
+            after_mark = 1;
+            continue;
+        }
+        if (after_mark) {
+            started = strstr(line, "GEMMK=0 KREG=1 KWG=16 KWI=2 MDIMA=8 MDIMC=8 MWG=32 NDIMB=8 "
+                                   "NDIMC=8 NWG=32 SA=0 SB=0 STRM=0 STRN=0 VWM=1 VWN=1") != NULL;
+            break;
+        }
+    }
+    fclose(lg);
+    ck_assert_msg(started, "the start tuning's indirect set was not the first candidate");
     ck_assert_str_eq(best.device, ctx->info.name);
     ck_assert_str_eq(best.driver, ctx->info.driver);
     ck_assert(best.ms_default > 0.0 && best.ms_tuned > 0.0);

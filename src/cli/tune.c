@@ -46,6 +46,9 @@ void help_tune(void)
            "  --classes            also search a set per class of calls\n"
            "  --seed N             seed of the sampling (default 1)\n"
            "  --out FILE           write the tuning here instead of the cache\n"
+           "  --start FILE         try the sets of an earlier tuning file first (e.g. the\n"
+           "                       stored one, after the model's calls changed): the random\n"
+           "                       draws and the refinement then have to beat them\n"
            "  --dry-run            search and report, store nothing\n");
 }
 
@@ -93,12 +96,13 @@ int cmd_tune(cli_opts *opts, int argc, char **argv)
                                              {"out", required_argument, NULL, 'o'},
                                              {"dry-run", no_argument, NULL, 'x'},
                                              {"classes", no_argument, NULL, 'C'},
+                                             {"start", required_argument, NULL, 'B'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
-    const char *modes = "ann,sakd", *out = NULL;
+    const char *modes = "ann,sakd", *out = NULL, *start = NULL;
     long size = 0;
     int dry = 0;
-    sakd_gemm_tune_opts to = {24, 12, 2, 1, 300.0, stdout, 0};
+    sakd_gemm_tune_opts to = {24, 12, 2, 1, 300.0, stdout, 0, NULL};
     optind = 0;
     int ch;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -115,6 +119,7 @@ int cmd_tune(cli_opts *opts, int argc, char **argv)
         case 'o': out = optarg; break;
         case 'x': dry = 1; break;
         case 'C': to.per_class = 1; break;
+        case 'B': start = optarg; break;
         case 'h': help_tune(); return SAKD_EXIT_OK;
         default: return SAKD_EXIT_USAGE;
         }
@@ -127,6 +132,15 @@ int cmd_tune(cli_opts *opts, int argc, char **argv)
         fprintf(stderr, "sakd: error: tune: --size, --samples, --direct-samples and --refine "
                         "must not be negative (--samples at least 1)\n");
         return SAKD_EXIT_USAGE;
+    }
+    sakd_gemm_tuning start_set;
+    if (start) {
+        sakd_status sst = sakd_gemm_tuning_read(start, &start_set);
+        if (sst != SAKD_OK) {
+            cli_fail(sst, "tune --start");
+            return SAKD_EXIT_USAGE;
+        }
+        to.start = &start_set;
     }
     /* Recording and the baseline must see CLBlast's defaults, not an earlier tuning. */
     setenv("SAKD_GEMM_TUNING", "off", 1);

@@ -1211,8 +1211,16 @@ sakd_status sakd_gemm_tune(sakd_ctx *ctx, const sakd_gemm_log *log, const sakd_g
     if (st == SAKD_OK && lg)
         fprintf(lg, "indirect kernel (Xgemm): %d random candidates, then refinement\n",
                 opts->xgemm_samples);
+    size_t start_v[SAKD_GEMM_MAX_PARAMS];
+    int tried;
     if (st == SAKD_OK)
         st = force_path(ctx, 0);
+    if (st == SAKD_OK && opts->start && values_of(0, &opts->start->xgemm, start_v) &&
+        valid(0, start_v, &ctx->info)) {
+        if (lg)
+            fprintf(lg, "  (the start tuning's set first)\n");
+        st = try_candidate(&s, 0, start_v, bx, &tx, r.t_best_x, &tried);
+    }
     if (st == SAKD_OK)
         st = search_kernel(&s, 0, opts->xgemm_samples, bx, &tx, r.t_best_x);
     if (st == SAKD_OK && lg)
@@ -1224,6 +1232,12 @@ sakd_status sakd_gemm_tune(sakd_ctx *ctx, const sakd_gemm_log *log, const sakd_g
     s.budget_s = general_limit > 0 ? general_limit - (s.t0 - start) : 0.0;
     if (s.budget_s < 0)
         s.budget_s = 1e-9; /* nothing left: no direct candidates */
+    if (st == SAKD_OK && opts->direct_samples > 0 && opts->start &&
+        values_of(1, &opts->start->direct, start_v) && valid(1, start_v, &ctx->info)) {
+        if (lg)
+            fprintf(lg, "  (the start tuning's set first)\n");
+        st = try_candidate(&s, 1, start_v, bd, &td, r.t_best_d, &tried);
+    }
     if (st == SAKD_OK && opts->direct_samples > 0)
         st = search_kernel(&s, 1, opts->direct_samples, bd, &td, r.t_best_d);
     if (st != SAKD_OK) {

@@ -106,6 +106,10 @@ typedef struct sakd_gemm_tune_opts {
                             to the general search, half to the per-class ones */
     FILE *log;           /* progress, or NULL */
     int per_class;       /* also search a set per call class (sakd_gemm_class_name) */
+    /* A previous tuning (or NULL): its general indirect and direct sets are each kernel's first
+     * candidates, before the random draws, so that a retune refines from where the last one
+     * ended and keeps its sets unless something beats them on these calls. */
+    const struct sakd_gemm_tuning *start;
 } sakd_gemm_tune_opts;
 
 /* Searches CLBlast's GEMM parameters on the calls in `log` (replayed on random operands; every
