@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "testutil.h"
 
@@ -290,6 +291,22 @@ START_TEST(test_bench_train_and_lif_layer)
     ck_assert_int_eq(RUN(NULL, "bench", "train", "--reps", "0"), 2);
     ck_assert_int_eq(RUN(NULL, "bench", "train", "model.nosuchkey=1"), 2);
     EXPECT_IN_OUTPUT("nosuchkey");
+    /* tune refuses a missing or malformed --start file before any work, naming it, and writes
+     * no tuning. */
+    char start[600], tuned[600];
+    snprintf(start, sizeof start, "%s/no-such-tuning.ini", dir);
+    snprintf(tuned, sizeof tuned, "%s/tuned.ini", dir);
+    ck_assert_int_eq(RUN(NULL, "tune", "--start", start, "--out", tuned), 2);
+    EXPECT_IN_OUTPUT("no-such-tuning.ini");
+    snprintf(start, sizeof start, "%s/bad-tuning.ini", dir);
+    FILE *bad = fopen(start, "w");
+    ck_assert_ptr_nonnull(bad);
+    fputs("[Xgemm]\nNOSUCHPARAM = 3\n", bad);
+    fclose(bad);
+    ck_assert_int_eq(RUN(NULL, "tune", "--start", start, "--out", tuned), 2);
+    EXPECT_IN_OUTPUT("bad-tuning.ini");
+    ck_assert_int_eq(RUN(NULL, "tune", "--samples", "0"), 2);
+    ck_assert_int_eq(access(tuned, F_OK), -1);
     snprintf(csv, sizeof csv, "%s/lif.csv", dir);
     ck_assert_int_eq(RUN(NULL, "bench", "lif-layer", "--sizes", "16,24", "--T", "5", "--batch", "2",
                          "--reps", "1", "--csv", csv),
