@@ -140,6 +140,19 @@ __kernel void conv2d_splitk_sum(__global float *out, ulong out_off, __global con
     out[out_off + i] = acc;
 }
 
+/* Element g of a [X, Y, KH, KW] tensor taken from a [Y, X, KH, KW] one with the two leading
+ * dimensions swapped and the kernel flipped: dst[x, y, i, j] = src[y, x, KH − 1 − i, KW − 1 − j];
+ * returns the index into src (32-bit: weights are far below 2^32 elements). */
+uint flip_source(uint g, ulong X, ulong Y, ulong kh, ulong kw)
+{
+    uint KH = (uint)kh, KW = (uint)kw;
+    uint j = g % KW, t = g / KW;
+    uint i = t % KH;
+    t /= KH;
+    uint y = t % (uint)Y, x = t / (uint)Y;
+    return ((y * (uint)X + x) * KH + (KH - 1 - i)) * KW + (KW - 1 - j);
+}
+
 /* The weight of the data gradient of a stride-1 convolution, itself a convolution of the output
  * gradient: wt[ci, (co·KH + i)·KW + j] = w[co, ci, KH − 1 − i, KW − 1 − j] (flipped, input and
  * output channels swapped). w: [COUT, CIN, KH, KW]; wt: [CIN, COUT·KH·KW]; one work-item per
@@ -149,12 +162,8 @@ __kernel void conv2d_weight_flip(__global float *wt, ulong wt_off, __global cons
 {
     if ((ulong)get_global_id(0) >= cout * cin * kh * kw)
         return;
-    uint g = (uint)get_global_id(0), KH = (uint)kh, KW = (uint)kw, CO = (uint)cout;
-    uint j = g % KW, t = g / KW;
-    uint i = t % KH;
-    t /= KH;
-    uint co = t % CO, ci = t / CO;
-    wt[wt_off + g] = w[w_off + ((co * (uint)cin + ci) * KH + (KH - 1 - i)) * KW + (KW - 1 - j)];
+    uint g = (uint)get_global_id(0);
+    wt[wt_off + g] = w[w_off + flip_source(g, cin, cout, kh, kw)];
 }
 
 /* The weight gradient of a stride-1 convolution from partial products with the output
@@ -169,12 +178,8 @@ __kernel void conv2d_splitk_sum_flip(__global float *w, ulong w_off, __global co
     ulong n = cout * cin * kh * kw;
     if ((ulong)get_global_id(0) >= n)
         return;
-    uint g = (uint)get_global_id(0), KH = (uint)kh, KW = (uint)kw, CI = (uint)cin;
-    uint j = g % KW, t = g / KW;
-    uint i = t % KH;
-    t /= KH;
-    uint ci = t % CI, co = t / CI;
-    ulong src = part_off + ((ulong)ci * cout + co) * KH * KW + (KH - 1 - i) * KW + (KW - 1 - j);
+    uint g = (uint)get_global_id(0);
+    ulong src = part_off + flip_source(g, cout, cin, kh, kw);
     float acc = accumulate ? w[w_off + g] : 0.0f;
     for (ulong s = 0; s < S; s++)
         acc += part[src + s * n];
