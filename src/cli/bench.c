@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "ops/gemm.h"
 #include "ops/gemm_tune.h"
 #include "runtime/timer.h"
 
@@ -128,9 +129,9 @@ static int bench_gemm(cli_opts *opts, int argc, char **argv)
         sakd_ctx_free(ctx);
         return cli_fail(st, "benchmarking GEMM");
     }
-    printf("# GEMM parameters: %s\n", sakd_gemm_tuning_source(ctx)[0]
-                                          ? sakd_gemm_tuning_source(ctx)
-                                          : "CLBlast's defaults (no 'sakd tune' for this device)");
+    char gemm_desc[512];
+    sakd_gemm_provider_describe(ctx, gemm_desc, sizeof gemm_desc);
+    printf("# GEMM provider: %s\n", gemm_desc);
     printf("%8s %12s %10s\n", "N", "time_ms", "GFLOP/s");
     double peak = 0.0;
     for (size_t i = 0; i < count && st == SAKD_OK; i++) {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "ops/gemm.h"
 #include "runtime/timer.h"
 
 /* Largest conv workspace (floats): bigger layers run in chunks of samples (conv.h). */
@@ -600,6 +601,9 @@ int cli_bench_ops(cli_opts *opts, int argc, char **argv)
         b.peak_gflops = 2.0 * 1024.0 * 1024.0 * 1024.0 / s * 1e-9;
         printf("# sakd bench ops on %s (%s, driver %s)\n", b.ctx->info.name,
                b.ctx->info.platform_name, b.ctx->info.driver);
+        char gemm_desc[512];
+        sakd_gemm_provider_describe(b.ctx, gemm_desc, sizeof gemm_desc);
+        printf("# GEMM provider: %s\n", gemm_desc);
         printf("# measured SGEMM peak (N = 1024): %.2f GFLOP/s; %d timed runs, median\n",
                b.peak_gflops, reps);
     }

@@ -14,6 +14,8 @@
 #include "harness/meta.h"
 #include "io/file.h"
 #include "nn/model.h"
+#include "ops/blas_host.h"
+#include "ops/gemm.h"
 #include "ops/gemm_tune.h"
 #include "ops/lif.h"
 #include "ops/linear.h"
@@ -205,7 +207,7 @@ enum { N_PROV = 8 };
 static const char *prov_header[N_PROV] = {"date",   "host",   "sakd",    "git",
                                           "device", "driver", "clblast", "gemm_tuning"};
 
-static void provenance(const sakd_ctx *ctx, char (*cells)[64])
+static void provenance(sakd_ctx *ctx, char (*cells)[64])
 {
     time_t now = time(NULL);
     strftime(cells[0], 64, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
@@ -216,9 +218,15 @@ static void provenance(const sakd_ctx *ctx, char (*cells)[64])
     snprintf(cells[4], 64, "%.63s", ctx->info.name);
     snprintf(cells[5], 64, "%.63s", ctx->info.driver);
     snprintf(cells[6], 64, "%s", sakd_clblast_version());
-    const char *t = sakd_gemm_tuning_source(ctx);
-    const char *base = strrchr(t, '/');
-    snprintf(cells[7], 64, "%.63s", t[0] ? (base ? base + 1 : t) : "defaults");
+    /* The GEMM provider: CLBlast's tuning file (or "defaults"), or the host BLAS and kernels. */
+    const sakd_host_blas *blas;
+    if (strcmp(sakd_gemm_provider_name(ctx), "host") == 0 && sakd_host_blas_get(&blas, 0) == SAKD_OK) {
+        snprintf(cells[7], 64, "host %.20s %.20s x%d", blas->library, blas->kernels, blas->threads);
+    } else {
+        const char *t = sakd_gemm_tuning_source(ctx);
+        const char *base = strrchr(t, '/');
+        snprintf(cells[7], 64, "%.63s", t[0] ? (base ? base + 1 : t) : "defaults");
+    }
 }
 
 /* ---- bench train ------------------------------------------------------------------------------
@@ -453,6 +461,8 @@ int cli_bench_train(cli_opts *opts, int argc, char **argv)
     sakd_ctx *ctx = NULL;
     double peak_s = 0.0;
     st = sakd_ctx_new(&ctx, opts->device, 0);
+    if (st == SAKD_OK) /* the trainers' provider: run.gemm_provider, else the automatic choice */
+        st = sakd_gemm_provider_set(ctx, sakd_config_gemm_request(&c));
     if (st == SAKD_OK)
         st = cli_time_gemm(ctx, 1024, 3, &peak_s);
     if (st != SAKD_OK) {
@@ -461,18 +471,19 @@ int cli_bench_train(cli_opts *opts, int argc, char **argv)
         return cli_fail(st, "measuring the GEMM peak");
     }
     double peak = 2.0 * 1024.0 * 1024.0 * 1024.0 / peak_s * 1e-9;
+    char gemm_desc[512];
+    sakd_gemm_provider_describe(ctx, gemm_desc, sizeof gemm_desc);
     int sz =
         size ? (int)size
              : (c.data.dataset == SAKD_DATASET_CIFAR10 || c.data.dataset == SAKD_DATASET_CIFAR100
                     ? 32
                     : 28);
     printf("# sakd bench train: %s width %g T %d batch %d, %dx%d %s-shaped input, on %s (%s)\n"
-           "# GEMM parameters: %s; SGEMM peak (N = 1024) %.2f GFLOP/s; median of %ld steps after "
+           "# GEMM provider: %s\n# SGEMM peak (N = 1024) %.2f GFLOP/s; median of %ld steps after "
            "%ld warm-up\n",
            sakd_model_name_str(c.model.name), c.model.width, c.model.T, c.train.batch, sz, sz,
-           sakd_dataset_str(c.data.dataset), ctx->info.name, ctx->info.driver,
-           sakd_gemm_tuning_source(ctx)[0] ? sakd_gemm_tuning_source(ctx) : "CLBlast's defaults",
-           peak, reps, warmup);
+           sakd_dataset_str(c.data.dataset), ctx->info.name, ctx->info.driver, gemm_desc, peak,
+           reps, warmup);
     printf("%-5s %10s %8s %9s %8s %6s %8s %9s %10s\n", "mode", "step_ms", "img/s", "gemm_ms",
            "GFLOP/s", "%peak", "non-gemm", "peak_MiB", "act_B/img");
     fflush(stdout);
@@ -739,9 +750,11 @@ int cli_bench_lif_layer(cli_opts *opts, int argc, char **argv)
     sakd_status st = sakd_ctx_new(&ctx, opts->device, 0);
     if (st != SAKD_OK)
         return cli_fail(st, "opening the OpenCL device");
+    char gemm_desc[512];
+    sakd_gemm_provider_describe(ctx, gemm_desc, sizeof gemm_desc);
     printf("# sakd bench lif-layer: Linear(n, n) + LIF, batch %ld, T %ld, on %s; median of %ld "
-           "after %ld warm-up\n",
-           B, T, ctx->info.name, reps, warmup);
+           "after %ld warm-up\n# GEMM provider: %s\n",
+           B, T, ctx->info.name, reps, warmup, gemm_desc);
     printf("%7s %12s %12s %12s %10s\n", "n", "forward_ms", "backward_ms", "total_ms", "peak_MiB");
     char(*cells)[64] = calloc(count * (N_PROV + N_LIF_COLS), sizeof *cells);
     if (!cells)

@@ -3,13 +3,17 @@
 #include <stdlib.h>
 
 #include "cli/cli.h"
+#include "ops/gemm.h"
 
 void help_devices(void)
 {
     printf("usage: sakd devices [--device SPEC]\n\n"
            "Lists every OpenCL platform and device: name, vendor, type, OpenCL version,\n"
            "driver, compute units, memory, work-group size and fp64 support. The device\n"
-           "that --device (or SAKD_DEVICE, or the default) selects is marked with '*'.\n");
+           "that --device (or SAKD_DEVICE, or the default) selects is marked with '*', and the\n"
+           "GEMM provider it gets is named: the host BLAS on a CPU device that shares host\n"
+           "memory (when sakd was built with one), else CLBlast; SAKD_GEMM_PROVIDER=clblast|host\n"
+           "or a run's run.gemm_provider key overrides.\n");
 }
 
 static void print_bytes(const char *label, unsigned long long bytes)
@@ -59,5 +63,18 @@ int cmd_devices(cli_opts *opts, int argc, char **argv)
     printf("(* = selected: %u:%u %s)\n", list[selected].platform_index,
            list[selected].device_index, list[selected].name);
     sakd_device_list_free(list);
+    /* The GEMM provider of the selected device, as a run there would choose it. */
+    sakd_ctx *ctx;
+    st = sakd_ctx_new(&ctx, spec, 0);
+    if (st != SAKD_OK)
+        return cli_fail(st, "opening the selected device");
+    st = sakd_gemm_provider_set(ctx, NULL);
+    char desc[512];
+    if (st == SAKD_OK)
+        sakd_gemm_provider_describe(ctx, desc, sizeof desc);
+    sakd_ctx_free(ctx);
+    if (st != SAKD_OK)
+        return cli_fail(st, "choosing the GEMM provider (SAKD_GEMM_PROVIDER)");
+    printf("GEMM provider on the selected device: %s\n", desc);
     return SAKD_EXIT_OK;
 }

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "ops/gemm.h"
 #include "ops/gemm_tune.h"
 
 /* Float GEMM with k products per output may err by up to k·eps times the
@@ -232,16 +233,32 @@ int cmd_selftest(cli_opts *opts, int argc, char **argv)
         {50, 50, 77, 1, 1, 1, 1}, {1, 1, 1, 0, 0, 0, 1},     {19, 23, 41, 0, 1, 2, 3},
     };
     int ok = 1;
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        const gemm_case *g = &cases[i];
-        char what[96];
-        snprintf(what, sizeof what, "gemm%s %zux%zux%zu %c%c pad %zu", g->batch > 1 ? "_batched" : "",
-                 g->m, g->n, g->k, g->ta ? 'T' : 'N', g->tb ? 'T' : 'N', g->pad);
-        double err = 0.0, ratio = gemm_check(ctx, g, &seed, &err);
-        ok &= report(what, err, ratio);
+    /* Every GEMM provider that can serve this device, then the automatic choice. */
+    static const char *const providers[] = {"clblast", "host"};
+    for (size_t p = 0; p < sizeof providers / sizeof providers[0]; p++) {
+        if (sakd_gemm_provider_set(ctx, providers[p]) != SAKD_OK) {
+            printf("  GEMM provider %s: not available here (%s)\n", providers[p],
+                   sakd_error_detail());
+            sakd_error_clear();
+            continue;
+        }
+        char provider[512];
+        sakd_gemm_provider_describe(ctx, provider, sizeof provider);
+        printf("  GEMM provider: %s\n", provider);
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            const gemm_case *g = &cases[i];
+            char what[96];
+            snprintf(what, sizeof what, "%s gemm%s %zux%zux%zu %c%c pad %zu", providers[p],
+                     g->batch > 1 ? "_batched" : "", g->m, g->n, g->k, g->ta ? 'T' : 'N',
+                     g->tb ? 'T' : 'N', g->pad);
+            double err = 0.0, ratio = gemm_check(ctx, g, &seed, &err);
+            ok &= report(what, err, ratio);
+        }
     }
-    const char *tuning = sakd_gemm_tuning_source(ctx);
-    printf("  GEMM parameters: %s\n", tuning[0] ? tuning : "CLBlast's defaults");
+    st = sakd_gemm_provider_set(ctx, NULL);
+    char provider[512];
+    sakd_gemm_provider_describe(ctx, provider, sizeof provider);
+    printf("  GEMM provider of training runs here: %s\n", provider);
     ok &= axpby_check(ctx, &seed);
     ok &= rng_check(ctx, &seed);
     sakd_ctx_free(ctx);

@@ -176,6 +176,8 @@ int cmd_tune(cli_opts *opts, int argc, char **argv)
     sakd_ctx *ctx = NULL;
     sakd_gemm_tuning best;
     st = sakd_ctx_new(&ctx, opts->device, 0);
+    if (st == SAKD_OK) /* the search times CLBlast's kernels, whatever serves GEMMs otherwise */
+        st = sakd_gemm_provider_set(ctx, "clblast");
     if (st == SAKD_OK)
         st = sakd_gemm_tune(ctx, &log, &to, &best);
     sakd_gemm_log_free(&log);

@@ -1,95 +1,17 @@
-/* gemm.c — thin wrapper over CLBlastSgemm and CLBlastSgemmStridedBatched: stored tuning applied
- * before the first call, calls recorded for the tuner and profiled on request. */
+/* gemm.c — sakd_gemm / sakd_gemm_batched: dimensions checked, calls recorded for the tuner and
+ * the benchmarks, then handed to the context's GEMM provider (chosen here, once per context). */
 #include "config.h"
 
 #include "ops/gemm.h"
 
-#include <clblast_c.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "ops/blas_host.h"
+#include "ops/gemm_provider.h"
 #include "ops/gemm_tune.h"
 #include "runtime/log.h"
-#include "runtime/profile.h"
-
-const char *sakd_clblast_version(void)
-{
-    return SAKD_CLBLAST_VERSION;
-}
-
-const char *sakd_clblast_strerror(int status)
-{
-    switch ((CLBlastStatusCode)status) {
-#define NAME(code)                                                                                 \
-    case code: return #code;
-        NAME(CLBlastSuccess)
-        NAME(CLBlastOpenCLCompilerNotAvailable)
-        NAME(CLBlastTempBufferAllocFailure)
-        NAME(CLBlastOpenCLOutOfResources)
-        NAME(CLBlastOpenCLOutOfHostMemory)
-        NAME(CLBlastOpenCLBuildProgramFailure)
-        NAME(CLBlastInvalidValue)
-        NAME(CLBlastInvalidCommandQueue)
-        NAME(CLBlastInvalidMemObject)
-        NAME(CLBlastInvalidBinary)
-        NAME(CLBlastInvalidBuildOptions)
-        NAME(CLBlastInvalidProgram)
-        NAME(CLBlastInvalidProgramExecutable)
-        NAME(CLBlastInvalidKernelName)
-        NAME(CLBlastInvalidKernelDefinition)
-        NAME(CLBlastInvalidKernel)
-        NAME(CLBlastInvalidArgIndex)
-        NAME(CLBlastInvalidArgValue)
-        NAME(CLBlastInvalidArgSize)
-        NAME(CLBlastInvalidKernelArgs)
-        NAME(CLBlastInvalidLocalNumDimensions)
-        NAME(CLBlastInvalidLocalThreadsTotal)
-        NAME(CLBlastInvalidLocalThreadsDim)
-        NAME(CLBlastInvalidGlobalOffset)
-        NAME(CLBlastInvalidEventWaitList)
-        NAME(CLBlastInvalidEvent)
-        NAME(CLBlastInvalidOperation)
-        NAME(CLBlastInvalidBufferSize)
-        NAME(CLBlastInvalidGlobalWorkSize)
-        NAME(CLBlastNotImplemented)
-        NAME(CLBlastInvalidMatrixA)
-        NAME(CLBlastInvalidMatrixB)
-        NAME(CLBlastInvalidMatrixC)
-        NAME(CLBlastInvalidVectorX)
-        NAME(CLBlastInvalidVectorY)
-        NAME(CLBlastInvalidDimension)
-        NAME(CLBlastInvalidLeadDimA)
-        NAME(CLBlastInvalidLeadDimB)
-        NAME(CLBlastInvalidLeadDimC)
-        NAME(CLBlastInvalidIncrementX)
-        NAME(CLBlastInvalidIncrementY)
-        NAME(CLBlastInsufficientMemoryA)
-        NAME(CLBlastInsufficientMemoryB)
-        NAME(CLBlastInsufficientMemoryC)
-        NAME(CLBlastInsufficientMemoryX)
-        NAME(CLBlastInsufficientMemoryY)
-        NAME(CLBlastInsufficientMemoryTemp)
-        NAME(CLBlastInvalidBatchCount)
-        NAME(CLBlastInvalidOverrideKernel)
-        NAME(CLBlastMissingOverrideParameter)
-        NAME(CLBlastInvalidLocalMemUsage)
-        NAME(CLBlastNoHalfPrecision)
-        NAME(CLBlastNoDoublePrecision)
-        NAME(CLBlastInvalidVectorScalar)
-        NAME(CLBlastInsufficientMemoryScalar)
-        NAME(CLBlastDatabaseError)
-        NAME(CLBlastUnknownError)
-        NAME(CLBlastUnexpectedError)
-#undef NAME
-    }
-    return "CLBlastUnknownStatus";
-}
-
-static CLBlastTranspose transpose(int t)
-{
-    return t ? CLBlastTransposeYes : CLBlastTransposeNo;
-}
 
 static sakd_status check_dims(size_t m, size_t n, size_t k, float beta, int *skip)
 {
@@ -108,55 +30,106 @@ static sakd_status check_dims(size_t m, size_t n, size_t k, float beta, int *ski
     return SAKD_OK;
 }
 
-/* Applies the device's stored tuning once per context, before its first GEMM:
- * $SAKD_GEMM_TUNING names a file, "off" keeps CLBlast's defaults, unset looks in the cache. */
-static void ensure_tuning(sakd_ctx *ctx)
+const char *sakd_gemm_provider_names(void)
 {
-    if (ctx->gemm_tuning_checked)
-        return;
-    ctx->gemm_tuning_checked = 1;
-    const char *env = getenv("SAKD_GEMM_TUNING");
-    char path[4096];
-    if (env && (strcmp(env, "off") == 0 || strcmp(env, "0") == 0))
-        return;
-    if (env && *env)
-        snprintf(path, sizeof path, "%s", env);
-    else if (sakd_gemm_tuning_path(ctx, path, sizeof path) != SAKD_OK || access(path, R_OK) != 0)
-        return; /* not tuned: CLBlast's defaults */
-    sakd_gemm_tuning t;
-    sakd_status st = sakd_gemm_tuning_read(path, &t);
-    if (st == SAKD_OK)
-        st = sakd_gemm_tuning_apply(ctx, &t);
-    if (st != SAKD_OK) {
-        sakd_log(SAKD_LOG_WARN, "GEMM tuning not applied, using CLBlast's defaults: %s",
+    return "auto, clblast, host";
+}
+
+/* "auto" (the host BLAS where it can serve the device, else CLBlast), "clblast" or "host". */
+sakd_status sakd_gemm_provider_set(sakd_ctx *ctx, const char *request)
+{
+    const char *from = "the request";
+    if (!request || !*request) {
+        request = getenv("SAKD_GEMM_PROVIDER");
+        from = "SAKD_GEMM_PROVIDER";
+    }
+    if (!request || !*request)
+        request = "auto";
+    if (strcmp(request, "clblast") == 0) {
+        ctx->gemm_provider = &sakd_gemm_provider_clblast;
+        snprintf(ctx->gemm_provider_why, sizeof ctx->gemm_provider_why, "requested");
+        return SAKD_OK;
+    }
+    if (strcmp(request, "host") == 0) {
+        sakd_status st = sakd_gemm_host_check(ctx);
+        if (st != SAKD_OK)
+            return sakd_error(st, "GEMM provider 'host' (from %s) cannot serve %s: %s", from,
+                              ctx->info.name, sakd_error_detail());
+        ctx->gemm_provider = &sakd_gemm_provider_host;
+        snprintf(ctx->gemm_provider_why, sizeof ctx->gemm_provider_why, "requested");
+        return SAKD_OK;
+    }
+    if (strcmp(request, "auto") != 0)
+        return sakd_error(SAKD_ERR_ARG, "unknown GEMM provider '%s' (from %s); expected one of %s",
+                          request, from, sakd_gemm_provider_names());
+    if (sakd_gemm_host_check(ctx) == SAKD_OK) {
+        ctx->gemm_provider = &sakd_gemm_provider_host;
+        snprintf(ctx->gemm_provider_why, sizeof ctx->gemm_provider_why,
+                 "auto: a CPU device sharing host memory");
+    } else {
+        ctx->gemm_provider = &sakd_gemm_provider_clblast;
+        snprintf(ctx->gemm_provider_why, sizeof ctx->gemm_provider_why, "auto: %s",
                  sakd_error_detail());
+    }
+    sakd_error_clear();
+    return SAKD_OK;
+}
+
+/* The provider of ctx, chosen by SAKD_GEMM_PROVIDER (else auto) on first use. */
+static sakd_status provider(sakd_ctx *ctx, const struct sakd_gemm_provider **p)
+{
+    if (!ctx->gemm_provider)
+        SAKD_TRY(sakd_gemm_provider_set(ctx, NULL));
+    *p = ctx->gemm_provider;
+    return SAKD_OK;
+}
+
+const char *sakd_gemm_provider_name(sakd_ctx *ctx)
+{
+    const struct sakd_gemm_provider *p;
+    if (provider(ctx, &p) != SAKD_OK)
+        return "none";
+    return p->name;
+}
+
+void sakd_gemm_provider_describe(sakd_ctx *ctx, char *buf, size_t size)
+{
+    const struct sakd_gemm_provider *p;
+    if (provider(ctx, &p) != SAKD_OK) {
+        snprintf(buf, size, "none (%s)", sakd_error_detail());
         return;
     }
-    ctx->gemm_tuning_file = strdup(path);
-    sakd_log(SAKD_LOG_INFO, "GEMM tuning applied from %s", path);
+    if (p == &sakd_gemm_provider_host) {
+        char b[320];
+        sakd_host_blas_describe(b, sizeof b);
+        snprintf(buf, size, "host BLAS: %s [%s]", b, ctx->gemm_provider_why);
+    } else {
+        const char *t = sakd_gemm_tuning_source(ctx);
+        snprintf(buf, size, "CLBlast %s (%s) [%s]", sakd_clblast_version(),
+                 t[0] ? t : "default parameters", ctx->gemm_provider_why);
+    }
 }
 
-const char *sakd_gemm_tuning_source(const sakd_ctx *ctx)
+/* Names the GEMM about to run as the context's last work (sakd_ctx_last_work). */
+static void note_work(sakd_ctx *ctx, const char *provider_name, const sakd_gemm_call *g)
 {
-    return ctx->gemm_tuning_file ? ctx->gemm_tuning_file : "";
-}
-
-/* Names the GEMM about to be queued as the context's last work (sakd_ctx_last_work). */
-static void note_work(sakd_ctx *ctx, const char *routine, size_t m, size_t n, size_t k,
-                      size_t batch)
-{
-    snprintf(ctx->last_gemm, sizeof ctx->last_gemm, "CLBlast %s (m=%zu, n=%zu, k=%zu, batch=%zu)",
-             routine, m, n, k, batch);
+    snprintf(ctx->last_gemm, sizeof ctx->last_gemm, "%s GEMM (m=%zu, n=%zu, k=%zu, batch=%zu)",
+             provider_name, g->m, g->n, g->k, g->batch ? g->batch : 1);
     ctx->last_op = ctx->last_gemm;
 }
 
-static void record(sakd_ctx *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k,
-                   sakd_mat a, size_t stride_a, sakd_mat b, size_t stride_b, sakd_mat c,
-                   size_t stride_c, size_t batch)
+static sakd_status dispatch(sakd_ctx *ctx, const sakd_gemm_call *g)
 {
-    sakd_gemm_shape s = {trans_a, trans_b, m,        n,        k,        a.ld, b.ld,
-                         c.ld,    batch,   stride_a, stride_b, stride_c, 1};
-    sakd_gemm_log_add(ctx->gemm_log, &s);
+    const struct sakd_gemm_provider *p;
+    SAKD_TRY(provider(ctx, &p));
+    if (ctx->gemm_log) {
+        sakd_gemm_shape s = {g->trans_a, g->trans_b, g->m,        g->n,        g->k,
+                             g->a.ld,    g->b.ld,    g->c.ld,     g->batch,    g->stride_a,
+                             g->stride_b, g->stride_c, 1};
+        sakd_gemm_log_add(ctx->gemm_log, &s);
+    }
+    note_work(ctx, p == &sakd_gemm_provider_host ? "host BLAS" : "CLBlast", g);
+    return p->run(ctx, g);
 }
 
 sakd_status sakd_gemm(sakd_ctx *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k,
@@ -166,23 +139,8 @@ sakd_status sakd_gemm(sakd_ctx *ctx, int trans_a, int trans_b, size_t m, size_t 
     SAKD_TRY(check_dims(m, n, k, beta, &skip));
     if (skip)
         return SAKD_OK;
-    ensure_tuning(ctx);
-    SAKD_TRY(sakd_gemm_tuning_select(ctx, trans_a, trans_b, 0));
-    if (ctx->gemm_log)
-        record(ctx, trans_a, trans_b, m, n, k, a, 0, b, 0, c, 0, 0);
-    SAKD_TRY(sakd_profile_mark(ctx));
-    note_work(ctx, "SGEMM", m, n, k, 1);
-    CLBlastStatusCode s =
-        CLBlastSgemm(CLBlastLayoutRowMajor, transpose(trans_a), transpose(trans_b), m, n, k, alpha,
-                     a.buf, a.offset, a.ld, b.buf, b.offset, b.ld, beta, c.buf, c.offset, c.ld,
-                     &ctx->queue, sakd_profile_event(ctx, NULL, "gemm"));
-    if (s != CLBlastSuccess)
-        return sakd_error(SAKD_ERR_CLBLAST,
-                          "CLBlastSgemm(%s, %s, m=%zu, n=%zu, k=%zu, lda=%zu, ldb=%zu, ldc=%zu) "
-                          "failed with %s (%d) on %s",
-                          trans_a ? "T" : "N", trans_b ? "T" : "N", m, n, k, a.ld, b.ld, c.ld,
-                          sakd_clblast_strerror(s), (int)s, ctx->info.name);
-    return SAKD_OK;
+    sakd_gemm_call g = {trans_a, trans_b, m, n, k, alpha, beta, a, b, c, 0, 0, 0, 0};
+    return dispatch(ctx, &g);
 }
 
 sakd_status sakd_gemm_batched(sakd_ctx *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k,
@@ -193,21 +151,7 @@ sakd_status sakd_gemm_batched(sakd_ctx *ctx, int trans_a, int trans_b, size_t m,
     SAKD_TRY(check_dims(m, n, k, beta, &skip));
     if (skip || batch == 0)
         return SAKD_OK;
-    ensure_tuning(ctx);
-    SAKD_TRY(sakd_gemm_tuning_select(ctx, trans_a, trans_b, 1));
-    if (ctx->gemm_log)
-        record(ctx, trans_a, trans_b, m, n, k, a, stride_a, b, stride_b, c, stride_c, batch);
-    SAKD_TRY(sakd_profile_mark(ctx));
-    note_work(ctx, "SGEMM strided batched", m, n, k, batch);
-    CLBlastStatusCode s = CLBlastSgemmStridedBatched(
-        CLBlastLayoutRowMajor, transpose(trans_a), transpose(trans_b), m, n, k, alpha, a.buf,
-        a.offset, a.ld, stride_a, b.buf, b.offset, b.ld, stride_b, beta, c.buf, c.offset, c.ld,
-        stride_c, batch, &ctx->queue, sakd_profile_event(ctx, NULL, "gemm"));
-    if (s != CLBlastSuccess)
-        return sakd_error(SAKD_ERR_CLBLAST,
-                          "CLBlastSgemmStridedBatched(%s, %s, m=%zu, n=%zu, k=%zu, batch=%zu) "
-                          "failed with %s (%d) on %s",
-                          trans_a ? "T" : "N", trans_b ? "T" : "N", m, n, k, batch,
-                          sakd_clblast_strerror(s), (int)s, ctx->info.name);
-    return SAKD_OK;
+    sakd_gemm_call g = {trans_a,  trans_b,  m,        n,       k, alpha, beta, a, b, c,
+                        stride_a, stride_b, stride_c, batch};
+    return dispatch(ctx, &g);
 }

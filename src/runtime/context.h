@@ -14,6 +14,7 @@ struct sakd_program_entry; /* program.c */
 struct sakd_kernel_entry;  /* program.c */
 struct sakd_profile;       /* profile.c */
 struct sakd_gemm_log;      /* ops/gemm_tune.c */
+struct sakd_gemm_provider; /* ops/gemm_provider.h */
 
 typedef struct sakd_ctx {
     sakd_device_info info; /* the selected device */
@@ -32,6 +33,12 @@ typedef struct sakd_ctx {
     /* Events of the commands queued since the last sakd_profile_collect, when
      * profiling (SAKD_CTX_PROFILING and sakd_profile_start). */
     struct sakd_profile *profile;
+    /* The GEMM provider (NULL until chosen, ops/gemm.c) and why it was chosen; whether the host
+     * provider's zero-copy check ran (0 no, 1 passed, -1 failed) and its message. */
+    const struct sakd_gemm_provider *gemm_provider;
+    char gemm_provider_why[256];
+    int host_checked;
+    char host_check_msg[256];
     /* GEMM calls being recorded for tuning (ops/gemm_tune.h), else NULL. */
     struct sakd_gemm_log *gemm_log;
     /* GEMM tuning: 0 = not looked for yet, 1 = looked for (ops/gemm.c); the file applied. */

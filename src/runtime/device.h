@@ -27,6 +27,7 @@ typedef struct sakd_device_info {
     cl_ulong max_alloc;     /* bytes, largest single buffer */
     size_t max_work_group;  /* work-items */
     int fp64;               /* double precision supported */
+    int host_unified;       /* CL_DEVICE_HOST_UNIFIED_MEMORY: buffers live in host memory */
 } sakd_device_info;
 
 /* Lists every device of every platform, platform by platform. On success

@@ -115,6 +115,12 @@ static sakd_status add_total(struct sakd_profile *p, const char *label, double m
     return SAKD_OK;
 }
 
+void sakd_profile_add(sakd_ctx *ctx, const char *label, double ms)
+{
+    if (ctx->profile && add_total(ctx->profile, label, ms) != SAKD_OK)
+        sakd_error_clear(); /* unrecorded rather than failing, as for queued commands */
+}
+
 sakd_status sakd_profile_collect(sakd_ctx *ctx)
 {
     struct sakd_profile *p = ctx->profile;

@@ -25,6 +25,10 @@ cl_event *sakd_profile_event(sakd_ctx *ctx, cl_kernel kernel, const char *label)
  * now; the next sakd_profile_event's span runs from this marker's end to its own end. */
 sakd_status sakd_profile_mark(sakd_ctx *ctx);
 
+/* For work that runs on the host between queued commands (the host BLAS): `ms` measured by the
+ * caller, added to `label`'s total; nothing when ctx is not profiling. */
+void sakd_profile_add(sakd_ctx *ctx, const char *label, double ms);
+
 /* Waits for the queue, adds the times of the pending events to the totals and releases them. */
 sakd_status sakd_profile_collect(sakd_ctx *ctx);
 

@@ -74,6 +74,10 @@ static const choice position_names[] = {
     {"block_before_spike", SAKD_POSITION_BLOCK_BEFORE_SPIKE},
 };
 
+static const choice gemm_provider_names[] = {{"auto", SAKD_GEMM_CHOICE_AUTO},
+                                             {"clblast", SAKD_GEMM_CHOICE_CLBLAST},
+                                             {"host", SAKD_GEMM_CHOICE_HOST}};
+
 static const char *choice_name(const choice *table, size_t n, int value)
 {
     for (size_t i = 0; i < n; i++)
@@ -98,6 +102,13 @@ ENUM_STR(sakd_optimizer_str, sakd_optimizer, optimizer_names)
 ENUM_STR(sakd_schedule_str, sakd_schedule, schedule_names)
 ENUM_STR(sakd_transform_str, sakd_transform, transform_names)
 ENUM_STR(sakd_distance_str, sakd_distance, distance_names)
+ENUM_STR(sakd_gemm_choice_str, sakd_gemm_choice, gemm_provider_names)
+
+const char *sakd_config_gemm_request(const sakd_config *c)
+{
+    return c->run.gemm_provider == SAKD_GEMM_CHOICE_AUTO ? NULL
+                                                         : sakd_gemm_choice_str(c->run.gemm_provider);
+}
 ENUM_STR(sakd_position_str, sakd_position, position_names)
 
 bool sakd_model_name_is_sew(sakd_model_name v)
@@ -208,6 +219,8 @@ static const key_def keys[] = {
 
     STRKEY("run", "out", run.out, NOT_IN_ID),
     STRKEY("run", "device", run.device, NOT_IN_ID),
+    {"run", "gemm_provider", KEY_ENUM, OFF(run.gemm_provider), gemm_provider_names,
+     COUNT(gemm_provider_names), NOT_IN_ID, 0, 0},
 };
 #define NKEYS COUNT(keys)
 

@@ -54,6 +54,14 @@ typedef enum sakd_schedule {
     SAKD_SCHEDULE_COUNT
 } sakd_schedule;
 
+/* run.gemm_provider: "auto" defers to $SAKD_GEMM_PROVIDER, else the automatic choice (ops/gemm.h). */
+typedef enum sakd_gemm_choice {
+    SAKD_GEMM_CHOICE_AUTO = 0,
+    SAKD_GEMM_CHOICE_CLBLAST,
+    SAKD_GEMM_CHOICE_HOST,
+    SAKD_GEMM_CHOICE_COUNT
+} sakd_gemm_choice;
+
 typedef enum sakd_position {
     SAKD_POSITION_STAGE_AFTER_SPIKE = 0,
     SAKD_POSITION_STAGE_BEFORE_SPIKE,
@@ -76,6 +84,8 @@ const char *sakd_optimizer_str(sakd_optimizer v);
 const char *sakd_schedule_str(sakd_schedule v);
 const char *sakd_transform_str(sakd_transform v);
 const char *sakd_distance_str(sakd_distance v);
+const char *sakd_gemm_choice_str(sakd_gemm_choice v);
+
 const char *sakd_position_str(sakd_position v);
 
 /* True for the sew_resnet* models (the only ones that use model.connect). */
@@ -147,6 +157,7 @@ typedef struct sakd_config {
     struct {
         char *out;    /* run directory, "" = chosen by the caller (runs/<id>) */
         char *device; /* device selector, "" = default */
+        sakd_gemm_choice gemm_provider;
     } run;
     struct {
         sakd_config_sweep_line *lines; /* [count] */
@@ -169,6 +180,9 @@ bool sakd_config_equal(const sakd_config *a, const sakd_config *b);
  * Lines are limited to inih's line length (ini_max_line, 200 bytes by default). */
 sakd_status sakd_config_load_file(sakd_config *c, const char *path);
 sakd_status sakd_config_load_string(sakd_config *c, const char *text, const char *origin);
+
+/* The request for sakd_gemm_provider_set: NULL for auto (then $SAKD_GEMM_PROVIDER decides). */
+const char *sakd_config_gemm_request(const sakd_config *c);
 
 /* Applies one "section.key=value" assignment; `origin` names it in messages (e.g. "command
  * line"). [sweep] cannot be set this way. On error *c is unchanged. */

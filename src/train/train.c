@@ -14,6 +14,7 @@
 #include "io/checkpoint.h"
 #include "io/file.h"
 #include "ops/elementwise.h"
+#include "ops/gemm.h"
 #include "ops/optim.h"
 #include "runtime/log.h"
 #include "runtime/rng.h"
@@ -415,6 +416,9 @@ sakd_status sakd_trainer_new(sakd_trainer **out, const sakd_config *cfg, const c
                           t->B, t->train.n);
     t->steps_per_epoch = t->train.n / t->B; /* the last partial batch is dropped */
     SAKD_TRY(sakd_ctx_new(&t->ctx, t->cfg.run.device[0] ? t->cfg.run.device : NULL, 0));
+    if (sakd_gemm_provider_set(t->ctx, sakd_config_gemm_request(&t->cfg)) != SAKD_OK)
+        return sakd_error(SAKD_ERR_ARG, "run.gemm_provider = %s: %s",
+                          sakd_gemm_choice_str(t->cfg.run.gemm_provider), sakd_error_detail());
 
     int snn = t->cfg.model.arch == SAKD_ARCH_SNN;
     sakd_model_desc sd, td;
