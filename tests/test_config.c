@@ -153,9 +153,9 @@ START_TEST(test_enum_names)
     size_t n = 0;
     while (sakd_config_key(n))
         n++;
-    ck_assert_uint_eq(n, 46);
+    ck_assert_uint_eq(n, 47);
     ck_assert_str_eq(sakd_config_key(0), "model.name");
-    ck_assert_str_eq(sakd_config_key(n - 1), "run.device");
+    ck_assert_str_eq(sakd_config_key(n - 1), "run.gemm_provider");
 }
 END_TEST
 
@@ -857,7 +857,8 @@ static const char *defaults_ini = "[model]\n"
                                   "\n"
                                   "[run]\n"
                                   "out =\n"
-                                  "device =\n";
+                                  "device =\n"
+                                  "gemm_provider = auto\n";
 #define DEFAULTS_ID "2bcfb834d2e0"
 
 START_TEST(test_defaults_text_and_id)
@@ -944,6 +945,7 @@ static const struct {
     {"distill.beta_epochs=5", 1},
     {"run.out=runs/xyz", 0},
     {"run.device=pocl:0", 0},
+    {"run.gemm_provider=clblast", 0},
 };
 #define N_ALT (sizeof alternatives / sizeof alternatives[0])
 

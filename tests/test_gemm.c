@@ -8,6 +8,8 @@
 
 #include "testutil.h"
 
+#include "ops/blas_host.h"
+
 /* A float dot product of k terms errs by at most about k·eps·Σ|a_i b_i| (Higham, gamma_k);
  * alpha and beta add two more roundings. */
 #define GEMM_ERR_FACTOR 1.0
@@ -173,14 +175,20 @@ START_TEST(test_gemm_bad_arguments)
     sakd_tensor t;
     TEST_OK(sakd_tensor_new(&t, ctx, "M", 1, &n));
     sakd_mat m8 = {t.buf, 0, 8}, m2 = {t.buf, 0, 2};
+    /* Each provider names the problem in its own words. */
+    int host = strcmp(sakd_gemm_provider_name(ctx), "host") == 0;
+    sakd_status bad = host ? SAKD_ERR_ARG : SAKD_ERR_CLBLAST;
     /* lda smaller than the row length of A. */
-    ck_assert_int_eq(sakd_gemm(ctx, 0, 0, 4, 4, 8, 1.0f, m2, m8, 0.0f, m8), SAKD_ERR_CLBLAST);
-    ck_assert_msg(strstr(sakd_error_detail(), "CLBlastInvalidLeadDimA") != NULL, "%s",
-                  sakd_error_detail());
+    ck_assert_int_eq(sakd_gemm(ctx, 0, 0, 4, 4, 8, 1.0f, m2, m8, 0.0f, m8), bad);
+    ck_assert_msg(strstr(sakd_error_detail(),
+                         host ? "leading dimension (2, 8, 8) is below" : "CLBlastInvalidLeadDimA"),
+                  "%s", sakd_error_detail());
     /* C does not fit in its buffer. */
-    ck_assert_int_eq(sakd_gemm(ctx, 0, 0, 16, 8, 8, 1.0f, m8, m8, 0.0f, m8), SAKD_ERR_CLBLAST);
-    ck_assert_msg(strstr(sakd_error_detail(), "CLBlastInsufficientMemory") != NULL, "%s",
-                  sakd_error_detail());
+    ck_assert_int_eq(sakd_gemm(ctx, 0, 0, 16, 8, 8, 1.0f, m8, m8, 0.0f, m8), bad);
+    ck_assert_msg(strstr(sakd_error_detail(),
+                         host ? "GEMM A needs floats 0 to 128 of a buffer of 64"
+                              : "CLBlastInsufficientMemory"),
+                  "%s", sakd_error_detail());
     /* k = 0 with beta != 1 has no meaning here. */
     ck_assert_int_eq(sakd_gemm(ctx, 0, 0, 4, 4, 0, 1.0f, m8, m8, 0.5f, m8), SAKD_ERR_ARG);
     /* Empty products are no-ops. */
@@ -193,13 +201,19 @@ END_TEST
 Suite *suite_gemm(void)
 {
     Suite *s = suite_create("gemm");
-    TCase *tc = tcase_create("core");
-    tcase_set_timeout(tc, 900); /* the first CLBlast call compiles its kernels */
-    tcase_add_loop_test(tc, test_gemm_random_shapes, 0, 4);
-    tcase_add_test(tc, test_gemm_edges);
-    tcase_add_test(tc, test_gemm_batched);
-    tcase_add_test(tc, test_gemm_beta_zero_ignores_nan);
-    tcase_add_test(tc, test_gemm_bad_arguments);
-    suite_add_tcase(s, tc);
+    /* Every case under each GEMM provider. */
+    static const char *const names[] = {"clblast", "host"};
+    void (*const setups[])(void) = {test_provider_clblast, test_provider_host};
+    for (int p = 0; p < (sakd_host_blas_built() ? 2 : 1); p++) {
+        TCase *tc = tcase_create(names[p]);
+        tcase_set_timeout(tc, 900); /* the first CLBlast call compiles its kernels */
+        tcase_add_checked_fixture(tc, setups[p], test_provider_reset);
+        tcase_add_loop_test(tc, test_gemm_random_shapes, 0, 4);
+        tcase_add_test(tc, test_gemm_edges);
+        tcase_add_test(tc, test_gemm_batched);
+        tcase_add_test(tc, test_gemm_beta_zero_ignores_nan);
+        tcase_add_test(tc, test_gemm_bad_arguments);
+        suite_add_tcase(s, tc);
+    }
     return s;
 }

@@ -69,6 +69,31 @@ sakd_ctx *test_ctx(void)
     return ctx;
 }
 
+void test_provider_clblast(void)
+{
+    sakd_status st = sakd_gemm_provider_set(test_ctx(), "clblast");
+    ck_assert_msg(st == SAKD_OK, "GEMM provider clblast: %s", sakd_error_detail());
+}
+
+void test_provider_host(void)
+{
+    static int told;
+    if (sakd_gemm_provider_set(test_ctx(), "host") != SAKD_OK) {
+        if (!told++)
+            printf("note: the host GEMM provider cannot serve this device (%s); its test cases "
+                   "run under the automatic choice\n",
+                   sakd_error_detail());
+        sakd_error_clear();
+        test_provider_reset();
+    }
+}
+
+void test_provider_reset(void)
+{
+    sakd_status st = sakd_gemm_provider_set(test_ctx(), NULL);
+    ck_assert_msg(st == SAKD_OK, "GEMM provider: %s", sakd_error_detail());
+}
+
 int test_run_sakd(const char *const *env, const char *const *args, char *out, size_t size)
 {
     const char *bin = getenv("SAKD_BIN");

@@ -31,6 +31,13 @@ void test_poison(float *x, size_t n);
 /* The device context shared by the device suites (SAKD_DEVICE selects it). */
 sakd_ctx *test_ctx(void);
 
+/* Checked fixtures that run a test case under one GEMM provider (ops/gemm.h) of test_ctx():
+ * CLBlast, or the host BLAS (where it cannot serve the device, the case says so once and runs
+ * under the automatic choice); the teardown returns to the automatic choice. */
+void test_provider_clblast(void);
+void test_provider_host(void);
+void test_provider_reset(void);
+
 /* Asserts a status is SAKD_OK, printing the error detail otherwise. */
 #define TEST_OK(call)                                                                         \
     do {                                                                                      \

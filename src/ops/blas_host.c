@@ -72,9 +72,17 @@ static int threads_wanted(void)
     return default_threads;
 }
 
+static void (*blis_set_threads)(long long);
+
+static void blis_threads(int n)
+{
+    blis_set_threads(n);
+}
+
 static void load_openblas(void *lib)
 {
     void (*set_threads)(int) = (void (*)(int))need(lib, "openblas_set_num_threads");
+    blas.set_threads = set_threads;
     char *(*corename)(void) = (char *(*)(void))need(lib, "openblas_get_corename");
     char *(*config)(void) = (char *(*)(void))need(lib, "openblas_get_config");
     if (!set_threads || !corename || !config)
@@ -97,6 +105,8 @@ static void load_blis(void *lib)
     const char *(*version)(void) = (const char *(*)(void))need(lib, "bli_info_get_version_str");
     if (!set_threads || !arch_id || !arch_name || !version)
         return;
+    blis_set_threads = set_threads;
+    blas.set_threads = blis_threads;
     blas.threads = threads_wanted();
     set_threads(blas.threads);
     snprintf(blas.version, sizeof blas.version, "BLIS %s", version());

@@ -19,6 +19,7 @@ typedef struct sakd_host_blas {
     char chosen_by[160];  /* how the kernel family was chosen */
     int threads;          /* threads of each GEMM */
     sakd_cblas_sgemm_fn sgemm;
+    void (*set_threads)(int n); /* the library's thread count for the calls that follow */
 } sakd_host_blas;
 
 /* 1 when sakd was built with a host BLAS (configure --with-blas), else 0. */

@@ -6,7 +6,9 @@
 
 #include <string.h>
 
+#include "ops/conv_host.h"
 #include "ops/gemm.h"
+#include "ops/host.h"
 #include "ops/reduce.h"
 #include "runtime/program.h"
 
@@ -130,6 +132,13 @@ typedef struct conv_args {
     cl_ulong cin, h, w, kh, kw, sh, sw, ph, pw, ho, wo, cout, P;
 } conv_args;
 
+static sakd_conv_host_geom host_geom(const conv_geom *g, const sakd_conv2d_params *p)
+{
+    return (sakd_conv_host_geom){g->n,  g->cin,      g->h,        g->w,     g->cout,
+                                 g->kh, g->kw,       p->stride_h, p->stride_w, p->pad_h,
+                                 p->pad_w, g->ho,    g->wo};
+}
+
 static conv_args kernel_sizes(const conv_geom *g, const sakd_conv2d_params *p)
 {
     return (conv_args){g->cin,   g->h,     g->w,  g->kh, g->kw,   p->stride_h, p->stride_w,
@@ -163,6 +172,10 @@ sakd_status sakd_conv2d_forward(sakd_tensor *out, sakd_tensor *workspace, const 
     if (bias)
         SAKD_TRY(check_shape(op, "bias", bias, 1, &g.cout));
     sakd_ctx *ctx = in->ctx;
+    if (sakd_host_active(ctx)) {
+        sakd_conv_host_geom hg = host_geom(&g, p);
+        return sakd_conv2d_host_forward(out, in, weight, bias, &hg);
+    }
     sakd_reduce_opts ro = sakd_reduce_options(ctx);
     conv_args a = kernel_sizes(&g, p);
     cl_kernel kout;
@@ -343,6 +356,11 @@ sakd_status sakd_conv2d_backward(sakd_tensor *grad_in, sakd_tensor *grad_weight,
     if (grad_bias)
         SAKD_TRY(check_shape(op, "grad_bias", grad_bias, 1, &g.cout));
     sakd_ctx *ctx = in->ctx;
+    if (sakd_host_active(ctx)) {
+        sakd_conv_host_geom hg = host_geom(&g, p);
+        return sakd_conv2d_host_backward(grad_in, grad_weight, grad_bias, grad_out, in, weight,
+                                         &hg);
+    }
     sakd_reduce_opts ro = sakd_reduce_options(ctx);
     conv_args a = kernel_sizes(&g, p);
     cl_ulong gyo = grad_out->offset;

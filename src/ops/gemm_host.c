@@ -11,6 +11,7 @@
 
 #include "ops/blas_host.h"
 #include "ops/gemm_provider.h"
+#include "ops/host.h"
 #include "runtime/profile.h"
 #include "runtime/timer.h"
 
@@ -107,41 +108,26 @@ static size_t span(size_t rows, size_t cols, size_t ld, size_t stride, size_t ba
     return (batch > 1 ? (batch - 1) * stride : 0) + (rows - 1) * ld + cols;
 }
 
-/* One mapped buffer; the operands of a call may share one (the workspace). */
-typedef struct mapping {
-    cl_mem buf;
-    float *base;
-} mapping;
+typedef struct batch_job {
+    const sakd_host_blas *blas;
+    const sakd_gemm_call *g;
+    const float *a, *b;
+    float *c;
+    int nt;
+} batch_job;
 
-static sakd_status map_operand(sakd_ctx *ctx, mapping *maps, int *n, const char *role,
-                               sakd_mat m, size_t rows, size_t cols, size_t stride, size_t batch,
-                               float **ptr)
+/* Matrices of a batch in part t's fixed range, each by a single-threaded GEMM. */
+static void batch_part(void *arg, int t)
 {
-    size_t bytes;
-    SAKD_CL_CHECK(clGetMemObjectInfo(m.buf, CL_MEM_SIZE, sizeof bytes, &bytes, NULL));
-    if (m.ld < cols)
-        return sakd_error(SAKD_ERR_ARG, "host GEMM: %s's leading dimension %zu < %zu columns",
-                          role, m.ld, cols);
-    size_t need = m.offset + span(rows, cols, m.ld, stride, batch);
-    if (need > bytes / sizeof(float))
-        return sakd_error(SAKD_ERR_ARG,
-                          "host GEMM: operand %s needs %zu floats from its buffer of %zu",
-                          role, need, bytes / sizeof(float));
-    int i = 0;
-    while (i < *n && maps[i].buf != m.buf)
-        i++;
-    if (i == *n) {
-        cl_int err;
-        /* The whole buffer: on host-unified memory a map is a pointer, whatever its size. */
-        void *p = clEnqueueMapBuffer(ctx->queue, m.buf, CL_TRUE, CL_MAP_READ | CL_MAP_WRITE, 0,
-                                     bytes, 0, NULL, NULL, &err);
-        if (err != CL_SUCCESS)
-            return sakd_ctx_device_error(ctx, err, "mapping a GEMM operand for the host BLAS");
-        maps[i] = (mapping){m.buf, p};
-        (*n)++;
-    }
-    *ptr = maps[i].base + m.offset;
-    return SAKD_OK;
+    const batch_job *j = arg;
+    const sakd_gemm_call *g = j->g;
+    size_t lo, hi;
+    sakd_host_range(g->batch, t, j->nt, &lo, &hi);
+    int ta = g->trans_a ? CBLAS_TRANS : CBLAS_NO_TRANS, tb = g->trans_b ? CBLAS_TRANS : CBLAS_NO_TRANS;
+    for (size_t i = lo; i < hi; i++)
+        j->blas->sgemm(CBLAS_ROW_MAJOR, ta, tb, (int)g->m, (int)g->n, (int)g->k, g->alpha,
+                       j->a + i * g->stride_a, (int)g->a.ld, j->b + i * g->stride_b, (int)g->b.ld,
+                       g->beta, j->c + i * g->stride_c, (int)g->c.ld);
 }
 
 static sakd_status host_run(sakd_ctx *ctx, const sakd_gemm_call *g)
@@ -155,32 +141,38 @@ static sakd_status host_run(sakd_ctx *ctx, const sakd_gemm_call *g)
                           "BLAS's 32-bit integers",
                           g->m, g->n, g->k);
     size_t batch = g->batch ? g->batch : 1;
-    mapping maps[3];
-    int n = 0;
-    float *a = NULL, *b = NULL, *c = NULL;
     size_t ar = g->trans_a ? g->k : g->m, ac = g->trans_a ? g->m : g->k;
     size_t br = g->trans_b ? g->n : g->k, bc = g->trans_b ? g->k : g->n;
-    sakd_status st = map_operand(ctx, maps, &n, "A", g->a, ar, ac, g->stride_a, batch, &a);
+    if (g->a.ld < ac || g->b.ld < bc || g->c.ld < g->n)
+        return sakd_error(SAKD_ERR_ARG,
+                          "host GEMM: a leading dimension (%zu, %zu, %zu) is below its matrix's "
+                          "columns (%zu, %zu, %zu)",
+                          g->a.ld, g->b.ld, g->c.ld, ac, bc, g->n);
+    sakd_host_maps maps = {0};
+    float *a = NULL, *b = NULL, *c = NULL;
+    sakd_status st = sakd_host_map(ctx, &maps, "GEMM A", g->a.buf, g->a.offset,
+                                   span(ar, ac, g->a.ld, g->stride_a, batch), &a);
     if (st == SAKD_OK)
-        st = map_operand(ctx, maps, &n, "B", g->b, br, bc, g->stride_b, batch, &b);
+        st = sakd_host_map(ctx, &maps, "GEMM B", g->b.buf, g->b.offset,
+                           span(br, bc, g->b.ld, g->stride_b, batch), &b);
     if (st == SAKD_OK)
-        st = map_operand(ctx, maps, &n, "C", g->c, g->m, g->n, g->stride_c, batch, &c);
+        st = sakd_host_map(ctx, &maps, "GEMM C", g->c.buf, g->c.offset,
+                           span(g->m, g->n, g->c.ld, g->stride_c, batch), &c);
     if (st == SAKD_OK) {
         double t0 = sakd_time_now();
-        int ta = g->trans_a ? CBLAS_TRANS : CBLAS_NO_TRANS;
-        int tb = g->trans_b ? CBLAS_TRANS : CBLAS_NO_TRANS;
-        for (size_t i = 0; i < batch; i++)
-            blas->sgemm(CBLAS_ROW_MAJOR, ta, tb, (int)g->m, (int)g->n, (int)g->k, g->alpha,
-                        a + i * g->stride_a, (int)g->a.ld, b + i * g->stride_b, (int)g->b.ld,
-                        g->beta, c + i * g->stride_c, (int)g->c.ld);
+        if (g->batch > 1 && blas->threads > 1) {
+            /* Independent matrices over the threads: better than threading each small GEMM. */
+            int nt = (size_t)blas->threads < g->batch ? blas->threads : (int)g->batch;
+            batch_job j = {blas, g, a, b, c, nt};
+            sakd_host_parallel(nt, batch_part, &j);
+        } else {
+            blas->sgemm(CBLAS_ROW_MAJOR, g->trans_a ? CBLAS_TRANS : CBLAS_NO_TRANS,
+                        g->trans_b ? CBLAS_TRANS : CBLAS_NO_TRANS, (int)g->m, (int)g->n, (int)g->k,
+                        g->alpha, a, (int)g->a.ld, b, (int)g->b.ld, g->beta, c, (int)g->c.ld);
+        }
         sakd_profile_add(ctx, "gemm", (sakd_time_now() - t0) * 1e3);
     }
-    for (int i = 0; i < n; i++) {
-        cl_int err = clEnqueueUnmapMemObject(ctx->queue, maps[i].buf, maps[i].base, 0, NULL, NULL);
-        if (err != CL_SUCCESS && st == SAKD_OK)
-            st = sakd_ctx_device_error(ctx, err, "unmapping a GEMM operand of the host BLAS");
-    }
-    return st;
+    return sakd_host_unmap(ctx, &maps, st);
 }
 
 const struct sakd_gemm_provider sakd_gemm_provider_host = {"host", host_run};

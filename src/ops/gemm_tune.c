@@ -2,6 +2,8 @@
  * (random sampling of the valid space, then one-parameter refinement), stores and applies them. */
 #include "ops/gemm_tune.h"
 
+#include "ops/gemm_provider.h"
+
 #include <clblast_c.h>
 #include <errno.h>
 #include <ini.h>
@@ -13,6 +15,7 @@
 #include "config.h"
 #include "io/file.h"
 #include "ops/gemm.h"
+#include "ops/gemm_provider.h"
 #include "runtime/program.h"
 #include "runtime/rng.h"
 #include "runtime/strbuf.h"
@@ -1147,8 +1150,26 @@ static sakd_status tune_classes(search *base, double budget_s, sakd_gemm_tuning 
     return st;
 }
 
+static sakd_status tune(sakd_ctx *ctx, const sakd_gemm_log *log, const sakd_gemm_tune_opts *opts,
+                        sakd_gemm_tuning *best);
+
+/* The search times CLBlast's kernels: ctx's GEMMs go to CLBlast meanwhile, whatever its
+ * provider otherwise is. */
 sakd_status sakd_gemm_tune(sakd_ctx *ctx, const sakd_gemm_log *log, const sakd_gemm_tune_opts *opts,
                            sakd_gemm_tuning *best)
+{
+    const struct sakd_gemm_provider *was = ctx->gemm_provider;
+    char why[sizeof ctx->gemm_provider_why];
+    memcpy(why, ctx->gemm_provider_why, sizeof why);
+    ctx->gemm_provider = &sakd_gemm_provider_clblast;
+    sakd_status st = tune(ctx, log, opts, best);
+    ctx->gemm_provider = was;
+    memcpy(ctx->gemm_provider_why, why, sizeof why);
+    return st;
+}
+
+static sakd_status tune(sakd_ctx *ctx, const sakd_gemm_log *log, const sakd_gemm_tune_opts *opts,
+                        sakd_gemm_tuning *best)
 {
     memset(best, 0, sizeof *best);
     if (!log->n)

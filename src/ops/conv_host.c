@@ -1,0 +1,294 @@
+/* conv_host.c — convolution on the host provider: per sample cols[K, P] = im2col(x[n]) in a
+ * thread's buffer (none for 1x1 stride-1 unpadded convs, whose input already is [K, P]), then
+ *   forward        y[n][Cout, P]  = W[Cout, K] · cols (+ bias)
+ *   weight grad    dW_t[Cout, K] += gy[n][Cout, P] · cols^T   (per thread, summed in thread order)
+ *   data grad      gcols[K, P]    = W^T · gy[n],  gx[n] = col2im(gcols)
+ * Samples are split over the threads in fixed contiguous ranges and every sum runs in a fixed
+ * order, so results are the same run after run for a given thread count. */
+#include "ops/conv_host.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops/blas_host.h"
+#include "ops/host.h"
+#include "runtime/profile.h"
+#include "runtime/timer.h"
+
+enum { CBLAS_ROW_MAJOR = 101, CBLAS_NO_TRANS = 111, CBLAS_TRANS = 112 };
+
+static int direct_cols(const sakd_conv_host_geom *g)
+{
+    return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
+}
+
+/* cols[K, P] of one sample x[Cin, H, W]; row (ci, i, j), column oy·Wo + ox. */
+static void im2col(float *cols, const float *x, const sakd_conv_host_geom *g)
+{
+    size_t P = g->ho * g->wo;
+    for (size_t ci = 0; ci < g->cin; ci++)
+        for (size_t i = 0; i < g->kh; i++)
+            for (size_t j = 0; j < g->kw; j++) {
+                float *row = cols + ((ci * g->kh + i) * g->kw + j) * P;
+                const float *xc = x + ci * g->h * g->w;
+                for (size_t oy = 0; oy < g->ho; oy++) {
+                    float *dst = row + oy * g->wo;
+                    long iy = (long)(oy * g->sh + i) - (long)g->ph;
+                    if (iy < 0 || iy >= (long)g->h) {
+                        memset(dst, 0, g->wo * sizeof *dst);
+                        continue;
+                    }
+                    const float *src = xc + (size_t)iy * g->w;
+                    long off = (long)j - (long)g->pw;
+                    for (size_t ox = 0; ox < g->wo; ox++) {
+                        long ix = (long)(ox * g->sw) + off;
+                        dst[ox] = ix >= 0 && ix < (long)g->w ? src[ix] : 0.0f;
+                    }
+                }
+            }
+}
+
+/* gx[Cin, H, W] = col2im(gcols[K, P]): each input element the sum of the columns that read it,
+ * added in row order (ci, i, j) then column order. */
+static void col2im(float *gx, const float *gcols, const sakd_conv_host_geom *g)
+{
+    size_t P = g->ho * g->wo;
+    memset(gx, 0, g->cin * g->h * g->w * sizeof *gx);
+    for (size_t ci = 0; ci < g->cin; ci++)
+        for (size_t i = 0; i < g->kh; i++)
+            for (size_t j = 0; j < g->kw; j++) {
+                const float *row = gcols + ((ci * g->kh + i) * g->kw + j) * P;
+                float *xc = gx + ci * g->h * g->w;
+                for (size_t oy = 0; oy < g->ho; oy++) {
+                    long iy = (long)(oy * g->sh + i) - (long)g->ph;
+                    if (iy < 0 || iy >= (long)g->h)
+                        continue;
+                    float *dst = xc + (size_t)iy * g->w;
+                    const float *src = row + oy * g->wo;
+                    long off = (long)j - (long)g->pw;
+                    for (size_t ox = 0; ox < g->wo; ox++) {
+                        long ix = (long)(ox * g->sw) + off;
+                        if (ix >= 0 && ix < (long)g->w)
+                            dst[ix] += src[ox];
+                    }
+                }
+            }
+}
+
+typedef struct conv_job {
+    const sakd_conv_host_geom *g;
+    const sakd_host_blas *blas;
+    int nt;
+    const float *x, *w, *bias, *gy;
+    float *y, *gx, *gw_parts, *gb_parts;
+    float *scratch;     /* [nt][scratch_floats] */
+    size_t scratch_floats;
+    int want_gx, want_gw;
+    double gemm_s, other_s; /* part 0's split of its time */
+} conv_job;
+
+static void forward_part(void *arg, int t)
+{
+    conv_job *j = arg;
+    const sakd_conv_host_geom *g = j->g;
+    size_t K = g->cin * g->kh * g->kw, P = g->ho * g->wo, lo, hi;
+    sakd_host_range(g->n, t, j->nt, &lo, &hi);
+    float *cols = j->scratch + (size_t)t * j->scratch_floats;
+    double gemm = 0, other = 0;
+    for (size_t n = lo; n < hi; n++) {
+        double t0 = sakd_time_now();
+        const float *c = j->x + n * g->cin * g->h * g->w;
+        if (!direct_cols(g)) {
+            im2col(cols, c, g);
+            c = cols;
+        }
+        float *y = j->y + n * g->cout * P;
+        if (j->bias)
+            for (size_t co = 0; co < g->cout; co++)
+                for (size_t p = 0; p < P; p++)
+                    y[co * P + p] = j->bias[co];
+        double t1 = sakd_time_now();
+        j->blas->sgemm(CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_NO_TRANS, (int)g->cout, (int)P,
+                       (int)K, 1.0f, j->w, (int)K, c, (int)P, j->bias ? 1.0f : 0.0f, y, (int)P);
+        double t2 = sakd_time_now();
+        other += t1 - t0;
+        gemm += t2 - t1;
+    }
+    if (t == 0) {
+        j->gemm_s = gemm;
+        j->other_s = other;
+    }
+}
+
+static void backward_part(void *arg, int t)
+{
+    conv_job *j = arg;
+    const sakd_conv_host_geom *g = j->g;
+    size_t K = g->cin * g->kh * g->kw, P = g->ho * g->wo, lo, hi;
+    sakd_host_range(g->n, t, j->nt, &lo, &hi);
+    float *cols = j->scratch + (size_t)t * j->scratch_floats;
+    float *gw = j->gw_parts + (size_t)t * g->cout * K;
+    double gemm = 0, other = 0;
+    if (j->gb_parts) {
+        float *gb = j->gb_parts + (size_t)t * g->cout;
+        for (size_t co = 0; co < g->cout; co++) {
+            double s = 0.0;
+            for (size_t n = lo; n < hi; n++) {
+                const float *r = j->gy + (n * g->cout + co) * P;
+                for (size_t p = 0; p < P; p++)
+                    s += r[p];
+            }
+            gb[co] = (float)s;
+        }
+    }
+    if (lo == hi)
+        memset(gw, 0, g->cout * K * sizeof *gw);
+    for (size_t n = lo; n < hi; n++) {
+        double t0 = sakd_time_now();
+        const float *gy = j->gy + n * g->cout * P;
+        const float *c = j->x + n * g->cin * g->h * g->w;
+        if (!direct_cols(g)) {
+            im2col(cols, c, g);
+            c = cols;
+        }
+        double t1 = sakd_time_now();
+        j->blas->sgemm(CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_TRANS, (int)g->cout, (int)K, (int)P,
+                       1.0f, gy, (int)P, c, (int)P, n == lo ? 0.0f : 1.0f, gw, (int)K);
+        double t2 = sakd_time_now();
+        other += t1 - t0;
+        gemm += t2 - t1;
+        if (!j->want_gx)
+            continue;
+        float *gx = j->gx + n * g->cin * g->h * g->w;
+        float *gcols = direct_cols(g) ? gx : cols;
+        j->blas->sgemm(CBLAS_ROW_MAJOR, CBLAS_TRANS, CBLAS_NO_TRANS, (int)K, (int)P,
+                       (int)g->cout, 1.0f, j->w, (int)K, gy, (int)P, 0.0f, gcols, (int)P);
+        double t3 = sakd_time_now();
+        if (!direct_cols(g))
+            col2im(gx, gcols, g);
+        gemm += t3 - t2;
+        other += sakd_time_now() - t3;
+    }
+    if (t == 0) {
+        j->gemm_s = gemm;
+        j->other_s = other;
+    }
+}
+
+/* Adds the host time of one convolution to the profile: the wall time split between "gemm" and
+ * `other` in the proportion thread 0 measured (every thread does the same mix of work). */
+static void profile(sakd_ctx *ctx, const conv_job *j, double wall_s, const char *other)
+{
+    double sum = j->gemm_s + j->other_s;
+    double f = sum > 0 ? j->gemm_s / sum : 1.0;
+    sakd_profile_add(ctx, "gemm", wall_s * f * 1e3);
+    sakd_profile_add(ctx, other, wall_s * (1.0 - f) * 1e3);
+}
+
+static int threads_for(const sakd_host_blas *blas, size_t n)
+{
+    return (size_t)blas->threads < n ? blas->threads : (int)(n ? n : 1);
+}
+
+sakd_status sakd_conv2d_host_forward(sakd_tensor *out, const sakd_tensor *in,
+                                     const sakd_tensor *weight, const sakd_tensor *bias,
+                                     const sakd_conv_host_geom *g)
+{
+    sakd_ctx *ctx = in->ctx;
+    const sakd_host_blas *blas;
+    SAKD_TRY(sakd_host_blas_get(&blas, (int)ctx->info.compute_units));
+    size_t K = g->cin * g->kh * g->kw, P = g->ho * g->wo;
+    conv_job j = {.g = g, .blas = blas, .nt = threads_for(blas, g->n)};
+    j.scratch_floats = direct_cols(g) ? 0 : K * P;
+    if (j.scratch_floats) {
+        j.scratch = malloc((size_t)j.nt * j.scratch_floats * sizeof(float));
+        if (!j.scratch)
+            return sakd_error(SAKD_ERR_NOMEM, "conv2d_forward (host): no memory for %d x %zu "
+                              "column floats", j.nt, j.scratch_floats);
+    }
+    sakd_host_maps maps = {0};
+    float *x, *w, *y, *b = NULL;
+    sakd_status st = sakd_host_map(ctx, &maps, in->name, in->buf, in->offset,
+                                   sakd_tensor_numel(in), &x);
+    if (st == SAKD_OK)
+        st = sakd_host_map(ctx, &maps, weight->name, weight->buf, weight->offset,
+                           sakd_tensor_numel(weight), &w);
+    if (st == SAKD_OK)
+        st = sakd_host_map(ctx, &maps, out->name, out->buf, out->offset, sakd_tensor_numel(out),
+                           &y);
+    if (st == SAKD_OK && bias)
+        st = sakd_host_map(ctx, &maps, bias->name, bias->buf, bias->offset, g->cout, &b);
+    if (st == SAKD_OK) {
+        j.x = x;
+        j.w = w;
+        j.y = y;
+        j.bias = b;
+        double t0 = sakd_time_now();
+        sakd_host_parallel(j.nt, forward_part, &j);
+        profile(ctx, &j, sakd_time_now() - t0, "conv2d_im2col (host)");
+    }
+    free(j.scratch);
+    return sakd_host_unmap(ctx, &maps, st);
+}
+
+sakd_status sakd_conv2d_host_backward(sakd_tensor *grad_in, sakd_tensor *grad_weight,
+                                      sakd_tensor *grad_bias, const sakd_tensor *grad_out,
+                                      const sakd_tensor *in, const sakd_tensor *weight,
+                                      const sakd_conv_host_geom *g)
+{
+    sakd_ctx *ctx = in->ctx;
+    const sakd_host_blas *blas;
+    SAKD_TRY(sakd_host_blas_get(&blas, (int)ctx->info.compute_units));
+    size_t K = g->cin * g->kh * g->kw, P = g->ho * g->wo;
+    conv_job j = {.g = g, .blas = blas, .nt = threads_for(blas, g->n), .want_gx = grad_in != NULL};
+    j.scratch_floats = direct_cols(g) ? 0 : K * P;
+    size_t nt = (size_t)j.nt;
+    j.scratch = malloc((nt * j.scratch_floats + nt * g->cout * K + nt * g->cout) * sizeof(float));
+    if (!j.scratch)
+        return sakd_error(SAKD_ERR_NOMEM, "conv2d_backward (host): no memory for %d threads' "
+                          "columns and partial gradients", j.nt);
+    j.gw_parts = j.scratch + nt * j.scratch_floats;
+    j.gb_parts = grad_bias ? j.gw_parts + nt * g->cout * K : NULL;
+    sakd_host_maps maps = {0};
+    float *x, *w, *gy, *gw, *gx = NULL, *gb = NULL;
+    sakd_status st = sakd_host_map(ctx, &maps, in->name, in->buf, in->offset,
+                                   sakd_tensor_numel(in), &x);
+    if (st == SAKD_OK)
+        st = sakd_host_map(ctx, &maps, weight->name, weight->buf, weight->offset,
+                           sakd_tensor_numel(weight), &w);
+    if (st == SAKD_OK)
+        st = sakd_host_map(ctx, &maps, grad_out->name, grad_out->buf, grad_out->offset,
+                           sakd_tensor_numel(grad_out), &gy);
+    if (st == SAKD_OK)
+        st = sakd_host_map(ctx, &maps, grad_weight->name, grad_weight->buf, grad_weight->offset,
+                           sakd_tensor_numel(grad_weight), &gw);
+    if (st == SAKD_OK && grad_in)
+        st = sakd_host_map(ctx, &maps, grad_in->name, grad_in->buf, grad_in->offset,
+                           sakd_tensor_numel(grad_in), &gx);
+    if (st == SAKD_OK && grad_bias)
+        st = sakd_host_map(ctx, &maps, grad_bias->name, grad_bias->buf, grad_bias->offset,
+                           g->cout, &gb);
+    if (st == SAKD_OK) {
+        j.x = x;
+        j.w = w;
+        j.gy = gy;
+        j.gx = gx;
+        double t0 = sakd_time_now();
+        sakd_host_parallel(j.nt, backward_part, &j);
+        /* The threads' partial sums, added in thread order. */
+        size_t wn = g->cout * K;
+        memcpy(gw, j.gw_parts, wn * sizeof *gw);
+        for (size_t t = 1; t < nt; t++)
+            for (size_t i = 0; i < wn; i++)
+                gw[i] += j.gw_parts[t * wn + i];
+        if (gb) {
+            memcpy(gb, j.gb_parts, g->cout * sizeof *gb);
+            for (size_t t = 1; t < nt; t++)
+                for (size_t i = 0; i < g->cout; i++)
+                    gb[i] += j.gb_parts[t * g->cout + i];
+        }
+        profile(ctx, &j, sakd_time_now() - t0, "conv2d_col2im (host)");
+    }
+    free(j.scratch);
+    return sakd_host_unmap(ctx, &maps, st);
+}
