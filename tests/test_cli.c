@@ -262,7 +262,7 @@ START_TEST(test_bench_train_and_lif_layer)
                           "bn",
                           "optimizer",
                           "SAKD step / SNN step",
-                          "GEMM parameters"};
+                          "GEMM provider"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         EXPECT_IN_OUTPUT(want[i]);
     ck_assert_int_eq(csv_rows(csv, 8 + 25), 3);

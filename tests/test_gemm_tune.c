@@ -419,6 +419,7 @@ START_TEST(test_class_sets_switch)
     setenv("SAKD_GEMM_TUNING", "off", 1);
     sakd_ctx *ctx;
     TEST_OK(sakd_ctx_new(&ctx, NULL, 0));
+    TEST_OK(sakd_gemm_provider_set(ctx, "clblast"));
     sakd_gemm_tuning t;
     memset(&t, 0, sizeof t);
     fill_device_fields(ctx, &t);
@@ -461,6 +462,8 @@ Suite *suite_gemm_tune(void)
     Suite *s = suite_create("gemm_tune");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 900);
+    /* Tuning is CLBlast's: its parameters are applied and switched on CLBlast's GEMMs. */
+    tcase_add_checked_fixture(tc, test_provider_clblast, test_provider_reset);
     tcase_add_test(tc, test_tuning_file_round_trip);
     tcase_add_test(tc, test_tuning_file_refusals);
     tcase_add_test(tc, test_record_calls);
