@@ -478,13 +478,16 @@ END_TEST
 Suite *suite_bn(void)
 {
     Suite *s = suite_create("bn");
-    TCase *tc = tcase_create("core");
-    tcase_add_loop_test(tc, test_bn_train, 0, (int)N_CASES);
-    tcase_add_loop_test(tc, test_bn_eval, 0, (int)N_CASES);
-    tcase_add_loop_test(tc, test_bn_views, 0, 2);
-    tcase_add_loop_test(tc, test_bn_random, 0, 6);
-    tcase_add_test(tc, test_bn_deterministic);
-    tcase_add_test(tc, test_bn_bad_args);
-    suite_add_tcase(s, tc);
+    /* Every case under each provider: the host provider runs BN on the host. */
+    for (int p = 0; p < test_providers(); p++) {
+        TCase *tc = test_provider_tcase(p);
+        tcase_add_loop_test(tc, test_bn_train, 0, (int)N_CASES);
+        tcase_add_loop_test(tc, test_bn_eval, 0, (int)N_CASES);
+        tcase_add_loop_test(tc, test_bn_views, 0, 2);
+        tcase_add_loop_test(tc, test_bn_random, 0, 6);
+        tcase_add_test(tc, test_bn_deterministic);
+        tcase_add_test(tc, test_bn_bad_args);
+        suite_add_tcase(s, tc);
+    }
     return s;
 }

@@ -9,8 +9,6 @@
 
 #include "testutil.h"
 
-#include "ops/blas_host.h"
-
 /* A float GEMM dot product of K terms errs by at most about K·eps·Σ|terms| (Higham's gamma_K);
  * the permute adds the bias with one more rounding, col2im adds kh·kw GEMM results, and the
  * bias gradient is a tree over N·P terms. The tolerance is TOL_FACTOR·(terms + 2)·eps·Σ|terms|. */
@@ -401,11 +399,8 @@ Suite *suite_conv(void)
 {
     Suite *s = suite_create("conv");
     /* Every case under each GEMM provider: the host provider runs convolutions on the host. */
-    static const char *const names[] = {"clblast", "host"};
-    void (*const setups[])(void) = {test_provider_clblast, test_provider_host};
-    for (int p = 0; p < (sakd_host_blas_built() ? 2 : 1); p++) {
-        TCase *tc = tcase_create(names[p]);
-        tcase_add_checked_fixture(tc, setups[p], test_provider_reset);
+    for (int p = 0; p < test_providers(); p++) {
+        TCase *tc = test_provider_tcase(p);
         tcase_add_loop_test(tc, test_conv_cases, 0, (int)N_CASES);
         tcase_add_loop_test(tc, test_conv_chunked, 0, 4);
         tcase_add_loop_test(tc, test_conv_views, 0, 2);

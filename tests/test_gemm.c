@@ -8,8 +8,6 @@
 
 #include "testutil.h"
 
-#include "ops/blas_host.h"
-
 /* A float dot product of k terms errs by at most about k·eps·Σ|a_i b_i| (Higham, gamma_k);
  * alpha and beta add two more roundings. */
 #define GEMM_ERR_FACTOR 1.0
@@ -202,12 +200,9 @@ Suite *suite_gemm(void)
 {
     Suite *s = suite_create("gemm");
     /* Every case under each GEMM provider. */
-    static const char *const names[] = {"clblast", "host"};
-    void (*const setups[])(void) = {test_provider_clblast, test_provider_host};
-    for (int p = 0; p < (sakd_host_blas_built() ? 2 : 1); p++) {
-        TCase *tc = tcase_create(names[p]);
+    for (int p = 0; p < test_providers(); p++) {
+        TCase *tc = test_provider_tcase(p);
         tcase_set_timeout(tc, 900); /* the first CLBlast call compiles its kernels */
-        tcase_add_checked_fixture(tc, setups[p], test_provider_reset);
         tcase_add_loop_test(tc, test_gemm_random_shapes, 0, 4);
         tcase_add_test(tc, test_gemm_edges);
         tcase_add_test(tc, test_gemm_batched);

@@ -1,6 +1,8 @@
 /* testutil.c — helpers shared by the Check suites. */
 #include "testutil.h"
 
+#include "ops/blas_host.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +94,19 @@ void test_provider_reset(void)
 {
     sakd_status st = sakd_gemm_provider_set(test_ctx(), NULL);
     ck_assert_msg(st == SAKD_OK, "GEMM provider: %s", sakd_error_detail());
+}
+
+int test_providers(void)
+{
+    return sakd_host_blas_built() ? 2 : 1;
+}
+
+TCase *test_provider_tcase(int i)
+{
+    TCase *tc = tcase_create(i ? "host" : "clblast");
+    tcase_add_checked_fixture(tc, i ? test_provider_host : test_provider_clblast,
+                              test_provider_reset);
+    return tc;
 }
 
 int test_run_sakd(const char *const *env, const char *const *args, char *out, size_t size)

@@ -37,6 +37,10 @@ sakd_ctx *test_ctx(void);
 void test_provider_clblast(void);
 void test_provider_host(void);
 void test_provider_reset(void);
+/* The providers to run a suite's cases under: 2 (clblast, host) when sakd was built with a
+ * host BLAS, else 1; test_provider_tcase(i) makes the test case of provider i, fixture set. */
+int test_providers(void);
+TCase *test_provider_tcase(int i);
 
 /* Asserts a status is SAKD_OK, printing the error detail otherwise. */
 #define TEST_OK(call)                                                                         \

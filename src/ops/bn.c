@@ -1,6 +1,8 @@
 /* bn.c — host launchers of batch normalization (cl/bn.cl). */
 #include "ops/bn.h"
 
+#include "ops/bn_host.h"
+#include "ops/host.h"
 #include "ops/reduce.h"
 #include "runtime/program.h"
 
@@ -83,6 +85,9 @@ sakd_status sakd_batchnorm_forward(sakd_tensor *out, sakd_tensor *save_mean,
     if (!(eps > 0.0f))
         return sakd_error(SAKD_ERR_ARG, "%s: eps %g must be positive", op, (double)eps);
     sakd_ctx *ctx = in->ctx;
+    if (sakd_host_active(ctx))
+        return sakd_batchnorm_host_forward(out, save_mean, save_invstd, running_mean, running_var,
+                                           in, gamma, beta, train, momentum, eps, n, c, p);
     sakd_reduce_opts ro = sakd_reduce_options(ctx);
     cl_ulong smo = save_mean->offset, sio = save_invstd->offset, rmo = running_mean->offset,
              rvo = running_var->offset, xo = in->offset, n_ = n, c_ = c, p_ = p;
@@ -133,6 +138,9 @@ sakd_status sakd_batchnorm_backward(sakd_tensor *grad_in, sakd_tensor *grad_gamm
     SAKD_TRY(per_channel(op, "save_invstd", save_invstd, c, in));
     SAKD_TRY(per_channel(op, "gamma", gamma, c, in));
     sakd_ctx *ctx = in->ctx;
+    if (sakd_host_active(ctx))
+        return sakd_batchnorm_host_backward(grad_in, grad_gamma, grad_beta, save_mean,
+                                            save_invstd, grad_out, in, gamma, train, n, c, p);
     sakd_reduce_opts ro = sakd_reduce_options(ctx);
     cl_kernel kr;
     SAKD_TRY(sakd_reduce_kernel(ctx, "bn", "bn_bwd_reduce", &ro, &kr));

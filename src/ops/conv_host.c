@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "ops/blas_host.h"
+#include "ops/gemm_tune.h"
 #include "ops/host.h"
 #include "runtime/profile.h"
 #include "runtime/timer.h"
@@ -20,6 +21,17 @@ enum { CBLAS_ROW_MAJOR = 101, CBLAS_NO_TRANS = 111, CBLAS_TRANS = 112 };
 static int direct_cols(const sakd_conv_host_geom *g)
 {
     return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
+}
+
+/* The output columns [lo, hi) of a row whose input column ox·sw + off lies inside [0, w). */
+static void valid_cols(long off, size_t sw, size_t w, size_t wo, size_t *lo, size_t *hi)
+{
+    long first = off >= 0 ? 0 : (-off + (long)sw - 1) / (long)sw;
+    long last = (long)w - 1 - off < 0 ? -1 : ((long)w - 1 - off) / (long)sw; /* inclusive */
+    if (last >= (long)wo)
+        last = (long)wo - 1;
+    *lo = (size_t)(first < (long)wo ? first : (long)wo);
+    *hi = last + 1 > (long)*lo ? (size_t)(last + 1) : *lo;
 }
 
 /* cols[K, P] of one sample x[Cin, H, W]; row (ci, i, j), column oy·Wo + ox. */
@@ -40,10 +52,15 @@ static void im2col(float *cols, const float *x, const sakd_conv_host_geom *g)
                     }
                     const float *src = xc + (size_t)iy * g->w;
                     long off = (long)j - (long)g->pw;
-                    for (size_t ox = 0; ox < g->wo; ox++) {
-                        long ix = (long)(ox * g->sw) + off;
-                        dst[ox] = ix >= 0 && ix < (long)g->w ? src[ix] : 0.0f;
-                    }
+                    size_t lo, hi;
+                    valid_cols(off, g->sw, g->w, g->wo, &lo, &hi);
+                    memset(dst, 0, lo * sizeof *dst);
+                    if (g->sw == 1)
+                        memcpy(dst + lo, src + (long)lo + off, (hi - lo) * sizeof *dst);
+                    else
+                        for (size_t ox = lo; ox < hi; ox++)
+                            dst[ox] = src[(long)(ox * g->sw) + off];
+                    memset(dst + hi, 0, (g->wo - hi) * sizeof *dst);
                 }
             }
 }
@@ -66,10 +83,16 @@ static void col2im(float *gx, const float *gcols, const sakd_conv_host_geom *g)
                     float *dst = xc + (size_t)iy * g->w;
                     const float *src = row + oy * g->wo;
                     long off = (long)j - (long)g->pw;
-                    for (size_t ox = 0; ox < g->wo; ox++) {
-                        long ix = (long)(ox * g->sw) + off;
-                        if (ix >= 0 && ix < (long)g->w)
-                            dst[ix] += src[ox];
+                    size_t lo, hi;
+                    valid_cols(off, g->sw, g->w, g->wo, &lo, &hi);
+                    if (g->sw == 1) {
+                        float *d = dst + (long)lo + off;
+                        const float *sr = src + lo;
+                        for (size_t q = 0; q < hi - lo; q++)
+                            d[q] += sr[q];
+                    } else {
+                        for (size_t ox = lo; ox < hi; ox++)
+                            dst[(long)(ox * g->sw) + off] += src[ox];
                     }
                 }
             }
@@ -185,6 +208,15 @@ static void profile(sakd_ctx *ctx, const conv_job *j, double wall_s, const char 
     sakd_profile_add(ctx, other, wall_s * (1.0 - f) * 1e3);
 }
 
+/* Counts the per-sample GEMMs of a convolution where the benchmarks record GEMM calls. */
+static void record(sakd_ctx *ctx, int ta, int tb, size_t m, size_t n, size_t k, size_t batch)
+{
+    if (!ctx->gemm_log)
+        return;
+    sakd_gemm_shape s = {ta, tb, m, n, k, ta ? m : k, tb ? k : n, n, batch, 0, 0, 0, 1};
+    sakd_gemm_log_add(ctx->gemm_log, &s);
+}
+
 static int threads_for(const sakd_host_blas *blas, size_t n)
 {
     return (size_t)blas->threads < n ? blas->threads : (int)(n ? n : 1);
@@ -223,6 +255,7 @@ sakd_status sakd_conv2d_host_forward(sakd_tensor *out, const sakd_tensor *in,
         j.w = w;
         j.y = y;
         j.bias = b;
+        record(ctx, 0, 0, g->cout, P, K, g->n);
         double t0 = sakd_time_now();
         sakd_host_parallel(j.nt, forward_part, &j);
         profile(ctx, &j, sakd_time_now() - t0, "conv2d_im2col (host)");
@@ -273,6 +306,9 @@ sakd_status sakd_conv2d_host_backward(sakd_tensor *grad_in, sakd_tensor *grad_we
         j.w = w;
         j.gy = gy;
         j.gx = gx;
+        record(ctx, 0, 1, g->cout, K, P, g->n);
+        if (gx)
+            record(ctx, 1, 0, K, P, g->cout, g->n);
         double t0 = sakd_time_now();
         sakd_host_parallel(j.nt, backward_part, &j);
         /* The threads' partial sums, added in thread order. */

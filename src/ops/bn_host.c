@@ -1,0 +1,166 @@
+/* bn_host.c — batch normalization on the host provider over x[N, C, P]: each channel is one
+ * thread's work from its statistics to its outputs (channels split over the threads), its sums
+ * taken in double in a fixed order (samples, then positions), so results do not depend on the
+ * thread count. Statistics in two passes: mean = Σx/m, var = Σ(x − mean)²/m (biased). */
+#include "ops/bn_host.h"
+
+#include <math.h>
+
+#include "ops/host.h"
+#include "runtime/profile.h"
+#include "runtime/timer.h"
+
+typedef struct bn_job {
+    size_t n, c, p;
+    int train;
+    float momentum, eps;
+    const float *x, *gamma, *beta, *gy;
+    float *y, *mean, *invstd, *run_mean, *run_var, *gx, *ggamma, *gbeta;
+    int nt;
+} bn_job;
+
+static void forward_part(void *arg, int t)
+{
+    const bn_job *j = arg;
+    size_t lo, hi, m = j->n * j->p;
+    sakd_host_range(j->c, t, j->nt, &lo, &hi);
+    for (size_t c = lo; c < hi; c++) {
+        float mean, invstd;
+        if (j->train) {
+            double s = 0.0;
+            for (size_t i = 0; i < j->n; i++) {
+                const float *x = j->x + (i * j->c + c) * j->p;
+                for (size_t q = 0; q < j->p; q++)
+                    s += x[q];
+            }
+            double mu = s / (double)m, s2 = 0.0;
+            for (size_t i = 0; i < j->n; i++) {
+                const float *x = j->x + (i * j->c + c) * j->p;
+                for (size_t q = 0; q < j->p; q++) {
+                    double d = x[q] - mu;
+                    s2 += d * d;
+                }
+            }
+            double var = s2 / (double)m;
+            mean = (float)mu;
+            invstd = (float)(1.0 / sqrt(var + (double)j->eps));
+            j->run_mean[c] = (1.0f - j->momentum) * j->run_mean[c] + j->momentum * mean;
+            j->run_var[c] = (1.0f - j->momentum) * j->run_var[c] +
+                            j->momentum * (float)(var * (double)m / (double)(m - 1));
+        } else {
+            mean = j->run_mean[c];
+            invstd = 1.0f / sqrtf(j->run_var[c] + j->eps);
+        }
+        j->mean[c] = mean;
+        j->invstd[c] = invstd;
+        float scale = invstd * j->gamma[c], shift = j->beta[c] - mean * scale;
+        for (size_t i = 0; i < j->n; i++) {
+            const float *x = j->x + (i * j->c + c) * j->p;
+            float *y = j->y + (i * j->c + c) * j->p;
+            for (size_t q = 0; q < j->p; q++)
+                y[q] = x[q] * scale + shift;
+        }
+    }
+}
+
+static void backward_part(void *arg, int t)
+{
+    const bn_job *j = arg;
+    size_t lo, hi, m = j->n * j->p;
+    sakd_host_range(j->c, t, j->nt, &lo, &hi);
+    for (size_t c = lo; c < hi; c++) {
+        float mean = j->mean[c], invstd = j->invstd[c];
+        double sb = 0.0, sg = 0.0;
+        for (size_t i = 0; i < j->n; i++) {
+            const float *x = j->x + (i * j->c + c) * j->p;
+            const float *gy = j->gy + (i * j->c + c) * j->p;
+            for (size_t q = 0; q < j->p; q++) {
+                sb += gy[q];
+                sg += (double)gy[q] * ((x[q] - mean) * invstd);
+            }
+        }
+        float gb = (float)sb, gg = (float)sg;
+        j->gbeta[c] = gb;
+        j->ggamma[c] = gg;
+        if (!j->gx)
+            continue;
+        float k = j->gamma[c] * invstd;
+        float mb = j->train ? gb / (float)m : 0.0f, mg = j->train ? gg / (float)m : 0.0f;
+        for (size_t i = 0; i < j->n; i++) {
+            const float *x = j->x + (i * j->c + c) * j->p;
+            const float *gy = j->gy + (i * j->c + c) * j->p;
+            float *gx = j->gx + (i * j->c + c) * j->p;
+            for (size_t q = 0; q < j->p; q++)
+                gx[q] = k * (gy[q] - mb - (x[q] - mean) * invstd * mg);
+        }
+    }
+}
+
+static int threads_for(size_t c)
+{
+    int nt = sakd_host_threads();
+    return (size_t)nt < c ? nt : (int)c;
+}
+
+#define MAP(t, n_, dst)                                                                            \
+    if (st == SAKD_OK)                                                                             \
+    st = sakd_host_map(ctx, &maps, (t)->name, (t)->buf, (t)->offset, (n_), (float **)&(dst))
+
+sakd_status sakd_batchnorm_host_forward(sakd_tensor *out, sakd_tensor *save_mean,
+                                        sakd_tensor *save_invstd, sakd_tensor *running_mean,
+                                        sakd_tensor *running_var, const sakd_tensor *in,
+                                        const sakd_tensor *gamma, const sakd_tensor *beta,
+                                        int train, float momentum, float eps, size_t n, size_t c,
+                                        size_t p)
+{
+    sakd_ctx *ctx = in->ctx;
+    bn_job j = {.n = n, .c = c, .p = p, .train = train, .momentum = momentum, .eps = eps};
+    j.nt = threads_for(c);
+    sakd_host_maps maps = {0};
+    sakd_status st = SAKD_OK;
+    size_t all = n * c * p;
+    MAP(in, all, j.x);
+    MAP(out, all, j.y);
+    MAP(gamma, c, j.gamma);
+    MAP(beta, c, j.beta);
+    MAP(save_mean, c, j.mean);
+    MAP(save_invstd, c, j.invstd);
+    MAP(running_mean, c, j.run_mean);
+    MAP(running_var, c, j.run_var);
+    if (st == SAKD_OK) {
+        double t0 = sakd_time_now();
+        sakd_host_parallel(j.nt, forward_part, &j);
+        sakd_profile_add(ctx, "bn_fwd (host)", (sakd_time_now() - t0) * 1e3);
+    }
+    return sakd_host_unmap(ctx, &maps, st);
+}
+
+sakd_status sakd_batchnorm_host_backward(sakd_tensor *grad_in, sakd_tensor *grad_gamma,
+                                         sakd_tensor *grad_beta, const sakd_tensor *save_mean,
+                                         const sakd_tensor *save_invstd,
+                                         const sakd_tensor *grad_out, const sakd_tensor *in,
+                                         const sakd_tensor *gamma, int train, size_t n, size_t c,
+                                         size_t p)
+{
+    sakd_ctx *ctx = in->ctx;
+    bn_job j = {.n = n, .c = c, .p = p, .train = train};
+    j.nt = threads_for(c);
+    sakd_host_maps maps = {0};
+    sakd_status st = SAKD_OK;
+    size_t all = n * c * p;
+    MAP(in, all, j.x);
+    MAP(grad_out, all, j.gy);
+    if (grad_in)
+        MAP(grad_in, all, j.gx);
+    MAP(gamma, c, j.gamma);
+    MAP(save_mean, c, j.mean);
+    MAP(save_invstd, c, j.invstd);
+    MAP(grad_gamma, c, j.ggamma);
+    MAP(grad_beta, c, j.gbeta);
+    if (st == SAKD_OK) {
+        double t0 = sakd_time_now();
+        sakd_host_parallel(j.nt, backward_part, &j);
+        sakd_profile_add(ctx, "bn_bwd (host)", (sakd_time_now() - t0) * 1e3);
+    }
+    return sakd_host_unmap(ctx, &maps, st);
+}
