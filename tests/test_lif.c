@@ -507,14 +507,17 @@ END_TEST
 Suite *suite_lif(void)
 {
     Suite *s = suite_create("lif");
-    TCase *tc = tcase_create("core");
-    tcase_add_loop_test(tc, test_lif_forward, 0, 2 * (int)N_LIF_SHAPES);
-    tcase_add_loop_test(tc, test_lif_backward, 0, 12);
-    tcase_add_loop_test(tc, test_lif_reference_fd, 0, 6);
-    tcase_add_loop_test(tc, test_lif_hand, 0, 4);
-    tcase_add_loop_test(tc, test_lif_long_decay_flush, 0, 3);
-    tcase_add_test(tc, test_lif_determinism);
-    tcase_add_test(tc, test_lif_bad_shapes);
-    suite_add_tcase(s, tc);
+    /* Every case under each provider: the host provider runs the neuron on the host. */
+    for (int p = 0; p < test_providers(); p++) {
+        TCase *tc = test_provider_tcase(p);
+        tcase_add_loop_test(tc, test_lif_forward, 0, 2 * (int)N_LIF_SHAPES);
+        tcase_add_loop_test(tc, test_lif_backward, 0, 12);
+        tcase_add_loop_test(tc, test_lif_reference_fd, 0, 6);
+        tcase_add_loop_test(tc, test_lif_hand, 0, 4);
+        tcase_add_loop_test(tc, test_lif_long_decay_flush, 0, 3);
+        tcase_add_test(tc, test_lif_determinism);
+        tcase_add_test(tc, test_lif_bad_shapes);
+        suite_add_tcase(s, tc);
+    }
     return s;
 }

@@ -7,19 +7,26 @@
 #include "ops/blas_host.h"
 #include "ops/gemm.h"
 
+static size_t buffer_floats(cl_mem buf)
+{
+    size_t bytes = 0;
+    clGetMemObjectInfo(buf, CL_MEM_SIZE, sizeof bytes, &bytes, NULL);
+    return bytes / sizeof(float);
+}
+
 int sakd_host_active(sakd_ctx *ctx)
 {
     return strcmp(sakd_gemm_provider_name(ctx), "host") == 0;
 }
 
-sakd_status sakd_host_map(sakd_ctx *ctx, sakd_host_maps *m, const char *what, cl_mem buf,
-                          size_t offset, size_t need, float **ptr)
+sakd_status sakd_host_map_bytes(sakd_ctx *ctx, sakd_host_maps *m, const char *what, cl_mem buf,
+                                size_t offset, size_t need, unsigned char **ptr)
 {
     size_t bytes;
     SAKD_CL_CHECK(clGetMemObjectInfo(buf, CL_MEM_SIZE, sizeof bytes, &bytes, NULL));
-    if (offset + need > bytes / sizeof(float))
-        return sakd_error(SAKD_ERR_ARG, "host operand %s needs floats %zu to %zu of a buffer of %zu",
-                          what, offset, offset + need, bytes / sizeof(float));
+    if (offset + need > bytes)
+        return sakd_error(SAKD_ERR_ARG, "host operand %s needs bytes %zu to %zu of a buffer of %zu",
+                          what, offset, offset + need, bytes);
     int i = 0;
     while (i < m->n && m->buf[i] != buf)
         i++;
@@ -38,6 +45,20 @@ sakd_status sakd_host_map(sakd_ctx *ctx, sakd_host_maps *m, const char *what, cl
         m->n++;
     }
     *ptr = m->base[i] + offset;
+    return SAKD_OK;
+}
+
+sakd_status sakd_host_map(sakd_ctx *ctx, sakd_host_maps *m, const char *what, cl_mem buf,
+                          size_t offset, size_t need, float **ptr)
+{
+    size_t floats = buffer_floats(buf);
+    if (offset + need > floats)
+        return sakd_error(SAKD_ERR_ARG, "host operand %s needs floats %zu to %zu of a buffer of %zu",
+                          what, offset, offset + need, floats);
+    unsigned char *p;
+    SAKD_TRY(sakd_host_map_bytes(ctx, m, what, buf, offset * sizeof(float), need * sizeof(float),
+                                 &p));
+    *ptr = (float *)(void *)p;
     return SAKD_OK;
 }
 

@@ -13,7 +13,7 @@
 /* The buffers mapped for one host operation; each distinct cl_mem is mapped once. */
 typedef struct sakd_host_maps {
     cl_mem buf[SAKD_HOST_MAX_MAPS];
-    float *base[SAKD_HOST_MAX_MAPS];
+    unsigned char *base[SAKD_HOST_MAX_MAPS];
     int n;
 } sakd_host_maps;
 
@@ -25,6 +25,10 @@ int sakd_host_active(sakd_ctx *ctx);
  * inside the buffer; `what` names the operand in the message when they do not. */
 sakd_status sakd_host_map(sakd_ctx *ctx, sakd_host_maps *m, const char *what, cl_mem buf,
                           size_t offset, size_t need, float **ptr);
+
+/* The same for bytes: *ptr = the address of byte `offset`; `need` bytes must fit. */
+sakd_status sakd_host_map_bytes(sakd_ctx *ctx, sakd_host_maps *m, const char *what, cl_mem buf,
+                                size_t offset, size_t need, unsigned char **ptr);
 
 /* Unmaps everything in `m` (queued: later commands of the in-order queue see the host's
  * writes) and returns `st`, or the unmap's error when st was SAKD_OK. */
