@@ -1,7 +1,7 @@
 /* lif_host.c — the multi-step LIF neuron of DESIGN.md §2.1 (cl/lif.cl's formulas) on the host:
- * time steps outer, neurons inner (so the inner loop vectorizes), neurons split over the host
- * threads in fixed ranges. The state v[t-1] is rebuilt from the stored h[t-1] and s[t-1]; the
- * backward's carried gradient gh[t+1] is read back from gx[t+1], already written. */
+ * blocks of neurons whose state (v forward, the carried gradient backward) stays in a small array
+ * over the T steps, neurons inner so the loops vectorize; neurons split over the host threads in
+ * fixed ranges. gx may alias gs: each element is read before it is written. */
 #include "ops/lif_host.h"
 
 #include <float.h>
@@ -38,6 +38,9 @@ typedef struct lif_job {
     int nt;
 } lif_job;
 
+/* Neurons per block: a block's state stays in cache across its T steps. */
+#define BLOCK 256
+
 static void forward_part(void *arg, int t_)
 {
     const lif_job *j = arg;
@@ -45,20 +48,24 @@ static void forward_part(void *arg, int t_)
     sakd_host_range(j->n, t_, j->nt, &lo, &hi);
     float decay = j->p.decay, vth = j->p.threshold;
     int soft = j->p.reset == SAKD_LIF_RESET_SOFT;
-    for (size_t t = 0; t < j->T; t++) {
-        const float *x = j->x + t * j->n;
-        float *s = j->s + t * j->n, *h = j->h + t * j->n;
-        unsigned char *rec = j->rec + t * j->n;
-        const float *hp = t ? h - j->n : NULL, *sp = t ? s - j->n : NULL;
-        for (size_t i = lo; i < hi; i++) {
-            float v = 0.0f;
-            if (hp)
-                v = soft ? hp[i] - vth * sp[i] : hp[i] * (1.0f - sp[i]);
-            float ht = decay * v + x[i];
-            float st = ht - vth >= 0.0f ? 1.0f : 0.0f;
-            h[i] = ht;
-            s[i] = st;
-            rec[i] = (unsigned char)st;
+    float v[BLOCK];
+    for (size_t b0 = lo; b0 < hi; b0 += BLOCK) {
+        size_t nb = hi - b0 < BLOCK ? hi - b0 : BLOCK;
+        for (size_t i = 0; i < nb; i++)
+            v[i] = 0.0f;
+        for (size_t t = 0; t < j->T; t++) {
+            size_t o = t * j->n + b0;
+            const float *x = j->x + o;
+            float *s = j->s + o, *h = j->h + o;
+            unsigned char *rec = j->rec + o;
+            for (size_t i = 0; i < nb; i++) {
+                float ht = decay * v[i] + x[i];
+                float st = ht - vth >= 0.0f ? 1.0f : 0.0f;
+                v[i] = soft ? ht - vth * st : ht * (1.0f - st);
+                h[i] = ht;
+                s[i] = st;
+                rec[i] = (unsigned char)st;
+            }
         }
     }
 }
@@ -70,17 +77,35 @@ static void backward_part(void *arg, int t_)
     sakd_host_range(j->n, t_, j->nt, &lo, &hi);
     float decay = j->p.decay, vth = j->p.threshold, alpha = j->p.alpha;
     int soft = j->p.reset == SAKD_LIF_RESET_SOFT, detach = j->p.detach_reset;
-    for (size_t t = j->T; t-- > 0;) {
-        const float *h = j->h + t * j->n, *gs = j->gs + t * j->n;
-        const unsigned char *rec = j->rec + t * j->n;
-        float *gx = j->gx + t * j->n;
-        const float *gnext = t + 1 < j->T ? gx + j->n : NULL; /* gh[t+1] */
-        for (size_t i = lo; i < hi; i++) {
-            float g = surrogate(j->p.surrogate, h[i] - vth, alpha);
-            float dvdh = soft ? (detach ? 1.0f : 1.0f - vth * g)
-                              : (detach ? 1.0f - (float)rec[i] : (1.0f - (float)rec[i]) - h[i] * g);
-            float gh = gs[i] * g + (decay * (gnext ? gnext[i] : 0.0f)) * dvdh;
-            gx[i] = fabsf(gh) < FLT_MIN ? 0.0f : gh;
+    float gh[BLOCK], g[BLOCK];
+    for (size_t b0 = lo; b0 < hi; b0 += BLOCK) {
+        size_t nb = hi - b0 < BLOCK ? hi - b0 : BLOCK;
+        for (size_t i = 0; i < nb; i++)
+            gh[i] = 0.0f;
+        for (size_t t = j->T; t-- > 0;) {
+            size_t o = t * j->n + b0;
+            const float *h = j->h + o, *gs = j->gs + o;
+            const unsigned char *rec = j->rec + o;
+            float *gx = j->gx + o;
+            switch (j->p.surrogate) {
+            case SAKD_SURROGATE_SIGMOID:
+            case SAKD_SURROGATE_ATAN:
+                for (size_t i = 0; i < nb; i++)
+                    g[i] = surrogate(j->p.surrogate, h[i] - vth, alpha);
+                break;
+            default:
+                for (size_t i = 0; i < nb; i++)
+                    g[i] = fmaxf(0.0f, 1.0f - fabsf(h[i] - vth));
+            }
+            for (size_t i = 0; i < nb; i++) {
+                float r = (float)rec[i];
+                float dvdh = soft ? (detach ? 1.0f : 1.0f - vth * g[i])
+                                  : (detach ? 1.0f - r : (1.0f - r) - h[i] * g[i]);
+                float v = gs[i] * g[i] + (decay * gh[i]) * dvdh;
+                v = fabsf(v) < FLT_MIN ? 0.0f : v;
+                gh[i] = v;
+                gx[i] = v;
+            }
         }
     }
 }
