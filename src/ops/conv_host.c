@@ -3,6 +3,7 @@
  *   forward        y[n][Cout, P]  = W[Cout, K] · cols (+ bias)
  *   weight grad    dW_t[Cout, K] += gy[n][Cout, P] · cols^T   (per thread, summed in thread order)
  *   data grad      gcols[K, P]    = W^T · gy[n],  gx[n] = col2im(gcols)
+ * except that stride-1 backwards take both gradients from one im2col of gy (backward_as_conv_part).
  * Samples are split over the threads in fixed contiguous ranges and every sum runs in a fixed
  * order, so results are the same run after run for a given thread count. */
 #include "ops/conv_host.h"
@@ -107,6 +108,11 @@ typedef struct conv_job {
     float *scratch;     /* [nt][scratch_floats] */
     size_t scratch_floats;
     int want_gx, want_gw;
+    /* Stride-1 backward through the columns of gy (see backward_as_conv_part): gy's geometry
+     * as a convolution producing H x W, and the flipped weight Wt [Cin, Cout·kh·kw]. */
+    int as_conv;
+    sakd_conv_host_geom tg;
+    float *wt;
     double gemm_s, other_s; /* part 0's split of its time */
 } conv_job;
 
@@ -198,6 +204,55 @@ static void backward_part(void *arg, int t)
     }
 }
 
+/* The backward of a stride-1 convolution from one im2col per sample, of gy instead of x:
+ * gyc[Cout·kh·kw, H·W] = im2col of gy with padding kh − 1 − ph, kw − 1 − pw, then
+ *   dWf_t[Cin, (co, i, j)] += x[n][Cin, H·W] · gyc^T   (dW[co, ci, i, j] = Σ_t dWf_t[ci, (co,
+ *                                                       kh − 1 − i, kw − 1 − j)], summed later)
+ *   gx[n][Cin, H·W]        = Wt · gyc,  Wt[ci, (co, i, j)] = W[co, ci, kh − 1 − i, kw − 1 − j]
+ * in place of an im2col of x and a col2im (scattered additions). */
+static void backward_as_conv_part(void *arg, int t)
+{
+    conv_job *j = arg;
+    const sakd_conv_host_geom *g = j->g;
+    size_t kt = g->cout * g->kh * g->kw, hw = g->h * g->w, P = g->ho * g->wo, lo, hi;
+    sakd_host_range(g->n, t, j->nt, &lo, &hi);
+    float *gyc = j->scratch + (size_t)t * j->scratch_floats;
+    float *gw = j->gw_parts + (size_t)t * g->cin * kt;
+    double gemm = 0, other = 0;
+    if (j->gb_parts) {
+        float *gb = j->gb_parts + (size_t)t * g->cout;
+        for (size_t co = 0; co < g->cout; co++) {
+            double s = 0.0;
+            for (size_t n = lo; n < hi; n++) {
+                const float *r = j->gy + (n * g->cout + co) * P;
+                for (size_t p = 0; p < P; p++)
+                    s += r[p];
+            }
+            gb[co] = (float)s;
+        }
+    }
+    if (lo == hi)
+        memset(gw, 0, g->cin * kt * sizeof *gw);
+    for (size_t n = lo; n < hi; n++) {
+        double t0 = sakd_time_now();
+        im2col(gyc, j->gy + n * g->cout * P, &j->tg);
+        double t1 = sakd_time_now();
+        j->blas->sgemm(CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_TRANS, (int)g->cin, (int)kt, (int)hw,
+                       1.0f, j->x + n * g->cin * hw, (int)hw, gyc, (int)hw, n == lo ? 0.0f : 1.0f,
+                       gw, (int)kt);
+        if (j->want_gx)
+            j->blas->sgemm(CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_NO_TRANS, (int)g->cin, (int)hw,
+                           (int)kt, 1.0f, j->wt, (int)kt, gyc, (int)hw, 0.0f,
+                           j->gx + n * g->cin * hw, (int)hw);
+        other += t1 - t0;
+        gemm += sakd_time_now() - t1;
+    }
+    if (t == 0) {
+        j->gemm_s = gemm;
+        j->other_s = other;
+    }
+}
+
 /* Adds the host time of one convolution to the profile: the wall time split between "gemm" and
  * `other` in the proportion thread 0 measured (every thread does the same mix of work). */
 static void profile(sakd_ctx *ctx, const conv_job *j, double wall_s, const char *other)
@@ -274,14 +329,21 @@ sakd_status sakd_conv2d_host_backward(sakd_tensor *grad_in, sakd_tensor *grad_we
     SAKD_TRY(sakd_host_blas_get(&blas, (int)ctx->info.compute_units));
     size_t K = g->cin * g->kh * g->kw, P = g->ho * g->wo;
     conv_job j = {.g = g, .blas = blas, .nt = threads_for(blas, g->n), .want_gx = grad_in != NULL};
-    j.scratch_floats = direct_cols(g) ? 0 : K * P;
-    size_t nt = (size_t)j.nt;
-    j.scratch = malloc((nt * j.scratch_floats + nt * g->cout * K + nt * g->cout) * sizeof(float));
+    j.as_conv = g->sh == 1 && g->sw == 1 && g->ph < g->kh && g->pw < g->kw && !direct_cols(g);
+    if (j.as_conv)
+        j.tg = (sakd_conv_host_geom){g->n,  g->cout, g->ho, g->wo, g->cin, g->kh, g->kw, 1, 1,
+                                     g->kh - 1 - g->ph, g->kw - 1 - g->pw, g->h, g->w};
+    j.scratch_floats = j.as_conv ? g->cout * g->kh * g->kw * g->h * g->w
+                                 : (direct_cols(g) ? 0 : K * P);
+    size_t nt = (size_t)j.nt, wn = g->cout * K;
+    j.scratch = malloc((nt * j.scratch_floats + nt * wn + nt * g->cout + (j.as_conv ? wn : 0)) *
+                       sizeof(float));
     if (!j.scratch)
         return sakd_error(SAKD_ERR_NOMEM, "conv2d_backward (host): no memory for %d threads' "
                           "columns and partial gradients", j.nt);
     j.gw_parts = j.scratch + nt * j.scratch_floats;
-    j.gb_parts = grad_bias ? j.gw_parts + nt * g->cout * K : NULL;
+    j.gb_parts = grad_bias ? j.gw_parts + nt * wn : NULL;
+    j.wt = j.gw_parts + nt * wn + nt * g->cout;
     sakd_host_maps maps = {0};
     float *x, *w, *gy, *gw, *gx = NULL, *gb = NULL;
     sakd_status st = sakd_host_map(ctx, &maps, in->name, in->buf, in->offset,
@@ -306,17 +368,41 @@ sakd_status sakd_conv2d_host_backward(sakd_tensor *grad_in, sakd_tensor *grad_we
         j.w = w;
         j.gy = gy;
         j.gx = gx;
-        record(ctx, 0, 1, g->cout, K, P, g->n);
-        if (gx)
-            record(ctx, 1, 0, K, P, g->cout, g->n);
+        if (j.as_conv) {
+            record(ctx, 0, 1, g->cin, g->cout * g->kh * g->kw, g->h * g->w, g->n);
+            if (gx)
+                record(ctx, 0, 0, g->cin, g->h * g->w, g->cout * g->kh * g->kw, g->n);
+        } else {
+            record(ctx, 0, 1, g->cout, K, P, g->n);
+            if (gx)
+                record(ctx, 1, 0, K, P, g->cout, g->n);
+        }
         double t0 = sakd_time_now();
-        sakd_host_parallel(j.nt, backward_part, &j);
-        /* The threads' partial sums, added in thread order. */
-        size_t wn = g->cout * K;
-        memcpy(gw, j.gw_parts, wn * sizeof *gw);
-        for (size_t t = 1; t < nt; t++)
-            for (size_t i = 0; i < wn; i++)
-                gw[i] += j.gw_parts[t * wn + i];
+        size_t kk = g->kh * g->kw, kt = g->cout * kk;
+        if (j.as_conv) {
+            for (size_t co = 0; co < g->cout; co++) /* Wt[ci, (co, i, j)] = W[co, ci, flipped] */
+                for (size_t ci = 0; ci < g->cin; ci++)
+                    for (size_t q = 0; q < kk; q++)
+                        j.wt[ci * kt + co * kk + q] = w[(co * g->cin + ci) * kk + (kk - 1 - q)];
+            sakd_host_parallel(j.nt, backward_as_conv_part, &j);
+            /* dW[co, ci, q] = Σ_t dWf_t[ci, (co, flipped q)], added in thread order */
+            for (size_t co = 0; co < g->cout; co++)
+                for (size_t ci = 0; ci < g->cin; ci++)
+                    for (size_t q = 0; q < kk; q++) {
+                        size_t src = ci * kt + co * kk + (kk - 1 - q);
+                        float acc = j.gw_parts[src];
+                        for (size_t t = 1; t < nt; t++)
+                            acc += j.gw_parts[t * wn + src];
+                        gw[(co * g->cin + ci) * kk + q] = acc;
+                    }
+        } else {
+            sakd_host_parallel(j.nt, backward_part, &j);
+            /* The threads' partial sums, added in thread order. */
+            memcpy(gw, j.gw_parts, wn * sizeof *gw);
+            for (size_t t = 1; t < nt; t++)
+                for (size_t i = 0; i < wn; i++)
+                    gw[i] += j.gw_parts[t * wn + i];
+        }
         if (gb) {
             memcpy(gb, j.gb_parts, g->cout * sizeof *gb);
             for (size_t t = 1; t < nt; t++)
