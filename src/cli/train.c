@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "ops/gemm.h"
 #include "harness/meta.h"
 #include "io/checkpoint.h"
 #include "io/file.h"
@@ -239,6 +240,10 @@ int cmd_train(cli_opts *opts, int argc, char **argv)
     sakd_meta m;
     sakd_meta_init(&m);
     st = sakd_meta_from_report(&m, &report);
+    char gemm[512];
+    sakd_gemm_provider_describe(sakd_trainer_ctx(t), gemm, sizeof gemm);
+    if (st == SAKD_OK) /* what served the run's GEMMs (and host ops), for its provenance */
+        st = sakd_meta_set(&m, "gemm_provider", gemm);
     if (st == SAKD_OK)
         st = sakd_meta_write(&m, path, "sakd train report: metrics of the finished run");
     sakd_meta_free(&m);

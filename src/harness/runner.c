@@ -390,6 +390,13 @@ static const char *finish(job *j, int wstatus, sakd_sweep_tally *t)
         status = "done";
         err[0] = '\0';
         t->done++;
+        /* The GEMM provider the run used, as its report names it. */
+        sakd_meta rep;
+        sakd_meta_init(&rep);
+        if (sakd_meta_read(&rep, path) == SAKD_OK && sakd_meta_get(&rep, "gemm_provider"))
+            sakd_meta_set(&j->meta, "gemm_provider", sakd_meta_get(&rep, "gemm_provider"));
+        sakd_meta_free(&rep);
+        sakd_error_clear();
     } else if ((WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 130) ||
                (WIFSIGNALED(wstatus) &&
                 (WTERMSIG(wstatus) == SIGINT || WTERMSIG(wstatus) == SIGTERM ||
