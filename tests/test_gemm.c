@@ -196,10 +196,49 @@ START_TEST(test_gemm_bad_arguments)
 }
 END_TEST
 
+/* The provider choice: automatic, by name, by SAKD_GEMM_PROVIDER; unknown names refused by
+ * name; on a CPU device with host memory (PoCL) the host provider passes its zero-copy check. */
+START_TEST(test_gemm_provider_choice)
+{
+    sakd_ctx *ctx;
+    TEST_OK(sakd_ctx_new(&ctx, NULL, 0));
+    TEST_OK(sakd_gemm_provider_set(ctx, "clblast"));
+    ck_assert_str_eq(sakd_gemm_provider_name(ctx), "clblast");
+    ck_assert_int_eq(sakd_gemm_provider_set(ctx, "cublas"), SAKD_ERR_ARG);
+    ck_assert_msg(strstr(sakd_error_detail(), "'cublas'") &&
+                      strstr(sakd_error_detail(), "auto, clblast, host"),
+                  "%s", sakd_error_detail());
+    setenv("SAKD_GEMM_PROVIDER", "bogus", 1);
+    ck_assert_int_eq(sakd_gemm_provider_set(ctx, NULL), SAKD_ERR_ARG);
+    ck_assert_msg(strstr(sakd_error_detail(), "SAKD_GEMM_PROVIDER"), "%s", sakd_error_detail());
+    setenv("SAKD_GEMM_PROVIDER", "clblast", 1);
+    TEST_OK(sakd_gemm_provider_set(ctx, NULL));
+    ck_assert_str_eq(sakd_gemm_provider_name(ctx), "clblast");
+    unsetenv("SAKD_GEMM_PROVIDER");
+    int cpu_host = (ctx->info.type & CL_DEVICE_TYPE_CPU) && ctx->info.host_unified;
+    TEST_OK(sakd_gemm_provider_set(ctx, NULL));
+    if (test_providers() == 2 && cpu_host) {
+        /* auto takes the host BLAS here, after the zero-copy check passed */
+        ck_assert_str_eq(sakd_gemm_provider_name(ctx), "host");
+        ck_assert_int_eq(ctx->host_checked, 1);
+        char desc[512];
+        sakd_gemm_provider_describe(ctx, desc, sizeof desc);
+        ck_assert_msg(strstr(desc, "kernels") && strstr(desc, "thread"), "%s", desc);
+    } else {
+        ck_assert_str_eq(sakd_gemm_provider_name(ctx), "clblast");
+        ck_assert_int_ne(sakd_gemm_provider_set(ctx, "host"), SAKD_OK);
+    }
+    sakd_ctx_free(ctx);
+}
+END_TEST
+
 Suite *suite_gemm(void)
 {
     Suite *s = suite_create("gemm");
     /* Every case under each GEMM provider. */
+    TCase *choice = tcase_create("choice");
+    tcase_add_test(choice, test_gemm_provider_choice);
+    suite_add_tcase(s, choice);
     for (int p = 0; p < test_providers(); p++) {
         TCase *tc = test_provider_tcase(p);
         tcase_set_timeout(tc, 900); /* the first CLBlast call compiles its kernels */

@@ -2,6 +2,7 @@
 #include "ops/host.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "ops/blas_host.h"
@@ -79,41 +80,88 @@ int sakd_host_threads(void)
     return sakd_host_blas_get(&blas, 0) == SAKD_OK ? blas->threads : 1;
 }
 
-typedef struct part {
+/* A pool of worker threads started on first use and kept for the process: a parallel region
+ * costs a wake-up instead of a thread creation (hundreds of microseconds on some machines).
+ * Workers sleep on a condition variable between regions (no spinning beside PoCL's threads). */
+enum { MAX_THREADS = 256 };
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t start, done;
+    int started;              /* workers running */
+    unsigned long generation; /* one per region */
+    int n;                    /* parts of the current region */
+    int remaining;            /* parts not finished yet */
     void (*fn)(void *arg, int t);
     void *arg;
-    int t;
-} part;
+} pool = {.lock = PTHREAD_MUTEX_INITIALIZER,
+          .start = PTHREAD_COND_INITIALIZER,
+          .done = PTHREAD_COND_INITIALIZER};
 
-static void *run_part(void *p)
+/* Worker `t` (1 …) runs part t of every region that has one. */
+static void *worker(void *p)
 {
-    part *w = p;
-    w->fn(w->arg, w->t);
+    int t = (int)(intptr_t)p;
+    unsigned long seen = 0;
+    pthread_mutex_lock(&pool.lock);
+    for (;;) {
+        while (pool.generation == seen)
+            pthread_cond_wait(&pool.start, &pool.lock);
+        seen = pool.generation;
+        if (t >= pool.n)
+            continue;
+        void (*fn)(void *, int) = pool.fn;
+        void *arg = pool.arg;
+        pthread_mutex_unlock(&pool.lock);
+        fn(arg, t);
+        pthread_mutex_lock(&pool.lock);
+        if (--pool.remaining == 0)
+            pthread_cond_signal(&pool.done);
+    }
     return NULL;
 }
 
+/* Regions run one at a time (the host provider's callers hold a context's queue). */
+static pthread_mutex_t region = PTHREAD_MUTEX_INITIALIZER;
+
 void sakd_host_parallel(int n, void (*fn)(void *arg, int t), void *arg)
 {
-    enum { MAX_THREADS = 256 };
     if (n > MAX_THREADS)
         n = MAX_THREADS;
     const sakd_host_blas *blas;
     int single = n > 1 && sakd_host_blas_get(&blas, 0) == SAKD_OK;
     if (single)
         blas->set_threads(1);
-    part parts[MAX_THREADS];
-    pthread_t tid[MAX_THREADS];
-    int started[MAX_THREADS] = {0};
-    for (int t = 1; t < n; t++) {
-        parts[t] = (part){fn, arg, t};
-        started[t] = pthread_create(&tid[t], NULL, run_part, &parts[t]) == 0;
-        if (!started[t])
-            fn(arg, t); /* no thread to be had: the same work on this one */
+    pthread_mutex_lock(&region);
+    pthread_mutex_lock(&pool.lock);
+    while (pool.started < n - 1) {
+        pthread_t tid;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        int ok = pthread_create(&tid, &attr, worker, (void *)(intptr_t)(pool.started + 1)) == 0;
+        pthread_attr_destroy(&attr);
+        if (!ok)
+            break;
+        pool.started++;
     }
+    /* Parts without a worker (no thread to be had) run on this thread, after its own. */
+    int workers = n - 1 < pool.started ? n - 1 : pool.started;
+    pool.fn = fn;
+    pool.arg = arg;
+    pool.n = workers + 1;
+    pool.remaining = workers;
+    pool.generation++;
+    pthread_cond_broadcast(&pool.start);
+    pthread_mutex_unlock(&pool.lock);
     fn(arg, 0);
-    for (int t = 1; t < n; t++)
-        if (started[t])
-            pthread_join(tid[t], NULL);
+    for (int t = workers + 1; t < n; t++)
+        fn(arg, t);
+    pthread_mutex_lock(&pool.lock);
+    while (pool.remaining > 0)
+        pthread_cond_wait(&pool.done, &pool.lock);
+    pthread_mutex_unlock(&pool.lock);
+    pthread_mutex_unlock(&region);
     if (single)
         blas->set_threads(blas->threads);
 }
