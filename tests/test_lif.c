@@ -507,7 +507,8 @@ END_TEST
 Suite *suite_lif(void)
 {
     Suite *s = suite_create("lif");
-    /* Every case under each provider: the host provider runs the neuron on the host. */
+    /* Every case under each provider (the neuron is an OpenCL kernel under both: a host version
+     * measured slower, results/bench/NOTES.md). */
     for (int p = 0; p < test_providers(); p++) {
         TCase *tc = test_provider_tcase(p);
         tcase_add_loop_test(tc, test_lif_forward, 0, 2 * (int)N_LIF_SHAPES);

@@ -5,8 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ops/host.h"
-#include "ops/lif_host.h"
 #include "runtime/program.h"
 
 sakd_lif_params sakd_lif_params_default(void)
@@ -107,8 +105,6 @@ sakd_status sakd_lif_forward(sakd_tensor *s, sakd_lif_cache *cache, const sakd_t
 {
     SAKD_TRY(sakd_tensor_require_same_shape("lif_forward", s, x));
     SAKD_TRY(check_common("lif_forward", x, cache, T, params));
-    if (sakd_host_active(x->ctx))
-        return sakd_lif_host_forward(s, cache, x, T, params);
     cl_kernel k;
     SAKD_TRY(lif_kernel(x->ctx, params, "lif_fwd", &k));
     cl_ulong so = s->offset, ho = cache->h.offset, ro = cache->spikes_offset, xo = x->offset;
@@ -127,8 +123,6 @@ sakd_status sakd_lif_backward(sakd_tensor *gx, const sakd_lif_cache *cache, cons
 {
     SAKD_TRY(sakd_tensor_require_same_shape("lif_backward", gx, gs));
     SAKD_TRY(check_common("lif_backward", gs, cache, T, params));
-    if (sakd_host_active(gs->ctx))
-        return sakd_lif_host_backward(gx, cache, gs, T, params);
     cl_kernel k;
     SAKD_TRY(lif_kernel(gs->ctx, params, "lif_bwd", &k));
     cl_ulong go = gx->offset, ho = cache->h.offset, ro = cache->spikes_offset, so = gs->offset;
