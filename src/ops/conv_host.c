@@ -409,7 +409,7 @@ sakd_status sakd_conv2d_host_backward(sakd_tensor *grad_in, sakd_tensor *grad_we
                 for (size_t i = 0; i < g->cout; i++)
                     gb[i] += j.gb_parts[t * g->cout + i];
         }
-        profile(ctx, &j, sakd_time_now() - t0, "conv2d_col2im (host)");
+        profile(ctx, &j, sakd_time_now() - t0, "conv2d_im2col_bwd (host)");
     }
     free(j.scratch);
     return sakd_host_unmap(ctx, &maps, st);
