@@ -12,12 +12,12 @@ typedef void (*sakd_cblas_sgemm_fn)(int order, int trans_a, int trans_b, int m, 
                                     float beta, float *c, int ldc);
 
 typedef struct sakd_host_blas {
-    const char *library;  /* "OpenBLAS" or "BLIS" */
-    const char *soname;   /* what was loaded, e.g. "libopenblas.so.0" */
-    char version[96];     /* the library's own configuration string, else its version */
-    char kernels[64];     /* kernel family in use: OpenBLAS's core name, BLIS's arch */
-    char chosen_by[160];  /* how the kernel family was chosen */
-    int threads;          /* threads of each GEMM */
+    const char *library; /* "OpenBLAS" or "BLIS" */
+    const char *soname;  /* what was loaded, e.g. "libopenblas.so.0" */
+    char version[96];    /* the library's own configuration string, else its version */
+    char kernels[64];    /* kernel family in use: OpenBLAS's core name, BLIS's arch */
+    char chosen_by[160]; /* how the kernel family was chosen */
+    int threads;         /* threads of each GEMM */
     sakd_cblas_sgemm_fn sgemm;
     void (*set_threads)(int n); /* the library's thread count for the calls that follow */
 } sakd_host_blas;

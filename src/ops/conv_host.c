@@ -105,7 +105,7 @@ typedef struct conv_job {
     int nt;
     const float *x, *w, *bias, *gy;
     float *y, *gx, *gw_parts, *gb_parts;
-    float *scratch;     /* [nt][scratch_floats] */
+    float *scratch; /* [nt][scratch_floats] */
     size_t scratch_floats;
     int want_gx, want_gw;
     /* Stride-1 backward through the columns of gy (see backward_as_conv_part): gy's geometry
@@ -190,8 +190,8 @@ static void backward_part(void *arg, int t)
             continue;
         float *gx = j->gx + n * g->cin * g->h * g->w;
         float *gcols = direct_cols(g) ? gx : cols;
-        j->blas->sgemm(CBLAS_ROW_MAJOR, CBLAS_TRANS, CBLAS_NO_TRANS, (int)K, (int)P,
-                       (int)g->cout, 1.0f, j->w, (int)K, gy, (int)P, 0.0f, gcols, (int)P);
+        j->blas->sgemm(CBLAS_ROW_MAJOR, CBLAS_TRANS, CBLAS_NO_TRANS, (int)K, (int)P, (int)g->cout,
+                       1.0f, j->w, (int)K, gy, (int)P, 0.0f, gcols, (int)P);
         double t3 = sakd_time_now();
         if (!direct_cols(g))
             col2im(gx, gcols, g);
@@ -290,19 +290,21 @@ sakd_status sakd_conv2d_host_forward(sakd_tensor *out, const sakd_tensor *in,
     if (j.scratch_floats) {
         j.scratch = malloc((size_t)j.nt * j.scratch_floats * sizeof(float));
         if (!j.scratch)
-            return sakd_error(SAKD_ERR_NOMEM, "conv2d_forward (host): no memory for %d x %zu "
-                              "column floats", j.nt, j.scratch_floats);
+            return sakd_error(SAKD_ERR_NOMEM,
+                              "conv2d_forward (host): no memory for %d x %zu "
+                              "column floats",
+                              j.nt, j.scratch_floats);
     }
     sakd_host_maps maps = {0};
     float *x, *w, *y, *b = NULL;
-    sakd_status st = sakd_host_map(ctx, &maps, in->name, in->buf, in->offset,
-                                   sakd_tensor_numel(in), &x);
+    sakd_status st =
+        sakd_host_map(ctx, &maps, in->name, in->buf, in->offset, sakd_tensor_numel(in), &x);
     if (st == SAKD_OK)
         st = sakd_host_map(ctx, &maps, weight->name, weight->buf, weight->offset,
                            sakd_tensor_numel(weight), &w);
     if (st == SAKD_OK)
-        st = sakd_host_map(ctx, &maps, out->name, out->buf, out->offset, sakd_tensor_numel(out),
-                           &y);
+        st =
+            sakd_host_map(ctx, &maps, out->name, out->buf, out->offset, sakd_tensor_numel(out), &y);
     if (st == SAKD_OK && bias)
         st = sakd_host_map(ctx, &maps, bias->name, bias->buf, bias->offset, g->cout, &b);
     if (st == SAKD_OK) {
@@ -331,23 +333,36 @@ sakd_status sakd_conv2d_host_backward(sakd_tensor *grad_in, sakd_tensor *grad_we
     conv_job j = {.g = g, .blas = blas, .nt = threads_for(blas, g->n), .want_gx = grad_in != NULL};
     j.as_conv = g->sh == 1 && g->sw == 1 && g->ph < g->kh && g->pw < g->kw && !direct_cols(g);
     if (j.as_conv)
-        j.tg = (sakd_conv_host_geom){g->n,  g->cout, g->ho, g->wo, g->cin, g->kh, g->kw, 1, 1,
-                                     g->kh - 1 - g->ph, g->kw - 1 - g->pw, g->h, g->w};
-    j.scratch_floats = j.as_conv ? g->cout * g->kh * g->kw * g->h * g->w
-                                 : (direct_cols(g) ? 0 : K * P);
+        j.tg = (sakd_conv_host_geom){g->n,
+                                     g->cout,
+                                     g->ho,
+                                     g->wo,
+                                     g->cin,
+                                     g->kh,
+                                     g->kw,
+                                     1,
+                                     1,
+                                     g->kh - 1 - g->ph,
+                                     g->kw - 1 - g->pw,
+                                     g->h,
+                                     g->w};
+    j.scratch_floats =
+        j.as_conv ? g->cout * g->kh * g->kw * g->h * g->w : (direct_cols(g) ? 0 : K * P);
     size_t nt = (size_t)j.nt, wn = g->cout * K;
     j.scratch = malloc((nt * j.scratch_floats + nt * wn + nt * g->cout + (j.as_conv ? wn : 0)) *
                        sizeof(float));
     if (!j.scratch)
-        return sakd_error(SAKD_ERR_NOMEM, "conv2d_backward (host): no memory for %d threads' "
-                          "columns and partial gradients", j.nt);
+        return sakd_error(SAKD_ERR_NOMEM,
+                          "conv2d_backward (host): no memory for %d threads' "
+                          "columns and partial gradients",
+                          j.nt);
     j.gw_parts = j.scratch + nt * j.scratch_floats;
     j.gb_parts = grad_bias ? j.gw_parts + nt * wn : NULL;
     j.wt = j.gw_parts + nt * wn + nt * g->cout;
     sakd_host_maps maps = {0};
     float *x, *w, *gy, *gw, *gx = NULL, *gb = NULL;
-    sakd_status st = sakd_host_map(ctx, &maps, in->name, in->buf, in->offset,
-                                   sakd_tensor_numel(in), &x);
+    sakd_status st =
+        sakd_host_map(ctx, &maps, in->name, in->buf, in->offset, sakd_tensor_numel(in), &x);
     if (st == SAKD_OK)
         st = sakd_host_map(ctx, &maps, weight->name, weight->buf, weight->offset,
                            sakd_tensor_numel(weight), &w);
@@ -361,8 +376,8 @@ sakd_status sakd_conv2d_host_backward(sakd_tensor *grad_in, sakd_tensor *grad_we
         st = sakd_host_map(ctx, &maps, grad_in->name, grad_in->buf, grad_in->offset,
                            sakd_tensor_numel(grad_in), &gx);
     if (st == SAKD_OK && grad_bias)
-        st = sakd_host_map(ctx, &maps, grad_bias->name, grad_bias->buf, grad_bias->offset,
-                           g->cout, &gb);
+        st = sakd_host_map(ctx, &maps, grad_bias->name, grad_bias->buf, grad_bias->offset, g->cout,
+                           &gb);
     if (st == SAKD_OK) {
         j.x = x;
         j.w = w;

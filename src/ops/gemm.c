@@ -123,8 +123,8 @@ static sakd_status dispatch(sakd_ctx *ctx, const sakd_gemm_call *g)
     const struct sakd_gemm_provider *p;
     SAKD_TRY(provider(ctx, &p));
     if (ctx->gemm_log) {
-        sakd_gemm_shape s = {g->trans_a, g->trans_b, g->m,        g->n,        g->k,
-                             g->a.ld,    g->b.ld,    g->c.ld,     g->batch,    g->stride_a,
+        sakd_gemm_shape s = {g->trans_a,  g->trans_b,  g->m,    g->n,     g->k,
+                             g->a.ld,     g->b.ld,     g->c.ld, g->batch, g->stride_a,
                              g->stride_b, g->stride_c, 1};
         sakd_gemm_log_add(ctx->gemm_log, &s);
     }
@@ -151,7 +151,7 @@ sakd_status sakd_gemm_batched(sakd_ctx *ctx, int trans_a, int trans_b, size_t m,
     SAKD_TRY(check_dims(m, n, k, beta, &skip));
     if (skip || batch == 0)
         return SAKD_OK;
-    sakd_gemm_call g = {trans_a,  trans_b,  m,        n,       k, alpha, beta, a, b, c,
-                        stride_a, stride_b, stride_c, batch};
+    sakd_gemm_call g = {trans_a, trans_b, m, n,        k,        alpha,    beta,
+                        a,       b,       c, stride_a, stride_b, stride_c, batch};
     return dispatch(ctx, &g);
 }

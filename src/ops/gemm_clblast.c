@@ -133,21 +133,21 @@ static sakd_status clblast_run(sakd_ctx *ctx, const sakd_gemm_call *g)
     if (g->batch == 0)
         s = CLBlastSgemm(CLBlastLayoutRowMajor, transpose(g->trans_a), transpose(g->trans_b), g->m,
                          g->n, g->k, g->alpha, g->a.buf, g->a.offset, g->a.ld, g->b.buf,
-                         g->b.offset, g->b.ld, g->beta, g->c.buf, g->c.offset, g->c.ld,
-                         &ctx->queue, ev);
+                         g->b.offset, g->b.ld, g->beta, g->c.buf, g->c.offset, g->c.ld, &ctx->queue,
+                         ev);
     else
-        s = CLBlastSgemmStridedBatched(
-            CLBlastLayoutRowMajor, transpose(g->trans_a), transpose(g->trans_b), g->m, g->n, g->k,
-            g->alpha, g->a.buf, g->a.offset, g->a.ld, g->stride_a, g->b.buf, g->b.offset, g->b.ld,
-            g->stride_b, g->beta, g->c.buf, g->c.offset, g->c.ld, g->stride_c, g->batch,
-            &ctx->queue, ev);
+        s = CLBlastSgemmStridedBatched(CLBlastLayoutRowMajor, transpose(g->trans_a),
+                                       transpose(g->trans_b), g->m, g->n, g->k, g->alpha, g->a.buf,
+                                       g->a.offset, g->a.ld, g->stride_a, g->b.buf, g->b.offset,
+                                       g->b.ld, g->stride_b, g->beta, g->c.buf, g->c.offset,
+                                       g->c.ld, g->stride_c, g->batch, &ctx->queue, ev);
     if (s != CLBlastSuccess)
         return sakd_error(SAKD_ERR_CLBLAST,
                           "%s(%s, %s, m=%zu, n=%zu, k=%zu, lda=%zu, ldb=%zu, ldc=%zu, batch=%zu) "
                           "failed with %s (%d) on %s",
                           g->batch ? "CLBlastSgemmStridedBatched" : "CLBlastSgemm",
-                          g->trans_a ? "T" : "N", g->trans_b ? "T" : "N", g->m, g->n, g->k,
-                          g->a.ld, g->b.ld, g->c.ld, g->batch, sakd_clblast_strerror(s), (int)s,
+                          g->trans_a ? "T" : "N", g->trans_b ? "T" : "N", g->m, g->n, g->k, g->a.ld,
+                          g->b.ld, g->c.ld, g->batch, sakd_clblast_strerror(s), (int)s,
                           ctx->info.name);
     return SAKD_OK;
 }

@@ -58,8 +58,8 @@ static sakd_status check_zero_copy(sakd_ctx *ctx)
     int seen = 1;
     for (size_t i = 0; i < CHECK_FLOATS; i++)
         seen &= ((volatile float *)p)[i] == fill;
-    float *q = clEnqueueMapBuffer(ctx->queue, buf, CL_TRUE, CL_MAP_READ, 0, bytes, 0, NULL, NULL,
-                                  &err);
+    float *q =
+        clEnqueueMapBuffer(ctx->queue, buf, CL_TRUE, CL_MAP_READ, 0, bytes, 0, NULL, NULL, &err);
     if (err == CL_SUCCESS) {
         clEnqueueUnmapMemObject(ctx->queue, buf, q, 0, NULL, NULL);
         clFinish(ctx->queue);
@@ -84,11 +84,9 @@ sakd_status sakd_gemm_host_check(sakd_ctx *ctx)
             st = sakd_error(SAKD_ERR_NOT_FOUND,
                             "sakd was built without a host BLAS (./configure --with-blas)");
         else if (!(ctx->info.type & CL_DEVICE_TYPE_CPU))
-            st = sakd_error(SAKD_ERR_ARG, "%s is not a CPU device",
-                            ctx->info.name);
+            st = sakd_error(SAKD_ERR_ARG, "%s is not a CPU device", ctx->info.name);
         else if (!ctx->info.host_unified)
-            st = sakd_error(SAKD_ERR_ARG, "%s does not report host-unified memory",
-                            ctx->info.name);
+            st = sakd_error(SAKD_ERR_ARG, "%s does not report host-unified memory", ctx->info.name);
         else if ((st = check_zero_copy(ctx)) == SAKD_OK)
             st = sakd_host_blas_get(&blas, (int)ctx->info.compute_units);
         ctx->host_checked = st == SAKD_OK ? 1 : -1;
@@ -123,7 +121,8 @@ static void batch_part(void *arg, int t)
     const sakd_gemm_call *g = j->g;
     size_t lo, hi;
     sakd_host_range(g->batch, t, j->nt, &lo, &hi);
-    int ta = g->trans_a ? CBLAS_TRANS : CBLAS_NO_TRANS, tb = g->trans_b ? CBLAS_TRANS : CBLAS_NO_TRANS;
+    int ta = g->trans_a ? CBLAS_TRANS : CBLAS_NO_TRANS,
+        tb = g->trans_b ? CBLAS_TRANS : CBLAS_NO_TRANS;
     for (size_t i = lo; i < hi; i++)
         j->blas->sgemm(CBLAS_ROW_MAJOR, ta, tb, (int)g->m, (int)g->n, (int)g->k, g->alpha,
                        j->a + i * g->stride_a, (int)g->a.ld, j->b + i * g->stride_b, (int)g->b.ld,

@@ -37,8 +37,8 @@ sakd_status sakd_host_map_bytes(sakd_ctx *ctx, sakd_host_maps *m, const char *wh
                               SAKD_HOST_MAX_MAPS);
         cl_int err;
         /* The whole buffer: on host-unified memory a map is a pointer, whatever its size. */
-        void *p = clEnqueueMapBuffer(ctx->queue, buf, CL_TRUE, CL_MAP_READ | CL_MAP_WRITE, 0,
-                                     bytes, 0, NULL, NULL, &err);
+        void *p = clEnqueueMapBuffer(ctx->queue, buf, CL_TRUE, CL_MAP_READ | CL_MAP_WRITE, 0, bytes,
+                                     0, NULL, NULL, &err);
         if (err != CL_SUCCESS)
             return sakd_ctx_device_error(ctx, err, "mapping a buffer for the host provider");
         m->buf[i] = buf;
@@ -54,11 +54,12 @@ sakd_status sakd_host_map(sakd_ctx *ctx, sakd_host_maps *m, const char *what, cl
 {
     size_t floats = buffer_floats(buf);
     if (offset + need > floats)
-        return sakd_error(SAKD_ERR_ARG, "host operand %s needs floats %zu to %zu of a buffer of %zu",
-                          what, offset, offset + need, floats);
+        return sakd_error(SAKD_ERR_ARG,
+                          "host operand %s needs floats %zu to %zu of a buffer of %zu", what,
+                          offset, offset + need, floats);
     unsigned char *p;
-    SAKD_TRY(sakd_host_map_bytes(ctx, m, what, buf, offset * sizeof(float), need * sizeof(float),
-                                 &p));
+    SAKD_TRY(
+        sakd_host_map_bytes(ctx, m, what, buf, offset * sizeof(float), need * sizeof(float), &p));
     *ptr = (float *)(void *)p;
     return SAKD_OK;
 }
