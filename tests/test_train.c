@@ -115,14 +115,23 @@ static float *model_bytes(const char *path, size_t *n)
     return all;
 }
 
-static void expect_same_weights(const char *a, const char *b)
+/* The weights of runs dir/a and dir/b, *n floats each. */
+static void load_pair(const char *a, const char *b, float **wa, float **wb, size_t *n)
 {
     char pa[PATH_MAX + 64], pb[PATH_MAX + 64];
     snprintf(pa, sizeof pa, "%s/%s/weights.h5", dir, a);
     snprintf(pb, sizeof pb, "%s/%s/weights.h5", dir, b);
-    size_t na, nb;
-    float *wa = model_bytes(pa, &na), *wb = model_bytes(pb, &nb);
-    ck_assert_uint_eq(na, nb);
+    size_t nb;
+    *wa = model_bytes(pa, n);
+    *wb = model_bytes(pb, &nb);
+    ck_assert_uint_eq(*n, nb);
+}
+
+static void expect_same_weights(const char *a, const char *b)
+{
+    size_t na;
+    float *wa, *wb;
+    load_pair(a, b, &wa, &wb, &na);
     ck_assert_msg(memcmp(wa, wb, na * sizeof *wa) == 0, "weights of %s and %s differ", a, b);
     free(wa);
     free(wb);
@@ -321,12 +330,9 @@ END_TEST
 /* Relative L2 distance of two checkpoints' weights, all tensors together. */
 static double weight_distance(const char *a, const char *b)
 {
-    char pa[PATH_MAX + 64], pb[PATH_MAX + 64];
-    snprintf(pa, sizeof pa, "%s/%s/weights.h5", dir, a);
-    snprintf(pb, sizeof pb, "%s/%s/weights.h5", dir, b);
-    size_t na, nb;
-    float *wa = model_bytes(pa, &na), *wb = model_bytes(pb, &nb);
-    ck_assert_uint_eq(na, nb);
+    size_t na;
+    float *wa, *wb;
+    load_pair(a, b, &wa, &wb, &na);
     double d = 0.0, ref = 0.0;
     for (size_t i = 0; i < na; i++) {
         d += ((double)wa[i] - wb[i]) * ((double)wa[i] - wb[i]);

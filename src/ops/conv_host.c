@@ -149,6 +149,23 @@ static void forward_part(void *arg, int t)
     }
 }
 
+/* Part t's bias gradient: Σ over its samples lo … hi − 1 and all positions of gy, per channel. */
+static void bias_part(const conv_job *j, int t, size_t lo, size_t hi)
+{
+    const sakd_conv_host_geom *g = j->g;
+    size_t P = g->ho * g->wo;
+    float *gb = j->gb_parts + (size_t)t * g->cout;
+    for (size_t co = 0; co < g->cout; co++) {
+        double s = 0.0;
+        for (size_t n = lo; n < hi; n++) {
+            const float *r = j->gy + (n * g->cout + co) * P;
+            for (size_t p = 0; p < P; p++)
+                s += r[p];
+        }
+        gb[co] = (float)s;
+    }
+}
+
 static void backward_part(void *arg, int t)
 {
     conv_job *j = arg;
@@ -158,18 +175,8 @@ static void backward_part(void *arg, int t)
     float *cols = j->scratch + (size_t)t * j->scratch_floats;
     float *gw = j->gw_parts + (size_t)t * g->cout * K;
     double gemm = 0, other = 0;
-    if (j->gb_parts) {
-        float *gb = j->gb_parts + (size_t)t * g->cout;
-        for (size_t co = 0; co < g->cout; co++) {
-            double s = 0.0;
-            for (size_t n = lo; n < hi; n++) {
-                const float *r = j->gy + (n * g->cout + co) * P;
-                for (size_t p = 0; p < P; p++)
-                    s += r[p];
-            }
-            gb[co] = (float)s;
-        }
-    }
+    if (j->gb_parts)
+        bias_part(j, t, lo, hi);
     if (lo == hi)
         memset(gw, 0, g->cout * K * sizeof *gw);
     for (size_t n = lo; n < hi; n++) {
@@ -219,18 +226,8 @@ static void backward_as_conv_part(void *arg, int t)
     float *gyc = j->scratch + (size_t)t * j->scratch_floats;
     float *gw = j->gw_parts + (size_t)t * g->cin * kt;
     double gemm = 0, other = 0;
-    if (j->gb_parts) {
-        float *gb = j->gb_parts + (size_t)t * g->cout;
-        for (size_t co = 0; co < g->cout; co++) {
-            double s = 0.0;
-            for (size_t n = lo; n < hi; n++) {
-                const float *r = j->gy + (n * g->cout + co) * P;
-                for (size_t p = 0; p < P; p++)
-                    s += r[p];
-            }
-            gb[co] = (float)s;
-        }
-    }
+    if (j->gb_parts)
+        bias_part(j, t, lo, hi);
     if (lo == hi)
         memset(gw, 0, g->cin * kt * sizeof *gw);
     for (size_t n = lo; n < hi; n++) {
