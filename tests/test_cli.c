@@ -276,7 +276,7 @@ START_TEST(test_bench_train_and_lif_layer)
     EXPECT_IN_OUTPUT("costliest kernels of the profiled snn step");
     EXPECT_IN_OUTPUT("launches");
     EXPECT_IN_OUTPUT("lif_fwd");
-    EXPECT_IN_OUTPUT("conv2d_col2im");
+    EXPECT_IN_OUTPUT("conv2d_im2col"); /* the OpenCL kernel, or the host provider's columns */
     /* --interleave: every trainer first, then the steps in rounds; a mode named twice runs once;
      * the per-round SAKD/SNN ratios. */
     ck_assert_int_eq(RUN(NULL, "bench", "train", "model.width=0.0625", "model.T=1", "train.batch=2",
