@@ -153,9 +153,9 @@ START_TEST(test_enum_names)
     size_t n = 0;
     while (sakd_config_key(n))
         n++;
-    ck_assert_uint_eq(n, 47);
+    ck_assert_uint_eq(n, 48);
     ck_assert_str_eq(sakd_config_key(0), "model.name");
-    ck_assert_str_eq(sakd_config_key(n - 1), "run.gemm_provider");
+    ck_assert_str_eq(sakd_config_key(n - 1), "run.conv_provider");
 }
 END_TEST
 
@@ -858,7 +858,8 @@ static const char *defaults_ini = "[model]\n"
                                   "[run]\n"
                                   "out =\n"
                                   "device =\n"
-                                  "gemm_provider = auto\n";
+                                  "gemm_provider = auto\n"
+                                  "conv_provider = auto\n";
 #define DEFAULTS_ID "2bcfb834d2e0"
 
 START_TEST(test_defaults_text_and_id)
@@ -874,12 +875,13 @@ START_TEST(test_defaults_text_and_id)
     ck_assert_uint_eq(strlen(id), 12);
     ck_assert_str_eq(id, DEFAULTS_ID);
     /* The id is FNV-1a 64 of the text without data.dir, train.resume and [run], low 48 bits: the
-     * ids of runs made before run.gemm_provider existed stay the same. */
+     * ids of runs made before run.gemm_provider and run.conv_provider existed stay the same. */
     char ided[2048] = "";
     for (const char *l = defaults_ini; *l;) {
         size_t n = strcspn(l, "\n") + 1;
         if (strncmp(l, "dir =", 5) && strncmp(l, "resume =", 8) && strncmp(l, "[run]", 5) &&
-            strncmp(l, "out =", 5) && strncmp(l, "device =", 8) && strncmp(l, "gemm_provider =", 15))
+            strncmp(l, "out =", 5) && strncmp(l, "device =", 8) &&
+            strncmp(l, "gemm_provider =", 15) && strncmp(l, "conv_provider =", 15))
             strncat(ided, l, n);
         l += n;
     }
@@ -947,6 +949,7 @@ static const struct {
     {"run.out=runs/xyz", 0},
     {"run.device=pocl:0", 0},
     {"run.gemm_provider=clblast", 0},
+    {"run.conv_provider=im2col", 0},
 };
 #define N_ALT (sizeof alternatives / sizeof alternatives[0])
 

@@ -398,9 +398,10 @@ END_TEST
 Suite *suite_conv(void)
 {
     Suite *s = suite_create("conv");
-    /* Every case under each GEMM provider: the host provider runs convolutions on the host. */
-    for (int p = 0; p < test_providers(); p++) {
-        TCase *tc = test_provider_tcase(p);
+    /* Every case under each GEMM provider and each route of the host provider's convolutions
+     * (im2col + BLAS, oneDNN, and the automatic mix). */
+    for (int p = 0; p < test_conv_providers(); p++) {
+        TCase *tc = test_conv_provider_tcase(p);
         tcase_add_loop_test(tc, test_conv_cases, 0, (int)N_CASES);
         tcase_add_loop_test(tc, test_conv_chunked, 0, 4);
         tcase_add_loop_test(tc, test_conv_views, 0, 2);

@@ -2,6 +2,9 @@
 #include "testutil.h"
 
 #include "ops/blas_host.h"
+#include "ops/conv.h"
+#include "ops/conv_dnnl.h"
+#include "ops/host.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -94,6 +97,46 @@ void test_provider_reset(void)
 {
     sakd_status st = sakd_gemm_provider_set(test_ctx(), NULL);
     ck_assert_msg(st == SAKD_OK, "GEMM provider: %s", sakd_error_detail());
+    st = sakd_conv_provider_set(test_ctx(), NULL);
+    ck_assert_msg(st == SAKD_OK, "convolution provider: %s", sakd_error_detail());
+}
+
+/* The host provider with convolutions routed one way; skipped (automatic choice) where the
+ * host provider cannot serve the device. */
+static void host_with_convs(const char *route)
+{
+    test_provider_host();
+    if (!sakd_host_active(test_ctx()))
+        return;
+    sakd_status st = sakd_conv_provider_set(test_ctx(), route);
+    ck_assert_msg(st == SAKD_OK, "convolution provider %s: %s", route, sakd_error_detail());
+}
+
+void test_provider_host_im2col(void)
+{
+    host_with_convs("im2col");
+}
+
+void test_provider_host_onednn(void)
+{
+    host_with_convs("onednn");
+}
+
+int test_conv_providers(void)
+{
+    if (test_providers() < 2)
+        return 1;
+    return sakd_conv_dnnl_built() ? 4 : 3;
+}
+
+TCase *test_conv_provider_tcase(int i)
+{
+    if (i < 2)
+        return test_provider_tcase(i);
+    TCase *tc = tcase_create(i == 2 ? "host-im2col" : "host-onednn");
+    tcase_add_checked_fixture(tc, i == 2 ? test_provider_host_im2col : test_provider_host_onednn,
+                              test_provider_reset);
+    return tc;
 }
 
 int test_providers(void)

@@ -41,14 +41,20 @@ void test_provider_reset(void);
  * host BLAS, else 1; test_provider_tcase(i) makes the test case of provider i, fixture set. */
 int test_providers(void);
 TCase *test_provider_tcase(int i);
+/* For convolutions also the host provider's routes (ops/conv.h): 0 clblast, 1 host (automatic
+ * route), 2 host-im2col, 3 host-onednn (every convolution through oneDNN; when built with it). */
+int test_conv_providers(void);
+TCase *test_conv_provider_tcase(int i);
+void test_provider_host_im2col(void);
+void test_provider_host_onednn(void);
 
 /* Asserts a status is SAKD_OK, printing the error detail otherwise. */
-#define TEST_OK(call)                                                                         \
-    do {                                                                                      \
-        sakd_status test_st_ = (call);                                                        \
-        ck_assert_msg(test_st_ == SAKD_OK, "%s -> %s: %s (seed %llu)", #call,                 \
-                      sakd_strerror(test_st_), sakd_error_detail(),                           \
-                      (unsigned long long)test_seed());                                        \
+#define TEST_OK(call)                                                                              \
+    do {                                                                                           \
+        sakd_status test_st_ = (call);                                                             \
+        ck_assert_msg(test_st_ == SAKD_OK, "%s -> %s: %s (seed %llu)", #call,                      \
+                      sakd_strerror(test_st_), sakd_error_detail(),                                \
+                      (unsigned long long)test_seed());                                            \
     } while (0)
 
 /* Runs the sakd command ($SAKD_BIN) with `args` (NULL-terminated) and extra

@@ -15,6 +15,7 @@
 #include "io/file.h"
 #include "nn/model.h"
 #include "ops/blas_host.h"
+#include "ops/conv.h"
 #include "ops/gemm.h"
 #include "ops/gemm_tune.h"
 #include "ops/lif.h"
@@ -37,7 +38,9 @@ void help_bench_train(void)
            "a profiled step (OpenCL events) the device time by op family, GEMM GFLOP/s and its\n"
            "fraction of the SGEMM peak measured in the same run (N = 1024), the non-GEMM\n"
            "share, peak device memory held by sakd and the bytes of activations stored per\n"
-           "image for the backward pass.\n\n"
+           "image for the backward pass. Convolutions that oneDNN runs directly (the host\n"
+           "provider's automatic route) count as GEMM work, with the FLOPs of the GEMMs\n"
+           "they replace.\n\n"
            "options:\n"
            "  --device SPEC     the device\n"
            "  --modes LIST      ann,snn,sakd (default all three)\n"
@@ -47,7 +50,8 @@ void help_bench_train(void)
            "  --csv FILE        append one row per mode, with provenance, to FILE\n"
            "  --results         append to results/bench/<device>.csv\n"
            "  --kernels N       also list the N costliest kernels of each profiled step (device\n"
-           "                    time, launches, share), GEMMs under \"gemm\"\n"
+           "                    time, launches, share), GEMMs under \"gemm\", oneDNN's\n"
+           "                    convolutions under conv2d_onednn_fwd/_bwd\n"
            "  --interleave      build every mode's trainer first, then time the steps in\n"
            "                    rounds (step r of each mode in turn), so that the modes share\n"
            "                    the machine's state of the moment; with snn and sakd, also the\n"
@@ -94,7 +98,7 @@ static int prefix(const char *s, const char *p)
 
 static int family_of(const char *label)
 {
-    if (strcmp(label, "gemm") == 0)
+    if (strcmp(label, "gemm") == 0 || prefix(label, "conv2d_onednn"))
         return F_GEMM;
     if (strcmp(label, "transfer") == 0)
         return F_TRANSFER;
@@ -220,8 +224,10 @@ static void provenance(sakd_ctx *ctx, char (*cells)[64])
     snprintf(cells[6], 64, "%s", sakd_clblast_version());
     /* The GEMM provider: CLBlast's tuning file (or "defaults"), or the host BLAS and kernels. */
     const sakd_host_blas *blas;
-    if (strcmp(sakd_gemm_provider_name(ctx), "host") == 0 && sakd_host_blas_get(&blas, 0) == SAKD_OK) {
-        snprintf(cells[7], 64, "host %.20s %.20s x%d", blas->library, blas->kernels, blas->threads);
+    if (strcmp(sakd_gemm_provider_name(ctx), "host") == 0 &&
+        sakd_host_blas_get(&blas, 0) == SAKD_OK) {
+        snprintf(cells[7], 64, "host %.20s %.20s x%d%s", blas->library, blas->kernels,
+                 blas->threads, sakd_conv_provider_uses_onednn(ctx) ? " + oneDNN conv" : "");
     } else {
         const char *t = sakd_gemm_tuning_source(ctx);
         const char *base = strrchr(t, '/');
@@ -463,6 +469,8 @@ int cli_bench_train(cli_opts *opts, int argc, char **argv)
     st = sakd_ctx_new(&ctx, opts->device, 0);
     if (st == SAKD_OK) /* the trainers' provider: run.gemm_provider, else the automatic choice */
         st = sakd_gemm_provider_set(ctx, sakd_config_gemm_request(&c));
+    if (st == SAKD_OK)
+        st = sakd_conv_provider_set(ctx, sakd_config_conv_request(&c));
     if (st == SAKD_OK)
         st = cli_time_gemm(ctx, 1024, 3, &peak_s);
     if (st != SAKD_OK) {

@@ -13,7 +13,9 @@ void help_devices(void)
            "that --device (or SAKD_DEVICE, or the default) selects is marked with '*', and the\n"
            "GEMM provider it gets is named: the host BLAS on a CPU device that shares host\n"
            "memory (when sakd was built with one), else CLBlast; SAKD_GEMM_PROVIDER=clblast|host\n"
-           "or a run's run.gemm_provider key overrides.\n");
+           "or a run's run.gemm_provider key overrides. On the host provider convolutions\n"
+           "larger than 1x1 run through oneDNN (when built with it), 1x1 ones as host GEMMs;\n"
+           "SAKD_CONV_PROVIDER=im2col|onednn or run.conv_provider overrides.\n");
 }
 
 static void print_bytes(const char *label, unsigned long long bytes)
@@ -60,8 +62,8 @@ int cmd_devices(cli_opts *opts, int argc, char **argv)
         printf("\n        max work-group %zu, fp64 %s\n", d->max_work_group,
                d->fp64 ? "yes" : "no");
     }
-    printf("(* = selected: %u:%u %s)\n", list[selected].platform_index,
-           list[selected].device_index, list[selected].name);
+    printf("(* = selected: %u:%u %s)\n", list[selected].platform_index, list[selected].device_index,
+           list[selected].name);
     sakd_device_list_free(list);
     /* The GEMM provider of the selected device, as a run there would choose it. */
     sakd_ctx *ctx;

@@ -3,9 +3,11 @@
 #include "ops/conv.h"
 
 #include <stdint.h>
-
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "ops/conv_dnnl.h"
 #include "ops/conv_host.h"
 #include "ops/gemm.h"
 #include "ops/host.h"
@@ -120,8 +122,8 @@ static sakd_status conv_geometry(const char *op, const sakd_tensor *in, const sa
     /* im2col indexes a chunk's K·nc·P columns in 32 bits. */
     size_t max_nc = (size_t)UINT32_MAX / (g->K * g->P);
     if (max_nc == 0)
-        return sakd_error(SAKD_ERR_ARG, "%s: one image's columns (%zu x %zu) exceed 2^32", op,
-                          g->K, g->P);
+        return sakd_error(SAKD_ERR_ARG, "%s: one image's columns (%zu x %zu) exceed 2^32", op, g->K,
+                          g->P);
     if (g->nc > max_nc)
         g->nc = max_nc;
     return SAKD_OK;
@@ -134,9 +136,98 @@ typedef struct conv_args {
 
 static sakd_conv_host_geom host_geom(const conv_geom *g, const sakd_conv2d_params *p)
 {
-    return (sakd_conv_host_geom){g->n,  g->cin,      g->h,        g->w,     g->cout,
-                                 g->kh, g->kw,       p->stride_h, p->stride_w, p->pad_h,
-                                 p->pad_w, g->ho,    g->wo};
+    return (sakd_conv_host_geom){g->n,     g->cin, g->h,        g->w,        g->cout,
+                                 g->kh,    g->kw,  p->stride_h, p->stride_w, p->pad_h,
+                                 p->pad_w, g->ho,  g->wo};
+}
+
+/* ctx->conv_route */
+enum { ROUTE_UNSET, ROUTE_IM2COL, ROUTE_ONEDNN, ROUTE_ONEDNN_KXK };
+
+const char *sakd_conv_provider_names(void)
+{
+    return "auto, im2col, onednn";
+}
+
+sakd_status sakd_conv_provider_set(sakd_ctx *ctx, const char *request)
+{
+    const char *from = "the request";
+    if (!request || !*request) {
+        request = getenv("SAKD_CONV_PROVIDER");
+        from = "SAKD_CONV_PROVIDER";
+    }
+    if (!request || !*request)
+        request = "auto";
+    int host = sakd_host_active(ctx);
+    if (strcmp(request, "im2col") == 0) {
+        ctx->conv_route = ROUTE_IM2COL;
+        snprintf(ctx->conv_route_why, sizeof ctx->conv_route_why, "requested");
+    } else if (strcmp(request, "onednn") == 0) {
+        if (sakd_conv_dnnl_load() != SAKD_OK)
+            return sakd_error(SAKD_ERR_NOT_FOUND, "convolution provider 'onednn' (from %s): %s",
+                              from, sakd_error_detail());
+        if (!host)
+            return sakd_error(SAKD_ERR_ARG,
+                              "convolution provider 'onednn' (from %s) needs the host GEMM "
+                              "provider (a CPU device sharing host memory); %s uses %s",
+                              from, ctx->info.name, sakd_gemm_provider_name(ctx));
+        ctx->conv_route = ROUTE_ONEDNN;
+        snprintf(ctx->conv_route_why, sizeof ctx->conv_route_why, "requested");
+    } else if (strcmp(request, "auto") == 0) {
+        int ok = sakd_conv_dnnl_load() == SAKD_OK;
+        ctx->conv_route = ok ? ROUTE_ONEDNN_KXK : ROUTE_IM2COL;
+        snprintf(ctx->conv_route_why, sizeof ctx->conv_route_why, "auto%s%s", ok ? "" : ": ",
+                 ok ? "" : sakd_error_detail());
+        sakd_error_clear();
+    } else {
+        return sakd_error(SAKD_ERR_ARG,
+                          "unknown convolution provider '%s' (from %s); expected one of %s",
+                          request, from, sakd_conv_provider_names());
+    }
+    return SAKD_OK;
+}
+
+void sakd_conv_provider_describe(sakd_ctx *ctx, char *buf, size_t size)
+{
+    if (!sakd_host_active(ctx)) {
+        snprintf(buf, size, "im2col + %s GEMMs", sakd_gemm_provider_name(ctx));
+        return;
+    }
+    if (ctx->conv_route == ROUTE_UNSET && sakd_conv_provider_set(ctx, NULL) != SAKD_OK) {
+        snprintf(buf, size, "none (%s)", sakd_error_detail());
+        return;
+    }
+    char d[96];
+    sakd_conv_dnnl_describe(d, sizeof d);
+    switch (ctx->conv_route) {
+    case ROUTE_ONEDNN: snprintf(buf, size, "%s [%s]", d, ctx->conv_route_why); break;
+    case ROUTE_ONEDNN_KXK:
+        snprintf(buf, size, "%s for kernels above 1x1, 1x1 as host GEMMs [%s]", d,
+                 ctx->conv_route_why);
+        break;
+    default: snprintf(buf, size, "im2col + host GEMMs [%s]", ctx->conv_route_why);
+    }
+}
+
+int sakd_conv_provider_uses_onednn(sakd_ctx *ctx)
+{
+    if (!sakd_host_active(ctx))
+        return 0;
+    if (ctx->conv_route == ROUTE_UNSET && sakd_conv_provider_set(ctx, NULL) != SAKD_OK) {
+        sakd_error_clear();
+        return 0;
+    }
+    return ctx->conv_route == ROUTE_ONEDNN || ctx->conv_route == ROUTE_ONEDNN_KXK;
+}
+
+/* 1 when this host-provider convolution goes to oneDNN. */
+static sakd_status use_dnnl(sakd_ctx *ctx, const conv_geom *g, int *yes)
+{
+    if (ctx->conv_route == ROUTE_UNSET)
+        SAKD_TRY(sakd_conv_provider_set(ctx, NULL));
+    *yes = ctx->conv_route == ROUTE_ONEDNN ||
+           (ctx->conv_route == ROUTE_ONEDNN_KXK && g->kh * g->kw > 1);
+    return SAKD_OK;
 }
 
 static conv_args kernel_sizes(const conv_geom *g, const sakd_conv2d_params *p)
@@ -174,6 +265,10 @@ sakd_status sakd_conv2d_forward(sakd_tensor *out, sakd_tensor *workspace, const 
     sakd_ctx *ctx = in->ctx;
     if (sakd_host_active(ctx)) {
         sakd_conv_host_geom hg = host_geom(&g, p);
+        int dnnl;
+        SAKD_TRY(use_dnnl(ctx, &g, &dnnl));
+        if (dnnl)
+            return sakd_conv2d_dnnl_forward(out, in, weight, bias, &hg);
         return sakd_conv2d_host_forward(out, in, weight, bias, &hg);
     }
     sakd_reduce_opts ro = sakd_reduce_options(ctx);
@@ -191,12 +286,10 @@ sakd_status sakd_conv2d_forward(sakd_tensor *out, sakd_tensor *workspace, const 
         if (!bias && g.P >= DIRECT_NCHW_MIN_P) {
             /* y[n0 + nl] as [Cout, P] = W[Cout, K] · cols[K, nl·P … (nl + 1)·P): one batched
              * GEMM writes NCHW directly, no permute. */
-            SAKD_TRY(sakd_gemm_batched(ctx, 0, 0, g.cout, g.P, g.K, 1.0f,
-                                       (sakd_mat){weight->buf, weight->offset, g.K}, 0,
-                                       (sakd_mat){workspace->buf, workspace->offset, ncp}, g.P,
-                                       0.0f,
-                                       (sakd_mat){out->buf, out->offset + n0 * g.cout * g.P, g.P},
-                                       g.cout * g.P, nc));
+            SAKD_TRY(sakd_gemm_batched(
+                ctx, 0, 0, g.cout, g.P, g.K, 1.0f, (sakd_mat){weight->buf, weight->offset, g.K}, 0,
+                (sakd_mat){workspace->buf, workspace->offset, ncp}, g.P, 0.0f,
+                (sakd_mat){out->buf, out->offset + n0 * g.cout * g.P, g.P}, g.cout * g.P, nc));
             continue;
         }
         /* tmp[Cout, nc·P] = W[Cout, K] · cols[K, nc·P] */
@@ -358,6 +451,11 @@ sakd_status sakd_conv2d_backward(sakd_tensor *grad_in, sakd_tensor *grad_weight,
     sakd_ctx *ctx = in->ctx;
     if (sakd_host_active(ctx)) {
         sakd_conv_host_geom hg = host_geom(&g, p);
+        int dnnl;
+        SAKD_TRY(use_dnnl(ctx, &g, &dnnl));
+        if (dnnl)
+            return sakd_conv2d_dnnl_backward(grad_in, grad_weight, grad_bias, grad_out, in, weight,
+                                             &hg);
         return sakd_conv2d_host_backward(grad_in, grad_weight, grad_bias, grad_out, in, weight,
                                          &hg);
     }

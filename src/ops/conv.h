@@ -52,4 +52,23 @@ sakd_status sakd_conv2d_backward(sakd_tensor *grad_in, sakd_tensor *grad_weight,
                                  const sakd_tensor *grad_out, const sakd_tensor *in,
                                  const sakd_tensor *weight, const sakd_conv2d_params *p);
 
+/* How convolutions run where the GEMM provider is the host BLAS (ops/gemm.h):
+ *   "im2col" — im2col and the BLAS (ops/conv_host.h);
+ *   "onednn" — every convolution through oneDNN (ops/conv_dnnl.h; built with --with-onednn);
+ *   "auto"   — oneDNN for kernels larger than 1×1 when built with it, the BLAS for 1×1 (a plain
+ *              GEMM there; oneDNN's layout reorders cost more than they save), else im2col.
+ * NULL or "": $SAKD_CONV_PROVIDER, else auto. On the CLBlast provider convolutions always run as
+ * im2col + CLBlast GEMMs; "onednn" is refused there. */
+sakd_status sakd_conv_provider_set(sakd_ctx *ctx, const char *request);
+
+/* "auto, im2col, onednn". */
+const char *sakd_conv_provider_names(void);
+
+/* 1 when some of ctx's convolutions run through oneDNN. */
+int sakd_conv_provider_uses_onednn(sakd_ctx *ctx);
+
+/* One line: how ctx's convolutions run and why, e.g. "oneDNN 2.6.3 (avx512_core) for kernels
+ * above 1x1, 1x1 as GEMMs [auto]". */
+void sakd_conv_provider_describe(sakd_ctx *ctx, char *buf, size_t size);
+
 #endif

@@ -260,8 +260,8 @@ static void profile(sakd_ctx *ctx, const conv_job *j, double wall_s, const char 
     sakd_profile_add(ctx, other, wall_s * (1.0 - f) * 1e3);
 }
 
-/* Counts the per-sample GEMMs of a convolution where the benchmarks record GEMM calls. */
-static void record(sakd_ctx *ctx, int ta, int tb, size_t m, size_t n, size_t k, size_t batch)
+void sakd_conv_host_record(sakd_ctx *ctx, int ta, int tb, size_t m, size_t n, size_t k,
+                           size_t batch)
 {
     if (!ctx->gemm_log)
         return;
@@ -309,7 +309,7 @@ sakd_status sakd_conv2d_host_forward(sakd_tensor *out, const sakd_tensor *in,
         j.w = w;
         j.y = y;
         j.bias = b;
-        record(ctx, 0, 0, g->cout, P, K, g->n);
+        sakd_conv_host_record(ctx, 0, 0, g->cout, P, K, g->n);
         double t0 = sakd_time_now();
         sakd_host_parallel(j.nt, forward_part, &j);
         profile(ctx, &j, sakd_time_now() - t0, "conv2d_im2col (host)");
@@ -381,13 +381,14 @@ sakd_status sakd_conv2d_host_backward(sakd_tensor *grad_in, sakd_tensor *grad_we
         j.gy = gy;
         j.gx = gx;
         if (j.as_conv) {
-            record(ctx, 0, 1, g->cin, g->cout * g->kh * g->kw, g->h * g->w, g->n);
+            sakd_conv_host_record(ctx, 0, 1, g->cin, g->cout * g->kh * g->kw, g->h * g->w, g->n);
             if (gx)
-                record(ctx, 0, 0, g->cin, g->h * g->w, g->cout * g->kh * g->kw, g->n);
+                sakd_conv_host_record(ctx, 0, 0, g->cin, g->h * g->w, g->cout * g->kh * g->kw,
+                                      g->n);
         } else {
-            record(ctx, 0, 1, g->cout, K, P, g->n);
+            sakd_conv_host_record(ctx, 0, 1, g->cout, K, P, g->n);
             if (gx)
-                record(ctx, 1, 0, K, P, g->cout, g->n);
+                sakd_conv_host_record(ctx, 1, 0, K, P, g->cout, g->n);
         }
         double t0 = sakd_time_now();
         size_t kk = g->kh * g->kw, kt = g->cout * kk;

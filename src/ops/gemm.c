@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ops/blas_host.h"
+#include "ops/conv.h"
 #include "ops/gemm_provider.h"
 #include "ops/gemm_tune.h"
 #include "runtime/log.h"
@@ -101,8 +102,10 @@ void sakd_gemm_provider_describe(sakd_ctx *ctx, char *buf, size_t size)
     }
     if (p == &sakd_gemm_provider_host) {
         char b[320];
+        char c[256];
         sakd_host_blas_describe(b, sizeof b);
-        snprintf(buf, size, "host BLAS: %s [%s]", b, ctx->gemm_provider_why);
+        sakd_conv_provider_describe(ctx, c, sizeof c);
+        snprintf(buf, size, "host BLAS: %s [%s]; convolutions: %s", b, ctx->gemm_provider_why, c);
     } else {
         const char *t = sakd_gemm_tuning_source(ctx);
         snprintf(buf, size, "CLBlast %s (%s) [%s]", sakd_clblast_version(),

@@ -70,6 +70,8 @@ void sakd_ctx_free(sakd_ctx *ctx)
     sakd_profile_stop(ctx);
     free(ctx->gemm_tuning_file);
     free(ctx->gemm_tuning);
+    if (ctx->conv_dnnl && ctx->conv_dnnl_free)
+        ctx->conv_dnnl_free(ctx->conv_dnnl);
     sakd_program_release_all(ctx);
     if (ctx->queue)
         clReleaseCommandQueue(ctx->queue);

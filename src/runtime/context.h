@@ -15,6 +15,7 @@ struct sakd_kernel_entry;  /* program.c */
 struct sakd_profile;       /* profile.c */
 struct sakd_gemm_log;      /* ops/gemm_tune.c */
 struct sakd_gemm_provider; /* ops/gemm_provider.h */
+struct sakd_conv_dnnl;     /* ops/conv_dnnl.c */
 
 typedef struct sakd_ctx {
     sakd_device_info info; /* the selected device */
@@ -39,6 +40,12 @@ typedef struct sakd_ctx {
     char gemm_provider_why[256];
     int host_checked;
     char host_check_msg[256];
+    /* How convolutions run on the host provider (ops/conv.c: 0 = not chosen yet), and why;
+     * oneDNN's engine and primitives (ops/conv_dnnl.c) and the function that releases them. */
+    int conv_route;
+    char conv_route_why[128];
+    struct sakd_conv_dnnl *conv_dnnl;
+    void (*conv_dnnl_free)(struct sakd_conv_dnnl *state);
     /* GEMM calls being recorded for tuning (ops/gemm_tune.h), else NULL. */
     struct sakd_gemm_log *gemm_log;
     /* GEMM tuning: 0 = not looked for yet, 1 = looked for (ops/gemm.c); the file applied. */

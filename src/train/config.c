@@ -78,6 +78,10 @@ static const choice gemm_provider_names[] = {{"auto", SAKD_GEMM_CHOICE_AUTO},
                                              {"clblast", SAKD_GEMM_CHOICE_CLBLAST},
                                              {"host", SAKD_GEMM_CHOICE_HOST}};
 
+static const choice conv_provider_names[] = {{"auto", SAKD_CONV_CHOICE_AUTO},
+                                             {"im2col", SAKD_CONV_CHOICE_IM2COL},
+                                             {"onednn", SAKD_CONV_CHOICE_ONEDNN}};
+
 static const char *choice_name(const choice *table, size_t n, int value)
 {
     for (size_t i = 0; i < n; i++)
@@ -103,11 +107,20 @@ ENUM_STR(sakd_schedule_str, sakd_schedule, schedule_names)
 ENUM_STR(sakd_transform_str, sakd_transform, transform_names)
 ENUM_STR(sakd_distance_str, sakd_distance, distance_names)
 ENUM_STR(sakd_gemm_choice_str, sakd_gemm_choice, gemm_provider_names)
+ENUM_STR(sakd_conv_choice_str, sakd_conv_choice, conv_provider_names)
+
+const char *sakd_config_conv_request(const sakd_config *c)
+{
+    return c->run.conv_provider == SAKD_CONV_CHOICE_AUTO
+               ? NULL
+               : sakd_conv_choice_str(c->run.conv_provider);
+}
 
 const char *sakd_config_gemm_request(const sakd_config *c)
 {
-    return c->run.gemm_provider == SAKD_GEMM_CHOICE_AUTO ? NULL
-                                                         : sakd_gemm_choice_str(c->run.gemm_provider);
+    return c->run.gemm_provider == SAKD_GEMM_CHOICE_AUTO
+               ? NULL
+               : sakd_gemm_choice_str(c->run.gemm_provider);
 }
 ENUM_STR(sakd_position_str, sakd_position, position_names)
 
@@ -221,6 +234,8 @@ static const key_def keys[] = {
     STRKEY("run", "device", run.device, NOT_IN_ID),
     {"run", "gemm_provider", KEY_ENUM, OFF(run.gemm_provider), gemm_provider_names,
      COUNT(gemm_provider_names), NOT_IN_ID, 0, 0},
+    {"run", "conv_provider", KEY_ENUM, OFF(run.conv_provider), conv_provider_names,
+     COUNT(conv_provider_names), NOT_IN_ID, 0, 0},
 };
 #define NKEYS COUNT(keys)
 

@@ -54,7 +54,17 @@ typedef enum sakd_schedule {
     SAKD_SCHEDULE_COUNT
 } sakd_schedule;
 
-/* run.gemm_provider: "auto" defers to $SAKD_GEMM_PROVIDER, else the automatic choice (ops/gemm.h). */
+/* run.conv_provider: how the host GEMM provider runs convolutions (ops/conv.h); "auto" defers to
+ * $SAKD_CONV_PROVIDER, else the automatic route. */
+typedef enum sakd_conv_choice {
+    SAKD_CONV_CHOICE_AUTO = 0,
+    SAKD_CONV_CHOICE_IM2COL,
+    SAKD_CONV_CHOICE_ONEDNN,
+    SAKD_CONV_CHOICE_COUNT
+} sakd_conv_choice;
+
+/* run.gemm_provider: "auto" defers to $SAKD_GEMM_PROVIDER, else the automatic choice (ops/gemm.h).
+ */
 typedef enum sakd_gemm_choice {
     SAKD_GEMM_CHOICE_AUTO = 0,
     SAKD_GEMM_CHOICE_CLBLAST,
@@ -85,6 +95,7 @@ const char *sakd_schedule_str(sakd_schedule v);
 const char *sakd_transform_str(sakd_transform v);
 const char *sakd_distance_str(sakd_distance v);
 const char *sakd_gemm_choice_str(sakd_gemm_choice v);
+const char *sakd_conv_choice_str(sakd_conv_choice v);
 
 const char *sakd_position_str(sakd_position v);
 
@@ -158,6 +169,7 @@ typedef struct sakd_config {
         char *out;    /* run directory, "" = chosen by the caller (runs/<id>) */
         char *device; /* device selector, "" = default */
         sakd_gemm_choice gemm_provider;
+        sakd_conv_choice conv_provider;
     } run;
     struct {
         sakd_config_sweep_line *lines; /* [count] */
@@ -183,6 +195,8 @@ sakd_status sakd_config_load_string(sakd_config *c, const char *text, const char
 
 /* The request for sakd_gemm_provider_set: NULL for auto (then $SAKD_GEMM_PROVIDER decides). */
 const char *sakd_config_gemm_request(const sakd_config *c);
+/* The request for sakd_conv_provider_set: NULL for auto (then $SAKD_CONV_PROVIDER decides). */
+const char *sakd_config_conv_request(const sakd_config *c);
 
 /* Applies one "section.key=value" assignment; `origin` names it in messages (e.g. "command
  * line"). [sweep] cannot be set this way. On error *c is unchanged. */

@@ -13,6 +13,7 @@
 
 #include "io/checkpoint.h"
 #include "io/file.h"
+#include "ops/conv.h"
 #include "ops/elementwise.h"
 #include "ops/gemm.h"
 #include "ops/optim.h"
@@ -419,6 +420,9 @@ sakd_status sakd_trainer_new(sakd_trainer **out, const sakd_config *cfg, const c
     if (sakd_gemm_provider_set(t->ctx, sakd_config_gemm_request(&t->cfg)) != SAKD_OK)
         return sakd_error(SAKD_ERR_ARG, "run.gemm_provider = %s: %s",
                           sakd_gemm_choice_str(t->cfg.run.gemm_provider), sakd_error_detail());
+    if (sakd_conv_provider_set(t->ctx, sakd_config_conv_request(&t->cfg)) != SAKD_OK)
+        return sakd_error(SAKD_ERR_ARG, "run.conv_provider = %s: %s",
+                          sakd_conv_choice_str(t->cfg.run.conv_provider), sakd_error_detail());
 
     int snn = t->cfg.model.arch == SAKD_ARCH_SNN;
     sakd_model_desc sd, td;
