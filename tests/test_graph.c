@@ -1,6 +1,8 @@
 /* test_graph.c — the graph engine against a double-precision CPU forward and backward of the
  * same small residual network, written here independently: ANN (ReLU) and SNN (LIF, T = 2 and
- * 3), checking logits and the gradient of every parameter. */
+ * 3), checking logits and the gradient of every parameter, after a train-mode forward (batch
+ * statistics) and after an eval-mode one (running statistics, which the backward must
+ * differentiate too). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,8 @@ enum { B = 2, CI = 2, C = 3, H = 5, W = 5, K = 4, HW = H * W };
 
 typedef struct net {
     double w1[C][CI][3][3], w2[C][C][3][3], g1[C], b1[C], g2[C], b2[C], fw[K][C], fb[K];
+    double rm1[C], rv1[C], rm2[C], rv2[C]; /* BN running statistics (used in eval mode) */
+    int eval;
 } net;
 
 static void conv(int n, int ci, const double *in, const double *w, double *out)
@@ -65,11 +69,22 @@ static void conv_bwd(int n, int ci, const double *in, const double *w, const dou
                 }
 }
 
-/* Train-mode batch norm over (n, H, W) per channel; keeps xhat and invstd for backward. */
-static void bn(int n, const double *x, const double *g, const double *b, double *y, double *xhat,
-               double *invstd)
+/* Batch norm over (n, H, W) per channel with the batch statistics, or in eval mode (rm, rv
+ * not NULL) with the running ones; keeps xhat and invstd for backward. */
+static void bn(int n, const double *x, const double *g, const double *b, const double *rm,
+               const double *rv, double *y, double *xhat, double *invstd)
 {
     for (int c = 0; c < C; c++) {
+        if (rm) {
+            invstd[c] = 1.0 / sqrt(rv[c] + 1e-5);
+            for (int s = 0; s < n; s++)
+                for (int j = 0; j < HW; j++) {
+                    int i = (s * C + c) * HW + j;
+                    xhat[i] = (x[i] - rm[c]) * invstd[c];
+                    y[i] = g[c] * xhat[i] + b[c];
+                }
+            continue;
+        }
         double m = 0, v = 0;
         for (int s = 0; s < n; s++)
             for (int j = 0; j < HW; j++)
@@ -91,7 +106,8 @@ static void bn(int n, const double *x, const double *g, const double *b, double 
     }
 }
 
-static void bn_bwd(int n, const double *xhat, const double *invstd, const double *g,
+/* The gradients of bn(); eval: the normalization by fixed statistics, gx = g·invstd·gy. */
+static void bn_bwd(int n, int eval, const double *xhat, const double *invstd, const double *g,
                    const double *gy, double *gx, double *gg, double *gb)
 {
     for (int c = 0; c < C; c++) {
@@ -107,7 +123,8 @@ static void bn_bwd(int n, const double *xhat, const double *invstd, const double
         for (int s = 0; s < n; s++)
             for (int j = 0; j < HW; j++) {
                 int i = (s * C + c) * HW + j;
-                gx[i] = g[c] * invstd[c] / m * (m * gy[i] - sg - xhat[i] * sgx);
+                gx[i] = eval ? g[c] * invstd[c] * gy[i]
+                             : g[c] * invstd[c] / m * (m * gy[i] - sg - xhat[i] * sgx);
             }
     }
 }
@@ -175,12 +192,12 @@ static void reference(const net *p, const double *in, const double *dlogits, int
     double *sum = calloc((size_t)n * rest, sizeof *a), *s2 = calloc((size_t)n * rest, sizeof *a);
     double *h2 = calloc((size_t)n * rest, sizeof *a), gap[64][C], feat[B][C];
     conv(B, CI, in, &p->w1[0][0][0][0], a);
-    bn(B, a, p->g1, p->b1, z1, xh1, inv1);
+    bn(B, a, p->g1, p->b1, p->eval ? p->rm1 : NULL, p->rv1, z1, xh1, inv1);
     for (int t = 0; t < steps; t++)
         memcpy(r + (size_t)t * B * rest, z1, sizeof(double) * B * rest);
     g->closest = act(T, rest, r, s1, h1);
     conv(n, C, s1, &p->w2[0][0][0][0], c2);
-    bn(n, c2, p->g2, p->b2, z2, xh2, inv2);
+    bn(n, c2, p->g2, p->b2, p->eval ? p->rm2 : NULL, p->rv2, z2, xh2, inv2);
     for (int i = 0; i < n * rest; i++)
         sum[i] = z2[i] + s1[i];
     double closest2 = act(T, rest, sum, s2, h2);
@@ -231,7 +248,7 @@ static void reference(const net *p, const double *in, const double *dlogits, int
             for (int j = 0; j < HW; j++)
                 gs2[(s * C + c) * HW + j] = gfeat[s % B][c] / steps / HW;
     act_bwd(T, rest, sum, s2, h2, gs2, gsum);
-    bn_bwd(n, xh2, inv2, p->g2, gsum, gc2, g->g2, g->b2);
+    bn_bwd(n, p->eval, xh2, inv2, p->g2, gsum, gc2, g->g2, g->b2);
     conv_bwd(n, C, s1, &p->w2[0][0][0][0], gc2, gs1, g->w2);
     for (int i = 0; i < n * rest; i++)
         gs1[i] += gsum[i]; /* the residual path */
@@ -241,10 +258,10 @@ static void reference(const net *p, const double *in, const double *dlogits, int
         for (int t = 0; t < steps; t++)
             gz1[i] += gr[t * B * rest + i];
     }
-    bn_bwd(B, xh1, inv1, p->g1, gz1, ga, g->g1, g->b1);
+    bn_bwd(B, p->eval, xh1, inv1, p->g1, gz1, ga, g->g1, g->b1);
     conv_bwd(B, CI, in, &p->w1[0][0][0][0], ga, NULL, g->w1);
-    double *all[] = {a, z1, xh1, r, s1, h1, c2, z2, xh2, sum, s2, h2, gs2, gsum, gc2, gs1, gr,
-                     gz1, ga};
+    double *all[] = {a,  z1, xh1, r,    s1,  h1,  c2, z2,  xh2, sum,
+                     s2, h2, gs2, gsum, gc2, gs1, gr, gz1, ga};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         free(all[i]);
 }
@@ -276,7 +293,7 @@ static void compare(sakd_params *p, const char *name, const double *ref, size_t 
     free(f);
 }
 
-static void run(int T, uint64_t salt)
+static void run(int T, int eval, uint64_t salt)
 {
     sakd_ctx *ctx = test_ctx();
     for (int attempt = 0; attempt < 20; attempt++) {
@@ -306,6 +323,14 @@ static void run(int T, uint64_t salt)
             test_fill_uniform(&r, v, C, i % 2 ? 0.3 : 0.8, i % 2 ? 1.0 : 1.6);
             TEST_OK(sakd_tensor_upload(&p.items[sakd_params_find(&p, bnp[i])].value, v));
         }
+        /* Running statistics away from 0/1, so that an eval-mode forward differs. */
+        const char *rs[] = {"bn1.running_mean", "bn1.running_var", "bn2.running_mean",
+                            "bn2.running_var"};
+        for (int i = 0; i < 4; i++) {
+            float v[C];
+            test_fill_uniform(&r, v, C, i % 2 ? 0.5 : -0.5, i % 2 ? 2.0 : 0.5);
+            TEST_OK(sakd_tensor_upload(&p.items[sakd_params_find(&p, rs[i])].value, v));
+        }
         TEST_OK(sakd_graph_allocate(&g));
         float xin[B * CI * HW], dl[B * K];
         double din[B * CI * HW], ddl[B * K];
@@ -325,6 +350,11 @@ static void run(int T, uint64_t salt)
         download(&p, "bn2.bias", n.b2, C);
         download(&p, "fc.weight", &n.fw[0][0], K * C);
         download(&p, "fc.bias", n.fb, K);
+        download(&p, "bn1.running_mean", n.rm1, C);
+        download(&p, "bn1.running_var", n.rv1, C);
+        download(&p, "bn2.running_mean", n.rm2, C);
+        download(&p, "bn2.running_var", n.rv2, C);
+        n.eval = eval;
         grads ref;
         reference(&n, din, ddl, T, &ref);
         if (T && ref.closest < THRESHOLD_MARGIN) {
@@ -337,7 +367,7 @@ static void run(int T, uint64_t salt)
         TEST_OK(sakd_tensor_new(&seed, ctx, "dlogits", 2, ls));
         TEST_OK(sakd_tensor_upload(&seed, dl));
         TEST_OK(sakd_tensor_fill(&p.grads, NAN));
-        TEST_OK(sakd_graph_forward(&g, 1));
+        TEST_OK(sakd_graph_forward(&g, !eval));
         const sakd_tensor *seeds[1] = {&seed};
         TEST_OK(sakd_graph_backward(&g, 1, &logits, seeds));
         float lg[B * K];
@@ -367,14 +397,22 @@ static void run(int T, uint64_t salt)
 
 START_TEST(test_ann)
 {
-    run(0, 800);
+    run(0, 0, 800);
 }
 END_TEST
 
 START_TEST(test_snn)
 {
-    run(2, 810);
-    run(3, 820);
+    run(2, 0, 810);
+    run(3, 0, 820);
+}
+END_TEST
+
+/* Backward after an eval-mode forward: BN's gradient through its running statistics. */
+START_TEST(test_eval_backward)
+{
+    run(0, 1, 830);
+    run(2, 1, 840);
 }
 END_TEST
 
@@ -384,6 +422,7 @@ Suite *suite_graph(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_ann);
     tcase_add_test(tc, test_snn);
+    tcase_add_test(tc, test_eval_backward);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -256,17 +256,6 @@ static int by_ms_desc(const void *a, const void *b)
 }
 
 /* Bytes kept for the backward pass by a graph: activation values, LIF potentials and spikes. */
-static double stored_bytes(const sakd_graph *g)
-{
-    double b = 0.0;
-    for (size_t i = 0; i < g->n_acts; i++)
-        b += (double)sakd_tensor_numel(&g->acts[i].value) * sizeof(float);
-    for (size_t i = 0; i < g->n_nodes; i++)
-        if (g->nodes[i].lif.n)
-            b += (double)g->nodes[i].lif.n * (sizeof(float) + 1);
-    return b;
-}
-
 static double min_of(const double *v, int n)
 {
     double m = v[0];
@@ -363,7 +352,7 @@ static sakd_status run_close(bench_run *b, const sakd_config *c, sakd_status st,
         r->gemm_gflops =
             r->fam_ms[F_GEMM] > 0 ? r->gemm_flops / (r->fam_ms[F_GEMM] * 1e-3) * 1e-9 : 0.0;
         r->peak_mib = (double)ctx->mem_peak / (1024.0 * 1024.0);
-        double bytes = stored_bytes(&sakd_trainer_student(t)->graph);
+        double bytes = sakd_graph_stored_bytes(&sakd_trainer_student(t)->graph);
         r->act_bytes_per_image = bytes / (double)c->train.batch;
     }
     if (ctx)

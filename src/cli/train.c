@@ -474,7 +474,7 @@ static sakd_status write_trace(sakd_trainer *t, const char *out)
     }
     for (size_t i = 0; i < g->n_nodes && st == SAKD_OK; i++) {
         const sakd_node *n = &g->nodes[i];
-        if (n->kind != SAKD_NODE_LIF)
+        if (!sakd_node_spikes(n))
             continue;
         const sakd_tensor *v = &g->acts[n->out].value;
         st = sakd_tensor_download(v, h);

@@ -41,8 +41,279 @@ static int fail(sakd_graph *g, sakd_status st, const char *fmt, ...)
     return -1;
 }
 
-static int new_act(sakd_graph *g, const char *name, int ndim, const size_t *shape,
-                   int time_major, int needs_grad)
+/* ---- the node kinds: what each does, one entry of `kinds` each ------------------------------ */
+
+static size_t act_numel(const sakd_act *a)
+{
+    size_t n = 1;
+    for (int i = 0; i < a->ndim; i++)
+        n *= a->shape[i];
+    return n;
+}
+
+/* Elements per row (all dimensions but the first). */
+static double row_numel(const sakd_act *a)
+{
+    double n = 1.0;
+    for (int i = 1; i < a->ndim; i++)
+        n *= (double)a->shape[i];
+    return n;
+}
+
+static sakd_tensor *pvalue(sakd_graph *g, size_t i)
+{
+    return &g->params->items[i].value;
+}
+
+static sakd_tensor *pgrad(sakd_graph *g, size_t i)
+{
+    return &g->params->items[i].grad;
+}
+
+static sakd_tensor *x_of(sakd_graph *g, const sakd_node *n)
+{
+    return &g->acts[n->in[0]].value;
+}
+
+static sakd_tensor *y_of(sakd_graph *g, const sakd_node *n)
+{
+    return &g->acts[n->out].value;
+}
+
+static sakd_tensor *gy_of(sakd_graph *g, const sakd_node *n)
+{
+    return &g->acts[n->out].grad;
+}
+
+/* Backward functions write the gradient of in[0] into gx (NULL when in[0] takes none) and, for
+ * the two-input kinds, of in[1] into gx1. */
+
+static sakd_status conv_forward(sakd_graph *g, sakd_node *n)
+{
+    return sakd_conv2d_forward(y_of(g, n), &g->workspace, x_of(g, n), pvalue(g, n->param[0]), NULL,
+                               &n->u.conv);
+}
+
+static sakd_status conv_backward(sakd_graph *g, sakd_node *n, sakd_tensor *gx, sakd_tensor *gx1)
+{
+    (void)gx1;
+    return sakd_conv2d_backward(gx, pgrad(g, n->param[0]), NULL, &g->workspace, gy_of(g, n),
+                                x_of(g, n), pvalue(g, n->param[0]), &n->u.conv);
+}
+
+static double conv_macs(const sakd_graph *g, const sakd_node *n)
+{
+    const size_t *w = g->params->items[n->param[0]].shape; /* [Cout, Cin, kh, kw] */
+    return row_numel(&g->acts[n->out]) * (double)(w[1] * w[2] * w[3]);
+}
+
+static sakd_status bn_allocate(sakd_graph *g, sakd_node *n)
+{
+    size_t c[1] = {g->acts[n->in[0]].shape[1]};
+    char name[128];
+    snprintf(name, sizeof name, "%s saved mean", n->name);
+    SAKD_TRY(sakd_tensor_new(&n->u.bn.mean, g->ctx, name, 1, c));
+    snprintf(name, sizeof name, "%s saved invstd", n->name);
+    return sakd_tensor_new(&n->u.bn.invstd, g->ctx, name, 1, c);
+}
+
+static sakd_status bn_forward(sakd_graph *g, sakd_node *n)
+{
+    return sakd_batchnorm_forward(y_of(g, n), &n->u.bn.mean, &n->u.bn.invstd,
+                                  pvalue(g, n->param[2]), pvalue(g, n->param[3]), x_of(g, n),
+                                  pvalue(g, n->param[0]), pvalue(g, n->param[1]), g->train,
+                                  SAKD_BN_MOMENTUM, SAKD_BN_EPS);
+}
+
+static sakd_status bn_backward(sakd_graph *g, sakd_node *n, sakd_tensor *gx, sakd_tensor *gx1)
+{
+    (void)gx1;
+    return sakd_batchnorm_backward(gx, pgrad(g, n->param[0]), pgrad(g, n->param[1]), &n->u.bn.mean,
+                                   &n->u.bn.invstd, gy_of(g, n), x_of(g, n), pvalue(g, n->param[0]),
+                                   g->train);
+}
+
+static void bn_release(sakd_node *n)
+{
+    sakd_tensor_free(&n->u.bn.mean);
+    sakd_tensor_free(&n->u.bn.invstd);
+}
+
+static sakd_status lif_allocate(sakd_graph *g, sakd_node *n)
+{
+    const sakd_act *in = &g->acts[n->in[0]];
+    return sakd_lif_cache_new(&n->u.lif, g->ctx, n->name, in->ndim, in->shape);
+}
+
+static sakd_status lif_forward(sakd_graph *g, sakd_node *n)
+{
+    return sakd_lif_forward(y_of(g, n), &n->u.lif, x_of(g, n), g->T, &g->lif);
+}
+
+static sakd_status lif_backward(sakd_graph *g, sakd_node *n, sakd_tensor *gx, sakd_tensor *gx1)
+{
+    (void)gx1;
+    return gx ? sakd_lif_backward(gx, &n->u.lif, gy_of(g, n), g->T, &g->lif) : SAKD_OK;
+}
+
+static void lif_release(sakd_node *n)
+{
+    if (n->u.lif.h.buf)
+        sakd_lif_cache_free(&n->u.lif);
+}
+
+static double lif_stored_bytes(const sakd_node *n)
+{
+    return (double)n->u.lif.n * (sizeof(float) + 1); /* h, and one byte per spike */
+}
+
+static sakd_status relu_forward(sakd_graph *g, sakd_node *n)
+{
+    return sakd_relu_forward(y_of(g, n), x_of(g, n));
+}
+
+static sakd_status relu_backward(sakd_graph *g, sakd_node *n, sakd_tensor *gx, sakd_tensor *gx1)
+{
+    (void)gx1;
+    return gx ? sakd_relu_backward(gx, x_of(g, n), gy_of(g, n)) : SAKD_OK;
+}
+
+static sakd_status add_forward(sakd_graph *g, sakd_node *n)
+{
+    return sakd_add_forward(y_of(g, n), x_of(g, n), &g->acts[n->in[1]].value);
+}
+
+static sakd_status sew_forward(sakd_graph *g, sakd_node *n)
+{
+    return sakd_sew_forward(y_of(g, n), x_of(g, n), &g->acts[n->in[1]].value, n->u.sew);
+}
+
+/* ADD and SEW: in[0] sums through scratch slot 0, in[1] through slot 1 (node_backward); an
+ * input that takes no gradient gets its slot as a sink. */
+static sakd_status two_input_backward(sakd_graph *g, sakd_node *n, sakd_tensor *gx,
+                                      sakd_tensor *gx1)
+{
+    sakd_tensor *x = x_of(g, n), *b = &g->acts[n->in[1]].value, sink0, sink1;
+    if (!gx)
+        SAKD_TRY(sakd_tensor_view(&sink0, &g->scratch[0], "unused gradient", 0, x->ndim, x->shape));
+    if (!gx1)
+        SAKD_TRY(sakd_tensor_view(&sink1, &g->scratch[1], "unused gradient", 0, b->ndim, b->shape));
+    sakd_tensor *w0 = gx ? gx : &sink0, *w1 = gx1 ? gx1 : &sink1;
+    if (n->kind == SAKD_NODE_ADD)
+        return sakd_add_backward(w0, w1, gy_of(g, n));
+    return sakd_sew_backward(w0, w1, x, b, gy_of(g, n), n->u.sew);
+}
+
+static sakd_status maxpool_allocate(sakd_graph *g, sakd_node *n)
+{
+    return sakd_pool_index_new(&n->u.maxpool.index, g->ctx, n->name, act_numel(&g->acts[n->out]));
+}
+
+static sakd_status maxpool_forward(sakd_graph *g, sakd_node *n)
+{
+    return sakd_maxpool_forward(y_of(g, n), &n->u.maxpool.index, x_of(g, n), n->u.maxpool.pool);
+}
+
+static sakd_status maxpool_backward(sakd_graph *g, sakd_node *n, sakd_tensor *gx, sakd_tensor *gx1)
+{
+    (void)gx1;
+    return gx ? sakd_maxpool_backward(gx, &n->u.maxpool.index, gy_of(g, n), n->u.maxpool.pool)
+              : SAKD_OK;
+}
+
+static void maxpool_release(sakd_node *n)
+{
+    if (n->u.maxpool.index.buf)
+        sakd_pool_index_free(&n->u.maxpool.index);
+}
+
+static sakd_status gap_forward(sakd_graph *g, sakd_node *n)
+{
+    return sakd_global_avgpool_forward(y_of(g, n), x_of(g, n));
+}
+
+static sakd_status gap_backward(sakd_graph *g, sakd_node *n, sakd_tensor *gx, sakd_tensor *gx1)
+{
+    (void)gx1;
+    return gx ? sakd_global_avgpool_backward(gx, gy_of(g, n)) : SAKD_OK;
+}
+
+static sakd_status repeat_forward(sakd_graph *g, sakd_node *n)
+{
+    return sakd_repeat_time_forward(y_of(g, n), x_of(g, n), g->T);
+}
+
+static sakd_status repeat_backward(sakd_graph *g, sakd_node *n, sakd_tensor *gx, sakd_tensor *gx1)
+{
+    (void)gx1;
+    return gx ? sakd_repeat_time_backward(gx, gy_of(g, n), g->T) : SAKD_OK;
+}
+
+static sakd_status mean_forward(sakd_graph *g, sakd_node *n)
+{
+    return sakd_mean_time_forward(y_of(g, n), x_of(g, n), g->T);
+}
+
+static sakd_status mean_backward(sakd_graph *g, sakd_node *n, sakd_tensor *gx, sakd_tensor *gx1)
+{
+    (void)gx1;
+    return gx ? sakd_mean_time_backward(gx, gy_of(g, n), g->T) : SAKD_OK;
+}
+
+static sakd_status linear_forward(sakd_graph *g, sakd_node *n)
+{
+    return sakd_linear_forward(y_of(g, n), x_of(g, n), pvalue(g, n->param[0]),
+                               pvalue(g, n->param[1]));
+}
+
+static sakd_status linear_backward(sakd_graph *g, sakd_node *n, sakd_tensor *gx, sakd_tensor *gx1)
+{
+    (void)gx1;
+    return sakd_linear_backward(gx, pgrad(g, n->param[0]), pgrad(g, n->param[1]), gy_of(g, n),
+                                x_of(g, n), pvalue(g, n->param[0]));
+}
+
+static double linear_macs(const sakd_graph *g, const sakd_node *n)
+{
+    return row_numel(&g->acts[n->out]) * row_numel(&g->acts[n->in[0]]);
+}
+
+/* What a node kind does. Every kind has forward and backward; the rest may be NULL (nothing to
+ * allocate or release, no multiply-accumulates, nothing stored beside the activation). */
+typedef struct node_kind {
+    const char *name;
+    sakd_status (*allocate)(sakd_graph *g, sakd_node *n);
+    sakd_status (*forward)(sakd_graph *g, sakd_node *n);
+    sakd_status (*backward)(sakd_graph *g, sakd_node *n, sakd_tensor *gx, sakd_tensor *gx1);
+    void (*release)(sakd_node *n);
+    double (*macs)(const sakd_graph *g, const sakd_node *n); /* per output row */
+    double (*stored_bytes)(const sakd_node *n);              /* beside the activation */
+    int spikes;                                              /* the output is a spike train */
+} node_kind;
+
+static const node_kind kinds[] = {
+    [SAKD_NODE_CONV] = {"conv", NULL, conv_forward, conv_backward, NULL, conv_macs, NULL, 0},
+    [SAKD_NODE_BN] = {"batch norm", bn_allocate, bn_forward, bn_backward, bn_release, NULL, NULL,
+                      0},
+    [SAKD_NODE_LIF] = {"LIF", lif_allocate, lif_forward, lif_backward, lif_release, NULL,
+                       lif_stored_bytes, 1},
+    [SAKD_NODE_RELU] = {"ReLU", NULL, relu_forward, relu_backward, NULL, NULL, NULL, 0},
+    [SAKD_NODE_ADD] = {"add", NULL, add_forward, two_input_backward, NULL, NULL, NULL, 0},
+    [SAKD_NODE_SEW] = {"SEW connect", NULL, sew_forward, two_input_backward, NULL, NULL, NULL, 0},
+    [SAKD_NODE_MAXPOOL] = {"max pool", maxpool_allocate, maxpool_forward, maxpool_backward,
+                           maxpool_release, NULL, NULL, 0},
+    [SAKD_NODE_GAP] = {"global average pool", NULL, gap_forward, gap_backward, NULL, NULL, NULL, 0},
+    [SAKD_NODE_REPEAT_T] = {"repeat over T", NULL, repeat_forward, repeat_backward, NULL, NULL,
+                            NULL, 0},
+    [SAKD_NODE_MEAN_T] = {"mean over T", NULL, mean_forward, mean_backward, NULL, NULL, NULL, 0},
+    [SAKD_NODE_LINEAR] = {"linear", NULL, linear_forward, linear_backward, NULL, linear_macs, NULL,
+                          0},
+};
+_Static_assert(sizeof kinds / sizeof kinds[0] == SAKD_NODE_KIND_COUNT,
+               "graph.c: kinds[] needs one entry per sakd_node_kind");
+
+static int new_act(sakd_graph *g, const char *name, int ndim, const size_t *shape, int time_major,
+                   int needs_grad)
 {
     if (g->n_acts == g->cap_acts) {
         size_t cap = g->cap_acts ? 2 * g->cap_acts : 64;
@@ -62,13 +333,16 @@ static int new_act(sakd_graph *g, const char *name, int ndim, const size_t *shap
     return (int)g->n_acts++;
 }
 
-static sakd_node *new_node(sakd_graph *g, sakd_node_kind kind, const char *name, int in0,
-                           int in1)
+static sakd_node *new_node(sakd_graph *g, sakd_node_kind kind, const char *name, int in0, int in1)
 {
     if (g->status != SAKD_OK)
         return NULL;
     if (in0 < 0 || (size_t)in0 >= g->n_acts || in1 >= (int)g->n_acts) {
         fail(g, SAKD_ERR_ARG, "node %s: input activation %d does not exist", name, in0);
+        return NULL;
+    }
+    if ((unsigned)kind >= SAKD_NODE_KIND_COUNT || !kinds[kind].forward || !kinds[kind].backward) {
+        fail(g, SAKD_ERR_ARG, "node %s: kind %d has no entry in the node table", name, (int)kind);
         return NULL;
     }
     if (g->n_nodes == g->cap_nodes) {
@@ -106,8 +380,7 @@ static size_t add_param(sakd_graph *g, const char *name, const char *suffix, int
     return index;
 }
 
-int sakd_graph_input(sakd_graph *g, const char *name, size_t channels, size_t height,
-                     size_t width)
+int sakd_graph_input(sakd_graph *g, const char *name, size_t channels, size_t height, size_t width)
 {
     if (g->status != SAKD_OK)
         return -1;
@@ -124,22 +397,22 @@ int sakd_graph_input_with_grad(sakd_graph *g, const char *name, size_t channels,
     return new_act(g, name, 4, shape, 0, 1);
 }
 
-int sakd_graph_conv(sakd_graph *g, const char *name, int in, size_t cout, size_t k,
-                    size_t stride, size_t pad)
+int sakd_graph_conv(sakd_graph *g, const char *name, int in, size_t cout, size_t k, size_t stride,
+                    size_t pad)
 {
     sakd_node *n = new_node(g, SAKD_NODE_CONV, name, in, -1);
     if (!n)
         return -1;
     const sakd_act *a = &g->acts[in];
     if (a->ndim != 4 || a->shape[2] + 2 * pad < k || a->shape[3] + 2 * pad < k)
-        return fail(g, SAKD_ERR_ARG, "conv %s: input %s is too small for a %zux%zu kernel",
-                    name, a->name, k, k);
+        return fail(g, SAKD_ERR_ARG, "conv %s: input %s is too small for a %zux%zu kernel", name,
+                    a->name, k, k);
     size_t cin = a->shape[1], ho = sakd_conv2d_out_size(a->shape[2], k, stride, pad);
     size_t wo = sakd_conv2d_out_size(a->shape[3], k, stride, pad);
     size_t ws[4] = {cout, cin, k, k};
-    n->param[0] = add_param(g, name, "weight", 4, ws, 1, SAKD_INIT_KAIMING_OUT, cin * k * k,
-                            cout * k * k);
-    n->conv = (sakd_conv2d_params){stride, stride, pad, pad};
+    n->param[0] =
+        add_param(g, name, "weight", 4, ws, 1, SAKD_INIT_KAIMING_OUT, cin * k * k, cout * k * k);
+    n->u.conv = (sakd_conv2d_params){stride, stride, pad, pad};
     size_t need = sakd_conv2d_workspace_floats(1, cin, cout, k, k, ho, wo);
     if (need > g->workspace_floats)
         g->workspace_floats = need;
@@ -176,8 +449,8 @@ static int unary(sakd_graph *g, sakd_node_kind kind, const char *name, int in)
     memcpy(shape, a->shape, sizeof shape);
     int ndim = a->ndim, tm = a->time_major, ng = a->needs_grad;
     if (kind == SAKD_NODE_LIF && !tm)
-        return fail(g, SAKD_ERR_ARG, "LIF %s: input %s is not time-major (repeat it over T)",
-                    name, g->acts[in].name);
+        return fail(g, SAKD_ERR_ARG, "LIF %s: input %s is not time-major (repeat it over T)", name,
+                    g->acts[in].name);
     return n->out = new_act(g, name, ndim, shape, tm, ng);
 }
 
@@ -203,7 +476,8 @@ static int binary(sakd_graph *g, sakd_node_kind kind, const char *name, int a, i
     if (x->ndim != y->ndim || memcmp(x->shape, y->shape, (size_t)x->ndim * sizeof x->shape[0]))
         return fail(g, SAKD_ERR_ARG, "%s: inputs %s and %s differ in shape", name, x->name,
                     y->name);
-    n->connect = connect;
+    if (kind == SAKD_NODE_SEW)
+        n->u.sew = connect;
     size_t shape[4];
     memcpy(shape, x->shape, sizeof shape);
     int ndim = x->ndim, tm = x->time_major, ng = x->needs_grad || y->needs_grad;
@@ -220,16 +494,15 @@ int sakd_graph_sew(sakd_graph *g, const char *name, int out, int id, sakd_sew_co
     return binary(g, SAKD_NODE_SEW, name, out, id, connect);
 }
 
-int sakd_graph_maxpool(sakd_graph *g, const char *name, int in, size_t k, size_t stride,
-                       size_t pad)
+int sakd_graph_maxpool(sakd_graph *g, const char *name, int in, size_t k, size_t stride, size_t pad)
 {
     sakd_node *n = new_node(g, SAKD_NODE_MAXPOOL, name, in, -1);
     if (!n)
         return -1;
     const sakd_act *a = &g->acts[in];
-    n->pool = (sakd_pool2d){k, stride, pad};
-    size_t shape[4] = {a->shape[0], a->shape[1], sakd_pool_out_size(a->shape[2], n->pool),
-                       sakd_pool_out_size(a->shape[3], n->pool)};
+    n->u.maxpool.pool = (sakd_pool2d){k, stride, pad};
+    size_t shape[4] = {a->shape[0], a->shape[1], sakd_pool_out_size(a->shape[2], n->u.maxpool.pool),
+                       sakd_pool_out_size(a->shape[3], n->u.maxpool.pool)};
     int tm = a->time_major, ng = a->needs_grad;
     if (shape[2] == 0 || shape[3] == 0)
         return fail(g, SAKD_ERR_ARG, "max pool %s: input %s is too small", name, a->name);
@@ -307,14 +580,6 @@ int sakd_graph_find(const sakd_graph *g, const char *name)
     return -1;
 }
 
-static size_t act_numel(const sakd_act *a)
-{
-    size_t n = 1;
-    for (int i = 0; i < a->ndim; i++)
-        n *= a->shape[i];
-    return n;
-}
-
 sakd_status sakd_graph_allocate(sakd_graph *g)
 {
     SAKD_TRY(g->status);
@@ -343,68 +608,24 @@ sakd_status sakd_graph_allocate(sakd_graph *g)
     }
     for (size_t i = 0; i < g->n_nodes; i++) {
         sakd_node *n = &g->nodes[i];
-        const sakd_act *in = &g->acts[n->in[0]], *out = &g->acts[n->out];
-        char name[128];
-        if (n->kind == SAKD_NODE_BN) {
-            size_t c[1] = {in->shape[1]};
-            snprintf(name, sizeof name, "%s saved mean", n->name);
-            SAKD_TRY(sakd_tensor_new(&n->save_mean, g->ctx, name, 1, c));
-            snprintf(name, sizeof name, "%s saved invstd", n->name);
-            SAKD_TRY(sakd_tensor_new(&n->save_invstd, g->ctx, name, 1, c));
-        } else if (n->kind == SAKD_NODE_LIF) {
-            SAKD_TRY(sakd_lif_cache_new(&n->lif, g->ctx, n->name, in->ndim, in->shape));
-        } else if (n->kind == SAKD_NODE_MAXPOOL) {
-            SAKD_TRY(sakd_pool_index_new(&n->index, g->ctx, n->name, act_numel(out)));
-        }
+        if (kinds[n->kind].allocate)
+            SAKD_TRY(kinds[n->kind].allocate(g, n));
     }
     g->allocated = 1;
     return SAKD_OK;
-}
-
-static sakd_tensor *pvalue(sakd_graph *g, size_t i)
-{
-    return &g->params->items[i].value;
-}
-
-static sakd_tensor *pgrad(sakd_graph *g, size_t i)
-{
-    return &g->params->items[i].grad;
-}
-
-static sakd_status node_forward(sakd_graph *g, sakd_node *n, int train)
-{
-    sakd_tensor *x = &g->acts[n->in[0]].value, *y = &g->acts[n->out].value;
-    sakd_tensor *x2 = n->in[1] >= 0 ? &g->acts[n->in[1]].value : NULL;
-    switch (n->kind) {
-    case SAKD_NODE_CONV:
-        return sakd_conv2d_forward(y, &g->workspace, x, pvalue(g, n->param[0]), NULL, &n->conv);
-    case SAKD_NODE_BN:
-        return sakd_batchnorm_forward(y, &n->save_mean, &n->save_invstd, pvalue(g, n->param[2]),
-                                      pvalue(g, n->param[3]), x, pvalue(g, n->param[0]),
-                                      pvalue(g, n->param[1]), train, SAKD_BN_MOMENTUM,
-                                      SAKD_BN_EPS);
-    case SAKD_NODE_LIF: return sakd_lif_forward(y, &n->lif, x, g->T, &g->lif);
-    case SAKD_NODE_RELU: return sakd_relu_forward(y, x);
-    case SAKD_NODE_ADD: return sakd_add_forward(y, x, x2);
-    case SAKD_NODE_SEW: return sakd_sew_forward(y, x, x2, n->connect);
-    case SAKD_NODE_MAXPOOL: return sakd_maxpool_forward(y, &n->index, x, n->pool);
-    case SAKD_NODE_GAP: return sakd_global_avgpool_forward(y, x);
-    case SAKD_NODE_REPEAT_T: return sakd_repeat_time_forward(y, x, g->T);
-    case SAKD_NODE_MEAN_T: return sakd_mean_time_forward(y, x, g->T);
-    case SAKD_NODE_LINEAR:
-        return sakd_linear_forward(y, x, pvalue(g, n->param[0]), pvalue(g, n->param[1]));
-    }
-    return sakd_error(SAKD_ERR_ARG, "node %s: unknown kind %d", n->name, (int)n->kind);
 }
 
 sakd_status sakd_graph_forward(sakd_graph *g, int train)
 {
     if (!g->allocated)
         return sakd_error(SAKD_ERR_ARG, "graph forward before allocation");
+    g->train = train;
     for (size_t i = 0; i < g->n_nodes; i++) {
-        sakd_status st = node_forward(g, &g->nodes[i], train);
+        sakd_node *n = &g->nodes[i];
+        sakd_status st = kinds[n->kind].forward(g, n);
         if (st != SAKD_OK)
-            return sakd_error(st, "forward of %s: %s", g->nodes[i].name, sakd_error_detail());
+            return sakd_error(st, "forward of %s (%s): %s", n->name, kinds[n->kind].name,
+                              sakd_error_detail());
     }
     return SAKD_OK;
 }
@@ -422,8 +643,7 @@ static sakd_status grad_target(sakd_graph *g, int id, int slot, sakd_tensor *vie
         *target = &a->grad;
         return SAKD_OK;
     }
-    SAKD_TRY(sakd_tensor_view(view, &g->scratch[slot], "gradient scratch", 0, a->ndim,
-                              a->shape));
+    SAKD_TRY(sakd_tensor_view(view, &g->scratch[slot], "gradient scratch", 0, a->ndim, a->shape));
     *target = view;
     return SAKD_OK;
 }
@@ -441,73 +661,15 @@ static sakd_status finish_grad(sakd_graph *g, int id, sakd_tensor *target)
 
 static sakd_status node_backward(sakd_graph *g, sakd_node *n)
 {
-    sakd_act *out = &g->acts[n->out];
-    if (!out->grad_ready)
+    if (!g->acts[n->out].grad_ready)
         return SAKD_OK; /* nothing downstream depends on it */
-    sakd_tensor *gy = &out->grad, *x = &g->acts[n->in[0]].value;
     sakd_tensor v0, v1, *t0, *t1 = NULL;
     SAKD_TRY(grad_target(g, n->in[0], 0, &v0, &t0));
-    switch (n->kind) {
-    case SAKD_NODE_CONV:
-        SAKD_TRY(sakd_conv2d_backward(t0, pgrad(g, n->param[0]), NULL, &g->workspace, gy, x,
-                                      pvalue(g, n->param[0]), &n->conv));
-        break;
-    case SAKD_NODE_BN:
-        SAKD_TRY(sakd_batchnorm_backward(t0, pgrad(g, n->param[0]), pgrad(g, n->param[1]),
-                                         &n->save_mean, &n->save_invstd, gy, x,
-                                         pvalue(g, n->param[0]), 1));
-        break;
-    case SAKD_NODE_LINEAR:
-        SAKD_TRY(sakd_linear_backward(t0, pgrad(g, n->param[0]), pgrad(g, n->param[1]), gy, x,
-                                      pvalue(g, n->param[0])));
-        break;
-    case SAKD_NODE_LIF:
-        if (t0)
-            SAKD_TRY(sakd_lif_backward(t0, &n->lif, gy, g->T, &g->lif));
-        break;
-    case SAKD_NODE_RELU:
-        if (t0)
-            SAKD_TRY(sakd_relu_backward(t0, x, gy));
-        break;
-    case SAKD_NODE_MAXPOOL:
-        if (t0)
-            SAKD_TRY(sakd_maxpool_backward(t0, &n->index, gy, n->pool));
-        break;
-    case SAKD_NODE_GAP:
-        if (t0)
-            SAKD_TRY(sakd_global_avgpool_backward(t0, gy));
-        break;
-    case SAKD_NODE_REPEAT_T:
-        if (t0)
-            SAKD_TRY(sakd_repeat_time_backward(t0, gy, g->T));
-        break;
-    case SAKD_NODE_MEAN_T:
-        if (t0)
-            SAKD_TRY(sakd_mean_time_backward(t0, gy, g->T));
-        break;
-    case SAKD_NODE_ADD:
-    case SAKD_NODE_SEW: {
-        /* in[0] sums through scratch slot 0, in[1] through slot 1; an input that takes no
-         * gradient gets its slot as a sink. */
-        int id1 = n->in[1];
-        sakd_tensor *b = &g->acts[id1].value, sink0, sink1;
-        SAKD_TRY(grad_target(g, id1, 1, &v1, &t1));
-        if (!t0)
-            SAKD_TRY(sakd_tensor_view(&sink0, &g->scratch[0], "unused gradient", 0, x->ndim,
-                                      x->shape));
-        if (!t1)
-            SAKD_TRY(sakd_tensor_view(&sink1, &g->scratch[1], "unused gradient", 0, b->ndim,
-                                      b->shape));
-        sakd_tensor *w0 = t0 ? t0 : &sink0, *w1 = t1 ? t1 : &sink1;
-        if (n->kind == SAKD_NODE_ADD)
-            SAKD_TRY(sakd_add_backward(w0, w1, gy));
-        else
-            SAKD_TRY(sakd_sew_backward(w0, w1, x, b, gy, n->connect));
-        SAKD_TRY(finish_grad(g, n->in[0], t0));
-        return finish_grad(g, id1, t1);
-    }
-    }
-    return finish_grad(g, n->in[0], t0);
+    if (n->in[1] >= 0)
+        SAKD_TRY(grad_target(g, n->in[1], 1, &v1, &t1));
+    SAKD_TRY(kinds[n->kind].backward(g, n, t0, t1));
+    SAKD_TRY(finish_grad(g, n->in[0], t0));
+    return n->in[1] >= 0 ? finish_grad(g, n->in[1], t1) : SAKD_OK;
 }
 
 sakd_status sakd_graph_backward(sakd_graph *g, size_t n_seeds, const int *seed_ids,
@@ -518,8 +680,8 @@ sakd_status sakd_graph_backward(sakd_graph *g, size_t n_seeds, const int *seed_i
     for (size_t i = 0; i < n_seeds; i++) {
         sakd_act *a = sakd_graph_act_get(g, seed_ids[i]);
         if (!a || !a->needs_grad)
-            return sakd_error(SAKD_ERR_ARG, "backward seed %zu: activation %d takes no gradient",
-                              i, seed_ids[i]);
+            return sakd_error(SAKD_ERR_ARG, "backward seed %zu: activation %d takes no gradient", i,
+                              seed_ids[i]);
         if (a->grad_ready)
             SAKD_TRY(sakd_axpby(&a->grad, seeds[i], 1.0f, 1.0f));
         else
@@ -534,21 +696,36 @@ sakd_status sakd_graph_backward(sakd_graph *g, size_t n_seeds, const int *seed_i
     return SAKD_OK;
 }
 
+double sakd_node_macs_per_row(const sakd_graph *g, const sakd_node *n)
+{
+    return kinds[n->kind].macs ? kinds[n->kind].macs(g, n) : 0.0;
+}
+
+int sakd_node_spikes(const sakd_node *n)
+{
+    return kinds[n->kind].spikes;
+}
+
+double sakd_graph_stored_bytes(const sakd_graph *g)
+{
+    double b = 0.0;
+    for (size_t i = 0; i < g->n_acts; i++)
+        b += (double)sakd_tensor_numel(&g->acts[i].value) * sizeof(float);
+    for (size_t i = 0; i < g->n_nodes; i++)
+        if (kinds[g->nodes[i].kind].stored_bytes)
+            b += kinds[g->nodes[i].kind].stored_bytes(&g->nodes[i]);
+    return b;
+}
+
 void sakd_graph_free(sakd_graph *g)
 {
     for (size_t i = 0; i < g->n_acts; i++) {
         sakd_tensor_free(&g->acts[i].value);
         sakd_tensor_free(&g->acts[i].grad);
     }
-    for (size_t i = 0; i < g->n_nodes; i++) {
-        sakd_node *n = &g->nodes[i];
-        sakd_tensor_free(&n->save_mean);
-        sakd_tensor_free(&n->save_invstd);
-        if (n->kind == SAKD_NODE_LIF && n->lif.h.buf)
-            sakd_lif_cache_free(&n->lif);
-        if (n->kind == SAKD_NODE_MAXPOOL && n->index.buf)
-            sakd_pool_index_free(&n->index);
-    }
+    for (size_t i = 0; i < g->n_nodes; i++)
+        if (kinds[g->nodes[i].kind].release)
+            kinds[g->nodes[i].kind].release(&g->nodes[i]);
     sakd_tensor_free(&g->workspace);
     sakd_tensor_free(&g->scratch[0]);
     sakd_tensor_free(&g->scratch[1]);

@@ -24,6 +24,7 @@ typedef enum sakd_node_kind {
     SAKD_NODE_REPEAT_T,
     SAKD_NODE_MEAN_T,
     SAKD_NODE_LINEAR,
+    SAKD_NODE_KIND_COUNT
 } sakd_node_kind;
 
 /* An activation: the output of one node (or the graph input). */
@@ -31,34 +32,42 @@ typedef struct sakd_act {
     char name[96];
     int ndim;
     size_t shape[4];
-    int time_major;      /* leading dimension is T·B rather than B */
-    int needs_grad;      /* 0 for the input and what depends only on it without parameters */
-    sakd_tensor value;   /* kept for the backward pass */
-    sakd_tensor grad;    /* d loss / d value, when needs_grad */
-    int grad_ready;      /* during backward: grad holds the complete sum so far */
+    int time_major;    /* leading dimension is T·B rather than B */
+    int needs_grad;    /* 0 for the input and what depends only on it without parameters */
+    sakd_tensor value; /* kept for the backward pass */
+    sakd_tensor grad;  /* d loss / d value, when needs_grad */
+    int grad_ready;    /* during backward: grad holds the complete sum so far */
 } sakd_act;
 
+/* A node: one layer. What each kind does (allocate, forward, backward, release, cost) is one
+ * entry of the table in graph.c; its own state is the member of `u` named by its kind. */
 typedef struct sakd_node {
     sakd_node_kind kind;
-    char name[96];       /* module name, e.g. "layer1.0.bn1" */
-    int in[2];           /* activation ids (in[1] = -1 when unused) */
+    char name[96]; /* module name, e.g. "layer1.0.bn1" */
+    int in[2];     /* activation ids (in[1] = -1 when unused) */
     int out;
-    size_t param[4];     /* conv: weight; bn: weight, bias, running_mean, running_var;
-                            linear: weight, bias */
-    sakd_conv2d_params conv;
-    sakd_pool2d pool;
-    sakd_sew_connect connect;
-    sakd_tensor save_mean, save_invstd; /* BN: [C] batch statistics for backward */
-    sakd_lif_cache lif;                  /* LIF: h and spikes for BPTT */
-    sakd_pool_index index;               /* max pool: argmax */
+    size_t param[4]; /* conv: weight; bn: weight, bias, running_mean, running_var;
+                        linear: weight, bias */
+    union {
+        sakd_conv2d_params conv; /* SAKD_NODE_CONV */
+        struct {
+            sakd_tensor mean, invstd; /* [C]: the statistics the forward used */
+        } bn;                         /* SAKD_NODE_BN */
+        sakd_lif_cache lif;           /* SAKD_NODE_LIF: h and spikes for BPTT */
+        struct {
+            sakd_pool2d pool;
+            sakd_pool_index index; /* argmax */
+        } maxpool;                 /* SAKD_NODE_MAXPOOL */
+        sakd_sew_connect sew;      /* SAKD_NODE_SEW */
+    } u;
 } sakd_node;
 
 typedef struct sakd_graph {
     sakd_ctx *ctx;
-    sakd_params *params;  /* where parameters are registered (may be shared) */
-    int snn;              /* act() builds LIF (1) or ReLU (0) */
-    size_t T;             /* time steps (1 for the ANN) */
-    size_t batch;         /* B */
+    sakd_params *params; /* where parameters are registered (may be shared) */
+    int snn;             /* act() builds LIF (1) or ReLU (0) */
+    size_t T;            /* time steps (1 for the ANN) */
+    size_t batch;        /* B */
     sakd_lif_params lif;
     sakd_act *acts;
     size_t n_acts, cap_acts;
@@ -66,9 +75,10 @@ typedef struct sakd_graph {
     size_t n_nodes, cap_nodes;
     size_t workspace_floats; /* conv im2col workspace, shared by all conv nodes */
     sakd_tensor workspace;
-    sakd_tensor scratch[2];  /* [largest activation] each, for gradient sums at fan-out */
-    sakd_status status;      /* first error while building; builders return -1 after it */
+    sakd_tensor scratch[2]; /* [largest activation] each, for gradient sums at fan-out */
+    sakd_status status;     /* first error while building; builders return -1 after it */
     int allocated;
+    int train; /* the mode of the last forward; backward differentiates it */
 } sakd_graph;
 
 /* Starts a graph for batch B; an SNN uses T steps and `lif`, an ANN (snn = 0) T = 1. */
@@ -78,13 +88,12 @@ void sakd_graph_init(sakd_graph *g, sakd_ctx *ctx, sakd_params *params, int snn,
 /* Builders: each returns the id of its output activation, or -1 once g->status is an error.
  * Shapes are checked as the graph is built. `name` is the module name; parameters are
  * registered as name + ".weight" etc. in torchvision's naming. */
-int sakd_graph_input(sakd_graph *g, const char *name, size_t channels, size_t height,
-                     size_t width);
+int sakd_graph_input(sakd_graph *g, const char *name, size_t channels, size_t height, size_t width);
 /* An input whose gradient backward computes (e.g. a distillation head fed by the student). */
 int sakd_graph_input_with_grad(sakd_graph *g, const char *name, size_t channels, size_t height,
                                size_t width);
-int sakd_graph_conv(sakd_graph *g, const char *name, int in, size_t cout, size_t k,
-                    size_t stride, size_t pad);
+int sakd_graph_conv(sakd_graph *g, const char *name, int in, size_t cout, size_t k, size_t stride,
+                    size_t pad);
 int sakd_graph_bn(sakd_graph *g, const char *name, int in);
 int sakd_graph_act(sakd_graph *g, const char *name, int in); /* LIF or ReLU */
 int sakd_graph_relu(sakd_graph *g, const char *name, int in);
@@ -92,7 +101,7 @@ int sakd_graph_add(sakd_graph *g, const char *name, int a, int b);
 int sakd_graph_sew(sakd_graph *g, const char *name, int out, int id, sakd_sew_connect connect);
 int sakd_graph_maxpool(sakd_graph *g, const char *name, int in, size_t k, size_t stride,
                        size_t pad);
-int sakd_graph_gap(sakd_graph *g, const char *name, int in);        /* [N,C,H,W] → [N,C] */
+int sakd_graph_gap(sakd_graph *g, const char *name, int in);         /* [N,C,H,W] → [N,C] */
 int sakd_graph_repeat_time(sakd_graph *g, const char *name, int in); /* [B,…] → [T·B,…] */
 int sakd_graph_mean_time(sakd_graph *g, const char *name, int in);   /* [T·B,…] → [B,…] */
 int sakd_graph_linear(sakd_graph *g, const char *name, int in, size_t out_features);
@@ -101,18 +110,32 @@ int sakd_graph_linear(sakd_graph *g, const char *name, int in, size_t out_featur
 sakd_status sakd_graph_allocate(sakd_graph *g);
 
 /* Forward from the input activation (already filled: sakd_graph_input_tensor). train = 1:
- * BN uses batch statistics and updates its running statistics; 0: running statistics. */
+ * BN uses batch statistics and updates its running statistics; 0: running statistics. The
+ * mode is kept for the backward pass. */
 sakd_status sakd_graph_forward(sakd_graph *g, int train);
 
-/* Backward: seeds[i] (the same shape as activation seed_ids[i]) are added to the gradients of
- * those activations (the loss gradient of the output, feature-KD gradients of taps), then
- * gradients flow back to every parameter (written into params->grads). */
+/* Backward of the last forward, in its mode (after an eval-mode forward BN differentiates the
+ * normalization by its running statistics): seeds[i] (the same shape as activation
+ * seed_ids[i]) are added to the gradients of those activations (the loss gradient of the
+ * output, feature-KD gradients of taps), then gradients flow back to every parameter (written
+ * into params->grads). */
 sakd_status sakd_graph_backward(sakd_graph *g, size_t n_seeds, const int *seed_ids,
                                 const sakd_tensor *const *seeds);
 
 /* Activation by id, and the id of a named activation (-1 when absent). */
 sakd_act *sakd_graph_act_get(sakd_graph *g, int id);
 int sakd_graph_find(const sakd_graph *g, const char *name);
+
+/* What the metric walks (synaptic operations, firing rates, memory) need of a node, from its
+ * kind's entry in the table: the multiply-accumulates per row of its output (an image, or an
+ * image at one time step for a time-major output) of a synaptic layer (conv, linear), else 0;
+ * and whether its output is a spike train (LIF). */
+double sakd_node_macs_per_row(const sakd_graph *g, const sakd_node *n);
+int sakd_node_spikes(const sakd_node *n);
+
+/* Bytes of device memory held for the backward pass: every activation's value and what the
+ * nodes keep beside them (LIF: h and the spikes; BN: its statistics; max pool: the argmax). */
+double sakd_graph_stored_bytes(const sakd_graph *g);
 
 void sakd_graph_free(sakd_graph *g);
 

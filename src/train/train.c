@@ -633,9 +633,7 @@ sakd_status sakd_trainer_measure(sakd_trainer *t, size_t max_images, sakd_report
     unsigned char *wanted = calloc(g->n_acts, 1);
     for (size_t i = 0; wanted && i < g->n_nodes; i++) {
         const sakd_node *n = &g->nodes[i];
-        int id = n->kind == SAKD_NODE_LIF                                   ? n->out
-                 : n->kind == SAKD_NODE_CONV || n->kind == SAKD_NODE_LINEAR ? n->in[0]
-                                                                            : -1;
+        int id = sakd_node_spikes(n) ? n->out : sakd_node_macs_per_row(g, n) > 0 ? n->in[0] : -1;
         if (id >= 0)
             wanted[id] = 1;
     }
@@ -668,26 +666,17 @@ sakd_status sakd_trainer_measure(sakd_trainer *t, size_t max_images, sakd_report
         r->n_layers = 0;
         for (size_t i = 0; i < g->n_nodes; i++) {
             const sakd_node *n = &g->nodes[i];
-            if (n->kind == SAKD_NODE_LIF && r->n_layers < 128) {
+            if (sakd_node_spikes(n) && r->n_layers < 128) {
                 double rate = mean[n->out] / (double)nb;
                 snprintf(r->layer_name[r->n_layers], sizeof r->layer_name[0], "%s", n->name);
                 r->layer_rate[r->n_layers++] = rate;
                 rate_sum += rate;
             }
-            if (n->kind != SAKD_NODE_CONV && n->kind != SAKD_NODE_LINEAR)
+            double m = sakd_node_macs_per_row(g, n); /* of one row: image, or image at a step */
+            if (m == 0.0)
                 continue;
             const sakd_act *in = &g->acts[n->in[0]], *out = &g->acts[n->out];
             size_t rows = out->shape[0];
-            double per_row = 1.0;
-            for (int j = 1; j < out->ndim; j++)
-                per_row *= (double)out->shape[j];
-            double fan_in = 1.0;
-            for (int j = 1; j < in->ndim; j++)
-                fan_in *= (double)in->shape[j];
-            if (n->kind == SAKD_NODE_CONV)
-                fan_in = (double)(in->shape[1] * t->sp.items[n->param[0]].shape[2] *
-                                  t->sp.items[n->param[0]].shape[3]);
-            double m = per_row * fan_in; /* MACs of one row (image, or image at one step) */
             if (!snn || n->in[0] == t->student.input) {
                 macs += m * (double)rows / (double)t->B;
             } else {
