@@ -34,8 +34,7 @@
 #include "runtime/timer.h"
 #include "train/config.h"
 #include "train/train.h"
+#include "version.h"
 
-/* "0.1.0" */
-const char *sakd_version(void);
 
 #endif

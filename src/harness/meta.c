@@ -12,12 +12,11 @@
 
 #include <clblast_c.h>
 
-#include "harness/build_git.h"
 #include "harness/meta.h"
 #include "io/file.h"
 #include "runtime/device.h"
 #include "runtime/strbuf.h"
-#include "sakd.h"
+#include "version.h"
 
 void sakd_meta_init(sakd_meta *m)
 {
@@ -184,7 +183,7 @@ void sakd_meta_git_describe(char *buf, size_t size)
 {
     /* Taken when the library was built, not from the source tree now: the tree may have moved
      * on since (a commit, an edit) while this binary runs. */
-    snprintf(buf, size, "%s", SAKD_BUILD_GIT);
+    snprintf(buf, size, "%s", sakd_build_git());
 }
 
 sakd_status sakd_meta_provenance(sakd_meta *m, const char *device_spec)

@@ -10,8 +10,8 @@
 
 #include "io/h5.h"
 #include "runtime/log.h"
+#include "version.h"
 
-const char *sakd_version(void);
 
 struct sakd_checkpoint {
     sakd_h5_file file;

@@ -20,6 +20,7 @@
 #include "runtime/log.h"
 #include "runtime/rng.h"
 #include "runtime/timer.h"
+#include "version.h"
 
 /* Energy per operation at 45 nm (Horowitz 2014), as the SNN literature uses. */
 #define ENERGY_AC_PJ 0.9
@@ -187,18 +188,6 @@ static const char *opt_state_name(const sakd_trainer *t, int which)
     return which ? NULL : "momentum";
 }
 
-static void git_describe(char *buf, size_t size)
-{
-    buf[0] = '\0';
-    FILE *p = popen("git describe --always --dirty 2>/dev/null", "r");
-    if (!p)
-        return;
-    if (!fgets(buf, (int)size, p))
-        buf[0] = '\0';
-    pclose(p);
-    buf[strcspn(buf, "\n")] = '\0';
-}
-
 static sakd_status save_checkpoint(sakd_trainer *t, const char *path, double test_acc)
 {
     sakd_params *p = &t->sp;
@@ -252,7 +241,7 @@ static sakd_status save_checkpoint(sakd_trainer *t, const char *path, double tes
         meta.step = t->step;
         meta.seed = (long long)t->cfg.train.seed;
         meta.test_acc = test_acc;
-        git_describe(meta.git, sizeof meta.git);
+        snprintf(meta.git, sizeof meta.git, "%s", sakd_build_git());
         snprintf(meta.device, sizeof meta.device, "%.255s", t->ctx->info.name);
         snprintf(meta.driver, sizeof meta.driver, "%.127s", t->ctx->info.driver);
         snprintf(meta.optimizer, sizeof meta.optimizer, "%s",
