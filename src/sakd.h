@@ -36,5 +36,4 @@
 #include "train/train.h"
 #include "version.h"
 
-
 #endif

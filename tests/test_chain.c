@@ -71,12 +71,11 @@ static chain_out run_chain(const float *x_h, const float *w_h, const float *b_h,
     TEST_OK(sakd_batchnorm_backward(&gy, &ggamma, &gbeta, &mean, &invstd, &gz, &y, &gamma, 1));
     TEST_OK(sakd_conv2d_backward(&gx, &gw, &gb, &work, &gy, &x, &w, &p));
 
-    chain_out o = {download(&s),  download(&gx),     download(&gw),   download(&gb),
+    chain_out o = {download(&s),      download(&gx),    download(&gw),    download(&gb),
                    download(&ggamma), download(&gbeta), download(&rmean), download(&rvar)};
     sakd_lif_cache_free(&cache);
-    sakd_tensor *all[] = {&x,  &w,      &b,     &gamma, &beta,   &y,     &z,    &s,
-                          &gs, &gz,     &gy,    &gx,    &gw,     &gb,    &ggamma, &gbeta,
-                          &mean, &invstd, &rmean, &rvar, &work};
+    sakd_tensor *all[] = {&x,  &w,  &b,  &gamma,  &beta,  &y,    &z,      &s,     &gs,   &gz,  &gy,
+                          &gx, &gw, &gb, &ggamma, &gbeta, &mean, &invstd, &rmean, &rvar, &work};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         sakd_tensor_free(all[i]);
     return o;
@@ -99,8 +98,8 @@ START_TEST(test_chain_bit_identical)
         const char *name;
         float *p, *q;
         size_t n;
-    } cmp[] = {{"spikes", a.spikes, c.spikes, ny}, {"grad x", a.gx, c.gx, nx},
-               {"grad weight", a.gw, c.gw, nw},    {"grad bias", a.gb, c.gb, COUT},
+    } cmp[] = {{"spikes", a.spikes, c.spikes, ny},       {"grad x", a.gx, c.gx, nx},
+               {"grad weight", a.gw, c.gw, nw},          {"grad bias", a.gb, c.gb, COUT},
                {"grad gamma", a.ggamma, c.ggamma, COUT}, {"grad beta", a.gbeta, c.gbeta, COUT},
                {"running mean", a.rmean, c.rmean, COUT}, {"running var", a.rvar, c.rvar, COUT}};
     size_t fired = 0;

@@ -254,14 +254,8 @@ START_TEST(test_bench_train_and_lif_layer)
     ck_assert_int_eq(RUN(NULL, "bench", "train", "model.width=0.0625", "model.T=2", "train.batch=2",
                          "--size", "8", "--reps", "1", "--warmup", "0", "--csv", csv),
                      0);
-    const char *want[] = {"ann",
-                          "snn",
-                          "sakd",
-                          "im2col/col2im",
-                          "lif",
-                          "bn",
-                          "optimizer",
-                          "SAKD step / SNN step",
+    const char *want[] = {"ann",          "snn", "sakd",      "im2col/col2im",
+                          "lif",          "bn",  "optimizer", "SAKD step / SNN step",
                           "GEMM provider"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         EXPECT_IN_OUTPUT(want[i]);

@@ -24,8 +24,8 @@ static const size_t count = 4;
 
 static void setup(void)
 {
-    list[0] = make(0, 0, "Portable Computing Language", "pthread-skylake-avx512",
-                   CL_DEVICE_TYPE_CPU);
+    list[0] =
+        make(0, 0, "Portable Computing Language", "pthread-skylake-avx512", CL_DEVICE_TYPE_CPU);
     list[1] = make(1, 0, "NVIDIA CUDA", "NVIDIA H200", CL_DEVICE_TYPE_GPU);
     list[2] = make(1, 1, "NVIDIA CUDA", "NVIDIA A100-SXM4-40GB", CL_DEVICE_TYPE_GPU);
     list[3] = make(2, 0, "Intel(R) FPGA SDK for OpenCL(TM)", "Agilex Emulation",
@@ -99,9 +99,9 @@ START_TEST(test_substrings)
     ck_assert_uint_eq(pick("h200"), 1);
     ck_assert_uint_eq(pick("A100"), 2);
     ck_assert_uint_eq(pick("a100-sxm4"), 2);
-    ck_assert_uint_eq(pick("nvidia"), 1);       /* first match */
-    ck_assert_uint_eq(pick("portable"), 0);     /* platform name */
-    ck_assert_uint_eq(pick("fpga sdk"), 3);     /* platform name with a space */
+    ck_assert_uint_eq(pick("nvidia"), 1);   /* first match */
+    ck_assert_uint_eq(pick("portable"), 0); /* platform name */
+    ck_assert_uint_eq(pick("fpga sdk"), 3); /* platform name with a space */
     ck_assert_uint_eq(pick("skylake"), 0);
 }
 END_TEST
@@ -139,8 +139,8 @@ START_TEST(test_random_indices)
         char spec[64];
         snprintf(spec, sizeof spec, "%*s%0*u:%0*u%*s", (int)test_rand_size(&r, 0, 3), "",
                  (int)test_rand_size(&r, 1, 4), list[i].platform_index,
-                 (int)test_rand_size(&r, 1, 4), list[i].device_index,
-                 (int)test_rand_size(&r, 0, 3), "");
+                 (int)test_rand_size(&r, 1, 4), list[i].device_index, (int)test_rand_size(&r, 0, 3),
+                 "");
         ck_assert_uint_eq(pick(spec), i);
     }
 }

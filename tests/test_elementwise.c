@@ -81,8 +81,8 @@ START_TEST(test_size_mismatch)
     TEST_OK(sakd_tensor_new(&a, ctx, "short", 1, &n));
     TEST_OK(sakd_tensor_new(&b, ctx, "long", 1, &m));
     ck_assert_int_eq(sakd_axpby(&a, &b, 1.0f, 1.0f), SAKD_ERR_ARG);
-    ck_assert_msg(strstr(sakd_error_detail(), "short") && strstr(sakd_error_detail(), "long"),
-                  "%s", sakd_error_detail());
+    ck_assert_msg(strstr(sakd_error_detail(), "short") && strstr(sakd_error_detail(), "long"), "%s",
+                  sakd_error_detail());
     sakd_tensor_free(&a);
     sakd_tensor_free(&b);
 }

@@ -73,8 +73,8 @@ static void check_gemm(const gemm_shape *g)
                 ck_assert_msg(fabs(out[ci] - ref) <= tol,
                               "%zux%zux%zu batch %zu %c%c: C[%zu][%zu][%zu] = %.9g, reference "
                               "%.9g (tolerance %.3g, seed %llu)",
-                              g->m, g->n, g->k, g->batch, g->ta ? 'T' : 'N', g->tb ? 'T' : 'N',
-                              p, i, j, out[ci], ref, tol, (unsigned long long)test_seed());
+                              g->m, g->n, g->k, g->batch, g->ta ? 'T' : 'N', g->tb ? 'T' : 'N', p,
+                              i, j, out[ci], ref, tol, (unsigned long long)test_seed());
             }
     for (size_t i = 0; i < nc; i++)
         if (!inside[i])
@@ -104,9 +104,16 @@ START_TEST(test_gemm_random_shapes)
     /* _i is the transpose combination: NN, TN, NT, TT. */
     test_rng r = test_rng_new(100 + (uint64_t)_i);
     for (int trial = 0; trial < 3; trial++) {
-        gemm_shape g = {odd_size(&r, 1, 90), odd_size(&r, 1, 90), odd_size(&r, 1, 130), 1,
-                        _i & 1, (_i >> 1) & 1, test_rand_size(&r, 0, 5), test_rand_size(&r, 0, 7),
-                        (float)test_rand_uniform(&r, -2, 2), (float)test_rand_uniform(&r, -1, 1)};
+        gemm_shape g = {odd_size(&r, 1, 90),
+                        odd_size(&r, 1, 90),
+                        odd_size(&r, 1, 130),
+                        1,
+                        _i & 1,
+                        (_i >> 1) & 1,
+                        test_rand_size(&r, 0, 5),
+                        test_rand_size(&r, 0, 7),
+                        (float)test_rand_uniform(&r, -2, 2),
+                        (float)test_rand_uniform(&r, -1, 1)};
         check_gemm(&g);
     }
 }
@@ -116,7 +123,7 @@ START_TEST(test_gemm_edges)
 {
     /* 1x1x1, a single row, a single column, a long reduction, alpha = 1 beta = 0. */
     const gemm_shape shapes[] = {
-        {1, 1, 1, 1, 0, 0, 0, 0, 1.0f, 0.0f},   {1, 37, 19, 1, 0, 1, 2, 3, 0.5f, 1.0f},
+        {1, 1, 1, 1, 0, 0, 0, 0, 1.0f, 0.0f},    {1, 37, 19, 1, 0, 1, 2, 3, 0.5f, 1.0f},
         {41, 1, 23, 1, 1, 0, 1, 1, -1.0f, 0.5f}, {7, 9, 1001, 1, 0, 0, 0, 0, 1.0f, 0.0f},
         {33, 17, 65, 1, 1, 1, 0, 0, 1.0f, 1.0f},
     };
@@ -129,9 +136,15 @@ START_TEST(test_gemm_batched)
 {
     test_rng r = test_rng_new(200);
     for (int tr = 0; tr < 4; tr++) {
-        gemm_shape g = {odd_size(&r, 1, 40), odd_size(&r, 1, 40), odd_size(&r, 1, 60),
-                        test_rand_size(&r, 2, 5), tr & 1, tr >> 1, test_rand_size(&r, 0, 3),
-                        test_rand_size(&r, 0, 5), (float)test_rand_uniform(&r, -2, 2),
+        gemm_shape g = {odd_size(&r, 1, 40),
+                        odd_size(&r, 1, 40),
+                        odd_size(&r, 1, 60),
+                        test_rand_size(&r, 2, 5),
+                        tr & 1,
+                        tr >> 1,
+                        test_rand_size(&r, 0, 3),
+                        test_rand_size(&r, 0, 5),
+                        (float)test_rand_uniform(&r, -2, 2),
                         (float)test_rand_uniform(&r, -1, 1)};
         check_gemm(&g);
     }
@@ -155,8 +168,8 @@ START_TEST(test_gemm_beta_zero_ignores_nan)
     TEST_OK(sakd_tensor_upload(&ta, a));
     TEST_OK(sakd_tensor_upload(&tb, b));
     TEST_OK(sakd_tensor_fill(&tc, NAN));
-    TEST_OK(sakd_gemm(ctx, 0, 0, m, n, k, 1.0f, (sakd_mat){ta.buf, 0, k},
-                      (sakd_mat){tb.buf, 0, n}, 0.0f, (sakd_mat){tc.buf, 0, n}));
+    TEST_OK(sakd_gemm(ctx, 0, 0, m, n, k, 1.0f, (sakd_mat){ta.buf, 0, k}, (sakd_mat){tb.buf, 0, n},
+                      0.0f, (sakd_mat){tc.buf, 0, n}));
     TEST_OK(sakd_tensor_download(&tc, c));
     for (size_t i = 0; i < nc; i++)
         ck_assert_msg(isfinite(c[i]), "C[%zu] = %g after beta = 0", i, c[i]);
@@ -183,9 +196,9 @@ START_TEST(test_gemm_bad_arguments)
                   "%s", sakd_error_detail());
     /* C does not fit in its buffer. */
     ck_assert_int_eq(sakd_gemm(ctx, 0, 0, 16, 8, 8, 1.0f, m8, m8, 0.0f, m8), bad);
-    ck_assert_msg(strstr(sakd_error_detail(),
-                         host ? "GEMM A needs floats 0 to 128 of a buffer of 64"
-                              : "CLBlastInsufficientMemory"),
+    ck_assert_msg(strstr(sakd_error_detail(), host
+                                                  ? "GEMM A needs floats 0 to 128 of a buffer of 64"
+                                                  : "CLBlastInsufficientMemory"),
                   "%s", sakd_error_detail());
     /* k = 0 with beta != 1 has no meaning here. */
     ck_assert_int_eq(sakd_gemm(ctx, 0, 0, 4, 4, 0, 1.0f, m8, m8, 0.5f, m8), SAKD_ERR_ARG);

@@ -6,8 +6,8 @@
 
 #include "testutil.h"
 
-static const char *models[] = {"resnet19",     "resnet18",     "resnet34",     "resnet50",
-                               "resnet101",    "resnet152",    "sew_resnet18", "sew_resnet34",
+static const char *models[] = {"resnet19",     "resnet18",      "resnet34",      "resnet50",
+                               "resnet101",    "resnet152",     "sew_resnet18",  "sew_resnet34",
                                "sew_resnet50", "sew_resnet101", "sew_resnet152", "vgg11"};
 #define N_MODELS (sizeof models / sizeof models[0])
 

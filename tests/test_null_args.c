@@ -16,14 +16,14 @@ static sakd_tensor nullbuf(int ndim, const size_t *shape)
     return t;
 }
 
-#define EXPECT_NULL_REFUSED(call)                                                                \
-    do {                                                                                         \
-        sakd_error_clear();                                                                      \
-        sakd_status st_ = (call);                                                                \
-        ck_assert_msg(st_ == SAKD_ERR_ARG, "%s returned %d", #call, (int)st_);                   \
-        ck_assert_msg(strstr(sakd_error_detail(), "nullbuf") != NULL ||                          \
-                          strstr(sakd_error_detail(), "(null)") != NULL,                         \
-                      "%s: detail does not name the tensor: %s", #call, sakd_error_detail());    \
+#define EXPECT_NULL_REFUSED(call)                                                                  \
+    do {                                                                                           \
+        sakd_error_clear();                                                                        \
+        sakd_status st_ = (call);                                                                  \
+        ck_assert_msg(st_ == SAKD_ERR_ARG, "%s returned %d", #call, (int)st_);                     \
+        ck_assert_msg(strstr(sakd_error_detail(), "nullbuf") != NULL ||                            \
+                          strstr(sakd_error_detail(), "(null)") != NULL,                           \
+                      "%s: detail does not name the tensor: %s", #call, sakd_error_detail());      \
     } while (0)
 
 START_TEST(test_null_buffers)

@@ -11,7 +11,7 @@
 #include "testutil.h"
 
 /* Environment variables the tests change, restored after each test. */
-static const char *saved_names[] = {"SAKD_CACHE_DIR", "SAKD_NO_CACHE", "SAKD_CL_DIR",
+static const char *saved_names[] = {"SAKD_CACHE_DIR",     "SAKD_NO_CACHE",  "SAKD_CL_DIR",
                                     "SAKD_CL_BINARY_DIR", "XDG_CACHE_HOME", "HOME"};
 #define N_SAVED (sizeof saved_names / sizeof saved_names[0])
 static char *saved_values[N_SAVED];
@@ -130,15 +130,12 @@ static void damage_cache(int how)
     FILE *f = fopen(path, "wb");
     ck_assert_ptr_nonnull(f);
     switch (how) {
-    case 0: /* truncated to half */
-        fwrite(data, 1, size / 2, f);
-        break;
+    case 0: /* truncated to half */ fwrite(data, 1, size / 2, f); break;
     case 1: /* one byte flipped in the middle of the binary */
         data[size / 2] ^= 0x40;
         fwrite(data, 1, size, f);
         break;
-    case 2: /* empty */
-        break;
+    case 2: /* empty */ break;
     default: /* garbage of the same length */
         for (size_t i = 0; i < size; i++)
             fputc((int)(i * 7919 % 251), f);
@@ -201,8 +198,8 @@ START_TEST(test_cache_dir_unusable)
     char src[256];
     kernel_source(src, sizeof src, test_seed() + 300, 1);
     cl_program p;
-    sakd_status st = sakd_program_build(test_ctx(), "put.cl", src, strlen(src), "-DVALUE=0", &p,
-                                        NULL);
+    sakd_status st =
+        sakd_program_build(test_ctx(), "put.cl", src, strlen(src), "-DVALUE=0", &p, NULL);
     ck_assert_int_eq(st, SAKD_ERR_IO);
     ck_assert_msg(strstr(sakd_error_detail(), "not-a-dir") &&
                       strstr(sakd_error_detail(), "SAKD_NO_CACHE"),

@@ -18,10 +18,10 @@ START_TEST(test_philox_raw)
     for (size_t i = 0; i < 6 * N; i++)
         in[i] = (uint32_t)test_rand_u64(&r);
     /* The Random123 known-answer inputs first. */
-    const uint32_t kat_in[3][6] = {{0, 0, 0, 0, 0, 0},
-                                   {~0u, ~0u, ~0u, ~0u, ~0u, ~0u},
-                                   {0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344, 0xa4093822,
-                                    0x299f31d0}};
+    const uint32_t kat_in[3][6] = {
+        {0, 0, 0, 0, 0, 0},
+        {~0u, ~0u, ~0u, ~0u, ~0u, ~0u},
+        {0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344, 0xa4093822, 0x299f31d0}};
     const uint32_t kat_out[3][4] = {{0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8},
                                     {0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd},
                                     {0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1}};
@@ -31,16 +31,16 @@ START_TEST(test_philox_raw)
     cl_mem bin, bout;
     TEST_OK(sakd_buffer_new(ctx, "philox in", sizeof in, &bin));
     TEST_OK(sakd_buffer_new(ctx, "philox out", sizeof out, &bout));
-    ck_assert_int_eq(clEnqueueWriteBuffer(ctx->queue, bin, CL_TRUE, 0, sizeof in, in, 0, NULL,
-                                          NULL),
-                     CL_SUCCESS);
+    ck_assert_int_eq(
+        clEnqueueWriteBuffer(ctx->queue, bin, CL_TRUE, 0, sizeof in, in, 0, NULL, NULL),
+        CL_SUCCESS);
     cl_kernel k;
     TEST_OK(sakd_kernel_get(ctx, "random", NULL, "philox_raw", &k));
     cl_ulong n = N;
     TEST_OK(sakd_launch_1d(ctx, k, N, 3, (sakd_arg[]){SAKD_ARG(bout), SAKD_ARG(bin), SAKD_ARG(n)}));
-    ck_assert_int_eq(clEnqueueReadBuffer(ctx->queue, bout, CL_TRUE, 0, sizeof out, out, 0, NULL,
-                                         NULL),
-                     CL_SUCCESS);
+    ck_assert_int_eq(
+        clEnqueueReadBuffer(ctx->queue, bout, CL_TRUE, 0, sizeof out, out, 0, NULL, NULL),
+        CL_SUCCESS);
     for (int v = 0; v < 3; v++)
         for (int w = 0; w < 4; w++)
             ck_assert_msg(out[4 * v + w] == kat_out[v][w], "KAT %d word %d: %08x", v, w,

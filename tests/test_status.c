@@ -5,10 +5,18 @@
 
 START_TEST(test_strerror_distinct)
 {
-    const sakd_status all[] = {SAKD_OK,         SAKD_ERR_OPENCL, SAKD_ERR_NO_PLATFORM,
-                               SAKD_ERR_NO_DEVICE, SAKD_ERR_BUILD, SAKD_ERR_IO,
-                               SAKD_ERR_NOMEM,  SAKD_ERR_ARG,    SAKD_ERR_CLBLAST,
-                               SAKD_ERR_FORMAT, SAKD_ERR_NOT_FOUND, SAKD_ERR_CHECK,
+    const sakd_status all[] = {SAKD_OK,
+                               SAKD_ERR_OPENCL,
+                               SAKD_ERR_NO_PLATFORM,
+                               SAKD_ERR_NO_DEVICE,
+                               SAKD_ERR_BUILD,
+                               SAKD_ERR_IO,
+                               SAKD_ERR_NOMEM,
+                               SAKD_ERR_ARG,
+                               SAKD_ERR_CLBLAST,
+                               SAKD_ERR_FORMAT,
+                               SAKD_ERR_NOT_FOUND,
+                               SAKD_ERR_CHECK,
                                SAKD_ERR_INTERRUPTED};
     size_t n = sizeof all / sizeof all[0];
     for (size_t i = 0; i < n; i++) {

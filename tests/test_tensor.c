@@ -10,8 +10,8 @@ START_TEST(test_round_trip)
 {
     sakd_ctx *ctx = test_ctx();
     test_rng r = test_rng_new(400);
-    size_t shape[5] = {test_rand_size(&r, 1, 3), test_rand_size(&r, 1, 5),
-                       test_rand_size(&r, 1, 7), test_rand_size(&r, 1, 9), 3};
+    size_t shape[5] = {test_rand_size(&r, 1, 3), test_rand_size(&r, 1, 5), test_rand_size(&r, 1, 7),
+                       test_rand_size(&r, 1, 9), 3};
     sakd_tensor t;
     TEST_OK(sakd_tensor_new(&t, ctx, "x", 5, shape));
     size_t n = sakd_tensor_numel(&t);

@@ -543,7 +543,8 @@ static void check_eval_run(const char *run)
         double want = sakd_meta_number(&good, good.keys[i]);
         double got = sakd_meta_number(&now, good.keys[i]);
         if (isnan(want)) { /* a text value (gemm_provider): kept as it was */
-            const char *w = sakd_meta_get(&good, good.keys[i]), *g = sakd_meta_get(&now, good.keys[i]);
+            const char *w = sakd_meta_get(&good, good.keys[i]),
+                       *g = sakd_meta_get(&now, good.keys[i]);
             ck_assert_msg(g && strcmp(g, w) == 0, "%s: '%s' after eval --run, '%s' after training",
                           good.keys[i], g ? g : "(none)", w);
             continue;

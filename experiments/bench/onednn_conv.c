@@ -131,8 +131,8 @@ static void bench_shape(const shape *s, int reps)
     CHECK(dnnl_convolution_backward_data_desc_init(&bdd, dnnl_convolution_direct, &src_a, &wei_a,
                                                    &dst_a, strides, pads, pads));
     CHECK(dnnl_primitive_desc_create(&bdpd, &bdd, NULL, eng, fpd));
-    CHECK(dnnl_convolution_backward_weights_desc_init(&bwd, dnnl_convolution_direct, &src_a,
-                                                      &wei_a, NULL, &dst_a, strides, pads, pads));
+    CHECK(dnnl_convolution_backward_weights_desc_init(&bwd, dnnl_convolution_direct, &src_a, &wei_a,
+                                                      NULL, &dst_a, strides, pads, pads));
     CHECK(dnnl_primitive_desc_create(&bwpd, &bwd, NULL, eng, fpd));
 
     dnnl_primitive_t fwd, bwdd, bwdw;
@@ -168,12 +168,12 @@ static void bench_shape(const shape *s, int reps)
         rgw.dst = gw;
     }
 
-    dnnl_exec_arg_t fa[3] = {{DNNL_ARG_SRC, rx.dst}, {DNNL_ARG_WEIGHTS, rw.dst},
-                             {DNNL_ARG_DST, y_o}};
-    dnnl_exec_arg_t da[3] = {{DNNL_ARG_DIFF_DST, rgy.dst}, {DNNL_ARG_WEIGHTS, rwd.dst},
-                             {DNNL_ARG_DIFF_SRC, gx_o}};
-    dnnl_exec_arg_t wa[3] = {{DNNL_ARG_SRC, rxw.dst}, {DNNL_ARG_DIFF_DST, rgyw.dst},
-                             {DNNL_ARG_DIFF_WEIGHTS, gw_o}};
+    dnnl_exec_arg_t fa[3] = {
+        {DNNL_ARG_SRC, rx.dst}, {DNNL_ARG_WEIGHTS, rw.dst}, {DNNL_ARG_DST, y_o}};
+    dnnl_exec_arg_t da[3] = {
+        {DNNL_ARG_DIFF_DST, rgy.dst}, {DNNL_ARG_WEIGHTS, rwd.dst}, {DNNL_ARG_DIFF_SRC, gx_o}};
+    dnnl_exec_arg_t wa[3] = {
+        {DNNL_ARG_SRC, rxw.dst}, {DNNL_ARG_DIFF_DST, rgyw.dst}, {DNNL_ARG_DIFF_WEIGHTS, gw_o}};
 
     double tf[64], tb[64], tfa[64], tba[64];
     for (int r = -1; r < reps; r++) {
@@ -274,8 +274,8 @@ int main(int argc, char **argv)
     int n = T * B;
     /* the shapes `sakd bench ops --width 0.25 --size 28` lists, in its order */
     const shape shapes[] = {
-        {B, 1, 28, 16, 3, 1},   {n, 16, 28, 32, 3, 1}, {n, 32, 28, 32, 3, 1},
-        {n, 16, 28, 32, 1, 1},  {n, 32, 28, 64, 3, 2}, {n, 64, 14, 64, 3, 1},
+        {B, 1, 28, 16, 3, 1},   {n, 16, 28, 32, 3, 1},  {n, 32, 28, 32, 3, 1},
+        {n, 16, 28, 32, 1, 1},  {n, 32, 28, 64, 3, 2},  {n, 64, 14, 64, 3, 1},
         {n, 32, 28, 64, 1, 2},  {n, 64, 14, 128, 3, 2}, {n, 128, 7, 128, 3, 1},
         {n, 64, 14, 128, 1, 2},
     };

@@ -24,10 +24,10 @@ typedef struct op_case op_case;
 struct op_case {
     const char *op;
     char shape[80];
-    int gemm;            /* work is FLOPs (GEMM-bound) rather than bytes */
-    double fwd_work;     /* FLOPs or bytes of one forward */
-    double bwd_work;     /* of one backward; 0 when the op has none */
-    sakd_tensor t[16];   /* the op's tensors, by position */
+    int gemm;          /* work is FLOPs (GEMM-bound) rather than bytes */
+    double fwd_work;   /* FLOPs or bytes of one forward */
+    double bwd_work;   /* of one backward; 0 when the op has none */
+    sakd_tensor t[16]; /* the op's tensors, by position */
     size_t nt;
     sakd_lif_cache lif;
     int has_lif;
@@ -238,8 +238,8 @@ static sakd_status setup_act(op_case *c, sakd_ctx *ctx, const char *op, size_t n
         const char *names[] = {"x", "y", "gy", "gx"};
         for (int i = 0; i < 4; i++)
             SAKD_TRY(add_tensor(c, ctx, names[i], 4, s, -1.0f, 1.0f));
-        const char *vnames[] = {"mean", "invstd", "rmean", "rvar", "gamma", "beta", "ggamma",
-                                "gbeta"};
+        const char *vnames[] = {"mean",  "invstd", "rmean",  "rvar",
+                                "gamma", "beta",   "ggamma", "gbeta"};
         for (int i = 0; i < 8; i++)
             SAKD_TRY(add_tensor(c, ctx, vnames[i], 1, vs, 0.5f, 1.5f));
         c->fwd_work = 8.0 * e;  /* read x, write y */
@@ -484,18 +484,18 @@ static sakd_status bench_resnet19(bench *b, double width, size_t in_ch, size_t h
     sakd_status st = SAKD_OK;
     op_case c;
     memset(&c, 0, sizeof c);
-#define RUN(setup)                                                                               \
-    do {                                                                                         \
-        st = (setup);                                                                            \
-        if (st == SAKD_OK)                                                                       \
-            st = run_case(b, &c);                                                                \
-        free_case(&c, b->ctx);                                                                           \
-        if (st != SAKD_OK)                                                                       \
-            return st;                                                                           \
+#define RUN(setup)                                                                                 \
+    do {                                                                                           \
+        st = (setup);                                                                              \
+        if (st == SAKD_OK)                                                                         \
+            st = run_case(b, &c);                                                                  \
+        free_case(&c, b->ctx);                                                                     \
+        if (st != SAKD_OK)                                                                         \
+            return st;                                                                             \
     } while (0)
     for (size_t i = 0; i < sizeof convs / sizeof convs[0]; i++)
-        RUN(setup_conv(&c, b->ctx, convs[i].n, convs[i].cin, convs[i].cout, convs[i].h,
-                       convs[i].k, convs[i].stride));
+        RUN(setup_conv(&c, b->ctx, convs[i].n, convs[i].cin, convs[i].cout, convs[i].h, convs[i].k,
+                       convs[i].stride));
     const struct {
         size_t ch, h;
     } acts[] = {{c1, h}, {c2, h}, {c3, h2}, {c4, h3}};

@@ -65,8 +65,7 @@ int cmd_kernels(cli_opts *opts, int argc, char **argv)
     if (!export_dir) {
         for (size_t i = 0; i < sakd_cl_n_files; i++)
             printf("%-16s %s (%zu bytes)\n", sakd_cl_files[i].name,
-                   is_family(sakd_cl_files[i].name) ? "family" : "include",
-                   sakd_cl_files[i].size);
+                   is_family(sakd_cl_files[i].name) ? "family" : "include", sakd_cl_files[i].size);
         return SAKD_EXIT_OK;
     }
     for (int a = optind; a < argc; a++) {
@@ -120,8 +119,7 @@ int cmd_kernels(cli_opts *opts, int argc, char **argv)
         snprintf(label, sizeof label, "%.64s.cl", family);
         st = sakd_cl_source(family, &text, &size);
         if (st == SAKD_OK) {
-            st = sakd_program_build(ctx, label, text, size, variants[v].options, &program,
-                                    NULL);
+            st = sakd_program_build(ctx, label, text, size, variants[v].options, &program, NULL);
             free(text);
         }
         if (st == SAKD_OK) {

@@ -9,8 +9,7 @@ static void help_help(void);
 static int cmd_help(cli_opts *opts, int argc, char **argv);
 
 static const cli_command commands[] = {
-    {"train", "train an ANN, an SNN, or an SNN by SAKD from a config file", cmd_train,
-     help_train},
+    {"train", "train an ANN, an SNN, or an SNN by SAKD from a config file", cmd_train, help_train},
     {"sweep", "run a sweep file's grid of runs (-j N at once), list them, or write Slurm jobs",
      cmd_sweep, help_sweep},
     {"collect", "rebuild a sweep's summary, tables and figures from its run directories",
@@ -23,10 +22,9 @@ static const cli_command commands[] = {
      help_selftest},
     {"kernels", "list, print or export the built-in OpenCL kernel programs", cmd_kernels,
      help_kernels},
-    {"bench", "benchmarks: GEMM, every op, the training step, the LIF-layer benchmark",
-     cmd_bench, help_bench},
-    {"tune", "tune CLBlast's GEMM kernels for a model on the selected device", cmd_tune,
-     help_tune},
+    {"bench", "benchmarks: GEMM, every op, the training step, the LIF-layer benchmark", cmd_bench,
+     help_bench},
+    {"tune", "tune CLBlast's GEMM kernels for a model on the selected device", cmd_tune, help_tune},
     {"help", "show help for a command", cmd_help, help_help},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

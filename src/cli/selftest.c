@@ -68,8 +68,8 @@ static double gemm_check(sakd_ctx *ctx, const gemm_case *g, unsigned *seed, doub
     sakd_mat ma = {ta.buf, off, lda}, mb = {tb.buf, off, ldb}, mc = {tc.buf, off, ldc};
     sakd_status st = g->batch == 1
                          ? sakd_gemm(ctx, g->ta, g->tb, g->m, g->n, g->k, alpha, ma, mb, beta, mc)
-                         : sakd_gemm_batched(ctx, g->ta, g->tb, g->m, g->n, g->k, alpha, ma, sa,
-                                             mb, sb, beta, mc, sc, g->batch);
+                         : sakd_gemm_batched(ctx, g->ta, g->tb, g->m, g->n, g->k, alpha, ma, sa, mb,
+                                             sb, beta, mc, sc, g->batch);
     if (st != SAKD_OK || sakd_tensor_download(&tc, out))
         goto done;
     ratio = 0.0;

@@ -27,24 +27,24 @@ typedef struct sakd_distill_cfg {
     sakd_transform transform;
     int proj_relu;
     sakd_distance distance;
-    double feature_tau;        /* τ_f of the kl distance */
-    int per_block;             /* taps at every block (1) or at each stage's end (0) */
-    sakd_tap_kind tap;         /* after or before the spike */
+    double feature_tau; /* τ_f of the kl distance */
+    int per_block;      /* taps at every block (1) or at each stage's end (0) */
+    sakd_tap_kind tap;  /* after or before the spike */
 } sakd_distill_cfg;
 
 #define SAKD_DISTILL_MAX_TAPS SAKD_MODEL_MAX_TAPS
 
 /* One tap: the student feature averaged over T, its transform, the teacher's, and the loss. */
 typedef struct sakd_tap {
-    int s_id, t_id;             /* activation ids in the student and teacher graphs */
-    sakd_tensor s_mean;         /* [B, C, H, W] student feature, mean over T */
-    sakd_tensor s_out, t_out;   /* transformed features compared by the distance */
+    int s_id, t_id;                   /* activation ids in the student and teacher graphs */
+    sakd_tensor s_mean;               /* [B, C, H, W] student feature, mean over T */
+    sakd_tensor s_out, t_out;         /* transformed features compared by the distance */
     sakd_tensor s_stat[2], t_stat[2]; /* norm: mean, rstd; attn: norm of Σ_c F² */
-    sakd_tensor d_out;          /* d L_fea / d s_out */
-    sakd_tensor d_mean;         /* d L_fea / d s_mean */
-    sakd_tensor seed;           /* d L_fea / d student activation [T·B, ...] */
-    sakd_tensor loss;           /* [1] */
-    sakd_graph head;            /* proj: conv1x1–BN–ReLU on s_mean */
+    sakd_tensor d_out;                /* d L_fea / d s_out */
+    sakd_tensor d_mean;               /* d L_fea / d s_mean */
+    sakd_tensor seed;                 /* d L_fea / d student activation [T·B, ...] */
+    sakd_tensor loss;                 /* [1] */
+    sakd_graph head;                  /* proj: conv1x1–BN–ReLU on s_mean */
     int head_in, head_out;
 } sakd_tap;
 
@@ -53,12 +53,12 @@ typedef struct sakd_distill {
     sakd_model *student, *teacher; /* teacher may be NULL: CE only */
     sakd_tap taps[SAKD_DISTILL_MAX_TAPS];
     size_t n_taps;
-    sakd_tensor ce, kd;            /* [1] loss values */
-    sakd_tensor d_logits;          /* [B, K] total gradient of the logits */
-    sakd_tensor d_kd;              /* [B, K] scratch for the logit-KD gradient */
-    cl_mem labels;                 /* int32 [B] */
+    sakd_tensor ce, kd;   /* [1] loss values */
+    sakd_tensor d_logits; /* [B, K] total gradient of the logits */
+    sakd_tensor d_kd;     /* [B, K] scratch for the logit-KD gradient */
+    cl_mem labels;        /* int32 [B] */
     size_t labels_bytes;
-    int *labels_host;              /* the labels of the current batch, for validation */
+    int *labels_host; /* the labels of the current batch, for validation */
     /* After sakd_distill_forward: the loss terms (host copies). */
     double loss_ce, loss_feature, loss_logit, loss_total;
     double active_beta; /* β of the last forward (0: no feature seeds) */
@@ -83,6 +83,5 @@ sakd_status sakd_distill_forward(sakd_distill *d, double beta, int backward_seed
 sakd_status sakd_distill_backward(sakd_distill *d);
 
 void sakd_distill_free(sakd_distill *d);
-
 
 #endif

@@ -36,7 +36,7 @@ static void gp_text(char *out, size_t size, const char *s)
 
 /* The figure layout: x values and series (combinations of the other axes). */
 typedef struct layout {
-    size_t xa;         /* index of the x axis, SIZE_MAX when the sweep has no axis */
+    size_t xa; /* index of the x axis, SIZE_MAX when the sweep has no axis */
     char **xs, **series;
     size_t n_x, n_series;
     size_t *cell_x, *cell_series; /* [n_cells] */
@@ -99,7 +99,7 @@ static sakd_status make_layout(const sakd_results *res, layout *l)
     }
     l->lines = res->plot && !strcmp(res->plot, "lines")  ? true
                : res->plot && !strcmp(res->plot, "bars") ? false
-                                                           : numeric;
+                                                         : numeric;
     return SAKD_OK;
 }
 
@@ -281,8 +281,9 @@ sakd_status sakd_figures_draw(const char *dir, const sakd_results *res, FILE *lo
     if (st == SAKD_OK && !gp)
         st = sakd_error(SAKD_ERR_NOMEM, "out of memory");
     if (gp) {
-        fprintf(gp, "# figures of %s, drawn by sakd collect from table.csv and layers.csv\n"
-                    "set datafile missing 'nan'\nset encoding utf8\n",
+        fprintf(gp,
+                "# figures of %s, drawn by sakd collect from table.csv and layers.csv\n"
+                "set datafile missing 'nan'\nset encoding utf8\n",
                 dir);
         st = metric_figure(fdir, res, &l, 0, 100.0, "accuracy", "test accuracy (%)", gp);
         if (st == SAKD_OK)
@@ -303,9 +304,10 @@ sakd_status sakd_figures_draw(const char *dir, const sakd_results *res, FILE *lo
     find_gnuplot(gnuplot, sizeof gnuplot);
     if (!gnuplot[0]) {
         if (log)
-            fprintf(log, "collect: warning: gnuplot not found (install gnuplot-nox, or set "
-                         "SAKD_GNUPLOT): the tables are written, the figures are not drawn; "
-                         "%s/figures.gp draws them\n",
+            fprintf(log,
+                    "collect: warning: gnuplot not found (install gnuplot-nox, or set "
+                    "SAKD_GNUPLOT): the tables are written, the figures are not drawn; "
+                    "%s/figures.gp draws them\n",
                     fdir);
         return SAKD_OK;
     }
@@ -323,8 +325,9 @@ sakd_status sakd_figures_draw(const char *dir, const sakd_results *res, FILE *lo
         ;
     if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
         if (log)
-            fprintf(log, "collect: warning: %s failed on %s/figures.gp (status %d); the tables "
-                         "are written\n",
+            fprintf(log,
+                    "collect: warning: %s failed on %s/figures.gp (status %d); the tables "
+                    "are written\n",
                     gnuplot, fdir, WIFEXITED(ws) ? WEXITSTATUS(ws) : -1);
         return SAKD_OK;
     }

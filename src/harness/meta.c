@@ -141,8 +141,8 @@ sakd_status sakd_meta_read(sakd_meta *m, const char *path)
         while (kend && kend > p && (kend[-1] == ' ' || kend[-1] == '\t'))
             kend--;
         if (!eq || kend == p) {
-            st = sakd_error(SAKD_ERR_FORMAT, "%s:%d: expected `key = value`, found `%.60s`",
-                            path, line, p);
+            st = sakd_error(SAKD_ERR_FORMAT, "%s:%d: expected `key = value`, found `%.60s`", path,
+                            line, p);
             break;
         }
         *kend = '\0';
@@ -199,8 +199,8 @@ sakd_status sakd_meta_provenance(sakd_meta *m, const char *device_spec)
 #else
     SAKD_TRY(sakd_meta_set(m, "compiler", "unknown"));
 #endif
-    SAKD_TRY(sakd_meta_setf(m, "clblast", "%d.%d.%d", CLBLAST_VERSION_MAJOR,
-                            CLBLAST_VERSION_MINOR, CLBLAST_VERSION_PATCH));
+    SAKD_TRY(sakd_meta_setf(m, "clblast", "%d.%d.%d", CLBLAST_VERSION_MAJOR, CLBLAST_VERSION_MINOR,
+                            CLBLAST_VERSION_PATCH));
     unsigned maj = 0, min = 0, rel = 0;
     H5get_libversion(&maj, &min, &rel);
     SAKD_TRY(sakd_meta_setf(m, "hdf5", "%u.%u.%u", maj, min, rel));
@@ -215,10 +215,10 @@ sakd_status sakd_meta_provenance(sakd_meta *m, const char *device_spec)
         st = sakd_device_select(list, count, device_spec, &idx);
     if (st == SAKD_OK) {
         const sakd_device_info *d = &list[idx];
-        SAKD_TRY(sakd_meta_setf(m, "opencl_platform", "%s (%s)", d->platform_name,
-                                d->platform_version));
-        SAKD_TRY(sakd_meta_setf(m, "opencl_device", "%u:%u %s", d->platform_index,
-                                d->device_index, d->name));
+        SAKD_TRY(
+            sakd_meta_setf(m, "opencl_platform", "%s (%s)", d->platform_name, d->platform_version));
+        SAKD_TRY(sakd_meta_setf(m, "opencl_device", "%u:%u %s", d->platform_index, d->device_index,
+                                d->name));
         SAKD_TRY(sakd_meta_set(m, "opencl_driver", d->driver));
     } else {
         SAKD_TRY(sakd_meta_setf(m, "opencl_device", "none: %s", sakd_error_detail()));

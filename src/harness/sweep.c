@@ -167,8 +167,7 @@ void sakd_sweep_run_label(const sakd_sweep *s, const sakd_sweep_run *r, char *bu
     size_t used = 0;
     buf[0] = '\0';
     for (size_t a = 0; a < s->n_axes && used < size; a++)
-        used += (size_t)snprintf(buf + used, size - used, "%s=%s ", s->axes[a].key,
-                                 r->values[a]);
+        used += (size_t)snprintf(buf + used, size - used, "%s=%s ", s->axes[a].key, r->values[a]);
     if (used < size)
         snprintf(buf + used, size - used, "seed=%llu", r->seed);
 }
@@ -185,8 +184,8 @@ static sakd_status parse_seeds(sakd_sweep *s, const char *text, const char *wher
         errno = 0;
         unsigned long long v = strtoull(items[i], &end, 10);
         if (errno || *end || items[i][0] == '-')
-            st = sakd_error(SAKD_ERR_ARG, "%s: seeds: `%s` is not a non-negative integer",
-                            where, items[i]);
+            st = sakd_error(SAKD_ERR_ARG, "%s: seeds: `%s` is not a non-negative integer", where,
+                            items[i]);
         s->seeds[i] = v;
     }
     s->n_seeds = n;
@@ -245,8 +244,7 @@ static sakd_status parse_sweep_lines(sakd_sweep *s, const sakd_config *base, cha
                 if (st == SAKD_OK)
                     st = assign(&scratch, key, "0", where);
                 sakd_config_free(&scratch);
-                return st != SAKD_OK ? st
-                                     : sakd_error(SAKD_ERR_ARG, "%s: unknown axis key", where);
+                return st != SAKD_OK ? st : sakd_error(SAKD_ERR_ARG, "%s: unknown axis key", where);
             }
             if (!strcmp(key, "train.seed") || !strncmp(key, "run.", 4) ||
                 !strcmp(key, "train.resume") || !strcmp(key, "data.dir"))
@@ -391,8 +389,8 @@ static sakd_status teacher_for(sakd_sweep *s, const sakd_config *tbase, const si
 
 /* The run for one combination of axis values and a seed. */
 static sakd_status make_run(sakd_sweep *s, const sakd_config *base, const sakd_config *tbase,
-                            const size_t *pick, unsigned long long seed,
-                            const char *teachers_dir, sakd_sweep_run *r)
+                            const size_t *pick, unsigned long long seed, const char *teachers_dir,
+                            sakd_sweep_run *r)
 {
     memset(r, 0, sizeof *r);
     r->seed = seed;
@@ -504,8 +502,9 @@ sakd_status sakd_sweep_load(sakd_sweep *s, const sakd_sweep_options *o)
     if (st == SAKD_OK)
         st = parse_sweep_lines(s, &base, &teacher_file, &smoke);
     if (st == SAKD_OK && o->smoke && !smoke)
-        st = sakd_error(SAKD_ERR_ARG, "%s has no smoke variant (`smoke = key=value ...` in "
-                                      "[sweep])",
+        st = sakd_error(SAKD_ERR_ARG,
+                        "%s has no smoke variant (`smoke = key=value ...` in "
+                        "[sweep])",
                         o->path);
     char where[PATH_MAX + 32];
     snprintf(where, sizeof where, "%s: sweep.smoke", o->path);
@@ -520,8 +519,7 @@ sakd_status sakd_sweep_load(sakd_sweep *s, const sakd_sweep_options *o)
         if (teacher_file[0] == '/' || !slash)
             snprintf(path, sizeof path, "%s", teacher_file);
         else
-            snprintf(path, sizeof path, "%.*s/%s", (int)(slash - o->path), o->path,
-                     teacher_file);
+            snprintf(path, sizeof path, "%.*s/%s", (int)(slash - o->path), o->path, teacher_file);
         if ((st = sakd_config_init(&tbase)) == SAKD_OK) {
             have_teacher = true;
             st = sakd_config_load_file(&tbase, path);

@@ -36,11 +36,11 @@ typedef struct sakd_sweep_run {
 } sakd_sweep_run;
 
 typedef struct sakd_sweep {
-    char *path;    /* the sweep file */
-    char *name;    /* [sweep] name, else the file's base name without .ini */
-    char *out;     /* results directory of the sweep */
-    char *plot;    /* [sweep] plot: "bars", "lines" or "" (lines when the x axis is numeric) */
-    char *x;       /* [sweep] x: the axis on the figures' x axis (default: the first) */
+    char *path; /* the sweep file */
+    char *name; /* [sweep] name, else the file's base name without .ini */
+    char *out;  /* results directory of the sweep */
+    char *plot; /* [sweep] plot: "bars", "lines" or "" (lines when the x axis is numeric) */
+    char *x;    /* [sweep] x: the axis on the figures' x axis (default: the first) */
     sakd_sweep_axis *axes;
     size_t n_axes;
     unsigned long long *seeds;

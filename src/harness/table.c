@@ -16,16 +16,16 @@
 #include "io/file.h"
 
 const char *const sakd_metric_names[SAKD_N_METRICS] = {
-    "test_acc",         "best_acc",       "test_loss", "loss_total",   "loss_ce", "loss_feature",
-    "loss_logit",       "mean_firing_rate", "sops_per_image", "energy_uj", "images_per_s",
-    "wall_s"};
+    "test_acc",       "best_acc",     "test_loss",    "loss_total",
+    "loss_ce",        "loss_feature", "loss_logit",   "mean_firing_rate",
+    "sops_per_image", "energy_uj",    "images_per_s", "wall_s"};
 
 /* One run directory as read. */
 typedef struct row {
     char id[64];
     long index;
     char *seed, *status, *error;
-    char **values;    /* [n_axes] of the results, "" when the run lacks the axis */
+    char **values; /* [n_axes] of the results, "" when the run lacks the axis */
     double metric[SAKD_N_METRICS];
     sakd_meta report; /* layer.<name> rates */
 } row;
@@ -415,8 +415,8 @@ static sakd_status write_tables(const char *dir, const sakd_results *res)
         int metric;
         double scale;
         const char *fmt;
-    } cols[] = {{0, 100, "%.2f ± %.2f"},  {1, 100, "%.2f ± %.2f"}, {7, 1, "%.4f ± %.4f"},
-                {8, 1, "%.3g ± %.2g"},     {9, 1, "%.4g ± %.2g"},  {10, 1, "%.1f ± %.1f"},
+    } cols[] = {{0, 100, "%.2f ± %.2f"}, {1, 100, "%.2f ± %.2f"}, {7, 1, "%.4f ± %.4f"},
+                {8, 1, "%.3g ± %.2g"},   {9, 1, "%.4g ± %.2g"},   {10, 1, "%.1f ± %.1f"},
                 {11, 1, "%.0f ± %.0f"}};
     for (size_t c = 0; c < res->n_cells; c++) {
         const sakd_cell *cell = &res->cells[c];
@@ -436,8 +436,9 @@ static sakd_status write_tables(const char *dir, const sakd_results *res)
         }
         fputc('\n', f);
     }
-    fprintf(f, "\nmean ± std over seeds (sample std; 0 for one seed); %zu runs: %zu done, %zu "
-               "failed, %zu unfinished, %zu unreadable.\n",
+    fprintf(f,
+            "\nmean ± std over seeds (sample std; 0 for one seed); %zu runs: %zu done, %zu "
+            "failed, %zu unfinished, %zu unreadable.\n",
             res->runs, res->done, res->failed, res->unfinished, res->unreadable);
     fclose(f);
     char path[PATH_MAX + 16];

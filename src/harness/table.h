@@ -15,8 +15,8 @@ extern const char *const sakd_metric_names[SAKD_N_METRICS];
 
 /* A cell: one combination of axis values, aggregated over its done runs (seeds). */
 typedef struct sakd_cell {
-    char **values;  /* [n_axes] */
-    size_t n;       /* done runs */
+    char **values;                                    /* [n_axes] */
+    size_t n;                                         /* done runs */
     double mean[SAKD_N_METRICS], std[SAKD_N_METRICS]; /* sample std (n - 1); 0 for n = 1 */
     size_t n_layers;
     char **layer_names; /* [n_layers] */

@@ -12,7 +12,6 @@
 #include "runtime/log.h"
 #include "version.h"
 
-
 struct sakd_checkpoint {
     sakd_h5_file file;
     char path[PATH_MAX];

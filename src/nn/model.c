@@ -7,23 +7,18 @@
 
 typedef struct arch {
     const char *name;
-    int bottleneck;    /* 1: Bottleneck blocks (expansion 4) */
+    int bottleneck; /* 1: Bottleneck blocks (expansion 4) */
     int sew;
     int resnet19;
-    size_t blocks[4];  /* per stage; 0 ends the list */
+    size_t blocks[4]; /* per stage; 0 ends the list */
 } arch;
 
 static const arch archs[] = {
-    {"resnet19", 0, 0, 1, {3, 3, 2, 0}},
-    {"resnet18", 0, 0, 0, {2, 2, 2, 2}},
-    {"resnet34", 0, 0, 0, {3, 4, 6, 3}},
-    {"resnet50", 1, 0, 0, {3, 4, 6, 3}},
-    {"resnet101", 1, 0, 0, {3, 4, 23, 3}},
-    {"resnet152", 1, 0, 0, {3, 8, 36, 3}},
-    {"sew_resnet18", 0, 1, 0, {2, 2, 2, 2}},
-    {"sew_resnet34", 0, 1, 0, {3, 4, 6, 3}},
-    {"sew_resnet50", 1, 1, 0, {3, 4, 6, 3}},
-    {"sew_resnet101", 1, 1, 0, {3, 4, 23, 3}},
+    {"resnet19", 0, 0, 1, {3, 3, 2, 0}},       {"resnet18", 0, 0, 0, {2, 2, 2, 2}},
+    {"resnet34", 0, 0, 0, {3, 4, 6, 3}},       {"resnet50", 1, 0, 0, {3, 4, 6, 3}},
+    {"resnet101", 1, 0, 0, {3, 4, 23, 3}},     {"resnet152", 1, 0, 0, {3, 8, 36, 3}},
+    {"sew_resnet18", 0, 1, 0, {2, 2, 2, 2}},   {"sew_resnet34", 0, 1, 0, {3, 4, 6, 3}},
+    {"sew_resnet50", 1, 1, 0, {3, 4, 6, 3}},   {"sew_resnet101", 1, 1, 0, {3, 4, 23, 3}},
     {"sew_resnet152", 1, 1, 0, {3, 8, 36, 3}},
 };
 
@@ -132,8 +127,8 @@ static int block(builder *b, const arch *a, const char *prefix, int in, size_t p
     if (a->sew) {
         int before = out;
         int spikes = sakd_graph_act(g, nm(n, sizeof n, prefix, last_sn), out);
-        int y = sakd_graph_sew(g, nm(n, sizeof n, prefix, "connect"), spikes, id,
-                               b->m->desc.connect);
+        int y =
+            sakd_graph_sew(g, nm(n, sizeof n, prefix, "connect"), spikes, id, b->m->desc.connect);
         record_block(b, y, before);
         return y;
     }
@@ -249,8 +244,10 @@ sakd_status sakd_model_build(sakd_model *m, sakd_ctx *ctx, sakd_params *params,
                           "sew_resnet18/34/50/101/152, vgg11)",
                           d->name);
     if (!(d->width > 0) || d->T < 1 || d->batch < 1 || d->classes < 1 || d->in_channels < 1)
-        return sakd_error(SAKD_ERR_ARG, "model %s: width, T, batch, classes and channels must "
-                                        "be positive", d->name);
+        return sakd_error(SAKD_ERR_ARG,
+                          "model %s: width, T, batch, classes and channels must "
+                          "be positive",
+                          d->name);
     m->is_sew = a && a->sew;
     sakd_graph_init(&m->graph, ctx, params, d->snn, d->T, d->batch, &d->lif);
     m->input = sakd_graph_input(&m->graph, "input", d->in_channels, d->height, d->width_px);
@@ -264,8 +261,7 @@ sakd_status sakd_model_build(sakd_model *m, sakd_ctx *ctx, sakd_params *params,
     return SAKD_OK;
 }
 
-size_t sakd_model_taps(const sakd_model *m, int per_block, sakd_tap_kind kind, int *ids,
-                       size_t max)
+size_t sakd_model_taps(const sakd_model *m, int per_block, sakd_tap_kind kind, int *ids, size_t max)
 {
     size_t n = 0;
     for (size_t i = 0; i < m->n_blocks && n < max; i++)

@@ -17,7 +17,7 @@ typedef struct sakd_model_desc {
     size_t T;                 /* time steps (SNN) */
     sakd_lif_params lif;
     size_t in_channels, height, width_px, classes;
-    size_t batch;             /* the graph is built for this batch size */
+    size_t batch; /* the graph is built for this batch size */
 } sakd_model_desc;
 
 /* Where features are tapped: after the block's output spikes, or at the input of its final
@@ -27,8 +27,8 @@ typedef enum sakd_tap_kind { SAKD_TAP_AFTER = 0, SAKD_TAP_BEFORE = 1 } sakd_tap_
 typedef struct sakd_model {
     sakd_model_desc desc;
     sakd_graph graph;
-    int input;   /* activation id of the input images [B, C, H, W] */
-    int logits;  /* activation id of the logits [B, classes] (mean over T for the SNN) */
+    int input;  /* activation id of the input images [B, C, H, W] */
+    int logits; /* activation id of the logits [B, classes] (mean over T for the SNN) */
     /* Per block, in order: activation ids of the two tap kinds, and the stage it ends. */
     int block_tap[SAKD_MODEL_MAX_TAPS][2];
     int block_is_stage_end[SAKD_MODEL_MAX_TAPS];

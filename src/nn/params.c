@@ -75,18 +75,16 @@ sakd_status sakd_params_allocate(sakd_params *p)
         SAKD_TRY(sakd_tensor_new(&p->grads, p->ctx, "gradients", 1, &p->n_trainable));
     }
     if (p->n_buffers)
-        SAKD_TRY(sakd_tensor_new(&p->buffers, p->ctx, "BN running statistics", 1,
-                                 &p->n_buffers));
+        SAKD_TRY(sakd_tensor_new(&p->buffers, p->ctx, "BN running statistics", 1, &p->n_buffers));
     for (size_t i = 0; i < p->count; i++) {
         sakd_param *e = &p->items[i];
         if (e->trainable) {
-            SAKD_TRY(sakd_tensor_view(&e->value, &p->values, e->name, e->offset, e->ndim,
-                                      e->shape));
-            SAKD_TRY(sakd_tensor_view(&e->grad, &p->grads, e->name, e->offset, e->ndim,
-                                      e->shape));
+            SAKD_TRY(
+                sakd_tensor_view(&e->value, &p->values, e->name, e->offset, e->ndim, e->shape));
+            SAKD_TRY(sakd_tensor_view(&e->grad, &p->grads, e->name, e->offset, e->ndim, e->shape));
         } else {
-            SAKD_TRY(sakd_tensor_view(&e->value, &p->buffers, e->name, e->offset, e->ndim,
-                                      e->shape));
+            SAKD_TRY(
+                sakd_tensor_view(&e->value, &p->buffers, e->name, e->offset, e->ndim, e->shape));
         }
     }
     p->allocated = 1;

@@ -17,26 +17,26 @@ typedef enum sakd_init {
 } sakd_init;
 
 typedef struct sakd_param {
-    char name[96];             /* torchvision name, e.g. "layer1.0.conv1.weight" */
+    char name[96]; /* torchvision name, e.g. "layer1.0.conv1.weight" */
     int ndim;
     size_t shape[SAKD_TENSOR_MAX_DIMS];
-    size_t offset;             /* in floats, into the store's value (and grad) buffer */
+    size_t offset; /* in floats, into the store's value (and grad) buffer */
     size_t numel;
-    int trainable;             /* 0: a BN running statistic (a buffer) */
+    int trainable; /* 0: a BN running statistic (a buffer) */
     sakd_init init;
     size_t fan_in, fan_out;
-    sakd_tensor value, grad;   /* views; grad is unset for buffers */
+    sakd_tensor value, grad; /* views; grad is unset for buffers */
 } sakd_param;
 
 typedef struct sakd_params {
     sakd_ctx *ctx;
     sakd_param *items;
     size_t count, cap;
-    size_t n_trainable;        /* floats in `values`/`grads` */
-    size_t n_buffers;          /* floats in `buffers` */
-    sakd_tensor values;        /* [n_trainable] every trainable parameter */
-    sakd_tensor grads;         /* [n_trainable] their gradients, same offsets */
-    sakd_tensor buffers;       /* [n_buffers] BN running statistics */
+    size_t n_trainable;  /* floats in `values`/`grads` */
+    size_t n_buffers;    /* floats in `buffers` */
+    sakd_tensor values;  /* [n_trainable] every trainable parameter */
+    sakd_tensor grads;   /* [n_trainable] their gradients, same offsets */
+    sakd_tensor buffers; /* [n_buffers] BN running statistics */
     int allocated;
 } sakd_params;
 

@@ -139,8 +139,8 @@ sakd_status sakd_batchnorm_backward(sakd_tensor *grad_in, sakd_tensor *grad_gamm
     SAKD_TRY(per_channel(op, "gamma", gamma, c, in));
     sakd_ctx *ctx = in->ctx;
     if (sakd_host_active(ctx))
-        return sakd_batchnorm_host_backward(grad_in, grad_gamma, grad_beta, save_mean,
-                                            save_invstd, grad_out, in, gamma, train, n, c, p);
+        return sakd_batchnorm_host_backward(grad_in, grad_gamma, grad_beta, save_mean, save_invstd,
+                                            grad_out, in, gamma, train, n, c, p);
     sakd_reduce_opts ro = sakd_reduce_options(ctx);
     cl_kernel kr;
     SAKD_TRY(sakd_reduce_kernel(ctx, "bn", "bn_bwd_reduce", &ro, &kr));

@@ -23,10 +23,9 @@ sakd_status sakd_gemm(sakd_ctx *ctx, int trans_a, int trans_b, size_t m, size_t 
 
 /* `batch` independent GEMMs; matrix i of X starts stride_x elements after
  * matrix i - 1. */
-sakd_status sakd_gemm_batched(sakd_ctx *ctx, int trans_a, int trans_b, size_t m, size_t n,
-                              size_t k, float alpha, sakd_mat a, size_t stride_a, sakd_mat b,
-                              size_t stride_b, float beta, sakd_mat c, size_t stride_c,
-                              size_t batch);
+sakd_status sakd_gemm_batched(sakd_ctx *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k,
+                              float alpha, sakd_mat a, size_t stride_a, sakd_mat b, size_t stride_b,
+                              float beta, sakd_mat c, size_t stride_c, size_t batch);
 
 /* Chooses ctx's GEMM provider: "clblast", "host" or "auto" (the host BLAS when sakd was built
  * with one and ctx's device is a CPU whose buffers are host memory, else CLBlast). NULL or ""

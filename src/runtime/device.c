@@ -45,8 +45,8 @@ static sakd_status describe_device(sakd_device_info *d)
         fp64 = 0;
     d->fp64 = fp64 != 0;
     cl_bool unified = CL_FALSE;
-    if (clGetDeviceInfo(d->device, CL_DEVICE_HOST_UNIFIED_MEMORY, sizeof unified, &unified,
-                        NULL) != CL_SUCCESS)
+    if (clGetDeviceInfo(d->device, CL_DEVICE_HOST_UNIFIED_MEMORY, sizeof unified, &unified, NULL) !=
+        CL_SUCCESS)
         unified = CL_FALSE;
     d->host_unified = unified == CL_TRUE;
     return SAKD_OK;

@@ -22,12 +22,12 @@ typedef struct sakd_device_info {
     char driver[256];    /* CL_DRIVER_VERSION */
     cl_device_type type;
     cl_uint compute_units;
-    cl_ulong global_mem;    /* bytes */
-    cl_ulong local_mem;     /* bytes */
-    cl_ulong max_alloc;     /* bytes, largest single buffer */
-    size_t max_work_group;  /* work-items */
-    int fp64;               /* double precision supported */
-    int host_unified;       /* CL_DEVICE_HOST_UNIFIED_MEMORY: buffers live in host memory */
+    cl_ulong global_mem;   /* bytes */
+    cl_ulong local_mem;    /* bytes */
+    cl_ulong max_alloc;    /* bytes, largest single buffer */
+    size_t max_work_group; /* work-items */
+    int fp64;              /* double precision supported */
+    int host_unified;      /* CL_DEVICE_HOST_UNIFIED_MEMORY: buffers live in host memory */
 } sakd_device_info;
 
 /* Lists every device of every platform, platform by platform. On success

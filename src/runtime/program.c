@@ -194,8 +194,9 @@ static sakd_status cache_dir_ready(char *dir, size_t size)
     SAKD_TRY(sakd_program_cache_dir(dir, size));
     sakd_status st = sakd_mkdir_p(dir);
     if (st != SAKD_OK)
-        return sakd_error(st, "kernel cache directory unusable: %s (set XDG_CACHE_HOME to a "
-                              "writable directory, or SAKD_NO_CACHE=1 to compile every time)",
+        return sakd_error(st,
+                          "kernel cache directory unusable: %s (set XDG_CACHE_HOME to a "
+                          "writable directory, or SAKD_NO_CACHE=1 to compile every time)",
                           sakd_error_detail());
     if (access(dir, R_OK | W_OK | X_OK) != 0)
         return sakd_error(SAKD_ERR_IO,
@@ -209,17 +210,19 @@ static sakd_status cache_dir_ready(char *dir, size_t size)
 static void cache_key(const sakd_ctx *ctx, const char *source, size_t size, const char *options,
                       sakd_strbuf *key)
 {
-    sakd_strbuf_printf(key, "sakd-program-cache 1\nplatform: %s | %s\ndevice: %s | %s\ndriver: %s\n",
-              ctx->info.platform_name, ctx->info.platform_version, ctx->info.name,
-              ctx->info.vendor, ctx->info.driver);
-    sakd_strbuf_printf(key, "source: %016llx %08lx %zu\n", sakd_hash64(source, size, SAKD_HASH64_SEED),
-              crc32(0L, (const Bytef *)source, (uInt)size), size);
+    sakd_strbuf_printf(key,
+                       "sakd-program-cache 1\nplatform: %s | %s\ndevice: %s | %s\ndriver: %s\n",
+                       ctx->info.platform_name, ctx->info.platform_version, ctx->info.name,
+                       ctx->info.vendor, ctx->info.driver);
+    sakd_strbuf_printf(key, "source: %016llx %08lx %zu\n",
+                       sakd_hash64(source, size, SAKD_HASH64_SEED),
+                       crc32(0L, (const Bytef *)source, (uInt)size), size);
     sakd_strbuf_printf(key, "options: %s\n", options);
 }
 
 /* Finds the binary in a cache file; 0 when the file is corrupt or for another key. */
-static int cache_parse(const char *file, size_t fsize, const sakd_strbuf *key, const unsigned char **bin,
-                       size_t *bin_size)
+static int cache_parse(const char *file, size_t fsize, const sakd_strbuf *key,
+                       const unsigned char **bin, size_t *bin_size)
 {
     const unsigned char *p = (const unsigned char *)file;
     if (fsize < sizeof CACHE_MAGIC + 4 + 8 + 4 || memcmp(p, CACHE_MAGIC, sizeof CACHE_MAGIC))
@@ -288,8 +291,7 @@ static void cache_store(const sakd_ctx *ctx, const char *path, const sakd_strbuf
 }
 
 /* Builds an already created program; on failure records the build log. */
-static sakd_status build(sakd_ctx *ctx, cl_program program, const char *label,
-                         const char *options)
+static sakd_status build(sakd_ctx *ctx, cl_program program, const char *label, const char *options)
 {
     cl_int err = clBuildProgram(program, 1, &ctx->info.device, options, NULL, NULL);
     if (err == CL_SUCCESS)

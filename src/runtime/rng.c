@@ -54,8 +54,7 @@ static sakd_status fill(sakd_tensor *t, const char *kernel_name, uint64_t seed, 
                                        SAKD_ARG(b0), SAKD_ARG(a), SAKD_ARG(b)});
 }
 
-sakd_status sakd_rng_uniform_fill(sakd_tensor *t, uint64_t seed, uint64_t base, float lo,
-                                  float hi)
+sakd_status sakd_rng_uniform_fill(sakd_tensor *t, uint64_t seed, uint64_t base, float lo, float hi)
 {
     return fill(t, "uniform_fill", seed, base, lo, hi);
 }

@@ -21,8 +21,7 @@ float sakd_rng_uniform(uint64_t seed, uint64_t index);
 float sakd_rng_normal(uint64_t seed, uint64_t index);
 
 /* t[i] = lo + (hi - lo) * U(seed, base + i), on the device. */
-sakd_status sakd_rng_uniform_fill(sakd_tensor *t, uint64_t seed, uint64_t base, float lo,
-                                  float hi);
+sakd_status sakd_rng_uniform_fill(sakd_tensor *t, uint64_t seed, uint64_t base, float lo, float hi);
 
 /* t[i] = mean + std * N(seed, base + i), on the device. */
 sakd_status sakd_rng_normal_fill(sakd_tensor *t, uint64_t seed, uint64_t base, float mean,

@@ -31,7 +31,7 @@ const char *sakd_strerror(sakd_status status)
 const char *sakd_cl_strerror(cl_int err)
 {
     switch (err) {
-#define NAME(code) \
+#define NAME(code)                                                                                 \
     case code: return #code;
         NAME(CL_SUCCESS)
         NAME(CL_DEVICE_NOT_FOUND)

@@ -8,7 +8,7 @@ typedef struct sakd_strbuf {
     char *data;  /* NUL-terminated once anything was appended; owned, free() it */
     size_t size; /* bytes, without the NUL */
     size_t cap;
-    int failed;  /* an allocation failed: later appends do nothing */
+    int failed; /* an allocation failed: later appends do nothing */
 } sakd_strbuf;
 
 /* Appends n bytes; on allocation failure sets `failed`. */
