@@ -16,7 +16,7 @@ static const suite_fn suites[] = {
     suite_tensor, suite_gemm, suite_elementwise, suite_rng_device, suite_program_cache, suite_cli,
     suite_lif, suite_activation, suite_pool, suite_shape, suite_conv, suite_linear, suite_bn,
     suite_loss, suite_optim, suite_chain, suite_null_args, suite_model, suite_graph, suite_train,
-    suite_sweep, suite_experiments, suite_badinput, suite_faults,
+    suite_loading, suite_sweep, suite_experiments, suite_badinput, suite_faults,
     /* last: its search leaves CLBlast's GEMM parameters changed for the rest of the process */
     suite_gemm_tune};
 #endif

@@ -430,16 +430,20 @@ START_TEST(test_checkpoint_rejected)
     H5Fclose(f);
     expect_eval_rejected(path, "fc.bias", "element 4 is NaN");
 
-    /* Teacher of another architecture or width; a teacher that is not a checkpoint. */
+    /* A teacher whose feature taps do not pair with the student's (resnet18's four stages
+     * against resnet19's three), or whose channels differ under a transform that needs them
+     * equal; a teacher that is not a checkpoint. (Other depths and widths whose taps pair are
+     * distilled: tests/test_loading.c.) */
     char assign[3 * PATH_MAX];
     snprintf(assign, sizeof assign, "distill.teacher=%s", good);
     expect_rejected(RUN("train", cfg, assign, "model.name=resnet19"), 0);
     EXPECT_IN_OUTPUT(good);
     EXPECT_IN_OUTPUT("resnet18");
     EXPECT_IN_OUTPUT("resnet19");
-    expect_rejected(RUN("train", cfg, assign, "model.width=0.125"), 0);
+    EXPECT_IN_OUTPUT("taps");
+    expect_rejected(RUN("train", cfg, assign, "model.width=0.125", "distill.transform=none"), 0);
     EXPECT_IN_OUTPUT("width 0.0625");
-    EXPECT_IN_OUTPUT("width 0.125");
+    EXPECT_IN_OUTPUT("differ in channels");
     snprintf(path, sizeof path, "%s/text.h5", dir);
     snprintf(assign, sizeof assign, "distill.teacher=%s", path);
     expect_rejected(RUN("train", cfg, assign), 0);

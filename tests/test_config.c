@@ -153,7 +153,7 @@ START_TEST(test_enum_names)
     size_t n = 0;
     while (sakd_config_key(n))
         n++;
-    ck_assert_uint_eq(n, 48);
+    ck_assert_uint_eq(n, 50);
     ck_assert_str_eq(sakd_config_key(0), "model.name");
     ck_assert_str_eq(sakd_config_key(n - 1), "run.conv_provider");
 }
@@ -842,6 +842,8 @@ static const char *defaults_ini = "[model]\n"
                                   "\n"
                                   "[distill]\n"
                                   "teacher =\n"
+                                  "teacher_model = auto\n"
+                                  "teacher_width = 0\n"
                                   "init_from_teacher = false\n"
                                   "alpha = 0\n"
                                   "beta = 100\n"
@@ -881,7 +883,8 @@ START_TEST(test_defaults_text_and_id)
         size_t n = strcspn(l, "\n") + 1;
         if (strncmp(l, "dir =", 5) && strncmp(l, "resume =", 8) && strncmp(l, "[run]", 5) &&
             strncmp(l, "out =", 5) && strncmp(l, "device =", 8) &&
-            strncmp(l, "gemm_provider =", 15) && strncmp(l, "conv_provider =", 15))
+            strncmp(l, "gemm_provider =", 15) && strncmp(l, "conv_provider =", 15) &&
+            strncmp(l, "teacher_model =", 15) && strncmp(l, "teacher_width =", 15))
             strncat(ided, l, n);
         l += n;
     }
@@ -950,6 +953,8 @@ static const struct {
     {"run.device=pocl:0", 0},
     {"run.gemm_provider=clblast", 0},
     {"run.conv_provider=im2col", 0},
+    {"distill.teacher_model=resnet34", 1},
+    {"distill.teacher_width=0.5", 1},
 };
 #define N_ALT (sizeof alternatives / sizeof alternatives[0])
 

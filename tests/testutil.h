@@ -98,6 +98,7 @@ Suite *suite_null_args(void);
 Suite *suite_model(void);
 Suite *suite_graph(void);
 Suite *suite_train(void);
+Suite *suite_loading(void);
 Suite *suite_conv(void);
 Suite *suite_linear(void);
 Suite *suite_bn(void);

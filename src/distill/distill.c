@@ -24,8 +24,9 @@ sakd_status sakd_distill_build(sakd_distill *d, sakd_ctx *ctx, sakd_model *stude
     size_t nt = sakd_model_taps(teacher, cfg->per_block, cfg->tap, t_ids, SAKD_DISTILL_MAX_TAPS);
     if (ns != nt)
         return sakd_error(SAKD_ERR_ARG,
-                          "teacher %s has %zu feature taps but student %s has %zu: they must "
-                          "share the architecture",
+                          "teacher %s has %zu feature taps at this position, the student %s has "
+                          "%zu: feature KD pairs taps one to one (stage taps pair architectures "
+                          "with as many stages; block taps need as many blocks)",
                           teacher->desc.name, nt, student->desc.name, ns);
     d->n_taps = ns;
     for (size_t k = 0; k < ns; k++) {
@@ -34,14 +35,20 @@ sakd_status sakd_distill_build(sakd_distill *d, sakd_ctx *ctx, sakd_model *stude
         tp->t_id = t_ids[k];
         const sakd_act *sa = sakd_graph_act_get(&student->graph, s_ids[k]);
         const sakd_act *ta = sakd_graph_act_get(&teacher->graph, t_ids[k]);
-        if (sa->ndim != 4 || ta->ndim != 4 || sa->shape[1] != ta->shape[1] ||
-            sa->shape[2] != ta->shape[2] || sa->shape[3] != ta->shape[3] ||
-            ta->shape[0] != student->desc.batch)
+        /* Spatial sizes must agree; channels may differ where the transform bridges them
+         * (proj maps the student's C to the teacher's; attention maps sum over channels). */
+        int channels_ok = sa->shape[1] == ta->shape[1] || cfg->transform == SAKD_TRANSFORM_PROJ ||
+                          cfg->transform == SAKD_TRANSFORM_ATTN;
+        if (sa->ndim != 4 || ta->ndim != 4 || sa->shape[2] != ta->shape[2] ||
+            sa->shape[3] != ta->shape[3] || ta->shape[0] != student->desc.batch || !channels_ok)
             return sakd_error(SAKD_ERR_ARG,
                               "feature tap %zu: student %s [%zu, %zu, %zu] and teacher %s "
-                              "[%zu, %zu, %zu] differ",
+                              "[%zu, %zu, %zu] %s",
                               k, sa->name, sa->shape[1], sa->shape[2], sa->shape[3], ta->name,
-                              ta->shape[1], ta->shape[2], ta->shape[3]);
+                              ta->shape[1], ta->shape[2], ta->shape[3],
+                              channels_ok ? "differ in size (H, W)"
+                                          : "differ in channels, which the transform needs equal "
+                                            "(proj or attn bridge them)");
         if (cfg->transform == SAKD_TRANSFORM_PROJ) {
             char name[96];
             sakd_graph *h = &tp->head;
@@ -50,7 +57,7 @@ sakd_status sakd_distill_build(sakd_distill *d, sakd_ctx *ctx, sakd_model *stude
             tp->head_in =
                 sakd_graph_input_with_grad(h, name, sa->shape[1], sa->shape[2], sa->shape[3]);
             snprintf(name, sizeof name, "distill.proj.%zu.conv", k);
-            int x = sakd_graph_conv(h, name, tp->head_in, sa->shape[1], 1, 1, 0);
+            int x = sakd_graph_conv(h, name, tp->head_in, ta->shape[1], 1, 1, 0);
             snprintf(name, sizeof name, "distill.proj.%zu.bn", k);
             x = sakd_graph_bn(h, name, x);
             if (cfg->proj_relu) {
@@ -89,7 +96,10 @@ sakd_status sakd_distill_allocate(sakd_distill *d)
     for (size_t k = 0; k < d->n_taps; k++) {
         sakd_tap *tp = &d->taps[k];
         const sakd_act *sa = sakd_graph_act_get(&d->student->graph, tp->s_id);
+        const sakd_act *ta = sakd_graph_act_get(&d->teacher->graph, tp->t_id);
+        /* fs: the student's feature; ft: the teacher's (and a projected student's) */
         size_t fs[4] = {B, sa->shape[1], sa->shape[2], sa->shape[3]};
+        size_t ft[4] = {B, ta->shape[1], ta->shape[2], ta->shape[3]};
         size_t as[2] = {B, sa->shape[2] * sa->shape[3]}, cs[1] = {sa->shape[1]}, bs[1] = {B};
         SAKD_TRY(new4(&tp->s_mean, ctx, "student mean over T", k, fs, 4));
         SAKD_TRY(new4(&tp->d_mean, ctx, "d student mean", k, fs, 4));
@@ -106,9 +116,9 @@ sakd_status sakd_distill_allocate(sakd_distill *d)
             SAKD_TRY(sakd_graph_allocate(&tp->head));
             SAKD_TRY(sakd_tensor_view(&tp->s_out,
                                       &sakd_graph_act_get(&tp->head, tp->head_out)->value,
-                                      "projected student feature", 0, 4, fs));
-            SAKD_TRY(sakd_tensor_view(&tp->t_out, teacher, "teacher feature", 0, 4, fs));
-            SAKD_TRY(new4(&tp->d_out, ctx, "d projected feature", k, fs, 4));
+                                      "projected student feature", 0, 4, ft));
+            SAKD_TRY(sakd_tensor_view(&tp->t_out, teacher, "teacher feature", 0, 4, ft));
+            SAKD_TRY(new4(&tp->d_out, ctx, "d projected feature", k, ft, 4));
             break;
         case SAKD_TRANSFORM_NORM:
             SAKD_TRY(new4(&tp->s_out, ctx, "normalized student", k, fs, 4));

@@ -45,6 +45,22 @@ static const choice model_names[] = {
     {"vgg11", SAKD_MODEL_NAME_VGG11},
 };
 _Static_assert(COUNT(model_names) == SAKD_MODEL_NAME_COUNT, "a model without a name");
+static const choice teacher_model_names[] = {
+    {"auto", SAKD_TEACHER_MODEL_AUTO},
+    {"resnet19", SAKD_MODEL_NAME_RESNET19},
+    {"resnet18", SAKD_MODEL_NAME_RESNET18},
+    {"resnet34", SAKD_MODEL_NAME_RESNET34},
+    {"resnet50", SAKD_MODEL_NAME_RESNET50},
+    {"resnet101", SAKD_MODEL_NAME_RESNET101},
+    {"resnet152", SAKD_MODEL_NAME_RESNET152},
+    {"sew_resnet18", SAKD_MODEL_NAME_SEW_RESNET18},
+    {"sew_resnet34", SAKD_MODEL_NAME_SEW_RESNET34},
+    {"sew_resnet50", SAKD_MODEL_NAME_SEW_RESNET50},
+    {"sew_resnet101", SAKD_MODEL_NAME_SEW_RESNET101},
+    {"sew_resnet152", SAKD_MODEL_NAME_SEW_RESNET152},
+    {"vgg11", SAKD_MODEL_NAME_VGG11},
+};
+_Static_assert(COUNT(teacher_model_names) == SAKD_MODEL_NAME_COUNT + 1, "a teacher without a name");
 static const choice arch_names[] = {{"ann", SAKD_ARCH_ANN}, {"snn", SAKD_ARCH_SNN}};
 static const choice stem_names[] = {{"cifar", SAKD_STEM_CIFAR}, {"imagenet", SAKD_STEM_IMAGENET}};
 static const choice connect_names[] = {
@@ -150,6 +166,9 @@ enum {
     MIN_OPEN = 4,   /* value > min */
     MAX_OPEN = 8,   /* value < max */
     NOT_IN_ID = 16, /* where or how, not what: left out of the run id */
+    /* Added after run ids were published: in the id only when set (not auto, not 0), so that
+     * the runs made before the key existed keep their ids. */
+    ID_IF_SET = 32,
 };
 
 typedef struct key_def {
@@ -217,6 +236,9 @@ static const key_def keys[] = {
     SCALAR("train", "grad_clip", KEY_REAL, train.grad_clip, GE(0)),
 
     STRKEY("distill", "teacher", distill.teacher, 0),
+    {"distill", "teacher_model", KEY_ENUM, OFF(distill.teacher_model), teacher_model_names,
+     COUNT(teacher_model_names), ID_IF_SET, 0, 0},
+    SCALAR("distill", "teacher_width", KEY_REAL, distill.teacher_width, ID_IF_SET | HAS_MIN, 0, 0),
     SCALAR("distill", "init_from_teacher", KEY_BOOL, distill.init_from_teacher, NO_RANGE),
     SCALAR("distill", "alpha", KEY_REAL, distill.alpha, GE(0)),
     SCALAR("distill", "beta", KEY_REAL, distill.beta, GE(0)),
@@ -324,6 +346,8 @@ sakd_status sakd_config_init(sakd_config *c)
     c->train.grad_clip = 0;
 
     c->distill.init_from_teacher = false;
+    c->distill.teacher_model = SAKD_TEACHER_MODEL_AUTO;
+    c->distill.teacher_width = 0;
     c->distill.alpha = 0;
     c->distill.beta = 100;
     c->distill.gamma = 1;
@@ -1070,6 +1094,10 @@ sakd_status sakd_config_validate(const sakd_config *c)
 void sakd_config_warn(const sakd_config *c)
 {
     bool distilling = c->distill.teacher[0] != '\0';
+    if (!distilling &&
+        (c->distill.teacher_model != SAKD_TEACHER_MODEL_AUTO || c->distill.teacher_width > 0))
+        sakd_log(SAKD_LOG_WARN, "config: distill.teacher_model / teacher_width have no effect "
+                                "without a teacher (distill.teacher)");
     if (distilling && c->distill.transform == SAKD_TRANSFORM_PROJ && c->distill.beta == 0 &&
         (c->distill.beta_epochs == 0 || c->distill.beta_late == 0))
         sakd_log(SAKD_LOG_WARN, "config: distill.transform = proj with distill.beta = 0: the "
@@ -1159,6 +1187,18 @@ static void sink_str(sink *s, const char *text)
     sink_put(s, text, strlen(text));
 }
 
+/* An ID_IF_SET key at its "not set" value: auto (-1) for an enum, 0 for a number, "" for a
+ * string. */
+static bool unset(const sakd_config *c, const key_def *k)
+{
+    switch (k->type) {
+    case KEY_ENUM: return *CFIELD(c, k, int) == -1;
+    case KEY_REAL: return *CFIELD(c, k, double) == 0.0;
+    case KEY_STRING: return str_or_empty(*CFIELD(c, k, char *))[0] == '\0';
+    default: return false;
+    }
+}
+
 /* Writes the resolved config as INI lines: "[section]", "key = value", a blank line between
  * sections. `with_all` false leaves out the NOT_IN_ID keys. */
 static void render(const sakd_config *c, sink *s, bool with_all)
@@ -1168,7 +1208,7 @@ static void render(const sakd_config *c, sink *s, bool with_all)
     const char *section = NULL;
     for (size_t i = 0; i < NKEYS; i++) {
         const key_def *k = &keys[i];
-        if (!with_all && (k->flags & NOT_IN_ID))
+        if (!with_all && ((k->flags & NOT_IN_ID) || ((k->flags & ID_IF_SET) && unset(c, k))))
             continue;
         if (!section || strcmp(section, k->section)) {
             if (section)

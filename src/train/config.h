@@ -14,6 +14,9 @@
 /* An integer option whose value follows from other options (data.crop_padding, data.flip). */
 #define SAKD_CONFIG_AUTO (-1)
 
+/* distill.teacher_model = auto */
+#define SAKD_TEACHER_MODEL_AUTO (-1)
+
 typedef enum sakd_model_name {
     SAKD_MODEL_NAME_RESNET19 = 0,
     SAKD_MODEL_NAME_RESNET18,
@@ -151,7 +154,11 @@ typedef struct sakd_config {
         double grad_clip;         /* global gradient-norm clip, 0 = off */
     } train;
     struct {
-        char *teacher;            /* teacher checkpoint, "" = no distillation */
+        char *teacher; /* teacher checkpoint, "" = no distillation */
+        /* The teacher's architecture where its checkpoint has no /meta (a converted torchvision
+         * file): SAKD_TEACHER_MODEL_AUTO and 0 = the student's. With /meta they must agree. */
+        int teacher_model;        /* a sakd_model_name, or SAKD_TEACHER_MODEL_AUTO */
+        double teacher_width;     /* > 0, or 0 = auto */
         bool init_from_teacher;   /* false */
         double alpha;             /* CE weight (0) */
         double beta;              /* feature-KD weight (100) */

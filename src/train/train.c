@@ -141,17 +141,115 @@ static float *entry_host(const sakd_param *e, float *values, float *buffers)
     return (e->trainable ? values : buffers) + e->offset;
 }
 
-/* Reads every entry of `p` from checkpoint `ck` (all required unless `only_matching`, which
- * copies what matches by name and shape and reports the rest). Returns the count copied. */
-static sakd_status load_params(sakd_params *p, sakd_checkpoint *ck, int only_matching, FILE *log,
-                               size_t *copied)
+/* How strictly a checkpoint must fit the parameters it is loaded into. */
+typedef enum load_mode {
+    LOAD_STRICT,   /* every entry there with its shape, and nothing else in /model */
+    LOAD_WEIGHTS,  /* the same, except that distillation heads (distill.*) may be missing
+                      (left as initialized) or unused (ignored): both reported */
+    LOAD_MATCHING, /* level-1 init: what matches by name and shape, the rest reported */
+} load_mode;
+
+static int is_head(const char *name)
+{
+    return strncmp(name, "distill.", 8) == 0;
+}
+
+/* Names up to three tensors of a list and how many more there are. */
+static void name_some(char *buf, size_t size, const char *const *names, size_t n)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && i < 3 && used < size; i++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%s", i ? ", " : "", names[i]);
+    if (n > 3 && used < size)
+        snprintf(buf + used, size - used, " and %zu more", n - 3);
+}
+
+/* Checks the tensor names of `ck` against the entries of `p` before anything is read: the
+ * first entry missing from the file, and the file's tensors that `p` does not have, are errors
+ * naming them (`model` says what `p` is), except the heads LOAD_WEIGHTS lets through, which are
+ * counted in *skipped_heads / *extra_heads and flagged in skip[] (an entry not to read). */
+static sakd_status check_names(const sakd_params *p, const sakd_checkpoint *ck, load_mode mode,
+                               const char *model, unsigned char *skip, size_t *skipped_heads,
+                               size_t *extra_heads)
+{
+    const char *path = sakd_checkpoint_path(ck);
+    *skipped_heads = *extra_heads = 0;
+    for (size_t i = 0; i < p->count; i++) {
+        const char *name = p->items[i].name;
+        if (sakd_checkpoint_has_model(ck, name))
+            continue;
+        if (mode == LOAD_WEIGHTS && is_head(name)) {
+            skip[i] = 1;
+            (*skipped_heads)++;
+            continue;
+        }
+        return sakd_error(SAKD_ERR_FORMAT,
+                          "%s has no tensor %s, which %s needs (a checkpoint of another "
+                          "architecture or width?)",
+                          path, name, model);
+    }
+    size_t n = sakd_checkpoint_model_count(ck), n_bad = 0;
+    const char **bad = calloc(n ? n : 1, sizeof *bad);
+    if (!bad)
+        return sakd_error(SAKD_ERR_NOMEM, "out of memory checking %s", path);
+    for (size_t j = 0; j < n; j++) {
+        const char *name = sakd_checkpoint_model_info(ck, j)->name;
+        if (sakd_params_find(p, name) >= 0)
+            continue;
+        if (mode == LOAD_WEIGHTS && is_head(name))
+            (*extra_heads)++;
+        else
+            bad[n_bad++] = name;
+    }
+    sakd_status st = SAKD_OK;
+    if (n_bad) {
+        char some[400];
+        name_some(some, sizeof some, bad, n_bad);
+        st = sakd_error(SAKD_ERR_FORMAT,
+                        "%s holds %zu tensor%s that %s does not have: %s (a checkpoint of "
+                        "another architecture or width? nothing is dropped silently)",
+                        path, n_bad, n_bad == 1 ? "" : "s", model, some);
+    }
+    free(bad);
+    return st;
+}
+
+/* A note to the run's log, or a warning where there is none. */
+static void report(FILE *log, const char *note)
+{
+    if (log)
+        fprintf(log, "%s\n", note);
+    else
+        sakd_log(SAKD_LOG_WARN, "%s", note);
+}
+
+/* "the student (resnet18 width 0.25)" */
+static const char *model_label(const sakd_model *m, const char *role, char *buf, size_t size)
+{
+    snprintf(buf, size, "the %s (%s width %g)", role, m->desc.name, m->desc.width);
+    return buf;
+}
+
+/* Reads the entries of `p` from checkpoint `ck` as `mode` says (see load_mode; `model` names
+ * what `p` belongs to in messages, `log` takes the reports). Returns the count copied. */
+static sakd_status load_params(sakd_params *p, sakd_checkpoint *ck, load_mode mode,
+                               const char *model, FILE *log, size_t *copied)
 {
     float *values = NULL, *buffers = NULL;
-    sakd_status st = download_params(p, &values, &buffers);
+    unsigned char *skip = calloc(p->count ? p->count : 1, 1);
+    size_t skipped_heads = 0, extra_heads = 0;
+    sakd_status st = skip ? SAKD_OK : sakd_error(SAKD_ERR_NOMEM, "out of memory");
+    if (st == SAKD_OK && mode != LOAD_MATCHING)
+        st = check_names(p, ck, mode, model, skip, &skipped_heads, &extra_heads);
+    if (st == SAKD_OK)
+        st = download_params(p, &values, &buffers);
     *copied = 0;
     for (size_t i = 0; i < p->count && st == SAKD_OK; i++) {
         const sakd_param *e = &p->items[i];
-        if (only_matching) {
+        if (skip[i])
+            continue;
+        if (mode == LOAD_MATCHING) {
             int match = 0;
             for (size_t j = 0; j < sakd_checkpoint_model_count(ck) && !match; j++) {
                 const sakd_ckpt_tensor *ti = sakd_checkpoint_model_info(ck, j);
@@ -176,6 +274,19 @@ static sakd_status load_params(sakd_params *p, sakd_checkpoint *ck, int only_mat
         st = sakd_tensor_upload(&p->values, values);
     if (st == SAKD_OK && p->n_buffers)
         st = sakd_tensor_upload(&p->buffers, buffers);
+    char note[PATH_MAX + 160];
+    if (st == SAKD_OK && skipped_heads) {
+        snprintf(note, sizeof note,
+                 "%s: %zu distillation head tensor%s not in the file, left as initialized",
+                 sakd_checkpoint_path(ck), skipped_heads, skipped_heads == 1 ? "" : "s");
+        report(log, note);
+    }
+    if (st == SAKD_OK && extra_heads) {
+        snprintf(note, sizeof note, "%s: ignored %zu distillation head tensor%s (%s has none)",
+                 sakd_checkpoint_path(ck), extra_heads, extra_heads == 1 ? "" : "s", model);
+        report(log, note);
+    }
+    free(skip);
     free(values);
     free(buffers);
     return st;
@@ -264,7 +375,10 @@ sakd_status sakd_trainer_load_weights(sakd_trainer *t, const char *path)
     sakd_checkpoint *ck;
     SAKD_TRY(sakd_checkpoint_open(&ck, path));
     size_t copied;
-    sakd_status st = load_params(&t->sp, ck, 0, NULL, &copied);
+    char label[96];
+    sakd_status st =
+        load_params(&t->sp, ck, LOAD_WEIGHTS,
+                    model_label(&t->student, "student", label, sizeof label), t->log, &copied);
     sakd_checkpoint_close(ck);
     return st;
 }
@@ -277,7 +391,10 @@ static sakd_status resume(sakd_trainer *t, const char *path)
     size_t copied;
     sakd_ckpt_meta meta;
     memset(&meta, 0, sizeof meta);
-    sakd_status st = load_params(&t->sp, ck, 0, NULL, &copied);
+    char label[96];
+    sakd_status st =
+        load_params(&t->sp, ck, LOAD_STRICT, model_label(&t->student, "run", label, sizeof label),
+                    NULL, &copied);
     if (st == SAKD_OK)
         st = sakd_checkpoint_read_meta(ck, &meta);
     if (st == SAKD_OK && strcmp(meta.optimizer, sakd_optimizer_str(t->cfg.train.optimizer)))
@@ -321,7 +438,82 @@ static sakd_status resume(sakd_trainer *t, const char *path)
     return st;
 }
 
-/* Loads the frozen ANN teacher and checks it matches the student's architecture. */
+/* The teacher's description (DESIGN.md §2.5), from what its checkpoint says of itself: /meta's
+ * model, width, classes and input channels, its config's stem and SEW connect; without /meta,
+ * distill.teacher_model / teacher_width, else the student's. Keys that contradict /meta, an SNN
+ * checkpoint and a classifier for other classes are refused. */
+static sakd_status teacher_desc(sakd_trainer *t, sakd_model_desc *td)
+{
+    const sakd_config *c = &t->cfg;
+    const char *path = c->distill.teacher;
+    describe(c, &t->train, 0, t->B, td);
+    if (c->distill.teacher_model != SAKD_TEACHER_MODEL_AUTO)
+        snprintf(td->name, sizeof td->name, "%s",
+                 sakd_model_name_str((sakd_model_name)c->distill.teacher_model));
+    if (c->distill.teacher_width > 0)
+        td->width = c->distill.teacher_width;
+    sakd_checkpoint *ck;
+    sakd_status st = sakd_checkpoint_open(&ck, path);
+    if (st != SAKD_OK)
+        return sakd_error(st, "distill.teacher: %s", sakd_error_detail());
+    sakd_ckpt_meta meta;
+    memset(&meta, 0, sizeof meta);
+    int has_meta = sakd_checkpoint_has_meta(ck);
+    if (has_meta)
+        st = sakd_checkpoint_read_meta(ck, &meta);
+    sakd_checkpoint_close(ck);
+    const char *from = "the student's (the file has no /meta)";
+    if (st == SAKD_OK && has_meta && meta.model[0]) {
+        from = "the checkpoint's /meta";
+        if (strcmp(meta.arch, "snn") == 0)
+            st = sakd_error(SAKD_ERR_FORMAT,
+                            "distill.teacher %s is an SNN (arch snn); the teacher "
+                            "must be an ANN",
+                            path);
+        else if (c->distill.teacher_model != SAKD_TEACHER_MODEL_AUTO &&
+                 strcmp(td->name, meta.model) != 0)
+            st = sakd_error(SAKD_ERR_ARG, "distill.teacher_model = %s, but %s is a %s", td->name,
+                            path, meta.model);
+        else if (c->distill.teacher_width > 0 && meta.width > 0 &&
+                 fabs(meta.width - c->distill.teacher_width) > 1e-9)
+            st = sakd_error(SAKD_ERR_ARG, "distill.teacher_width = %g, but %s has width %g",
+                            c->distill.teacher_width, path, meta.width);
+        else if (meta.classes > 0 && (size_t)meta.classes != td->classes)
+            st = sakd_error(SAKD_ERR_FORMAT,
+                            "teacher %s classifies %ld classes, the dataset has %zu", path,
+                            meta.classes, td->classes);
+        else if (meta.in_channels > 0 && (size_t)meta.in_channels != td->in_channels)
+            st = sakd_error(SAKD_ERR_FORMAT,
+                            "teacher %s takes %ld input channels, the dataset has %zu", path,
+                            meta.in_channels, td->in_channels);
+        if (st == SAKD_OK) {
+            snprintf(td->name, sizeof td->name, "%s", meta.model);
+            if (meta.width > 0)
+                td->width = meta.width;
+        }
+        sakd_config theirs;
+        if (st == SAKD_OK && meta.config && sakd_config_init(&theirs) == SAKD_OK) {
+            if (sakd_config_load_string(&theirs, meta.config, path) == SAKD_OK) {
+                td->stem_imagenet = theirs.model.stem == SAKD_STEM_IMAGENET;
+                td->connect = theirs.model.connect;
+            }
+            sakd_error_clear();
+            sakd_config_free(&theirs);
+        }
+    } else if (st == SAKD_OK && (c->distill.teacher_model != SAKD_TEACHER_MODEL_AUTO ||
+                                 c->distill.teacher_width > 0)) {
+        from = "distill.teacher_model / teacher_width";
+    }
+    sakd_ckpt_meta_free(&meta);
+    if (st == SAKD_OK && !sakd_model_known(td->name))
+        st = sakd_error(SAKD_ERR_FORMAT, "teacher %s: unknown architecture %s", path, td->name);
+    if (st == SAKD_OK)
+        say(t, "teacher %s: %s width %g, from %s\n", path, td->name, td->width, from);
+    return st;
+}
+
+/* Loads the frozen ANN teacher built by teacher_desc: every tensor of its architecture, and
+ * nothing else in the file. */
 static sakd_status load_teacher(sakd_trainer *t)
 {
     const char *path = t->cfg.distill.teacher;
@@ -329,25 +521,13 @@ static sakd_status load_teacher(sakd_trainer *t)
     sakd_status st = sakd_checkpoint_open(&ck, path);
     if (st != SAKD_OK)
         return sakd_error(st, "distill.teacher: %s", sakd_error_detail());
-    if (sakd_checkpoint_has_meta(ck)) {
-        sakd_ckpt_meta meta;
-        memset(&meta, 0, sizeof meta);
-        st = sakd_checkpoint_read_meta(ck, &meta);
-        const char *want = sakd_model_name_str(t->cfg.model.name);
-        if (st == SAKD_OK && meta.model[0] &&
-            (strcmp(meta.model, want) != 0 || fabs(meta.width - t->cfg.model.width) > 1e-9))
-            st = sakd_error(SAKD_ERR_FORMAT,
-                            "teacher %s is %s width %g, but the student is %s width %g: SAKD "
-                            "needs the same architecture",
-                            path, meta.model, meta.width, want, t->cfg.model.width);
-        sakd_ckpt_meta_free(&meta);
-    }
     size_t copied;
-    if (st == SAKD_OK)
-        st = load_params(&t->tp, ck, 0, NULL, &copied);
+    char label[96];
+    st = load_params(&t->tp, ck, LOAD_STRICT,
+                     model_label(&t->teacher, "teacher", label, sizeof label), NULL, &copied);
     sakd_checkpoint_close(ck);
     if (st != SAKD_OK)
-        return sakd_error(st, "loading teacher: %s", sakd_error_detail());
+        return sakd_error(st, "loading the teacher: %s", sakd_error_detail());
     return SAKD_OK;
 }
 
@@ -358,7 +538,7 @@ static sakd_status init_from_teacher(sakd_trainer *t)
     SAKD_TRY(sakd_checkpoint_open(&ck, t->cfg.distill.teacher));
     size_t copied;
     say(t, "initializing the student from %s:\n", t->cfg.distill.teacher);
-    sakd_status st = load_params(&t->sp, ck, 1, t->log, &copied);
+    sakd_status st = load_params(&t->sp, ck, LOAD_MATCHING, "the student", t->log, &copied);
     sakd_checkpoint_close(ck);
     SAKD_TRY(st);
     say(t, "  copied %zu of %zu tensors\n", copied, t->sp.count);
@@ -420,7 +600,7 @@ sakd_status sakd_trainer_new(sakd_trainer **out, const sakd_config *cfg, const c
     SAKD_TRY(sakd_model_build(&t->student, t->ctx, &t->sp, &sd));
     t->has_teacher = t->cfg.distill.teacher[0] != '\0';
     if (t->has_teacher) {
-        describe(&t->cfg, &t->train, 0, t->B, &td);
+        SAKD_TRY(teacher_desc(t, &td));
         sakd_params_init(&t->tp, t->ctx);
         SAKD_TRY(sakd_model_build(&t->teacher, t->ctx, &t->tp, &td));
     }
