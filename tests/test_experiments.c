@@ -29,7 +29,7 @@ static const shipped experiments[] = {
     {"fig11_timesteps.ini", 10, "model.T distill.teacher", 1},
     {"fig12_surrogate.ini", 6, "model.surrogate distill.teacher", 1},
     {"fig10_weights.ini", 8, "distill.gamma distill.beta distill.alpha", 1},
-    {"table9_arch.ini", 4, "teacher.model.name model.name", 2},
+    {"table9_arch.ini", 6, "teacher.model.name model.name", 3},
     {"fig13_firing.ini", 2, "distill.teacher", 1},
 };
 #define N_EXPERIMENTS (sizeof experiments / sizeof experiments[0])
