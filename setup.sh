@@ -19,6 +19,9 @@ ocl-icd-opencl-dev opencl-headers pocl-opencl-icd libclblast-dev libhdf5-dev lib
 check libinih-dev librandom123-dev zlib1g-dev gnuplot-nox dataset-fashion-mnist \
 libopenblas-dev libdnnl-dev"
 
+# The tests also run on a second OpenCL implementation, the oclgrind simulator.
+if [ "$mode" = check ]; then PACKAGES="$PACKAGES oclgrind"; fi
+
 missing=""
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -685,7 +685,8 @@ START_TEST(test_cli_sigint_and_resume)
                   text_out);
     ck_assert_ptr_nonnull(strstr(text_out, "run the same command again"));
     free(text_out);
-    ck_assert_int_eq(RUN(NULL, "train", cfg), 0);
+    int rc = RUN(NULL, "train", cfg);
+    ck_assert_msg(rc == 0, "the resume exited %d:\n%s", rc, out);
     EXPECT_IN_OUTPUT("resuming the unfinished run");
     EXPECT_IN_OUTPUT("test accuracy");
     ck_assert_int_eq(RUN(NULL, "train", cfg), 0);

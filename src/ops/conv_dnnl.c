@@ -220,6 +220,12 @@ static void state_free(struct sakd_conv_dnnl *s)
     free(s);
 }
 
+static void release(sakd_ctx *ctx)
+{
+    state_free(ctx->conv_dnnl);
+    ctx->conv_dnnl = NULL;
+}
+
 static sakd_status state_get(sakd_ctx *ctx, struct sakd_conv_dnnl **out)
 {
     if (!ctx->conv_dnnl) {
@@ -233,8 +239,12 @@ static sakd_status state_get(sakd_ctx *ctx, struct sakd_conv_dnnl **out)
             state_free(s);
             return sakd_error(SAKD_ERR_NOT_FOUND, "oneDNN: no CPU engine");
         }
+        sakd_status st = sakd_ctx_on_release(ctx, release);
+        if (st != SAKD_OK) {
+            state_free(s);
+            return st;
+        }
         ctx->conv_dnnl = s;
-        ctx->conv_dnnl_free = state_free;
     }
     *out = ctx->conv_dnnl;
     return SAKD_OK;

@@ -123,8 +123,33 @@ const char *sakd_gemm_tuning_source(const sakd_ctx *ctx)
     return ctx->gemm_tuning_file ? ctx->gemm_tuning_file : "";
 }
 
+/* Contexts alive that CLBlast ran on. CLBlast caches compiled programs (and so references to
+ * their contexts) for the whole process and would release them from an exit handler, after
+ * sakd released the contexts: a use after release on implementations that free a program's
+ * context with it (oclgrind aborts there). So the cache is cleared when the last context that
+ * used CLBlast goes, while it is still alive. */
+static int clblast_contexts;
+
+static void clblast_release(sakd_ctx *ctx)
+{
+    (void)ctx;
+    if (--clblast_contexts == 0)
+        CLBlastClearCache();
+}
+
+sakd_status sakd_clblast_attach(sakd_ctx *ctx)
+{
+    if (ctx->clblast_used)
+        return SAKD_OK;
+    SAKD_TRY(sakd_ctx_on_release(ctx, clblast_release));
+    ctx->clblast_used = 1;
+    clblast_contexts++;
+    return SAKD_OK;
+}
+
 static sakd_status clblast_run(sakd_ctx *ctx, const sakd_gemm_call *g)
 {
+    SAKD_TRY(sakd_clblast_attach(ctx));
     ensure_tuning(ctx);
     SAKD_TRY(sakd_gemm_tuning_select(ctx, g->trans_a, g->trans_b, g->batch > 0));
     SAKD_TRY(sakd_profile_mark(ctx));

@@ -29,4 +29,8 @@ extern const struct sakd_gemm_provider sakd_gemm_provider_host;
  * loads. Otherwise an error that says why. */
 sakd_status sakd_gemm_host_check(sakd_ctx *ctx);
 
+/* Counts ctx among the contexts CLBlast runs on, once; when the last of them is freed CLBlast's
+ * program cache is cleared (gemm_clblast.c). Called before any CLBlast routine uses ctx. */
+sakd_status sakd_clblast_attach(sakd_ctx *ctx);
+
 #endif

@@ -2,8 +2,6 @@
  * (random sampling of the valid space, then one-parameter refinement), stores and applies them. */
 #include "ops/gemm_tune.h"
 
-#include "ops/gemm_provider.h"
-
 #include <clblast_c.h>
 #include <errno.h>
 #include <ini.h>
@@ -433,6 +431,7 @@ sakd_status sakd_gemm_tuning_write(const char *path, const sakd_gemm_tuning *t)
 
 static sakd_status override(sakd_ctx *ctx, const char *kernel, const sakd_gemm_params *p)
 {
+    SAKD_TRY(sakd_clblast_attach(ctx));
     const char *names[SAKD_GEMM_MAX_PARAMS];
     for (size_t i = 0; i < p->n; i++)
         names[i] = p->names[i];

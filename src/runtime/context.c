@@ -70,14 +70,23 @@ void sakd_ctx_free(sakd_ctx *ctx)
     sakd_profile_stop(ctx);
     free(ctx->gemm_tuning_file);
     free(ctx->gemm_tuning);
-    if (ctx->conv_dnnl && ctx->conv_dnnl_free)
-        ctx->conv_dnnl_free(ctx->conv_dnnl);
+    while (ctx->n_release_hooks > 0)
+        ctx->release_hooks[--ctx->n_release_hooks](ctx);
     sakd_program_release_all(ctx);
     if (ctx->queue)
         clReleaseCommandQueue(ctx->queue);
     if (ctx->context)
         clReleaseContext(ctx->context);
     free(ctx);
+}
+
+sakd_status sakd_ctx_on_release(sakd_ctx *ctx, void (*fn)(sakd_ctx *ctx))
+{
+    int max = (int)(sizeof ctx->release_hooks / sizeof ctx->release_hooks[0]);
+    if (ctx->n_release_hooks == max)
+        return sakd_error(SAKD_ERR_ARG, "more than %d release hooks on one context", max);
+    ctx->release_hooks[ctx->n_release_hooks++] = fn;
+    return SAKD_OK;
 }
 
 static const char *kernel_name(cl_kernel kernel, char *buf, size_t size);

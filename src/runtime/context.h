@@ -45,7 +45,12 @@ typedef struct sakd_ctx {
     int conv_route;
     char conv_route_why[128];
     struct sakd_conv_dnnl *conv_dnnl;
-    void (*conv_dnnl_free)(struct sakd_conv_dnnl *state);
+    /* What sakd_ctx_free runs before it releases the context, the last registered first
+     * (sakd_ctx_on_release): the state libraries keep per context (oneDNN's primitives,
+     * CLBlast's program cache) goes while the context is still alive. */
+    void (*release_hooks[4])(struct sakd_ctx *ctx);
+    int n_release_hooks;
+    int clblast_used; /* the CLBlast provider ran on this context (ops/gemm_clblast.c) */
     /* GEMM calls being recorded for tuning (ops/gemm_tune.h), else NULL. */
     struct sakd_gemm_log *gemm_log;
     /* GEMM tuning: 0 = not looked for yet, 1 = looked for (ops/gemm.c); the file applied. */
@@ -73,6 +78,9 @@ sakd_status sakd_ctx_new(sakd_ctx **ctx, const char *spec, unsigned flags);
  * profile contexts made by other code). */
 void sakd_ctx_set_default_flags(unsigned flags);
 void sakd_ctx_free(sakd_ctx *ctx);
+
+/* Registers `fn` to run in sakd_ctx_free before the context is released (at most 4). */
+sakd_status sakd_ctx_on_release(sakd_ctx *ctx, void (*fn)(sakd_ctx *ctx));
 
 /* Waits for every command queued so far. */
 sakd_status sakd_ctx_finish(sakd_ctx *ctx);
