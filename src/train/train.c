@@ -22,9 +22,6 @@
 #include "runtime/timer.h"
 #include "version.h"
 
-/* Energy per operation at 45 nm (Horowitz 2014), as the SNN literature uses. */
-#define ENERGY_AC_PJ 0.9
-#define ENERGY_MAC_PJ 4.6
 /* Adam's constants (PyTorch defaults). */
 #define ADAM_BETA1 0.9f
 #define ADAM_BETA2 0.999f
@@ -856,7 +853,7 @@ sakd_status sakd_trainer_measure(sakd_trainer *t, size_t max_images, sakd_report
         }
         r->sops_per_image = sops;
         r->macs_per_image = macs;
-        r->energy_uj = (ENERGY_AC_PJ * sops + ENERGY_MAC_PJ * macs) * 1e-6;
+        r->energy_uj = (SAKD_ENERGY_AC_PJ * sops + SAKD_ENERGY_MAC_PJ * macs) * 1e-6;
         r->mean_firing_rate = r->n_layers ? rate_sum / (double)r->n_layers : 0.0;
         r->peak_mem_mib = (double)t->ctx->mem_peak / (1024.0 * 1024.0);
     }
@@ -1143,9 +1140,9 @@ void sakd_report_print(const sakd_report *r, FILE *f)
         for (size_t i = 0; i < r->n_layers; i++)
             fprintf(f, "    %-28s %.4f\n", r->layer_name[i], r->layer_rate[i]);
     }
-    fprintf(f,
-            "  per image          %.4g SOPs (AC) + %.4g MACs = %.4g uJ (0.9 pJ/AC, 4.6 pJ/MAC)\n",
-            r->sops_per_image, r->macs_per_image, r->energy_uj);
+    fprintf(f, "  per image          %.4g SOPs (AC) + %.4g MACs = %.4g uJ (%g pJ/AC, %g pJ/MAC)\n",
+            r->sops_per_image, r->macs_per_image, r->energy_uj, SAKD_ENERGY_AC_PJ,
+            SAKD_ENERGY_MAC_PJ);
     if (trained)
         fprintf(f, "  throughput         %.1f images/s (training)\n", r->images_per_s);
     fprintf(f, "  peak device memory %.1f MiB\n", r->peak_mem_mib);

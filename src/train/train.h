@@ -10,6 +10,11 @@
 #include "distill/distill.h"
 #include "train/config.h"
 
+/* Energy per operation at 45 nm (Horowitz 2014), as the SNN literature uses: an accumulate
+ * (a spike-driven synaptic operation) and a multiply-accumulate (DESIGN.md §2.6). */
+#define SAKD_ENERGY_AC_PJ 0.9
+#define SAKD_ENERGY_MAC_PJ 4.6
+
 /* The metrics a run reports (DESIGN.md §2.6). */
 typedef struct sakd_report {
     int epochs_done;
