@@ -1,7 +1,6 @@
 /* bench_train.c — `sakd bench train`: the median time of a full training step (ANN, SNN, SNN by
  * SAKD) with a breakdown by op family from OpenCL profiling events; `sakd bench lif-layer`: the
  * Open Neuromorphic SNN-library benchmark (Linear(n, n) + multi-step LIF, batch 16, T = 500). */
-#include <csv.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -12,6 +11,7 @@
 
 #include "cli/cli.h"
 #include "harness/meta.h"
+#include "io/csv_file.h"
 #include "io/file.h"
 #include "nn/model.h"
 #include "ops/blas_host.h"
@@ -152,56 +152,21 @@ static sakd_status results_path(const sakd_ctx *ctx, char *buf, size_t size)
     return SAKD_OK;
 }
 
-/* Appends rows (cells[r][c] for c < ncols) under `header` to a CSV file, rewritten atomically;
- * the header is written when the file is new and must match when it is not. */
+/* Appends rows (cells[r·ncols + c]) under `header` to a CSV file (io/csv_file.h): every row
+ * it has is kept, and its header must match. */
 static sakd_status csv_append(const char *path, const char *const *header, size_t ncols,
                               char (*cells)[64], size_t nrows)
 {
-    char *old = NULL;
-    size_t old_size = 0;
-    if (sakd_file_read(path, &old, &old_size) != SAKD_OK) {
-        old = NULL;
-        old_size = 0;
-    }
-    char *buf = NULL;
-    size_t size = 0;
-    FILE *m = open_memstream(&buf, &size);
-    if (!m) {
-        free(old);
+    size_t n = nrows * ncols;
+    const char **ptrs = malloc((n > 0 ? n : 1) * sizeof *ptrs);
+    if (!ptrs)
         return sakd_error(SAKD_ERR_NOMEM, "out of memory writing %s", path);
-    }
-    char *hdr = NULL;
-    size_t hsize = 0;
-    FILE *h = open_memstream(&hdr, &hsize);
-    for (size_t c = 0; h && c < ncols; c++) {
-        csv_fwrite(h, header[c], strlen(header[c]));
-        fputc(c + 1 < ncols ? ',' : '\n', h);
-    }
-    if (h)
-        fclose(h);
-    sakd_status st = SAKD_OK;
-    if (old_size) {
-        if (!hdr || old_size < hsize || memcmp(old, hdr, hsize) != 0)
-            st = sakd_error(SAKD_ERR_FORMAT,
-                            "%s has other columns than this version of sakd writes; move it "
-                            "aside or use --csv with another file",
-                            path);
-        fwrite(old, 1, old_size, m);
-    } else if (hdr) {
-        fwrite(hdr, 1, hsize, m);
-    }
-    for (size_t r = 0; r < nrows; r++)
-        for (size_t c = 0; c < ncols; c++) {
-            const char *cell = cells[r * ncols + c];
-            csv_fwrite(m, cell, strlen(cell));
-            fputc(c + 1 < ncols ? ',' : '\n', m);
-        }
-    fclose(m);
-    if (st == SAKD_OK)
-        st = sakd_file_write_atomic(path, buf, size);
-    free(buf);
-    free(hdr);
-    free(old);
+    for (size_t i = 0; i < nrows * ncols; i++)
+        ptrs[i] = cells[i];
+    sakd_status st = sakd_csv_append(path, header, ncols, ptrs, nrows, -1);
+    if (st == SAKD_ERR_FORMAT)
+        st = sakd_error(st, "%s (or use --csv with another file)", sakd_error_detail());
+    free(ptrs);
     return st;
 }
 

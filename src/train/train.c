@@ -1,7 +1,6 @@
 /* train.c — the training loop, evaluation, checkpoints, resume and the run report. */
 #include "train/train.h"
 
-#include <csv.h>
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
@@ -12,6 +11,7 @@
 #include <unistd.h>
 
 #include "io/checkpoint.h"
+#include "io/csv_file.h"
 #include "io/file.h"
 #include "ops/conv.h"
 #include "ops/elementwise.h"
@@ -871,50 +871,18 @@ static const char *log_columns[] = {"epoch",    "lr",           "beta",         
                                     "test_acc", "test_loss",    "images_per_s", "epoch_s"};
 #define N_LOG_COLUMNS (sizeof log_columns / sizeof log_columns[0])
 
-/* Appends one row (the header first when the file is new) to out_dir/log.csv, rewriting the
- * file atomically so that a crash never leaves half a row. */
+/* Appends this epoch's row to out_dir/log.csv after the header and the rows of the epochs
+ * before it (a resumed run rewrites the rows of the epochs it trains again). */
 static sakd_status log_row(sakd_trainer *t, const double *values)
 {
-    char path[PATH_MAX + 16];
+    char path[PATH_MAX + 16], cells[N_LOG_COLUMNS][64];
+    const char *row[N_LOG_COLUMNS];
     snprintf(path, sizeof path, "%s/log.csv", t->out_dir);
-    char *old = NULL;
-    size_t old_size = 0;
-    if (sakd_file_read(path, &old, &old_size) != SAKD_OK || t->next_epoch == 0) {
-        free(old);
-        old = NULL;
-        old_size = 0;
-    }
-    /* Keep the header and the rows of the epochs before this one (lines 1 … next_epoch): a
-     * resumed run rewrites the rows of epochs it trains again. */
-    size_t keep = 0, line = 0;
-    for (size_t i = 0; i < old_size; i++)
-        if (old[i] == '\n' && ++line <= (size_t)t->next_epoch)
-            keep = i + 1;
-    char *buf = NULL;
-    size_t size = 0;
-    FILE *m = open_memstream(&buf, &size);
-    if (!m) {
-        free(old);
-        return sakd_error(SAKD_ERR_NOMEM, "out of memory writing %s", path);
-    }
-    if (keep)
-        fwrite(old, 1, keep, m);
-    else
-        for (size_t c = 0; c < N_LOG_COLUMNS; c++) {
-            csv_fwrite(m, log_columns[c], strlen(log_columns[c]));
-            fputc(c + 1 < N_LOG_COLUMNS ? ',' : '\n', m);
-        }
     for (size_t c = 0; c < N_LOG_COLUMNS; c++) {
-        char cell[64];
-        snprintf(cell, sizeof cell, c == 0 ? "%.0f" : "%.6g", values[c]);
-        csv_fwrite(m, cell, strlen(cell));
-        fputc(c + 1 < N_LOG_COLUMNS ? ',' : '\n', m);
+        snprintf(cells[c], sizeof cells[c], c == 0 ? "%.0f" : "%.6g", values[c]);
+        row[c] = cells[c];
     }
-    fclose(m);
-    sakd_status st = sakd_file_write_atomic(path, buf, size);
-    free(buf);
-    free(old);
-    return st;
+    return sakd_csv_append(path, log_columns, N_LOG_COLUMNS, row, 1, t->next_epoch);
 }
 
 /* ---- the loop ------------------------------------------------------------------------------ */
