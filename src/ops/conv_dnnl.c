@@ -510,17 +510,11 @@ sakd_status sakd_conv2d_dnnl_forward(sakd_tensor *out, const sakd_tensor *in,
     call c;
     SAKD_TRY(begin(&c, ctx, g, bias != NULL));
     sakd_host_maps maps = {0};
-    float *x, *w, *y, *b = NULL;
-    sakd_status st =
-        sakd_host_map(ctx, &maps, in->name, in->buf, in->offset, sakd_tensor_numel(in), &x);
-    if (st == SAKD_OK)
-        st = sakd_host_map(ctx, &maps, weight->name, weight->buf, weight->offset,
-                           sakd_tensor_numel(weight), &w);
-    if (st == SAKD_OK)
-        st =
-            sakd_host_map(ctx, &maps, out->name, out->buf, out->offset, sakd_tensor_numel(out), &y);
-    if (st == SAKD_OK && bias)
-        st = sakd_host_map(ctx, &maps, bias->name, bias->buf, bias->offset, g->cout, &b);
+    float *x, *w, *y, *b;
+    sakd_status st = sakd_host_map_tensor(ctx, &maps, in, &x, SAKD_OK);
+    st = sakd_host_map_tensor(ctx, &maps, weight, &w, st);
+    st = sakd_host_map_tensor(ctx, &maps, out, &y, st);
+    st = sakd_host_map_tensor(ctx, &maps, bias, &b, st);
     if (st == SAKD_OK) {
         size_t K = g->cin * g->kh * g->kw, P = g->ho * g->wo;
         sakd_conv_host_record(ctx, 0, 0, g->cout, P, K, g->n);
@@ -541,24 +535,13 @@ sakd_status sakd_conv2d_dnnl_backward(sakd_tensor *grad_in, sakd_tensor *grad_we
     call c;
     SAKD_TRY(begin(&c, ctx, g, grad_bias != NULL));
     sakd_host_maps maps = {0};
-    float *x, *w, *gy, *gw, *gx = NULL, *gb = NULL;
-    sakd_status st =
-        sakd_host_map(ctx, &maps, in->name, in->buf, in->offset, sakd_tensor_numel(in), &x);
-    if (st == SAKD_OK)
-        st = sakd_host_map(ctx, &maps, weight->name, weight->buf, weight->offset,
-                           sakd_tensor_numel(weight), &w);
-    if (st == SAKD_OK)
-        st = sakd_host_map(ctx, &maps, grad_out->name, grad_out->buf, grad_out->offset,
-                           sakd_tensor_numel(grad_out), &gy);
-    if (st == SAKD_OK)
-        st = sakd_host_map(ctx, &maps, grad_weight->name, grad_weight->buf, grad_weight->offset,
-                           sakd_tensor_numel(grad_weight), &gw);
-    if (st == SAKD_OK && grad_in)
-        st = sakd_host_map(ctx, &maps, grad_in->name, grad_in->buf, grad_in->offset,
-                           sakd_tensor_numel(grad_in), &gx);
-    if (st == SAKD_OK && grad_bias)
-        st = sakd_host_map(ctx, &maps, grad_bias->name, grad_bias->buf, grad_bias->offset, g->cout,
-                           &gb);
+    float *x, *w, *gy, *gw, *gx, *gb;
+    sakd_status st = sakd_host_map_tensor(ctx, &maps, in, &x, SAKD_OK);
+    st = sakd_host_map_tensor(ctx, &maps, weight, &w, st);
+    st = sakd_host_map_tensor(ctx, &maps, grad_out, &gy, st);
+    st = sakd_host_map_tensor(ctx, &maps, grad_weight, &gw, st);
+    st = sakd_host_map_tensor(ctx, &maps, grad_in, &gx, st);
+    st = sakd_host_map_tensor(ctx, &maps, grad_bias, &gb, st);
     if (st == SAKD_OK) {
         size_t K = g->cin * g->kh * g->kw, P = g->ho * g->wo;
         sakd_conv_host_record(ctx, 0, 1, g->cout, K, P, g->n);

@@ -75,6 +75,15 @@ sakd_status sakd_host_unmap(sakd_ctx *ctx, sakd_host_maps *m, sakd_status st)
     return st;
 }
 
+sakd_status sakd_host_map_tensor(sakd_ctx *ctx, sakd_host_maps *m, const sakd_tensor *t,
+                                 float **ptr, sakd_status st)
+{
+    *ptr = NULL;
+    if (st != SAKD_OK || !t)
+        return st;
+    return sakd_host_map(ctx, m, t->name, t->buf, t->offset, sakd_tensor_numel(t), ptr);
+}
+
 int sakd_host_threads(void)
 {
     const sakd_host_blas *blas;

@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "runtime/context.h"
+#include "runtime/tensor.h"
 
 #define SAKD_HOST_MAX_MAPS 8
 
@@ -25,6 +26,12 @@ int sakd_host_active(sakd_ctx *ctx);
  * inside the buffer; `what` names the operand in the message when they do not. */
 sakd_status sakd_host_map(sakd_ctx *ctx, sakd_host_maps *m, const char *what, cl_mem buf,
                           size_t offset, size_t need, float **ptr);
+
+/* *ptr = the host address of tensor t's first element (its whole extent mapped as above), or
+ * NULL when t is NULL; st is passed through when it is already an error (so that a list of
+ * operands maps as `st = sakd_host_map_tensor(ctx, m, t, &p, st);` lines). */
+sakd_status sakd_host_map_tensor(sakd_ctx *ctx, sakd_host_maps *m, const sakd_tensor *t,
+                                 float **ptr, sakd_status st);
 
 /* The same for bytes: *ptr = the address of byte `offset`; `need` bytes must fit. */
 sakd_status sakd_host_map_bytes(sakd_ctx *ctx, sakd_host_maps *m, const char *what, cl_mem buf,
