@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io/csv_file.h"
 #include "testutil.h"
 
 /* Number of entries in `dir` other than . and .. */
@@ -129,6 +130,30 @@ START_TEST(test_write_atomic)
 }
 END_TEST
 
+/* Whole-row CSV appends: rows kept or cut back, fields quoted, a foreign header refused with
+ * the file named and left as it was. */
+START_TEST(test_csv_append)
+{
+    char dir[PATH_MAX], path[PATH_MAX + 16];
+    test_tempdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/t.csv", dir);
+    const char *hdr[2] = {"a", "b"}, *r1[2] = {"1", "x,y"}, *r23[4] = {"2", "p", "3", "q"};
+    TEST_OK(sakd_csv_append(path, hdr, 2, r1, 1, -1));
+    assert_content(path, "\"a\",\"b\"\n\"1\",\"x,y\"\n");
+    TEST_OK(sakd_csv_append(path, hdr, 2, r23, 2, -1));
+    assert_content(path, "\"a\",\"b\"\n\"1\",\"x,y\"\n\"2\",\"p\"\n\"3\",\"q\"\n");
+    TEST_OK(sakd_csv_append(path, hdr, 2, r23 + 2, 1, 1)); /* keep one row, then "3" */
+    assert_content(path, "\"a\",\"b\"\n\"1\",\"x,y\"\n\"3\",\"q\"\n");
+    const char *other[2] = {"a", "c"};
+    ck_assert_int_eq(sakd_csv_append(path, other, 2, r1, 1, -1), SAKD_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(sakd_error_detail(), path));
+    assert_content(path, "\"a\",\"b\"\n\"1\",\"x,y\"\n\"3\",\"q\"\n");
+    TEST_OK(sakd_csv_append(path, other, 2, r1, 1, 0)); /* keeping nothing: a new header */
+    assert_content(path, "\"a\",\"c\"\n\"1\",\"x,y\"\n");
+    test_rmtree(dir);
+}
+END_TEST
+
 Suite *suite_file(void)
 {
     Suite *s = suite_create("file");
@@ -137,6 +162,7 @@ Suite *suite_file(void)
     tcase_add_test(tc, test_commit_replaces);
     tcase_add_test(tc, test_commit_failures_keep_old);
     tcase_add_test(tc, test_write_atomic);
+    tcase_add_test(tc, test_csv_append);
     suite_add_tcase(s, tc);
     return s;
 }

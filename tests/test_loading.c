@@ -283,6 +283,28 @@ START_TEST(test_teacher_without_meta)
     /* Told, it is built as resnet34 and loads every tensor. */
     const char *keys[] = {"distill.teacher_model=resnet34", NULL};
     distil_from(bare, "resnet34", keys);
+    /* An SNN checkpoint is not a teacher. */
+    {
+        const char *so[] = {"model.name=resnet18", NULL};
+        sakd_config sc;
+        make_config(&sc, so);
+        char sout[2 * PATH_MAX], spath[3 * PATH_MAX];
+        snprintf(sout, sizeof sout, "%.4000s/snn-run", dir);
+        sakd_trainer *st;
+        TEST_OK(new_trainer(&sc, sout, &st));
+        sakd_report sr;
+        TEST_OK(sakd_trainer_run(st, &sr));
+        sakd_trainer_free(st);
+        sakd_config_free(&sc);
+        snprintf(spath, sizeof spath, "distill.teacher=%.4000s/weights.h5", sout);
+        const char *o3[] = {"model.name=resnet18", spath, NULL};
+        make_config(&sc, o3);
+        st = NULL;
+        expect_refusal(new_trainer(&sc, out, &st), "must be an ANN",
+                       "an SNN checkpoint as teacher");
+        sakd_trainer_free(st);
+        sakd_config_free(&sc);
+    }
     /* A key that contradicts /meta is refused. */
     const char *o2[] = {"model.name=resnet18", assign, NULL};
     snprintf(assign, sizeof assign, "distill.teacher=%.4000s", p34);
