@@ -16,6 +16,7 @@
 #include "io/file.h"
 #include "io/h5.h"
 #include "ops/optim.h"
+#include "train/rundir.h"
 
 void help_train(void)
 {
@@ -375,9 +376,7 @@ int cmd_eval(cli_opts *opts, int argc, char **argv)
     }
     int lock = -1;
     if (run) {
-        char path[PATH_MAX + 16];
-        snprintf(path, sizeof path, "%s/.train.lock", run);
-        sakd_status st = sakd_file_lock(path, "the run directory", &lock);
+        sakd_status st = sakd_rundir_claim(run, false, &lock);
         if (st != SAKD_OK)
             return cli_fail(st, "locking the run");
     }
@@ -385,8 +384,7 @@ int cmd_eval(cli_opts *opts, int argc, char **argv)
     sakd_status st = config_from_checkpoint(&cfg, weights, argc, argv, optind);
     if (st != SAKD_OK) {
         sakd_config_free(&cfg);
-        if (lock >= 0)
-            close(lock);
+        sakd_rundir_release(&lock);
         return cli_fail(st, "reading the checkpoint's config");
     }
     if (opts->device) {
@@ -410,8 +408,7 @@ int cmd_eval(cli_opts *opts, int argc, char **argv)
     sakd_config_free(&cfg);
     if (st == SAKD_OK && run)
         st = update_report(run, &report, n_test);
-    if (lock >= 0)
-        close(lock);
+    sakd_rundir_release(&lock);
     if (st != SAKD_OK)
         return cli_fail(st, run ? "measuring the run again" : "evaluating");
     report.best_acc = report.test_acc;
