@@ -10,10 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <clblast_c.h>
-
 #include "harness/meta.h"
 #include "io/file.h"
+#include "ops/gemm.h"
 #include "runtime/device.h"
 #include "runtime/strbuf.h"
 #include "version.h"
@@ -199,8 +198,7 @@ sakd_status sakd_meta_provenance(sakd_meta *m, const char *device_spec)
 #else
     SAKD_TRY(sakd_meta_set(m, "compiler", "unknown"));
 #endif
-    SAKD_TRY(sakd_meta_setf(m, "clblast", "%d.%d.%d", CLBLAST_VERSION_MAJOR, CLBLAST_VERSION_MINOR,
-                            CLBLAST_VERSION_PATCH));
+    SAKD_TRY(sakd_meta_set(m, "clblast", sakd_clblast_version()));
     unsigned maj = 0, min = 0, rel = 0;
     H5get_libversion(&maj, &min, &rel);
     SAKD_TRY(sakd_meta_setf(m, "hdf5", "%u.%u.%u", maj, min, rel));

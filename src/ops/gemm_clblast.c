@@ -12,9 +12,14 @@
 #include "runtime/log.h"
 #include "runtime/profile.h"
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+/* The one source of the CLBlast version sakd reports (provenance, tuning files, bench rows):
+ * the headers it was compiled against. */
 const char *sakd_clblast_version(void)
 {
-    return SAKD_CLBLAST_VERSION;
+    return STR(CLBLAST_VERSION_MAJOR) "." STR(CLBLAST_VERSION_MINOR) "." STR(CLBLAST_VERSION_PATCH);
 }
 
 const char *sakd_clblast_strerror(int status)

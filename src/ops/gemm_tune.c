@@ -205,7 +205,7 @@ static void routine_params(size_t min_indirect, sakd_gemm_params *p)
 static void device_key(const sakd_device_info *d, sakd_strbuf *key)
 {
     sakd_strbuf_printf(key, "%s\n%s\n%s\nclblast %s\n", d->platform_name, d->name, d->driver,
-                       SAKD_CLBLAST_VERSION);
+                       sakd_clblast_version());
 }
 
 sakd_status sakd_gemm_tuning_path(const sakd_ctx *ctx, char *buf, size_t size)
@@ -447,12 +447,12 @@ sakd_status sakd_gemm_tuning_apply(sakd_ctx *ctx, const sakd_gemm_tuning *t)
 {
     const sakd_device_info *d = &ctx->info;
     if (strcmp(t->platform, d->platform_name) != 0 || strcmp(t->device, d->name) != 0 ||
-        strcmp(t->driver, d->driver) != 0 || strcmp(t->clblast, SAKD_CLBLAST_VERSION) != 0)
+        strcmp(t->driver, d->driver) != 0 || strcmp(t->clblast, sakd_clblast_version()) != 0)
         return sakd_error(SAKD_ERR_ARG,
                           "the tuning is for '%s' on '%s' (driver %s, CLBlast %s), not for this "
                           "'%s' on '%s' (driver %s, CLBlast %s); run 'sakd tune' again",
                           t->device, t->platform, t->driver, t->clblast, d->name, d->platform_name,
-                          d->driver, SAKD_CLBLAST_VERSION);
+                          d->driver, sakd_clblast_version());
     if (t->xgemm.n)
         SAKD_TRY(override(ctx, "Xgemm", &t->xgemm));
     if (t->direct.n)
@@ -1270,7 +1270,7 @@ static sakd_status tune(sakd_ctx *ctx, const sakd_gemm_log *log, const sakd_gemm
     snprintf(best->platform, sizeof best->platform, "%s", d->platform_name);
     snprintf(best->device, sizeof best->device, "%s", d->name);
     snprintf(best->driver, sizeof best->driver, "%s", d->driver);
-    snprintf(best->clblast, sizeof best->clblast, "%s", SAKD_CLBLAST_VERSION);
+    snprintf(best->clblast, sizeof best->clblast, "%s", sakd_clblast_version());
     time_t now = time(NULL);
     strftime(best->date, sizeof best->date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     best->ms_default = 1e3 * t_default;

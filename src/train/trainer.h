@@ -37,8 +37,7 @@ struct sakd_trainer {
 };
 
 /* Progress to the run's log (nothing when it has none). */
-void sakd_trainer_say(sakd_trainer *t, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void sakd_trainer_say(sakd_trainer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The model description of the config for a dataset; `snn` overrides the arch. */
 void sakd_trainer_describe(const sakd_config *c, const sakd_dataset *d, int snn, size_t batch,
                            sakd_model_desc *m);

@@ -317,8 +317,8 @@ sakd_status sakd_trainer_resume(sakd_trainer *t, const char *path)
                             "batch size or data subset?)",
                             path, t->step, t->next_epoch + 1, t->steps_per_epoch);
         else
-            sakd_trainer_say(t, "resumed %s at epoch %ld, step %lld of %zu in it\n", path, t->next_epoch + 1,
-                into, t->steps_per_epoch);
+            sakd_trainer_say(t, "resumed %s at epoch %ld, step %lld of %zu in it\n", path,
+                             t->next_epoch + 1, into, t->steps_per_epoch);
     }
     free(opt);
     sakd_ckpt_meta_free(&meta);
