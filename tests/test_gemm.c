@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops/ops_state.h"
 #include "testutil.h"
 
 /* A float dot product of k terms errs by at most about k·eps·Σ|a_i b_i| (Higham, gamma_k);
@@ -233,7 +234,7 @@ START_TEST(test_gemm_provider_choice)
     if (test_providers() == 2 && cpu_host) {
         /* auto takes the host BLAS here, after the zero-copy check passed */
         ck_assert_str_eq(sakd_gemm_provider_name(ctx), "host");
-        ck_assert_int_eq(ctx->host_checked, 1);
+        ck_assert_int_eq(sakd_ops_state_peek(ctx)->host_checked, 1);
         char desc[512];
         sakd_gemm_provider_describe(ctx, desc, sizeof desc);
         ck_assert_msg(strstr(desc, "kernels") && strstr(desc, "thread"), "%s", desc);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ops/gemm_tune.h"
+#include "ops/ops_state.h"
 #include "runtime/profile.h"
 #include "testutil.h"
 
@@ -193,7 +194,7 @@ START_TEST(test_record_calls)
     TEST_OK(sakd_tensor_fill(&b, 0.25f));
     sakd_gemm_log log = {0};
     sakd_mat ma = {a.buf, 0, k}, mb = {b.buf, 0, n}, mc = {c.buf, 0, n};
-    sakd_gemm_record_start(ctx, &log);
+    TEST_OK(sakd_gemm_record_start(ctx, &log));
     TEST_OK(sakd_gemm(ctx, 0, 0, m, n, k, 1.0f, ma, mb, 0.0f, mc));
     TEST_OK(sakd_gemm(ctx, 0, 0, m, n, k, 1.0f, ma, mb, 1.0f, mc));
     TEST_OK(sakd_gemm(ctx, 1, 0, k, n, m, 1.0f, (sakd_mat){a.buf, 0, k}, mb, 0.0f, mc));
@@ -437,7 +438,7 @@ START_TEST(test_class_sets_switch)
     set_params(&t.classes[0].direct, direct_names, direct, 10);
     set_params(&t.classes[0].routine, routine_name, all_direct, 1);
     TEST_OK(sakd_gemm_tuning_apply(ctx, &t));
-    ck_assert_int_eq(ctx->gemm_active_set, -1);
+    ck_assert_int_eq(sakd_ops_state_peek(ctx)->gemm_active_set, -1);
     test_rng r = test_rng_new(75);
     for (int i = 0; i < 4; i++) {
         sakd_gemm_shape s;
@@ -450,7 +451,7 @@ START_TEST(test_class_sets_switch)
         s.ldb = s.n + test_rand_size(&r, 0, 3);
         s.ldc = s.n + test_rand_size(&r, 0, 3);
         check_shape_result(ctx, &s, &r);
-        ck_assert_int_eq(ctx->gemm_active_set, s.trans_a ? 0 : -1);
+        ck_assert_int_eq(sakd_ops_state_peek(ctx)->gemm_active_set, s.trans_a ? 0 : -1);
     }
     sakd_ctx_free(ctx);
     unsetenv("SAKD_GEMM_TUNING");

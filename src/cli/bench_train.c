@@ -291,7 +291,9 @@ static sakd_status run_close(bench_run *b, const sakd_config *c, sakd_status st,
         st = sakd_profile_start(ctx);
     if (st == SAKD_OK) {
         sakd_profile_reset(ctx);
-        sakd_gemm_record_start(ctx, &log);
+        st = sakd_gemm_record_start(ctx, &log);
+    }
+    if (st == SAKD_OK) {
         st = sakd_trainer_step(t, b->step++);
         sakd_gemm_record_stop(ctx);
     }

@@ -68,8 +68,9 @@ static sakd_status record_modes(const sakd_config *c, const char *modes, size_t 
         SAKD_TRY(cli_workload_new(&w, c, mode, size, 2));
         sakd_ctx *ctx = sakd_trainer_ctx(w.trainer);
         sakd_status st = sakd_trainer_step(w.trainer, 0);
+        if (st == SAKD_OK)
+            st = sakd_gemm_record_start(ctx, log);
         if (st == SAKD_OK) {
-            sakd_gemm_record_start(ctx, log);
             st = sakd_trainer_step(w.trainer, 1);
             sakd_gemm_record_stop(ctx);
         }

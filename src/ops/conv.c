@@ -1,6 +1,7 @@
 /* conv.c — host launchers of 2-D convolution: cl/conv.cl for the layout kernels, CLBlast for the
  * GEMMs (see conv.h for the layout). */
 #include "ops/conv.h"
+#include "ops/ops_state.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -141,7 +142,7 @@ static sakd_conv_host_geom host_geom(const conv_geom *g, const sakd_conv2d_param
                                  p->pad_w, g->ho,  g->wo};
 }
 
-/* ctx->conv_route */
+/* sakd_ops_state.conv_route */
 enum { ROUTE_UNSET, ROUTE_IM2COL, ROUTE_ONEDNN, ROUTE_ONEDNN_KXK };
 
 const char *sakd_conv_provider_names(void)
@@ -159,9 +160,11 @@ sakd_status sakd_conv_provider_set(sakd_ctx *ctx, const char *request)
     if (!request || !*request)
         request = "auto";
     int host = sakd_host_active(ctx);
+    sakd_ops_state *os;
+    SAKD_TRY(sakd_ops_state_get(ctx, &os));
     if (strcmp(request, "im2col") == 0) {
-        ctx->conv_route = ROUTE_IM2COL;
-        snprintf(ctx->conv_route_why, sizeof ctx->conv_route_why, "requested");
+        os->conv_route = ROUTE_IM2COL;
+        snprintf(os->conv_route_why, sizeof os->conv_route_why, "requested");
     } else if (strcmp(request, "onednn") == 0) {
         if (sakd_conv_dnnl_load() != SAKD_OK)
             return sakd_error(SAKD_ERR_NOT_FOUND, "convolution provider 'onednn' (from %s): %s",
@@ -171,12 +174,12 @@ sakd_status sakd_conv_provider_set(sakd_ctx *ctx, const char *request)
                               "convolution provider 'onednn' (from %s) needs the host GEMM "
                               "provider (a CPU device sharing host memory); %s uses %s",
                               from, ctx->info.name, sakd_gemm_provider_name(ctx));
-        ctx->conv_route = ROUTE_ONEDNN;
-        snprintf(ctx->conv_route_why, sizeof ctx->conv_route_why, "requested");
+        os->conv_route = ROUTE_ONEDNN;
+        snprintf(os->conv_route_why, sizeof os->conv_route_why, "requested");
     } else if (strcmp(request, "auto") == 0) {
         int ok = sakd_conv_dnnl_load() == SAKD_OK;
-        ctx->conv_route = ok ? ROUTE_ONEDNN_KXK : ROUTE_IM2COL;
-        snprintf(ctx->conv_route_why, sizeof ctx->conv_route_why, "auto%s%s", ok ? "" : ": ",
+        os->conv_route = ok ? ROUTE_ONEDNN_KXK : ROUTE_IM2COL;
+        snprintf(os->conv_route_why, sizeof os->conv_route_why, "auto%s%s", ok ? "" : ": ",
                  ok ? "" : sakd_error_detail());
         sakd_error_clear();
     } else {
@@ -187,25 +190,37 @@ sakd_status sakd_conv_provider_set(sakd_ctx *ctx, const char *request)
     return SAKD_OK;
 }
 
+/* The context's convolution route, chosen by SAKD_CONV_PROVIDER (else auto) on first use. */
+static sakd_status route(sakd_ctx *ctx, int *r)
+{
+    sakd_ops_state *os;
+    SAKD_TRY(sakd_ops_state_get(ctx, &os));
+    if (os->conv_route == ROUTE_UNSET)
+        SAKD_TRY(sakd_conv_provider_set(ctx, NULL));
+    *r = os->conv_route;
+    return SAKD_OK;
+}
+
 void sakd_conv_provider_describe(sakd_ctx *ctx, char *buf, size_t size)
 {
     if (!sakd_host_active(ctx)) {
         snprintf(buf, size, "im2col + %s GEMMs", sakd_gemm_provider_name(ctx));
         return;
     }
-    if (ctx->conv_route == ROUTE_UNSET && sakd_conv_provider_set(ctx, NULL) != SAKD_OK) {
+    int r;
+    if (route(ctx, &r) != SAKD_OK) {
         snprintf(buf, size, "none (%s)", sakd_error_detail());
         return;
     }
+    const char *why = sakd_ops_state_peek(ctx)->conv_route_why;
     char d[96];
     sakd_conv_dnnl_describe(d, sizeof d);
-    switch (ctx->conv_route) {
-    case ROUTE_ONEDNN: snprintf(buf, size, "%s [%s]", d, ctx->conv_route_why); break;
+    switch (r) {
+    case ROUTE_ONEDNN: snprintf(buf, size, "%s [%s]", d, why); break;
     case ROUTE_ONEDNN_KXK:
-        snprintf(buf, size, "%s for kernels above 1x1, 1x1 as host GEMMs [%s]", d,
-                 ctx->conv_route_why);
+        snprintf(buf, size, "%s for kernels above 1x1, 1x1 as host GEMMs [%s]", d, why);
         break;
-    default: snprintf(buf, size, "im2col + host GEMMs [%s]", ctx->conv_route_why);
+    default: snprintf(buf, size, "im2col + host GEMMs [%s]", why);
     }
 }
 
@@ -213,20 +228,20 @@ int sakd_conv_provider_uses_onednn(sakd_ctx *ctx)
 {
     if (!sakd_host_active(ctx))
         return 0;
-    if (ctx->conv_route == ROUTE_UNSET && sakd_conv_provider_set(ctx, NULL) != SAKD_OK) {
+    int r;
+    if (route(ctx, &r) != SAKD_OK) {
         sakd_error_clear();
         return 0;
     }
-    return ctx->conv_route == ROUTE_ONEDNN || ctx->conv_route == ROUTE_ONEDNN_KXK;
+    return r == ROUTE_ONEDNN || r == ROUTE_ONEDNN_KXK;
 }
 
 /* 1 when this host-provider convolution goes to oneDNN. */
 static sakd_status use_dnnl(sakd_ctx *ctx, const conv_geom *g, int *yes)
 {
-    if (ctx->conv_route == ROUTE_UNSET)
-        SAKD_TRY(sakd_conv_provider_set(ctx, NULL));
-    *yes = ctx->conv_route == ROUTE_ONEDNN ||
-           (ctx->conv_route == ROUTE_ONEDNN_KXK && g->kh * g->kw > 1);
+    int r;
+    SAKD_TRY(route(ctx, &r));
+    *yes = r == ROUTE_ONEDNN || (r == ROUTE_ONEDNN_KXK && g->kh * g->kw > 1);
     return SAKD_OK;
 }
 

@@ -13,6 +13,7 @@
 #include "config.h"
 
 #include "ops/conv_dnnl.h"
+#include "ops/ops_state.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -222,13 +223,18 @@ static void state_free(struct sakd_conv_dnnl *s)
 
 static void release(sakd_ctx *ctx)
 {
-    state_free(ctx->conv_dnnl);
-    ctx->conv_dnnl = NULL;
+    sakd_ops_state *os = sakd_ops_state_peek(ctx);
+    if (!os)
+        return;
+    state_free(os->conv_dnnl);
+    os->conv_dnnl = NULL;
 }
 
 static sakd_status state_get(sakd_ctx *ctx, struct sakd_conv_dnnl **out)
 {
-    if (!ctx->conv_dnnl) {
+    sakd_ops_state *os;
+    SAKD_TRY(sakd_ops_state_get(ctx, &os));
+    if (!os->conv_dnnl) {
         SAKD_TRY(sakd_conv_dnnl_load());
         struct sakd_conv_dnnl *s = calloc(1, sizeof *s);
         if (!s)
@@ -244,9 +250,9 @@ static sakd_status state_get(sakd_ctx *ctx, struct sakd_conv_dnnl **out)
             state_free(s);
             return st;
         }
-        ctx->conv_dnnl = s;
+        os->conv_dnnl = s;
     }
-    *out = ctx->conv_dnnl;
+    *out = os->conv_dnnl;
     return SAKD_OK;
 }
 

@@ -7,6 +7,7 @@
  * Samples are split over the threads in fixed contiguous ranges and every sum runs in a fixed
  * order, so results are the same run after run for a given thread count. */
 #include "ops/conv_host.h"
+#include "ops/ops_state.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -263,10 +264,11 @@ static void profile(sakd_ctx *ctx, const conv_job *j, double wall_s, const char 
 void sakd_conv_host_record(sakd_ctx *ctx, int ta, int tb, size_t m, size_t n, size_t k,
                            size_t batch)
 {
-    if (!ctx->gemm_log)
+    const sakd_ops_state *os = sakd_ops_state_peek(ctx);
+    if (!os || !os->gemm_log)
         return;
     sakd_gemm_shape s = {ta, tb, m, n, k, ta ? m : k, tb ? k : n, n, batch, 0, 0, 0, 1};
-    sakd_gemm_log_add(ctx->gemm_log, &s);
+    sakd_gemm_log_add(os->gemm_log, &s);
 }
 
 static int threads_for(const sakd_host_blas *blas, size_t n)

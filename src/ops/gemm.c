@@ -12,6 +12,7 @@
 #include "ops/conv.h"
 #include "ops/gemm_provider.h"
 #include "ops/gemm_tune.h"
+#include "ops/ops_state.h"
 #include "runtime/log.h"
 
 static sakd_status check_dims(size_t m, size_t n, size_t k, float beta, int *skip)
@@ -46,9 +47,11 @@ sakd_status sakd_gemm_provider_set(sakd_ctx *ctx, const char *request)
     }
     if (!request || !*request)
         request = "auto";
+    sakd_ops_state *os;
+    SAKD_TRY(sakd_ops_state_get(ctx, &os));
     if (strcmp(request, "clblast") == 0) {
-        ctx->gemm_provider = &sakd_gemm_provider_clblast;
-        snprintf(ctx->gemm_provider_why, sizeof ctx->gemm_provider_why, "requested");
+        os->gemm_provider = &sakd_gemm_provider_clblast;
+        snprintf(os->gemm_provider_why, sizeof os->gemm_provider_why, "requested");
         return SAKD_OK;
     }
     if (strcmp(request, "host") == 0) {
@@ -56,20 +59,20 @@ sakd_status sakd_gemm_provider_set(sakd_ctx *ctx, const char *request)
         if (st != SAKD_OK)
             return sakd_error(st, "GEMM provider 'host' (from %s) cannot serve %s: %s", from,
                               ctx->info.name, sakd_error_detail());
-        ctx->gemm_provider = &sakd_gemm_provider_host;
-        snprintf(ctx->gemm_provider_why, sizeof ctx->gemm_provider_why, "requested");
+        os->gemm_provider = &sakd_gemm_provider_host;
+        snprintf(os->gemm_provider_why, sizeof os->gemm_provider_why, "requested");
         return SAKD_OK;
     }
     if (strcmp(request, "auto") != 0)
         return sakd_error(SAKD_ERR_ARG, "unknown GEMM provider '%s' (from %s); expected one of %s",
                           request, from, sakd_gemm_provider_names());
     if (sakd_gemm_host_check(ctx) == SAKD_OK) {
-        ctx->gemm_provider = &sakd_gemm_provider_host;
-        snprintf(ctx->gemm_provider_why, sizeof ctx->gemm_provider_why,
+        os->gemm_provider = &sakd_gemm_provider_host;
+        snprintf(os->gemm_provider_why, sizeof os->gemm_provider_why,
                  "auto: a CPU device sharing host memory");
     } else {
-        ctx->gemm_provider = &sakd_gemm_provider_clblast;
-        snprintf(ctx->gemm_provider_why, sizeof ctx->gemm_provider_why, "auto: %s",
+        os->gemm_provider = &sakd_gemm_provider_clblast;
+        snprintf(os->gemm_provider_why, sizeof os->gemm_provider_why, "auto: %s",
                  sakd_error_detail());
     }
     sakd_error_clear();
@@ -79,9 +82,11 @@ sakd_status sakd_gemm_provider_set(sakd_ctx *ctx, const char *request)
 /* The provider of ctx, chosen by SAKD_GEMM_PROVIDER (else auto) on first use. */
 static sakd_status provider(sakd_ctx *ctx, const struct sakd_gemm_provider **p)
 {
-    if (!ctx->gemm_provider)
+    sakd_ops_state *os;
+    SAKD_TRY(sakd_ops_state_get(ctx, &os));
+    if (!os->gemm_provider)
         SAKD_TRY(sakd_gemm_provider_set(ctx, NULL));
-    *p = ctx->gemm_provider;
+    *p = os->gemm_provider;
     return SAKD_OK;
 }
 
@@ -100,38 +105,41 @@ void sakd_gemm_provider_describe(sakd_ctx *ctx, char *buf, size_t size)
         snprintf(buf, size, "none (%s)", sakd_error_detail());
         return;
     }
+    const sakd_ops_state *os = sakd_ops_state_peek(ctx); /* there once a provider is */
     if (p == &sakd_gemm_provider_host) {
         char b[320];
         char c[256];
         sakd_host_blas_describe(b, sizeof b);
         sakd_conv_provider_describe(ctx, c, sizeof c);
-        snprintf(buf, size, "host BLAS: %s [%s]; convolutions: %s", b, ctx->gemm_provider_why, c);
+        snprintf(buf, size, "host BLAS: %s [%s]; convolutions: %s", b, os->gemm_provider_why, c);
     } else {
         const char *t = sakd_gemm_tuning_source(ctx);
         snprintf(buf, size, "CLBlast %s (%s) [%s]", sakd_clblast_version(),
-                 t[0] ? t : "default parameters", ctx->gemm_provider_why);
+                 t[0] ? t : "default parameters", os->gemm_provider_why);
     }
 }
 
 /* Names the GEMM about to run as the context's last work (sakd_ctx_last_work). */
-static void note_work(sakd_ctx *ctx, const char *provider_name, const sakd_gemm_call *g)
+static void note_work(sakd_ctx *ctx, sakd_ops_state *os, const char *provider_name,
+                      const sakd_gemm_call *g)
 {
-    snprintf(ctx->last_gemm, sizeof ctx->last_gemm, "%s GEMM (m=%zu, n=%zu, k=%zu, batch=%zu)",
+    snprintf(os->last_gemm, sizeof os->last_gemm, "%s GEMM (m=%zu, n=%zu, k=%zu, batch=%zu)",
              provider_name, g->m, g->n, g->k, g->batch ? g->batch : 1);
-    ctx->last_op = ctx->last_gemm;
+    ctx->last_op = os->last_gemm;
 }
 
 static sakd_status dispatch(sakd_ctx *ctx, const sakd_gemm_call *g)
 {
     const struct sakd_gemm_provider *p;
     SAKD_TRY(provider(ctx, &p));
-    if (ctx->gemm_log) {
+    sakd_ops_state *os = sakd_ops_state_peek(ctx);
+    if (os->gemm_log) {
         sakd_gemm_shape s = {g->trans_a,  g->trans_b,  g->m,    g->n,     g->k,
                              g->a.ld,     g->b.ld,     g->c.ld, g->batch, g->stride_a,
                              g->stride_b, g->stride_c, 1};
-        sakd_gemm_log_add(ctx->gemm_log, &s);
+        sakd_gemm_log_add(os->gemm_log, &s);
     }
-    note_work(ctx, p == &sakd_gemm_provider_host ? "host BLAS" : "CLBlast", g);
+    note_work(ctx, os, p == &sakd_gemm_provider_host ? "host BLAS" : "CLBlast", g);
     return p->run(ctx, g);
 }
 

@@ -9,6 +9,7 @@
 
 #include "ops/gemm_provider.h"
 #include "ops/gemm_tune.h"
+#include "ops/ops_state.h"
 #include "runtime/log.h"
 #include "runtime/profile.h"
 
@@ -97,11 +98,11 @@ static CLBlastTranspose transpose(int t)
 
 /* Applies the device's stored tuning once per context, before its first GEMM:
  * $SAKD_GEMM_TUNING names a file, "off" keeps CLBlast's defaults, unset looks in the cache. */
-static void ensure_tuning(sakd_ctx *ctx)
+static void ensure_tuning(sakd_ctx *ctx, sakd_ops_state *os)
 {
-    if (ctx->gemm_tuning_checked)
+    if (os->gemm_tuning_checked)
         return;
-    ctx->gemm_tuning_checked = 1;
+    os->gemm_tuning_checked = 1;
     const char *env = getenv("SAKD_GEMM_TUNING");
     char path[4096];
     if (env && (strcmp(env, "off") == 0 || strcmp(env, "0") == 0))
@@ -119,13 +120,14 @@ static void ensure_tuning(sakd_ctx *ctx)
                  sakd_error_detail());
         return;
     }
-    ctx->gemm_tuning_file = strdup(path);
+    os->gemm_tuning_file = strdup(path);
     sakd_log(SAKD_LOG_INFO, "GEMM tuning applied from %s", path);
 }
 
 const char *sakd_gemm_tuning_source(const sakd_ctx *ctx)
 {
-    return ctx->gemm_tuning_file ? ctx->gemm_tuning_file : "";
+    const sakd_ops_state *os = sakd_ops_state_peek(ctx);
+    return os && os->gemm_tuning_file ? os->gemm_tuning_file : "";
 }
 
 /* Contexts alive that CLBlast ran on. CLBlast caches compiled programs (and so references to
@@ -144,10 +146,12 @@ static void clblast_release(sakd_ctx *ctx)
 
 sakd_status sakd_clblast_attach(sakd_ctx *ctx)
 {
-    if (ctx->clblast_used)
+    sakd_ops_state *os;
+    SAKD_TRY(sakd_ops_state_get(ctx, &os));
+    if (os->clblast_used)
         return SAKD_OK;
     SAKD_TRY(sakd_ctx_on_release(ctx, clblast_release));
-    ctx->clblast_used = 1;
+    os->clblast_used = 1;
     clblast_contexts++;
     return SAKD_OK;
 }
@@ -155,7 +159,7 @@ sakd_status sakd_clblast_attach(sakd_ctx *ctx)
 static sakd_status clblast_run(sakd_ctx *ctx, const sakd_gemm_call *g)
 {
     SAKD_TRY(sakd_clblast_attach(ctx));
-    ensure_tuning(ctx);
+    ensure_tuning(ctx, sakd_ops_state_peek(ctx));
     SAKD_TRY(sakd_gemm_tuning_select(ctx, g->trans_a, g->trans_b, g->batch > 0));
     SAKD_TRY(sakd_profile_mark(ctx));
     cl_event *ev = sakd_profile_event(ctx, NULL, "gemm");

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ops/blas_host.h"
+#include "ops/ops_state.h"
 #include "ops/gemm_provider.h"
 #include "ops/host.h"
 #include "runtime/profile.h"
@@ -77,7 +78,9 @@ out:
 
 sakd_status sakd_gemm_host_check(sakd_ctx *ctx)
 {
-    if (ctx->host_checked == 0) {
+    sakd_ops_state *os;
+    SAKD_TRY(sakd_ops_state_get(ctx, &os));
+    if (os->host_checked == 0) {
         sakd_status st = SAKD_OK;
         const sakd_host_blas *blas;
         if (!sakd_host_blas_built())
@@ -89,14 +92,14 @@ sakd_status sakd_gemm_host_check(sakd_ctx *ctx)
             st = sakd_error(SAKD_ERR_ARG, "%s does not report host-unified memory", ctx->info.name);
         else if ((st = check_zero_copy(ctx)) == SAKD_OK)
             st = sakd_host_blas_get(&blas, (int)ctx->info.compute_units);
-        ctx->host_checked = st == SAKD_OK ? 1 : -1;
-        snprintf(ctx->host_check_msg, sizeof ctx->host_check_msg, "%s",
+        os->host_checked = st == SAKD_OK ? 1 : -1;
+        snprintf(os->host_check_msg, sizeof os->host_check_msg, "%s",
                  st == SAKD_OK ? "" : sakd_error_detail());
         if (st != SAKD_OK)
             return st;
     }
-    if (ctx->host_checked < 0)
-        return sakd_error(SAKD_ERR_ARG, "%s", ctx->host_check_msg);
+    if (os->host_checked < 0)
+        return sakd_error(SAKD_ERR_ARG, "%s", os->host_check_msg);
     return SAKD_OK;
 }
 

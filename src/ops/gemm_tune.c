@@ -1,6 +1,7 @@
 /* gemm_tune.c — records a model's GEMM calls, searches CLBlast's GEMM kernel parameters on them
  * (random sampling of the valid space, then one-parameter refinement), stores and applies them. */
 #include "ops/gemm_tune.h"
+#include "ops/ops_state.h"
 
 #include <clblast_c.h>
 #include <errno.h>
@@ -21,14 +22,19 @@
 
 /* ---- recording ----------------------------------------------------------------------------- */
 
-void sakd_gemm_record_start(sakd_ctx *ctx, sakd_gemm_log *log)
+sakd_status sakd_gemm_record_start(sakd_ctx *ctx, sakd_gemm_log *log)
 {
-    ctx->gemm_log = log;
+    sakd_ops_state *os;
+    SAKD_TRY(sakd_ops_state_get(ctx, &os));
+    os->gemm_log = log;
+    return SAKD_OK;
 }
 
 void sakd_gemm_record_stop(sakd_ctx *ctx)
 {
-    ctx->gemm_log = NULL;
+    sakd_ops_state *os = sakd_ops_state_peek(ctx);
+    if (os)
+        os->gemm_log = NULL;
 }
 
 void sakd_gemm_log_free(sakd_gemm_log *log)
@@ -459,14 +465,16 @@ sakd_status sakd_gemm_tuning_apply(sakd_ctx *ctx, const sakd_gemm_tuning *t)
         SAKD_TRY(override(ctx, "XgemmDirect", &t->direct));
     if (t->routine.n)
         SAKD_TRY(override(ctx, "GemmRoutine", &t->routine));
-    if (!ctx->gemm_tuning) {
-        ctx->gemm_tuning = malloc(sizeof *ctx->gemm_tuning);
-        if (!ctx->gemm_tuning)
+    sakd_ops_state *os;
+    SAKD_TRY(sakd_ops_state_get(ctx, &os));
+    if (!os->gemm_tuning) {
+        os->gemm_tuning = malloc(sizeof *os->gemm_tuning);
+        if (!os->gemm_tuning)
             return sakd_error(SAKD_ERR_NOMEM, "out of memory for the GEMM tuning");
     }
-    if (ctx->gemm_tuning != t)
-        *ctx->gemm_tuning = *t;
-    ctx->gemm_active_set = -1;
+    if (os->gemm_tuning != t)
+        *os->gemm_tuning = *t;
+    os->gemm_active_set = -1;
     return SAKD_OK;
 }
 
@@ -491,7 +499,8 @@ static void set_of(const sakd_gemm_tuning *t, int i, const sakd_gemm_params **x,
 
 sakd_status sakd_gemm_tuning_select(sakd_ctx *ctx, int trans_a, int trans_b, int batched)
 {
-    sakd_gemm_tuning *t = ctx->gemm_tuning;
+    sakd_ops_state *os = sakd_ops_state_peek(ctx);
+    sakd_gemm_tuning *t = os ? os->gemm_tuning : NULL;
     if (!t || !t->n_classes)
         return SAKD_OK;
     char name[16];
@@ -500,21 +509,21 @@ sakd_status sakd_gemm_tuning_select(sakd_ctx *ctx, int trans_a, int trans_b, int
     for (size_t i = 0; i < t->n_classes && want < 0; i++)
         if (strcmp(t->classes[i].name, name) == 0)
             want = (int)i;
-    if (want == ctx->gemm_active_set)
+    if (want == os->gemm_active_set)
         return SAKD_OK;
     const sakd_gemm_params *cx, *cd, *cr, *wx, *wd, *wr;
-    int known = ctx->gemm_active_set >= -1; /* -2: a switch failed half-way */
-    set_of(t, known ? ctx->gemm_active_set : -1, &cx, &cd, &cr);
+    int known = os->gemm_active_set >= -1; /* -2: a switch failed half-way */
+    set_of(t, known ? os->gemm_active_set : -1, &cx, &cd, &cr);
     set_of(t, want, &wx, &wd, &wr);
     /* Until every override has gone through, CLBlast's state is unknown: mark it so. */
-    ctx->gemm_active_set = -2;
+    os->gemm_active_set = -2;
     if (!known || !same_params(cx, wx))
         SAKD_TRY(override(ctx, "Xgemm", wx));
     if (!known || !same_params(cd, wd))
         SAKD_TRY(override(ctx, "XgemmDirect", wd));
     if (!known || !same_params(cr, wr))
         SAKD_TRY(override(ctx, "GemmRoutine", wr));
-    ctx->gemm_active_set = want;
+    os->gemm_active_set = want;
     return SAKD_OK;
 }
 
@@ -1157,13 +1166,15 @@ static sakd_status tune(sakd_ctx *ctx, const sakd_gemm_log *log, const sakd_gemm
 sakd_status sakd_gemm_tune(sakd_ctx *ctx, const sakd_gemm_log *log, const sakd_gemm_tune_opts *opts,
                            sakd_gemm_tuning *best)
 {
-    const struct sakd_gemm_provider *was = ctx->gemm_provider;
-    char why[sizeof ctx->gemm_provider_why];
-    memcpy(why, ctx->gemm_provider_why, sizeof why);
-    ctx->gemm_provider = &sakd_gemm_provider_clblast;
+    sakd_ops_state *os;
+    SAKD_TRY(sakd_ops_state_get(ctx, &os));
+    const struct sakd_gemm_provider *was = os->gemm_provider;
+    char why[sizeof os->gemm_provider_why];
+    memcpy(why, os->gemm_provider_why, sizeof why);
+    os->gemm_provider = &sakd_gemm_provider_clblast;
     sakd_status st = tune(ctx, log, opts, best);
-    ctx->gemm_provider = was;
-    memcpy(ctx->gemm_provider_why, why, sizeof why);
+    os->gemm_provider = was;
+    memcpy(os->gemm_provider_why, why, sizeof why);
     return st;
 }
 
@@ -1326,8 +1337,9 @@ static sakd_status tune(sakd_ctx *ctx, const sakd_gemm_log *log, const sakd_gemm
         double left =
             opts->time_limit_s > 0 ? opts->time_limit_s - (sakd_time_now() - start) : INFINITY;
         /* The search runs on the general set alone: no class switching meanwhile. */
-        free(ctx->gemm_tuning);
-        ctx->gemm_tuning = NULL;
+        sakd_ops_state *os = sakd_ops_state_peek(ctx);
+        free(os->gemm_tuning);
+        os->gemm_tuning = NULL;
         if (left > 0)
             st = tune_classes(&s, left, best);
         double t_classes = INFINITY;

@@ -21,9 +21,9 @@ typedef struct sakd_gemm_log {
     size_t n, cap;
 } sakd_gemm_log;
 
-/* While ctx->gemm_log is set (sakd_gemm_record_start), every sakd_gemm and
- * sakd_gemm_batched call is also counted there. */
-void sakd_gemm_record_start(sakd_ctx *ctx, sakd_gemm_log *log);
+/* From sakd_gemm_record_start to sakd_gemm_record_stop, every sakd_gemm and sakd_gemm_batched
+ * call (and every GEMM a host convolution makes) on ctx is also counted in `log`. */
+sakd_status sakd_gemm_record_start(sakd_ctx *ctx, sakd_gemm_log *log);
 void sakd_gemm_record_stop(sakd_ctx *ctx);
 void sakd_gemm_log_free(sakd_gemm_log *log);
 /* Counts one call of `s` (a new entry, or count + 1 of an equal one); on allocation failure

@@ -68,8 +68,6 @@ void sakd_ctx_free(sakd_ctx *ctx)
     if (ctx->queue)
         clFinish(ctx->queue);
     sakd_profile_stop(ctx);
-    free(ctx->gemm_tuning_file);
-    free(ctx->gemm_tuning);
     while (ctx->n_release_hooks > 0)
         ctx->release_hooks[--ctx->n_release_hooks](ctx);
     sakd_program_release_all(ctx);

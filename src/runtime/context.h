@@ -13,9 +13,6 @@ enum sakd_ctx_flags {
 struct sakd_program_entry; /* program.c */
 struct sakd_kernel_entry;  /* program.c */
 struct sakd_profile;       /* profile.c */
-struct sakd_gemm_log;      /* ops/gemm_tune.c */
-struct sakd_gemm_provider; /* ops/gemm_provider.h */
-struct sakd_conv_dnnl;     /* ops/conv_dnnl.c */
 
 typedef struct sakd_ctx {
     sakd_device_info info; /* the selected device */
@@ -34,39 +31,19 @@ typedef struct sakd_ctx {
     /* Events of the commands queued since the last sakd_profile_collect, when
      * profiling (SAKD_CTX_PROFILING and sakd_profile_start). */
     struct sakd_profile *profile;
-    /* The GEMM provider (NULL until chosen, ops/gemm.c) and why it was chosen; whether the host
-     * provider's zero-copy check ran (0 no, 1 passed, -1 failed) and its message. */
-    const struct sakd_gemm_provider *gemm_provider;
-    char gemm_provider_why[256];
-    int host_checked;
-    char host_check_msg[256];
-    /* How convolutions run on the host provider (ops/conv.c: 0 = not chosen yet), and why;
-     * oneDNN's engine and primitives (ops/conv_dnnl.c) and the function that releases them. */
-    int conv_route;
-    char conv_route_why[128];
-    struct sakd_conv_dnnl *conv_dnnl;
     /* What sakd_ctx_free runs before it releases the context, the last registered first
      * (sakd_ctx_on_release): the state libraries keep per context (oneDNN's primitives,
      * CLBlast's program cache) goes while the context is still alive. */
     void (*release_hooks[4])(struct sakd_ctx *ctx);
     int n_release_hooks;
-    int clblast_used; /* the CLBlast provider ran on this context (ops/gemm_clblast.c) */
-    /* GEMM calls being recorded for tuning (ops/gemm_tune.h), else NULL. */
-    struct sakd_gemm_log *gemm_log;
-    /* GEMM tuning: 0 = not looked for yet, 1 = looked for (ops/gemm.c); the file applied. */
-    int gemm_tuning_checked;
-    char *gemm_tuning_file;
-    /* The tuning applied (a struct sakd_gemm_tuning, ops/gemm_tune.h; NULL: CLBlast's
-     * defaults) and which of its parameter sets CLBlast holds now: -1 the general one, else
-     * the index of a call class's own set. */
-    struct sakd_gemm_tuning *gemm_tuning;
-    int gemm_active_set;
+    /* State the layers above keep per context, opaque here: src/ops keeps its GEMM provider,
+     * tuning and convolution route there (ops/ops_state.h) and frees it by a release hook. */
+    void *ops;
     /* The last work queued (a sakd kernel, else last_op names it), for the message when a
      * later wait or transfer finds the device failed: an in-order queue reports an earlier
      * command's failure at the next point that waits. */
     cl_kernel last_kernel;
     const char *last_op;
-    char last_gemm[112];
 } sakd_ctx;
 
 /* Selects a device by `spec` (see sakd_device_select; NULL means the
