@@ -257,7 +257,7 @@ static const char *log_columns[] = {"epoch",    "lr",           "beta",         
 
 /* Appends this epoch's row to out_dir/log.csv after the header and the rows of the epochs
  * before it (a resumed run rewrites the rows of the epochs it trains again). */
-static sakd_status log_row(sakd_trainer *t, const double *values)
+static sakd_status log_row(sakd_trainer *t, long epoch, const double *values)
 {
     char path[PATH_MAX + 16], cells[N_LOG_COLUMNS][64];
     const char *row[N_LOG_COLUMNS];
@@ -266,7 +266,7 @@ static sakd_status log_row(sakd_trainer *t, const double *values)
         snprintf(cells[c], sizeof cells[c], c == 0 ? "%.0f" : "%.6g", values[c]);
         row[c] = cells[c];
     }
-    return sakd_csv_append(path, log_columns, N_LOG_COLUMNS, row, 1, t->next_epoch);
+    return sakd_csv_append(path, log_columns, N_LOG_COLUMNS, row, 1, epoch);
 }
 
 /* ---- the loop ------------------------------------------------------------------------------ */
@@ -408,7 +408,7 @@ sakd_status sakd_trainer_run(sakd_trainer *t, sakd_report *r)
                                      ips,
                                      sakd_time_now() - e0};
         t->next_epoch = epoch + 1;
-        SAKD_TRY(log_row(t, row));
+        SAKD_TRY(log_row(t, epoch, row));
         SAKD_TRY(sakd_trainer_save_checkpoint(t, path, acc));
         sakd_trainer_say(
             t,
