@@ -1,5 +1,11 @@
 /* test_config.c — the run config: defaults, INI files, overrides, every kind of bad input and
  * its message, warnings, the resolved INI round trip and the run id. */
+/* First, alone: the config parses INI without OpenCL (its enums come from small type headers). */
+#include "train/config.h"
+#if defined(CL_SUCCESS) || defined(CL_VERSION_1_0)
+#error "train/config.h pulls in the OpenCL headers"
+#endif
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

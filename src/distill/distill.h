@@ -4,22 +4,8 @@
 #ifndef SAKD_DISTILL_DISTILL_H
 #define SAKD_DISTILL_DISTILL_H
 
+#include "distill/types.h"
 #include "nn/model.h"
-
-typedef enum sakd_transform {
-    SAKD_TRANSFORM_NONE = 0,
-    SAKD_TRANSFORM_PROJ,
-    SAKD_TRANSFORM_NORM,
-    SAKD_TRANSFORM_ATTN,
-    SAKD_TRANSFORM_COUNT
-} sakd_transform;
-
-typedef enum sakd_distance {
-    SAKD_DISTANCE_L2 = 0,
-    SAKD_DISTANCE_L1,
-    SAKD_DISTANCE_KL,
-    SAKD_DISTANCE_COUNT
-} sakd_distance;
 
 typedef struct sakd_distill_cfg {
     double alpha, beta, gamma; /* loss weights */

@@ -3,6 +3,8 @@
 #ifndef SAKD_OPS_BLAS_HOST_H
 #define SAKD_OPS_BLAS_HOST_H
 
+#include <stddef.h>
+
 #include "runtime/status.h"
 
 /* cblas_sgemm with the CBLAS standard's enum values (row-major 101, no transpose 111,

@@ -5,18 +5,8 @@
 
 #include <stdint.h>
 
+#include "ops/types.h"
 #include "runtime/tensor.h"
-
-typedef enum sakd_lif_reset {
-    SAKD_LIF_RESET_HARD = 0, /* v = h·(1 - s) (default) */
-    SAKD_LIF_RESET_SOFT = 1  /* v = h - V_th·s */
-} sakd_lif_reset;
-
-typedef enum sakd_surrogate {
-    SAKD_SURROGATE_TRIANGLE = 1, /* max(0, 1 - |u|); α is not used (default) */
-    SAKD_SURROGATE_SIGMOID = 2,  /* α·σ(αu)·(1 - σ(αu)), α default 4 */
-    SAKD_SURROGATE_ATAN = 3      /* α / (2·(1 + (π/2·α·u)²)), α default 2 */
-} sakd_surrogate;
 
 typedef struct sakd_lif_params {
     float decay;              /* λ, default 0.5 (τ = 2) */
@@ -33,8 +23,6 @@ sakd_lif_params sakd_lif_params_default(void);
 /* The build options of the lif program for `p` (surrogate, reset and detach are compile-time). */
 void sakd_lif_program_options(const sakd_lif_params *p, char *buf, size_t size);
 
-/* Default α of a surrogate: 4 (sigmoid), 2 (atan), 1 (triangle, unused). */
-float sakd_surrogate_default_alpha(sakd_surrogate surrogate);
 
 /* What lif_forward keeps for lif_backward. Choice: h (the membrane potential before reset) is
  * stored as float rather than recomputed, so that backward is one pass that does not need x;

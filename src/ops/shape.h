@@ -3,6 +3,7 @@
 #ifndef SAKD_OPS_SHAPE_H
 #define SAKD_OPS_SHAPE_H
 
+#include "ops/types.h"
 #include "runtime/tensor.h"
 
 /* Flatten [N, d1, d2, ...] → [N, d1·d2·…]: NCHW is contiguous, so this is a view of the same
@@ -23,13 +24,6 @@ sakd_status sakd_mean_time_backward(sakd_tensor *gx, const sakd_tensor *gy, size
 sakd_status sakd_add_forward(sakd_tensor *y, const sakd_tensor *a, const sakd_tensor *b);
 /* WRITES ga = gy and gb = gy. */
 sakd_status sakd_add_backward(sakd_tensor *ga, sakd_tensor *gb, const sakd_tensor *gy);
-
-/* SEW-ResNet connect functions (Fang et al. 2021). */
-typedef enum sakd_sew_connect {
-    SAKD_SEW_ADD = 0, /* y = out + id */
-    SAKD_SEW_AND = 1, /* y = out·id */
-    SAKD_SEW_IAND = 2 /* y = id·(1 - out) */
-} sakd_sew_connect;
 
 /* y = connect(out, id); y, out, id the same shape. */
 sakd_status sakd_sew_forward(sakd_tensor *y, const sakd_tensor *out, const sakd_tensor *id,

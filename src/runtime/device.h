@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-#include "runtime/status.h"
+#include "runtime/cl.h"
 
 /* What sakd needs to know about one OpenCL device. */
 typedef struct sakd_device_info {

@@ -1,5 +1,5 @@
 /* status.c — status strings, OpenCL error names and the per-thread error detail. */
-#include "runtime/status.h"
+#include "runtime/cl.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,11 +1,7 @@
-/* status.h — error codes, the last-error detail message, and the OpenCL check macro. */
+/* status.h — error codes and the last-error detail message (no OpenCL: runtime/cl.h has the
+ * OpenCL check macro). */
 #ifndef SAKD_RUNTIME_STATUS_H
 #define SAKD_RUNTIME_STATUS_H
-
-#ifndef CL_TARGET_OPENCL_VERSION
-#define CL_TARGET_OPENCL_VERSION 120
-#endif
-#include <CL/cl.h>
 
 typedef enum sakd_status {
     SAKD_OK = 0,
@@ -26,9 +22,6 @@ typedef enum sakd_status {
 /* Short, fixed description of a status code. */
 const char *sakd_strerror(sakd_status status);
 
-/* Name of an OpenCL error code, e.g. "CL_INVALID_VALUE"; "CL_UNKNOWN_ERROR" otherwise. */
-const char *sakd_cl_strerror(cl_int err);
-
 /* The detail of the most recent error on this thread: what failed and where.
  * Library functions set it when they return an error; the CLI prints it. */
 const char *sakd_error_detail(void);
@@ -38,17 +31,6 @@ void sakd_error_clear(void);
  * `return sakd_error(SAKD_ERR_IO, "cannot open %s", path);`. */
 sakd_status sakd_error(sakd_status status, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-
-/* Runs an OpenCL call; on failure records the call, the error's name and
- * file:line, and returns SAKD_ERR_OPENCL from the enclosing function. */
-#define SAKD_CL_CHECK(call)                                                                        \
-    do {                                                                                           \
-        cl_int sakd_cl_err_ = (call);                                                              \
-        if (sakd_cl_err_ != CL_SUCCESS)                                                            \
-            return sakd_error(SAKD_ERR_OPENCL, "%s failed with %s (%d) at %s:%d", #call,           \
-                              sakd_cl_strerror(sakd_cl_err_), (int)sakd_cl_err_, __FILE__,         \
-                              __LINE__);                                                           \
-    } while (0)
 
 /* Propagates a non-OK status from a sakd call. */
 #define SAKD_TRY(call)                                                                             \

@@ -6,9 +6,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "distill/distill.h"
-#include "ops/lif.h"
-#include "ops/shape.h"
+#include "distill/types.h"
+#include "ops/types.h"
 #include "runtime/status.h"
 
 /* An integer option whose value follows from other options (data.crop_padding, data.flip). */
