@@ -368,6 +368,32 @@ START_TEST(test_sweep_end_to_end)
     meta_of(res, s.runs[1].id, &m);
     ck_assert_str_eq(sakd_meta_get(&m, "attempts"), "2");
     sakd_meta_free(&m);
+    /* A sweep of ANNs over seeds whose seed-1 run is the teacher's config copies the teacher
+     * instead of training it again. */
+    char text[1024], anns[PATH_MAX + 16], anns_out[PATH_MAX + 16];
+    snprintf(text, sizeof text,
+             "[model]\narch = ann\nwidth = 0.0625\n[data]\ntrain_limit = 32\ntest_limit = 16\n"
+             "[train]\nepochs = 1\nbatch = 16\n[sweep]\nname = anns\nseeds = 1, 2\n");
+    write_file(dir, "anns.ini", text);
+    snprintf(anns, sizeof anns, "%s/anns.ini", dir);
+    snprintf(anns_out, sizeof anns_out, "%s/anns", dir);
+    ck_assert_int_eq(RUN(NULL, "sweep", anns, "--out", anns_out), 0);
+    EXPECT_IN_OUTPUT("1 done now");
+    EXPECT_IN_OUTPUT("1 reused from other sweeps");
+    EXPECT_IN_OUTPUT(s.teachers[0].id);
+    /* Results kept without weights (a clone of committed results): the teacher is trained
+     * again before the runs that distill from it, not taken as done. */
+    snprintf(path, sizeof path, "%s/%s/weights.h5", teachers, s.teachers[0].id);
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_str_eq(s.runs[2].values[0], "teacher");
+    ck_assert_str_eq(s.runs[2].values[1], "fashion-mnist");
+    snprintf(path, sizeof path, "%s/runs/%s", res, s.runs[2].id);
+    test_rmtree(path); /* the fashion-mnist run that distils: to be trained again */
+    ck_assert_int_eq(RUN(NULL, "sweep", file, "--out", res, "--teachers", teachers), 1);
+    EXPECT_IN_OUTPUT("without its weights.h5: training it again");
+    EXPECT_IN_OUTPUT("1 done now, 1 done before, 2 failed");
+    snprintf(path, sizeof path, "%s/%s/weights.h5", teachers, s.teachers[0].id);
+    ck_assert_int_eq(access(path, F_OK), 0);
     sakd_sweep_free(&s);
     test_rmtree(dir);
 }

@@ -157,8 +157,32 @@ static void drop_run_section(char *ini)
         run[1] = '\0';
 }
 
-/* A done run of j's id in another sweep under r->reuse_root whose config.ini is this run's
- * config, text for text up to [run]: its path in `from`, 1; else 0. */
+/* `cand` is a done run (status done, report.ini there), not `own`, whose config.ini is `ini`
+ * up to [run]. */
+static int is_done_twin(const char *cand, const char *own, const char *ini)
+{
+    char real[PATH_MAX], path[PATH_MAX + 16], status[32];
+    if (!realpath(cand, real) || !strcmp(real, own))
+        return 0;
+    read_status(cand, status, sizeof status);
+    snprintf(path, sizeof path, "%s/report.ini", cand);
+    if (strcmp(status, "done") || access(path, R_OK) != 0)
+        return 0;
+    snprintf(path, sizeof path, "%s/config.ini", cand);
+    char *text;
+    size_t n;
+    if (sakd_file_read(path, &text, &n) != SAKD_OK) {
+        sakd_error_clear();
+        return 0;
+    }
+    drop_run_section(text);
+    int same = !strcmp(text, ini);
+    free(text);
+    return same;
+}
+
+/* A done run of j's id in another sweep under r->reuse_root, or a teacher there, whose
+ * config.ini is this run's config, text for text up to [run]: its path in `from`, 1; else 0. */
 static int find_done_twin(const sakd_runner *r, const job *j, const char *ini, char *from,
                           size_t size)
 {
@@ -174,27 +198,17 @@ static int find_done_twin(const sakd_runner *r, const job *j, const char *ini, c
     for (struct dirent *e; !found && (e = readdir(d)) != NULL;) {
         if (e->d_name[0] == '.')
             continue;
-        char cand[PATH_MAX], real[PATH_MAX], path[PATH_MAX + 16], status[32];
-        if ((size_t)snprintf(cand, sizeof cand, "%s/%s/runs/%s", r->reuse_root, e->d_name, j->id) >=
-                sizeof cand ||
-            !realpath(cand, real) || !strcmp(real, own))
-            continue;
-        read_status(cand, status, sizeof status);
-        snprintf(path, sizeof path, "%s/report.ini", cand);
-        if (strcmp(status, "done") || access(path, R_OK) != 0)
-            continue;
-        snprintf(path, sizeof path, "%s/config.ini", cand);
-        char *text;
-        size_t n;
-        if (sakd_file_read(path, &text, &n) != SAKD_OK) {
-            sakd_error_clear();
-            continue;
+        /* A sweep's run (<sweep>/runs/<id>), or a teacher (teachers/<id>): a sweep of ANNs
+         * over seeds has the shared teacher as one of its runs. */
+        for (int form = 0; form < 2 && !found; form++) {
+            char cand[PATH_MAX];
+            if ((size_t)snprintf(cand, sizeof cand, form ? "%s/%s/%s" : "%s/%s/runs/%s",
+                                 r->reuse_root, e->d_name, j->id) >= sizeof cand)
+                continue;
+            found = is_done_twin(cand, own, ini);
+            if (found)
+                snprintf(from, size, "%s", cand);
         }
-        drop_run_section(text);
-        found = !strcmp(text, ini);
-        free(text);
-        if (found)
-            snprintf(from, size, "%s", cand);
     }
     closedir(d);
     return found;
@@ -454,10 +468,17 @@ static int running(const job *slots, int n)
 static sakd_status ensure_teacher(const sakd_sweep *s, const sakd_runner *r,
                                   const sakd_sweep_teacher *t, sakd_sweep_tally *tally)
 {
-    char status[32];
+    char status[32], weights[PATH_MAX + 16];
     read_status(t->dir, status, sizeof status);
-    if (!strcmp(status, "done"))
+    snprintf(weights, sizeof weights, "%s/weights.h5", t->dir);
+    bool have = access(weights, R_OK) == 0;
+    if (!strcmp(status, "done") && have)
         return SAKD_OK;
+    if (!strcmp(status, "done"))
+        /* Results are kept (committed, copied) without weights: the runs that distill from it
+         * need them, so it is trained again, from the same config and seed. */
+        say(r, "teacher %s: done in %s, but without its weights.h5: training it again\n", t->id,
+            t->dir);
     if (r->dry_run) {
         say(r, "teacher %s: would train (%s) in %s\n", t->id, status[0] ? status : "pending",
             t->dir);
@@ -473,7 +494,7 @@ static sakd_status ensure_teacher(const sakd_sweep *s, const sakd_runner *r,
         SAKD_TRY(take_lock(&j, true, &taken));
     }
     read_status(t->dir, status, sizeof status);
-    if (!strcmp(status, "done")) {
+    if (!strcmp(status, "done") && access(weights, R_OK) == 0) {
         release(&j);
         return SAKD_OK;
     }

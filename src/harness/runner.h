@@ -19,8 +19,9 @@ typedef struct sakd_runner {
     volatile sig_atomic_t *interrupt; /* non-zero: stop launching, stop the children */
     bool dry_run;                     /* print what would run; write nothing */
     /* Where to look for a done run of the same id made by another sweep, as
-     * <reuse_root>/<sweep>/runs/<id> (the same resolved config, so the same result): it is
-     * copied instead of trained again. NULL: every run is trained here. */
+     * <reuse_root>/<sweep>/runs/<id>, or trained as a teacher, <reuse_root>/teachers/<id> (the
+     * same resolved config, so the same result): it is copied instead of trained again. NULL:
+     * every run is trained here. */
     const char *reuse_root;
 } sakd_runner;
 

@@ -23,7 +23,6 @@ sakd_lif_params sakd_lif_params_default(void);
 /* The build options of the lif program for `p` (surrogate, reset and detach are compile-time). */
 void sakd_lif_program_options(const sakd_lif_params *p, char *buf, size_t size);
 
-
 /* What lif_forward keeps for lif_backward. Choice: h (the membrane potential before reset) is
  * stored as float rather than recomputed, so that backward is one pass that does not need x;
  * the spikes are kept as bytes (the compact record, also usable for firing-rate statistics)
