@@ -31,6 +31,9 @@ static const shipped experiments[] = {
     {"fig10_weights.ini", 8, "distill.gamma distill.beta distill.alpha", 1},
     {"table9_arch.ini", 6, "teacher.model.name model.name", 3},
     {"fig13_firing.ini", 2, "distill.teacher", 1},
+    {"headline_ann.ini", 1, "", 0},
+    {"headline_snn.ini", 1, "", 0},
+    {"headline_sakd.ini", 4, "distill.alpha distill.init_from_teacher", 1},
 };
 #define N_EXPERIMENTS (sizeof experiments / sizeof experiments[0])
 
@@ -120,8 +123,9 @@ static void check_expansion(const shipped *x, bool smoke, const char *res)
     for (size_t i = 0; i < s.n_runs; i++) {
         const sakd_sweep_run *r = &s.runs[i];
         const sakd_config *c = &r->cfg;
-        /* A run distils exactly when its teacher axis (if any) says so. */
-        bool baseline = false;
+        /* A run distils exactly when its sweep has a teacher and its teacher axis (if any)
+         * says so. */
+        bool baseline = x->teachers == 0;
         for (size_t a = 0; a < s.n_axes; a++)
             baseline |= !strcmp(s.axes[a].key, "distill.teacher") && !strcmp(r->values[a], "none");
         ck_assert_msg((r->teacher < 0) == baseline && (c->distill.teacher[0] == '\0') == baseline,
@@ -135,9 +139,14 @@ static void check_expansion(const shipped *x, bool smoke, const char *res)
                           x->file, i, c->data.train_limit, c->data.test_limit, c->train.epochs,
                           c->model.width);
         } else {
-            /* The shipped size: a subset that learns, not the smoke size. */
-            ck_assert_msg(c->data.train_limit > SMOKE_MAX_IMAGES && c->train.epochs >= 2,
+            /* The shipped size: a subset that learns (0: all of it), not the smoke size; the
+             * headline's numbers come from the whole test set. */
+            ck_assert_msg((c->data.train_limit == 0 || c->data.train_limit > SMOKE_MAX_IMAGES) &&
+                              c->train.epochs >= 2,
                           "%s: run %zu is smoke-sized at full size", x->file, i);
+            if (!strncmp(x->file, "headline", 8))
+                ck_assert_msg(c->data.train_limit == 0 && c->data.test_limit == 0,
+                              "%s: run %zu subsamples the data", x->file, i);
         }
     }
     for (size_t t = 0; t < s.n_teachers; t++) {
@@ -157,10 +166,11 @@ START_TEST(test_shipped_expansions)
         check_expansion(&experiments[i], false, res);
         check_expansion(&experiments[i], true, res);
     }
-    /* The sweeps whose teacher does not vary share one: results/teachers holds it once. */
+    /* The ablation sweeps whose teacher does not vary share one: results/teachers holds it
+     * once (the headline's sweeps have their own, at their size). */
     char id[13] = "", file[PATH_MAX];
     for (size_t i = 0; i < N_EXPERIMENTS; i++) {
-        if (experiments[i].teachers != 1)
+        if (experiments[i].teachers != 1 || !strncmp(experiments[i].file, "headline", 8))
             continue;
         experiment_path(experiments[i].file, file, sizeof file);
         sakd_sweep s;
@@ -172,6 +182,18 @@ START_TEST(test_shipped_expansions)
                       experiments[i].file, s.teachers[0].id, id);
         sakd_sweep_free(&s);
     }
+    /* The headline ANN sweep's seed-1 run is the headline SAKD sweep's teacher (copied, not
+     * trained twice): the same resolved config, the same id. */
+    sakd_sweep ann, sakd;
+    char ann_file[PATH_MAX];
+    experiment_path("headline_ann.ini", ann_file, sizeof ann_file);
+    experiment_path("headline_sakd.ini", file, sizeof file);
+    sakd_sweep_options oa = {.path = ann_file, .out = res}, os = {.path = file, .out = res};
+    TEST_OK(sakd_sweep_load(&ann, &oa));
+    TEST_OK(sakd_sweep_load(&sakd, &os));
+    ck_assert_str_eq(ann.runs[0].id, sakd.teachers[0].id);
+    sakd_sweep_free(&ann);
+    sakd_sweep_free(&sakd);
     /* The runs are the smoke ones once more, listed by the command as well. */
     experiment_path("fig8_distance.ini", file, sizeof file);
     ck_assert_int_eq(RUN("sweep", file, "--smoke", "--list", "--out", res), 0);

@@ -1,0 +1,34 @@
+#!/bin/sh
+# headline.sh — the headline comparison (results/README.md): the ANN teacher, the SNN trained
+# directly and the SNN by SAKD (CE off/on x level-1 init off/on), 3 seeds each, at the size of
+# experiments/headline_*.ini. Runs seed by seed — every cell's seed 1, then seed 2, then seed
+# 3 — so that a session that ends early leaves whole first seeds, not one cell's three; done
+# runs are skipped, interrupted ones resume (run it again). Then collects the three tables.
+# usage: [SAKD=path/to/sakd] experiments/headline.sh [SEEDS...]   (default: 1 2 3)
+# Expected: ~25 min a teacher, ~30 min an SNN, ~35 min a SAKD run on a quiet 2-core CPU;
+# all of it ~10 hours (the teacher's seed 1 is trained once, by headline_sakd.ini).
+set -u
+SAKD=${SAKD:-sakd}
+cd "$(dirname "$0")/.."
+seeds=${*:-1 2 3}
+status=0
+for seed in $seeds; do
+    # The directly trained SNN first (no teacher), then SAKD (trains the shared teacher), then
+    # the ANN (its seed-1 run is that teacher, copied).
+    for sweep in headline_snn headline_sakd headline_ann; do
+        file=experiments/$sweep.ini
+        list=$("$SAKD" sweep "$file" --list) || exit 2
+        for index in $(echo "$list" | awk -v s="seed=$seed" '$NF == s { print $2 }'); do
+            "$SAKD" sweep "$file" --only "$index"
+            rc=$?
+            [ "$rc" -eq 130 ] && exit 130
+            [ "$rc" -ne 0 ] && status=1
+        done
+    done
+done
+for sweep in headline_snn headline_sakd headline_ann; do
+    if [ -d "results/$sweep" ]; then
+        "$SAKD" collect "results/$sweep" || status=1
+    fi
+done
+exit "$status"
