@@ -1,12 +1,18 @@
-/* sakd.h — the public interface of libsakd: runtime, tensors, random numbers, ops, networks,
- * distillation, datasets, checkpoints and configuration. */
+/* sakd.h — the public interface of libsakd, exactly the headers `make install` installs:
+ * runtime, tensors, random numbers, ops, networks, distillation, datasets, checkpoints,
+ * configuration, training and the sweep harness (tests/public_api.sh checks the two lists). */
 #ifndef SAKD_SAKD_H
 #define SAKD_SAKD_H
 
 #include "data/dataset.h"
 #include "distill/distill.h"
+#include "distill/types.h"
+#include "harness/figures.h"
+#include "harness/meta.h"
+#include "harness/runner.h"
+#include "harness/sweep.h"
+#include "harness/table.h"
 #include "io/checkpoint.h"
-#include "io/file.h"
 #include "io/h5.h"
 #include "nn/graph.h"
 #include "nn/model.h"
@@ -16,16 +22,22 @@
 #include "ops/conv.h"
 #include "ops/elementwise.h"
 #include "ops/gemm.h"
+#include "ops/gemm_tune.h"
 #include "ops/lif.h"
 #include "ops/linear.h"
 #include "ops/loss.h"
 #include "ops/optim.h"
 #include "ops/pool.h"
 #include "ops/shape.h"
+#include "ops/types.h"
 #include "ops/variants.h"
+#include "runtime/cl.h"
 #include "runtime/context.h"
 #include "runtime/device.h"
+#include "runtime/file.h"
+#include "runtime/hash.h"
 #include "runtime/log.h"
+#include "runtime/profile.h"
 #include "runtime/program.h"
 #include "runtime/rng.h"
 #include "runtime/status.h"

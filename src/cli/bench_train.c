@@ -12,7 +12,7 @@
 #include "cli/cli.h"
 #include "harness/meta.h"
 #include "io/csv_file.h"
-#include "io/file.h"
+#include "runtime/file.h"
 #include "nn/model.h"
 #include "ops/blas_host.h"
 #include "ops/conv.h"

@@ -15,7 +15,7 @@
 #include "harness/meta.h"
 #include "harness/runner.h"
 #include "harness/sweep.h"
-#include "io/file.h"
+#include "runtime/file.h"
 #include "runtime/strbuf.h"
 
 void help_sweep(void)

@@ -13,7 +13,7 @@
 #include "ops/gemm.h"
 #include "harness/meta.h"
 #include "io/checkpoint.h"
-#include "io/file.h"
+#include "runtime/file.h"
 #include "io/h5.h"
 #include "ops/optim.h"
 #include "train/rundir.h"

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "harness/figures.h"
-#include "io/file.h"
+#include "runtime/file.h"
 
 /* The most series one figure shows (gnuplot's key gets unreadable beyond). */
 #define MAX_SERIES 16

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "harness/meta.h"
-#include "io/file.h"
+#include "runtime/file.h"
 #include "ops/gemm.h"
 #include "runtime/device.h"
 #include "runtime/strbuf.h"

@@ -18,7 +18,7 @@
 
 #include "harness/meta.h"
 #include "harness/runner.h"
-#include "io/file.h"
+#include "runtime/file.h"
 #include "runtime/timer.h"
 
 /* One run or teacher being prepared or running. */

@@ -13,7 +13,7 @@
 
 #include "harness/meta.h"
 #include "harness/table.h"
-#include "io/file.h"
+#include "runtime/file.h"
 
 const char *const sakd_metric_names[SAKD_N_METRICS] = {
     "test_acc",       "best_acc",     "test_loss",    "loss_total",

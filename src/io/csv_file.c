@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/file.h"
+#include "runtime/file.h"
 
 static void write_row(FILE *f, const char *const *cells, size_t ncols)
 {

@@ -13,7 +13,7 @@
 
 #include <hdf5.h>
 
-#include "io/file.h"
+#include "runtime/file.h"
 
 _Static_assert(sizeof(hid_t) == sizeof(sakd_h5_file), "sakd_h5_file must hold a hid_t");
 

@@ -12,7 +12,8 @@
 #include <time.h>
 
 #include "config.h"
-#include "io/file.h"
+#include "runtime/hash.h"
+#include "runtime/file.h"
 #include "ops/gemm.h"
 #include "ops/gemm_provider.h"
 #include "runtime/program.h"

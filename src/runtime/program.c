@@ -13,7 +13,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "io/file.h"
+#include "runtime/file.h"
+#include "runtime/hash.h"
 #include "runtime/log.h"
 #include "runtime/strbuf.h"
 
@@ -33,17 +34,6 @@ struct sakd_kernel_entry {
 #define MAX_INCLUDE_DEPTH 8
 /* Cache file: magic, u32 key length, key, u64 binary length, binary, u32 CRC-32 of all before. */
 static const char CACHE_MAGIC[8] = {'S', 'A', 'K', 'D', 'P', 'R', 'G', '1'};
-
-unsigned long long sakd_hash64(const void *data, size_t size, unsigned long long seed)
-{
-    const unsigned char *p = data;
-    unsigned long long h = seed;
-    for (size_t i = 0; i < size; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
 
 static char *dup_string(const char *s)
 {

@@ -65,8 +65,4 @@ void sakd_program_binary_name(const char *family, const char *options, char *buf
 /* Writes the device binary of a built program to `path` (atomically). */
 sakd_status sakd_program_write_binary(sakd_ctx *ctx, cl_program program, const char *path);
 
-/* 64-bit FNV-1a hash, for cache keys. */
-unsigned long long sakd_hash64(const void *data, size_t size, unsigned long long seed);
-#define SAKD_HASH64_SEED 0xcbf29ce484222325ULL
-
 #endif

@@ -13,9 +13,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "io/file.h"
+#include "runtime/hash.h"
+#include "runtime/file.h"
 #include "runtime/log.h"
-#include "runtime/program.h"
 #include "runtime/strbuf.h"
 
 _Static_assert(sizeof(sakd_model_name) == sizeof(int) && sizeof(sakd_surrogate) == sizeof(int),

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "io/file.h"
+#include "runtime/file.h"
 #include "runtime/log.h"
 
 sakd_status sakd_rundir_claim(const char *dir, bool create, int *lock)

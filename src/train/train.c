@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "io/csv_file.h"
-#include "io/file.h"
+#include "runtime/file.h"
 #include "ops/conv.h"
 #include "ops/gemm.h"
 #include "ops/optim.h"

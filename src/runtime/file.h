@@ -1,6 +1,6 @@
 /* file.h — whole-file reads, atomic writes (temp, fsync, rename) and directory creation. */
-#ifndef SAKD_IO_FILE_H
-#define SAKD_IO_FILE_H
+#ifndef SAKD_RUNTIME_FILE_H
+#define SAKD_RUNTIME_FILE_H
 
 #include <stddef.h>
 

@@ -1,5 +1,5 @@
 /* file.c — whole-file reads, atomic writes (temp name, commit) and mkdir -p. */
-#include "io/file.h"
+#include "runtime/file.h"
 
 #include <errno.h>
 #include <fcntl.h>
