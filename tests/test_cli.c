@@ -46,6 +46,30 @@ START_TEST(test_usage_errors)
     const char *none[] = {NULL};
     ck_assert_int_eq(test_run_sakd(NULL, none, out, sizeof out), 2);
     EXPECT_IN_OUTPUT("usage");
+    /* Every integer option goes through one parser: trailing characters, empty values and
+     * values out of range are refused with one message naming the command, the option, the
+     * range and the value, before any work starts. */
+    const struct {
+        const char *argv[4];
+        const char *says;
+    } bad[] = {
+        {{"bench", "gemm", "--reps", "0"},
+         "bench gemm: --reps wants a whole number from 1 to 1000, not '0'"},
+        {{"bench", "train", "--warmup", "3x"},
+         "bench train: --warmup wants a whole number from 0 to 100, not '3x'"},
+        {{"bench", "ops", "--batch", ""},
+         "bench ops: --batch wants a whole number from 1 to 100000, not ''"},
+        {{"sweep", "x.ini", "-j", "2000"},
+         "sweep: --jobs wants a whole number from 1 to 1024, not '2000'"},
+        {{"tune", "--seed", "-1", NULL}, "tune: --seed wants a whole number from 0 to"},
+        {{"tune", "--time-limit", "soon", NULL}, "tune: --time-limit wants a number from 0 to"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *argv[5] = {bad[i].argv[0], bad[i].argv[1], bad[i].argv[2], bad[i].argv[3],
+                               NULL};
+        ck_assert_int_eq(test_run_sakd(NULL, argv, out, sizeof out), 2);
+        EXPECT_IN_OUTPUT(bad[i].says);
+    }
 }
 END_TEST
 

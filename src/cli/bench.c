@@ -97,20 +97,20 @@ static int bench_gemm(cli_opts *opts, int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *sizes = "128,256,512,1024";
-    int reps = 5, c;
+    long reps = 5;
+    int c;
     optind = 0; /* 0, not 1: GNU getopt then resets its permutation state too */
     while ((c = getopt_long(argc, argv, "d:s:r:h", long_opts, NULL)) != -1) {
         switch (c) {
         case 'd': opts->device = optarg; break;
         case 's': sizes = optarg; break;
-        case 'r': reps = atoi(optarg); break;
+        case 'r':
+            if (!cli_parse_long("bench gemm", "--reps", optarg, 1, 1000, &reps))
+                return SAKD_EXIT_USAGE;
+            break;
         case 'h': help_bench(); return SAKD_EXIT_OK;
         default: return SAKD_EXIT_USAGE;
         }
-    }
-    if (reps < 1 || reps > 1000) {
-        fprintf(stderr, "sakd: error: --reps must be 1 to 1000, not '%d'\n", reps);
-        return SAKD_EXIT_USAGE;
     }
     size_t list[32], count = 0;
     int rc = cli_parse_sizes(sizes, 16384, list, 32, &count);
@@ -121,7 +121,7 @@ static int bench_gemm(cli_opts *opts, int argc, char **argv)
     if (st != SAKD_OK)
         return cli_fail(st, "opening the OpenCL device");
     printf("# sakd bench gemm on %s (%s, driver %s), %d timed runs each, median\n", ctx->info.name,
-           ctx->info.platform_name, ctx->info.driver, reps);
+           ctx->info.platform_name, ctx->info.driver, (int)reps);
     /* The first GEMM applies a stored tuning: do one before saying which. */
     double warm;
     st = cli_time_gemm(ctx, 64, 1, &warm);
@@ -136,7 +136,7 @@ static int bench_gemm(cli_opts *opts, int argc, char **argv)
     double peak = 0.0;
     for (size_t i = 0; i < count && st == SAKD_OK; i++) {
         double s;
-        st = cli_time_gemm(ctx, list[i], reps, &s);
+        st = cli_time_gemm(ctx, list[i], (int)reps, &s);
         if (st != SAKD_OK)
             break;
         double gflops = 2.0 * (double)list[i] * list[i] * list[i] / s * 1e-9;

@@ -564,25 +564,32 @@ int cli_bench_ops(cli_opts *opts, int argc, char **argv)
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     double widths[8] = {0.25, 1.0}, sizes[8] = {28, 32};
-    int nw = 2, ns = 2, c, reps = 3;
-    long T = 4, batch = 32;
+    int nw = 2, ns = 2, c;
+    long T = 4, batch = 32, reps = 3;
     optind = 0; /* 0, not 1: GNU getopt then resets its permutation state too */
     while ((c = getopt_long(argc, argv, "d:w:s:T:b:r:h", long_opts, NULL)) != -1) {
         switch (c) {
         case 'd': opts->device = optarg; break;
         case 'w': nw = parse_list(optarg, widths, 8); break;
         case 's': ns = parse_list(optarg, sizes, 8); break;
-        case 'T': T = strtol(optarg, NULL, 10); break;
-        case 'b': batch = strtol(optarg, NULL, 10); break;
-        case 'r': reps = atoi(optarg); break;
+        case 'T':
+            if (!cli_parse_long("bench ops", "--T", optarg, 1, 1000, &T))
+                return SAKD_EXIT_USAGE;
+            break;
+        case 'b':
+            if (!cli_parse_long("bench ops", "--batch", optarg, 1, 100000, &batch))
+                return SAKD_EXIT_USAGE;
+            break;
+        case 'r':
+            if (!cli_parse_long("bench ops", "--reps", optarg, 1, 1000, &reps))
+                return SAKD_EXIT_USAGE;
+            break;
         case 'h': help_bench_ops(); return SAKD_EXIT_OK;
         default: return SAKD_EXIT_USAGE;
         }
     }
-    if (nw < 1 || ns < 1 || T < 1 || T > 1000 || batch < 1 || batch > 100000 || reps < 1 ||
-        reps > 1000) {
-        fprintf(stderr, "sakd: error: bench ops wants positive --width and --size lists, "
-                        "--T 1..1000, --batch 1..100000 and --reps 1..1000\n");
+    if (nw < 1 || ns < 1) {
+        fprintf(stderr, "sakd: error: bench ops wants positive --width and --size lists\n");
         return SAKD_EXIT_USAGE;
     }
     for (int i = 0; i < ns; i++)
@@ -591,12 +598,12 @@ int cli_bench_ops(cli_opts *opts, int argc, char **argv)
                     sizes[i]);
             return SAKD_EXIT_USAGE;
         }
-    bench b = {NULL, reps, 0.0};
+    bench b = {NULL, (int)reps, 0.0};
     sakd_status st = sakd_ctx_new(&b.ctx, opts->device, 0);
     if (st != SAKD_OK)
         return cli_fail(st, "opening the OpenCL device");
     double s = 0;
-    st = cli_time_gemm(b.ctx, 1024, reps, &s);
+    st = cli_time_gemm(b.ctx, 1024, b.reps, &s);
     if (st == SAKD_OK) {
         b.peak_gflops = 2.0 * 1024.0 * 1024.0 * 1024.0 / s * 1e-9;
         printf("# sakd bench ops on %s (%s, driver %s)\n", b.ctx->info.name,
@@ -605,7 +612,7 @@ int cli_bench_ops(cli_opts *opts, int argc, char **argv)
         sakd_gemm_provider_describe(b.ctx, gemm_desc, sizeof gemm_desc);
         printf("# GEMM provider: %s\n", gemm_desc);
         printf("# measured SGEMM peak (N = 1024): %.2f GFLOP/s; %d timed runs, median\n",
-               b.peak_gflops, reps);
+               b.peak_gflops, b.reps);
     }
     for (int i = 0; i < nw && st == SAKD_OK; i++)
         for (int j = 0; j < ns && st == SAKD_OK; j++) {

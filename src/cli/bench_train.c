@@ -378,32 +378,23 @@ int cli_bench_train(cli_opts *opts, int argc, char **argv)
     int to_results = 0, interleave = 0, ch;
     optind = 0;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        char *end = NULL;
+        const char *cmd = "bench train";
+        int ok = 1;
         switch (ch) {
         case 'd': opts->device = optarg; break;
         case 'm': modes = optarg; break;
-        case 's': size = strtol(optarg, &end, 10); break;
-        case 'r': reps = strtol(optarg, &end, 10); break;
-        case 'w': warmup = strtol(optarg, &end, 10); break;
+        case 's': ok = cli_parse_long(cmd, "--size", optarg, 0, 65536, &size); break;
+        case 'r': ok = cli_parse_long(cmd, "--reps", optarg, 1, 1000, &reps); break;
+        case 'w': ok = cli_parse_long(cmd, "--warmup", optarg, 0, 100, &warmup); break;
         case 'c': csv = optarg; break;
         case 'R': to_results = 1; break;
-        case 'k': kernels = strtol(optarg, &end, 10); break;
+        case 'k': ok = cli_parse_long(cmd, "--kernels", optarg, 0, MAX_TOP, &kernels); break;
         case 'I': interleave = 1; break;
         case 'h': help_bench_train(); return SAKD_EXIT_OK;
         default: return SAKD_EXIT_USAGE;
         }
-        if (end && (*end || end == optarg)) {
-            fprintf(stderr, "sakd: error: bench train: bad number '%s'\n", optarg);
+        if (!ok)
             return SAKD_EXIT_USAGE;
-        }
-    }
-    if (size < 0 || reps < 1 || reps > 1000 || warmup < 0 || warmup > 100 || kernels < 0 ||
-        kernels > MAX_TOP) {
-        fprintf(stderr,
-                "sakd: error: bench train: --reps must be 1 to 1000, --warmup 0 to "
-                "100, --kernels 0 to %d, --size not negative\n",
-                (int)MAX_TOP);
-        return SAKD_EXIT_USAGE;
     }
     /* Without a config file: the reference point, resnet19 width 0.25, batch 32. */
     static const char *const fallback[] = {"model.width=0.25", "train.batch=32", NULL};
@@ -683,28 +674,22 @@ int cli_bench_lif_layer(cli_opts *opts, int argc, char **argv)
     int to_results = 0, ch;
     optind = 0;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        char *end = NULL;
+        const char *cmd = "bench lif-layer";
+        int ok = 1;
         switch (ch) {
         case 'd': opts->device = optarg; break;
         case 's': sizes = optarg; break;
-        case 'T': T = strtol(optarg, &end, 10); break;
-        case 'b': B = strtol(optarg, &end, 10); break;
-        case 'r': reps = strtol(optarg, &end, 10); break;
-        case 'w': warmup = strtol(optarg, &end, 10); break;
+        case 'T': ok = cli_parse_long(cmd, "--T", optarg, 1, 100000, &T); break;
+        case 'b': ok = cli_parse_long(cmd, "--batch", optarg, 1, 100000, &B); break;
+        case 'r': ok = cli_parse_long(cmd, "--reps", optarg, 1, 100, &reps); break;
+        case 'w': ok = cli_parse_long(cmd, "--warmup", optarg, 0, 100, &warmup); break;
         case 'c': csv = optarg; break;
         case 'R': to_results = 1; break;
         case 'h': help_bench_lif_layer(); return SAKD_EXIT_OK;
         default: return SAKD_EXIT_USAGE;
         }
-        if (end && (*end || end == optarg)) {
-            fprintf(stderr, "sakd: error: bench lif-layer: bad number '%s'\n", optarg);
+        if (!ok)
             return SAKD_EXIT_USAGE;
-        }
-    }
-    if (T < 1 || B < 1 || reps < 1 || reps > 100 || warmup < 0 || warmup > 100) {
-        fprintf(stderr, "sakd: error: bench lif-layer: --T and --batch must be positive, --reps "
-                        "1 to 100, --warmup 0 to 100\n");
-        return SAKD_EXIT_USAGE;
     }
     size_t list[16], count = 0;
     int rc = cli_parse_sizes(sizes, 65536, list, 16, &count);

@@ -26,6 +26,17 @@ typedef struct cli_command {
  * the matching exit code. */
 int cli_fail(sakd_status st, const char *what);
 
+/* Parses `text` as a whole number from `min` to `max` into *value; anything else (empty, trailing
+ * characters, out of range) prints "sakd: error: <cmd>: <option> wants a whole number from
+ * <min> to <max>, not '<text>'" and returns 0. Every integer option goes through it. */
+int cli_parse_long(const char *cmd, const char *option, const char *text, long min, long max,
+                   long *value);
+/* The same for unsigned 64-bit values (seeds): 0 to ULLONG_MAX. */
+int cli_parse_u64(const char *cmd, const char *option, const char *text, unsigned long long *value);
+/* The same for a real number in [min, max]. */
+int cli_parse_double(const char *cmd, const char *option, const char *text, double min, double max,
+                     double *value);
+
 /* Parses the options every subcommand shares (--device, --help) plus
  * none of its own; returns -1 to go on, else an exit code. */
 int cli_parse_common(cli_opts *opts, int argc, char **argv, void (*help)(void));

@@ -1,6 +1,9 @@
 /* main.c — entry point of the sakd command: global options and subcommand dispatch. */
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -96,6 +99,50 @@ int cli_fail(sakd_status st, const char *what)
     /* A bad device string, argument or input file is the caller's to fix: exit 2. */
     return st == SAKD_ERR_NO_DEVICE || st == SAKD_ERR_ARG || st == SAKD_ERR_FORMAT ? SAKD_EXIT_USAGE
                                                                                    : SAKD_EXIT_FAIL;
+}
+
+int cli_parse_long(const char *cmd, const char *option, const char *text, long min, long max,
+                   long *value)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (end == text || *end || errno == ERANGE || v < min || v > max) {
+        fprintf(stderr, "sakd: error: %s: %s wants a whole number from %ld to %ld, not '%s'\n", cmd,
+                option, min, max, text);
+        return 0;
+    }
+    *value = v;
+    return 1;
+}
+
+int cli_parse_u64(const char *cmd, const char *option, const char *text, unsigned long long *value)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (end == text || *end || errno == ERANGE || text[0] == '-') {
+        fprintf(stderr, "sakd: error: %s: %s wants a whole number from 0 to %llu, not '%s'\n", cmd,
+                option, ULLONG_MAX, text);
+        return 0;
+    }
+    *value = v;
+    return 1;
+}
+
+int cli_parse_double(const char *cmd, const char *option, const char *text, double min, double max,
+                     double *value)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (end == text || *end || errno == ERANGE || !(v >= min && v <= max)) {
+        fprintf(stderr, "sakd: error: %s: %s wants a number from %g to %g, not '%s'\n", cmd, option,
+                min, max, text);
+        return 0;
+    }
+    *value = v;
+    return 1;
 }
 
 int cli_parse_common(cli_opts *opts, int argc, char **argv, void (*help)(void))

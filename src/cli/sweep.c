@@ -238,13 +238,9 @@ int cmd_sweep(cli_opts *opts, int argc, char **argv)
     while ((c = getopt_long(argc, argv, "j:lno:d:h", long_opts, NULL)) != -1) {
         switch (c) {
         case 'j': {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (*end || v < 1 || v > 1024) {
-                fprintf(stderr, "sakd: error: -j %s: give a number of jobs from 1 to 1024\n",
-                        optarg);
+            long v;
+            if (!cli_parse_long("sweep", "--jobs", optarg, 1, 1024, &v))
                 return SAKD_EXIT_USAGE;
-            }
             jobs = (int)v;
             jobs_given = 1;
             break;

@@ -107,16 +107,29 @@ int cmd_tune(cli_opts *opts, int argc, char **argv)
     optind = 0;
     int ch;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        char *end = NULL;
+        const char *cmd = "tune";
+        long v = 0;
+        int ok = 1;
         switch (ch) {
         case 'd': opts->device = optarg; break;
         case 'm': modes = optarg; break;
-        case 's': size = strtol(optarg, &end, 10); break;
-        case 'n': to.xgemm_samples = (int)strtol(optarg, &end, 10); break;
-        case 'D': to.direct_samples = (int)strtol(optarg, &end, 10); break;
-        case 'r': to.refine_rounds = (int)strtol(optarg, &end, 10); break;
-        case 't': to.time_limit_s = strtod(optarg, &end); break;
-        case 'S': to.seed = strtoull(optarg, &end, 10); break;
+        case 's': ok = cli_parse_long(cmd, "--size", optarg, 0, 65536, &size); break;
+        case 'n':
+            ok = cli_parse_long(cmd, "--samples", optarg, 1, 100000, &v);
+            to.xgemm_samples = (int)v;
+            break;
+        case 'D':
+            ok = cli_parse_long(cmd, "--direct-samples", optarg, 0, 100000, &v);
+            to.direct_samples = (int)v;
+            break;
+        case 'r':
+            ok = cli_parse_long(cmd, "--refine", optarg, 0, 1000, &v);
+            to.refine_rounds = (int)v;
+            break;
+        case 't':
+            ok = cli_parse_double(cmd, "--time-limit", optarg, 0, 1e9, &to.time_limit_s);
+            break;
+        case 'S': ok = cli_parse_u64(cmd, "--seed", optarg, &to.seed); break;
         case 'o': out = optarg; break;
         case 'x': dry = 1; break;
         case 'C': to.per_class = 1; break;
@@ -124,15 +137,8 @@ int cmd_tune(cli_opts *opts, int argc, char **argv)
         case 'h': help_tune(); return SAKD_EXIT_OK;
         default: return SAKD_EXIT_USAGE;
         }
-        if (end && (*end || end == optarg)) {
-            fprintf(stderr, "sakd: error: tune: bad number '%s'\n", optarg);
+        if (!ok)
             return SAKD_EXIT_USAGE;
-        }
-    }
-    if (size < 0 || to.xgemm_samples < 1 || to.direct_samples < 0 || to.refine_rounds < 0) {
-        fprintf(stderr, "sakd: error: tune: --size, --samples, --direct-samples and --refine "
-                        "must not be negative (--samples at least 1)\n");
-        return SAKD_EXIT_USAGE;
     }
     sakd_gemm_tuning start_set;
     if (start) {
