@@ -170,33 +170,44 @@ static sakd_status csv_append(const char *path, const char *const *header, size_
     return st;
 }
 
-/* Provenance cells shared by both benchmarks: date, host, sakd version, git, device, driver,
- * CLBlast version, GEMM tuning file. */
-enum { N_PROV = 8 };
-static const char *prov_header[N_PROV] = {"date",   "host",   "sakd",    "git",
-                                          "device", "driver", "clblast", "gemm_tuning"};
+/* Provenance cells shared by both benchmarks, by column. */
+enum { P_DATE, P_HOST, P_SAKD, P_GIT, P_DEVICE, P_DRIVER, P_CLBLAST, P_GEMM_TUNING, N_PROV };
+static const char *const prov_header[N_PROV] = {
+    [P_DATE] = "date",       [P_HOST] = "host",
+    [P_SAKD] = "sakd",       [P_GIT] = "git",
+    [P_DEVICE] = "device",   [P_DRIVER] = "driver",
+    [P_CLBLAST] = "clblast", [P_GEMM_TUNING] = "gemm_tuning"};
+
+/* header[0..N_PROV + n) = the provenance columns, then cols[0..n). */
+static void join_header(const char **header, const char *const *cols, size_t n)
+{
+    for (size_t i = 0; i < N_PROV; i++)
+        header[i] = prov_header[i];
+    for (size_t i = 0; i < n; i++)
+        header[N_PROV + i] = cols[i];
+}
 
 static void provenance(sakd_ctx *ctx, char (*cells)[64])
 {
     time_t now = time(NULL);
-    strftime(cells[0], 64, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    strftime(cells[P_DATE], 64, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     struct utsname u;
-    snprintf(cells[1], 64, "%.63s", uname(&u) == 0 ? u.nodename : "?");
-    snprintf(cells[2], 64, "%s", sakd_version());
-    sakd_meta_git_describe(cells[3], 64);
-    snprintf(cells[4], 64, "%.63s", ctx->info.name);
-    snprintf(cells[5], 64, "%.63s", ctx->info.driver);
-    snprintf(cells[6], 64, "%s", sakd_clblast_version());
+    snprintf(cells[P_HOST], 64, "%.63s", uname(&u) == 0 ? u.nodename : "?");
+    snprintf(cells[P_SAKD], 64, "%s", sakd_version());
+    sakd_meta_git_describe(cells[P_GIT], 64);
+    snprintf(cells[P_DEVICE], 64, "%.63s", ctx->info.name);
+    snprintf(cells[P_DRIVER], 64, "%.63s", ctx->info.driver);
+    snprintf(cells[P_CLBLAST], 64, "%s", sakd_clblast_version());
     /* The GEMM provider: CLBlast's tuning file (or "defaults"), or the host BLAS and kernels. */
     const sakd_host_blas *blas;
     if (strcmp(sakd_gemm_provider_name(ctx), "host") == 0 &&
         sakd_host_blas_get(&blas, 0) == SAKD_OK) {
-        snprintf(cells[7], 64, "host %.20s %.20s x%d%s", blas->library, blas->kernels,
+        snprintf(cells[P_GEMM_TUNING], 64, "host %.20s %.20s x%d%s", blas->library, blas->kernels,
                  blas->threads, sakd_conv_provider_uses_onednn(ctx) ? " + oneDNN conv" : "");
     } else {
         const char *t = sakd_gemm_tuning_source(ctx);
         const char *base = strrchr(t, '/');
-        snprintf(cells[7], 64, "%.63s", t[0] ? (base ? base + 1 : t) : "defaults");
+        snprintf(cells[P_GEMM_TUNING], 64, "%.63s", t[0] ? (base ? base + 1 : t) : "defaults");
     }
 }
 
@@ -333,32 +344,63 @@ static sakd_status run_close(bench_run *b, const sakd_config *c, sakd_status st,
     return st;
 }
 
-static const char *train_header[] = {"model",
-                                     "width",
-                                     "T",
-                                     "batch",
-                                     "size",
-                                     "mode",
-                                     "median_step_ms",
-                                     "img_per_s",
-                                     "gemm_ms",
-                                     "gemm_gflops",
-                                     "gemm_peak_gflops",
-                                     "gemm_frac_peak",
-                                     "non_gemm_frac",
-                                     "im2col_ms",
-                                     "conv_other_ms",
-                                     "lif_ms",
-                                     "relu_ms",
-                                     "bn_ms",
-                                     "pool_ms",
-                                     "losses_ms",
-                                     "optimizer_ms",
-                                     "transfer_ms",
-                                     "other_ms",
-                                     "peak_mem_mib",
-                                     "act_bytes_per_image"};
-#define N_TRAIN_COLS (sizeof train_header / sizeof train_header[0])
+/* The columns of a bench train row after the provenance; the op families' times are the
+ * run from C_IM2COL_MS, in the order of the families from F_IM2COL. */
+enum {
+    C_MODEL,
+    C_WIDTH,
+    C_T,
+    C_BATCH,
+    C_SIZE,
+    C_MODE,
+    C_STEP_MS,
+    C_IMG_S,
+    C_GEMM_MS,
+    C_GEMM_GFLOPS,
+    C_GEMM_PEAK,
+    C_GEMM_FRAC,
+    C_NON_GEMM_FRAC,
+    C_IM2COL_MS,
+    C_CONV_OTHER_MS,
+    C_LIF_MS,
+    C_RELU_MS,
+    C_BN_MS,
+    C_POOL_MS,
+    C_LOSSES_MS,
+    C_OPTIMIZER_MS,
+    C_TRANSFER_MS,
+    C_OTHER_MS,
+    C_PEAK_MIB,
+    C_ACT_BYTES,
+    N_TRAIN_COLS
+};
+_Static_assert(C_OTHER_MS - C_IM2COL_MS == F_COUNT - 1 - F_IM2COL,
+               "one time column per op family from F_IM2COL");
+static const char *const train_header[N_TRAIN_COLS] = {[C_MODEL] = "model",
+                                                       [C_WIDTH] = "width",
+                                                       [C_T] = "T",
+                                                       [C_BATCH] = "batch",
+                                                       [C_SIZE] = "size",
+                                                       [C_MODE] = "mode",
+                                                       [C_STEP_MS] = "median_step_ms",
+                                                       [C_IMG_S] = "img_per_s",
+                                                       [C_GEMM_MS] = "gemm_ms",
+                                                       [C_GEMM_GFLOPS] = "gemm_gflops",
+                                                       [C_GEMM_PEAK] = "gemm_peak_gflops",
+                                                       [C_GEMM_FRAC] = "gemm_frac_peak",
+                                                       [C_NON_GEMM_FRAC] = "non_gemm_frac",
+                                                       [C_IM2COL_MS] = "im2col_ms",
+                                                       [C_CONV_OTHER_MS] = "conv_other_ms",
+                                                       [C_LIF_MS] = "lif_ms",
+                                                       [C_RELU_MS] = "relu_ms",
+                                                       [C_BN_MS] = "bn_ms",
+                                                       [C_POOL_MS] = "pool_ms",
+                                                       [C_LOSSES_MS] = "losses_ms",
+                                                       [C_OPTIMIZER_MS] = "optimizer_ms",
+                                                       [C_TRANSFER_MS] = "transfer_ms",
+                                                       [C_OTHER_MS] = "other_ms",
+                                                       [C_PEAK_MIB] = "peak_mem_mib",
+                                                       [C_ACT_BYTES] = "act_bytes_per_image"};
 
 int cli_bench_train(cli_opts *opts, int argc, char **argv)
 {
@@ -505,23 +547,23 @@ int cli_bench_train(cli_opts *opts, int argc, char **argv)
         char(*row)[64] = cells + nrows * (N_PROV + N_TRAIN_COLS);
         provenance(ctx, row);
         char(*v)[64] = row + N_PROV;
-        snprintf(v[0], 64, "%s", sakd_model_name_str(c.model.name));
-        snprintf(v[1], 64, "%g", c.model.width);
-        snprintf(v[2], 64, "%d", c.model.T);
-        snprintf(v[3], 64, "%d", c.train.batch);
-        snprintf(v[4], 64, "%d", sz);
-        snprintf(v[5], 64, "%s", name);
-        snprintf(v[6], 64, "%.2f", r->step_ms);
-        snprintf(v[7], 64, "%.3f", r->img_s);
-        snprintf(v[8], 64, "%.2f", r->fam_ms[F_GEMM]);
-        snprintf(v[9], 64, "%.3f", r->gemm_gflops);
-        snprintf(v[10], 64, "%.3f", peak);
-        snprintf(v[11], 64, "%.4f", r->gemm_gflops / peak);
-        snprintf(v[12], 64, "%.4f", non_gemm);
+        snprintf(v[C_MODEL], 64, "%s", sakd_model_name_str(c.model.name));
+        snprintf(v[C_WIDTH], 64, "%g", c.model.width);
+        snprintf(v[C_T], 64, "%d", c.model.T);
+        snprintf(v[C_BATCH], 64, "%d", c.train.batch);
+        snprintf(v[C_SIZE], 64, "%d", sz);
+        snprintf(v[C_MODE], 64, "%s", name);
+        snprintf(v[C_STEP_MS], 64, "%.2f", r->step_ms);
+        snprintf(v[C_IMG_S], 64, "%.3f", r->img_s);
+        snprintf(v[C_GEMM_MS], 64, "%.2f", r->fam_ms[F_GEMM]);
+        snprintf(v[C_GEMM_GFLOPS], 64, "%.3f", r->gemm_gflops);
+        snprintf(v[C_GEMM_PEAK], 64, "%.3f", peak);
+        snprintf(v[C_GEMM_FRAC], 64, "%.4f", r->gemm_gflops / peak);
+        snprintf(v[C_NON_GEMM_FRAC], 64, "%.4f", non_gemm);
         for (int f = F_IM2COL; f < F_COUNT; f++)
-            snprintf(v[13 + f - F_IM2COL], 64, "%.2f", r->fam_ms[f]);
-        snprintf(v[23], 64, "%.1f", r->peak_mib);
-        snprintf(v[24], 64, "%.0f", r->act_bytes_per_image);
+            snprintf(v[C_IM2COL_MS + f - F_IM2COL], 64, "%.2f", r->fam_ms[f]);
+        snprintf(v[C_PEAK_MIB], 64, "%.1f", r->peak_mib);
+        snprintf(v[C_ACT_BYTES], 64, "%.0f", r->act_bytes_per_image);
         nrows++;
     }
     if (st == SAKD_OK) {
@@ -564,10 +606,7 @@ int cli_bench_train(cli_opts *opts, int argc, char **argv)
     char path[4200];
     if (st == SAKD_OK && (csv || to_results)) {
         const char *header[N_PROV + N_TRAIN_COLS];
-        for (size_t i = 0; i < N_PROV; i++)
-            header[i] = prov_header[i];
-        for (size_t i = 0; i < N_TRAIN_COLS; i++)
-            header[N_PROV + i] = train_header[i];
+        join_header(header, train_header, N_TRAIN_COLS);
         if (csv)
             snprintf(path, sizeof path, "%s", csv);
         else
@@ -657,9 +696,14 @@ static sakd_status lif_layer_once(sakd_ctx *ctx, size_t n, size_t T, size_t B, d
     return st;
 }
 
-static const char *lif_header[] = {"n",           "T",        "batch",       "forward_ms",
-                                   "backward_ms", "total_ms", "peak_mem_mib"};
-#define N_LIF_COLS (sizeof lif_header / sizeof lif_header[0])
+enum { L_N, L_T, L_BATCH, L_FORWARD_MS, L_BACKWARD_MS, L_TOTAL_MS, L_PEAK_MIB, N_LIF_COLS };
+static const char *const lif_header[N_LIF_COLS] = {[L_N] = "n",
+                                                   [L_T] = "T",
+                                                   [L_BATCH] = "batch",
+                                                   [L_FORWARD_MS] = "forward_ms",
+                                                   [L_BACKWARD_MS] = "backward_ms",
+                                                   [L_TOTAL_MS] = "total_ms",
+                                                   [L_PEAK_MIB] = "peak_mem_mib"};
 
 int cli_bench_lif_layer(cli_opts *opts, int argc, char **argv)
 {
@@ -730,20 +774,17 @@ int cli_bench_lif_layer(cli_opts *opts, int argc, char **argv)
         char(*row)[64] = cells + i * (N_PROV + N_LIF_COLS);
         provenance(ctx, row);
         char(*v)[64] = row + N_PROV;
-        snprintf(v[0], 64, "%zu", list[i]);
-        snprintf(v[1], 64, "%ld", T);
-        snprintf(v[2], 64, "%ld", B);
-        snprintf(v[3], 64, "%.3f", 1e3 * fm);
-        snprintf(v[4], 64, "%.3f", 1e3 * bm);
-        snprintf(v[5], 64, "%.3f", 1e3 * tm);
-        snprintf(v[6], 64, "%.1f", mib);
+        snprintf(v[L_N], 64, "%zu", list[i]);
+        snprintf(v[L_T], 64, "%ld", T);
+        snprintf(v[L_BATCH], 64, "%ld", B);
+        snprintf(v[L_FORWARD_MS], 64, "%.3f", 1e3 * fm);
+        snprintf(v[L_BACKWARD_MS], 64, "%.3f", 1e3 * bm);
+        snprintf(v[L_TOTAL_MS], 64, "%.3f", 1e3 * tm);
+        snprintf(v[L_PEAK_MIB], 64, "%.1f", mib);
     }
     if (st == SAKD_OK && (csv || to_results)) {
         const char *header[N_PROV + N_LIF_COLS];
-        for (size_t i = 0; i < N_PROV; i++)
-            header[i] = prov_header[i];
-        for (size_t i = 0; i < N_LIF_COLS; i++)
-            header[N_PROV + i] = lif_header[i];
+        join_header(header, lif_header, N_LIF_COLS);
         char path[4200], s[200];
         if (csv) {
             snprintf(path, sizeof path, "%s", csv);

@@ -250,10 +250,33 @@ static sakd_status optimizer_step(sakd_trainer *t)
 
 /* ---- the per-epoch CSV log ------------------------------------------------------------------ */
 
-static const char *log_columns[] = {"epoch",    "lr",           "beta",         "loss_total",
-                                    "loss_ce",  "loss_feature", "loss_logit",   "train_acc",
-                                    "test_acc", "test_loss",    "images_per_s", "epoch_s"};
-#define N_LOG_COLUMNS (sizeof log_columns / sizeof log_columns[0])
+enum {
+    LOG_EPOCH,
+    LOG_LR,
+    LOG_BETA,
+    LOG_LOSS_TOTAL,
+    LOG_LOSS_CE,
+    LOG_LOSS_FEATURE,
+    LOG_LOSS_LOGIT,
+    LOG_TRAIN_ACC,
+    LOG_TEST_ACC,
+    LOG_TEST_LOSS,
+    LOG_IMAGES_PER_S,
+    LOG_EPOCH_S,
+    N_LOG_COLUMNS
+};
+static const char *const log_columns[N_LOG_COLUMNS] = {[LOG_EPOCH] = "epoch",
+                                                       [LOG_LR] = "lr",
+                                                       [LOG_BETA] = "beta",
+                                                       [LOG_LOSS_TOTAL] = "loss_total",
+                                                       [LOG_LOSS_CE] = "loss_ce",
+                                                       [LOG_LOSS_FEATURE] = "loss_feature",
+                                                       [LOG_LOSS_LOGIT] = "loss_logit",
+                                                       [LOG_TRAIN_ACC] = "train_acc",
+                                                       [LOG_TEST_ACC] = "test_acc",
+                                                       [LOG_TEST_LOSS] = "test_loss",
+                                                       [LOG_IMAGES_PER_S] = "images_per_s",
+                                                       [LOG_EPOCH_S] = "epoch_s"};
 
 /* Appends this epoch's row to out_dir/log.csv after the header and the rows of the epochs
  * before it (a resumed run rewrites the rows of the epochs it trains again). */
@@ -263,7 +286,7 @@ static sakd_status log_row(sakd_trainer *t, long epoch, const double *values)
     const char *row[N_LOG_COLUMNS];
     snprintf(path, sizeof path, "%s/log.csv", t->out_dir);
     for (size_t c = 0; c < N_LOG_COLUMNS; c++) {
-        snprintf(cells[c], sizeof cells[c], c == 0 ? "%.0f" : "%.6g", values[c]);
+        snprintf(cells[c], sizeof cells[c], c == LOG_EPOCH ? "%.0f" : "%.6g", values[c]);
         row[c] = cells[c];
     }
     return sakd_csv_append(path, log_columns, N_LOG_COLUMNS, row, 1, epoch);
@@ -395,18 +418,18 @@ sakd_status sakd_trainer_run(sakd_trainer *t, sakd_report *r)
         if (acc > t->best_acc)
             t->best_acc = acc;
         double ips = (double)((t->steps_per_epoch - s0) * t->B) / epoch_train_s;
-        double row[N_LOG_COLUMNS] = {(double)epoch + 1,
-                                     lr_at(t, t->step - 1),
-                                     beta,
-                                     sums[0] / n,
-                                     sums[1] / n,
-                                     sums[2] / n,
-                                     sums[3] / n,
-                                     (double)correct / (n * (double)t->B),
-                                     acc,
-                                     test_loss,
-                                     ips,
-                                     sakd_time_now() - e0};
+        double row[N_LOG_COLUMNS] = {[LOG_EPOCH] = (double)epoch + 1,
+                                     [LOG_LR] = lr_at(t, t->step - 1),
+                                     [LOG_BETA] = beta,
+                                     [LOG_LOSS_TOTAL] = sums[0] / n,
+                                     [LOG_LOSS_CE] = sums[1] / n,
+                                     [LOG_LOSS_FEATURE] = sums[2] / n,
+                                     [LOG_LOSS_LOGIT] = sums[3] / n,
+                                     [LOG_TRAIN_ACC] = (double)correct / (n * (double)t->B),
+                                     [LOG_TEST_ACC] = acc,
+                                     [LOG_TEST_LOSS] = test_loss,
+                                     [LOG_IMAGES_PER_S] = ips,
+                                     [LOG_EPOCH_S] = sakd_time_now() - e0};
         t->next_epoch = epoch + 1;
         SAKD_TRY(log_row(t, epoch, row));
         SAKD_TRY(sakd_trainer_save_checkpoint(t, path, acc));
@@ -414,16 +437,17 @@ sakd_status sakd_trainer_run(sakd_trainer *t, sakd_report *r)
             t,
             "%sepoch %ld/%d  loss %.4f (ce %.4f feature %.4f logit %.4f)  train %.2f%%  "
             "test %.2f%%  %.1f img/s\n",
-            tty ? "\r" : "", epoch + 1, c->train.epochs, row[3], row[4], row[5], row[6],
-            100.0 * row[7], 100.0 * acc, ips);
+            tty ? "\r" : "", epoch + 1, c->train.epochs, row[LOG_LOSS_TOTAL], row[LOG_LOSS_CE],
+            row[LOG_LOSS_FEATURE], row[LOG_LOSS_LOGIT], 100.0 * row[LOG_TRAIN_ACC], 100.0 * acc,
+            ips);
         r->epochs_done = (int)(epoch + 1);
         r->test_acc = acc;
         r->test_loss = test_loss;
-        r->train_acc = row[7];
-        r->loss_total = row[3];
-        r->loss_ce = row[4];
-        r->loss_feature = row[5];
-        r->loss_logit = row[6];
+        r->train_acc = row[LOG_TRAIN_ACC];
+        r->loss_total = row[LOG_LOSS_TOTAL];
+        r->loss_ce = row[LOG_LOSS_CE];
+        r->loss_feature = row[LOG_LOSS_FEATURE];
+        r->loss_logit = row[LOG_LOSS_LOGIT];
         if (t->stop_after > 0 && t->next_epoch >= t->stop_after)
             break;
     }
