@@ -86,6 +86,119 @@ void sakd_trainer_describe(const sakd_config *c, const sakd_dataset *d, int snn,
 
 /* ---- set-up ------------------------------------------------------------------------------ */
 
+/* The datasets (given, or loaded as the config says), the batch size and the device with its
+ * GEMM and convolution providers. */
+static sakd_status open_data_and_device(sakd_trainer *t, sakd_dataset *train, sakd_dataset *test)
+{
+    const sakd_config *c = &t->cfg;
+    if (train && test) {
+        t->train = *train;
+        t->test = *test;
+        memset(train, 0, sizeof *train);
+        memset(test, 0, sizeof *test);
+    } else {
+        SAKD_TRY(sakd_dataset_load(&t->train, &t->test, sakd_dataset_str(c->data.dataset),
+                                   c->data.dir, (size_t)c->data.train_limit,
+                                   (size_t)c->data.test_limit));
+    }
+    t->B = (size_t)c->train.batch;
+    if (t->train.n < t->B)
+        return sakd_error(SAKD_ERR_ARG, "train.batch = %zu is larger than the %zu training samples",
+                          t->B, t->train.n);
+    t->steps_per_epoch = t->train.n / t->B; /* the last partial batch is dropped */
+    SAKD_TRY(sakd_ctx_new(&t->ctx, c->run.device[0] ? c->run.device : NULL, 0));
+    if (sakd_gemm_provider_set(t->ctx, sakd_config_gemm_request(c)) != SAKD_OK)
+        return sakd_error(SAKD_ERR_ARG, "run.gemm_provider = %s: %s",
+                          sakd_gemm_choice_str(c->run.gemm_provider), sakd_error_detail());
+    if (sakd_conv_provider_set(t->ctx, sakd_config_conv_request(c)) != SAKD_OK)
+        return sakd_error(SAKD_ERR_ARG, "run.conv_provider = %s: %s",
+                          sakd_conv_choice_str(c->run.conv_provider), sakd_error_detail());
+    return SAKD_OK;
+}
+
+/* The distillation settings of the config (DESIGN.md §2.5); no teacher: CE alone. */
+static sakd_distill_cfg distill_cfg(const sakd_config *c, int has_teacher)
+{
+    sakd_position pos = c->distill.position;
+    return (sakd_distill_cfg){
+        .alpha = has_teacher ? c->distill.alpha : 1.0,
+        .beta = c->distill.beta,
+        .gamma = c->distill.gamma,
+        .tau = c->distill.tau,
+        .transform = c->distill.transform,
+        .proj_relu = c->distill.proj_relu,
+        .distance = c->distill.distance,
+        .feature_tau = c->distill.feature_tau,
+        .per_block =
+            pos == SAKD_POSITION_BLOCK_AFTER_SPIKE || pos == SAKD_POSITION_BLOCK_BEFORE_SPIKE,
+        .tap = pos == SAKD_POSITION_STAGE_BEFORE_SPIKE || pos == SAKD_POSITION_BLOCK_BEFORE_SPIKE
+                   ? SAKD_TAP_BEFORE
+                   : SAKD_TAP_AFTER,
+    };
+}
+
+/* The student, the teacher (built from its own description and loaded), the distillation
+ * heads and losses; the student's parameters initialized from train.seed. */
+static sakd_status build_models(sakd_trainer *t)
+{
+    int snn = t->cfg.model.arch == SAKD_ARCH_SNN;
+    sakd_model_desc sd, td;
+    sakd_trainer_describe(&t->cfg, &t->train, snn, t->B, &sd);
+    sakd_params_init(&t->sp, t->ctx);
+    SAKD_TRY(sakd_model_build(&t->student, t->ctx, &t->sp, &sd));
+    t->has_teacher = t->cfg.distill.teacher[0] != '\0';
+    if (t->has_teacher) {
+        SAKD_TRY(sakd_trainer_teacher_desc(t, &td));
+        sakd_params_init(&t->tp, t->ctx);
+        SAKD_TRY(sakd_model_build(&t->teacher, t->ctx, &t->tp, &td));
+    }
+    sakd_distill_cfg dc = distill_cfg(&t->cfg, t->has_teacher);
+    SAKD_TRY(sakd_distill_build(&t->dist, t->ctx, &t->student, t->has_teacher ? &t->teacher : NULL,
+                                &t->sp, &dc));
+    SAKD_TRY(sakd_params_allocate(&t->sp));
+    SAKD_TRY(sakd_params_initialize(&t->sp, t->cfg.train.seed));
+    SAKD_TRY(sakd_graph_allocate(&t->student.graph));
+    if (t->has_teacher) {
+        SAKD_TRY(sakd_params_allocate(&t->tp));
+        SAKD_TRY(sakd_graph_allocate(&t->teacher.graph));
+        SAKD_TRY(sakd_trainer_load_teacher(t));
+    }
+    return sakd_distill_allocate(&t->dist);
+}
+
+/* Optimizer state on the device (zeroed) and the host batch buffers. */
+static sakd_status alloc_state(sakd_trainer *t)
+{
+    size_t n = t->sp.n_trainable, one = 1;
+    SAKD_TRY(sakd_tensor_new(&t->opt_a, t->ctx, "optimizer state 1", 1, &n));
+    SAKD_TRY(sakd_tensor_fill(&t->opt_a, 0.0f));
+    if (t->cfg.train.optimizer == SAKD_OPTIMIZER_ADAMW) {
+        SAKD_TRY(sakd_tensor_new(&t->opt_b, t->ctx, "optimizer state 2", 1, &n));
+        SAKD_TRY(sakd_tensor_fill(&t->opt_b, 0.0f));
+    }
+    SAKD_TRY(sakd_tensor_new(&t->grad_norm, t->ctx, "gradient norm", 1, &one));
+    const sakd_dataset *d = &t->train;
+    t->x = malloc(t->B * d->channels * d->height * d->width * sizeof *t->x);
+    t->y = malloc(t->B * sizeof *t->y);
+    t->perm = malloc(d->n * sizeof *t->perm);
+    t->logits = malloc(t->B * d->classes * sizeof *t->logits);
+    if (!t->x || !t->y || !t->perm || !t->logits)
+        return sakd_error(SAKD_ERR_NOMEM, "out of memory for the batch buffers");
+    return SAKD_OK;
+}
+
+/* Claims the run directory and writes the resolved config.ini into it. */
+static sakd_status open_run_dir(sakd_trainer *t, const char *out_dir)
+{
+    char *ini = NULL, path[PATH_MAX + 16];
+    SAKD_TRY(sakd_rundir_claim(out_dir, true, &t->lock));
+    SAKD_TRY(sakd_config_to_ini(&t->cfg, &ini));
+    snprintf(path, sizeof path, "%s/config.ini", out_dir);
+    sakd_status st = sakd_file_write_atomic(path, ini, strlen(ini));
+    free(ini);
+    return st;
+}
+
 sakd_status sakd_trainer_new(sakd_trainer **out, const sakd_config *cfg, const char *out_dir,
                              sakd_dataset *train, sakd_dataset *test, FILE *log)
 {
@@ -104,99 +217,16 @@ sakd_status sakd_trainer_new(sakd_trainer **out, const sakd_config *cfg, const c
     sakd_config_resolve(&t->cfg);
     SAKD_TRY(sakd_config_validate(&t->cfg));
     snprintf(t->out_dir, sizeof t->out_dir, "%s", out_dir ? out_dir : "");
-    if (train && test) {
-        t->train = *train;
-        t->test = *test;
-        memset(train, 0, sizeof *train);
-        memset(test, 0, sizeof *test);
-    } else {
-        SAKD_TRY(sakd_dataset_load(&t->train, &t->test, sakd_dataset_str(t->cfg.data.dataset),
-                                   t->cfg.data.dir, (size_t)t->cfg.data.train_limit,
-                                   (size_t)t->cfg.data.test_limit));
-    }
-    t->B = (size_t)t->cfg.train.batch;
-    if (t->train.n < t->B)
-        return sakd_error(SAKD_ERR_ARG, "train.batch = %zu is larger than the %zu training samples",
-                          t->B, t->train.n);
-    t->steps_per_epoch = t->train.n / t->B; /* the last partial batch is dropped */
-    SAKD_TRY(sakd_ctx_new(&t->ctx, t->cfg.run.device[0] ? t->cfg.run.device : NULL, 0));
-    if (sakd_gemm_provider_set(t->ctx, sakd_config_gemm_request(&t->cfg)) != SAKD_OK)
-        return sakd_error(SAKD_ERR_ARG, "run.gemm_provider = %s: %s",
-                          sakd_gemm_choice_str(t->cfg.run.gemm_provider), sakd_error_detail());
-    if (sakd_conv_provider_set(t->ctx, sakd_config_conv_request(&t->cfg)) != SAKD_OK)
-        return sakd_error(SAKD_ERR_ARG, "run.conv_provider = %s: %s",
-                          sakd_conv_choice_str(t->cfg.run.conv_provider), sakd_error_detail());
-
-    int snn = t->cfg.model.arch == SAKD_ARCH_SNN;
-    sakd_model_desc sd, td;
-    sakd_trainer_describe(&t->cfg, &t->train, snn, t->B, &sd);
-    sakd_params_init(&t->sp, t->ctx);
-    SAKD_TRY(sakd_model_build(&t->student, t->ctx, &t->sp, &sd));
-    t->has_teacher = t->cfg.distill.teacher[0] != '\0';
-    if (t->has_teacher) {
-        SAKD_TRY(sakd_trainer_teacher_desc(t, &td));
-        sakd_params_init(&t->tp, t->ctx);
-        SAKD_TRY(sakd_model_build(&t->teacher, t->ctx, &t->tp, &td));
-    }
-    sakd_distill_cfg dc = {
-        .alpha = t->has_teacher ? t->cfg.distill.alpha : 1.0,
-        .beta = t->cfg.distill.beta,
-        .gamma = t->cfg.distill.gamma,
-        .tau = t->cfg.distill.tau,
-        .transform = t->cfg.distill.transform,
-        .proj_relu = t->cfg.distill.proj_relu,
-        .distance = t->cfg.distill.distance,
-        .feature_tau = t->cfg.distill.feature_tau,
-        .per_block = t->cfg.distill.position == SAKD_POSITION_BLOCK_AFTER_SPIKE ||
-                     t->cfg.distill.position == SAKD_POSITION_BLOCK_BEFORE_SPIKE,
-        .tap = t->cfg.distill.position == SAKD_POSITION_STAGE_BEFORE_SPIKE ||
-                       t->cfg.distill.position == SAKD_POSITION_BLOCK_BEFORE_SPIKE
-                   ? SAKD_TAP_BEFORE
-                   : SAKD_TAP_AFTER,
-    };
-    SAKD_TRY(sakd_distill_build(&t->dist, t->ctx, &t->student, t->has_teacher ? &t->teacher : NULL,
-                                &t->sp, &dc));
-    SAKD_TRY(sakd_params_allocate(&t->sp));
-    SAKD_TRY(sakd_params_initialize(&t->sp, t->cfg.train.seed));
-    SAKD_TRY(sakd_graph_allocate(&t->student.graph));
-    if (t->has_teacher) {
-        SAKD_TRY(sakd_params_allocate(&t->tp));
-        SAKD_TRY(sakd_graph_allocate(&t->teacher.graph));
-        SAKD_TRY(sakd_trainer_load_teacher(t));
-    }
-    SAKD_TRY(sakd_distill_allocate(&t->dist));
-    size_t n = t->sp.n_trainable, one = 1;
-    SAKD_TRY(sakd_tensor_new(&t->opt_a, t->ctx, "optimizer state 1", 1, &n));
-    SAKD_TRY(sakd_tensor_fill(&t->opt_a, 0.0f));
-    if (t->cfg.train.optimizer == SAKD_OPTIMIZER_ADAMW) {
-        SAKD_TRY(sakd_tensor_new(&t->opt_b, t->ctx, "optimizer state 2", 1, &n));
-        SAKD_TRY(sakd_tensor_fill(&t->opt_b, 0.0f));
-    }
-    SAKD_TRY(sakd_tensor_new(&t->grad_norm, t->ctx, "gradient norm", 1, &one));
-    const sakd_dataset *d = &t->train;
-    t->x = malloc(t->B * d->channels * d->height * d->width * sizeof *t->x);
-    t->y = malloc(t->B * sizeof *t->y);
-    t->perm = malloc(d->n * sizeof *t->perm);
-    t->logits = malloc(t->B * d->classes * sizeof *t->logits);
-    if (!t->x || !t->y || !t->perm || !t->logits)
-        return sakd_error(SAKD_ERR_NOMEM, "out of memory for the batch buffers");
-
+    SAKD_TRY(open_data_and_device(t, train, test));
+    SAKD_TRY(build_models(t));
+    SAKD_TRY(alloc_state(t));
     if (t->cfg.train.resume[0])
         SAKD_TRY(sakd_trainer_resume(t, t->cfg.train.resume));
     else if (t->cfg.distill.init_from_teacher)
         SAKD_TRY(sakd_trainer_init_from_teacher(t));
     /* The run directory is created only once every input has been accepted: a rejected
      * config, dataset or checkpoint leaves nothing behind. */
-    if (out_dir) {
-        char *ini = NULL, path[PATH_MAX + 16];
-        SAKD_TRY(sakd_rundir_claim(out_dir, true, &t->lock));
-        SAKD_TRY(sakd_config_to_ini(&t->cfg, &ini));
-        snprintf(path, sizeof path, "%s/config.ini", out_dir);
-        st = sakd_file_write_atomic(path, ini, strlen(ini));
-        free(ini);
-        SAKD_TRY(st);
-    }
-    return SAKD_OK;
+    return out_dir ? open_run_dir(t, out_dir) : SAKD_OK;
 }
 
 /* ---- steps, evaluation, measurement -------------------------------------------------------- */
@@ -352,17 +382,10 @@ sakd_status sakd_trainer_save(sakd_trainer *t, const char *path)
     return sakd_trainer_save_checkpoint(t, path, t->best_acc);
 }
 
-sakd_status sakd_trainer_run(sakd_trainer *t, sakd_report *r)
+/* Says what the run trains, on what, and how it distils. */
+static void say_start(sakd_trainer *t)
 {
-    memset(r, 0, sizeof *r);
     const sakd_config *c = &t->cfg;
-    if (!t->out_dir[0])
-        return sakd_error(SAKD_ERR_ARG, "a training run needs an output directory");
-    int tty = t->log && isatty(fileno(t->log));
-    double t0 = sakd_time_now(), train_time = 0.0;
-    size_t train_images = 0;
-    char path[PATH_MAX + 16];
-    snprintf(path, sizeof path, "%s/weights.h5", t->out_dir);
     sakd_trainer_say(t,
                      "training %s %s width %g T %d on %s (%zu train, %zu test), %d epochs of %zu "
                      "steps, batch %zu, on %s\n",
@@ -376,78 +399,114 @@ sakd_status sakd_trainer_run(sakd_trainer *t, sakd_report *r)
             c->distill.tau, sakd_transform_str(c->distill.transform),
             sakd_distance_str(c->distill.distance), sakd_position_str(c->distill.position),
             t->dist.n_taps);
-    for (long epoch = t->next_epoch; epoch < c->train.epochs; epoch++) {
-        double beta = beta_at(t, epoch), sums[4] = {0, 0, 0, 0}, e0 = sakd_time_now();
-        size_t correct = 0;
-        sakd_dataset_shuffle(t->perm, t->train.n, c->train.seed, (uint64_t)epoch);
-        /* A run interrupted mid-epoch continues at the step after its last one. */
-        size_t s0 = (size_t)(t->step - (long long)epoch * (long long)t->steps_per_epoch);
-        for (size_t s = s0; s < t->steps_per_epoch; s++) {
-            SAKD_TRY(train_step(t, epoch, s, beta));
-            correct += sakd_trainer_count_correct(t->logits, t->y, t->B, t->train.classes);
-            sums[0] += t->dist.loss_total;
-            sums[1] += t->dist.loss_ce;
-            sums[2] += t->dist.loss_feature;
-            sums[3] += t->dist.loss_logit;
-            if ((t->interrupt && *t->interrupt) ||
-                (t->stop_at_step > 0 && t->step >= t->stop_at_step)) {
-                /* Save the state after this step (mid-epoch) and stop; resuming continues
-                 * at the next step with the same weights, optimizer state and data order. */
-                t->next_epoch = epoch;
-                SAKD_TRY(sakd_trainer_check_weights_finite(t, epoch));
-                SAKD_TRY(sakd_trainer_save_checkpoint(t, path, t->best_acc));
-                if (tty)
-                    sakd_trainer_say(t, "\n");
-                return sakd_error(SAKD_ERR_INTERRUPTED,
-                                  "stopped at epoch %ld, step %zu of %zu; %s holds the state: "
-                                  "run the same command again to resume",
-                                  epoch + 1, s + 1, t->steps_per_epoch, path);
-            }
+}
+
+/* The steps of `epoch` from where it stands (a resumed run continues mid-epoch): the means of
+ * its loss terms and its training accuracy into row[], its images into *images. A stop request
+ * saves the state after the step to `path` and returns SAKD_ERR_INTERRUPTED. */
+static sakd_status run_steps(sakd_trainer *t, long epoch, double beta, const char *path,
+                             double *row, size_t *images)
+{
+    const sakd_config *c = &t->cfg;
+    int tty = t->log && isatty(fileno(t->log));
+    double sums[4] = {0, 0, 0, 0}, e0 = sakd_time_now();
+    size_t correct = 0;
+    sakd_dataset_shuffle(t->perm, t->train.n, c->train.seed, (uint64_t)epoch);
+    size_t s0 = (size_t)(t->step - (long long)epoch * (long long)t->steps_per_epoch);
+    for (size_t s = s0; s < t->steps_per_epoch; s++) {
+        SAKD_TRY(train_step(t, epoch, s, beta));
+        correct += sakd_trainer_count_correct(t->logits, t->y, t->B, t->train.classes);
+        sums[0] += t->dist.loss_total;
+        sums[1] += t->dist.loss_ce;
+        sums[2] += t->dist.loss_feature;
+        sums[3] += t->dist.loss_logit;
+        if ((t->interrupt && *t->interrupt) ||
+            (t->stop_at_step > 0 && t->step >= t->stop_at_step)) {
+            /* Save the state after this step (mid-epoch) and stop; resuming continues at the
+             * next step with the same weights, optimizer state and data order. */
+            t->next_epoch = epoch;
+            SAKD_TRY(sakd_trainer_check_weights_finite(t, epoch));
+            SAKD_TRY(sakd_trainer_save_checkpoint(t, path, t->best_acc));
             if (tty)
-                sakd_trainer_say(
-                    t, "\repoch %ld/%d  step %zu/%zu  loss %.4f  acc %.2f%%  %.1f img/s   ",
-                    epoch + 1, c->train.epochs, s + 1, t->steps_per_epoch, sums[0] / (s + 1),
-                    100.0 * correct / ((s + 1) * t->B), (s + 1) * t->B / (sakd_time_now() - e0));
+                sakd_trainer_say(t, "\n");
+            return sakd_error(SAKD_ERR_INTERRUPTED,
+                              "stopped at epoch %ld, step %zu of %zu; %s holds the state: run "
+                              "the same command again to resume",
+                              epoch + 1, s + 1, t->steps_per_epoch, path);
         }
+        if (tty)
+            sakd_trainer_say(
+                t, "\repoch %ld/%d  step %zu/%zu  loss %.4f  acc %.2f%%  %.1f img/s   ", epoch + 1,
+                c->train.epochs, s + 1, t->steps_per_epoch, sums[0] / (s + 1),
+                100.0 * correct / ((s + 1) * t->B), (s + 1) * t->B / (sakd_time_now() - e0));
+    }
+    double n = (double)(t->steps_per_epoch - s0);
+    *images = (t->steps_per_epoch - s0) * t->B;
+    row[LOG_LOSS_TOTAL] = sums[0] / n;
+    row[LOG_LOSS_CE] = sums[1] / n;
+    row[LOG_LOSS_FEATURE] = sums[2] / n;
+    row[LOG_LOSS_LOGIT] = sums[3] / n;
+    row[LOG_TRAIN_ACC] = (double)correct / (n * (double)t->B);
+    return SAKD_OK;
+}
+
+/* After an epoch's steps (started at e0): the weights checked, the test set scored, the log row and
+ * the checkpoint written, the report updated. */
+static sakd_status end_epoch(sakd_trainer *t, long epoch, double e0, const char *path, double *row,
+                             sakd_report *r)
+{
+    double acc, test_loss;
+    SAKD_TRY(sakd_trainer_check_weights_finite(t, epoch));
+    SAKD_TRY(sakd_trainer_evaluate(t, &acc, &test_loss));
+    if (acc > t->best_acc)
+        t->best_acc = acc;
+    row[LOG_TEST_ACC] = acc;
+    row[LOG_TEST_LOSS] = test_loss;
+    row[LOG_EPOCH_S] = sakd_time_now() - e0; /* from the epoch's start, the test pass included */
+    t->next_epoch = epoch + 1;
+    SAKD_TRY(log_row(t, epoch, row));
+    SAKD_TRY(sakd_trainer_save_checkpoint(t, path, acc));
+    int tty = t->log && isatty(fileno(t->log));
+    sakd_trainer_say(t,
+                     "%sepoch %ld/%d  loss %.4f (ce %.4f feature %.4f logit %.4f)  train %.2f%%  "
+                     "test %.2f%%  %.1f img/s\n",
+                     tty ? "\r" : "", epoch + 1, t->cfg.train.epochs, row[LOG_LOSS_TOTAL],
+                     row[LOG_LOSS_CE], row[LOG_LOSS_FEATURE], row[LOG_LOSS_LOGIT],
+                     100.0 * row[LOG_TRAIN_ACC], 100.0 * acc, row[LOG_IMAGES_PER_S]);
+    r->epochs_done = (int)(epoch + 1);
+    r->test_acc = acc;
+    r->test_loss = test_loss;
+    r->train_acc = row[LOG_TRAIN_ACC];
+    r->loss_total = row[LOG_LOSS_TOTAL];
+    r->loss_ce = row[LOG_LOSS_CE];
+    r->loss_feature = row[LOG_LOSS_FEATURE];
+    r->loss_logit = row[LOG_LOSS_LOGIT];
+    return SAKD_OK;
+}
+
+sakd_status sakd_trainer_run(sakd_trainer *t, sakd_report *r)
+{
+    memset(r, 0, sizeof *r);
+    const sakd_config *c = &t->cfg;
+    if (!t->out_dir[0])
+        return sakd_error(SAKD_ERR_ARG, "a training run needs an output directory");
+    double t0 = sakd_time_now(), train_time = 0.0;
+    size_t train_images = 0;
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/weights.h5", t->out_dir);
+    say_start(t);
+    for (long epoch = t->next_epoch; epoch < c->train.epochs; epoch++) {
+        double beta = beta_at(t, epoch), e0 = sakd_time_now(), row[N_LOG_COLUMNS] = {0};
+        size_t images = 0;
+        SAKD_TRY(run_steps(t, epoch, beta, path, row, &images));
         double epoch_train_s = sakd_time_now() - e0;
         train_time += epoch_train_s;
-        train_images += (t->steps_per_epoch - s0) * t->B;
-        double acc, test_loss, n = (double)(t->steps_per_epoch - s0);
-        SAKD_TRY(sakd_trainer_check_weights_finite(t, epoch));
-        SAKD_TRY(sakd_trainer_evaluate(t, &acc, &test_loss));
-        if (acc > t->best_acc)
-            t->best_acc = acc;
-        double ips = (double)((t->steps_per_epoch - s0) * t->B) / epoch_train_s;
-        double row[N_LOG_COLUMNS] = {[LOG_EPOCH] = (double)epoch + 1,
-                                     [LOG_LR] = lr_at(t, t->step - 1),
-                                     [LOG_BETA] = beta,
-                                     [LOG_LOSS_TOTAL] = sums[0] / n,
-                                     [LOG_LOSS_CE] = sums[1] / n,
-                                     [LOG_LOSS_FEATURE] = sums[2] / n,
-                                     [LOG_LOSS_LOGIT] = sums[3] / n,
-                                     [LOG_TRAIN_ACC] = (double)correct / (n * (double)t->B),
-                                     [LOG_TEST_ACC] = acc,
-                                     [LOG_TEST_LOSS] = test_loss,
-                                     [LOG_IMAGES_PER_S] = ips,
-                                     [LOG_EPOCH_S] = sakd_time_now() - e0};
-        t->next_epoch = epoch + 1;
-        SAKD_TRY(log_row(t, epoch, row));
-        SAKD_TRY(sakd_trainer_save_checkpoint(t, path, acc));
-        sakd_trainer_say(
-            t,
-            "%sepoch %ld/%d  loss %.4f (ce %.4f feature %.4f logit %.4f)  train %.2f%%  "
-            "test %.2f%%  %.1f img/s\n",
-            tty ? "\r" : "", epoch + 1, c->train.epochs, row[LOG_LOSS_TOTAL], row[LOG_LOSS_CE],
-            row[LOG_LOSS_FEATURE], row[LOG_LOSS_LOGIT], 100.0 * row[LOG_TRAIN_ACC], 100.0 * acc,
-            ips);
-        r->epochs_done = (int)(epoch + 1);
-        r->test_acc = acc;
-        r->test_loss = test_loss;
-        r->train_acc = row[LOG_TRAIN_ACC];
-        r->loss_total = row[LOG_LOSS_TOTAL];
-        r->loss_ce = row[LOG_LOSS_CE];
-        r->loss_feature = row[LOG_LOSS_FEATURE];
-        r->loss_logit = row[LOG_LOSS_LOGIT];
+        train_images += images;
+        row[LOG_EPOCH] = (double)epoch + 1;
+        row[LOG_LR] = lr_at(t, t->step - 1);
+        row[LOG_BETA] = beta;
+        row[LOG_IMAGES_PER_S] = (double)images / epoch_train_s;
+        SAKD_TRY(end_epoch(t, epoch, e0, path, row, r));
         if (t->stop_after > 0 && t->next_epoch >= t->stop_after)
             break;
     }
