@@ -402,7 +402,15 @@ static const char *const train_header[N_TRAIN_COLS] = {[C_MODEL] = "model",
                                                        [C_PEAK_MIB] = "peak_mem_mib",
                                                        [C_ACT_BYTES] = "act_bytes_per_image"};
 
-int cli_bench_train(cli_opts *opts, int argc, char **argv)
+/* The options of bench train. */
+typedef struct train_opts {
+    const char *modes, *csv;
+    long size, reps, warmup, kernels;
+    int to_results, interleave;
+} train_opts;
+
+/* Parses bench train's options into *o; -1 to go on, else the exit code. */
+static int parse_train_opts(cli_opts *opts, int argc, char **argv, train_opts *o)
 {
     static const struct option longopts[] = {{"device", required_argument, NULL, 'd'},
                                              {"modes", required_argument, NULL, 'm'},
@@ -415,29 +423,224 @@ int cli_bench_train(cli_opts *opts, int argc, char **argv)
                                              {"interleave", no_argument, NULL, 'I'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
-    const char *modes = "ann,snn,sakd", *csv = NULL;
-    long size = 0, reps = 5, warmup = 2, kernels = 0;
-    int to_results = 0, interleave = 0, ch;
+    *o = (train_opts){.modes = "ann,snn,sakd", .reps = 5, .warmup = 2};
+    int ch;
     optind = 0;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         const char *cmd = "bench train";
         int ok = 1;
         switch (ch) {
         case 'd': opts->device = optarg; break;
-        case 'm': modes = optarg; break;
-        case 's': ok = cli_parse_long(cmd, "--size", optarg, 0, 65536, &size); break;
-        case 'r': ok = cli_parse_long(cmd, "--reps", optarg, 1, 1000, &reps); break;
-        case 'w': ok = cli_parse_long(cmd, "--warmup", optarg, 0, 100, &warmup); break;
-        case 'c': csv = optarg; break;
-        case 'R': to_results = 1; break;
-        case 'k': ok = cli_parse_long(cmd, "--kernels", optarg, 0, MAX_TOP, &kernels); break;
-        case 'I': interleave = 1; break;
+        case 'm': o->modes = optarg; break;
+        case 's': ok = cli_parse_long(cmd, "--size", optarg, 0, 65536, &o->size); break;
+        case 'r': ok = cli_parse_long(cmd, "--reps", optarg, 1, 1000, &o->reps); break;
+        case 'w': ok = cli_parse_long(cmd, "--warmup", optarg, 0, 100, &o->warmup); break;
+        case 'c': o->csv = optarg; break;
+        case 'R': o->to_results = 1; break;
+        case 'k': ok = cli_parse_long(cmd, "--kernels", optarg, 0, MAX_TOP, &o->kernels); break;
+        case 'I': o->interleave = 1; break;
         case 'h': help_bench_train(); return SAKD_EXIT_OK;
         default: return SAKD_EXIT_USAGE;
         }
         if (!ok)
             return SAKD_EXIT_USAGE;
     }
+    return -1;
+}
+
+/* The modes asked for (a comma-separated list), each once, in the order given. */
+static sakd_status parse_modes(const char *modes, cli_workload_mode *ms, int *nm)
+{
+    char list[64];
+    snprintf(list, sizeof list, "%s", modes);
+    *nm = 0;
+    for (char *save = NULL, *m = strtok_r(list, ",", &save); m; m = strtok_r(NULL, ",", &save)) {
+        cli_workload_mode mode;
+        SAKD_TRY(cli_workload_parse_mode(m, &mode));
+        int seen = 0;
+        for (int k = 0; k < *nm; k++)
+            seen |= ms[k] == mode;
+        if (!seen)
+            ms[(*nm)++] = mode;
+    }
+    return SAKD_OK;
+}
+
+/* A context like the trainers' (same providers) and the SGEMM peak measured on it, GFLOP/s. */
+static sakd_status measure_peak(const sakd_config *c, const cli_opts *opts, sakd_ctx **ctx,
+                                double *peak)
+{
+    double peak_s = 0.0;
+    SAKD_TRY(sakd_ctx_new(ctx, opts->device, 0));
+    /* the trainers' provider: run.gemm_provider, else the automatic choice */
+    SAKD_TRY(sakd_gemm_provider_set(*ctx, sakd_config_gemm_request(c)));
+    SAKD_TRY(sakd_conv_provider_set(*ctx, sakd_config_conv_request(c)));
+    SAKD_TRY(cli_time_gemm(*ctx, 1024, 3, &peak_s));
+    *peak = 2.0 * 1024.0 * 1024.0 * 1024.0 / peak_s * 1e-9;
+    return SAKD_OK;
+}
+
+/* What is being timed, and the table's header. */
+static void print_train_header(const sakd_config *c, sakd_ctx *ctx, double peak, int sz,
+                               const train_opts *o)
+{
+    char gemm_desc[512];
+    sakd_gemm_provider_describe(ctx, gemm_desc, sizeof gemm_desc);
+    printf("# sakd bench train: %s width %g T %d batch %d, %dx%d %s-shaped input, on %s (%s)\n"
+           "# GEMM provider: %s\n# SGEMM peak (N = 1024) %.2f GFLOP/s; median of %ld steps after "
+           "%ld warm-up\n",
+           sakd_model_name_str(c->model.name), c->model.width, c->model.T, c->train.batch, sz, sz,
+           sakd_dataset_str(c->data.dataset), ctx->info.name, ctx->info.driver, gemm_desc, peak,
+           o->reps, o->warmup);
+    printf("%-5s %10s %8s %9s %8s %6s %8s %9s %10s\n", "mode", "step_ms", "img/s", "gemm_ms",
+           "GFLOP/s", "%peak", "non-gemm", "peak_MiB", "act_B/img");
+    fflush(stdout);
+}
+
+/* Every mode's trainer at once; round r times step r of each mode in turn, so that the modes
+ * share the machine's state of the moment. With snn and sakd, their per-round ratios. */
+static sakd_status time_interleaved(bench_run *runs, const cli_workload_mode *ms, int nm,
+                                    const sakd_config *c, const train_opts *o, double *ratios,
+                                    int *n_ratios)
+{
+    for (int k = 0; k < nm; k++)
+        SAKD_TRY(run_open(&runs[k], c, ms[k], (size_t)o->size, (int)o->warmup, (int)o->reps));
+    for (long i = 0; i < o->reps; i++)
+        for (int k = 0; k < nm; k++)
+            SAKD_TRY(run_timed_step(&runs[k]));
+    int ks = -1, kd = -1;
+    for (int k = 0; k < nm; k++) {
+        ks = ms[k] == CLI_WORKLOAD_SNN ? k : ks;
+        kd = ms[k] == CLI_WORKLOAD_SAKD ? k : kd;
+    }
+    for (long i = 0; ks >= 0 && kd >= 0 && i < o->reps; i++)
+        ratios[(*n_ratios)++] = runs[kd].times[i] / runs[ks].times[i];
+    return SAKD_OK;
+}
+
+/* One mode's printed line and CSV row (provenance, then the train columns). */
+static void report_mode(const train_result *r, const char *name, const sakd_config *c, int sz,
+                        double peak, sakd_ctx *ctx, char (*row)[64])
+{
+    double non_gemm = r->profiled_ms > 0 ? 1.0 - r->fam_ms[F_GEMM] / r->profiled_ms : 0.0;
+    printf("%-5s %10.1f %8.2f %9.1f %8.2f %5.0f%% %7.0f%% %9.1f %10.0f\n", name, r->step_ms,
+           r->img_s, r->fam_ms[F_GEMM], r->gemm_gflops, 100.0 * r->gemm_gflops / peak,
+           100.0 * non_gemm, r->peak_mib, r->act_bytes_per_image);
+    fflush(stdout);
+    provenance(ctx, row);
+    char(*v)[64] = row + N_PROV;
+    snprintf(v[C_MODEL], 64, "%s", sakd_model_name_str(c->model.name));
+    snprintf(v[C_WIDTH], 64, "%g", c->model.width);
+    snprintf(v[C_T], 64, "%d", c->model.T);
+    snprintf(v[C_BATCH], 64, "%d", c->train.batch);
+    snprintf(v[C_SIZE], 64, "%d", sz);
+    snprintf(v[C_MODE], 64, "%s", name);
+    snprintf(v[C_STEP_MS], 64, "%.2f", r->step_ms);
+    snprintf(v[C_IMG_S], 64, "%.3f", r->img_s);
+    snprintf(v[C_GEMM_MS], 64, "%.2f", r->fam_ms[F_GEMM]);
+    snprintf(v[C_GEMM_GFLOPS], 64, "%.3f", r->gemm_gflops);
+    snprintf(v[C_GEMM_PEAK], 64, "%.3f", peak);
+    snprintf(v[C_GEMM_FRAC], 64, "%.4f", r->gemm_gflops / peak);
+    snprintf(v[C_NON_GEMM_FRAC], 64, "%.4f", non_gemm);
+    for (int f = F_IM2COL; f < F_COUNT; f++)
+        snprintf(v[C_IM2COL_MS + f - F_IM2COL], 64, "%.2f", r->fam_ms[f]);
+    snprintf(v[C_PEAK_MIB], 64, "%.1f", r->peak_mib);
+    snprintf(v[C_ACT_BYTES], 64, "%.0f", r->act_bytes_per_image);
+}
+
+/* The device time by op family of each mode's profiled step, its costliest kernels, and the
+ * SAKD/SNN step ratios. */
+static void print_breakdown(const train_result *res, const int *done, long kernels, double *ratios,
+                            int n_ratios)
+{
+    printf("\ndevice time of the profiled step by op family, ms (share of the step):\n");
+    printf("%-14s", "family");
+    for (int m = 0; m < 3; m++)
+        if (done[m])
+            printf(" %16s", cli_workload_mode_str((cli_workload_mode)m));
+    printf("\n");
+    for (int f = 0; f < F_COUNT; f++) {
+        printf("%-14s", family_names[f]);
+        for (int m = 0; m < 3; m++)
+            if (done[m])
+                printf(" %9.1f (%3.0f%%)", res[m].fam_ms[f],
+                       res[m].profiled_ms > 0 ? 100.0 * res[m].fam_ms[f] / res[m].profiled_ms
+                                              : 0.0);
+        printf("\n");
+    }
+    for (int m = 0; m < 3 && kernels > 0; m++) {
+        if (!done[m])
+            continue;
+        printf("\nthe %ld costliest kernels of the profiled %s step:\n", kernels,
+               cli_workload_mode_str((cli_workload_mode)m));
+        printf("%-36s %10s %8s %7s\n", "kernel", "ms", "launches", "share");
+        for (size_t i = 0; i < res[m].n_top && i < (size_t)kernels; i++)
+            printf("%-36s %10.1f %8zu %6.1f%%\n", res[m].top[i].label, res[m].top[i].ms,
+                   res[m].top[i].count,
+                   res[m].profiled_ms > 0 ? 100.0 * res[m].top[i].ms / res[m].profiled_ms : 0.0);
+    }
+    if (done[CLI_WORKLOAD_SNN] && done[CLI_WORKLOAD_SAKD])
+        printf("\nSAKD step / SNN step: %.3f\n",
+               res[CLI_WORKLOAD_SAKD].step_ms / res[CLI_WORKLOAD_SNN].step_ms);
+    if (n_ratios > 0)
+        printf("SAKD step / SNN step of the same round, median of %d rounds: %.3f (range "
+               "%.3f to %.3f)\n",
+               n_ratios, sakd_median(ratios, (size_t)n_ratios), min_of(ratios, n_ratios),
+               max_of(ratios, n_ratios));
+}
+
+/* Appends the rows to --csv FILE or results/bench/<device>.csv. */
+static sakd_status write_train_rows(const train_opts *o, sakd_ctx *ctx, char (*cells)[64],
+                                    size_t nrows)
+{
+    char path[4200];
+    const char *header[N_PROV + N_TRAIN_COLS];
+    join_header(header, train_header, N_TRAIN_COLS);
+    if (o->csv)
+        snprintf(path, sizeof path, "%s", o->csv);
+    else
+        SAKD_TRY(results_path(ctx, path, sizeof path));
+    SAKD_TRY(csv_append(path, header, N_PROV + N_TRAIN_COLS, cells, nrows));
+    printf("appended %zu rows to %s\n", nrows, path);
+    return SAKD_OK;
+}
+
+/* Times the modes (interleaved or one after another), printing and recording a row for each. */
+static sakd_status time_modes(const sakd_config *c, const train_opts *o, sakd_ctx *ctx, double peak,
+                              int sz, const cli_workload_mode *ms, int nm, train_result *res,
+                              int *done, char (*cells)[64], size_t *nrows, double *ratios,
+                              int *n_ratios)
+{
+    bench_run runs[3];
+    memset(runs, 0, sizeof runs);
+    sakd_status st = SAKD_OK;
+    if (o->interleave)
+        st = time_interleaved(runs, ms, nm, c, o, ratios, n_ratios);
+    for (int k = 0; k < nm; k++) {
+        cli_workload_mode mode = ms[k];
+        if (!o->interleave && st == SAKD_OK) {
+            st = run_open(&runs[k], c, mode, (size_t)o->size, (int)o->warmup, (int)o->reps);
+            for (long i = 0; i < o->reps && st == SAKD_OK; i++)
+                st = run_timed_step(&runs[k]);
+        }
+        train_result *r = &res[mode];
+        st = run_close(&runs[k], c, st, r); /* frees the run whatever happened before */
+        if (st != SAKD_OK)
+            continue;
+        done[mode] = 1;
+        report_mode(r, cli_workload_mode_str(mode), c, sz, peak, ctx,
+                    cells + *nrows * (N_PROV + N_TRAIN_COLS));
+        (*nrows)++;
+    }
+    return st;
+}
+
+int cli_bench_train(cli_opts *opts, int argc, char **argv)
+{
+    train_opts o;
+    int rc = parse_train_opts(opts, argc, argv, &o);
+    if (rc >= 0)
+        return rc;
     /* Without a config file: the reference point, resnet19 width 0.25, batch 32. */
     static const char *const fallback[] = {"model.width=0.25", "train.batch=32", NULL};
     sakd_config c;
@@ -452,170 +655,32 @@ int cli_bench_train(cli_opts *opts, int argc, char **argv)
         return SAKD_EXIT_USAGE;
     }
     sakd_ctx_set_default_flags(SAKD_CTX_PROFILING);
-    /* The SGEMM peak of this run, on a context of its own (applies any stored tuning). */
     sakd_ctx *ctx = NULL;
-    double peak_s = 0.0;
-    st = sakd_ctx_new(&ctx, opts->device, 0);
-    if (st == SAKD_OK) /* the trainers' provider: run.gemm_provider, else the automatic choice */
-        st = sakd_gemm_provider_set(ctx, sakd_config_gemm_request(&c));
-    if (st == SAKD_OK)
-        st = sakd_conv_provider_set(ctx, sakd_config_conv_request(&c));
-    if (st == SAKD_OK)
-        st = cli_time_gemm(ctx, 1024, 3, &peak_s);
+    double peak = 0.0;
+    st = measure_peak(&c, opts, &ctx, &peak);
     if (st != SAKD_OK) {
         sakd_ctx_free(ctx);
         sakd_config_free(&c);
         return cli_fail(st, "measuring the GEMM peak");
     }
-    double peak = 2.0 * 1024.0 * 1024.0 * 1024.0 / peak_s * 1e-9;
-    char gemm_desc[512];
-    sakd_gemm_provider_describe(ctx, gemm_desc, sizeof gemm_desc);
-    int sz =
-        size ? (int)size
-             : (c.data.dataset == SAKD_DATASET_CIFAR10 || c.data.dataset == SAKD_DATASET_CIFAR100
-                    ? 32
-                    : 28);
-    printf("# sakd bench train: %s width %g T %d batch %d, %dx%d %s-shaped input, on %s (%s)\n"
-           "# GEMM provider: %s\n# SGEMM peak (N = 1024) %.2f GFLOP/s; median of %ld steps after "
-           "%ld warm-up\n",
-           sakd_model_name_str(c.model.name), c.model.width, c.model.T, c.train.batch, sz, sz,
-           sakd_dataset_str(c.data.dataset), ctx->info.name, ctx->info.driver, gemm_desc, peak,
-           reps, warmup);
-    printf("%-5s %10s %8s %9s %8s %6s %8s %9s %10s\n", "mode", "step_ms", "img/s", "gemm_ms",
-           "GFLOP/s", "%peak", "non-gemm", "peak_MiB", "act_B/img");
-    fflush(stdout);
-
-    /* The modes asked for, each once, in the order given. */
+    int cifar = c.data.dataset == SAKD_DATASET_CIFAR10 || c.data.dataset == SAKD_DATASET_CIFAR100;
+    int sz = o.size ? (int)o.size : cifar ? 32 : 28;
+    print_train_header(&c, ctx, peak, sz, &o);
     cli_workload_mode ms[3];
-    int nm = 0;
-    char list[64];
-    snprintf(list, sizeof list, "%s", modes);
-    for (char *save = NULL, *m = strtok_r(list, ",", &save); m && st == SAKD_OK;
-         m = strtok_r(NULL, ",", &save)) {
-        cli_workload_mode mode;
-        st = cli_workload_parse_mode(m, &mode);
-        int seen = 0;
-        for (int k = 0; k < nm; k++)
-            seen |= ms[k] == mode;
-        if (st == SAKD_OK && !seen)
-            ms[nm++] = mode;
-    }
+    int nm = 0, n_ratios = 0, done[3] = {0, 0, 0};
+    st = parse_modes(o.modes, ms, &nm);
     train_result res[3];
-    int done[3] = {0, 0, 0};
     size_t nrows = 0;
     char(*cells)[64] = calloc(3 * (N_PROV + N_TRAIN_COLS), sizeof *cells);
-    double *ratios = calloc((size_t)reps, sizeof *ratios);
-    int n_ratios = 0;
+    double *ratios = calloc((size_t)o.reps, sizeof *ratios);
     if (st == SAKD_OK && (!cells || !ratios))
         st = sakd_error(SAKD_ERR_NOMEM, "out of memory");
-    bench_run runs[3];
-    memset(runs, 0, sizeof runs);
-    if (interleave && st == SAKD_OK) {
-        /* Every trainer at once; round r times step r of each mode in turn, so that the modes
-         * share the machine's state of the moment. */
-        for (int k = 0; k < nm && st == SAKD_OK; k++)
-            st = run_open(&runs[k], &c, ms[k], (size_t)size, (int)warmup, (int)reps);
-        for (long i = 0; i < reps && st == SAKD_OK; i++)
-            for (int k = 0; k < nm && st == SAKD_OK; k++)
-                st = run_timed_step(&runs[k]);
-        int ks = -1, kd = -1;
-        for (int k = 0; k < nm; k++) {
-            ks = ms[k] == CLI_WORKLOAD_SNN ? k : ks;
-            kd = ms[k] == CLI_WORKLOAD_SAKD ? k : kd;
-        }
-        for (long i = 0; st == SAKD_OK && ks >= 0 && kd >= 0 && i < reps; i++)
-            ratios[n_ratios++] = runs[kd].times[i] / runs[ks].times[i];
-    }
-    for (int k = 0; k < nm; k++) {
-        cli_workload_mode mode = ms[k];
-        const char *name = cli_workload_mode_str(mode);
-        if (!interleave && st == SAKD_OK) {
-            st = run_open(&runs[k], &c, mode, (size_t)size, (int)warmup, (int)reps);
-            for (long i = 0; i < reps && st == SAKD_OK; i++)
-                st = run_timed_step(&runs[k]);
-        }
-        train_result *r = &res[mode];
-        st = run_close(&runs[k], &c, st, r); /* frees the run whatever happened before */
-        if (st != SAKD_OK)
-            continue;
-        done[mode] = 1;
-        double non_gemm = r->profiled_ms > 0 ? 1.0 - r->fam_ms[F_GEMM] / r->profiled_ms : 0.0;
-        printf("%-5s %10.1f %8.2f %9.1f %8.2f %5.0f%% %7.0f%% %9.1f %10.0f\n", name, r->step_ms,
-               r->img_s, r->fam_ms[F_GEMM], r->gemm_gflops, 100.0 * r->gemm_gflops / peak,
-               100.0 * non_gemm, r->peak_mib, r->act_bytes_per_image);
-        fflush(stdout);
-        char(*row)[64] = cells + nrows * (N_PROV + N_TRAIN_COLS);
-        provenance(ctx, row);
-        char(*v)[64] = row + N_PROV;
-        snprintf(v[C_MODEL], 64, "%s", sakd_model_name_str(c.model.name));
-        snprintf(v[C_WIDTH], 64, "%g", c.model.width);
-        snprintf(v[C_T], 64, "%d", c.model.T);
-        snprintf(v[C_BATCH], 64, "%d", c.train.batch);
-        snprintf(v[C_SIZE], 64, "%d", sz);
-        snprintf(v[C_MODE], 64, "%s", name);
-        snprintf(v[C_STEP_MS], 64, "%.2f", r->step_ms);
-        snprintf(v[C_IMG_S], 64, "%.3f", r->img_s);
-        snprintf(v[C_GEMM_MS], 64, "%.2f", r->fam_ms[F_GEMM]);
-        snprintf(v[C_GEMM_GFLOPS], 64, "%.3f", r->gemm_gflops);
-        snprintf(v[C_GEMM_PEAK], 64, "%.3f", peak);
-        snprintf(v[C_GEMM_FRAC], 64, "%.4f", r->gemm_gflops / peak);
-        snprintf(v[C_NON_GEMM_FRAC], 64, "%.4f", non_gemm);
-        for (int f = F_IM2COL; f < F_COUNT; f++)
-            snprintf(v[C_IM2COL_MS + f - F_IM2COL], 64, "%.2f", r->fam_ms[f]);
-        snprintf(v[C_PEAK_MIB], 64, "%.1f", r->peak_mib);
-        snprintf(v[C_ACT_BYTES], 64, "%.0f", r->act_bytes_per_image);
-        nrows++;
-    }
-    if (st == SAKD_OK) {
-        printf("\ndevice time of the profiled step by op family, ms (share of the step):\n");
-        printf("%-14s", "family");
-        for (int m = 0; m < 3; m++)
-            if (done[m])
-                printf(" %16s", cli_workload_mode_str((cli_workload_mode)m));
-        printf("\n");
-        for (int f = 0; f < F_COUNT; f++) {
-            printf("%-14s", family_names[f]);
-            for (int m = 0; m < 3; m++)
-                if (done[m])
-                    printf(" %9.1f (%3.0f%%)", res[m].fam_ms[f],
-                           res[m].profiled_ms > 0 ? 100.0 * res[m].fam_ms[f] / res[m].profiled_ms
-                                                  : 0.0);
-            printf("\n");
-        }
-        for (int m = 0; m < 3 && kernels > 0; m++) {
-            if (!done[m])
-                continue;
-            printf("\nthe %ld costliest kernels of the profiled %s step:\n", kernels,
-                   cli_workload_mode_str((cli_workload_mode)m));
-            printf("%-36s %10s %8s %7s\n", "kernel", "ms", "launches", "share");
-            for (size_t i = 0; i < res[m].n_top && i < (size_t)kernels; i++)
-                printf("%-36s %10.1f %8zu %6.1f%%\n", res[m].top[i].label, res[m].top[i].ms,
-                       res[m].top[i].count,
-                       res[m].profiled_ms > 0 ? 100.0 * res[m].top[i].ms / res[m].profiled_ms
-                                              : 0.0);
-        }
-        if (done[CLI_WORKLOAD_SNN] && done[CLI_WORKLOAD_SAKD])
-            printf("\nSAKD step / SNN step: %.3f\n",
-                   res[CLI_WORKLOAD_SAKD].step_ms / res[CLI_WORKLOAD_SNN].step_ms);
-        if (n_ratios > 0)
-            printf("SAKD step / SNN step of the same round, median of %d rounds: %.3f (range "
-                   "%.3f to %.3f)\n",
-                   n_ratios, sakd_median(ratios, (size_t)n_ratios), min_of(ratios, n_ratios),
-                   max_of(ratios, n_ratios));
-    }
-    char path[4200];
-    if (st == SAKD_OK && (csv || to_results)) {
-        const char *header[N_PROV + N_TRAIN_COLS];
-        join_header(header, train_header, N_TRAIN_COLS);
-        if (csv)
-            snprintf(path, sizeof path, "%s", csv);
-        else
-            st = results_path(ctx, path, sizeof path);
-        if (st == SAKD_OK)
-            st = csv_append(path, header, N_PROV + N_TRAIN_COLS, cells, nrows);
-        if (st == SAKD_OK)
-            printf("appended %zu rows to %s\n", nrows, path);
-    }
+    if (st == SAKD_OK)
+        st = time_modes(&c, &o, ctx, peak, sz, ms, nm, res, done, cells, &nrows, ratios, &n_ratios);
+    if (st == SAKD_OK)
+        print_breakdown(res, done, o.kernels, ratios, n_ratios);
+    if (st == SAKD_OK && (o.csv || o.to_results))
+        st = write_train_rows(&o, ctx, cells, nrows);
     free(cells);
     free(ratios);
     sakd_ctx_free(ctx);
