@@ -214,7 +214,14 @@ static sakd_status write_hints(const sakd_sweep *s)
     return st;
 }
 
-int cmd_sweep(cli_opts *opts, int argc, char **argv)
+/* The options of sakd sweep. */
+typedef struct sweep_opts {
+    int jobs, jobs_given, list, dry, smoke, slurm, reuse;
+    const char *devices, *only, *out, *teachers;
+} sweep_opts;
+
+/* Parses sweep's options into *o; -1 to go on, else the exit code. */
+static int parse_sweep_opts(cli_opts *opts, int argc, char **argv, sweep_opts *o)
 {
     enum { OPT_DEVICES = 256, OPT_ONLY, OPT_SMOKE, OPT_SLURM, OPT_TEACHERS, OPT_NO_REUSE };
     static const struct option long_opts[] = {
@@ -232,28 +239,27 @@ int cmd_sweep(cli_opts *opts, int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    int jobs = 1, list = 0, dry = 0, smoke = 0, slurm = 0, jobs_given = 0, reuse = 1, c;
-    const char *devices = NULL, *only = NULL, *out = NULL, *teachers = NULL;
+    *o = (sweep_opts){.jobs = 1, .reuse = 1};
+    int c;
+    long v;
     optind = 0;
     while ((c = getopt_long(argc, argv, "j:lno:d:h", long_opts, NULL)) != -1) {
         switch (c) {
-        case 'j': {
-            long v;
+        case 'j':
             if (!cli_parse_long("sweep", "--jobs", optarg, 1, 1024, &v))
                 return SAKD_EXIT_USAGE;
-            jobs = (int)v;
-            jobs_given = 1;
+            o->jobs = (int)v;
+            o->jobs_given = 1;
             break;
-        }
-        case OPT_DEVICES: devices = optarg; break;
-        case 'l': list = 1; break;
-        case OPT_ONLY: only = optarg; break;
-        case 'n': dry = 1; break;
-        case 'o': out = optarg; break;
-        case OPT_SMOKE: smoke = 1; break;
-        case OPT_SLURM: slurm = 1; break;
-        case OPT_TEACHERS: teachers = optarg; break;
-        case OPT_NO_REUSE: reuse = 0; break;
+        case OPT_DEVICES: o->devices = optarg; break;
+        case 'l': o->list = 1; break;
+        case OPT_ONLY: o->only = optarg; break;
+        case 'n': o->dry = 1; break;
+        case 'o': o->out = optarg; break;
+        case OPT_SMOKE: o->smoke = 1; break;
+        case OPT_SLURM: o->slurm = 1; break;
+        case OPT_TEACHERS: o->teachers = optarg; break;
+        case OPT_NO_REUSE: o->reuse = 0; break;
         case 'd': opts->device = optarg; break;
         case 'h': help_sweep(); return SAKD_EXIT_OK;
         default: fprintf(stderr, "sakd: 'sakd sweep --help' shows the options\n"); return 2;
@@ -263,72 +269,63 @@ int cmd_sweep(cli_opts *opts, int argc, char **argv)
         fprintf(stderr, "sakd: error: sweep needs a sweep file ('sakd sweep --help')\n");
         return SAKD_EXIT_USAGE;
     }
-    const char *file = argv[optind];
-    char **overrides = argv + optind + 1;
-    int n_overrides = argc - optind - 1;
-    for (int i = 0; i < n_overrides; i++)
-        if (!strchr(overrides[i], '=')) {
+    for (int i = optind + 1; i < argc; i++)
+        if (!strchr(argv[i], '=')) {
             fprintf(stderr, "sakd: error: `%s`: expected section.key=value after the sweep file\n",
-                    overrides[i]);
+                    argv[i]);
             return SAKD_EXIT_USAGE;
         }
-    sakd_sweep_options so = {.path = file,
-                             .overrides = (const char *const *)overrides,
-                             .n_overrides = (size_t)n_overrides,
-                             .smoke = smoke,
-                             .out = out,
-                             .teachers = teachers};
-    sakd_sweep s;
-    sakd_status st = sakd_sweep_load(&s, &so);
-    if (st != SAKD_OK) {
-        cli_fail(st, "sweep");
-        return SAKD_EXIT_USAGE;
+    return -1;
+}
+
+/* Prints `ID INDEX axis=value ... seed=S`, one run a line (only `only` when given). */
+static void list_runs(const sakd_sweep *s, const char *only, size_t only_index)
+{
+    for (size_t i = 0; i < s->n_runs; i++) {
+        if (only && i != only_index)
+            continue;
+        char label[2048];
+        sakd_sweep_run_label(s, &s->runs[i], label, sizeof label);
+        printf("%s %zu %s\n", s->runs[i].id, i, label);
     }
-    size_t only_index = 0;
-    if (only && (st = sakd_sweep_find(&s, only, &only_index)) != SAKD_OK) {
-        sakd_sweep_free(&s);
-        cli_fail(st, "--only");
-        return SAKD_EXIT_USAGE;
-    }
-    if (list) {
-        for (size_t i = 0; i < s.n_runs; i++) {
-            if (only && i != only_index)
-                continue;
-            char label[2048];
-            sakd_sweep_run_label(&s, &s.runs[i], label, sizeof label);
-            printf("%s %zu %s\n", s.runs[i].id, i, label);
-        }
-        sakd_sweep_free(&s);
-        return SAKD_EXIT_OK;
-    }
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) {
-        sakd_sweep_free(&s);
-        fprintf(stderr, "sakd: error: cannot find the sakd binary (/proc/self/exe): %s\n",
-                strerror(errno));
-        return SAKD_EXIT_FAIL;
-    }
-    exe[n] = '\0';
-    /* A libtool wrapper runs the real binary from .libs/lt-sakd: the children run that too. */
-    if (slurm) {
-        st = write_slurm(&s, exe, file, jobs_given ? jobs : 0, smoke, teachers, opts->device,
-                         overrides, n_overrides);
-        sakd_sweep_free(&s);
-        return st == SAKD_OK ? SAKD_EXIT_OK : cli_fail(st, "writing the Slurm scripts");
-    }
-    /* The device list: --devices, else --device for every slot. */
-    char *dev_copy = devices ? strdup(devices) : NULL;
-    const char *dev_list[64];
-    size_t n_dev = 0;
-    if (dev_copy) {
-        char *rest = dev_copy, *tok;
-        while ((tok = strsep(&rest, ",")) != NULL && n_dev < 64)
+}
+
+/* The device of each job slot: --devices (comma-separated, into `copy`), else --device. */
+static size_t slot_devices(const char *devices, const char *device, char **copy, const char **list,
+                           size_t cap)
+{
+    size_t n = 0;
+    *copy = devices ? strdup(devices) : NULL;
+    if (*copy) {
+        char *rest = *copy, *tok;
+        while ((tok = strsep(&rest, ",")) != NULL && n < cap)
             if (*tok)
-                dev_list[n_dev++] = tok;
-    } else if (opts->device) {
-        dev_list[n_dev++] = opts->device;
+                list[n++] = tok;
+    } else if (device) {
+        list[n++] = device;
     }
+    return n;
+}
+
+/* Where sweeps side by side share their identical runs: the directory above `out`. */
+static void results_root(const char *out, char *root, size_t size)
+{
+    snprintf(root, size, "%s", out);
+    char *slash = strrchr(root, '/');
+    if (slash && slash != root)
+        *slash = '\0';
+    else
+        snprintf(root, size, "%s", slash ? "/" : ".");
+}
+
+/* Runs the sweep (or the --only run) with signals forwarded to the children, says how it went
+ * and collects the tables; the exit code. */
+static int run_sweep(sakd_sweep *s, const sweep_opts *o, size_t only_index, const char *exe,
+                     const cli_opts *opts, int argc, char **argv)
+{
+    char *dev_copy;
+    const char *dev_list[64];
+    size_t n_dev = slot_devices(o->devices, opts->device, &dev_copy, dev_list, 64);
     sakd_strbuf cmdline = {0};
     for (int i = 0; i < argc; i++)
         sakd_strbuf_printf(&cmdline, "%s%s", i ? " " : "sakd ", argv[i]);
@@ -338,50 +335,95 @@ int cmd_sweep(cli_opts *opts, int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    /* Sweeps side by side under one results directory share their identical runs. */
     char root[PATH_MAX];
-    snprintf(root, sizeof root, "%s", s.out);
-    char *slash = strrchr(root, '/');
-    if (slash && slash != root)
-        *slash = '\0';
-    else
-        snprintf(root, sizeof root, "%s", slash ? "/" : ".");
+    results_root(s->out, root, sizeof root);
     sakd_runner r = {.exe = exe,
-                     .jobs = jobs,
+                     .jobs = o->jobs,
                      .devices = dev_list,
                      .n_devices = n_dev,
                      .command_line = cmdline.data,
                      .log = stdout,
                      .interrupt = &interrupted,
-                     .dry_run = dry,
-                     .reuse_root = reuse ? root : NULL};
-    printf("sweep %s: %zu runs (%zu axes x %zu seeds), %zu teacher%s, results in %s\n", s.name,
-           s.n_runs, s.n_axes, s.n_seeds, s.n_teachers, s.n_teachers == 1 ? "" : "s", s.out);
-    if (!dry)
-        st = write_hints(&s);
+                     .dry_run = o->dry,
+                     .reuse_root = o->reuse ? root : NULL};
+    printf("sweep %s: %zu runs (%zu axes x %zu seeds), %zu teacher%s, results in %s\n", s->name,
+           s->n_runs, s->n_axes, s->n_seeds, s->n_teachers, s->n_teachers == 1 ? "" : "s", s->out);
+    sakd_status st = o->dry ? SAKD_OK : write_hints(s);
     sakd_sweep_tally t = {0};
     if (st == SAKD_OK)
-        st = sakd_sweep_execute(&s, &r, only ? &only_index : NULL, only ? 1 : 0, &t);
+        st = sakd_sweep_execute(s, &r, o->only ? &only_index : NULL, o->only ? 1 : 0, &t);
     int rc = SAKD_EXIT_OK;
     if (st == SAKD_ERR_INTERRUPTED) {
         fprintf(stderr, "sakd: interrupted: %s\n", sakd_error_detail());
         rc = 130;
     } else if (st != SAKD_OK) {
         rc = cli_fail(st, "sweep");
-    } else if (!dry) {
+    } else if (!o->dry) {
         printf("sweep %s: %zu done now, %zu done before, %zu failed, %zu interrupted, %zu "
                "running elsewhere, %zu reused from other sweeps\n",
-               s.name, t.done, t.skipped, t.failed, t.interrupted, t.busy, t.reused);
+               s->name, t.done, t.skipped, t.failed, t.interrupted, t.busy, t.reused);
         if (t.failed || t.interrupted)
             rc = SAKD_EXIT_FAIL;
     }
-    if (!dry && !only && st != SAKD_ERR_NOMEM) {
-        int crc = cli_collect(s.out);
+    if (!o->dry && !o->only && st != SAKD_ERR_NOMEM) {
+        int crc = cli_collect(s->out);
         if (rc == SAKD_EXIT_OK)
             rc = crc;
     }
     free(cmdline.data);
     free(dev_copy);
+    return rc;
+}
+
+int cmd_sweep(cli_opts *opts, int argc, char **argv)
+{
+    sweep_opts o;
+    int rc = parse_sweep_opts(opts, argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+    const char *file = argv[optind];
+    char **overrides = argv + optind + 1;
+    int n_overrides = argc - optind - 1;
+    sakd_sweep_options so = {.path = file,
+                             .overrides = (const char *const *)overrides,
+                             .n_overrides = (size_t)n_overrides,
+                             .smoke = o.smoke,
+                             .out = o.out,
+                             .teachers = o.teachers};
+    sakd_sweep s;
+    sakd_status st = sakd_sweep_load(&s, &so);
+    if (st != SAKD_OK) {
+        cli_fail(st, "sweep");
+        return SAKD_EXIT_USAGE;
+    }
+    size_t only_index = 0;
+    if (o.only && (st = sakd_sweep_find(&s, o.only, &only_index)) != SAKD_OK) {
+        sakd_sweep_free(&s);
+        cli_fail(st, "--only");
+        return SAKD_EXIT_USAGE;
+    }
+    if (o.list) {
+        list_runs(&s, o.only, only_index);
+        sakd_sweep_free(&s);
+        return SAKD_EXIT_OK;
+    }
+    /* A libtool wrapper runs the real binary from .libs/lt-sakd: the children run that too. */
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) {
+        sakd_sweep_free(&s);
+        fprintf(stderr, "sakd: error: cannot find the sakd binary (/proc/self/exe): %s\n",
+                strerror(errno));
+        return SAKD_EXIT_FAIL;
+    }
+    exe[n] = '\0';
+    if (o.slurm) {
+        st = write_slurm(&s, exe, file, o.jobs_given ? o.jobs : 0, o.smoke, o.teachers,
+                         opts->device, overrides, n_overrides);
+        sakd_sweep_free(&s);
+        return st == SAKD_OK ? SAKD_EXIT_OK : cli_fail(st, "writing the Slurm scripts");
+    }
+    rc = run_sweep(&s, &o, only_index, exe, opts, argc, argv);
     sakd_sweep_free(&s);
     return rc;
 }
