@@ -16,6 +16,7 @@
 #include "io/h5.h"
 #include "nn/graph.h"
 #include "nn/model.h"
+#include "nn/model_names.h"
 #include "nn/params.h"
 #include "ops/activation.h"
 #include "ops/bn.h"

@@ -305,9 +305,9 @@ static void run(int T, int eval, uint64_t salt)
         int x = sakd_graph_bn(&g, "bn1", sakd_graph_conv(&g, "conv1", in, C, 3, 1, 1));
         if (T)
             x = sakd_graph_repeat_time(&g, "encode", x);
-        int a1 = sakd_graph_act(&g, "act1", x);
+        int a1 = sakd_graph_neuron(&g, "act1", x);
         int y = sakd_graph_bn(&g, "bn2", sakd_graph_conv(&g, "conv2", a1, C, 3, 1, 1));
-        int a2 = sakd_graph_act(&g, "act2", sakd_graph_add(&g, "add", y, a1));
+        int a2 = sakd_graph_neuron(&g, "act2", sakd_graph_add(&g, "add", y, a1));
         int f = sakd_graph_gap(&g, "gap", a2);
         if (T)
             f = sakd_graph_mean_time(&g, "readout", f);

@@ -454,7 +454,7 @@ static int unary(sakd_graph *g, sakd_node_kind kind, const char *name, int in)
     return n->out = new_act(g, name, ndim, shape, tm, ng);
 }
 
-int sakd_graph_act(sakd_graph *g, const char *name, int in)
+int sakd_graph_neuron(sakd_graph *g, const char *name, int in)
 {
     return unary(g, g->snn ? SAKD_NODE_LIF : SAKD_NODE_RELU, name, in);
 }

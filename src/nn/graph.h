@@ -95,7 +95,9 @@ int sakd_graph_input_with_grad(sakd_graph *g, const char *name, size_t channels,
 int sakd_graph_conv(sakd_graph *g, const char *name, int in, size_t cout, size_t k, size_t stride,
                     size_t pad);
 int sakd_graph_bn(sakd_graph *g, const char *name, int in);
-int sakd_graph_act(sakd_graph *g, const char *name, int in); /* LIF or ReLU */
+/* Adds the network's neuron after `in`: LIF in an SNN, ReLU in an ANN (not to be confused
+ * with sakd_act, an activation tensor of the graph). */
+int sakd_graph_neuron(sakd_graph *g, const char *name, int in);
 int sakd_graph_relu(sakd_graph *g, const char *name, int in);
 int sakd_graph_add(sakd_graph *g, const char *name, int a, int b);
 int sakd_graph_sew(sakd_graph *g, const char *name, int out, int id, sakd_sew_connect connect);

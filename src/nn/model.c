@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "nn/model_names.h"
+
 typedef struct arch {
     const char *name;
     int bottleneck; /* 1: Bottleneck blocks (expansion 4) */
@@ -30,9 +32,19 @@ static const arch *find_arch(const char *name)
     return NULL;
 }
 
+/* The names of SAKD_MODEL_NAMES: every one is a ResNet of archs[] or vgg11. */
+#define MODEL_NAME(id, name) name,
+static const char *const model_names[] = {SAKD_MODEL_NAMES(MODEL_NAME)};
+#undef MODEL_NAME
+_Static_assert(sizeof archs / sizeof archs[0] + 1 == sizeof model_names / sizeof model_names[0],
+               "every model name has a builder: a ResNet of archs[], or vgg11");
+
 int sakd_model_known(const char *name)
 {
-    return find_arch(name) != NULL || strcmp(name, "vgg11") == 0;
+    for (size_t i = 0; i < sizeof model_names / sizeof model_names[0]; i++)
+        if (strcmp(model_names[i], name) == 0)
+            return find_arch(name) != NULL || strcmp(name, "vgg11") == 0;
+    return 0;
 }
 
 void sakd_model_desc_default(sakd_model_desc *d, const char *name)
@@ -105,14 +117,14 @@ static int block(builder *b, const arch *a, const char *prefix, int in, size_t p
     const char *last_sn;
     if (a->bottleneck) {
         out = conv_bn(b, prefix, "conv1", "bn1", in, planes, 1, 1, 0);
-        out = sakd_graph_act(g, nm(n, sizeof n, prefix, s1), out);
+        out = sakd_graph_neuron(g, nm(n, sizeof n, prefix, s1), out);
         out = conv_bn(b, prefix, "conv2", "bn2", out, planes, 3, stride, 1);
-        out = sakd_graph_act(g, nm(n, sizeof n, prefix, s2), out);
+        out = sakd_graph_neuron(g, nm(n, sizeof n, prefix, s2), out);
         out = conv_bn(b, prefix, "conv3", "bn3", out, cout, 1, 1, 0);
         last_sn = s3;
     } else {
         out = conv_bn(b, prefix, "conv1", "bn1", in, planes, 3, stride, 1);
-        out = sakd_graph_act(g, nm(n, sizeof n, prefix, s1), out);
+        out = sakd_graph_neuron(g, nm(n, sizeof n, prefix, s1), out);
         out = conv_bn(b, prefix, "conv2", "bn2", out, planes, 3, 1, 1);
         last_sn = s2;
     }
@@ -122,18 +134,18 @@ static int block(builder *b, const arch *a, const char *prefix, int in, size_t p
         nm(ds, sizeof ds, prefix, "downsample");
         id = conv_bn(b, ds, "0", "1", in, cout, 1, stride, 0);
         if (a->sew)
-            id = sakd_graph_act(g, nm(n, sizeof n, ds, "2"), id);
+            id = sakd_graph_neuron(g, nm(n, sizeof n, ds, "2"), id);
     }
     if (a->sew) {
         int before = out;
-        int spikes = sakd_graph_act(g, nm(n, sizeof n, prefix, last_sn), out);
+        int spikes = sakd_graph_neuron(g, nm(n, sizeof n, prefix, last_sn), out);
         int y =
             sakd_graph_sew(g, nm(n, sizeof n, prefix, "connect"), spikes, id, b->m->desc.connect);
         record_block(b, y, before);
         return y;
     }
     int sum = sakd_graph_add(g, nm(n, sizeof n, prefix, "add"), out, id);
-    int y = sakd_graph_act(g, nm(n, sizeof n, prefix, last_sn), sum);
+    int y = sakd_graph_neuron(g, nm(n, sizeof n, prefix, last_sn), sum);
     record_block(b, y, sum);
     return y;
 }
@@ -150,7 +162,7 @@ static int stem(builder *b, int in, size_t channels)
         x = conv_bn(b, "", "conv1", "bn1", in, channels, 3, 1, 1);
     if (g->snn)
         x = sakd_graph_repeat_time(g, "encode", x);
-    x = sakd_graph_act(g, g->snn ? "sn1" : "relu", x);
+    x = sakd_graph_neuron(g, g->snn ? "sn1" : "relu", x);
     if (b->m->desc.stem_imagenet)
         x = sakd_graph_maxpool(g, "maxpool", x, 3, 2, 1);
     return x;
@@ -178,7 +190,7 @@ static sakd_status build_resnet(builder *b, const arch *a)
     x = sakd_graph_gap(g, "avgpool", x);
     if (a->resnet19) {
         x = sakd_graph_linear(g, "fc1", x, scaled(256, w));
-        x = sakd_graph_act(g, g->snn ? "fc1_sn" : "fc1_relu", x);
+        x = sakd_graph_neuron(g, g->snn ? "fc1_sn" : "fc1_relu", x);
         if (g->snn)
             x = sakd_graph_mean_time(g, "readout", x);
         x = sakd_graph_linear(g, "fc2", x, m->desc.classes);
@@ -222,7 +234,7 @@ static sakd_status build_vgg11(builder *b)
             y = sakd_graph_repeat_time(g, "encode", y);
         before = first && g->snn ? y : before;
         first = 0;
-        x = sakd_graph_act(g, n3, y);
+        x = sakd_graph_neuron(g, n3, y);
         record_block(b, x, before);
     }
     x = sakd_graph_gap(g, "avgpool", x);

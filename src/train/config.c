@@ -30,37 +30,12 @@ typedef struct choice {
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-static const choice model_names[] = {
-    {"resnet19", SAKD_MODEL_NAME_RESNET19},
-    {"resnet18", SAKD_MODEL_NAME_RESNET18},
-    {"resnet34", SAKD_MODEL_NAME_RESNET34},
-    {"resnet50", SAKD_MODEL_NAME_RESNET50},
-    {"resnet101", SAKD_MODEL_NAME_RESNET101},
-    {"resnet152", SAKD_MODEL_NAME_RESNET152},
-    {"sew_resnet18", SAKD_MODEL_NAME_SEW_RESNET18},
-    {"sew_resnet34", SAKD_MODEL_NAME_SEW_RESNET34},
-    {"sew_resnet50", SAKD_MODEL_NAME_SEW_RESNET50},
-    {"sew_resnet101", SAKD_MODEL_NAME_SEW_RESNET101},
-    {"sew_resnet152", SAKD_MODEL_NAME_SEW_RESNET152},
-    {"vgg11", SAKD_MODEL_NAME_VGG11},
-};
-_Static_assert(COUNT(model_names) == SAKD_MODEL_NAME_COUNT, "a model without a name");
-static const choice teacher_model_names[] = {
-    {"auto", SAKD_TEACHER_MODEL_AUTO},
-    {"resnet19", SAKD_MODEL_NAME_RESNET19},
-    {"resnet18", SAKD_MODEL_NAME_RESNET18},
-    {"resnet34", SAKD_MODEL_NAME_RESNET34},
-    {"resnet50", SAKD_MODEL_NAME_RESNET50},
-    {"resnet101", SAKD_MODEL_NAME_RESNET101},
-    {"resnet152", SAKD_MODEL_NAME_RESNET152},
-    {"sew_resnet18", SAKD_MODEL_NAME_SEW_RESNET18},
-    {"sew_resnet34", SAKD_MODEL_NAME_SEW_RESNET34},
-    {"sew_resnet50", SAKD_MODEL_NAME_SEW_RESNET50},
-    {"sew_resnet101", SAKD_MODEL_NAME_SEW_RESNET101},
-    {"sew_resnet152", SAKD_MODEL_NAME_SEW_RESNET152},
-    {"vgg11", SAKD_MODEL_NAME_VGG11},
-};
-_Static_assert(COUNT(teacher_model_names) == SAKD_MODEL_NAME_COUNT + 1, "a teacher without a name");
+#define MODEL_CHOICE(id, name) {name, SAKD_MODEL_NAME_##id},
+static const choice model_names[] = {SAKD_MODEL_NAMES(MODEL_CHOICE)};
+/* distill.teacher_model: the same names, and auto (from the checkpoint, else the student's). */
+static const choice teacher_model_names[] = {{"auto", SAKD_TEACHER_MODEL_AUTO},
+                                             SAKD_MODEL_NAMES(MODEL_CHOICE)};
+#undef MODEL_CHOICE
 static const choice arch_names[] = {{"ann", SAKD_ARCH_ANN}, {"snn", SAKD_ARCH_SNN}};
 static const choice stem_names[] = {{"cifar", SAKD_STEM_CIFAR}, {"imagenet", SAKD_STEM_IMAGENET}};
 static const choice connect_names[] = {

@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "distill/types.h"
+#include "nn/model_names.h"
 #include "ops/types.h"
 #include "runtime/status.h"
 
@@ -15,22 +16,6 @@
 
 /* distill.teacher_model = auto */
 #define SAKD_TEACHER_MODEL_AUTO (-1)
-
-typedef enum sakd_model_name {
-    SAKD_MODEL_NAME_RESNET19 = 0,
-    SAKD_MODEL_NAME_RESNET18,
-    SAKD_MODEL_NAME_RESNET34,
-    SAKD_MODEL_NAME_RESNET50,
-    SAKD_MODEL_NAME_RESNET101,
-    SAKD_MODEL_NAME_RESNET152,
-    SAKD_MODEL_NAME_SEW_RESNET18,
-    SAKD_MODEL_NAME_SEW_RESNET34,
-    SAKD_MODEL_NAME_SEW_RESNET50,
-    SAKD_MODEL_NAME_SEW_RESNET101,
-    SAKD_MODEL_NAME_SEW_RESNET152,
-    SAKD_MODEL_NAME_VGG11,
-    SAKD_MODEL_NAME_COUNT
-} sakd_model_name;
 
 typedef enum sakd_arch { SAKD_ARCH_ANN = 0, SAKD_ARCH_SNN, SAKD_ARCH_COUNT } sakd_arch;
 
