@@ -22,7 +22,7 @@ static sakd_tensor nullbuf(int ndim, const size_t *shape)
         sakd_status st_ = (call);                                                                  \
         ck_assert_msg(st_ == SAKD_ERR_ARG, "%s returned %d", #call, (int)st_);                     \
         ck_assert_msg(strstr(sakd_error_detail(), "nullbuf") != NULL ||                            \
-                          strstr(sakd_error_detail(), "(null)") != NULL,                           \
+                          strstr(sakd_error_detail(), "is missing (NULL tensor)") != NULL,         \
                       "%s: detail does not name the tensor: %s", #call, sakd_error_detail());      \
     } while (0)
 

@@ -45,7 +45,7 @@ float sakd_rng_normal(uint64_t seed, uint64_t index)
 static sakd_status fill(sakd_tensor *t, const char *kernel_name, uint64_t seed, uint64_t base,
                         float a, float b)
 {
-    SAKD_TRY(sakd_tensor_require(kernel_name, t));
+    SAKD_TRY(sakd_tensor_require(kernel_name, "output", t));
     cl_kernel k;
     SAKD_TRY(sakd_kernel_get(t->ctx, "random", NULL, kernel_name, &k));
     cl_ulong off = t->offset, n = sakd_tensor_numel(t), s = seed, b0 = base;
