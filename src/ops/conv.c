@@ -44,53 +44,26 @@ size_t sakd_conv2d_workspace_floats(size_t n_chunk, size_t cin, size_t cout, siz
     return n_chunk * ho * wo * (cin * kh * kw + cout) + SPLITK_MAX * cout * cin * kh * kw;
 }
 
-static sakd_status check_present(const char *op, const char *role, const sakd_tensor *t)
-{
-    if (!t || !t->buf)
-        return sakd_error(SAKD_ERR_ARG, "%s: %s%s%s%s is missing (NULL buffer)", op, role,
-                          t ? " '" : "", t ? t->name : "", t ? "'" : "");
-    return SAKD_OK;
-}
-
-/* t must have exactly shape dims[0..ndim). */
-static sakd_status check_shape(const char *op, const char *role, const sakd_tensor *t, int ndim,
-                               const size_t *dims)
-{
-    SAKD_TRY(check_present(op, role, t));
-    int ok = t->ndim == ndim;
-    for (int i = 0; ok && i < ndim; i++)
-        ok = t->shape[i] == dims[i];
-    if (ok)
-        return SAKD_OK;
-    char have[96], want[96] = "[";
-    sakd_tensor_shape_str(t, have, sizeof have);
-    for (int i = 0; i < ndim; i++) {
-        size_t len = strlen(want);
-        snprintf(want + len, sizeof want - len, "%s%zu", i ? ", " : "", dims[i]);
-    }
-    strncat(want, "]", sizeof want - strlen(want) - 1);
-    return sakd_error(SAKD_ERR_ARG, "%s: %s '%s' has shape %s, expected %s", op, role, t->name,
-                      have, want);
-}
-
 /* Sizes from input and weight, checked against each other, the parameters and the workspace. */
 static sakd_status conv_geometry(const char *op, const sakd_tensor *in, const sakd_tensor *weight,
                                  const sakd_tensor *workspace, const sakd_conv2d_params *p,
                                  conv_geom *g)
 {
-    SAKD_TRY(check_present(op, "input", in));
-    SAKD_TRY(check_present(op, "weight", weight));
-    SAKD_TRY(check_present(op, "workspace", workspace));
+    SAKD_TRY(sakd_tensor_require(op, "input", in));
+    SAKD_TRY(sakd_tensor_require(op, "weight", weight));
+    SAKD_TRY(sakd_tensor_require(op, "workspace", workspace));
     if (!p)
         return sakd_error(SAKD_ERR_ARG, "%s: no parameters given", op);
     char si[96], sw[96];
     sakd_tensor_shape_str(in, si, sizeof si);
     sakd_tensor_shape_str(weight, sw, sizeof sw);
-    if (in->ndim != 4 || weight->ndim != 4)
+    if (in->ndim != 4)
+        return sakd_error(SAKD_ERR_ARG, "%s: input '%s' has shape %s, expected [N, Cin, H, W]", op,
+                          in->name, si);
+    if (weight->ndim != 4)
         return sakd_error(SAKD_ERR_ARG,
-                          "%s: input '%s' %s must be [N, Cin, H, W] and weight '%s' %s "
-                          "[Cout, Cin, kh, kw]",
-                          op, in->name, si, weight->name, sw);
+                          "%s: weight '%s' has shape %s, expected [Cout, Cin, kh, kw]", op,
+                          weight->name, sw);
     if (in->shape[1] != weight->shape[1])
         return sakd_error(SAKD_ERR_ARG,
                           "%s: input '%s' %s has %zu channels, weight '%s' %s expects %zu", op,
@@ -274,9 +247,9 @@ sakd_status sakd_conv2d_forward(sakd_tensor *out, sakd_tensor *workspace, const 
     const char *op = "conv2d_forward";
     conv_geom g;
     SAKD_TRY(conv_geometry(op, in, weight, workspace, p, &g));
-    SAKD_TRY(check_shape(op, "output", out, 4, (size_t[]){g.n, g.cout, g.ho, g.wo}));
+    SAKD_TRY(sakd_tensor_require_shape(op, "output", out, 4, (size_t[]){g.n, g.cout, g.ho, g.wo}));
     if (bias)
-        SAKD_TRY(check_shape(op, "bias", bias, 1, &g.cout));
+        SAKD_TRY(sakd_tensor_require_shape(op, "bias", bias, 1, &g.cout));
     sakd_ctx *ctx = in->ctx;
     if (sakd_host_active(ctx)) {
         sakd_conv_host_geom hg = host_geom(&g, p);
@@ -457,12 +430,15 @@ sakd_status sakd_conv2d_backward(sakd_tensor *grad_in, sakd_tensor *grad_weight,
     const char *op = "conv2d_backward";
     conv_geom g;
     SAKD_TRY(conv_geometry(op, in, weight, workspace, p, &g));
-    SAKD_TRY(check_shape(op, "grad_out", grad_out, 4, (size_t[]){g.n, g.cout, g.ho, g.wo}));
-    SAKD_TRY(check_shape(op, "grad_weight", grad_weight, 4, (size_t[]){g.cout, g.cin, g.kh, g.kw}));
+    SAKD_TRY(sakd_tensor_require_shape(op, "grad_out", grad_out, 4,
+                                       (size_t[]){g.n, g.cout, g.ho, g.wo}));
+    SAKD_TRY(sakd_tensor_require_shape(op, "grad_weight", grad_weight, 4,
+                                       (size_t[]){g.cout, g.cin, g.kh, g.kw}));
     if (grad_in)
-        SAKD_TRY(check_shape(op, "grad_in", grad_in, 4, (size_t[]){g.n, g.cin, g.h, g.w}));
+        SAKD_TRY(
+            sakd_tensor_require_shape(op, "grad_in", grad_in, 4, (size_t[]){g.n, g.cin, g.h, g.w}));
     if (grad_bias)
-        SAKD_TRY(check_shape(op, "grad_bias", grad_bias, 1, &g.cout));
+        SAKD_TRY(sakd_tensor_require_shape(op, "grad_bias", grad_bias, 1, &g.cout));
     sakd_ctx *ctx = in->ctx;
     if (sakd_host_active(ctx)) {
         sakd_conv_host_geom hg = host_geom(&g, p);
