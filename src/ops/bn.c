@@ -56,7 +56,7 @@ sakd_status sakd_batchnorm_forward(sakd_tensor *out, sakd_tensor *save_mean,
         cl_kernel k;
         SAKD_TRY(sakd_reduce_kernel(ctx, "bn", "bn_stats", &ro, &k));
         SAKD_TRY(sakd_launch_groups(
-            ctx, k, "bn_stats", c, ro.wg, 15,
+            ctx, k, c, ro.wg, 15,
             (sakd_arg[]){SAKD_ARG(save_mean->buf), SAKD_ARG(smo), SAKD_ARG(save_invstd->buf),
                          SAKD_ARG(sio), SAKD_ARG(running_mean->buf), SAKD_ARG(rmo),
                          SAKD_ARG(running_var->buf), SAKD_ARG(rvo), SAKD_ARG(in->buf), SAKD_ARG(xo),
@@ -109,7 +109,7 @@ sakd_status sakd_batchnorm_backward(sakd_tensor *grad_in, sakd_tensor *grad_gamm
              sio = save_invstd->offset, gyo = grad_out->offset, xo = in->offset, n_ = n, c_ = c,
              p_ = p;
     SAKD_TRY(sakd_launch_groups(
-        ctx, kr, "bn_bwd_reduce", c, ro.wg, 15,
+        ctx, kr, c, ro.wg, 15,
         (sakd_arg[]){SAKD_ARG(grad_gamma->buf), SAKD_ARG(ggo), SAKD_ARG(grad_beta->buf),
                      SAKD_ARG(gbo), SAKD_ARG(save_mean->buf), SAKD_ARG(smo),
                      SAKD_ARG(save_invstd->buf), SAKD_ARG(sio), SAKD_ARG(grad_out->buf),

@@ -458,7 +458,7 @@ sakd_status sakd_conv2d_backward(sakd_tensor *grad_in, sakd_tensor *grad_weight,
         cl_kernel kb;
         SAKD_TRY(sakd_reduce_kernel(ctx, "conv", "conv2d_bias_bwd", &ro, &kb));
         cl_ulong gbo = grad_bias->offset, n = g.n;
-        SAKD_TRY(sakd_launch_groups(ctx, kb, "conv2d_bias_bwd", g.cout, ro.wg, 7,
+        SAKD_TRY(sakd_launch_groups(ctx, kb, g.cout, ro.wg, 7,
                                     (sakd_arg[]){SAKD_ARG(grad_bias->buf), SAKD_ARG(gbo),
                                                  SAKD_ARG(grad_out->buf), SAKD_ARG(gyo),
                                                  SAKD_ARG(n), SAKD_ARG(a.cout), SAKD_ARG(a.P)}));

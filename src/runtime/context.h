@@ -97,4 +97,9 @@ sakd_status sakd_launch_1d(sakd_ctx *ctx, cl_kernel kernel, size_t n, size_t nar
 sakd_status sakd_launch_rows(sakd_ctx *ctx, cl_kernel kernel, size_t len, size_t rows, size_t nargs,
                              const sakd_arg *args);
 
+/* The same as `groups` work-groups of exactly `wg` work-items (the reductions, whose tree
+ * depends on the group size; the caller checks that the kernel can run groups of wg). */
+sakd_status sakd_launch_groups(sakd_ctx *ctx, cl_kernel kernel, size_t groups, size_t wg,
+                               size_t nargs, const sakd_arg *args);
+
 #endif
