@@ -51,35 +51,31 @@ sakd_status sakd_batchnorm_forward(sakd_tensor *out, sakd_tensor *save_mean,
                                            in, gamma, beta, train, momentum, eps, n, c, p);
     sakd_reduce_opts ro = sakd_reduce_options(ctx);
     cl_ulong smo = save_mean->offset, sio = save_invstd->offset, rmo = running_mean->offset,
-             rvo = running_var->offset, xo = in->offset, n_ = n, c_ = c, p_ = p;
+             rvo = running_var->offset, xo = in->offset;
     if (train) {
         cl_kernel k;
         SAKD_TRY(sakd_reduce_kernel(ctx, "bn", "bn_stats", &ro, &k));
-        SAKD_TRY(sakd_launch_groups(
-            ctx, k, c, ro.wg, 15,
-            (sakd_arg[]){SAKD_ARG(save_mean->buf), SAKD_ARG(smo), SAKD_ARG(save_invstd->buf),
-                         SAKD_ARG(sio), SAKD_ARG(running_mean->buf), SAKD_ARG(rmo),
-                         SAKD_ARG(running_var->buf), SAKD_ARG(rvo), SAKD_ARG(in->buf), SAKD_ARG(xo),
-                         SAKD_ARG(n_), SAKD_ARG(c_), SAKD_ARG(p_), SAKD_ARG(momentum),
-                         SAKD_ARG(eps)}));
+        SAKD_TRY(SAKD_LAUNCH_GROUPS(
+            ctx, k, c, ro.wg, SAKD_ARG(save_mean->buf), SAKD_ARG(smo), SAKD_ARG(save_invstd->buf),
+            SAKD_ARG(sio), SAKD_ARG(running_mean->buf), SAKD_ARG(rmo), SAKD_ARG(running_var->buf),
+            SAKD_ARG(rvo), SAKD_ARG(in->buf), SAKD_ARG(xo), SAKD_ULONG(n), SAKD_ULONG(c),
+            SAKD_ULONG(p), SAKD_ARG(momentum), SAKD_ARG(eps)));
     } else {
         cl_kernel k;
         SAKD_TRY(sakd_kernel_get(ctx, "bn", ro.options, "bn_eval_stats", &k));
-        SAKD_TRY(sakd_launch_1d(
-            ctx, k, c, 10,
-            (sakd_arg[]){SAKD_ARG(save_mean->buf), SAKD_ARG(smo), SAKD_ARG(save_invstd->buf),
-                         SAKD_ARG(sio), SAKD_ARG(running_mean->buf), SAKD_ARG(rmo),
-                         SAKD_ARG(running_var->buf), SAKD_ARG(rvo), SAKD_ARG(c_), SAKD_ARG(eps)}));
+        SAKD_TRY(SAKD_LAUNCH_1D(
+            ctx, k, c, SAKD_ARG(save_mean->buf), SAKD_ARG(smo), SAKD_ARG(save_invstd->buf),
+            SAKD_ARG(sio), SAKD_ARG(running_mean->buf), SAKD_ARG(rmo), SAKD_ARG(running_var->buf),
+            SAKD_ARG(rvo), SAKD_ULONG(c), SAKD_ARG(eps)));
     }
     cl_kernel k;
     SAKD_TRY(sakd_kernel_get(ctx, "bn", ro.options, "bn_fwd", &k));
     cl_ulong yo = out->offset, go = gamma->offset, bo = beta->offset;
-    return sakd_launch_rows(ctx, k, p, n * c, 15,
-                            (sakd_arg[]){SAKD_ARG(out->buf), SAKD_ARG(yo), SAKD_ARG(save_mean->buf),
-                                         SAKD_ARG(smo), SAKD_ARG(save_invstd->buf), SAKD_ARG(sio),
-                                         SAKD_ARG(in->buf), SAKD_ARG(xo), SAKD_ARG(gamma->buf),
-                                         SAKD_ARG(go), SAKD_ARG(beta->buf), SAKD_ARG(bo),
-                                         SAKD_ARG(n_), SAKD_ARG(c_), SAKD_ARG(p_)});
+    return SAKD_LAUNCH_ROWS(ctx, k, p, n * c, SAKD_ARG(out->buf), SAKD_ARG(yo),
+                            SAKD_ARG(save_mean->buf), SAKD_ARG(smo), SAKD_ARG(save_invstd->buf),
+                            SAKD_ARG(sio), SAKD_ARG(in->buf), SAKD_ARG(xo), SAKD_ARG(gamma->buf),
+                            SAKD_ARG(go), SAKD_ARG(beta->buf), SAKD_ARG(bo), SAKD_ULONG(n),
+                            SAKD_ULONG(c), SAKD_ULONG(p));
 }
 
 sakd_status sakd_batchnorm_backward(sakd_tensor *grad_in, sakd_tensor *grad_gamma,
@@ -106,40 +102,21 @@ sakd_status sakd_batchnorm_backward(sakd_tensor *grad_in, sakd_tensor *grad_gamm
     cl_kernel kr;
     SAKD_TRY(sakd_reduce_kernel(ctx, "bn", "bn_bwd_reduce", &ro, &kr));
     cl_ulong ggo = grad_gamma->offset, gbo = grad_beta->offset, smo = save_mean->offset,
-             sio = save_invstd->offset, gyo = grad_out->offset, xo = in->offset, n_ = n, c_ = c,
-             p_ = p;
-    SAKD_TRY(sakd_launch_groups(
-        ctx, kr, c, ro.wg, 15,
-        (sakd_arg[]){SAKD_ARG(grad_gamma->buf), SAKD_ARG(ggo), SAKD_ARG(grad_beta->buf),
-                     SAKD_ARG(gbo), SAKD_ARG(save_mean->buf), SAKD_ARG(smo),
-                     SAKD_ARG(save_invstd->buf), SAKD_ARG(sio), SAKD_ARG(grad_out->buf),
-                     SAKD_ARG(gyo), SAKD_ARG(in->buf), SAKD_ARG(xo), SAKD_ARG(n_), SAKD_ARG(c_),
-                     SAKD_ARG(p_)}));
+             sio = save_invstd->offset, gyo = grad_out->offset, xo = in->offset;
+    SAKD_TRY(SAKD_LAUNCH_GROUPS(ctx, kr, c, ro.wg, SAKD_ARG(grad_gamma->buf), SAKD_ARG(ggo),
+                                SAKD_ARG(grad_beta->buf), SAKD_ARG(gbo), SAKD_ARG(save_mean->buf),
+                                SAKD_ARG(smo), SAKD_ARG(save_invstd->buf), SAKD_ARG(sio),
+                                SAKD_ARG(grad_out->buf), SAKD_ARG(gyo), SAKD_ARG(in->buf),
+                                SAKD_ARG(xo), SAKD_ULONG(n), SAKD_ULONG(c), SAKD_ULONG(p)));
     if (!grad_in)
         return SAKD_OK;
     cl_kernel k;
     SAKD_TRY(sakd_kernel_get(ctx, "bn", ro.options, "bn_bwd", &k));
     cl_ulong gxo = grad_in->offset, go = gamma->offset;
-    cl_int tr = train != 0;
-    return sakd_launch_rows(ctx, k, p, n * c, 20,
-                            (sakd_arg[]){SAKD_ARG(grad_in->buf),
-                                         SAKD_ARG(gxo),
-                                         SAKD_ARG(grad_gamma->buf),
-                                         SAKD_ARG(ggo),
-                                         SAKD_ARG(grad_beta->buf),
-                                         SAKD_ARG(gbo),
-                                         SAKD_ARG(save_mean->buf),
-                                         SAKD_ARG(smo),
-                                         SAKD_ARG(save_invstd->buf),
-                                         SAKD_ARG(sio),
-                                         SAKD_ARG(grad_out->buf),
-                                         SAKD_ARG(gyo),
-                                         SAKD_ARG(in->buf),
-                                         SAKD_ARG(xo),
-                                         SAKD_ARG(gamma->buf),
-                                         SAKD_ARG(go),
-                                         SAKD_ARG(n_),
-                                         SAKD_ARG(c_),
-                                         SAKD_ARG(p_),
-                                         SAKD_ARG(tr)});
+    return SAKD_LAUNCH_ROWS(
+        ctx, k, p, n * c, SAKD_ARG(grad_in->buf), SAKD_ARG(gxo), SAKD_ARG(grad_gamma->buf),
+        SAKD_ARG(ggo), SAKD_ARG(grad_beta->buf), SAKD_ARG(gbo), SAKD_ARG(save_mean->buf),
+        SAKD_ARG(smo), SAKD_ARG(save_invstd->buf), SAKD_ARG(sio), SAKD_ARG(grad_out->buf),
+        SAKD_ARG(gyo), SAKD_ARG(in->buf), SAKD_ARG(xo), SAKD_ARG(gamma->buf), SAKD_ARG(go),
+        SAKD_ULONG(n), SAKD_ULONG(c), SAKD_ULONG(p), SAKD_INT(train != 0));
 }

@@ -231,13 +231,12 @@ static sakd_status im2col(sakd_ctx *ctx, const sakd_reduce_opts *ro, sakd_tensor
 {
     cl_kernel k;
     SAKD_TRY(sakd_kernel_get(ctx, "conv", ro->options, "conv2d_im2col", &k));
-    cl_ulong wo_ = ws->offset, io = in->offset;
-    return sakd_launch_1d(
-        ctx, k, g->K * nc * g->ho, 17,
-        (sakd_arg[]){SAKD_ARG(ws->buf), SAKD_ARG(wo_), SAKD_ARG(in->buf), SAKD_ARG(io),
-                     SAKD_ARG(n0), SAKD_ARG(nc), SAKD_ARG(a->cin), SAKD_ARG(a->h), SAKD_ARG(a->w),
-                     SAKD_ARG(a->kh), SAKD_ARG(a->kw), SAKD_ARG(a->sh), SAKD_ARG(a->sw),
-                     SAKD_ARG(a->ph), SAKD_ARG(a->pw), SAKD_ARG(a->ho), SAKD_ARG(a->wo)});
+    cl_ulong io = in->offset;
+    return SAKD_LAUNCH_1D(ctx, k, g->K * nc * g->ho, SAKD_ARG(ws->buf), SAKD_ULONG(ws->offset),
+                          SAKD_ARG(in->buf), SAKD_ARG(io), SAKD_ARG(n0), SAKD_ARG(nc),
+                          SAKD_ARG(a->cin), SAKD_ARG(a->h), SAKD_ARG(a->w), SAKD_ARG(a->kh),
+                          SAKD_ARG(a->kw), SAKD_ARG(a->sh), SAKD_ARG(a->sw), SAKD_ARG(a->ph),
+                          SAKD_ARG(a->pw), SAKD_ARG(a->ho), SAKD_ARG(a->wo));
 }
 
 sakd_status sakd_conv2d_forward(sakd_tensor *out, sakd_tensor *workspace, const sakd_tensor *in,
@@ -267,9 +266,9 @@ sakd_status sakd_conv2d_forward(sakd_tensor *out, sakd_tensor *workspace, const 
     const sakd_tensor *b = bias ? bias : weight; /* any valid buffer when there is no bias */
     cl_ulong yo = out->offset, bo = b->offset;
     for (size_t n0 = 0; n0 < g.n; n0 += g.nc) {
-        cl_ulong nc = g.n - n0 < g.nc ? g.n - n0 : g.nc, n0_ = n0;
+        cl_ulong nc = g.n - n0 < g.nc ? g.n - n0 : g.nc;
         size_t ncp = nc * g.P;
-        SAKD_TRY(im2col(ctx, &ro, workspace, in, &g, &a, n0_, nc));
+        SAKD_TRY(im2col(ctx, &ro, workspace, in, &g, &a, n0, nc));
         cl_ulong tmp_off = workspace->offset + g.K * ncp;
         if (!bias && g.P >= DIRECT_NCHW_MIN_P) {
             /* y[n0 + nl] as [Cout, P] = W[Cout, K] · cols[K, nl·P … (nl + 1)·P): one batched
@@ -285,11 +284,10 @@ sakd_status sakd_conv2d_forward(sakd_tensor *out, sakd_tensor *workspace, const 
                            (sakd_mat){weight->buf, weight->offset, g.K},
                            (sakd_mat){workspace->buf, workspace->offset, ncp}, 0.0f,
                            (sakd_mat){workspace->buf, tmp_off, ncp}));
-        SAKD_TRY(sakd_launch_rows(
-            ctx, kout, g.P, nc * g.cout, 11,
-            (sakd_arg[]){SAKD_ARG(out->buf), SAKD_ARG(yo), SAKD_ARG(workspace->buf),
-                         SAKD_ARG(tmp_off), SAKD_ARG(b->buf), SAKD_ARG(bo), SAKD_ARG(has_bias),
-                         SAKD_ARG(n0_), SAKD_ARG(nc), SAKD_ARG(a.cout), SAKD_ARG(a.P)}));
+        SAKD_TRY(SAKD_LAUNCH_ROWS(ctx, kout, g.P, nc * g.cout, SAKD_ARG(out->buf), SAKD_ARG(yo),
+                                  SAKD_ARG(workspace->buf), SAKD_ARG(tmp_off), SAKD_ARG(b->buf),
+                                  SAKD_ARG(bo), SAKD_ARG(has_bias), SAKD_ULONG(n0), SAKD_ARG(nc),
+                                  SAKD_ARG(a.cout), SAKD_ARG(a.P)));
     }
     return SAKD_OK;
 }
@@ -357,11 +355,10 @@ static sakd_status backward_as_conv(sakd_tensor *grad_in, sakd_tensor *grad_weig
         /* xperm[Cin, nc·H·W] after the columns, then S slices of the reduction */
         cl_kernel kperm;
         SAKD_TRY(sakd_kernel_get(ctx, "conv", ro.options, "conv2d_gout_bwd", &kperm));
-        cl_ulong io = in->offset, n0_ = n0, nc_ = nc, ci_ = g->cin, hw_ = hw;
-        SAKD_TRY(sakd_launch_rows(ctx, kperm, hw, g->cin * nc, 8,
-                                  (sakd_arg[]){SAKD_ARG(workspace->buf), SAKD_ARG(after),
-                                               SAKD_ARG(in->buf), SAKD_ARG(io), SAKD_ARG(n0_),
-                                               SAKD_ARG(nc_), SAKD_ARG(ci_), SAKD_ARG(hw_)}));
+        cl_ulong io = in->offset;
+        SAKD_TRY(SAKD_LAUNCH_ROWS(ctx, kperm, hw, g->cin * nc, SAKD_ARG(workspace->buf),
+                                  SAKD_ARG(after), SAKD_ARG(in->buf), SAKD_ARG(io), SAKD_ULONG(n0),
+                                  SAKD_ULONG(nc), SAKD_ULONG(g->cin), SAKD_ULONG(hw)));
         size_t ncp = nc * hw;
         S = ncp / SPLITK_MIN_COLS < SPLITK_MAX ? ncp / SPLITK_MIN_COLS : SPLITK_MAX;
         if (S < 1)
@@ -380,13 +377,12 @@ static sakd_status backward_as_conv(sakd_tensor *grad_in, sakd_tensor *grad_weig
     }
     cl_kernel ksum;
     SAKD_TRY(sakd_kernel_get(ctx, "conv", ro.options, "conv2d_splitk_sum_flip", &ksum));
-    cl_ulong gwo = grad_weight->offset, S_ = S, co = g->cout, ci = g->cin, kh = g->kh, kw = g->kw;
+    cl_ulong gwo = grad_weight->offset;
     cl_int acc = n0 != 0;
-    SAKD_TRY(sakd_launch_1d(ctx, ksum, g->cout * g->K, 10,
-                            (sakd_arg[]){SAKD_ARG(grad_weight->buf), SAKD_ARG(gwo),
-                                         SAKD_ARG(workspace->buf), SAKD_ARG(part_off), SAKD_ARG(S_),
-                                         SAKD_ARG(co), SAKD_ARG(ci), SAKD_ARG(kh), SAKD_ARG(kw),
-                                         SAKD_ARG(acc)}));
+    SAKD_TRY(SAKD_LAUNCH_1D(ctx, ksum, g->cout * g->K, SAKD_ARG(grad_weight->buf), SAKD_ARG(gwo),
+                            SAKD_ARG(workspace->buf), SAKD_ARG(part_off), SAKD_ULONG(S),
+                            SAKD_ULONG(g->cout), SAKD_ULONG(g->cin), SAKD_ULONG(g->kh),
+                            SAKD_ULONG(g->kw), SAKD_ARG(acc)));
     *done = 1;
     if (!grad_in)
         return SAKD_OK;
@@ -395,11 +391,9 @@ static sakd_status backward_as_conv(sakd_tensor *grad_in, sakd_tensor *grad_weig
     cl_ulong wt_off = split_off;
     cl_kernel kf;
     SAKD_TRY(sakd_kernel_get(ctx, "conv", ro.options, "conv2d_weight_flip", &kf));
-    cl_ulong wo_ = weight->offset;
-    SAKD_TRY(sakd_launch_1d(ctx, kf, g->cout * g->K, 8,
-                            (sakd_arg[]){SAKD_ARG(workspace->buf), SAKD_ARG(wt_off),
-                                         SAKD_ARG(weight->buf), SAKD_ARG(wo_), SAKD_ARG(co),
-                                         SAKD_ARG(ci), SAKD_ARG(kh), SAKD_ARG(kw)}));
+    SAKD_TRY(SAKD_LAUNCH_1D(ctx, kf, g->cout * g->K, SAKD_ARG(workspace->buf), SAKD_ARG(wt_off),
+                            SAKD_ARG(weight->buf), SAKD_ULONG(weight->offset), SAKD_ULONG(g->cout),
+                            SAKD_ULONG(g->cin), SAKD_ULONG(g->kh), SAKD_ULONG(g->kw)));
     if (direct) {
         /* gx[n0 + nl] as [Cin, H·W] = Wt[Cin, Cout·KH·KW] · gyc[·, nl·H·W … (nl + 1)·H·W) */
         return sakd_gemm_batched(
@@ -413,13 +407,12 @@ static sakd_status backward_as_conv(sakd_tensor *grad_in, sakd_tensor *grad_weig
                        (sakd_mat){workspace->buf, after, nc * hw}));
     cl_kernel kout;
     SAKD_TRY(sakd_kernel_get(ctx, "conv", ro.options, "conv2d_out_fwd", &kout));
-    cl_ulong gxo = grad_in->offset, n0_ = n0, nc_ = nc, hw_ = hw;
+    cl_ulong gxo = grad_in->offset;
     cl_int no_bias = 0;
-    return sakd_launch_rows(
-        ctx, kout, hw, nc * g->cin, 11,
-        (sakd_arg[]){SAKD_ARG(grad_in->buf), SAKD_ARG(gxo), SAKD_ARG(workspace->buf),
-                     SAKD_ARG(after), SAKD_ARG(weight->buf), SAKD_ARG(wo_), SAKD_ARG(no_bias),
-                     SAKD_ARG(n0_), SAKD_ARG(nc_), SAKD_ARG(ci), SAKD_ARG(hw_)});
+    return SAKD_LAUNCH_ROWS(ctx, kout, hw, nc * g->cin, SAKD_ARG(grad_in->buf), SAKD_ARG(gxo),
+                            SAKD_ARG(workspace->buf), SAKD_ARG(after), SAKD_ARG(weight->buf),
+                            SAKD_ULONG(weight->offset), SAKD_ARG(no_bias), SAKD_ULONG(n0),
+                            SAKD_ULONG(nc), SAKD_ULONG(g->cin), SAKD_ULONG(hw));
 }
 
 sakd_status sakd_conv2d_backward(sakd_tensor *grad_in, sakd_tensor *grad_weight,
@@ -458,17 +451,16 @@ sakd_status sakd_conv2d_backward(sakd_tensor *grad_in, sakd_tensor *grad_weight,
         cl_kernel kb;
         SAKD_TRY(sakd_reduce_kernel(ctx, "conv", "conv2d_bias_bwd", &ro, &kb));
         cl_ulong gbo = grad_bias->offset, n = g.n;
-        SAKD_TRY(sakd_launch_groups(ctx, kb, g.cout, ro.wg, 7,
-                                    (sakd_arg[]){SAKD_ARG(grad_bias->buf), SAKD_ARG(gbo),
-                                                 SAKD_ARG(grad_out->buf), SAKD_ARG(gyo),
-                                                 SAKD_ARG(n), SAKD_ARG(a.cout), SAKD_ARG(a.P)}));
+        SAKD_TRY(SAKD_LAUNCH_GROUPS(ctx, kb, g.cout, ro.wg, SAKD_ARG(grad_bias->buf), SAKD_ARG(gbo),
+                                    SAKD_ARG(grad_out->buf), SAKD_ARG(gyo), SAKD_ARG(n),
+                                    SAKD_ARG(a.cout), SAKD_ARG(a.P)));
     }
 
     cl_kernel kperm, kcol;
     SAKD_TRY(sakd_kernel_get(ctx, "conv", ro.options, "conv2d_gout_bwd", &kperm));
     SAKD_TRY(sakd_kernel_get(ctx, "conv", ro.options, "conv2d_col2im", &kcol));
     for (size_t n0 = 0; n0 < g.n; n0 += g.nc) {
-        cl_ulong nc = g.n - n0 < g.nc ? g.n - n0 : g.nc, n0_ = n0;
+        cl_ulong nc = g.n - n0 < g.nc ? g.n - n0 : g.nc;
         int done;
         SAKD_TRY(backward_as_conv(grad_in, grad_weight, workspace, grad_out, in, weight, &g, p, n0,
                                   nc, &done));
@@ -477,12 +469,10 @@ sakd_status sakd_conv2d_backward(sakd_tensor *grad_in, sakd_tensor *grad_weight,
         size_t ncp = nc * g.P;
         cl_ulong cols_off = workspace->offset, gp_off = workspace->offset + g.K * ncp;
         /* gperm [Cout, nc·P] from grad_out's NCHW chunk */
-        SAKD_TRY(
-            sakd_launch_rows(ctx, kperm, g.P, g.cout * nc, 8,
-                             (sakd_arg[]){SAKD_ARG(workspace->buf), SAKD_ARG(gp_off),
-                                          SAKD_ARG(grad_out->buf), SAKD_ARG(gyo), SAKD_ARG(n0_),
-                                          SAKD_ARG(nc), SAKD_ARG(a.cout), SAKD_ARG(a.P)}));
-        SAKD_TRY(im2col(ctx, &ro, workspace, in, &g, &a, n0_, nc));
+        SAKD_TRY(SAKD_LAUNCH_ROWS(ctx, kperm, g.P, g.cout * nc, SAKD_ARG(workspace->buf),
+                                  SAKD_ARG(gp_off), SAKD_ARG(grad_out->buf), SAKD_ARG(gyo),
+                                  SAKD_ULONG(n0), SAKD_ARG(nc), SAKD_ARG(a.cout), SAKD_ARG(a.P)));
+        SAKD_TRY(im2col(ctx, &ro, workspace, in, &g, &a, n0, nc));
         /* grad W[Cout, K] (+)= gperm[Cout, nc·P] · cols[K, nc·P]^T, chunks in ascending order;
          * the reduction over nc·P is split into S slices summed in order. */
         size_t S = ncp / SPLITK_MIN_COLS < SPLITK_MAX ? ncp / SPLITK_MIN_COLS : SPLITK_MAX;
@@ -505,12 +495,11 @@ sakd_status sakd_conv2d_backward(sakd_tensor *grad_in, sakd_tensor *grad_weight,
                                    (sakd_mat){workspace->buf, part_off, g.K}));
             cl_kernel ksum;
             SAKD_TRY(sakd_kernel_get(ctx, "conv", ro.options, "conv2d_splitk_sum", &ksum));
-            cl_ulong gwo = grad_weight->offset, n_ = wn, S_ = S;
+            cl_ulong gwo = grad_weight->offset;
             cl_int acc = n0 != 0;
-            SAKD_TRY(sakd_launch_1d(ctx, ksum, wn, 7,
-                                    (sakd_arg[]){SAKD_ARG(grad_weight->buf), SAKD_ARG(gwo),
-                                                 SAKD_ARG(workspace->buf), SAKD_ARG(part_off),
-                                                 SAKD_ARG(n_), SAKD_ARG(S_), SAKD_ARG(acc)}));
+            SAKD_TRY(SAKD_LAUNCH_1D(ctx, ksum, wn, SAKD_ARG(grad_weight->buf), SAKD_ARG(gwo),
+                                    SAKD_ARG(workspace->buf), SAKD_ARG(part_off), SAKD_ULONG(wn),
+                                    SAKD_ULONG(S), SAKD_ARG(acc)));
         }
         if (!grad_in)
             continue;
@@ -520,13 +509,12 @@ sakd_status sakd_conv2d_backward(sakd_tensor *grad_in, sakd_tensor *grad_weight,
                            (sakd_mat){workspace->buf, gp_off, ncp}, 0.0f,
                            (sakd_mat){workspace->buf, cols_off, ncp}));
         cl_ulong gxo = grad_in->offset;
-        SAKD_TRY(sakd_launch_rows(
-            ctx, kcol, g.w, nc * g.cin * g.h, 17,
-            (sakd_arg[]){SAKD_ARG(grad_in->buf), SAKD_ARG(gxo), SAKD_ARG(workspace->buf),
-                         SAKD_ARG(cols_off), SAKD_ARG(n0_), SAKD_ARG(nc), SAKD_ARG(a.cin),
-                         SAKD_ARG(a.h), SAKD_ARG(a.w), SAKD_ARG(a.kh), SAKD_ARG(a.kw),
-                         SAKD_ARG(a.sh), SAKD_ARG(a.sw), SAKD_ARG(a.ph), SAKD_ARG(a.pw),
-                         SAKD_ARG(a.ho), SAKD_ARG(a.wo)}));
+        SAKD_TRY(SAKD_LAUNCH_ROWS(ctx, kcol, g.w, nc * g.cin * g.h, SAKD_ARG(grad_in->buf),
+                                  SAKD_ARG(gxo), SAKD_ARG(workspace->buf), SAKD_ARG(cols_off),
+                                  SAKD_ULONG(n0), SAKD_ARG(nc), SAKD_ARG(a.cin), SAKD_ARG(a.h),
+                                  SAKD_ARG(a.w), SAKD_ARG(a.kh), SAKD_ARG(a.kw), SAKD_ARG(a.sh),
+                                  SAKD_ARG(a.sw), SAKD_ARG(a.ph), SAKD_ARG(a.pw), SAKD_ARG(a.ho),
+                                  SAKD_ARG(a.wo)));
     }
     return SAKD_OK;
 }

@@ -11,9 +11,8 @@ sakd_status sakd_axpby(sakd_tensor *y, const sakd_tensor *x, float a, float b)
     cl_kernel k;
     SAKD_TRY(sakd_kernel_get(y->ctx, "elementwise", NULL, "axpby", &k));
     cl_ulong yo = y->offset, xo = x->offset;
-    return sakd_launch_1d(y->ctx, k, (size_t)n, 7,
-                          (sakd_arg[]){SAKD_ARG(y->buf), SAKD_ARG(yo), SAKD_ARG(x->buf),
-                                       SAKD_ARG(xo), SAKD_ARG(n), SAKD_ARG(a), SAKD_ARG(b)});
+    return SAKD_LAUNCH_1D(y->ctx, k, (size_t)n, SAKD_ARG(y->buf), SAKD_ARG(yo), SAKD_ARG(x->buf),
+                          SAKD_ARG(xo), SAKD_ARG(n), SAKD_ARG(a), SAKD_ARG(b));
 }
 
 sakd_status sakd_scale(sakd_tensor *y, float a)
@@ -22,6 +21,6 @@ sakd_status sakd_scale(sakd_tensor *y, float a)
     cl_kernel k;
     SAKD_TRY(sakd_kernel_get(y->ctx, "elementwise", NULL, "scale", &k));
     cl_ulong yo = y->offset, n = sakd_tensor_numel(y);
-    return sakd_launch_1d(y->ctx, k, (size_t)n, 4,
-                          (sakd_arg[]){SAKD_ARG(y->buf), SAKD_ARG(yo), SAKD_ARG(n), SAKD_ARG(a)});
+    return SAKD_LAUNCH_1D(y->ctx, k, (size_t)n, SAKD_ARG(y->buf), SAKD_ARG(yo), SAKD_ARG(n),
+                          SAKD_ARG(a));
 }

@@ -114,11 +114,10 @@ sakd_status sakd_lif_forward(sakd_tensor *s, sakd_lif_cache *cache, const sakd_t
     cl_ulong n = sakd_tensor_numel(x) / T;
     cl_uint t = (cl_uint)T;
     cl_float decay = params->decay, vth = params->threshold;
-    return sakd_launch_1d(x->ctx, k, (size_t)n, 12,
-                          (sakd_arg[]){SAKD_ARG(s->buf), SAKD_ARG(so), SAKD_ARG(cache->h.buf),
-                                       SAKD_ARG(ho), SAKD_ARG(cache->spikes), SAKD_ARG(ro),
-                                       SAKD_ARG(x->buf), SAKD_ARG(xo), SAKD_ARG(n), SAKD_ARG(t),
-                                       SAKD_ARG(decay), SAKD_ARG(vth)});
+    return SAKD_LAUNCH_1D(x->ctx, k, (size_t)n, SAKD_ARG(s->buf), SAKD_ARG(so),
+                          SAKD_ARG(cache->h.buf), SAKD_ARG(ho), SAKD_ARG(cache->spikes),
+                          SAKD_ARG(ro), SAKD_ARG(x->buf), SAKD_ARG(xo), SAKD_ARG(n), SAKD_ARG(t),
+                          SAKD_ARG(decay), SAKD_ARG(vth));
 }
 
 sakd_status sakd_lif_backward(sakd_tensor *gx, const sakd_lif_cache *cache, const sakd_tensor *gs,
@@ -132,9 +131,8 @@ sakd_status sakd_lif_backward(sakd_tensor *gx, const sakd_lif_cache *cache, cons
     cl_ulong n = sakd_tensor_numel(gs) / T;
     cl_uint t = (cl_uint)T;
     cl_float decay = params->decay, vth = params->threshold, alpha = params->alpha;
-    return sakd_launch_1d(gs->ctx, k, (size_t)n, 13,
-                          (sakd_arg[]){SAKD_ARG(gx->buf), SAKD_ARG(go), SAKD_ARG(cache->h.buf),
-                                       SAKD_ARG(ho), SAKD_ARG(cache->spikes), SAKD_ARG(ro),
-                                       SAKD_ARG(gs->buf), SAKD_ARG(so), SAKD_ARG(n), SAKD_ARG(t),
-                                       SAKD_ARG(decay), SAKD_ARG(vth), SAKD_ARG(alpha)});
+    return SAKD_LAUNCH_1D(gs->ctx, k, (size_t)n, SAKD_ARG(gx->buf), SAKD_ARG(go),
+                          SAKD_ARG(cache->h.buf), SAKD_ARG(ho), SAKD_ARG(cache->spikes),
+                          SAKD_ARG(ro), SAKD_ARG(gs->buf), SAKD_ARG(so), SAKD_ARG(n), SAKD_ARG(t),
+                          SAKD_ARG(decay), SAKD_ARG(vth), SAKD_ARG(alpha));
 }

@@ -53,10 +53,10 @@ sakd_status sakd_linear_forward(sakd_tensor *out, const sakd_tensor *in, const s
     if (bias) {
         cl_kernel k;
         SAKD_TRY(sakd_kernel_get(ctx, "linear", NULL, "linear_bias_fwd", &k));
-        cl_ulong yo = out->offset, bo = bias->offset, n_ = n, o_ = nout;
-        SAKD_TRY(sakd_launch_1d(ctx, k, n * nout, 6,
-                                (sakd_arg[]){SAKD_ARG(out->buf), SAKD_ARG(yo), SAKD_ARG(bias->buf),
-                                             SAKD_ARG(bo), SAKD_ARG(n_), SAKD_ARG(o_)}));
+        cl_ulong yo = out->offset, bo = bias->offset;
+        SAKD_TRY(SAKD_LAUNCH_1D(ctx, k, n * nout, SAKD_ARG(out->buf), SAKD_ARG(yo),
+                                SAKD_ARG(bias->buf), SAKD_ARG(bo), SAKD_ULONG(n),
+                                SAKD_ULONG(nout)));
     }
     /* y[N, out] = x[N, in] · W[out, in]^T (+ y holding the bias) */
     return sakd_gemm(ctx, 0, 1, n, nout, nin, 1.0f, (sakd_mat){in->buf, in->offset, nin},
@@ -90,11 +90,10 @@ sakd_status sakd_linear_backward(sakd_tensor *grad_in, sakd_tensor *grad_weight,
     if (grad_bias) {
         cl_kernel k;
         SAKD_TRY(sakd_kernel_get(ctx, "linear", NULL, "linear_bias_bwd", &k));
-        cl_ulong gbo = grad_bias->offset, gyo = grad_out->offset, n_ = n, o_ = nout;
-        SAKD_TRY(sakd_launch_1d(ctx, k, nout, 6,
-                                (sakd_arg[]){SAKD_ARG(grad_bias->buf), SAKD_ARG(gbo),
-                                             SAKD_ARG(grad_out->buf), SAKD_ARG(gyo), SAKD_ARG(n_),
-                                             SAKD_ARG(o_)}));
+        cl_ulong gbo = grad_bias->offset, gyo = grad_out->offset;
+        SAKD_TRY(SAKD_LAUNCH_1D(ctx, k, nout, SAKD_ARG(grad_bias->buf), SAKD_ARG(gbo),
+                                SAKD_ARG(grad_out->buf), SAKD_ARG(gyo), SAKD_ULONG(n),
+                                SAKD_ULONG(nout)));
     }
     return SAKD_OK;
 }

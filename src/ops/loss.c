@@ -52,9 +52,8 @@ static sakd_status sum_final(sakd_tensor *loss, cl_mem part, size_t part_bytes, 
     if (st == SAKD_OK) {
         cl_ulong lo = loss->offset;
         cl_int take_sqrt = 0;
-        st = sakd_launch_1d(loss->ctx, k, 1, 6,
-                            (sakd_arg[]){SAKD_ARG(loss->buf), SAKD_ARG(lo), SAKD_ARG(part),
-                                         SAKD_ARG(m), SAKD_ARG(scale), SAKD_ARG(take_sqrt)});
+        st = SAKD_LAUNCH_1D(loss->ctx, k, 1, SAKD_ARG(loss->buf), SAKD_ARG(lo), SAKD_ARG(part),
+                            SAKD_ARG(m), SAKD_ARG(scale), SAKD_ARG(take_sqrt));
     }
     sakd_buffer_free(loss->ctx, part, part_bytes);
     return st;
@@ -101,9 +100,8 @@ sakd_status sakd_cross_entropy_forward(sakd_tensor *loss, const sakd_tensor *log
     SAKD_TRY(sakd_buffer_new(loss->ctx, "cross-entropy row losses", bytes, &rows));
     cl_ulong zo = logits->offset, lo = labels_off;
     sakd_status st =
-        sakd_launch_1d(loss->ctx, k, B, 7,
-                       (sakd_arg[]){SAKD_ARG(rows), SAKD_ARG(logits->buf), SAKD_ARG(zo),
-                                    SAKD_ARG(labels), SAKD_ARG(lo), SAKD_ARG(B), SAKD_ARG(K)});
+        SAKD_LAUNCH_1D(loss->ctx, k, B, SAKD_ARG(rows), SAKD_ARG(logits->buf), SAKD_ARG(zo),
+                       SAKD_ARG(labels), SAKD_ARG(lo), SAKD_ARG(B), SAKD_ARG(K));
     if (st != SAKD_OK) {
         sakd_buffer_free(loss->ctx, rows, bytes);
         return st;
@@ -125,10 +123,9 @@ sakd_status sakd_cross_entropy_backward(sakd_tensor *dlogits, const sakd_tensor 
     SAKD_TRY(sakd_kernel_get(dlogits->ctx, "loss", NULL, "ce_bwd", &k));
     cl_ulong go = dlogits->offset, zo = logits->offset, lo = labels_off;
     float scale = (float)((double)weight / (double)B);
-    return sakd_launch_1d(dlogits->ctx, k, B, 9,
-                          (sakd_arg[]){SAKD_ARG(dlogits->buf), SAKD_ARG(go), SAKD_ARG(logits->buf),
-                                       SAKD_ARG(zo), SAKD_ARG(labels), SAKD_ARG(lo), SAKD_ARG(B),
-                                       SAKD_ARG(K), SAKD_ARG(scale)});
+    return SAKD_LAUNCH_1D(dlogits->ctx, k, B, SAKD_ARG(dlogits->buf), SAKD_ARG(go),
+                          SAKD_ARG(logits->buf), SAKD_ARG(zo), SAKD_ARG(labels), SAKD_ARG(lo),
+                          SAKD_ARG(B), SAKD_ARG(K), SAKD_ARG(scale));
 }
 
 /* Student and teacher of equal shape [B, ...]: B rows of K values. */
@@ -162,10 +159,9 @@ sakd_status sakd_softmax_kl_forward(sakd_tensor *loss, const sakd_tensor *studen
     size_t bytes = B * sizeof(float);
     SAKD_TRY(sakd_buffer_new(loss->ctx, "softmax-KL row losses", bytes, &rows));
     cl_ulong so = student->offset, to = teacher->offset;
-    sakd_status st = sakd_launch_1d(loss->ctx, k, B, 8,
-                                    (sakd_arg[]){SAKD_ARG(rows), SAKD_ARG(student->buf),
-                                                 SAKD_ARG(so), SAKD_ARG(teacher->buf), SAKD_ARG(to),
-                                                 SAKD_ARG(B), SAKD_ARG(K), SAKD_ARG(tau)});
+    sakd_status st = SAKD_LAUNCH_1D(loss->ctx, k, B, SAKD_ARG(rows), SAKD_ARG(student->buf),
+                                    SAKD_ARG(so), SAKD_ARG(teacher->buf), SAKD_ARG(to), SAKD_ARG(B),
+                                    SAKD_ARG(K), SAKD_ARG(tau));
     if (st != SAKD_OK) {
         sakd_buffer_free(loss->ctx, rows, bytes);
         return st;
@@ -186,11 +182,9 @@ sakd_status sakd_softmax_kl_backward(sakd_tensor *dstudent, const sakd_tensor *s
     SAKD_TRY(sakd_kernel_get(dstudent->ctx, "loss", NULL, "softmax_kl_bwd", &k));
     cl_ulong go = dstudent->offset, so = student->offset, to = teacher->offset;
     float scale = (float)((double)weight * (double)tau / (double)B);
-    return sakd_launch_1d(dstudent->ctx, k, B, 10,
-                          (sakd_arg[]){SAKD_ARG(dstudent->buf), SAKD_ARG(go),
-                                       SAKD_ARG(student->buf), SAKD_ARG(so), SAKD_ARG(teacher->buf),
-                                       SAKD_ARG(to), SAKD_ARG(B), SAKD_ARG(K), SAKD_ARG(tau),
-                                       SAKD_ARG(scale)});
+    return SAKD_LAUNCH_1D(dstudent->ctx, k, B, SAKD_ARG(dstudent->buf), SAKD_ARG(go),
+                          SAKD_ARG(student->buf), SAKD_ARG(so), SAKD_ARG(teacher->buf),
+                          SAKD_ARG(to), SAKD_ARG(B), SAKD_ARG(K), SAKD_ARG(tau), SAKD_ARG(scale));
 }
 
 static sakd_status dist_forward(const char *op, sakd_tensor *loss, const sakd_tensor *s,
@@ -210,10 +204,9 @@ static sakd_status dist_forward(const char *op, sakd_tensor *loss, const sakd_te
     size_t bytes = G * sizeof(float);
     SAKD_TRY(sakd_buffer_new(loss->ctx, "distance partial sums", bytes, &part));
     cl_ulong so = s->offset, to = t->offset;
-    sakd_status st = sakd_launch_1d(loss->ctx, k, G, 9,
-                                    (sakd_arg[]){SAKD_ARG(part), SAKD_ARG(s->buf), SAKD_ARG(so),
-                                                 SAKD_ARG(t->buf), SAKD_ARG(to), SAKD_ARG(n),
-                                                 SAKD_ARG(chunk), SAKD_ARG(G), SAKD_ARG(absolute)});
+    sakd_status st = SAKD_LAUNCH_1D(loss->ctx, k, G, SAKD_ARG(part), SAKD_ARG(s->buf), SAKD_ARG(so),
+                                    SAKD_ARG(t->buf), SAKD_ARG(to), SAKD_ARG(n), SAKD_ARG(chunk),
+                                    SAKD_ARG(G), SAKD_ARG(absolute));
     if (st != SAKD_OK) {
         sakd_buffer_free(loss->ctx, part, bytes);
         return st;
@@ -232,10 +225,9 @@ static sakd_status dist_backward(const char *op, sakd_tensor *ds, const sakd_ten
     SAKD_TRY(sakd_kernel_get(ds->ctx, "loss", NULL, "dist_bwd", &k));
     cl_ulong go = ds->offset, so = s->offset, to = t->offset;
     float scale = (float)((absolute ? 1.0 : 2.0) * (double)weight / (double)n);
-    return sakd_launch_1d(ds->ctx, k, n, 9,
-                          (sakd_arg[]){SAKD_ARG(ds->buf), SAKD_ARG(go), SAKD_ARG(s->buf),
-                                       SAKD_ARG(so), SAKD_ARG(t->buf), SAKD_ARG(to), SAKD_ARG(n),
-                                       SAKD_ARG(scale), SAKD_ARG(absolute)});
+    return SAKD_LAUNCH_1D(ds->ctx, k, n, SAKD_ARG(ds->buf), SAKD_ARG(go), SAKD_ARG(s->buf),
+                          SAKD_ARG(so), SAKD_ARG(t->buf), SAKD_ARG(to), SAKD_ARG(n),
+                          SAKD_ARG(scale), SAKD_ARG(absolute));
 }
 
 sakd_status sakd_mse_forward(sakd_tensor *loss, const sakd_tensor *student,
@@ -276,11 +268,9 @@ sakd_status sakd_feat_norm_forward(sakd_tensor *out, sakd_tensor *mean, sakd_ten
     SAKD_TRY(sakd_kernel_get(out->ctx, "loss", NULL, "feat_norm_fwd", &k));
     cl_ulong yo = out->offset, mo = mean->offset, ro = rstd->offset, xo = x->offset;
     float eps = SAKD_FEAT_NORM_EPS;
-    return sakd_launch_1d(out->ctx, k, C, 12,
-                          (sakd_arg[]){SAKD_ARG(out->buf), SAKD_ARG(yo), SAKD_ARG(mean->buf),
-                                       SAKD_ARG(mo), SAKD_ARG(rstd->buf), SAKD_ARG(ro),
-                                       SAKD_ARG(x->buf), SAKD_ARG(xo), SAKD_ARG(B), SAKD_ARG(C),
-                                       SAKD_ARG(HW), SAKD_ARG(eps)});
+    return SAKD_LAUNCH_1D(out->ctx, k, C, SAKD_ARG(out->buf), SAKD_ARG(yo), SAKD_ARG(mean->buf),
+                          SAKD_ARG(mo), SAKD_ARG(rstd->buf), SAKD_ARG(ro), SAKD_ARG(x->buf),
+                          SAKD_ARG(xo), SAKD_ARG(B), SAKD_ARG(C), SAKD_ARG(HW), SAKD_ARG(eps));
 }
 
 sakd_status sakd_feat_norm_backward(sakd_tensor *dx, const sakd_tensor *dout,
@@ -297,11 +287,9 @@ sakd_status sakd_feat_norm_backward(sakd_tensor *dx, const sakd_tensor *dout,
     cl_kernel k;
     SAKD_TRY(sakd_kernel_get(dx->ctx, "loss", NULL, "feat_norm_bwd", &k));
     cl_ulong xo = dx->offset, go = dout->offset, yo = out->offset, ro = rstd->offset;
-    return sakd_launch_1d(dx->ctx, k, C, 11,
-                          (sakd_arg[]){SAKD_ARG(dx->buf), SAKD_ARG(xo), SAKD_ARG(dout->buf),
-                                       SAKD_ARG(go), SAKD_ARG(out->buf), SAKD_ARG(yo),
-                                       SAKD_ARG(rstd->buf), SAKD_ARG(ro), SAKD_ARG(B), SAKD_ARG(C),
-                                       SAKD_ARG(HW)});
+    return SAKD_LAUNCH_1D(dx->ctx, k, C, SAKD_ARG(dx->buf), SAKD_ARG(xo), SAKD_ARG(dout->buf),
+                          SAKD_ARG(go), SAKD_ARG(out->buf), SAKD_ARG(yo), SAKD_ARG(rstd->buf),
+                          SAKD_ARG(ro), SAKD_ARG(B), SAKD_ARG(C), SAKD_ARG(HW));
 }
 
 /* An attention map of x: [B, H·W]. */
@@ -322,10 +310,9 @@ sakd_status sakd_attn_forward(sakd_tensor *out, sakd_tensor *norm, const sakd_te
     SAKD_TRY(sakd_kernel_get(out->ctx, "loss", NULL, "attn_fwd", &k));
     cl_ulong ao = out->offset, no = norm->offset, xo = x->offset;
     float eps = SAKD_ATTN_EPS;
-    return sakd_launch_1d(out->ctx, k, B, 10,
-                          (sakd_arg[]){SAKD_ARG(out->buf), SAKD_ARG(ao), SAKD_ARG(norm->buf),
-                                       SAKD_ARG(no), SAKD_ARG(x->buf), SAKD_ARG(xo), SAKD_ARG(B),
-                                       SAKD_ARG(C), SAKD_ARG(HW), SAKD_ARG(eps)});
+    return SAKD_LAUNCH_1D(out->ctx, k, B, SAKD_ARG(out->buf), SAKD_ARG(ao), SAKD_ARG(norm->buf),
+                          SAKD_ARG(no), SAKD_ARG(x->buf), SAKD_ARG(xo), SAKD_ARG(B), SAKD_ARG(C),
+                          SAKD_ARG(HW), SAKD_ARG(eps));
 }
 
 sakd_status sakd_attn_backward(sakd_tensor *dx, const sakd_tensor *dout, const sakd_tensor *out,
@@ -344,10 +331,8 @@ sakd_status sakd_attn_backward(sakd_tensor *dx, const sakd_tensor *dout, const s
     cl_ulong fo = dx->offset, go = dout->offset, ao = out->offset, no = norm->offset,
              xo = x->offset;
     float eps = SAKD_ATTN_EPS;
-    return sakd_launch_1d(dx->ctx, k, B, 14,
-                          (sakd_arg[]){SAKD_ARG(dx->buf), SAKD_ARG(fo), SAKD_ARG(dout->buf),
-                                       SAKD_ARG(go), SAKD_ARG(out->buf), SAKD_ARG(ao),
-                                       SAKD_ARG(norm->buf), SAKD_ARG(no), SAKD_ARG(x->buf),
-                                       SAKD_ARG(xo), SAKD_ARG(B), SAKD_ARG(C), SAKD_ARG(HW),
-                                       SAKD_ARG(eps)});
+    return SAKD_LAUNCH_1D(dx->ctx, k, B, SAKD_ARG(dx->buf), SAKD_ARG(fo), SAKD_ARG(dout->buf),
+                          SAKD_ARG(go), SAKD_ARG(out->buf), SAKD_ARG(ao), SAKD_ARG(norm->buf),
+                          SAKD_ARG(no), SAKD_ARG(x->buf), SAKD_ARG(xo), SAKD_ARG(B), SAKD_ARG(C),
+                          SAKD_ARG(HW), SAKD_ARG(eps));
 }

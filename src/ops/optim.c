@@ -28,11 +28,10 @@ sakd_status sakd_sgd_step(sakd_tensor *params, sakd_tensor *momentum_buf, const 
     cl_mem buf = momentum != 0.0f ? momentum_buf->buf : params->buf;
     cl_ulong bo = momentum != 0.0f ? momentum_buf->offset : 0;
     cl_int nest = nesterov != 0;
-    return sakd_launch_1d(params->ctx, k, n, 11,
-                          (sakd_arg[]){SAKD_ARG(params->buf), SAKD_ARG(po), SAKD_ARG(grads->buf),
-                                       SAKD_ARG(go), SAKD_ARG(buf), SAKD_ARG(bo), SAKD_ARG(n),
-                                       SAKD_ARG(lr), SAKD_ARG(momentum), SAKD_ARG(weight_decay),
-                                       SAKD_ARG(nest)});
+    return SAKD_LAUNCH_1D(params->ctx, k, n, SAKD_ARG(params->buf), SAKD_ARG(po),
+                          SAKD_ARG(grads->buf), SAKD_ARG(go), SAKD_ARG(buf), SAKD_ARG(bo),
+                          SAKD_ARG(n), SAKD_ARG(lr), SAKD_ARG(momentum), SAKD_ARG(weight_decay),
+                          SAKD_ARG(nest));
 }
 
 sakd_status sakd_adamw_step(sakd_tensor *params, sakd_tensor *m, sakd_tensor *v,
@@ -60,12 +59,11 @@ sakd_status sakd_adamw_step(sakd_tensor *params, sakd_tensor *m, sakd_tensor *v,
     SAKD_TRY(sakd_kernel_get(params->ctx, "optim", NULL, "adamw_step", &k));
     cl_ulong n = sakd_tensor_numel(params), po = params->offset, go = grads->offset, mo = m->offset,
              vo = v->offset;
-    return sakd_launch_1d(
-        params->ctx, k, n, 16,
-        (sakd_arg[]){SAKD_ARG(params->buf), SAKD_ARG(po), SAKD_ARG(grads->buf), SAKD_ARG(go),
-                     SAKD_ARG(m->buf), SAKD_ARG(mo), SAKD_ARG(v->buf), SAKD_ARG(vo), SAKD_ARG(n),
-                     SAKD_ARG(lr), SAKD_ARG(beta1), SAKD_ARG(beta2), SAKD_ARG(eps),
-                     SAKD_ARG(weight_decay), SAKD_ARG(step_size), SAKD_ARG(bc2_sqrt)});
+    return SAKD_LAUNCH_1D(params->ctx, k, n, SAKD_ARG(params->buf), SAKD_ARG(po),
+                          SAKD_ARG(grads->buf), SAKD_ARG(go), SAKD_ARG(m->buf), SAKD_ARG(mo),
+                          SAKD_ARG(v->buf), SAKD_ARG(vo), SAKD_ARG(n), SAKD_ARG(lr),
+                          SAKD_ARG(beta1), SAKD_ARG(beta2), SAKD_ARG(eps), SAKD_ARG(weight_decay),
+                          SAKD_ARG(step_size), SAKD_ARG(bc2_sqrt));
 }
 
 sakd_status sakd_grad_zero(sakd_tensor *grads)
@@ -95,13 +93,11 @@ sakd_status sakd_grad_norm(sakd_tensor *norm, const sakd_tensor *grads)
     cl_ulong go = grads->offset, no = norm->offset;
     float one = 1.0f;
     cl_int take_sqrt = 1;
-    sakd_status st = sakd_launch_1d(norm->ctx, kp, G, 6,
-                                    (sakd_arg[]){SAKD_ARG(part), SAKD_ARG(grads->buf), SAKD_ARG(go),
-                                                 SAKD_ARG(n), SAKD_ARG(chunk), SAKD_ARG(G)});
+    sakd_status st = SAKD_LAUNCH_1D(norm->ctx, kp, G, SAKD_ARG(part), SAKD_ARG(grads->buf),
+                                    SAKD_ARG(go), SAKD_ARG(n), SAKD_ARG(chunk), SAKD_ARG(G));
     if (st == SAKD_OK)
-        st = sakd_launch_1d(norm->ctx, kf, 1, 6,
-                            (sakd_arg[]){SAKD_ARG(norm->buf), SAKD_ARG(no), SAKD_ARG(part),
-                                         SAKD_ARG(G), SAKD_ARG(one), SAKD_ARG(take_sqrt)});
+        st = SAKD_LAUNCH_1D(norm->ctx, kf, 1, SAKD_ARG(norm->buf), SAKD_ARG(no), SAKD_ARG(part),
+                            SAKD_ARG(G), SAKD_ARG(one), SAKD_ARG(take_sqrt));
     sakd_buffer_free(norm->ctx, part, bytes);
     return st;
 }
@@ -122,7 +118,6 @@ sakd_status sakd_grad_clip(sakd_tensor *grads, const sakd_tensor *norm, float ma
     cl_kernel k;
     SAKD_TRY(sakd_kernel_get(grads->ctx, "optim", NULL, "grad_clip", &k));
     cl_ulong n = sakd_tensor_numel(grads), go = grads->offset, no = norm->offset;
-    return sakd_launch_1d(grads->ctx, k, n, 6,
-                          (sakd_arg[]){SAKD_ARG(grads->buf), SAKD_ARG(go), SAKD_ARG(norm->buf),
-                                       SAKD_ARG(no), SAKD_ARG(n), SAKD_ARG(max_norm)});
+    return SAKD_LAUNCH_1D(grads->ctx, k, n, SAKD_ARG(grads->buf), SAKD_ARG(go), SAKD_ARG(norm->buf),
+                          SAKD_ARG(no), SAKD_ARG(n), SAKD_ARG(max_norm));
 }

@@ -97,16 +97,14 @@ static sakd_status launch_pool(const char *name, const sakd_tensor *out, const s
             OW = (cl_uint)y->shape[3], kk = (cl_uint)pool.k, s = (cl_uint)pool.stride,
             p = (cl_uint)pool.pad;
     if (idx)
-        return sakd_launch_1d(x->ctx, k, (size_t)total, 14,
-                              (sakd_arg[]){SAKD_ARG(out->buf), SAKD_ARG(oo), SAKD_ARG(idx->buf),
-                                           SAKD_ARG(xo), SAKD_ARG(in->buf), SAKD_ARG(io),
-                                           SAKD_ARG(total), SAKD_ARG(H), SAKD_ARG(W), SAKD_ARG(OH),
-                                           SAKD_ARG(OW), SAKD_ARG(kk), SAKD_ARG(s), SAKD_ARG(p)});
-    return sakd_launch_1d(x->ctx, k, (size_t)total, 12,
-                          (sakd_arg[]){SAKD_ARG(out->buf), SAKD_ARG(oo), SAKD_ARG(in->buf),
-                                       SAKD_ARG(io), SAKD_ARG(total), SAKD_ARG(H), SAKD_ARG(W),
-                                       SAKD_ARG(OH), SAKD_ARG(OW), SAKD_ARG(kk), SAKD_ARG(s),
-                                       SAKD_ARG(p)});
+        return SAKD_LAUNCH_1D(x->ctx, k, (size_t)total, SAKD_ARG(out->buf), SAKD_ARG(oo),
+                              SAKD_ARG(idx->buf), SAKD_ARG(xo), SAKD_ARG(in->buf), SAKD_ARG(io),
+                              SAKD_ARG(total), SAKD_ARG(H), SAKD_ARG(W), SAKD_ARG(OH), SAKD_ARG(OW),
+                              SAKD_ARG(kk), SAKD_ARG(s), SAKD_ARG(p));
+    return SAKD_LAUNCH_1D(x->ctx, k, (size_t)total, SAKD_ARG(out->buf), SAKD_ARG(oo),
+                          SAKD_ARG(in->buf), SAKD_ARG(io), SAKD_ARG(total), SAKD_ARG(H),
+                          SAKD_ARG(W), SAKD_ARG(OH), SAKD_ARG(OW), SAKD_ARG(kk), SAKD_ARG(s),
+                          SAKD_ARG(p));
 }
 
 sakd_status sakd_avgpool_forward(sakd_tensor *y, const sakd_tensor *x, sakd_pool2d pool)
@@ -159,9 +157,8 @@ sakd_status sakd_global_avgpool_forward(sakd_tensor *y, const sakd_tensor *x)
     SAKD_TRY(sakd_kernel_get(x->ctx, "pool", NULL, "gap_fwd", &k));
     cl_ulong yo = y->offset, xo = x->offset, nc = sakd_tensor_numel(y),
              hw = x->shape[2] * x->shape[3];
-    return sakd_launch_1d(x->ctx, k, (size_t)nc, 6,
-                          (sakd_arg[]){SAKD_ARG(y->buf), SAKD_ARG(yo), SAKD_ARG(x->buf),
-                                       SAKD_ARG(xo), SAKD_ARG(nc), SAKD_ARG(hw)});
+    return SAKD_LAUNCH_1D(x->ctx, k, (size_t)nc, SAKD_ARG(y->buf), SAKD_ARG(yo), SAKD_ARG(x->buf),
+                          SAKD_ARG(xo), SAKD_ARG(nc), SAKD_ARG(hw));
 }
 
 sakd_status sakd_global_avgpool_backward(sakd_tensor *gx, const sakd_tensor *gy)
@@ -171,7 +168,6 @@ sakd_status sakd_global_avgpool_backward(sakd_tensor *gx, const sakd_tensor *gy)
     SAKD_TRY(sakd_kernel_get(gx->ctx, "pool", NULL, "gap_bwd", &k));
     cl_ulong xo = gx->offset, yo = gy->offset, total = sakd_tensor_numel(gx),
              hw = gx->shape[2] * gx->shape[3];
-    return sakd_launch_1d(gx->ctx, k, (size_t)total, 6,
-                          (sakd_arg[]){SAKD_ARG(gx->buf), SAKD_ARG(xo), SAKD_ARG(gy->buf),
-                                       SAKD_ARG(yo), SAKD_ARG(total), SAKD_ARG(hw)});
+    return SAKD_LAUNCH_1D(gx->ctx, k, (size_t)total, SAKD_ARG(gx->buf), SAKD_ARG(xo),
+                          SAKD_ARG(gy->buf), SAKD_ARG(yo), SAKD_ARG(total), SAKD_ARG(hw));
 }

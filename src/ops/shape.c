@@ -38,9 +38,8 @@ sakd_status sakd_repeat_time_forward(sakd_tensor *y, const sakd_tensor *x, size_
     cl_kernel k;
     SAKD_TRY(sakd_kernel_get(x->ctx, "shape", NULL, "repeat_time_fwd", &k));
     cl_ulong yo = y->offset, xo = x->offset, total = sakd_tensor_numel(y), m = sakd_tensor_numel(x);
-    return sakd_launch_1d(x->ctx, k, (size_t)total, 6,
-                          (sakd_arg[]){SAKD_ARG(y->buf), SAKD_ARG(yo), SAKD_ARG(x->buf),
-                                       SAKD_ARG(xo), SAKD_ARG(total), SAKD_ARG(m)});
+    return SAKD_LAUNCH_1D(x->ctx, k, (size_t)total, SAKD_ARG(y->buf), SAKD_ARG(yo),
+                          SAKD_ARG(x->buf), SAKD_ARG(xo), SAKD_ARG(total), SAKD_ARG(m));
 }
 
 sakd_status sakd_repeat_time_backward(sakd_tensor *gx, const sakd_tensor *gy, size_t T)
@@ -50,9 +49,8 @@ sakd_status sakd_repeat_time_backward(sakd_tensor *gx, const sakd_tensor *gy, si
     SAKD_TRY(sakd_kernel_get(gx->ctx, "shape", NULL, "repeat_time_bwd", &k));
     cl_ulong xo = gx->offset, yo = gy->offset, m = sakd_tensor_numel(gx);
     cl_uint t = (cl_uint)T;
-    return sakd_launch_1d(gx->ctx, k, (size_t)m, 6,
-                          (sakd_arg[]){SAKD_ARG(gx->buf), SAKD_ARG(xo), SAKD_ARG(gy->buf),
-                                       SAKD_ARG(yo), SAKD_ARG(m), SAKD_ARG(t)});
+    return SAKD_LAUNCH_1D(gx->ctx, k, (size_t)m, SAKD_ARG(gx->buf), SAKD_ARG(xo), SAKD_ARG(gy->buf),
+                          SAKD_ARG(yo), SAKD_ARG(m), SAKD_ARG(t));
 }
 
 sakd_status sakd_mean_time_forward(sakd_tensor *y, const sakd_tensor *x, size_t T)
@@ -62,9 +60,8 @@ sakd_status sakd_mean_time_forward(sakd_tensor *y, const sakd_tensor *x, size_t 
     SAKD_TRY(sakd_kernel_get(x->ctx, "shape", NULL, "mean_time_fwd", &k));
     cl_ulong yo = y->offset, xo = x->offset, m = sakd_tensor_numel(y);
     cl_uint t = (cl_uint)T;
-    return sakd_launch_1d(x->ctx, k, (size_t)m, 6,
-                          (sakd_arg[]){SAKD_ARG(y->buf), SAKD_ARG(yo), SAKD_ARG(x->buf),
-                                       SAKD_ARG(xo), SAKD_ARG(m), SAKD_ARG(t)});
+    return SAKD_LAUNCH_1D(x->ctx, k, (size_t)m, SAKD_ARG(y->buf), SAKD_ARG(yo), SAKD_ARG(x->buf),
+                          SAKD_ARG(xo), SAKD_ARG(m), SAKD_ARG(t));
 }
 
 sakd_status sakd_mean_time_backward(sakd_tensor *gx, const sakd_tensor *gy, size_t T)
@@ -75,9 +72,9 @@ sakd_status sakd_mean_time_backward(sakd_tensor *gx, const sakd_tensor *gy, size
     cl_ulong xo = gx->offset, yo = gy->offset, total = sakd_tensor_numel(gx),
              m = sakd_tensor_numel(gy);
     cl_uint t = (cl_uint)T;
-    return sakd_launch_1d(gx->ctx, k, (size_t)total, 7,
-                          (sakd_arg[]){SAKD_ARG(gx->buf), SAKD_ARG(xo), SAKD_ARG(gy->buf),
-                                       SAKD_ARG(yo), SAKD_ARG(total), SAKD_ARG(m), SAKD_ARG(t)});
+    return SAKD_LAUNCH_1D(gx->ctx, k, (size_t)total, SAKD_ARG(gx->buf), SAKD_ARG(xo),
+                          SAKD_ARG(gy->buf), SAKD_ARG(yo), SAKD_ARG(total), SAKD_ARG(m),
+                          SAKD_ARG(t));
 }
 
 /* The roles of the operands of a binary op in messages: "a" and "b" of add, "block output" and
@@ -98,9 +95,8 @@ static sakd_status binary_fwd(const char *op, const char *name, const operand_ro
     cl_kernel k;
     SAKD_TRY(sakd_kernel_get(y->ctx, "shape", NULL, name, &k));
     cl_ulong yo = y->offset, ao = a->offset, bo = b->offset, n = sakd_tensor_numel(y);
-    return sakd_launch_1d(y->ctx, k, (size_t)n, 7,
-                          (sakd_arg[]){SAKD_ARG(y->buf), SAKD_ARG(yo), SAKD_ARG(a->buf),
-                                       SAKD_ARG(ao), SAKD_ARG(b->buf), SAKD_ARG(bo), SAKD_ARG(n)});
+    return SAKD_LAUNCH_1D(y->ctx, k, (size_t)n, SAKD_ARG(y->buf), SAKD_ARG(yo), SAKD_ARG(a->buf),
+                          SAKD_ARG(ao), SAKD_ARG(b->buf), SAKD_ARG(bo), SAKD_ARG(n));
 }
 
 sakd_status sakd_add_forward(sakd_tensor *y, const sakd_tensor *a, const sakd_tensor *b)
@@ -116,9 +112,8 @@ static sakd_status add_bwd(const char *op, const operand_roles *r, sakd_tensor *
     cl_kernel k;
     SAKD_TRY(sakd_kernel_get(gy->ctx, "shape", NULL, "add_bwd", &k));
     cl_ulong ao = ga->offset, bo = gb->offset, yo = gy->offset, n = sakd_tensor_numel(gy);
-    return sakd_launch_1d(gy->ctx, k, (size_t)n, 7,
-                          (sakd_arg[]){SAKD_ARG(ga->buf), SAKD_ARG(ao), SAKD_ARG(gb->buf),
-                                       SAKD_ARG(bo), SAKD_ARG(gy->buf), SAKD_ARG(yo), SAKD_ARG(n)});
+    return SAKD_LAUNCH_1D(gy->ctx, k, (size_t)n, SAKD_ARG(ga->buf), SAKD_ARG(ao), SAKD_ARG(gb->buf),
+                          SAKD_ARG(bo), SAKD_ARG(gy->buf), SAKD_ARG(yo), SAKD_ARG(n));
 }
 
 sakd_status sakd_add_backward(sakd_tensor *ga, sakd_tensor *gb, const sakd_tensor *gy)
@@ -156,9 +151,8 @@ sakd_status sakd_sew_backward(sakd_tensor *g_out, sakd_tensor *g_id, const sakd_
     SAKD_TRY(sakd_kernel_get(gy->ctx, "shape", NULL, name, &k));
     cl_ulong go = g_out->offset, gio = g_id->offset, oo = out->offset, io = id->offset,
              yo = gy->offset, n = sakd_tensor_numel(gy);
-    return sakd_launch_1d(gy->ctx, k, (size_t)n, 11,
-                          (sakd_arg[]){SAKD_ARG(g_out->buf), SAKD_ARG(go), SAKD_ARG(g_id->buf),
-                                       SAKD_ARG(gio), SAKD_ARG(out->buf), SAKD_ARG(oo),
-                                       SAKD_ARG(id->buf), SAKD_ARG(io), SAKD_ARG(gy->buf),
-                                       SAKD_ARG(yo), SAKD_ARG(n)});
+    return SAKD_LAUNCH_1D(gy->ctx, k, (size_t)n, SAKD_ARG(g_out->buf), SAKD_ARG(go),
+                          SAKD_ARG(g_id->buf), SAKD_ARG(gio), SAKD_ARG(out->buf), SAKD_ARG(oo),
+                          SAKD_ARG(id->buf), SAKD_ARG(io), SAKD_ARG(gy->buf), SAKD_ARG(yo),
+                          SAKD_ARG(n));
 }
