@@ -239,6 +239,37 @@ static sakd_status im2col(sakd_ctx *ctx, const sakd_reduce_opts *ro, sakd_tensor
                           SAKD_ARG(a->pw), SAKD_ARG(a->ho), SAKD_ARG(a->wo));
 }
 
+/* The layout permutes between NCHW tensors and the channel-major chunks the GEMMs use, named for
+ * what they do (conv.cl's conv2d_out_fwd and conv2d_gout_bwd serve every permute). A chunk holds
+ * samples n0 … n0 + nc − 1 as [C, nc·P] at `off` in the workspace. */
+
+/* nchw[n0 + nl, c, p] = chunk[c, nl·P + p] (+ bias[c] when bias is not NULL). */
+static sakd_status nchw_from_chunk(sakd_ctx *ctx, const sakd_reduce_opts *ro,
+                                   const sakd_tensor *nchw, const sakd_tensor *ws, cl_ulong off,
+                                   const sakd_tensor *bias, size_t n0, size_t nc, size_t c,
+                                   size_t P)
+{
+    cl_kernel k;
+    SAKD_TRY(sakd_kernel_get(ctx, "conv", ro->options, "conv2d_out_fwd", &k));
+    const sakd_tensor *b = bias ? bias : nchw; /* any valid buffer when there is no bias */
+    return SAKD_LAUNCH_ROWS(ctx, k, P, nc * c, SAKD_ARG(nchw->buf), SAKD_ULONG(nchw->offset),
+                            SAKD_ARG(ws->buf), SAKD_ARG(off), SAKD_ARG(b->buf),
+                            SAKD_ULONG(b->offset), SAKD_INT(bias != NULL), SAKD_ULONG(n0),
+                            SAKD_ULONG(nc), SAKD_ULONG(c), SAKD_ULONG(P));
+}
+
+/* chunk[c, nl·P + p] = nchw[n0 + nl, c, p]. */
+static sakd_status chunk_from_nchw(sakd_ctx *ctx, const sakd_reduce_opts *ro, const sakd_tensor *ws,
+                                   cl_ulong off, const sakd_tensor *nchw, size_t n0, size_t nc,
+                                   size_t c, size_t P)
+{
+    cl_kernel k;
+    SAKD_TRY(sakd_kernel_get(ctx, "conv", ro->options, "conv2d_gout_bwd", &k));
+    return SAKD_LAUNCH_ROWS(ctx, k, P, c * nc, SAKD_ARG(ws->buf), SAKD_ARG(off),
+                            SAKD_ARG(nchw->buf), SAKD_ULONG(nchw->offset), SAKD_ULONG(n0),
+                            SAKD_ULONG(nc), SAKD_ULONG(c), SAKD_ULONG(P));
+}
+
 sakd_status sakd_conv2d_forward(sakd_tensor *out, sakd_tensor *workspace, const sakd_tensor *in,
                                 const sakd_tensor *weight, const sakd_tensor *bias,
                                 const sakd_conv2d_params *p)
@@ -260,11 +291,6 @@ sakd_status sakd_conv2d_forward(sakd_tensor *out, sakd_tensor *workspace, const 
     }
     sakd_reduce_opts ro = sakd_reduce_options(ctx);
     conv_args a = kernel_sizes(&g, p);
-    cl_kernel kout;
-    SAKD_TRY(sakd_kernel_get(ctx, "conv", ro.options, "conv2d_out_fwd", &kout));
-    cl_int has_bias = bias != NULL;
-    const sakd_tensor *b = bias ? bias : weight; /* any valid buffer when there is no bias */
-    cl_ulong yo = out->offset, bo = b->offset;
     for (size_t n0 = 0; n0 < g.n; n0 += g.nc) {
         cl_ulong nc = g.n - n0 < g.nc ? g.n - n0 : g.nc;
         size_t ncp = nc * g.P;
@@ -284,10 +310,7 @@ sakd_status sakd_conv2d_forward(sakd_tensor *out, sakd_tensor *workspace, const 
                            (sakd_mat){weight->buf, weight->offset, g.K},
                            (sakd_mat){workspace->buf, workspace->offset, ncp}, 0.0f,
                            (sakd_mat){workspace->buf, tmp_off, ncp}));
-        SAKD_TRY(SAKD_LAUNCH_ROWS(ctx, kout, g.P, nc * g.cout, SAKD_ARG(out->buf), SAKD_ARG(yo),
-                                  SAKD_ARG(workspace->buf), SAKD_ARG(tmp_off), SAKD_ARG(b->buf),
-                                  SAKD_ARG(bo), SAKD_ARG(has_bias), SAKD_ULONG(n0), SAKD_ARG(nc),
-                                  SAKD_ARG(a.cout), SAKD_ARG(a.P)));
+        SAKD_TRY(nchw_from_chunk(ctx, &ro, out, workspace, tmp_off, bias, n0, nc, g.cout, g.P));
     }
     return SAKD_OK;
 }
@@ -353,12 +376,7 @@ static sakd_status backward_as_conv(sakd_tensor *grad_in, sakd_tensor *grad_weig
         }
     } else {
         /* xperm[Cin, nc·H·W] after the columns, then S slices of the reduction */
-        cl_kernel kperm;
-        SAKD_TRY(sakd_kernel_get(ctx, "conv", ro.options, "conv2d_gout_bwd", &kperm));
-        cl_ulong io = in->offset;
-        SAKD_TRY(SAKD_LAUNCH_ROWS(ctx, kperm, hw, g->cin * nc, SAKD_ARG(workspace->buf),
-                                  SAKD_ARG(after), SAKD_ARG(in->buf), SAKD_ARG(io), SAKD_ULONG(n0),
-                                  SAKD_ULONG(nc), SAKD_ULONG(g->cin), SAKD_ULONG(hw)));
+        SAKD_TRY(chunk_from_nchw(ctx, &ro, workspace, after, in, n0, nc, g->cin, hw));
         size_t ncp = nc * hw;
         S = ncp / SPLITK_MIN_COLS < SPLITK_MAX ? ncp / SPLITK_MIN_COLS : SPLITK_MAX;
         if (S < 1)
@@ -405,14 +423,7 @@ static sakd_status backward_as_conv(sakd_tensor *grad_in, sakd_tensor *grad_weig
     SAKD_TRY(sakd_gemm(ctx, 0, 0, g->cin, nc * hw, kt, 1.0f, (sakd_mat){workspace->buf, wt_off, kt},
                        (sakd_mat){workspace->buf, gyc_off, nc * hw}, 0.0f,
                        (sakd_mat){workspace->buf, after, nc * hw}));
-    cl_kernel kout;
-    SAKD_TRY(sakd_kernel_get(ctx, "conv", ro.options, "conv2d_out_fwd", &kout));
-    cl_ulong gxo = grad_in->offset;
-    cl_int no_bias = 0;
-    return SAKD_LAUNCH_ROWS(ctx, kout, hw, nc * g->cin, SAKD_ARG(grad_in->buf), SAKD_ARG(gxo),
-                            SAKD_ARG(workspace->buf), SAKD_ARG(after), SAKD_ARG(weight->buf),
-                            SAKD_ULONG(weight->offset), SAKD_ARG(no_bias), SAKD_ULONG(n0),
-                            SAKD_ULONG(nc), SAKD_ULONG(g->cin), SAKD_ULONG(hw));
+    return nchw_from_chunk(ctx, &ro, grad_in, workspace, after, NULL, n0, nc, g->cin, hw);
 }
 
 sakd_status sakd_conv2d_backward(sakd_tensor *grad_in, sakd_tensor *grad_weight,
@@ -456,8 +467,7 @@ sakd_status sakd_conv2d_backward(sakd_tensor *grad_in, sakd_tensor *grad_weight,
                                     SAKD_ARG(a.cout), SAKD_ARG(a.P)));
     }
 
-    cl_kernel kperm, kcol;
-    SAKD_TRY(sakd_kernel_get(ctx, "conv", ro.options, "conv2d_gout_bwd", &kperm));
+    cl_kernel kcol;
     SAKD_TRY(sakd_kernel_get(ctx, "conv", ro.options, "conv2d_col2im", &kcol));
     for (size_t n0 = 0; n0 < g.n; n0 += g.nc) {
         cl_ulong nc = g.n - n0 < g.nc ? g.n - n0 : g.nc;
@@ -469,9 +479,7 @@ sakd_status sakd_conv2d_backward(sakd_tensor *grad_in, sakd_tensor *grad_weight,
         size_t ncp = nc * g.P;
         cl_ulong cols_off = workspace->offset, gp_off = workspace->offset + g.K * ncp;
         /* gperm [Cout, nc·P] from grad_out's NCHW chunk */
-        SAKD_TRY(SAKD_LAUNCH_ROWS(ctx, kperm, g.P, g.cout * nc, SAKD_ARG(workspace->buf),
-                                  SAKD_ARG(gp_off), SAKD_ARG(grad_out->buf), SAKD_ARG(gyo),
-                                  SAKD_ULONG(n0), SAKD_ARG(nc), SAKD_ARG(a.cout), SAKD_ARG(a.P)));
+        SAKD_TRY(chunk_from_nchw(ctx, &ro, workspace, gp_off, grad_out, n0, nc, g.cout, g.P));
         SAKD_TRY(im2col(ctx, &ro, workspace, in, &g, &a, n0, nc));
         /* grad W[Cout, K] (+)= gperm[Cout, nc·P] · cols[K, nc·P]^T, chunks in ascending order;
          * the reduction over nc·P is split into S slices summed in order. */
