@@ -1,5 +1,6 @@
 /* test_null_args.c — every op launcher refuses a tensor without a buffer (or a NULL tensor)
- * with SAKD_ERR_ARG and a message naming the tensor, before launching anything. */
+ * with SAKD_ERR_ARG and runtime/tensor's message naming the tensor (or its role), before
+ * launching anything. */
 #include <string.h>
 
 #include "testutil.h"
@@ -21,8 +22,8 @@ static sakd_tensor nullbuf(int ndim, const size_t *shape)
         sakd_error_clear();                                                                        \
         sakd_status st_ = (call);                                                                  \
         ck_assert_msg(st_ == SAKD_ERR_ARG, "%s returned %d", #call, (int)st_);                     \
-        ck_assert_msg(strstr(sakd_error_detail(), "nullbuf") != NULL ||                            \
-                          strstr(sakd_error_detail(), "(null)") != NULL,                           \
+        ck_assert_msg(strstr(sakd_error_detail(), "'nullbuf' is missing (no buffer)") != NULL ||   \
+                          strstr(sakd_error_detail(), "is missing (NULL tensor)") != NULL,         \
                       "%s: detail does not name the tensor: %s", #call, sakd_error_detail());      \
     } while (0)
 

@@ -353,6 +353,38 @@ START_TEST(test_program_memoized)
 }
 END_TEST
 
+/* A launch in whole groups (a reduction's) runs groups·wg work-items and, like every other
+ * launch, becomes the last work that a later device failure is blamed on. */
+START_TEST(test_launch_groups)
+{
+    sakd_ctx *ctx = test_ctx();
+    cl_kernel kaxpby, kscale;
+    TEST_OK(sakd_kernel_get(ctx, "elementwise", NULL, "axpby", &kaxpby));
+    TEST_OK(sakd_kernel_get(ctx, "elementwise", NULL, "scale", &kscale));
+    size_t n = 10;
+    sakd_tensor y;
+    TEST_OK(sakd_tensor_new(&y, ctx, "y", 1, &n));
+    TEST_OK(sakd_tensor_fill(&y, 1.0f));
+    cl_ulong off = 0, cn = n;
+    float a = 1.0f, b = 0.0f, two = 2.0f;
+    TEST_OK(sakd_launch_1d(ctx, kaxpby, n, 7,
+                           (sakd_arg[]){SAKD_ARG(y.buf), SAKD_ARG(off), SAKD_ARG(y.buf),
+                                        SAKD_ARG(off), SAKD_ARG(cn), SAKD_ARG(a), SAKD_ARG(b)}));
+    char last[160];
+    ck_assert_str_eq(sakd_ctx_last_work(ctx, last, sizeof last), "kernel axpby");
+    /* 3 groups of 4 cover the 10 elements (the kernel bound-checks the last 2) */
+    TEST_OK(sakd_launch_groups(
+        ctx, kscale, 3, 4, 4,
+        (sakd_arg[]){SAKD_ARG(y.buf), SAKD_ARG(off), SAKD_ARG(cn), SAKD_ARG(two)}));
+    ck_assert_str_eq(sakd_ctx_last_work(ctx, last, sizeof last), "kernel scale");
+    float out[10];
+    TEST_OK(sakd_tensor_download(&y, out));
+    for (size_t i = 0; i < n; i++)
+        ck_assert_float_eq(out[i], 2.0f);
+    sakd_tensor_free(&y);
+}
+END_TEST
+
 Suite *suite_program_cache(void)
 {
     Suite *s = suite_create("program_cache");
@@ -368,6 +400,7 @@ Suite *suite_program_cache(void)
     tcase_add_test(tc, test_cl_dir);
     tcase_add_test(tc, test_offline_binaries);
     tcase_add_test(tc, test_program_memoized);
+    tcase_add_test(tc, test_launch_groups);
     suite_add_tcase(s, tc);
     return s;
 }

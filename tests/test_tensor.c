@@ -1,6 +1,7 @@
 /* test_tensor.c — device tensors: round trips, fill, copy, views, shape checks, memory
- * accounting and allocation failures that name the tensor. */
+ * accounting, allocation failures that name the tensor, and the argument checks ops use. */
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -145,6 +146,127 @@ START_TEST(test_allocation_too_large)
 }
 END_TEST
 
+/* st is SAKD_ERR_ARG and the message holds each of the NULL-terminated strings. */
+static void expect_refused(sakd_status st, ...)
+{
+    ck_assert_int_eq(st, SAKD_ERR_ARG);
+    const char *d = sakd_error_detail();
+    va_list ap;
+    va_start(ap, st);
+    for (const char *want = va_arg(ap, const char *); want; want = va_arg(ap, const char *))
+        ck_assert_msg(strstr(d, want) != NULL, "message '%s' lacks '%s'", d, want);
+    va_end(ap);
+}
+
+/* The checks of runtime/tensor: a NULL tensor, one without a buffer and a wrong shape are
+ * refused with "<op>: <role> '<name>' <problem>". */
+START_TEST(test_require_present)
+{
+    sakd_ctx *ctx = test_ctx();
+    size_t shape[2] = {2, 3};
+    sakd_tensor t;
+    TEST_OK(sakd_tensor_new(&t, ctx, "w.conv1", 2, shape));
+    TEST_OK(sakd_tensor_require("op_a", "weight", &t));
+    expect_refused(sakd_tensor_require("op_a", "weight", NULL), "op_a: weight is missing",
+                   "NULL tensor", NULL);
+    sakd_tensor nobuf = t;
+    nobuf.buf = NULL;
+    expect_refused(sakd_tensor_require("op_b", "bias", &nobuf),
+                   "op_b: bias 'w.conv1' is missing (no buffer)", NULL);
+    sakd_tensor_free(&t);
+}
+END_TEST
+
+START_TEST(test_require_shape)
+{
+    sakd_ctx *ctx = test_ctx();
+    size_t shape[3] = {2, 3, 4};
+    sakd_tensor t;
+    TEST_OK(sakd_tensor_new(&t, ctx, "x.in", 3, shape));
+    TEST_OK(sakd_tensor_require_shape("op", "input", &t, 3, (size_t[]){2, 3, 4}));
+    expect_refused(sakd_tensor_require_shape("op_c", "input", &t, 3, (size_t[]){2, 4, 4}),
+                   "op_c: input 'x.in' has shape [2, 3, 4], expected [2, 4, 4]", NULL);
+    /* the same numbers in fewer dimensions are another shape */
+    expect_refused(sakd_tensor_require_shape("op_c", "input", &t, 2, (size_t[]){2, 3}),
+                   "has shape [2, 3, 4], expected [2, 3]", NULL);
+    expect_refused(sakd_tensor_require_shape("op_c", "input", NULL, 1, shape),
+                   "op_c: input is missing (NULL tensor)", NULL);
+    sakd_tensor nobuf = t;
+    nobuf.buf = NULL;
+    expect_refused(sakd_tensor_require_shape("op_c", "input", &nobuf, 3, shape),
+                   "op_c: input 'x.in' is missing (no buffer)", NULL);
+    sakd_tensor_free(&t);
+}
+END_TEST
+
+START_TEST(test_require_numel)
+{
+    sakd_ctx *ctx = test_ctx();
+    size_t shape[2] = {2, 3};
+    sakd_tensor t;
+    TEST_OK(sakd_tensor_new(&t, ctx, "norm", 2, shape));
+    TEST_OK(sakd_tensor_require_numel("op", "norm", &t, 6));
+    expect_refused(sakd_tensor_require_numel("grad_norm", "norm", &t, 1),
+                   "grad_norm: norm 'norm' has 6 elements, expected 1", NULL);
+    expect_refused(sakd_tensor_require_numel("grad_norm", "norm", NULL, 1),
+                   "grad_norm: norm is missing (NULL tensor)", NULL);
+    sakd_tensor nobuf = t;
+    nobuf.buf = NULL;
+    expect_refused(sakd_tensor_require_numel("grad_norm", "norm", &nobuf, 6),
+                   "grad_norm: norm 'norm' is missing (no buffer)", NULL);
+    sakd_tensor_free(&t);
+}
+END_TEST
+
+START_TEST(test_require_same_shape)
+{
+    sakd_ctx *ctx = test_ctx();
+    sakd_tensor a, b, c;
+    TEST_OK(sakd_tensor_new(&a, ctx, "spikes", 2, (size_t[]){4, 5}));
+    TEST_OK(sakd_tensor_new(&b, ctx, "membrane", 2, (size_t[]){4, 5}));
+    TEST_OK(sakd_tensor_new(&c, ctx, "flat", 1, (size_t[]){20}));
+    TEST_OK(sakd_tensor_require_same_shape("op", "output", &a, "input", &b));
+    expect_refused(sakd_tensor_require_same_shape("lif_x", "output", &c, "input", &a),
+                   "lif_x: output 'flat' has shape [20], expected [4, 5] (that of input 'spikes')",
+                   NULL);
+    expect_refused(sakd_tensor_require_same_shape("lif_x", "output", NULL, "input", &a),
+                   "lif_x: output is missing (NULL tensor)", NULL);
+    expect_refused(sakd_tensor_require_same_shape("lif_x", "output", &a, "input", NULL),
+                   "lif_x: input is missing (NULL tensor)", NULL);
+    sakd_tensor nobuf = b;
+    nobuf.buf = NULL;
+    expect_refused(sakd_tensor_require_same_shape("lif_x", "output", &a, "input", &nobuf),
+                   "lif_x: input 'membrane' is missing (no buffer)", NULL);
+    sakd_tensor_free(&a);
+    sakd_tensor_free(&b);
+    sakd_tensor_free(&c);
+}
+END_TEST
+
+START_TEST(test_require_same_numel)
+{
+    sakd_ctx *ctx = test_ctx();
+    sakd_tensor p, g, m;
+    TEST_OK(sakd_tensor_new(&p, ctx, "params", 2, (size_t[]){4, 5}));
+    TEST_OK(sakd_tensor_new(&g, ctx, "grads", 1, (size_t[]){20}));
+    TEST_OK(sakd_tensor_new(&m, ctx, "moment", 1, (size_t[]){21}));
+    /* another shape of as many elements passes */
+    TEST_OK(sakd_tensor_require_same_numel("op", "grads", &g, "params", &p));
+    expect_refused(sakd_tensor_require_same_numel("adamw", "m", &m, "params", &p),
+                   "adamw: m 'moment' has 21 elements, expected 20 (those of params 'params')",
+                   NULL);
+    expect_refused(sakd_tensor_require_same_numel("adamw", "m", NULL, "params", &p),
+                   "adamw: m is missing (NULL tensor)", NULL);
+    sakd_tensor nobuf = g;
+    nobuf.buf = NULL;
+    expect_refused(sakd_tensor_require_same_numel("adamw", "m", &m, "grads", &nobuf),
+                   "adamw: grads 'grads' is missing (no buffer)", NULL);
+    sakd_tensor_free(&p);
+    sakd_tensor_free(&g);
+    sakd_tensor_free(&m);
+}
+END_TEST
+
 Suite *suite_tensor(void)
 {
     Suite *s = suite_create("tensor");
@@ -155,6 +277,11 @@ Suite *suite_tensor(void)
     tcase_add_test(tc, test_bad_shapes);
     tcase_add_test(tc, test_memory_accounting);
     tcase_add_test(tc, test_allocation_too_large);
+    tcase_add_test(tc, test_require_present);
+    tcase_add_test(tc, test_require_shape);
+    tcase_add_test(tc, test_require_numel);
+    tcase_add_test(tc, test_require_same_shape);
+    tcase_add_test(tc, test_require_same_numel);
     suite_add_tcase(s, tc);
     return s;
 }

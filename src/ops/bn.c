@@ -6,18 +6,10 @@
 #include "ops/reduce.h"
 #include "runtime/program.h"
 
-static sakd_status present(const char *op, const char *role, const sakd_tensor *t)
-{
-    if (!t || !t->buf)
-        return sakd_error(SAKD_ERR_ARG, "%s: %s%s%s%s is missing (NULL buffer)", op, role,
-                          t ? " '" : "", t ? t->name : "", t ? "'" : "");
-    return SAKD_OK;
-}
-
 /* N, C and P (the product of the dimensions after C) of the input. */
 static sakd_status bn_sizes(const char *op, const sakd_tensor *in, size_t *n, size_t *c, size_t *p)
 {
-    SAKD_TRY(present(op, "input", in));
+    SAKD_TRY(sakd_tensor_require(op, "input", in));
     char s[96];
     sakd_tensor_shape_str(in, s, sizeof s);
     if (in->ndim < 2 || in->ndim > 4 || in->shape[0] == 0 || in->shape[1] == 0)
@@ -31,37 +23,6 @@ static sakd_status bn_sizes(const char *op, const sakd_tensor *in, size_t *n, si
     return SAKD_OK;
 }
 
-/* t has the same shape as the input. */
-static sakd_status same_shape(const char *op, const char *role, const sakd_tensor *t,
-                              const sakd_tensor *in)
-{
-    SAKD_TRY(present(op, role, t));
-    int ok = t->ndim == in->ndim;
-    for (int i = 0; ok && i < in->ndim; i++)
-        ok = t->shape[i] == in->shape[i];
-    if (ok)
-        return SAKD_OK;
-    char s[96], si[96];
-    sakd_tensor_shape_str(t, s, sizeof s);
-    sakd_tensor_shape_str(in, si, sizeof si);
-    return sakd_error(SAKD_ERR_ARG, "%s: %s '%s' has shape %s, input '%s' has %s", op, role,
-                      t->name, s, in->name, si);
-}
-
-/* t is a vector of C. */
-static sakd_status per_channel(const char *op, const char *role, const sakd_tensor *t, size_t c,
-                               const sakd_tensor *in)
-{
-    SAKD_TRY(present(op, role, t));
-    if (t->ndim == 1 && t->shape[0] == c)
-        return SAKD_OK;
-    char s[96], si[96];
-    sakd_tensor_shape_str(t, s, sizeof s);
-    sakd_tensor_shape_str(in, si, sizeof si);
-    return sakd_error(SAKD_ERR_ARG, "%s: %s '%s' has shape %s, expected [%zu] for input '%s' %s",
-                      op, role, t->name, s, c, in->name, si);
-}
-
 sakd_status sakd_batchnorm_forward(sakd_tensor *out, sakd_tensor *save_mean,
                                    sakd_tensor *save_invstd, sakd_tensor *running_mean,
                                    sakd_tensor *running_var, const sakd_tensor *in,
@@ -71,13 +32,13 @@ sakd_status sakd_batchnorm_forward(sakd_tensor *out, sakd_tensor *save_mean,
     const char *op = "batchnorm_forward";
     size_t n, c, p;
     SAKD_TRY(bn_sizes(op, in, &n, &c, &p));
-    SAKD_TRY(same_shape(op, "output", out, in));
-    SAKD_TRY(per_channel(op, "save_mean", save_mean, c, in));
-    SAKD_TRY(per_channel(op, "save_invstd", save_invstd, c, in));
-    SAKD_TRY(per_channel(op, "running_mean", running_mean, c, in));
-    SAKD_TRY(per_channel(op, "running_var", running_var, c, in));
-    SAKD_TRY(per_channel(op, "gamma", gamma, c, in));
-    SAKD_TRY(per_channel(op, "beta", beta, c, in));
+    SAKD_TRY(sakd_tensor_require_same_shape(op, "output", out, "input", in));
+    SAKD_TRY(sakd_tensor_require_shape(op, "save_mean", save_mean, 1, &c));
+    SAKD_TRY(sakd_tensor_require_shape(op, "save_invstd", save_invstd, 1, &c));
+    SAKD_TRY(sakd_tensor_require_shape(op, "running_mean", running_mean, 1, &c));
+    SAKD_TRY(sakd_tensor_require_shape(op, "running_var", running_var, 1, &c));
+    SAKD_TRY(sakd_tensor_require_shape(op, "gamma", gamma, 1, &c));
+    SAKD_TRY(sakd_tensor_require_shape(op, "beta", beta, 1, &c));
     if (train && n * p < 2)
         return sakd_error(SAKD_ERR_ARG,
                           "%s: input '%s' has 1 value per channel; training needs more than 1", op,
@@ -90,35 +51,31 @@ sakd_status sakd_batchnorm_forward(sakd_tensor *out, sakd_tensor *save_mean,
                                            in, gamma, beta, train, momentum, eps, n, c, p);
     sakd_reduce_opts ro = sakd_reduce_options(ctx);
     cl_ulong smo = save_mean->offset, sio = save_invstd->offset, rmo = running_mean->offset,
-             rvo = running_var->offset, xo = in->offset, n_ = n, c_ = c, p_ = p;
+             rvo = running_var->offset, xo = in->offset;
     if (train) {
         cl_kernel k;
         SAKD_TRY(sakd_reduce_kernel(ctx, "bn", "bn_stats", &ro, &k));
-        SAKD_TRY(sakd_launch_groups(
-            ctx, k, "bn_stats", c, ro.wg, 15,
-            (sakd_arg[]){SAKD_ARG(save_mean->buf), SAKD_ARG(smo), SAKD_ARG(save_invstd->buf),
-                         SAKD_ARG(sio), SAKD_ARG(running_mean->buf), SAKD_ARG(rmo),
-                         SAKD_ARG(running_var->buf), SAKD_ARG(rvo), SAKD_ARG(in->buf), SAKD_ARG(xo),
-                         SAKD_ARG(n_), SAKD_ARG(c_), SAKD_ARG(p_), SAKD_ARG(momentum),
-                         SAKD_ARG(eps)}));
+        SAKD_TRY(SAKD_LAUNCH_GROUPS(
+            ctx, k, c, ro.wg, SAKD_ARG(save_mean->buf), SAKD_ARG(smo), SAKD_ARG(save_invstd->buf),
+            SAKD_ARG(sio), SAKD_ARG(running_mean->buf), SAKD_ARG(rmo), SAKD_ARG(running_var->buf),
+            SAKD_ARG(rvo), SAKD_ARG(in->buf), SAKD_ARG(xo), SAKD_ULONG(n), SAKD_ULONG(c),
+            SAKD_ULONG(p), SAKD_ARG(momentum), SAKD_ARG(eps)));
     } else {
         cl_kernel k;
         SAKD_TRY(sakd_kernel_get(ctx, "bn", ro.options, "bn_eval_stats", &k));
-        SAKD_TRY(sakd_launch_1d(
-            ctx, k, c, 10,
-            (sakd_arg[]){SAKD_ARG(save_mean->buf), SAKD_ARG(smo), SAKD_ARG(save_invstd->buf),
-                         SAKD_ARG(sio), SAKD_ARG(running_mean->buf), SAKD_ARG(rmo),
-                         SAKD_ARG(running_var->buf), SAKD_ARG(rvo), SAKD_ARG(c_), SAKD_ARG(eps)}));
+        SAKD_TRY(SAKD_LAUNCH_1D(
+            ctx, k, c, SAKD_ARG(save_mean->buf), SAKD_ARG(smo), SAKD_ARG(save_invstd->buf),
+            SAKD_ARG(sio), SAKD_ARG(running_mean->buf), SAKD_ARG(rmo), SAKD_ARG(running_var->buf),
+            SAKD_ARG(rvo), SAKD_ULONG(c), SAKD_ARG(eps)));
     }
     cl_kernel k;
     SAKD_TRY(sakd_kernel_get(ctx, "bn", ro.options, "bn_fwd", &k));
     cl_ulong yo = out->offset, go = gamma->offset, bo = beta->offset;
-    return sakd_launch_rows(ctx, k, p, n * c, 15,
-                            (sakd_arg[]){SAKD_ARG(out->buf), SAKD_ARG(yo), SAKD_ARG(save_mean->buf),
-                                         SAKD_ARG(smo), SAKD_ARG(save_invstd->buf), SAKD_ARG(sio),
-                                         SAKD_ARG(in->buf), SAKD_ARG(xo), SAKD_ARG(gamma->buf),
-                                         SAKD_ARG(go), SAKD_ARG(beta->buf), SAKD_ARG(bo),
-                                         SAKD_ARG(n_), SAKD_ARG(c_), SAKD_ARG(p_)});
+    return SAKD_LAUNCH_ROWS(ctx, k, p, n * c, SAKD_ARG(out->buf), SAKD_ARG(yo),
+                            SAKD_ARG(save_mean->buf), SAKD_ARG(smo), SAKD_ARG(save_invstd->buf),
+                            SAKD_ARG(sio), SAKD_ARG(in->buf), SAKD_ARG(xo), SAKD_ARG(gamma->buf),
+                            SAKD_ARG(go), SAKD_ARG(beta->buf), SAKD_ARG(bo), SAKD_ULONG(n),
+                            SAKD_ULONG(c), SAKD_ULONG(p));
 }
 
 sakd_status sakd_batchnorm_backward(sakd_tensor *grad_in, sakd_tensor *grad_gamma,
@@ -129,14 +86,14 @@ sakd_status sakd_batchnorm_backward(sakd_tensor *grad_in, sakd_tensor *grad_gamm
     const char *op = "batchnorm_backward";
     size_t n, c, p;
     SAKD_TRY(bn_sizes(op, in, &n, &c, &p));
-    SAKD_TRY(same_shape(op, "grad_out", grad_out, in));
+    SAKD_TRY(sakd_tensor_require_same_shape(op, "grad_out", grad_out, "input", in));
     if (grad_in)
-        SAKD_TRY(same_shape(op, "grad_in", grad_in, in));
-    SAKD_TRY(per_channel(op, "grad_gamma", grad_gamma, c, in));
-    SAKD_TRY(per_channel(op, "grad_beta", grad_beta, c, in));
-    SAKD_TRY(per_channel(op, "save_mean", save_mean, c, in));
-    SAKD_TRY(per_channel(op, "save_invstd", save_invstd, c, in));
-    SAKD_TRY(per_channel(op, "gamma", gamma, c, in));
+        SAKD_TRY(sakd_tensor_require_same_shape(op, "grad_in", grad_in, "input", in));
+    SAKD_TRY(sakd_tensor_require_shape(op, "grad_gamma", grad_gamma, 1, &c));
+    SAKD_TRY(sakd_tensor_require_shape(op, "grad_beta", grad_beta, 1, &c));
+    SAKD_TRY(sakd_tensor_require_shape(op, "save_mean", save_mean, 1, &c));
+    SAKD_TRY(sakd_tensor_require_shape(op, "save_invstd", save_invstd, 1, &c));
+    SAKD_TRY(sakd_tensor_require_shape(op, "gamma", gamma, 1, &c));
     sakd_ctx *ctx = in->ctx;
     if (sakd_host_active(ctx))
         return sakd_batchnorm_host_backward(grad_in, grad_gamma, grad_beta, save_mean, save_invstd,
@@ -145,40 +102,21 @@ sakd_status sakd_batchnorm_backward(sakd_tensor *grad_in, sakd_tensor *grad_gamm
     cl_kernel kr;
     SAKD_TRY(sakd_reduce_kernel(ctx, "bn", "bn_bwd_reduce", &ro, &kr));
     cl_ulong ggo = grad_gamma->offset, gbo = grad_beta->offset, smo = save_mean->offset,
-             sio = save_invstd->offset, gyo = grad_out->offset, xo = in->offset, n_ = n, c_ = c,
-             p_ = p;
-    SAKD_TRY(sakd_launch_groups(
-        ctx, kr, "bn_bwd_reduce", c, ro.wg, 15,
-        (sakd_arg[]){SAKD_ARG(grad_gamma->buf), SAKD_ARG(ggo), SAKD_ARG(grad_beta->buf),
-                     SAKD_ARG(gbo), SAKD_ARG(save_mean->buf), SAKD_ARG(smo),
-                     SAKD_ARG(save_invstd->buf), SAKD_ARG(sio), SAKD_ARG(grad_out->buf),
-                     SAKD_ARG(gyo), SAKD_ARG(in->buf), SAKD_ARG(xo), SAKD_ARG(n_), SAKD_ARG(c_),
-                     SAKD_ARG(p_)}));
+             sio = save_invstd->offset, gyo = grad_out->offset, xo = in->offset;
+    SAKD_TRY(SAKD_LAUNCH_GROUPS(ctx, kr, c, ro.wg, SAKD_ARG(grad_gamma->buf), SAKD_ARG(ggo),
+                                SAKD_ARG(grad_beta->buf), SAKD_ARG(gbo), SAKD_ARG(save_mean->buf),
+                                SAKD_ARG(smo), SAKD_ARG(save_invstd->buf), SAKD_ARG(sio),
+                                SAKD_ARG(grad_out->buf), SAKD_ARG(gyo), SAKD_ARG(in->buf),
+                                SAKD_ARG(xo), SAKD_ULONG(n), SAKD_ULONG(c), SAKD_ULONG(p)));
     if (!grad_in)
         return SAKD_OK;
     cl_kernel k;
     SAKD_TRY(sakd_kernel_get(ctx, "bn", ro.options, "bn_bwd", &k));
     cl_ulong gxo = grad_in->offset, go = gamma->offset;
-    cl_int tr = train != 0;
-    return sakd_launch_rows(ctx, k, p, n * c, 20,
-                            (sakd_arg[]){SAKD_ARG(grad_in->buf),
-                                         SAKD_ARG(gxo),
-                                         SAKD_ARG(grad_gamma->buf),
-                                         SAKD_ARG(ggo),
-                                         SAKD_ARG(grad_beta->buf),
-                                         SAKD_ARG(gbo),
-                                         SAKD_ARG(save_mean->buf),
-                                         SAKD_ARG(smo),
-                                         SAKD_ARG(save_invstd->buf),
-                                         SAKD_ARG(sio),
-                                         SAKD_ARG(grad_out->buf),
-                                         SAKD_ARG(gyo),
-                                         SAKD_ARG(in->buf),
-                                         SAKD_ARG(xo),
-                                         SAKD_ARG(gamma->buf),
-                                         SAKD_ARG(go),
-                                         SAKD_ARG(n_),
-                                         SAKD_ARG(c_),
-                                         SAKD_ARG(p_),
-                                         SAKD_ARG(tr)});
+    return SAKD_LAUNCH_ROWS(
+        ctx, k, p, n * c, SAKD_ARG(grad_in->buf), SAKD_ARG(gxo), SAKD_ARG(grad_gamma->buf),
+        SAKD_ARG(ggo), SAKD_ARG(grad_beta->buf), SAKD_ARG(gbo), SAKD_ARG(save_mean->buf),
+        SAKD_ARG(smo), SAKD_ARG(save_invstd->buf), SAKD_ARG(sio), SAKD_ARG(grad_out->buf),
+        SAKD_ARG(gyo), SAKD_ARG(in->buf), SAKD_ARG(xo), SAKD_ARG(gamma->buf), SAKD_ARG(go),
+        SAKD_ULONG(n), SAKD_ULONG(c), SAKD_ULONG(p), SAKD_INT(train != 0));
 }

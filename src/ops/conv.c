@@ -44,53 +44,26 @@ size_t sakd_conv2d_workspace_floats(size_t n_chunk, size_t cin, size_t cout, siz
     return n_chunk * ho * wo * (cin * kh * kw + cout) + SPLITK_MAX * cout * cin * kh * kw;
 }
 
-static sakd_status check_present(const char *op, const char *role, const sakd_tensor *t)
-{
-    if (!t || !t->buf)
-        return sakd_error(SAKD_ERR_ARG, "%s: %s%s%s%s is missing (NULL buffer)", op, role,
-                          t ? " '" : "", t ? t->name : "", t ? "'" : "");
-    return SAKD_OK;
-}
-
-/* t must have exactly shape dims[0..ndim). */
-static sakd_status check_shape(const char *op, const char *role, const sakd_tensor *t, int ndim,
-                               const size_t *dims)
-{
-    SAKD_TRY(check_present(op, role, t));
-    int ok = t->ndim == ndim;
-    for (int i = 0; ok && i < ndim; i++)
-        ok = t->shape[i] == dims[i];
-    if (ok)
-        return SAKD_OK;
-    char have[96], want[96] = "[";
-    sakd_tensor_shape_str(t, have, sizeof have);
-    for (int i = 0; i < ndim; i++) {
-        size_t len = strlen(want);
-        snprintf(want + len, sizeof want - len, "%s%zu", i ? ", " : "", dims[i]);
-    }
-    strncat(want, "]", sizeof want - strlen(want) - 1);
-    return sakd_error(SAKD_ERR_ARG, "%s: %s '%s' has shape %s, expected %s", op, role, t->name,
-                      have, want);
-}
-
 /* Sizes from input and weight, checked against each other, the parameters and the workspace. */
 static sakd_status conv_geometry(const char *op, const sakd_tensor *in, const sakd_tensor *weight,
                                  const sakd_tensor *workspace, const sakd_conv2d_params *p,
                                  conv_geom *g)
 {
-    SAKD_TRY(check_present(op, "input", in));
-    SAKD_TRY(check_present(op, "weight", weight));
-    SAKD_TRY(check_present(op, "workspace", workspace));
+    SAKD_TRY(sakd_tensor_require(op, "input", in));
+    SAKD_TRY(sakd_tensor_require(op, "weight", weight));
+    SAKD_TRY(sakd_tensor_require(op, "workspace", workspace));
     if (!p)
         return sakd_error(SAKD_ERR_ARG, "%s: no parameters given", op);
     char si[96], sw[96];
     sakd_tensor_shape_str(in, si, sizeof si);
     sakd_tensor_shape_str(weight, sw, sizeof sw);
-    if (in->ndim != 4 || weight->ndim != 4)
+    if (in->ndim != 4)
+        return sakd_error(SAKD_ERR_ARG, "%s: input '%s' has shape %s, expected [N, Cin, H, W]", op,
+                          in->name, si);
+    if (weight->ndim != 4)
         return sakd_error(SAKD_ERR_ARG,
-                          "%s: input '%s' %s must be [N, Cin, H, W] and weight '%s' %s "
-                          "[Cout, Cin, kh, kw]",
-                          op, in->name, si, weight->name, sw);
+                          "%s: weight '%s' has shape %s, expected [Cout, Cin, kh, kw]", op,
+                          weight->name, sw);
     if (in->shape[1] != weight->shape[1])
         return sakd_error(SAKD_ERR_ARG,
                           "%s: input '%s' %s has %zu channels, weight '%s' %s expects %zu", op,
@@ -258,13 +231,43 @@ static sakd_status im2col(sakd_ctx *ctx, const sakd_reduce_opts *ro, sakd_tensor
 {
     cl_kernel k;
     SAKD_TRY(sakd_kernel_get(ctx, "conv", ro->options, "conv2d_im2col", &k));
-    cl_ulong wo_ = ws->offset, io = in->offset;
-    return sakd_launch_1d(
-        ctx, k, g->K * nc * g->ho, 17,
-        (sakd_arg[]){SAKD_ARG(ws->buf), SAKD_ARG(wo_), SAKD_ARG(in->buf), SAKD_ARG(io),
-                     SAKD_ARG(n0), SAKD_ARG(nc), SAKD_ARG(a->cin), SAKD_ARG(a->h), SAKD_ARG(a->w),
-                     SAKD_ARG(a->kh), SAKD_ARG(a->kw), SAKD_ARG(a->sh), SAKD_ARG(a->sw),
-                     SAKD_ARG(a->ph), SAKD_ARG(a->pw), SAKD_ARG(a->ho), SAKD_ARG(a->wo)});
+    cl_ulong io = in->offset;
+    return SAKD_LAUNCH_1D(ctx, k, g->K * nc * g->ho, SAKD_ARG(ws->buf), SAKD_ULONG(ws->offset),
+                          SAKD_ARG(in->buf), SAKD_ARG(io), SAKD_ARG(n0), SAKD_ARG(nc),
+                          SAKD_ARG(a->cin), SAKD_ARG(a->h), SAKD_ARG(a->w), SAKD_ARG(a->kh),
+                          SAKD_ARG(a->kw), SAKD_ARG(a->sh), SAKD_ARG(a->sw), SAKD_ARG(a->ph),
+                          SAKD_ARG(a->pw), SAKD_ARG(a->ho), SAKD_ARG(a->wo));
+}
+
+/* The layout permutes between NCHW tensors and the channel-major chunks the GEMMs use, named for
+ * what they do (conv.cl's conv2d_out_fwd and conv2d_gout_bwd serve every permute). A chunk holds
+ * samples n0 … n0 + nc − 1 as [C, nc·P] at `off` in the workspace. */
+
+/* nchw[n0 + nl, c, p] = chunk[c, nl·P + p] (+ bias[c] when bias is not NULL). */
+static sakd_status nchw_from_chunk(sakd_ctx *ctx, const sakd_reduce_opts *ro,
+                                   const sakd_tensor *nchw, const sakd_tensor *ws, cl_ulong off,
+                                   const sakd_tensor *bias, size_t n0, size_t nc, size_t c,
+                                   size_t P)
+{
+    cl_kernel k;
+    SAKD_TRY(sakd_kernel_get(ctx, "conv", ro->options, "conv2d_out_fwd", &k));
+    const sakd_tensor *b = bias ? bias : nchw; /* any valid buffer when there is no bias */
+    return SAKD_LAUNCH_ROWS(ctx, k, P, nc * c, SAKD_ARG(nchw->buf), SAKD_ULONG(nchw->offset),
+                            SAKD_ARG(ws->buf), SAKD_ARG(off), SAKD_ARG(b->buf),
+                            SAKD_ULONG(b->offset), SAKD_INT(bias != NULL), SAKD_ULONG(n0),
+                            SAKD_ULONG(nc), SAKD_ULONG(c), SAKD_ULONG(P));
+}
+
+/* chunk[c, nl·P + p] = nchw[n0 + nl, c, p]. */
+static sakd_status chunk_from_nchw(sakd_ctx *ctx, const sakd_reduce_opts *ro, const sakd_tensor *ws,
+                                   cl_ulong off, const sakd_tensor *nchw, size_t n0, size_t nc,
+                                   size_t c, size_t P)
+{
+    cl_kernel k;
+    SAKD_TRY(sakd_kernel_get(ctx, "conv", ro->options, "conv2d_gout_bwd", &k));
+    return SAKD_LAUNCH_ROWS(ctx, k, P, c * nc, SAKD_ARG(ws->buf), SAKD_ARG(off),
+                            SAKD_ARG(nchw->buf), SAKD_ULONG(nchw->offset), SAKD_ULONG(n0),
+                            SAKD_ULONG(nc), SAKD_ULONG(c), SAKD_ULONG(P));
 }
 
 sakd_status sakd_conv2d_forward(sakd_tensor *out, sakd_tensor *workspace, const sakd_tensor *in,
@@ -274,9 +277,9 @@ sakd_status sakd_conv2d_forward(sakd_tensor *out, sakd_tensor *workspace, const 
     const char *op = "conv2d_forward";
     conv_geom g;
     SAKD_TRY(conv_geometry(op, in, weight, workspace, p, &g));
-    SAKD_TRY(check_shape(op, "output", out, 4, (size_t[]){g.n, g.cout, g.ho, g.wo}));
+    SAKD_TRY(sakd_tensor_require_shape(op, "output", out, 4, (size_t[]){g.n, g.cout, g.ho, g.wo}));
     if (bias)
-        SAKD_TRY(check_shape(op, "bias", bias, 1, &g.cout));
+        SAKD_TRY(sakd_tensor_require_shape(op, "bias", bias, 1, &g.cout));
     sakd_ctx *ctx = in->ctx;
     if (sakd_host_active(ctx)) {
         sakd_conv_host_geom hg = host_geom(&g, p);
@@ -288,15 +291,10 @@ sakd_status sakd_conv2d_forward(sakd_tensor *out, sakd_tensor *workspace, const 
     }
     sakd_reduce_opts ro = sakd_reduce_options(ctx);
     conv_args a = kernel_sizes(&g, p);
-    cl_kernel kout;
-    SAKD_TRY(sakd_kernel_get(ctx, "conv", ro.options, "conv2d_out_fwd", &kout));
-    cl_int has_bias = bias != NULL;
-    const sakd_tensor *b = bias ? bias : weight; /* any valid buffer when there is no bias */
-    cl_ulong yo = out->offset, bo = b->offset;
     for (size_t n0 = 0; n0 < g.n; n0 += g.nc) {
-        cl_ulong nc = g.n - n0 < g.nc ? g.n - n0 : g.nc, n0_ = n0;
+        cl_ulong nc = g.n - n0 < g.nc ? g.n - n0 : g.nc;
         size_t ncp = nc * g.P;
-        SAKD_TRY(im2col(ctx, &ro, workspace, in, &g, &a, n0_, nc));
+        SAKD_TRY(im2col(ctx, &ro, workspace, in, &g, &a, n0, nc));
         cl_ulong tmp_off = workspace->offset + g.K * ncp;
         if (!bias && g.P >= DIRECT_NCHW_MIN_P) {
             /* y[n0 + nl] as [Cout, P] = W[Cout, K] · cols[K, nl·P … (nl + 1)·P): one batched
@@ -312,11 +310,7 @@ sakd_status sakd_conv2d_forward(sakd_tensor *out, sakd_tensor *workspace, const 
                            (sakd_mat){weight->buf, weight->offset, g.K},
                            (sakd_mat){workspace->buf, workspace->offset, ncp}, 0.0f,
                            (sakd_mat){workspace->buf, tmp_off, ncp}));
-        SAKD_TRY(sakd_launch_rows(
-            ctx, kout, g.P, nc * g.cout, 11,
-            (sakd_arg[]){SAKD_ARG(out->buf), SAKD_ARG(yo), SAKD_ARG(workspace->buf),
-                         SAKD_ARG(tmp_off), SAKD_ARG(b->buf), SAKD_ARG(bo), SAKD_ARG(has_bias),
-                         SAKD_ARG(n0_), SAKD_ARG(nc), SAKD_ARG(a.cout), SAKD_ARG(a.P)}));
+        SAKD_TRY(nchw_from_chunk(ctx, &ro, out, workspace, tmp_off, bias, n0, nc, g.cout, g.P));
     }
     return SAKD_OK;
 }
@@ -382,13 +376,7 @@ static sakd_status backward_as_conv(sakd_tensor *grad_in, sakd_tensor *grad_weig
         }
     } else {
         /* xperm[Cin, nc·H·W] after the columns, then S slices of the reduction */
-        cl_kernel kperm;
-        SAKD_TRY(sakd_kernel_get(ctx, "conv", ro.options, "conv2d_gout_bwd", &kperm));
-        cl_ulong io = in->offset, n0_ = n0, nc_ = nc, ci_ = g->cin, hw_ = hw;
-        SAKD_TRY(sakd_launch_rows(ctx, kperm, hw, g->cin * nc, 8,
-                                  (sakd_arg[]){SAKD_ARG(workspace->buf), SAKD_ARG(after),
-                                               SAKD_ARG(in->buf), SAKD_ARG(io), SAKD_ARG(n0_),
-                                               SAKD_ARG(nc_), SAKD_ARG(ci_), SAKD_ARG(hw_)}));
+        SAKD_TRY(chunk_from_nchw(ctx, &ro, workspace, after, in, n0, nc, g->cin, hw));
         size_t ncp = nc * hw;
         S = ncp / SPLITK_MIN_COLS < SPLITK_MAX ? ncp / SPLITK_MIN_COLS : SPLITK_MAX;
         if (S < 1)
@@ -407,13 +395,12 @@ static sakd_status backward_as_conv(sakd_tensor *grad_in, sakd_tensor *grad_weig
     }
     cl_kernel ksum;
     SAKD_TRY(sakd_kernel_get(ctx, "conv", ro.options, "conv2d_splitk_sum_flip", &ksum));
-    cl_ulong gwo = grad_weight->offset, S_ = S, co = g->cout, ci = g->cin, kh = g->kh, kw = g->kw;
+    cl_ulong gwo = grad_weight->offset;
     cl_int acc = n0 != 0;
-    SAKD_TRY(sakd_launch_1d(ctx, ksum, g->cout * g->K, 10,
-                            (sakd_arg[]){SAKD_ARG(grad_weight->buf), SAKD_ARG(gwo),
-                                         SAKD_ARG(workspace->buf), SAKD_ARG(part_off), SAKD_ARG(S_),
-                                         SAKD_ARG(co), SAKD_ARG(ci), SAKD_ARG(kh), SAKD_ARG(kw),
-                                         SAKD_ARG(acc)}));
+    SAKD_TRY(SAKD_LAUNCH_1D(ctx, ksum, g->cout * g->K, SAKD_ARG(grad_weight->buf), SAKD_ARG(gwo),
+                            SAKD_ARG(workspace->buf), SAKD_ARG(part_off), SAKD_ULONG(S),
+                            SAKD_ULONG(g->cout), SAKD_ULONG(g->cin), SAKD_ULONG(g->kh),
+                            SAKD_ULONG(g->kw), SAKD_ARG(acc)));
     *done = 1;
     if (!grad_in)
         return SAKD_OK;
@@ -422,11 +409,9 @@ static sakd_status backward_as_conv(sakd_tensor *grad_in, sakd_tensor *grad_weig
     cl_ulong wt_off = split_off;
     cl_kernel kf;
     SAKD_TRY(sakd_kernel_get(ctx, "conv", ro.options, "conv2d_weight_flip", &kf));
-    cl_ulong wo_ = weight->offset;
-    SAKD_TRY(sakd_launch_1d(ctx, kf, g->cout * g->K, 8,
-                            (sakd_arg[]){SAKD_ARG(workspace->buf), SAKD_ARG(wt_off),
-                                         SAKD_ARG(weight->buf), SAKD_ARG(wo_), SAKD_ARG(co),
-                                         SAKD_ARG(ci), SAKD_ARG(kh), SAKD_ARG(kw)}));
+    SAKD_TRY(SAKD_LAUNCH_1D(ctx, kf, g->cout * g->K, SAKD_ARG(workspace->buf), SAKD_ARG(wt_off),
+                            SAKD_ARG(weight->buf), SAKD_ULONG(weight->offset), SAKD_ULONG(g->cout),
+                            SAKD_ULONG(g->cin), SAKD_ULONG(g->kh), SAKD_ULONG(g->kw)));
     if (direct) {
         /* gx[n0 + nl] as [Cin, H·W] = Wt[Cin, Cout·KH·KW] · gyc[·, nl·H·W … (nl + 1)·H·W) */
         return sakd_gemm_batched(
@@ -438,15 +423,7 @@ static sakd_status backward_as_conv(sakd_tensor *grad_in, sakd_tensor *grad_weig
     SAKD_TRY(sakd_gemm(ctx, 0, 0, g->cin, nc * hw, kt, 1.0f, (sakd_mat){workspace->buf, wt_off, kt},
                        (sakd_mat){workspace->buf, gyc_off, nc * hw}, 0.0f,
                        (sakd_mat){workspace->buf, after, nc * hw}));
-    cl_kernel kout;
-    SAKD_TRY(sakd_kernel_get(ctx, "conv", ro.options, "conv2d_out_fwd", &kout));
-    cl_ulong gxo = grad_in->offset, n0_ = n0, nc_ = nc, hw_ = hw;
-    cl_int no_bias = 0;
-    return sakd_launch_rows(
-        ctx, kout, hw, nc * g->cin, 11,
-        (sakd_arg[]){SAKD_ARG(grad_in->buf), SAKD_ARG(gxo), SAKD_ARG(workspace->buf),
-                     SAKD_ARG(after), SAKD_ARG(weight->buf), SAKD_ARG(wo_), SAKD_ARG(no_bias),
-                     SAKD_ARG(n0_), SAKD_ARG(nc_), SAKD_ARG(ci), SAKD_ARG(hw_)});
+    return nchw_from_chunk(ctx, &ro, grad_in, workspace, after, NULL, n0, nc, g->cin, hw);
 }
 
 sakd_status sakd_conv2d_backward(sakd_tensor *grad_in, sakd_tensor *grad_weight,
@@ -457,12 +434,15 @@ sakd_status sakd_conv2d_backward(sakd_tensor *grad_in, sakd_tensor *grad_weight,
     const char *op = "conv2d_backward";
     conv_geom g;
     SAKD_TRY(conv_geometry(op, in, weight, workspace, p, &g));
-    SAKD_TRY(check_shape(op, "grad_out", grad_out, 4, (size_t[]){g.n, g.cout, g.ho, g.wo}));
-    SAKD_TRY(check_shape(op, "grad_weight", grad_weight, 4, (size_t[]){g.cout, g.cin, g.kh, g.kw}));
+    SAKD_TRY(sakd_tensor_require_shape(op, "grad_out", grad_out, 4,
+                                       (size_t[]){g.n, g.cout, g.ho, g.wo}));
+    SAKD_TRY(sakd_tensor_require_shape(op, "grad_weight", grad_weight, 4,
+                                       (size_t[]){g.cout, g.cin, g.kh, g.kw}));
     if (grad_in)
-        SAKD_TRY(check_shape(op, "grad_in", grad_in, 4, (size_t[]){g.n, g.cin, g.h, g.w}));
+        SAKD_TRY(
+            sakd_tensor_require_shape(op, "grad_in", grad_in, 4, (size_t[]){g.n, g.cin, g.h, g.w}));
     if (grad_bias)
-        SAKD_TRY(check_shape(op, "grad_bias", grad_bias, 1, &g.cout));
+        SAKD_TRY(sakd_tensor_require_shape(op, "grad_bias", grad_bias, 1, &g.cout));
     sakd_ctx *ctx = in->ctx;
     if (sakd_host_active(ctx)) {
         sakd_conv_host_geom hg = host_geom(&g, p);
@@ -482,17 +462,15 @@ sakd_status sakd_conv2d_backward(sakd_tensor *grad_in, sakd_tensor *grad_weight,
         cl_kernel kb;
         SAKD_TRY(sakd_reduce_kernel(ctx, "conv", "conv2d_bias_bwd", &ro, &kb));
         cl_ulong gbo = grad_bias->offset, n = g.n;
-        SAKD_TRY(sakd_launch_groups(ctx, kb, "conv2d_bias_bwd", g.cout, ro.wg, 7,
-                                    (sakd_arg[]){SAKD_ARG(grad_bias->buf), SAKD_ARG(gbo),
-                                                 SAKD_ARG(grad_out->buf), SAKD_ARG(gyo),
-                                                 SAKD_ARG(n), SAKD_ARG(a.cout), SAKD_ARG(a.P)}));
+        SAKD_TRY(SAKD_LAUNCH_GROUPS(ctx, kb, g.cout, ro.wg, SAKD_ARG(grad_bias->buf), SAKD_ARG(gbo),
+                                    SAKD_ARG(grad_out->buf), SAKD_ARG(gyo), SAKD_ARG(n),
+                                    SAKD_ARG(a.cout), SAKD_ARG(a.P)));
     }
 
-    cl_kernel kperm, kcol;
-    SAKD_TRY(sakd_kernel_get(ctx, "conv", ro.options, "conv2d_gout_bwd", &kperm));
+    cl_kernel kcol;
     SAKD_TRY(sakd_kernel_get(ctx, "conv", ro.options, "conv2d_col2im", &kcol));
     for (size_t n0 = 0; n0 < g.n; n0 += g.nc) {
-        cl_ulong nc = g.n - n0 < g.nc ? g.n - n0 : g.nc, n0_ = n0;
+        cl_ulong nc = g.n - n0 < g.nc ? g.n - n0 : g.nc;
         int done;
         SAKD_TRY(backward_as_conv(grad_in, grad_weight, workspace, grad_out, in, weight, &g, p, n0,
                                   nc, &done));
@@ -501,12 +479,8 @@ sakd_status sakd_conv2d_backward(sakd_tensor *grad_in, sakd_tensor *grad_weight,
         size_t ncp = nc * g.P;
         cl_ulong cols_off = workspace->offset, gp_off = workspace->offset + g.K * ncp;
         /* gperm [Cout, nc·P] from grad_out's NCHW chunk */
-        SAKD_TRY(
-            sakd_launch_rows(ctx, kperm, g.P, g.cout * nc, 8,
-                             (sakd_arg[]){SAKD_ARG(workspace->buf), SAKD_ARG(gp_off),
-                                          SAKD_ARG(grad_out->buf), SAKD_ARG(gyo), SAKD_ARG(n0_),
-                                          SAKD_ARG(nc), SAKD_ARG(a.cout), SAKD_ARG(a.P)}));
-        SAKD_TRY(im2col(ctx, &ro, workspace, in, &g, &a, n0_, nc));
+        SAKD_TRY(chunk_from_nchw(ctx, &ro, workspace, gp_off, grad_out, n0, nc, g.cout, g.P));
+        SAKD_TRY(im2col(ctx, &ro, workspace, in, &g, &a, n0, nc));
         /* grad W[Cout, K] (+)= gperm[Cout, nc·P] · cols[K, nc·P]^T, chunks in ascending order;
          * the reduction over nc·P is split into S slices summed in order. */
         size_t S = ncp / SPLITK_MIN_COLS < SPLITK_MAX ? ncp / SPLITK_MIN_COLS : SPLITK_MAX;
@@ -529,12 +503,11 @@ sakd_status sakd_conv2d_backward(sakd_tensor *grad_in, sakd_tensor *grad_weight,
                                    (sakd_mat){workspace->buf, part_off, g.K}));
             cl_kernel ksum;
             SAKD_TRY(sakd_kernel_get(ctx, "conv", ro.options, "conv2d_splitk_sum", &ksum));
-            cl_ulong gwo = grad_weight->offset, n_ = wn, S_ = S;
+            cl_ulong gwo = grad_weight->offset;
             cl_int acc = n0 != 0;
-            SAKD_TRY(sakd_launch_1d(ctx, ksum, wn, 7,
-                                    (sakd_arg[]){SAKD_ARG(grad_weight->buf), SAKD_ARG(gwo),
-                                                 SAKD_ARG(workspace->buf), SAKD_ARG(part_off),
-                                                 SAKD_ARG(n_), SAKD_ARG(S_), SAKD_ARG(acc)}));
+            SAKD_TRY(SAKD_LAUNCH_1D(ctx, ksum, wn, SAKD_ARG(grad_weight->buf), SAKD_ARG(gwo),
+                                    SAKD_ARG(workspace->buf), SAKD_ARG(part_off), SAKD_ULONG(wn),
+                                    SAKD_ULONG(S), SAKD_ARG(acc)));
         }
         if (!grad_in)
             continue;
@@ -544,13 +517,12 @@ sakd_status sakd_conv2d_backward(sakd_tensor *grad_in, sakd_tensor *grad_weight,
                            (sakd_mat){workspace->buf, gp_off, ncp}, 0.0f,
                            (sakd_mat){workspace->buf, cols_off, ncp}));
         cl_ulong gxo = grad_in->offset;
-        SAKD_TRY(sakd_launch_rows(
-            ctx, kcol, g.w, nc * g.cin * g.h, 17,
-            (sakd_arg[]){SAKD_ARG(grad_in->buf), SAKD_ARG(gxo), SAKD_ARG(workspace->buf),
-                         SAKD_ARG(cols_off), SAKD_ARG(n0_), SAKD_ARG(nc), SAKD_ARG(a.cin),
-                         SAKD_ARG(a.h), SAKD_ARG(a.w), SAKD_ARG(a.kh), SAKD_ARG(a.kw),
-                         SAKD_ARG(a.sh), SAKD_ARG(a.sw), SAKD_ARG(a.ph), SAKD_ARG(a.pw),
-                         SAKD_ARG(a.ho), SAKD_ARG(a.wo)}));
+        SAKD_TRY(SAKD_LAUNCH_ROWS(ctx, kcol, g.w, nc * g.cin * g.h, SAKD_ARG(grad_in->buf),
+                                  SAKD_ARG(gxo), SAKD_ARG(workspace->buf), SAKD_ARG(cols_off),
+                                  SAKD_ULONG(n0), SAKD_ARG(nc), SAKD_ARG(a.cin), SAKD_ARG(a.h),
+                                  SAKD_ARG(a.w), SAKD_ARG(a.kh), SAKD_ARG(a.kw), SAKD_ARG(a.sh),
+                                  SAKD_ARG(a.sw), SAKD_ARG(a.ph), SAKD_ARG(a.pw), SAKD_ARG(a.ho),
+                                  SAKD_ARG(a.wo)));
     }
     return SAKD_OK;
 }

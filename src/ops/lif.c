@@ -63,8 +63,8 @@ sakd_status sakd_lif_cache_download_spikes(const sakd_lif_cache *cache, uint8_t 
 }
 
 /* Validates the parameters, T against x's leading dimension, and the cache's size. */
-static sakd_status check_common(const char *op, const sakd_tensor *x, const sakd_lif_cache *c,
-                                size_t T, const sakd_lif_params *p)
+static sakd_status check_common(const char *op, const char *x_role, const sakd_tensor *x,
+                                const sakd_lif_cache *c, size_t T, const sakd_lif_params *p)
 {
     if (!p)
         return sakd_error(SAKD_ERR_ARG, "%s: no parameters", op);
@@ -75,14 +75,17 @@ static sakd_status check_common(const char *op, const sakd_tensor *x, const sakd
     if (!isfinite(p->decay) || !isfinite(p->threshold) || !isfinite(p->alpha))
         return sakd_error(SAKD_ERR_ARG, "%s: decay, threshold and alpha must be finite", op);
     if (T == 0 || T > 0xffffffffu || x->shape[0] % T != 0)
-        return sakd_error(SAKD_ERR_ARG, "%s: '%s' has %zu rows, not a multiple of T = %zu", op,
-                          x->name, x->shape[0], T);
-    if (!c || !c->h.buf || !c->spikes)
-        return sakd_error(SAKD_ERR_ARG, "%s: the cache has no buffers", op);
-    size_t n = sakd_tensor_numel(x);
-    if (sakd_tensor_numel(&c->h) != n || c->n != n)
-        return sakd_error(SAKD_ERR_ARG, "%s: cache '%s' holds %zu elements but '%s' has %zu", op,
-                          c->h.name, c->n, x->name, n);
+        return sakd_error(SAKD_ERR_ARG, "%s: %s '%s' has %zu rows, not a multiple of T = %zu", op,
+                          x_role, x->name, x->shape[0], T);
+    SAKD_TRY(sakd_tensor_require_same_numel(op, "cache", c ? &c->h : NULL, x_role, x));
+    if (!c->spikes)
+        return sakd_error(SAKD_ERR_ARG, "%s: cache '%s' is missing its spike record (no buffer)",
+                          op, c->h.name);
+    if (c->n != sakd_tensor_numel(x))
+        return sakd_error(SAKD_ERR_ARG,
+                          "%s: cache '%s' has a spike record of %zu elements, expected %zu (those "
+                          "of %s '%s')",
+                          op, c->h.name, c->n, sakd_tensor_numel(x), x_role, x->name);
     return SAKD_OK;
 }
 
@@ -103,35 +106,33 @@ static sakd_status lif_kernel(sakd_ctx *ctx, const sakd_lif_params *p, const cha
 sakd_status sakd_lif_forward(sakd_tensor *s, sakd_lif_cache *cache, const sakd_tensor *x, size_t T,
                              const sakd_lif_params *params)
 {
-    SAKD_TRY(sakd_tensor_require_same_shape("lif_forward", s, x));
-    SAKD_TRY(check_common("lif_forward", x, cache, T, params));
+    SAKD_TRY(sakd_tensor_require_same_shape("lif_forward", "spikes", s, "input", x));
+    SAKD_TRY(check_common("lif_forward", "input", x, cache, T, params));
     cl_kernel k;
     SAKD_TRY(lif_kernel(x->ctx, params, "lif_fwd", &k));
     cl_ulong so = s->offset, ho = cache->h.offset, ro = cache->spikes_offset, xo = x->offset;
     cl_ulong n = sakd_tensor_numel(x) / T;
     cl_uint t = (cl_uint)T;
     cl_float decay = params->decay, vth = params->threshold;
-    return sakd_launch_1d(x->ctx, k, (size_t)n, 12,
-                          (sakd_arg[]){SAKD_ARG(s->buf), SAKD_ARG(so), SAKD_ARG(cache->h.buf),
-                                       SAKD_ARG(ho), SAKD_ARG(cache->spikes), SAKD_ARG(ro),
-                                       SAKD_ARG(x->buf), SAKD_ARG(xo), SAKD_ARG(n), SAKD_ARG(t),
-                                       SAKD_ARG(decay), SAKD_ARG(vth)});
+    return SAKD_LAUNCH_1D(x->ctx, k, (size_t)n, SAKD_ARG(s->buf), SAKD_ARG(so),
+                          SAKD_ARG(cache->h.buf), SAKD_ARG(ho), SAKD_ARG(cache->spikes),
+                          SAKD_ARG(ro), SAKD_ARG(x->buf), SAKD_ARG(xo), SAKD_ARG(n), SAKD_ARG(t),
+                          SAKD_ARG(decay), SAKD_ARG(vth));
 }
 
 sakd_status sakd_lif_backward(sakd_tensor *gx, const sakd_lif_cache *cache, const sakd_tensor *gs,
                               size_t T, const sakd_lif_params *params)
 {
-    SAKD_TRY(sakd_tensor_require_same_shape("lif_backward", gx, gs));
-    SAKD_TRY(check_common("lif_backward", gs, cache, T, params));
+    SAKD_TRY(sakd_tensor_require_same_shape("lif_backward", "grad_in", gx, "grad_out", gs));
+    SAKD_TRY(check_common("lif_backward", "grad_out", gs, cache, T, params));
     cl_kernel k;
     SAKD_TRY(lif_kernel(gs->ctx, params, "lif_bwd", &k));
     cl_ulong go = gx->offset, ho = cache->h.offset, ro = cache->spikes_offset, so = gs->offset;
     cl_ulong n = sakd_tensor_numel(gs) / T;
     cl_uint t = (cl_uint)T;
     cl_float decay = params->decay, vth = params->threshold, alpha = params->alpha;
-    return sakd_launch_1d(gs->ctx, k, (size_t)n, 13,
-                          (sakd_arg[]){SAKD_ARG(gx->buf), SAKD_ARG(go), SAKD_ARG(cache->h.buf),
-                                       SAKD_ARG(ho), SAKD_ARG(cache->spikes), SAKD_ARG(ro),
-                                       SAKD_ARG(gs->buf), SAKD_ARG(so), SAKD_ARG(n), SAKD_ARG(t),
-                                       SAKD_ARG(decay), SAKD_ARG(vth), SAKD_ARG(alpha)});
+    return SAKD_LAUNCH_1D(gs->ctx, k, (size_t)n, SAKD_ARG(gx->buf), SAKD_ARG(go),
+                          SAKD_ARG(cache->h.buf), SAKD_ARG(ho), SAKD_ARG(cache->spikes),
+                          SAKD_ARG(ro), SAKD_ARG(gs->buf), SAKD_ARG(so), SAKD_ARG(n), SAKD_ARG(t),
+                          SAKD_ARG(decay), SAKD_ARG(vth), SAKD_ARG(alpha));
 }

@@ -5,20 +5,12 @@
 #include "ops/gemm.h"
 #include "runtime/program.h"
 
-static sakd_status present(const char *op, const char *role, const sakd_tensor *t)
-{
-    if (!t || !t->buf)
-        return sakd_error(SAKD_ERR_ARG, "%s: %s%s%s%s is missing (NULL buffer)", op, role,
-                          t ? " '" : "", t ? t->name : "", t ? "'" : "");
-    return SAKD_OK;
-}
-
 /* Rows (shape[0]) and columns (the rest flattened) of t; expects rows = want_rows (unless
  * want_rows is 0) and cols = want_cols (unless 0). */
 static sakd_status matrix(const char *op, const char *role, const sakd_tensor *t, size_t want_rows,
                           size_t want_cols, size_t *rows, size_t *cols)
 {
-    SAKD_TRY(present(op, role, t));
+    SAKD_TRY(sakd_tensor_require(op, role, t));
     char s[96];
     sakd_tensor_shape_str(t, s, sizeof s);
     if (t->ndim < 1 || t->shape[0] == 0)
@@ -37,8 +29,8 @@ static sakd_status matrix(const char *op, const char *role, const sakd_tensor *t
 static sakd_status linear_sizes(const char *op, const sakd_tensor *in, const sakd_tensor *weight,
                                 size_t *n, size_t *nin, size_t *nout)
 {
-    SAKD_TRY(present(op, "input", in));
-    SAKD_TRY(present(op, "weight", weight));
+    SAKD_TRY(sakd_tensor_require(op, "input", in));
+    SAKD_TRY(sakd_tensor_require(op, "weight", weight));
     char s[96];
     sakd_tensor_shape_str(weight, s, sizeof s);
     if (weight->ndim != 2)
@@ -61,10 +53,10 @@ sakd_status sakd_linear_forward(sakd_tensor *out, const sakd_tensor *in, const s
     if (bias) {
         cl_kernel k;
         SAKD_TRY(sakd_kernel_get(ctx, "linear", NULL, "linear_bias_fwd", &k));
-        cl_ulong yo = out->offset, bo = bias->offset, n_ = n, o_ = nout;
-        SAKD_TRY(sakd_launch_1d(ctx, k, n * nout, 6,
-                                (sakd_arg[]){SAKD_ARG(out->buf), SAKD_ARG(yo), SAKD_ARG(bias->buf),
-                                             SAKD_ARG(bo), SAKD_ARG(n_), SAKD_ARG(o_)}));
+        cl_ulong yo = out->offset, bo = bias->offset;
+        SAKD_TRY(SAKD_LAUNCH_1D(ctx, k, n * nout, SAKD_ARG(out->buf), SAKD_ARG(yo),
+                                SAKD_ARG(bias->buf), SAKD_ARG(bo), SAKD_ULONG(n),
+                                SAKD_ULONG(nout)));
     }
     /* y[N, out] = x[N, in] · W[out, in]^T (+ y holding the bias) */
     return sakd_gemm(ctx, 0, 1, n, nout, nin, 1.0f, (sakd_mat){in->buf, in->offset, nin},
@@ -80,13 +72,7 @@ sakd_status sakd_linear_backward(sakd_tensor *grad_in, sakd_tensor *grad_weight,
     size_t n, nin, nout, r, c;
     SAKD_TRY(linear_sizes(op, in, weight, &n, &nin, &nout));
     SAKD_TRY(matrix(op, "grad_out", grad_out, n, nout, &r, &c));
-    SAKD_TRY(present(op, "grad_weight", grad_weight));
-    if (grad_weight->ndim != 2 || grad_weight->shape[0] != nout || grad_weight->shape[1] != nin) {
-        char s[96];
-        sakd_tensor_shape_str(grad_weight, s, sizeof s);
-        return sakd_error(SAKD_ERR_ARG, "%s: grad_weight '%s' has shape %s, expected [%zu, %zu]",
-                          op, grad_weight->name, s, nout, nin);
-    }
+    SAKD_TRY(sakd_tensor_require_shape(op, "grad_weight", grad_weight, 2, (size_t[]){nout, nin}));
     if (grad_in)
         SAKD_TRY(matrix(op, "grad_in", grad_in, n, nin, &r, &c));
     if (grad_bias)
@@ -104,11 +90,10 @@ sakd_status sakd_linear_backward(sakd_tensor *grad_in, sakd_tensor *grad_weight,
     if (grad_bias) {
         cl_kernel k;
         SAKD_TRY(sakd_kernel_get(ctx, "linear", NULL, "linear_bias_bwd", &k));
-        cl_ulong gbo = grad_bias->offset, gyo = grad_out->offset, n_ = n, o_ = nout;
-        SAKD_TRY(sakd_launch_1d(ctx, k, nout, 6,
-                                (sakd_arg[]){SAKD_ARG(grad_bias->buf), SAKD_ARG(gbo),
-                                             SAKD_ARG(grad_out->buf), SAKD_ARG(gyo), SAKD_ARG(n_),
-                                             SAKD_ARG(o_)}));
+        cl_ulong gbo = grad_bias->offset, gyo = grad_out->offset;
+        SAKD_TRY(SAKD_LAUNCH_1D(ctx, k, nout, SAKD_ARG(grad_bias->buf), SAKD_ARG(gbo),
+                                SAKD_ARG(grad_out->buf), SAKD_ARG(gyo), SAKD_ULONG(n),
+                                SAKD_ULONG(nout)));
     }
     return SAKD_OK;
 }

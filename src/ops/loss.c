@@ -11,42 +11,9 @@
  * summation order (and the result) is the same on every device. */
 #define LOSS_MAX_CHUNKS 1024
 
-static sakd_status check_tensor(const char *op, const char *role, const sakd_tensor *t)
-{
-    if (!t || !t->buf)
-        return sakd_error(SAKD_ERR_ARG, "%s: tensor '%s' is NULL or has no buffer", op,
-                          t ? t->name : role);
-    return SAKD_OK;
-}
-
-static int same_shape(const sakd_tensor *a, const sakd_tensor *b)
-{
-    if (a->ndim != b->ndim)
-        return 0;
-    for (int i = 0; i < a->ndim; i++)
-        if (a->shape[i] != b->shape[i])
-            return 0;
-    return 1;
-}
-
-static sakd_status check_same(const char *op, const sakd_tensor *a, const sakd_tensor *b)
-{
-    if (same_shape(a, b))
-        return SAKD_OK;
-    char sa[96], sb[96];
-    sakd_tensor_shape_str(a, sa, sizeof sa);
-    sakd_tensor_shape_str(b, sb, sizeof sb);
-    return sakd_error(SAKD_ERR_ARG, "%s: '%s' has shape %s but '%s' has shape %s", op, a->name, sa,
-                      b->name, sb);
-}
-
 static sakd_status check_scalar(const char *op, const sakd_tensor *loss)
 {
-    SAKD_TRY(check_tensor(op, "loss", loss));
-    if (sakd_tensor_numel(loss) != 1)
-        return sakd_error(SAKD_ERR_ARG, "%s: loss tensor '%s' has %zu elements, not 1", op,
-                          loss->name, sakd_tensor_numel(loss));
-    return SAKD_OK;
+    return sakd_tensor_require_numel(op, "loss", loss, 1);
 }
 
 static sakd_status check_tau(const char *op, float tau)
@@ -58,20 +25,21 @@ static sakd_status check_tau(const char *op, float tau)
 }
 
 /* Feature layout [B, C, H, W] or [B, C] as (B, C, HW). */
-static sakd_status feat_dims(const char *op, const sakd_tensor *x, cl_ulong *B, cl_ulong *C,
-                             cl_ulong *HW)
+static sakd_status feat_dims(const char *op, const char *role, const sakd_tensor *x, cl_ulong *B,
+                             cl_ulong *C, cl_ulong *HW)
 {
+    SAKD_TRY(sakd_tensor_require(op, role, x));
     if (x->ndim != 2 && x->ndim != 4) {
         char s[96];
         sakd_tensor_shape_str(x, s, sizeof s);
-        return sakd_error(SAKD_ERR_ARG, "%s: '%s' has shape %s; expected [B, C, H, W] or [B, C]",
-                          op, x->name, s);
+        return sakd_error(SAKD_ERR_ARG, "%s: %s '%s' has shape %s, expected [B, C, H, W] or [B, C]",
+                          op, role, x->name, s);
     }
     *B = x->shape[0];
     *C = x->shape[1];
     *HW = x->ndim == 4 ? (cl_ulong)(x->shape[2] * x->shape[3]) : 1;
     if (*B == 0 || *C == 0 || *HW == 0)
-        return sakd_error(SAKD_ERR_ARG, "%s: '%s' is empty", op, x->name);
+        return sakd_error(SAKD_ERR_ARG, "%s: %s '%s' is empty", op, role, x->name);
     return SAKD_OK;
 }
 
@@ -84,9 +52,8 @@ static sakd_status sum_final(sakd_tensor *loss, cl_mem part, size_t part_bytes, 
     if (st == SAKD_OK) {
         cl_ulong lo = loss->offset;
         cl_int take_sqrt = 0;
-        st = sakd_launch_1d(loss->ctx, k, 1, 6,
-                            (sakd_arg[]){SAKD_ARG(loss->buf), SAKD_ARG(lo), SAKD_ARG(part),
-                                         SAKD_ARG(m), SAKD_ARG(scale), SAKD_ARG(take_sqrt)});
+        st = SAKD_LAUNCH_1D(loss->ctx, k, 1, SAKD_ARG(loss->buf), SAKD_ARG(lo), SAKD_ARG(part),
+                            SAKD_ARG(m), SAKD_ARG(scale), SAKD_ARG(take_sqrt));
     }
     sakd_buffer_free(loss->ctx, part, part_bytes);
     return st;
@@ -106,14 +73,14 @@ static sakd_status check_labels(const char *op, const int *labels_host, size_t B
 
 static sakd_status check_logits(const char *op, const sakd_tensor *logits, cl_mem labels)
 {
-    SAKD_TRY(check_tensor(op, "logits", logits));
+    SAKD_TRY(sakd_tensor_require(op, "logits", logits));
     if (!labels)
-        return sakd_error(SAKD_ERR_ARG, "%s: the labels buffer is NULL", op);
+        return sakd_error(SAKD_ERR_ARG, "%s: labels are missing (NULL buffer)", op);
     if (logits->ndim != 2 || logits->shape[0] == 0 || logits->shape[1] == 0) {
         char s[96];
         sakd_tensor_shape_str(logits, s, sizeof s);
-        return sakd_error(SAKD_ERR_ARG, "%s: '%s' has shape %s; expected [B, K]", op, logits->name,
-                          s);
+        return sakd_error(SAKD_ERR_ARG, "%s: logits '%s' has shape %s, expected [B, K]", op,
+                          logits->name, s);
     }
     return SAKD_OK;
 }
@@ -133,9 +100,8 @@ sakd_status sakd_cross_entropy_forward(sakd_tensor *loss, const sakd_tensor *log
     SAKD_TRY(sakd_buffer_new(loss->ctx, "cross-entropy row losses", bytes, &rows));
     cl_ulong zo = logits->offset, lo = labels_off;
     sakd_status st =
-        sakd_launch_1d(loss->ctx, k, B, 7,
-                       (sakd_arg[]){SAKD_ARG(rows), SAKD_ARG(logits->buf), SAKD_ARG(zo),
-                                    SAKD_ARG(labels), SAKD_ARG(lo), SAKD_ARG(B), SAKD_ARG(K)});
+        SAKD_LAUNCH_1D(loss->ctx, k, B, SAKD_ARG(rows), SAKD_ARG(logits->buf), SAKD_ARG(zo),
+                       SAKD_ARG(labels), SAKD_ARG(lo), SAKD_ARG(B), SAKD_ARG(K));
     if (st != SAKD_OK) {
         sakd_buffer_free(loss->ctx, rows, bytes);
         return st;
@@ -148,33 +114,31 @@ sakd_status sakd_cross_entropy_backward(sakd_tensor *dlogits, const sakd_tensor 
                                         float weight)
 {
     const char *op = "cross_entropy_backward";
-    SAKD_TRY(check_tensor(op, "dlogits", dlogits));
+    SAKD_TRY(sakd_tensor_require(op, "dlogits", dlogits));
     SAKD_TRY(check_logits(op, logits, labels));
-    SAKD_TRY(check_same(op, dlogits, logits));
+    SAKD_TRY(sakd_tensor_require_same_shape(op, "dlogits", dlogits, "logits", logits));
     cl_ulong B = logits->shape[0], K = logits->shape[1];
     SAKD_TRY(check_labels(op, labels_host, B, K));
     cl_kernel k;
     SAKD_TRY(sakd_kernel_get(dlogits->ctx, "loss", NULL, "ce_bwd", &k));
     cl_ulong go = dlogits->offset, zo = logits->offset, lo = labels_off;
     float scale = (float)((double)weight / (double)B);
-    return sakd_launch_1d(dlogits->ctx, k, B, 9,
-                          (sakd_arg[]){SAKD_ARG(dlogits->buf), SAKD_ARG(go), SAKD_ARG(logits->buf),
-                                       SAKD_ARG(zo), SAKD_ARG(labels), SAKD_ARG(lo), SAKD_ARG(B),
-                                       SAKD_ARG(K), SAKD_ARG(scale)});
+    return SAKD_LAUNCH_1D(dlogits->ctx, k, B, SAKD_ARG(dlogits->buf), SAKD_ARG(go),
+                          SAKD_ARG(logits->buf), SAKD_ARG(zo), SAKD_ARG(labels), SAKD_ARG(lo),
+                          SAKD_ARG(B), SAKD_ARG(K), SAKD_ARG(scale));
 }
 
 /* Student and teacher of equal shape [B, ...]: B rows of K values. */
 static sakd_status check_pair_rows(const char *op, const sakd_tensor *s, const sakd_tensor *t,
                                    cl_ulong *B, cl_ulong *K)
 {
-    SAKD_TRY(check_tensor(op, "student", s));
-    SAKD_TRY(check_tensor(op, "teacher", t));
-    SAKD_TRY(check_same(op, s, t));
+    SAKD_TRY(sakd_tensor_require_same_shape(op, "teacher", t, "student", s));
     if (s->ndim < 2 || sakd_tensor_numel(s) == 0) {
         char sh[96];
         sakd_tensor_shape_str(s, sh, sizeof sh);
-        return sakd_error(SAKD_ERR_ARG, "%s: '%s' has shape %s; expected [B, ...] (2+ dims)", op,
-                          s->name, sh);
+        return sakd_error(SAKD_ERR_ARG,
+                          "%s: student '%s' has shape %s, expected [B, ...] (2+ dims)", op, s->name,
+                          sh);
     }
     *B = s->shape[0];
     *K = sakd_tensor_numel(s) / s->shape[0];
@@ -195,10 +159,9 @@ sakd_status sakd_softmax_kl_forward(sakd_tensor *loss, const sakd_tensor *studen
     size_t bytes = B * sizeof(float);
     SAKD_TRY(sakd_buffer_new(loss->ctx, "softmax-KL row losses", bytes, &rows));
     cl_ulong so = student->offset, to = teacher->offset;
-    sakd_status st = sakd_launch_1d(loss->ctx, k, B, 8,
-                                    (sakd_arg[]){SAKD_ARG(rows), SAKD_ARG(student->buf),
-                                                 SAKD_ARG(so), SAKD_ARG(teacher->buf), SAKD_ARG(to),
-                                                 SAKD_ARG(B), SAKD_ARG(K), SAKD_ARG(tau)});
+    sakd_status st = SAKD_LAUNCH_1D(loss->ctx, k, B, SAKD_ARG(rows), SAKD_ARG(student->buf),
+                                    SAKD_ARG(so), SAKD_ARG(teacher->buf), SAKD_ARG(to), SAKD_ARG(B),
+                                    SAKD_ARG(K), SAKD_ARG(tau));
     if (st != SAKD_OK) {
         sakd_buffer_free(loss->ctx, rows, bytes);
         return st;
@@ -211,31 +174,27 @@ sakd_status sakd_softmax_kl_backward(sakd_tensor *dstudent, const sakd_tensor *s
 {
     const char *op = "softmax_kl_backward";
     cl_ulong B, K;
-    SAKD_TRY(check_tensor(op, "dstudent", dstudent));
+    SAKD_TRY(sakd_tensor_require(op, "dstudent", dstudent));
     SAKD_TRY(check_pair_rows(op, student, teacher, &B, &K));
-    SAKD_TRY(check_same(op, dstudent, student));
+    SAKD_TRY(sakd_tensor_require_same_shape(op, "dstudent", dstudent, "student", student));
     SAKD_TRY(check_tau(op, tau));
     cl_kernel k;
     SAKD_TRY(sakd_kernel_get(dstudent->ctx, "loss", NULL, "softmax_kl_bwd", &k));
     cl_ulong go = dstudent->offset, so = student->offset, to = teacher->offset;
     float scale = (float)((double)weight * (double)tau / (double)B);
-    return sakd_launch_1d(dstudent->ctx, k, B, 10,
-                          (sakd_arg[]){SAKD_ARG(dstudent->buf), SAKD_ARG(go),
-                                       SAKD_ARG(student->buf), SAKD_ARG(so), SAKD_ARG(teacher->buf),
-                                       SAKD_ARG(to), SAKD_ARG(B), SAKD_ARG(K), SAKD_ARG(tau),
-                                       SAKD_ARG(scale)});
+    return SAKD_LAUNCH_1D(dstudent->ctx, k, B, SAKD_ARG(dstudent->buf), SAKD_ARG(go),
+                          SAKD_ARG(student->buf), SAKD_ARG(so), SAKD_ARG(teacher->buf),
+                          SAKD_ARG(to), SAKD_ARG(B), SAKD_ARG(K), SAKD_ARG(tau), SAKD_ARG(scale));
 }
 
 static sakd_status dist_forward(const char *op, sakd_tensor *loss, const sakd_tensor *s,
                                 const sakd_tensor *t, cl_int absolute)
 {
     SAKD_TRY(check_scalar(op, loss));
-    SAKD_TRY(check_tensor(op, "student", s));
-    SAKD_TRY(check_tensor(op, "teacher", t));
-    SAKD_TRY(check_same(op, s, t));
+    SAKD_TRY(sakd_tensor_require_same_shape(op, "teacher", t, "student", s));
     cl_ulong n = sakd_tensor_numel(s);
     if (n == 0)
-        return sakd_error(SAKD_ERR_ARG, "%s: '%s' is empty", op, s->name);
+        return sakd_error(SAKD_ERR_ARG, "%s: student '%s' is empty", op, s->name);
     cl_ulong G = n < LOSS_MAX_CHUNKS ? n : LOSS_MAX_CHUNKS;
     cl_ulong chunk = (n + G - 1) / G;
     G = (n + chunk - 1) / chunk;
@@ -245,10 +204,9 @@ static sakd_status dist_forward(const char *op, sakd_tensor *loss, const sakd_te
     size_t bytes = G * sizeof(float);
     SAKD_TRY(sakd_buffer_new(loss->ctx, "distance partial sums", bytes, &part));
     cl_ulong so = s->offset, to = t->offset;
-    sakd_status st = sakd_launch_1d(loss->ctx, k, G, 9,
-                                    (sakd_arg[]){SAKD_ARG(part), SAKD_ARG(s->buf), SAKD_ARG(so),
-                                                 SAKD_ARG(t->buf), SAKD_ARG(to), SAKD_ARG(n),
-                                                 SAKD_ARG(chunk), SAKD_ARG(G), SAKD_ARG(absolute)});
+    sakd_status st = SAKD_LAUNCH_1D(loss->ctx, k, G, SAKD_ARG(part), SAKD_ARG(s->buf), SAKD_ARG(so),
+                                    SAKD_ARG(t->buf), SAKD_ARG(to), SAKD_ARG(n), SAKD_ARG(chunk),
+                                    SAKD_ARG(G), SAKD_ARG(absolute));
     if (st != SAKD_OK) {
         sakd_buffer_free(loss->ctx, part, bytes);
         return st;
@@ -259,20 +217,17 @@ static sakd_status dist_forward(const char *op, sakd_tensor *loss, const sakd_te
 static sakd_status dist_backward(const char *op, sakd_tensor *ds, const sakd_tensor *s,
                                  const sakd_tensor *t, float weight, cl_int absolute)
 {
-    SAKD_TRY(check_tensor(op, "dstudent", ds));
-    SAKD_TRY(check_tensor(op, "student", s));
-    SAKD_TRY(check_tensor(op, "teacher", t));
-    SAKD_TRY(check_same(op, s, t));
-    SAKD_TRY(check_same(op, ds, s));
+    SAKD_TRY(sakd_tensor_require(op, "dstudent", ds));
+    SAKD_TRY(sakd_tensor_require_same_shape(op, "teacher", t, "student", s));
+    SAKD_TRY(sakd_tensor_require_same_shape(op, "dstudent", ds, "student", s));
     cl_ulong n = sakd_tensor_numel(s);
     cl_kernel k;
     SAKD_TRY(sakd_kernel_get(ds->ctx, "loss", NULL, "dist_bwd", &k));
     cl_ulong go = ds->offset, so = s->offset, to = t->offset;
     float scale = (float)((absolute ? 1.0 : 2.0) * (double)weight / (double)n);
-    return sakd_launch_1d(ds->ctx, k, n, 9,
-                          (sakd_arg[]){SAKD_ARG(ds->buf), SAKD_ARG(go), SAKD_ARG(s->buf),
-                                       SAKD_ARG(so), SAKD_ARG(t->buf), SAKD_ARG(to), SAKD_ARG(n),
-                                       SAKD_ARG(scale), SAKD_ARG(absolute)});
+    return SAKD_LAUNCH_1D(ds->ctx, k, n, SAKD_ARG(ds->buf), SAKD_ARG(go), SAKD_ARG(s->buf),
+                          SAKD_ARG(so), SAKD_ARG(t->buf), SAKD_ARG(to), SAKD_ARG(n),
+                          SAKD_ARG(scale), SAKD_ARG(absolute));
 }
 
 sakd_status sakd_mse_forward(sakd_tensor *loss, const sakd_tensor *student,
@@ -299,36 +254,23 @@ sakd_status sakd_l1_backward(sakd_tensor *dstudent, const sakd_tensor *student,
     return dist_backward("l1_backward", dstudent, student, teacher, weight, 1);
 }
 
-/* A vector tensor of exactly n elements. */
-static sakd_status check_vec(const char *op, const sakd_tensor *v, const char *role, cl_ulong n)
-{
-    SAKD_TRY(check_tensor(op, role, v));
-    if (sakd_tensor_numel(v) != n)
-        return sakd_error(SAKD_ERR_ARG, "%s: %s tensor '%s' has %zu elements, expected %llu", op,
-                          role, v->name, sakd_tensor_numel(v), (unsigned long long)n);
-    return SAKD_OK;
-}
-
 sakd_status sakd_feat_norm_forward(sakd_tensor *out, sakd_tensor *mean, sakd_tensor *rstd,
                                    const sakd_tensor *x)
 {
     const char *op = "feat_norm_forward";
     cl_ulong B, C, HW;
-    SAKD_TRY(check_tensor(op, "out", out));
-    SAKD_TRY(check_tensor(op, "x", x));
-    SAKD_TRY(feat_dims(op, x, &B, &C, &HW));
-    SAKD_TRY(check_same(op, out, x));
-    SAKD_TRY(check_vec(op, mean, "mean", C));
-    SAKD_TRY(check_vec(op, rstd, "rstd", C));
+    SAKD_TRY(sakd_tensor_require(op, "out", out));
+    SAKD_TRY(feat_dims(op, "x", x, &B, &C, &HW));
+    SAKD_TRY(sakd_tensor_require_same_shape(op, "out", out, "x", x));
+    SAKD_TRY(sakd_tensor_require_numel(op, "mean", mean, C));
+    SAKD_TRY(sakd_tensor_require_numel(op, "rstd", rstd, C));
     cl_kernel k;
     SAKD_TRY(sakd_kernel_get(out->ctx, "loss", NULL, "feat_norm_fwd", &k));
     cl_ulong yo = out->offset, mo = mean->offset, ro = rstd->offset, xo = x->offset;
     float eps = SAKD_FEAT_NORM_EPS;
-    return sakd_launch_1d(out->ctx, k, C, 12,
-                          (sakd_arg[]){SAKD_ARG(out->buf), SAKD_ARG(yo), SAKD_ARG(mean->buf),
-                                       SAKD_ARG(mo), SAKD_ARG(rstd->buf), SAKD_ARG(ro),
-                                       SAKD_ARG(x->buf), SAKD_ARG(xo), SAKD_ARG(B), SAKD_ARG(C),
-                                       SAKD_ARG(HW), SAKD_ARG(eps)});
+    return SAKD_LAUNCH_1D(out->ctx, k, C, SAKD_ARG(out->buf), SAKD_ARG(yo), SAKD_ARG(mean->buf),
+                          SAKD_ARG(mo), SAKD_ARG(rstd->buf), SAKD_ARG(ro), SAKD_ARG(x->buf),
+                          SAKD_ARG(xo), SAKD_ARG(B), SAKD_ARG(C), SAKD_ARG(HW), SAKD_ARG(eps));
 }
 
 sakd_status sakd_feat_norm_backward(sakd_tensor *dx, const sakd_tensor *dout,
@@ -336,53 +278,41 @@ sakd_status sakd_feat_norm_backward(sakd_tensor *dx, const sakd_tensor *dout,
 {
     const char *op = "feat_norm_backward";
     cl_ulong B, C, HW;
-    SAKD_TRY(check_tensor(op, "dx", dx));
-    SAKD_TRY(check_tensor(op, "dout", dout));
-    SAKD_TRY(check_tensor(op, "out", out));
-    SAKD_TRY(feat_dims(op, out, &B, &C, &HW));
-    SAKD_TRY(check_same(op, dout, out));
-    SAKD_TRY(check_same(op, dx, out));
-    SAKD_TRY(check_vec(op, rstd, "rstd", C));
+    SAKD_TRY(sakd_tensor_require(op, "dx", dx));
+    SAKD_TRY(sakd_tensor_require(op, "dout", dout));
+    SAKD_TRY(feat_dims(op, "out", out, &B, &C, &HW));
+    SAKD_TRY(sakd_tensor_require_same_shape(op, "dout", dout, "out", out));
+    SAKD_TRY(sakd_tensor_require_same_shape(op, "dx", dx, "out", out));
+    SAKD_TRY(sakd_tensor_require_numel(op, "rstd", rstd, C));
     cl_kernel k;
     SAKD_TRY(sakd_kernel_get(dx->ctx, "loss", NULL, "feat_norm_bwd", &k));
     cl_ulong xo = dx->offset, go = dout->offset, yo = out->offset, ro = rstd->offset;
-    return sakd_launch_1d(dx->ctx, k, C, 11,
-                          (sakd_arg[]){SAKD_ARG(dx->buf), SAKD_ARG(xo), SAKD_ARG(dout->buf),
-                                       SAKD_ARG(go), SAKD_ARG(out->buf), SAKD_ARG(yo),
-                                       SAKD_ARG(rstd->buf), SAKD_ARG(ro), SAKD_ARG(B), SAKD_ARG(C),
-                                       SAKD_ARG(HW)});
+    return SAKD_LAUNCH_1D(dx->ctx, k, C, SAKD_ARG(dx->buf), SAKD_ARG(xo), SAKD_ARG(dout->buf),
+                          SAKD_ARG(go), SAKD_ARG(out->buf), SAKD_ARG(yo), SAKD_ARG(rstd->buf),
+                          SAKD_ARG(ro), SAKD_ARG(B), SAKD_ARG(C), SAKD_ARG(HW));
 }
 
-/* The attention map of x must be [B, H·W]. */
-static sakd_status check_attn_map(const char *op, const sakd_tensor *a, cl_ulong B, cl_ulong HW)
+/* An attention map of x: [B, H·W]. */
+static sakd_status check_attn_map(const char *op, const char *role, const sakd_tensor *a,
+                                  cl_ulong B, cl_ulong HW)
 {
-    SAKD_TRY(check_tensor(op, "map", a));
-    if (a->ndim != 2 || a->shape[0] != B || a->shape[1] != HW) {
-        char s[96];
-        sakd_tensor_shape_str(a, s, sizeof s);
-        return sakd_error(SAKD_ERR_ARG,
-                          "%s: attention map '%s' has shape %s, expected [%llu, %llu]", op, a->name,
-                          s, (unsigned long long)B, (unsigned long long)HW);
-    }
-    return SAKD_OK;
+    return sakd_tensor_require_shape(op, role, a, 2, (size_t[]){B, HW});
 }
 
 sakd_status sakd_attn_forward(sakd_tensor *out, sakd_tensor *norm, const sakd_tensor *x)
 {
     const char *op = "attn_forward";
     cl_ulong B, C, HW;
-    SAKD_TRY(check_tensor(op, "x", x));
-    SAKD_TRY(feat_dims(op, x, &B, &C, &HW));
-    SAKD_TRY(check_attn_map(op, out, B, HW));
-    SAKD_TRY(check_vec(op, norm, "norm", B));
+    SAKD_TRY(feat_dims(op, "x", x, &B, &C, &HW));
+    SAKD_TRY(check_attn_map(op, "out", out, B, HW));
+    SAKD_TRY(sakd_tensor_require_numel(op, "norm", norm, B));
     cl_kernel k;
     SAKD_TRY(sakd_kernel_get(out->ctx, "loss", NULL, "attn_fwd", &k));
     cl_ulong ao = out->offset, no = norm->offset, xo = x->offset;
     float eps = SAKD_ATTN_EPS;
-    return sakd_launch_1d(out->ctx, k, B, 10,
-                          (sakd_arg[]){SAKD_ARG(out->buf), SAKD_ARG(ao), SAKD_ARG(norm->buf),
-                                       SAKD_ARG(no), SAKD_ARG(x->buf), SAKD_ARG(xo), SAKD_ARG(B),
-                                       SAKD_ARG(C), SAKD_ARG(HW), SAKD_ARG(eps)});
+    return SAKD_LAUNCH_1D(out->ctx, k, B, SAKD_ARG(out->buf), SAKD_ARG(ao), SAKD_ARG(norm->buf),
+                          SAKD_ARG(no), SAKD_ARG(x->buf), SAKD_ARG(xo), SAKD_ARG(B), SAKD_ARG(C),
+                          SAKD_ARG(HW), SAKD_ARG(eps));
 }
 
 sakd_status sakd_attn_backward(sakd_tensor *dx, const sakd_tensor *dout, const sakd_tensor *out,
@@ -390,22 +320,19 @@ sakd_status sakd_attn_backward(sakd_tensor *dx, const sakd_tensor *dout, const s
 {
     const char *op = "attn_backward";
     cl_ulong B, C, HW;
-    SAKD_TRY(check_tensor(op, "dx", dx));
-    SAKD_TRY(check_tensor(op, "x", x));
-    SAKD_TRY(feat_dims(op, x, &B, &C, &HW));
-    SAKD_TRY(check_same(op, dx, x));
-    SAKD_TRY(check_attn_map(op, dout, B, HW));
-    SAKD_TRY(check_attn_map(op, out, B, HW));
-    SAKD_TRY(check_vec(op, norm, "norm", B));
+    SAKD_TRY(sakd_tensor_require(op, "dx", dx));
+    SAKD_TRY(feat_dims(op, "x", x, &B, &C, &HW));
+    SAKD_TRY(sakd_tensor_require_same_shape(op, "dx", dx, "x", x));
+    SAKD_TRY(check_attn_map(op, "dout", dout, B, HW));
+    SAKD_TRY(check_attn_map(op, "out", out, B, HW));
+    SAKD_TRY(sakd_tensor_require_numel(op, "norm", norm, B));
     cl_kernel k;
     SAKD_TRY(sakd_kernel_get(dx->ctx, "loss", NULL, "attn_bwd", &k));
     cl_ulong fo = dx->offset, go = dout->offset, ao = out->offset, no = norm->offset,
              xo = x->offset;
     float eps = SAKD_ATTN_EPS;
-    return sakd_launch_1d(dx->ctx, k, B, 14,
-                          (sakd_arg[]){SAKD_ARG(dx->buf), SAKD_ARG(fo), SAKD_ARG(dout->buf),
-                                       SAKD_ARG(go), SAKD_ARG(out->buf), SAKD_ARG(ao),
-                                       SAKD_ARG(norm->buf), SAKD_ARG(no), SAKD_ARG(x->buf),
-                                       SAKD_ARG(xo), SAKD_ARG(B), SAKD_ARG(C), SAKD_ARG(HW),
-                                       SAKD_ARG(eps)});
+    return SAKD_LAUNCH_1D(dx->ctx, k, B, SAKD_ARG(dx->buf), SAKD_ARG(fo), SAKD_ARG(dout->buf),
+                          SAKD_ARG(go), SAKD_ARG(out->buf), SAKD_ARG(ao), SAKD_ARG(norm->buf),
+                          SAKD_ARG(no), SAKD_ARG(x->buf), SAKD_ARG(xo), SAKD_ARG(B), SAKD_ARG(C),
+                          SAKD_ARG(HW), SAKD_ARG(eps));
 }

@@ -10,33 +10,14 @@
  * summation order (and the result) is the same on every device. */
 #define OPTIM_MAX_CHUNKS 1024
 
-static sakd_status check_tensor(const char *op, const char *role, const sakd_tensor *t)
-{
-    if (!t || !t->buf)
-        return sakd_error(SAKD_ERR_ARG, "%s: %s tensor%s%s%s is NULL or has no buffer", op, role,
-                          t ? " '" : "", t ? t->name : "", t ? "'" : "");
-    return SAKD_OK;
-}
-
-/* `t` must have as many elements as `ref`. */
-static sakd_status check_numel(const char *op, const sakd_tensor *t, const sakd_tensor *ref)
-{
-    if (sakd_tensor_numel(t) != sakd_tensor_numel(ref))
-        return sakd_error(SAKD_ERR_ARG, "%s: '%s' has %zu elements but '%s' has %zu", op, t->name,
-                          sakd_tensor_numel(t), ref->name, sakd_tensor_numel(ref));
-    return SAKD_OK;
-}
-
 sakd_status sakd_sgd_step(sakd_tensor *params, sakd_tensor *momentum_buf, const sakd_tensor *grads,
                           float lr, float momentum, float weight_decay, int nesterov)
 {
     const char *op = "sgd_step";
-    SAKD_TRY(check_tensor(op, "params", params));
-    SAKD_TRY(check_tensor(op, "grads", grads));
-    SAKD_TRY(check_numel(op, grads, params));
+    SAKD_TRY(sakd_tensor_require(op, "params", params));
+    SAKD_TRY(sakd_tensor_require_same_numel(op, "grads", grads, "params", params));
     if (momentum != 0.0f) {
-        SAKD_TRY(check_tensor(op, "momentum", momentum_buf));
-        SAKD_TRY(check_numel(op, momentum_buf, params));
+        SAKD_TRY(sakd_tensor_require_same_numel(op, "momentum", momentum_buf, "params", params));
     } else if (nesterov) {
         return sakd_error(SAKD_ERR_ARG, "%s: Nesterov momentum needs momentum > 0", op);
     }
@@ -47,11 +28,10 @@ sakd_status sakd_sgd_step(sakd_tensor *params, sakd_tensor *momentum_buf, const 
     cl_mem buf = momentum != 0.0f ? momentum_buf->buf : params->buf;
     cl_ulong bo = momentum != 0.0f ? momentum_buf->offset : 0;
     cl_int nest = nesterov != 0;
-    return sakd_launch_1d(params->ctx, k, n, 11,
-                          (sakd_arg[]){SAKD_ARG(params->buf), SAKD_ARG(po), SAKD_ARG(grads->buf),
-                                       SAKD_ARG(go), SAKD_ARG(buf), SAKD_ARG(bo), SAKD_ARG(n),
-                                       SAKD_ARG(lr), SAKD_ARG(momentum), SAKD_ARG(weight_decay),
-                                       SAKD_ARG(nest)});
+    return SAKD_LAUNCH_1D(params->ctx, k, n, SAKD_ARG(params->buf), SAKD_ARG(po),
+                          SAKD_ARG(grads->buf), SAKD_ARG(go), SAKD_ARG(buf), SAKD_ARG(bo),
+                          SAKD_ARG(n), SAKD_ARG(lr), SAKD_ARG(momentum), SAKD_ARG(weight_decay),
+                          SAKD_ARG(nest));
 }
 
 sakd_status sakd_adamw_step(sakd_tensor *params, sakd_tensor *m, sakd_tensor *v,
@@ -59,13 +39,13 @@ sakd_status sakd_adamw_step(sakd_tensor *params, sakd_tensor *m, sakd_tensor *v,
                             float weight_decay, long step)
 {
     const char *op = "adamw_step";
-    SAKD_TRY(check_tensor(op, "params", params));
-    SAKD_TRY(check_tensor(op, "grads", grads));
-    SAKD_TRY(check_tensor(op, "m", m));
-    SAKD_TRY(check_tensor(op, "v", v));
-    SAKD_TRY(check_numel(op, grads, params));
-    SAKD_TRY(check_numel(op, m, params));
-    SAKD_TRY(check_numel(op, v, params));
+    SAKD_TRY(sakd_tensor_require(op, "params", params));
+    SAKD_TRY(sakd_tensor_require(op, "grads", grads));
+    SAKD_TRY(sakd_tensor_require(op, "m", m));
+    SAKD_TRY(sakd_tensor_require(op, "v", v));
+    SAKD_TRY(sakd_tensor_require_same_numel(op, "grads", grads, "params", params));
+    SAKD_TRY(sakd_tensor_require_same_numel(op, "m", m, "params", params));
+    SAKD_TRY(sakd_tensor_require_same_numel(op, "v", v, "params", params));
     if (step < 1)
         return sakd_error(SAKD_ERR_ARG, "%s: step %ld must be 1 or more", op, step);
     if (!(beta1 >= 0.0f && beta1 < 1.0f && beta2 >= 0.0f && beta2 < 1.0f))
@@ -79,28 +59,25 @@ sakd_status sakd_adamw_step(sakd_tensor *params, sakd_tensor *m, sakd_tensor *v,
     SAKD_TRY(sakd_kernel_get(params->ctx, "optim", NULL, "adamw_step", &k));
     cl_ulong n = sakd_tensor_numel(params), po = params->offset, go = grads->offset, mo = m->offset,
              vo = v->offset;
-    return sakd_launch_1d(
-        params->ctx, k, n, 16,
-        (sakd_arg[]){SAKD_ARG(params->buf), SAKD_ARG(po), SAKD_ARG(grads->buf), SAKD_ARG(go),
-                     SAKD_ARG(m->buf), SAKD_ARG(mo), SAKD_ARG(v->buf), SAKD_ARG(vo), SAKD_ARG(n),
-                     SAKD_ARG(lr), SAKD_ARG(beta1), SAKD_ARG(beta2), SAKD_ARG(eps),
-                     SAKD_ARG(weight_decay), SAKD_ARG(step_size), SAKD_ARG(bc2_sqrt)});
+    return SAKD_LAUNCH_1D(params->ctx, k, n, SAKD_ARG(params->buf), SAKD_ARG(po),
+                          SAKD_ARG(grads->buf), SAKD_ARG(go), SAKD_ARG(m->buf), SAKD_ARG(mo),
+                          SAKD_ARG(v->buf), SAKD_ARG(vo), SAKD_ARG(n), SAKD_ARG(lr),
+                          SAKD_ARG(beta1), SAKD_ARG(beta2), SAKD_ARG(eps), SAKD_ARG(weight_decay),
+                          SAKD_ARG(step_size), SAKD_ARG(bc2_sqrt));
 }
 
 sakd_status sakd_grad_zero(sakd_tensor *grads)
 {
-    SAKD_TRY(check_tensor("grad_zero", "grads", grads));
+    SAKD_TRY(sakd_tensor_require("grad_zero", "grads", grads));
     return sakd_tensor_fill(grads, 0.0f);
 }
 
 sakd_status sakd_grad_norm(sakd_tensor *norm, const sakd_tensor *grads)
 {
     const char *op = "grad_norm";
-    SAKD_TRY(check_tensor(op, "norm", norm));
-    SAKD_TRY(check_tensor(op, "grads", grads));
-    if (sakd_tensor_numel(norm) != 1)
-        return sakd_error(SAKD_ERR_ARG, "%s: norm tensor '%s' has %zu elements, not 1", op,
-                          norm->name, sakd_tensor_numel(norm));
+    SAKD_TRY(sakd_tensor_require(op, "norm", norm));
+    SAKD_TRY(sakd_tensor_require(op, "grads", grads));
+    SAKD_TRY(sakd_tensor_require_numel(op, "norm", norm, 1));
     cl_ulong n = sakd_tensor_numel(grads);
     if (n == 0)
         return sakd_tensor_fill(norm, 0.0f);
@@ -116,37 +93,31 @@ sakd_status sakd_grad_norm(sakd_tensor *norm, const sakd_tensor *grads)
     cl_ulong go = grads->offset, no = norm->offset;
     float one = 1.0f;
     cl_int take_sqrt = 1;
-    sakd_status st = sakd_launch_1d(norm->ctx, kp, G, 6,
-                                    (sakd_arg[]){SAKD_ARG(part), SAKD_ARG(grads->buf), SAKD_ARG(go),
-                                                 SAKD_ARG(n), SAKD_ARG(chunk), SAKD_ARG(G)});
+    sakd_status st = SAKD_LAUNCH_1D(norm->ctx, kp, G, SAKD_ARG(part), SAKD_ARG(grads->buf),
+                                    SAKD_ARG(go), SAKD_ARG(n), SAKD_ARG(chunk), SAKD_ARG(G));
     if (st == SAKD_OK)
-        st = sakd_launch_1d(norm->ctx, kf, 1, 6,
-                            (sakd_arg[]){SAKD_ARG(norm->buf), SAKD_ARG(no), SAKD_ARG(part),
-                                         SAKD_ARG(G), SAKD_ARG(one), SAKD_ARG(take_sqrt)});
+        st = SAKD_LAUNCH_1D(norm->ctx, kf, 1, SAKD_ARG(norm->buf), SAKD_ARG(no), SAKD_ARG(part),
+                            SAKD_ARG(G), SAKD_ARG(one), SAKD_ARG(take_sqrt));
     sakd_buffer_free(norm->ctx, part, bytes);
     return st;
 }
 
 sakd_status sakd_grad_scale(sakd_tensor *grads, float factor)
 {
-    SAKD_TRY(check_tensor("grad_scale", "grads", grads));
+    SAKD_TRY(sakd_tensor_require("grad_scale", "grads", grads));
     return sakd_scale(grads, factor);
 }
 
 sakd_status sakd_grad_clip(sakd_tensor *grads, const sakd_tensor *norm, float max_norm)
 {
     const char *op = "grad_clip";
-    SAKD_TRY(check_tensor(op, "grads", grads));
-    SAKD_TRY(check_tensor(op, "norm", norm));
-    if (sakd_tensor_numel(norm) != 1)
-        return sakd_error(SAKD_ERR_ARG, "%s: norm tensor '%s' has %zu elements, not 1", op,
-                          norm->name, sakd_tensor_numel(norm));
+    SAKD_TRY(sakd_tensor_require(op, "grads", grads));
+    SAKD_TRY(sakd_tensor_require_numel(op, "norm", norm, 1));
     if (!(max_norm > 0.0f))
         return sakd_error(SAKD_ERR_ARG, "%s: max_norm %g must be positive", op, (double)max_norm);
     cl_kernel k;
     SAKD_TRY(sakd_kernel_get(grads->ctx, "optim", NULL, "grad_clip", &k));
     cl_ulong n = sakd_tensor_numel(grads), go = grads->offset, no = norm->offset;
-    return sakd_launch_1d(grads->ctx, k, n, 6,
-                          (sakd_arg[]){SAKD_ARG(grads->buf), SAKD_ARG(go), SAKD_ARG(norm->buf),
-                                       SAKD_ARG(no), SAKD_ARG(n), SAKD_ARG(max_norm)});
+    return SAKD_LAUNCH_1D(grads->ctx, k, n, SAKD_ARG(grads->buf), SAKD_ARG(go), SAKD_ARG(norm->buf),
+                          SAKD_ARG(no), SAKD_ARG(n), SAKD_ARG(max_norm));
 }

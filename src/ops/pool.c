@@ -42,42 +42,45 @@ sakd_status sakd_pool_index_download(const sakd_pool_index *idx, int32_t *host)
 }
 
 /* x [N, C, H, W] and y [N, C, OH, OW] must agree with the window. */
-static sakd_status check_pool(const char *op, const sakd_tensor *x, const sakd_tensor *y,
-                              sakd_pool2d pool)
+static sakd_status check_pool(const char *op, const char *x_role, const sakd_tensor *x,
+                              const char *y_role, const sakd_tensor *y, sakd_pool2d pool)
 {
-    SAKD_TRY(sakd_tensor_require(op, x));
-    SAKD_TRY(sakd_tensor_require(op, y));
+    SAKD_TRY(sakd_tensor_require(op, x_role, x));
+    SAKD_TRY(sakd_tensor_require(op, y_role, y));
     if (pool.k == 0 || pool.stride == 0 || 2 * pool.pad > pool.k)
         return sakd_error(SAKD_ERR_ARG,
                           "%s: window k %zu stride %zu pad %zu (need k, stride ≥ 1, 2·pad ≤ k)", op,
                           pool.k, pool.stride, pool.pad);
-    if (x->ndim != 4 || y->ndim != 4)
-        return sakd_error(SAKD_ERR_ARG, "%s: '%s' has %d and '%s' %d dimensions, 4 (NCHW) needed",
-                          op, x->name, x->ndim, y->name, y->ndim);
+    char sx[96];
+    sakd_tensor_shape_str(x, sx, sizeof sx);
+    if (x->ndim != 4)
+        return sakd_error(SAKD_ERR_ARG, "%s: %s '%s' has shape %s, expected [N, C, H, W]", op,
+                          x_role, x->name, sx);
     size_t oh = sakd_pool_out_size(x->shape[2], pool), ow = sakd_pool_out_size(x->shape[3], pool);
-    if (y->shape[0] != x->shape[0] || y->shape[1] != x->shape[1] || y->shape[2] != oh ||
-        y->shape[3] != ow || oh == 0 || ow == 0) {
-        char sx[96], sy[96];
-        sakd_tensor_shape_str(x, sx, sizeof sx);
-        sakd_tensor_shape_str(y, sy, sizeof sy);
+    if (oh == 0 || ow == 0)
         return sakd_error(SAKD_ERR_ARG,
-                          "%s: '%s' %s with k %zu stride %zu pad %zu gives [%zu, %zu, %zu, %zu], "
-                          "but '%s' is %s",
-                          op, x->name, sx, pool.k, pool.stride, pool.pad, x->shape[0], x->shape[1],
-                          oh, ow, y->name, sy);
-    }
+                          "%s: %s '%s' has shape %s, too small for the window k %zu stride %zu "
+                          "pad %zu",
+                          op, x_role, x->name, sx, pool.k, pool.stride, pool.pad);
+    SAKD_TRY(
+        sakd_tensor_require_shape(op, y_role, y, 4, (size_t[]){x->shape[0], x->shape[1], oh, ow}));
     if (x->shape[2] * x->shape[3] > 0x7fffffff)
-        return sakd_error(SAKD_ERR_ARG, "%s: '%s' planes too large for int32 indices", op, x->name);
+        return sakd_error(SAKD_ERR_ARG, "%s: %s '%s' has planes too large for int32 indices", op,
+                          x_role, x->name);
     return SAKD_OK;
 }
 
-static sakd_status check_index(const char *op, const sakd_pool_index *idx, const sakd_tensor *y)
+/* The argmax index (not a tensor) holds an element per element of y. */
+static sakd_status check_index(const char *op, const sakd_pool_index *idx, const char *y_role,
+                               const sakd_tensor *y)
 {
     if (!idx || !idx->buf)
-        return sakd_error(SAKD_ERR_ARG, "%s: the argmax index has no buffer", op);
+        return sakd_error(SAKD_ERR_ARG, "%s: argmax index is missing (%s)", op,
+                          idx ? "no buffer" : "NULL index");
     if (idx->n != sakd_tensor_numel(y))
-        return sakd_error(SAKD_ERR_ARG, "%s: argmax index holds %zu elements, '%s' has %zu", op,
-                          idx->n, y->name, sakd_tensor_numel(y));
+        return sakd_error(SAKD_ERR_ARG,
+                          "%s: argmax index has %zu elements, expected %zu (those of %s '%s')", op,
+                          idx->n, sakd_tensor_numel(y), y_role, y->name);
     return SAKD_OK;
 }
 
@@ -94,81 +97,77 @@ static sakd_status launch_pool(const char *name, const sakd_tensor *out, const s
             OW = (cl_uint)y->shape[3], kk = (cl_uint)pool.k, s = (cl_uint)pool.stride,
             p = (cl_uint)pool.pad;
     if (idx)
-        return sakd_launch_1d(x->ctx, k, (size_t)total, 14,
-                              (sakd_arg[]){SAKD_ARG(out->buf), SAKD_ARG(oo), SAKD_ARG(idx->buf),
-                                           SAKD_ARG(xo), SAKD_ARG(in->buf), SAKD_ARG(io),
-                                           SAKD_ARG(total), SAKD_ARG(H), SAKD_ARG(W), SAKD_ARG(OH),
-                                           SAKD_ARG(OW), SAKD_ARG(kk), SAKD_ARG(s), SAKD_ARG(p)});
-    return sakd_launch_1d(x->ctx, k, (size_t)total, 12,
-                          (sakd_arg[]){SAKD_ARG(out->buf), SAKD_ARG(oo), SAKD_ARG(in->buf),
-                                       SAKD_ARG(io), SAKD_ARG(total), SAKD_ARG(H), SAKD_ARG(W),
-                                       SAKD_ARG(OH), SAKD_ARG(OW), SAKD_ARG(kk), SAKD_ARG(s),
-                                       SAKD_ARG(p)});
+        return SAKD_LAUNCH_1D(x->ctx, k, (size_t)total, SAKD_ARG(out->buf), SAKD_ARG(oo),
+                              SAKD_ARG(idx->buf), SAKD_ARG(xo), SAKD_ARG(in->buf), SAKD_ARG(io),
+                              SAKD_ARG(total), SAKD_ARG(H), SAKD_ARG(W), SAKD_ARG(OH), SAKD_ARG(OW),
+                              SAKD_ARG(kk), SAKD_ARG(s), SAKD_ARG(p));
+    return SAKD_LAUNCH_1D(x->ctx, k, (size_t)total, SAKD_ARG(out->buf), SAKD_ARG(oo),
+                          SAKD_ARG(in->buf), SAKD_ARG(io), SAKD_ARG(total), SAKD_ARG(H),
+                          SAKD_ARG(W), SAKD_ARG(OH), SAKD_ARG(OW), SAKD_ARG(kk), SAKD_ARG(s),
+                          SAKD_ARG(p));
 }
 
 sakd_status sakd_avgpool_forward(sakd_tensor *y, const sakd_tensor *x, sakd_pool2d pool)
 {
-    SAKD_TRY(check_pool("avgpool_forward", x, y, pool));
+    SAKD_TRY(check_pool("avgpool_forward", "input", x, "output", y, pool));
     return launch_pool("avgpool_fwd", y, NULL, x, x, y, pool);
 }
 
 sakd_status sakd_avgpool_backward(sakd_tensor *gx, const sakd_tensor *gy, sakd_pool2d pool)
 {
-    SAKD_TRY(check_pool("avgpool_backward", gx, gy, pool));
+    SAKD_TRY(check_pool("avgpool_backward", "grad_in", gx, "grad_out", gy, pool));
     return launch_pool("avgpool_bwd", gx, NULL, gy, gx, gy, pool);
 }
 
 sakd_status sakd_maxpool_forward(sakd_tensor *y, sakd_pool_index *idx, const sakd_tensor *x,
                                  sakd_pool2d pool)
 {
-    SAKD_TRY(check_pool("maxpool_forward", x, y, pool));
-    SAKD_TRY(check_index("maxpool_forward", idx, y));
+    SAKD_TRY(check_pool("maxpool_forward", "input", x, "output", y, pool));
+    SAKD_TRY(check_index("maxpool_forward", idx, "output", y));
     return launch_pool("maxpool_fwd", y, idx, x, x, y, pool);
 }
 
 sakd_status sakd_maxpool_backward(sakd_tensor *gx, const sakd_pool_index *idx,
                                   const sakd_tensor *gy, sakd_pool2d pool)
 {
-    SAKD_TRY(check_pool("maxpool_backward", gx, gy, pool));
-    SAKD_TRY(check_index("maxpool_backward", idx, gy));
+    SAKD_TRY(check_pool("maxpool_backward", "grad_in", gx, "grad_out", gy, pool));
+    SAKD_TRY(check_index("maxpool_backward", idx, "grad_out", gy));
     return launch_pool("maxpool_bwd", gx, idx, gy, gx, gy, pool);
 }
 
 /* x [N, C, H, W], y [N, C]. */
-static sakd_status check_gap(const char *op, const sakd_tensor *x, const sakd_tensor *y)
+static sakd_status check_gap(const char *op, const char *x_role, const sakd_tensor *x,
+                             const char *y_role, const sakd_tensor *y)
 {
-    SAKD_TRY(sakd_tensor_require(op, x));
-    SAKD_TRY(sakd_tensor_require(op, y));
-    if (x->ndim != 4 || y->ndim != 2 || y->shape[0] != x->shape[0] || y->shape[1] != x->shape[1]) {
-        char sx[96], sy[96];
+    SAKD_TRY(sakd_tensor_require(op, x_role, x));
+    SAKD_TRY(sakd_tensor_require(op, y_role, y));
+    if (x->ndim != 4) {
+        char sx[96];
         sakd_tensor_shape_str(x, sx, sizeof sx);
-        sakd_tensor_shape_str(y, sy, sizeof sy);
-        return sakd_error(SAKD_ERR_ARG, "%s: '%s' %s must be [N, C, H, W] and '%s' %s [N, C]", op,
-                          x->name, sx, y->name, sy);
+        return sakd_error(SAKD_ERR_ARG, "%s: %s '%s' has shape %s, expected [N, C, H, W]", op,
+                          x_role, x->name, sx);
     }
-    return SAKD_OK;
+    return sakd_tensor_require_shape(op, y_role, y, 2, x->shape);
 }
 
 sakd_status sakd_global_avgpool_forward(sakd_tensor *y, const sakd_tensor *x)
 {
-    SAKD_TRY(check_gap("global_avgpool_forward", x, y));
+    SAKD_TRY(check_gap("global_avgpool_forward", "input", x, "output", y));
     cl_kernel k;
     SAKD_TRY(sakd_kernel_get(x->ctx, "pool", NULL, "gap_fwd", &k));
     cl_ulong yo = y->offset, xo = x->offset, nc = sakd_tensor_numel(y),
              hw = x->shape[2] * x->shape[3];
-    return sakd_launch_1d(x->ctx, k, (size_t)nc, 6,
-                          (sakd_arg[]){SAKD_ARG(y->buf), SAKD_ARG(yo), SAKD_ARG(x->buf),
-                                       SAKD_ARG(xo), SAKD_ARG(nc), SAKD_ARG(hw)});
+    return SAKD_LAUNCH_1D(x->ctx, k, (size_t)nc, SAKD_ARG(y->buf), SAKD_ARG(yo), SAKD_ARG(x->buf),
+                          SAKD_ARG(xo), SAKD_ARG(nc), SAKD_ARG(hw));
 }
 
 sakd_status sakd_global_avgpool_backward(sakd_tensor *gx, const sakd_tensor *gy)
 {
-    SAKD_TRY(check_gap("global_avgpool_backward", gx, gy));
+    SAKD_TRY(check_gap("global_avgpool_backward", "grad_in", gx, "grad_out", gy));
     cl_kernel k;
     SAKD_TRY(sakd_kernel_get(gx->ctx, "pool", NULL, "gap_bwd", &k));
     cl_ulong xo = gx->offset, yo = gy->offset, total = sakd_tensor_numel(gx),
              hw = gx->shape[2] * gx->shape[3];
-    return sakd_launch_1d(gx->ctx, k, (size_t)total, 6,
-                          (sakd_arg[]){SAKD_ARG(gx->buf), SAKD_ARG(xo), SAKD_ARG(gy->buf),
-                                       SAKD_ARG(yo), SAKD_ARG(total), SAKD_ARG(hw)});
+    return SAKD_LAUNCH_1D(gx->ctx, k, (size_t)total, SAKD_ARG(gx->buf), SAKD_ARG(xo),
+                          SAKD_ARG(gy->buf), SAKD_ARG(yo), SAKD_ARG(total), SAKD_ARG(hw));
 }

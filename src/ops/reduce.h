@@ -1,11 +1,10 @@
-/* reduce.h — (private to src/ops) launching one work-group per channel for the fixed-tree sums
- * of cl/reduce.clh. */
+/* reduce.h — (private to src/ops) the group size, build options and kernels of the fixed-tree
+ * sums of cl/reduce.clh; they run one work-group per channel through sakd_launch_groups. */
 #ifndef SAKD_OPS_REDUCE_H
 #define SAKD_OPS_REDUCE_H
 
 #include <stdio.h>
 
-#include "runtime/profile.h"
 #include "runtime/program.h"
 
 /* Work-items per reduction group: the largest power of two <= 128 the device allows. It
@@ -46,29 +45,6 @@ static inline sakd_status sakd_reduce_kernel(sakd_ctx *ctx, const char *family, 
         return sakd_error(SAKD_ERR_OPENCL,
                           "kernel %s runs at most %zu work-items per group, %zu needed", name, kmax,
                           wg);
-    return SAKD_OK;
-}
-
-/* Sets the arguments and enqueues `groups` work-groups of `wg` work-items. */
-static inline sakd_status sakd_launch_groups(sakd_ctx *ctx, cl_kernel kernel, const char *name,
-                                             size_t groups, size_t wg, size_t nargs,
-                                             const sakd_arg *args)
-{
-    for (size_t i = 0; i < nargs; i++) {
-        cl_int err = clSetKernelArg(kernel, (cl_uint)i, args[i].size, args[i].value);
-        if (err != CL_SUCCESS)
-            return sakd_error(SAKD_ERR_OPENCL, "setting argument %zu of kernel %s failed with %s",
-                              i, name, sakd_cl_strerror(err));
-    }
-    if (groups == 0)
-        return SAKD_OK;
-    size_t global = groups * wg;
-    cl_int err = clEnqueueNDRangeKernel(ctx->queue, kernel, 1, NULL, &global, &wg, 0, NULL,
-                                        sakd_profile_event(ctx, kernel, NULL));
-    if (err != CL_SUCCESS)
-        return sakd_error(SAKD_ERR_OPENCL,
-                          "launching kernel %s over %zu groups of %zu failed with %s", name, groups,
-                          wg, sakd_cl_strerror(err));
     return SAKD_OK;
 }
 

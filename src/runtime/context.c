@@ -201,6 +201,18 @@ static size_t group_size(sakd_ctx *ctx, cl_kernel kernel)
     return local;
 }
 
+/* Enqueues `kernel` (its arguments set) over `global` in groups of `local` and records it as
+ * the context's last work and, when profiling, its event: every sakd kernel launch goes through
+ * here. */
+static cl_int enqueue(sakd_ctx *ctx, cl_kernel kernel, cl_uint dims, const size_t *global,
+                      const size_t *local)
+{
+    cl_event *ev = sakd_profile_event(ctx, kernel, NULL);
+    ctx->last_kernel = kernel;
+    ctx->last_op = NULL;
+    return clEnqueueNDRangeKernel(ctx->queue, kernel, dims, NULL, global, local, 0, NULL, ev);
+}
+
 sakd_status sakd_launch_rows(sakd_ctx *ctx, cl_kernel kernel, size_t len, size_t rows, size_t nargs,
                              const sakd_arg *args)
 {
@@ -215,10 +227,7 @@ sakd_status sakd_launch_rows(sakd_ctx *ctx, cl_kernel kernel, size_t len, size_t
     size_t local[2] = {l0, wg / l0 ? wg / l0 : 1};
     size_t global[2] = {(len + local[0] - 1) / local[0] * local[0],
                         (rows + local[1] - 1) / local[1] * local[1]};
-    cl_event *ev = sakd_profile_event(ctx, kernel, NULL);
-    ctx->last_kernel = kernel;
-    ctx->last_op = NULL;
-    cl_int err = clEnqueueNDRangeKernel(ctx->queue, kernel, 2, NULL, global, local, 0, NULL, ev);
+    cl_int err = enqueue(ctx, kernel, 2, global, local);
     if (err != CL_SUCCESS) {
         char name[128];
         return sakd_error(SAKD_ERR_OPENCL,
@@ -237,12 +246,25 @@ sakd_status sakd_launch_1d(sakd_ctx *ctx, cl_kernel kernel, size_t n, size_t nar
         return SAKD_OK;
     size_t local = group_size(ctx, kernel);
     size_t global = (n + local - 1) / local * local;
-    cl_event *ev = sakd_profile_event(ctx, kernel, NULL);
-    ctx->last_kernel = kernel;
-    ctx->last_op = NULL;
-    cl_int err = clEnqueueNDRangeKernel(ctx->queue, kernel, 1, NULL, &global, &local, 0, NULL, ev);
+    cl_int err = enqueue(ctx, kernel, 1, &global, &local);
     if (err != CL_SUCCESS)
         return sakd_error(SAKD_ERR_OPENCL, "launching kernel %s over %zu work-items failed with %s",
                           kernel_name(kernel, name, sizeof name), n, sakd_cl_strerror(err));
+    return SAKD_OK;
+}
+
+sakd_status sakd_launch_groups(sakd_ctx *ctx, cl_kernel kernel, size_t groups, size_t wg,
+                               size_t nargs, const sakd_arg *args)
+{
+    char name[128];
+    SAKD_TRY(set_args(kernel, nargs, args));
+    if (groups == 0)
+        return SAKD_OK;
+    size_t global = groups * wg;
+    cl_int err = enqueue(ctx, kernel, 1, &global, &wg);
+    if (err != CL_SUCCESS)
+        return sakd_error(
+            SAKD_ERR_OPENCL, "launching kernel %s over %zu groups of %zu failed with %s",
+            kernel_name(kernel, name, sizeof name), groups, wg, sakd_cl_strerror(err));
     return SAKD_OK;
 }

@@ -82,6 +82,13 @@ typedef struct sakd_arg {
     const void *value;
 } sakd_arg;
 #define SAKD_ARG(x) ((sakd_arg){sizeof(x), &(x)})
+/* A value as a kernel argument of the kernel's type: SAKD_ULONG(n0) passes a size_t as ulong,
+ * SAKD_INT(flag) an int as int. The compound literal lives to the end of the enclosing block,
+ * so it outlives the launch it is an argument of. */
+#define SAKD_ULONG(x) ((sakd_arg){sizeof(cl_ulong), &(cl_ulong){(x)}})
+#define SAKD_UINT(x) ((sakd_arg){sizeof(cl_uint), &(cl_uint){(x)}})
+#define SAKD_INT(x) ((sakd_arg){sizeof(cl_int), &(cl_int){(x)}})
+#define SAKD_FLOAT(x) ((sakd_arg){sizeof(cl_float), &(cl_float){(x)}})
 
 /* Sets the arguments of `kernel` and enqueues it over `n` work-items in
  * one dimension (rounded up to whole work-groups; kernels bound-check).
@@ -96,5 +103,21 @@ sakd_status sakd_launch_1d(sakd_ctx *ctx, cl_kernel kernel, size_t n, size_t nar
  * channel) then cost one division per row instead of one per element. */
 sakd_status sakd_launch_rows(sakd_ctx *ctx, cl_kernel kernel, size_t len, size_t rows, size_t nargs,
                              const sakd_arg *args);
+
+/* The same as `groups` work-groups of exactly `wg` work-items (the reductions, whose tree
+ * depends on the group size; the caller checks that the kernel can run groups of wg). */
+sakd_status sakd_launch_groups(sakd_ctx *ctx, cl_kernel kernel, size_t groups, size_t wg,
+                               size_t nargs, const sakd_arg *args);
+
+/* The launches above with their arguments listed and counted here, e.g.
+ *   SAKD_LAUNCH_1D(ctx, k, n, SAKD_ARG(y->buf), SAKD_ULONG(y->offset), SAKD_ARG(n))
+ * instead of a hand-typed count next to a compound-literal array. */
+#define SAKD_NARGS(...) (sizeof((sakd_arg[]){__VA_ARGS__}) / sizeof(sakd_arg))
+#define SAKD_LAUNCH_1D(ctx, kernel, n, ...)                                                        \
+    sakd_launch_1d(ctx, kernel, n, SAKD_NARGS(__VA_ARGS__), (sakd_arg[]){__VA_ARGS__})
+#define SAKD_LAUNCH_ROWS(ctx, kernel, len, rows, ...)                                              \
+    sakd_launch_rows(ctx, kernel, len, rows, SAKD_NARGS(__VA_ARGS__), (sakd_arg[]){__VA_ARGS__})
+#define SAKD_LAUNCH_GROUPS(ctx, kernel, groups, wg, ...)                                           \
+    sakd_launch_groups(ctx, kernel, groups, wg, SAKD_NARGS(__VA_ARGS__), (sakd_arg[]){__VA_ARGS__})
 
 #endif

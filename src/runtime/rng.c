@@ -45,13 +45,12 @@ float sakd_rng_normal(uint64_t seed, uint64_t index)
 static sakd_status fill(sakd_tensor *t, const char *kernel_name, uint64_t seed, uint64_t base,
                         float a, float b)
 {
-    SAKD_TRY(sakd_tensor_require(kernel_name, t));
+    SAKD_TRY(sakd_tensor_require(kernel_name, "output", t));
     cl_kernel k;
     SAKD_TRY(sakd_kernel_get(t->ctx, "random", NULL, kernel_name, &k));
-    cl_ulong off = t->offset, n = sakd_tensor_numel(t), s = seed, b0 = base;
-    return sakd_launch_1d(t->ctx, k, (size_t)n, 7,
-                          (sakd_arg[]){SAKD_ARG(t->buf), SAKD_ARG(off), SAKD_ARG(n), SAKD_ARG(s),
-                                       SAKD_ARG(b0), SAKD_ARG(a), SAKD_ARG(b)});
+    cl_ulong off = t->offset, n = sakd_tensor_numel(t);
+    return SAKD_LAUNCH_1D(t->ctx, k, (size_t)n, SAKD_ARG(t->buf), SAKD_ARG(off), SAKD_ARG(n),
+                          SAKD_ULONG(seed), SAKD_ULONG(base), SAKD_ARG(a), SAKD_ARG(b));
 }
 
 sakd_status sakd_rng_uniform_fill(sakd_tensor *t, uint64_t seed, uint64_t base, float lo, float hi)

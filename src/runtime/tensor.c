@@ -19,13 +19,18 @@ size_t sakd_tensor_numel(const sakd_tensor *t)
     return shape_numel(t->ndim, t->shape);
 }
 
-void sakd_tensor_shape_str(const sakd_tensor *t, char *buf, size_t size)
+static void dims_str(int ndim, const size_t *dims, char *buf, size_t size)
 {
     size_t used = (size_t)snprintf(buf, size, "[");
-    for (int i = 0; i < t->ndim && used < size; i++)
-        used += (size_t)snprintf(buf + used, size - used, i ? ", %zu" : "%zu", t->shape[i]);
+    for (int i = 0; i < ndim && used < size; i++)
+        used += (size_t)snprintf(buf + used, size - used, i ? ", %zu" : "%zu", dims[i]);
     if (used < size)
         snprintf(buf + used, size - used, "]");
+}
+
+void sakd_tensor_shape_str(const sakd_tensor *t, char *buf, size_t size)
+{
+    dims_str(t->ndim, t->shape, buf, size);
 }
 
 static sakd_status check_shape(const char *name, int ndim, const size_t *shape)
@@ -143,28 +148,68 @@ sakd_status sakd_tensor_copy(sakd_tensor *dst, const sakd_tensor *src)
     return SAKD_OK;
 }
 
-sakd_status sakd_tensor_require(const char *op, const sakd_tensor *t)
+sakd_status sakd_tensor_require(const char *op, const char *role, const sakd_tensor *t)
 {
-    if (!t || !t->buf)
-        return sakd_error(SAKD_ERR_ARG, "%s: tensor '%s' has no buffer", op,
-                          t ? t->name : "(null)");
+    if (!t)
+        return sakd_error(SAKD_ERR_ARG, "%s: %s is missing (NULL tensor)", op, role);
+    if (!t->buf)
+        return sakd_error(SAKD_ERR_ARG, "%s: %s '%s' is missing (no buffer)", op, role, t->name);
     return SAKD_OK;
 }
 
-sakd_status sakd_tensor_require_same_shape(const char *op, const sakd_tensor *a,
-                                           const sakd_tensor *b)
+static int has_shape(const sakd_tensor *t, int ndim, const size_t *dims)
 {
-    SAKD_TRY(sakd_tensor_require(op, a));
-    SAKD_TRY(sakd_tensor_require(op, b));
-    int same = a->ndim == b->ndim;
-    for (int i = 0; same && i < a->ndim; i++)
-        same = a->shape[i] == b->shape[i];
-    if (!same) {
-        char sa[96], sb[96];
-        sakd_tensor_shape_str(a, sa, sizeof sa);
-        sakd_tensor_shape_str(b, sb, sizeof sb);
-        return sakd_error(SAKD_ERR_ARG, "%s: '%s' has shape %s but '%s' has shape %s", op, a->name,
-                          sa, b->name, sb);
-    }
-    return SAKD_OK;
+    int same = t->ndim == ndim;
+    for (int i = 0; same && i < ndim; i++)
+        same = t->shape[i] == dims[i];
+    return same;
+}
+
+sakd_status sakd_tensor_require_shape(const char *op, const char *role, const sakd_tensor *t,
+                                      int ndim, const size_t *dims)
+{
+    SAKD_TRY(sakd_tensor_require(op, role, t));
+    if (has_shape(t, ndim, dims))
+        return SAKD_OK;
+    char have[96], want[96];
+    sakd_tensor_shape_str(t, have, sizeof have);
+    dims_str(ndim, dims, want, sizeof want);
+    return sakd_error(SAKD_ERR_ARG, "%s: %s '%s' has shape %s, expected %s", op, role, t->name,
+                      have, want);
+}
+
+sakd_status sakd_tensor_require_numel(const char *op, const char *role, const sakd_tensor *t,
+                                      size_t n)
+{
+    SAKD_TRY(sakd_tensor_require(op, role, t));
+    if (sakd_tensor_numel(t) == n)
+        return SAKD_OK;
+    return sakd_error(SAKD_ERR_ARG, "%s: %s '%s' has %zu elements, expected %zu", op, role, t->name,
+                      sakd_tensor_numel(t), n);
+}
+
+sakd_status sakd_tensor_require_same_shape(const char *op, const char *role, const sakd_tensor *t,
+                                           const char *ref_role, const sakd_tensor *ref)
+{
+    SAKD_TRY(sakd_tensor_require(op, role, t));
+    SAKD_TRY(sakd_tensor_require(op, ref_role, ref));
+    if (has_shape(t, ref->ndim, ref->shape))
+        return SAKD_OK;
+    char have[96], want[96];
+    sakd_tensor_shape_str(t, have, sizeof have);
+    sakd_tensor_shape_str(ref, want, sizeof want);
+    return sakd_error(SAKD_ERR_ARG, "%s: %s '%s' has shape %s, expected %s (that of %s '%s')", op,
+                      role, t->name, have, want, ref_role, ref->name);
+}
+
+sakd_status sakd_tensor_require_same_numel(const char *op, const char *role, const sakd_tensor *t,
+                                           const char *ref_role, const sakd_tensor *ref)
+{
+    SAKD_TRY(sakd_tensor_require(op, role, t));
+    SAKD_TRY(sakd_tensor_require(op, ref_role, ref));
+    size_t have = sakd_tensor_numel(t), want = sakd_tensor_numel(ref);
+    if (have == want)
+        return SAKD_OK;
+    return sakd_error(SAKD_ERR_ARG, "%s: %s '%s' has %zu elements, expected %zu (those of %s '%s')",
+                      op, role, t->name, have, want, ref_role, ref->name);
 }

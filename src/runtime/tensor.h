@@ -44,13 +44,30 @@ sakd_status sakd_tensor_fill(sakd_tensor *t, float value);
 /* Copies src into dst; they must have the same number of elements. */
 sakd_status sakd_tensor_copy(sakd_tensor *dst, const sakd_tensor *src);
 
-/* SAKD_ERR_ARG naming `op` and the tensor when t is NULL or has no buffer. */
-sakd_status sakd_tensor_require(const char *op, const sakd_tensor *t);
+/* The argument checks of an op. Each returns SAKD_ERR_ARG with one message format,
+ *   "<op>: <role> '<name>' <problem>"      e.g. "conv2d_forward: bias 'fc.b' has shape [5],
+ *                                            expected [4]"
+ *   "<op>: <role> is missing (NULL tensor)" for a NULL tensor,
+ * where `role` says what the tensor is to the op ("input", "grad_out", "running_mean"). */
 
-/* As sakd_tensor_require for both, and SAKD_ERR_ARG naming `op`, both tensors and their
- * shapes when the shapes differ. */
-sakd_status sakd_tensor_require_same_shape(const char *op, const sakd_tensor *a,
-                                           const sakd_tensor *b);
+/* t is present: not NULL and with a buffer. */
+sakd_status sakd_tensor_require(const char *op, const char *role, const sakd_tensor *t);
+
+/* t is present with exactly the shape dims[0..ndim). */
+sakd_status sakd_tensor_require_shape(const char *op, const char *role, const sakd_tensor *t,
+                                      int ndim, const size_t *dims);
+
+/* t is present with n elements (any shape). */
+sakd_status sakd_tensor_require_numel(const char *op, const char *role, const sakd_tensor *t,
+                                      size_t n);
+
+/* t and ref are present and t has ref's shape. */
+sakd_status sakd_tensor_require_same_shape(const char *op, const char *role, const sakd_tensor *t,
+                                           const char *ref_role, const sakd_tensor *ref);
+
+/* t and ref are present and t has as many elements as ref (any shapes). */
+sakd_status sakd_tensor_require_same_numel(const char *op, const char *role, const sakd_tensor *t,
+                                           const char *ref_role, const sakd_tensor *ref);
 
 /* "[2, 3, 4]" for messages. */
 void sakd_tensor_shape_str(const sakd_tensor *t, char *buf, size_t size);
