@@ -84,7 +84,75 @@ static sakd_status record_modes(const sakd_config *c, const char *modes, size_t 
     return SAKD_OK;
 }
 
-int cmd_tune(cli_opts *opts, int argc, char **argv)
+/* The distinct GEMM calls recorded, one line each. */
+static void print_calls(const sakd_gemm_log *log, const char *workload)
+{
+    printf("%zu distinct GEMM calls in %s:\n", log->n, workload);
+    printf("  %5s %2s %2s %7s %8s %7s %6s\n", "count", "tA", "tB", "m", "n", "k", "batch");
+    for (size_t i = 0; i < log->n; i++) {
+        const sakd_gemm_shape *s = &log->shapes[i];
+        printf("  %5zu %2s %2s %7zu %8zu %7zu %6zu\n", s->count, s->trans_a ? "T" : "N",
+               s->trans_b ? "T" : "N", s->m, s->n, s->k, s->batch ? s->batch : 1);
+    }
+    fflush(stdout);
+}
+
+/* Searches CLBlast's parameters for the recorded calls on the device (CLBlast serves them
+ * whatever serves GEMMs otherwise) into *best, and stores it at `out` ("" = the device's
+ * tuning file; NULL = a dry run: not stored); the file written in path. */
+static sakd_status search_and_store(const cli_opts *opts, const sakd_gemm_log *log,
+                                    const sakd_gemm_tune_opts *to, const char *workload,
+                                    const char *out, sakd_gemm_tuning *best, char *path,
+                                    size_t size)
+{
+    sakd_ctx *ctx = NULL;
+    sakd_status st = sakd_ctx_new(&ctx, opts->device, 0);
+    if (st == SAKD_OK)
+        st = sakd_gemm_provider_set(ctx, "clblast");
+    if (st == SAKD_OK)
+        st = sakd_gemm_tune(ctx, log, to, best);
+    if (st == SAKD_OK)
+        snprintf(best->workload, sizeof best->workload, "%s", workload);
+    if (st == SAKD_OK && out) {
+        if (*out)
+            snprintf(path, size, "%s", out);
+        else
+            st = sakd_gemm_tuning_path(ctx, path, size);
+        if (st == SAKD_OK)
+            st = sakd_gemm_tuning_write(path, best);
+    }
+    sakd_ctx_free(ctx);
+    return st;
+}
+
+/* The GEMM time per step before and after, per class, and where it was stored (NULL: a dry
+ * run). */
+static void print_outcome(const sakd_gemm_tuning *best, double seconds, const char *path)
+{
+    printf("\nGEMM time per training step on %s: %.1f ms with CLBlast's defaults (%.2f GFLOP/s), "
+           "%.1f ms tuned (%.2f GFLOP/s): %.2fx; search took %.0f s\n",
+           best->device, best->ms_default, best->gflops_default, best->ms_tuned, best->gflops_tuned,
+           best->ms_default / best->ms_tuned, seconds);
+    for (size_t i = 0; i < best->n_classes; i++)
+        printf("  class %-12s its own set: %.1f ms per step, against %.1f ms with the general "
+               "set\n",
+               best->classes[i].name, best->classes[i].ms_tuned, best->classes[i].ms_general);
+    if (!path)
+        printf("dry run: nothing stored\n");
+    else
+        printf("stored in %s; applied by every later sakd run on this device\n", path);
+}
+
+/* The options of sakd tune. */
+typedef struct tune_opts {
+    const char *modes, *out, *start;
+    long size;
+    int dry;
+    sakd_gemm_tune_opts to;
+} tune_opts;
+
+/* Parses tune's options into *o; -1 to go on, else the exit code. */
+static int parse_tune_opts(cli_opts *opts, int argc, char **argv, tune_opts *o)
 {
     static const struct option longopts[] = {{"device", required_argument, NULL, 'd'},
                                              {"modes", required_argument, NULL, 'm'},
@@ -100,10 +168,7 @@ int cmd_tune(cli_opts *opts, int argc, char **argv)
                                              {"start", required_argument, NULL, 'B'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
-    const char *modes = "ann,sakd", *out = NULL, *start = NULL;
-    long size = 0;
-    int dry = 0;
-    sakd_gemm_tune_opts to = {24, 12, 2, 1, 300.0, stdout, 0, NULL};
+    *o = (tune_opts){.modes = "ann,sakd", .to = {24, 12, 2, 1, 300.0, stdout, 0, NULL}};
     optind = 0;
     int ch;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -112,34 +177,47 @@ int cmd_tune(cli_opts *opts, int argc, char **argv)
         int ok = 1;
         switch (ch) {
         case 'd': opts->device = optarg; break;
-        case 'm': modes = optarg; break;
-        case 's': ok = cli_parse_long(cmd, "--size", optarg, 0, 65536, &size); break;
+        case 'm': o->modes = optarg; break;
+        case 's': ok = cli_parse_long(cmd, "--size", optarg, 0, 65536, &o->size); break;
         case 'n':
             ok = cli_parse_long(cmd, "--samples", optarg, 1, 100000, &v);
-            to.xgemm_samples = (int)v;
+            o->to.xgemm_samples = (int)v;
             break;
         case 'D':
             ok = cli_parse_long(cmd, "--direct-samples", optarg, 0, 100000, &v);
-            to.direct_samples = (int)v;
+            o->to.direct_samples = (int)v;
             break;
         case 'r':
             ok = cli_parse_long(cmd, "--refine", optarg, 0, 1000, &v);
-            to.refine_rounds = (int)v;
+            o->to.refine_rounds = (int)v;
             break;
         case 't':
-            ok = cli_parse_double(cmd, "--time-limit", optarg, 0, 1e9, &to.time_limit_s);
+            ok = cli_parse_double(cmd, "--time-limit", optarg, 0, 1e9, &o->to.time_limit_s);
             break;
-        case 'S': ok = cli_parse_u64(cmd, "--seed", optarg, &to.seed); break;
-        case 'o': out = optarg; break;
-        case 'x': dry = 1; break;
-        case 'C': to.per_class = 1; break;
-        case 'B': start = optarg; break;
+        case 'S': ok = cli_parse_u64(cmd, "--seed", optarg, &o->to.seed); break;
+        case 'o': o->out = optarg; break;
+        case 'x': o->dry = 1; break;
+        case 'C': o->to.per_class = 1; break;
+        case 'B': o->start = optarg; break;
         case 'h': help_tune(); return SAKD_EXIT_OK;
         default: return SAKD_EXIT_USAGE;
         }
         if (!ok)
             return SAKD_EXIT_USAGE;
     }
+    return -1;
+}
+
+int cmd_tune(cli_opts *opts, int argc, char **argv)
+{
+    tune_opts o;
+    int rc = parse_tune_opts(opts, argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+    const char *modes = o.modes, *out = o.out, *start = o.start;
+    long size = o.size;
+    int dry = o.dry;
+    sakd_gemm_tune_opts to = o.to;
     sakd_gemm_tuning start_set;
     if (start) {
         sakd_status sst = sakd_gemm_tuning_read(start, &start_set);
@@ -171,48 +249,18 @@ int cmd_tune(cli_opts *opts, int argc, char **argv)
         sakd_gemm_log_free(&log);
         return cli_fail(st, "recording the GEMM calls");
     }
-    printf("%zu distinct GEMM calls in %s:\n", log.n, workload);
-    printf("  %5s %2s %2s %7s %8s %7s %6s\n", "count", "tA", "tB", "m", "n", "k", "batch");
-    for (size_t i = 0; i < log.n; i++) {
-        const sakd_gemm_shape *s = &log.shapes[i];
-        printf("  %5zu %2s %2s %7zu %8zu %7zu %6zu\n", s->count, s->trans_a ? "T" : "N",
-               s->trans_b ? "T" : "N", s->m, s->n, s->k, s->batch ? s->batch : 1);
-    }
-    fflush(stdout);
+    print_calls(&log, workload);
 
-    sakd_ctx *ctx = NULL;
     sakd_gemm_tuning best;
-    st = sakd_ctx_new(&ctx, opts->device, 0);
-    if (st == SAKD_OK) /* the search times CLBlast's kernels, whatever serves GEMMs otherwise */
-        st = sakd_gemm_provider_set(ctx, "clblast");
-    if (st == SAKD_OK)
-        st = sakd_gemm_tune(ctx, &log, &to, &best);
+    char path[4096] = "";
+    st = search_and_store(opts, &log, &to, workload,
+                          dry   ? NULL
+                          : out ? out
+                                : "",
+                          &best, path, sizeof path);
     sakd_gemm_log_free(&log);
-    if (st == SAKD_OK)
-        snprintf(best.workload, sizeof best.workload, "%s", workload);
-    char path[4096];
-    if (st == SAKD_OK && !dry) {
-        if (out)
-            snprintf(path, sizeof path, "%s", out);
-        else
-            st = sakd_gemm_tuning_path(ctx, path, sizeof path);
-        if (st == SAKD_OK)
-            st = sakd_gemm_tuning_write(path, &best);
-    }
-    sakd_ctx_free(ctx);
     if (st != SAKD_OK)
         return cli_fail(st, "tune");
-    printf("\nGEMM time per training step on %s: %.1f ms with CLBlast's defaults (%.2f GFLOP/s), "
-           "%.1f ms tuned (%.2f GFLOP/s): %.2fx; search took %.0f s\n",
-           best.device, best.ms_default, best.gflops_default, best.ms_tuned, best.gflops_tuned,
-           best.ms_default / best.ms_tuned, sakd_time_now() - t0);
-    for (size_t i = 0; i < best.n_classes; i++)
-        printf("  class %-12s its own set: %.1f ms per step, against %.1f ms with the general "
-               "set\n",
-               best.classes[i].name, best.classes[i].ms_tuned, best.classes[i].ms_general);
-    if (dry)
-        printf("dry run: nothing stored\n");
-    else
-        printf("stored in %s; applied by every later sakd run on this device\n", path);
+    print_outcome(&best, sakd_time_now() - t0, dry ? NULL : path);
     return SAKD_EXIT_OK;
 }
