@@ -231,6 +231,10 @@ int cmd_tune(cli_opts *opts, int argc, char **argv)
     setenv("SAKD_GEMM_TUNING", "off", 1);
     sakd_config c;
     sakd_status st = cli_workload_config(&c, argc - optind, argv + optind, NULL, opts);
+    /* The calls to tune are CLBlast's: record the step as CLBlast runs it (im2col + strided
+     * batched GEMMs), not as the host provider does (per-image BLAS calls or oneDNN). */
+    if (st == SAKD_OK)
+        st = sakd_config_override(&c, "run.gemm_provider=clblast", "tune");
     /* Each mode's trainer validates its own config (a SAKD config may name no teacher here:
      * the benchmark makes one). */
     if (st != SAKD_OK) {
