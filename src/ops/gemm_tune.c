@@ -997,6 +997,62 @@ static sakd_status override_set(sakd_ctx *ctx, const sakd_gemm_params *x, const 
     return override(ctx, "GemmRoutine", rt);
 }
 
+/* Each call of r to the faster kernel, split by one m·n·k threshold, from the kernels' best
+ * sets bx and bd (tx and td seconds per step; an infinite one found nothing and is left out):
+ * the sets found into *x and *d, the threshold into *rt and returned, the predicted seconds per
+ * step into *predicted. */
+static size_t combine(replay *r, const size_t *bx, double tx, const size_t *bd, double td,
+                      sakd_gemm_params *x, sakd_gemm_params *d, sakd_gemm_params *rt,
+                      double *predicted)
+{
+    for (size_t i = 0; i < r->log->n; i++) {
+        if (!isfinite(tx))
+            r->t_best_x[i] = INFINITY;
+        if (!isfinite(td))
+            r->t_best_d[i] = INFINITY;
+    }
+    size_t threshold = choose_threshold(r->log, r->t_best_x, r->t_best_d, predicted);
+    if (isfinite(tx))
+        to_params(0, bx, x);
+    if (isfinite(td))
+        to_params(1, bd, d);
+    routine_params(threshold, rt);
+    return threshold;
+}
+
+/* Searches kernel `which` for a class within s's budget: the general set's values `from`
+ * first, then refinement around the best (after `samples` random candidates when those values
+ * failed); the best into v, *t and t_best. */
+static sakd_status refine_from(search *s, int which, const sakd_gemm_params *from, int samples,
+                               size_t *v, double *t, double *t_best)
+{
+    size_t start_v[SAKD_GEMM_MAX_PARAMS];
+    int tried;
+    sakd_status st = SAKD_OK;
+    if (values_of(which, from, start_v))
+        st = try_candidate(s, which, start_v, v, t, t_best, &tried);
+    if (st == SAKD_OK)
+        st = search_kernel(s, which, isfinite(*t) ? 0 : samples, v, t, t_best);
+    return st;
+}
+
+/* A class's own sets into c, combined from the kernels' best (bx timed tx, bd timed td; a
+ * kernel that found nothing keeps the general set g's values, never used when the threshold
+ * sends every call to the other kernel), applied and timed over sub into *t_own. */
+static sakd_status measure_class(replay *sub, const size_t *bx, double tx, const size_t *bd,
+                                 double td, const sakd_gemm_tuning *g, sakd_gemm_class_params *c,
+                                 double *t_own)
+{
+    double predicted;
+    combine(sub, bx, tx, bd, td, &c->xgemm, &c->direct, &c->routine, &predicted);
+    if (!isfinite(tx))
+        c->xgemm = g->xgemm;
+    if (!isfinite(td))
+        c->direct = g->direct;
+    SAKD_TRY(override_set(sub->ctx, &c->xgemm, &c->direct, &c->routine));
+    return evaluate(sub, INFINITY, t_own);
+}
+
 /* Searches a set of its own for class `name` (the calls ids[0..n) of r, taking `general_s`
  * per step under the general set `g`, which is in effect on entry and again on return) within
  * `budget_s`; fills *c and sets *keep when its set beats the general one by 5 % or more. */
@@ -1032,51 +1088,23 @@ static sakd_status tune_class(search *base, const char *name, const size_t *ids,
     if (refine.refine_rounds < 1)
         refine.refine_rounds = 1;
     s.o = &refine;
-    size_t start_v[SAKD_GEMM_MAX_PARAMS];
-    int tried;
     if (st == SAKD_OK)
         st = force_path(sub.ctx, 0);
-    if (st == SAKD_OK && values_of(0, &g->xgemm, start_v))
-        st = try_candidate(&s, 0, start_v, bx, &tx, sub.t_best_x, &tried);
     if (st == SAKD_OK)
-        st = search_kernel(&s, 0, isfinite(tx) ? 0 : o->xgemm_samples, bx, &tx, sub.t_best_x);
+        st = refine_from(&s, 0, &g->xgemm, o->xgemm_samples, bx, &tx, sub.t_best_x);
     if (st == SAKD_OK && o->direct_samples > 0) {
         st = force_path(sub.ctx, 1);
         s.t0 = sakd_time_now();
         s.budget_s = budget_s - (s.t0 - start);
         if (s.budget_s <= 0)
             s.budget_s = 1e-9;
-        if (st == SAKD_OK && values_of(1, &g->direct, start_v))
-            st = try_candidate(&s, 1, start_v, bd, &td, sub.t_best_d, &tried);
         if (st == SAKD_OK)
-            st = search_kernel(&s, 1, isfinite(td) ? 0 : o->direct_samples, bd, &td, sub.t_best_d);
+            st = refine_from(&s, 1, &g->direct, o->direct_samples, bd, &td, sub.t_best_d);
     }
     base->counter = s.counter;
     double t_own = INFINITY;
-    if (st == SAKD_OK && (isfinite(tx) || isfinite(td))) {
-        for (size_t i = 0; i < n; i++) {
-            if (!isfinite(tx))
-                sub.t_best_x[i] = INFINITY;
-            if (!isfinite(td))
-                sub.t_best_d[i] = INFINITY;
-        }
-        double predicted;
-        size_t threshold = choose_threshold(&sub_log, sub.t_best_x, sub.t_best_d, &predicted);
-        /* A kernel that found nothing keeps the general set's values (never used when the
-         * threshold sends every call to the other kernel). */
-        if (isfinite(tx))
-            to_params(0, bx, &c->xgemm);
-        else
-            c->xgemm = g->xgemm;
-        if (isfinite(td))
-            to_params(1, bd, &c->direct);
-        else
-            c->direct = g->direct;
-        routine_params(threshold, &c->routine);
-        st = override_set(sub.ctx, &c->xgemm, &c->direct, &c->routine);
-        if (st == SAKD_OK)
-            st = evaluate(&sub, INFINITY, &t_own);
-    }
+    if (st == SAKD_OK && (isfinite(tx) || isfinite(td)))
+        st = measure_class(&sub, bx, tx, bd, td, g, c, &t_own);
     if (st == SAKD_OK) /* back to the general set */
         st = override_set(sub.ctx, &g->xgemm, &g->direct, &g->routine);
     replay_free(&sub);
@@ -1305,29 +1333,6 @@ static void stamp(sakd_gemm_tuning *best, const sakd_device_info *d, double t_de
     strftime(best->date, sizeof best->date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     best->ms_default = 1e3 * t_default;
     best->gflops_default = flops / t_default * 1e-9;
-}
-
-/* Each call of r to the faster kernel, split by one m·n·k threshold, from the kernels' best
- * sets bx and bd (tx and td seconds per step; an infinite one found nothing and is left out):
- * the sets found into *x and *d, the threshold into *rt and returned, the predicted seconds per
- * step into *predicted. */
-static size_t combine(replay *r, const size_t *bx, double tx, const size_t *bd, double td,
-                      sakd_gemm_params *x, sakd_gemm_params *d, sakd_gemm_params *rt,
-                      double *predicted)
-{
-    for (size_t i = 0; i < r->log->n; i++) {
-        if (!isfinite(tx))
-            r->t_best_x[i] = INFINITY;
-        if (!isfinite(td))
-            r->t_best_d[i] = INFINITY;
-    }
-    size_t threshold = choose_threshold(r->log, r->t_best_x, r->t_best_d, predicted);
-    if (isfinite(tx))
-        to_params(0, bx, x);
-    if (isfinite(td))
-        to_params(1, bd, d);
-    routine_params(threshold, rt);
-    return threshold;
 }
 
 /* Measures what will actually run: `best` (both kernels and the threshold) applied together,
