@@ -285,26 +285,35 @@ static sakd_status reuse_twin(const sakd_sweep *s, const sakd_runner *r, job *j,
     return st;
 }
 
-/* Writes config.ini and meta.ini (status running) and starts the child. */
-static sakd_status start(const sakd_sweep *s, const sakd_runner *r, job *j, const char *device)
+/* The attempts recorded in the meta.ini at `path` so far (0 when none can be read). */
+static long previous_attempts(const char *path)
 {
-    char path[PATH_MAX + 16], when[32];
-    snprintf(j->meta_path, sizeof j->meta_path, "%s/meta.ini", j->dir);
     sakd_meta old;
     long attempts = 0;
-    if (sakd_meta_read(&old, j->meta_path) == SAKD_OK) {
+    if (sakd_meta_read(&old, path) == SAKD_OK) {
         double a = sakd_meta_number(&old, "attempts");
         attempts = a == a ? (long)a : 0;
         sakd_meta_free(&old);
     }
-    sakd_error_clear();
+    return attempts;
+}
+
+/* Writes j's config as <dir>/config.ini. */
+static sakd_status write_config(const job *j)
+{
+    char path[PATH_MAX + 16];
     char *ini = NULL;
     SAKD_TRY(sakd_config_to_ini(j->cfg, &ini));
     snprintf(path, sizeof path, "%s/config.ini", j->dir);
     sakd_status st = sakd_file_write_atomic(path, ini, strlen(ini));
     free(ini);
-    SAKD_TRY(st);
+    return st;
+}
 
+/* Fills j->meta for attempt `attempt`, status running, starting now (into `when`). */
+static sakd_status fill_meta(const sakd_sweep *s, const sakd_runner *r, job *j, const char *device,
+                             long attempt, char *when, size_t size)
+{
     sakd_meta *m = &j->meta;
     sakd_meta_init(m);
     SAKD_TRY(sakd_meta_set(m, "id", j->id));
@@ -319,18 +328,19 @@ static sakd_status start(const sakd_sweep *s, const sakd_runner *r, job *j, cons
     SAKD_TRY(sakd_meta_setf(m, "run_command", "%s%s%s train %s/config.ini", r->exe,
                             device ? " --device " : "", device ? device : "", j->dir));
     SAKD_TRY(sakd_meta_provenance(m, device ? device : j->cfg->run.device));
-    sakd_meta_now(when, sizeof when);
+    sakd_meta_now(when, size);
     SAKD_TRY(sakd_meta_set(m, "start", when));
     SAKD_TRY(sakd_meta_set(m, "end", ""));
     SAKD_TRY(sakd_meta_set(m, "wall_s", ""));
-    SAKD_TRY(sakd_meta_setf(m, "attempts", "%ld", attempts + 1));
-    SAKD_TRY(sakd_meta_set(m, "error", ""));
+    SAKD_TRY(sakd_meta_setf(m, "attempts", "%ld", attempt));
+    return sakd_meta_set(m, "error", "");
+}
 
-    snprintf(path, sizeof path, "%s/stdout.log", j->dir);
-    int out = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (out < 0)
-        return sakd_error(SAKD_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-    dprintf(out, "==== %s attempt %ld: %s\n", when, attempts + 1, sakd_meta_get(m, "run_command"));
+/* Forks `r->exe [--device D] train <dir>/config.ini` with stdout and stderr to `out`, stdin
+ * from /dev/null and j's lock kept; its pid into *pid. */
+static sakd_status spawn(const sakd_runner *r, const job *j, const char *device, int out,
+                         pid_t *pid)
+{
     char cfg_path[PATH_MAX + 16];
     snprintf(cfg_path, sizeof cfg_path, "%s/config.ini", j->dir);
     const char *argv[8];
@@ -344,12 +354,10 @@ static sakd_status start(const sakd_sweep *s, const sakd_runner *r, job *j, cons
     argv[n++] = cfg_path;
     argv[n] = NULL;
     fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(out);
+    *pid = fork();
+    if (*pid < 0)
         return sakd_error(SAKD_ERR_IO, "cannot start a run: fork: %s", strerror(errno));
-    }
-    if (pid == 0) {
+    if (*pid == 0) {
         /* The child keeps the run's lock (a copy of the descriptor, without close-on-exec),
          * so that the run stays locked while it lives, even if the sweep dies. */
         int keep = dup(j->lock);
@@ -363,11 +371,34 @@ static sakd_status start(const sakd_sweep *s, const sakd_runner *r, job *j, cons
         dprintf(STDERR_FILENO, "sakd: error: cannot run %s: %s\n", r->exe, strerror(errno));
         _exit(127);
     }
+    return SAKD_OK;
+}
+
+/* Writes config.ini and meta.ini (status running) and starts the child. */
+static sakd_status start(const sakd_sweep *s, const sakd_runner *r, job *j, const char *device)
+{
+    char path[PATH_MAX + 16], when[32];
+    snprintf(j->meta_path, sizeof j->meta_path, "%s/meta.ini", j->dir);
+    long attempts = previous_attempts(j->meta_path);
+    sakd_error_clear();
+    SAKD_TRY(write_config(j));
+    SAKD_TRY(fill_meta(s, r, j, device, attempts + 1, when, sizeof when));
+
+    snprintf(path, sizeof path, "%s/stdout.log", j->dir);
+    int out = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (out < 0)
+        return sakd_error(SAKD_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    dprintf(out, "==== %s attempt %ld: %s\n", when, attempts + 1,
+            sakd_meta_get(&j->meta, "run_command"));
+    pid_t pid;
+    sakd_status st = spawn(r, j, device, out, &pid);
     close(out);
+    SAKD_TRY(st);
     j->pid = pid;
     j->t0 = sakd_time_now();
-    SAKD_TRY(sakd_meta_setf(m, "pid", "%ld", (long)pid));
-    return sakd_meta_write(m, j->meta_path, "sakd run provenance and status (DESIGN.md 3.4)");
+    SAKD_TRY(sakd_meta_setf(&j->meta, "pid", "%ld", (long)pid));
+    return sakd_meta_write(&j->meta, j->meta_path,
+                           "sakd run provenance and status (DESIGN.md 3.4)");
 }
 
 /* The last line of stdout.log that starts with "sakd: " (the error or interruption). */
