@@ -285,26 +285,35 @@ static sakd_status reuse_twin(const sakd_sweep *s, const sakd_runner *r, job *j,
     return st;
 }
 
-/* Writes config.ini and meta.ini (status running) and starts the child. */
-static sakd_status start(const sakd_sweep *s, const sakd_runner *r, job *j, const char *device)
+/* The attempts recorded in the meta.ini at `path` so far (0 when none can be read). */
+static long previous_attempts(const char *path)
 {
-    char path[PATH_MAX + 16], when[32];
-    snprintf(j->meta_path, sizeof j->meta_path, "%s/meta.ini", j->dir);
     sakd_meta old;
     long attempts = 0;
-    if (sakd_meta_read(&old, j->meta_path) == SAKD_OK) {
+    if (sakd_meta_read(&old, path) == SAKD_OK) {
         double a = sakd_meta_number(&old, "attempts");
         attempts = a == a ? (long)a : 0;
         sakd_meta_free(&old);
     }
-    sakd_error_clear();
+    return attempts;
+}
+
+/* Writes j's config as <dir>/config.ini. */
+static sakd_status write_config(const job *j)
+{
+    char path[PATH_MAX + 16];
     char *ini = NULL;
     SAKD_TRY(sakd_config_to_ini(j->cfg, &ini));
     snprintf(path, sizeof path, "%s/config.ini", j->dir);
     sakd_status st = sakd_file_write_atomic(path, ini, strlen(ini));
     free(ini);
-    SAKD_TRY(st);
+    return st;
+}
 
+/* Fills j->meta for attempt `attempt`, status running, starting now (into `when`). */
+static sakd_status fill_meta(const sakd_sweep *s, const sakd_runner *r, job *j, const char *device,
+                             long attempt, char *when, size_t size)
+{
     sakd_meta *m = &j->meta;
     sakd_meta_init(m);
     SAKD_TRY(sakd_meta_set(m, "id", j->id));
@@ -319,18 +328,19 @@ static sakd_status start(const sakd_sweep *s, const sakd_runner *r, job *j, cons
     SAKD_TRY(sakd_meta_setf(m, "run_command", "%s%s%s train %s/config.ini", r->exe,
                             device ? " --device " : "", device ? device : "", j->dir));
     SAKD_TRY(sakd_meta_provenance(m, device ? device : j->cfg->run.device));
-    sakd_meta_now(when, sizeof when);
+    sakd_meta_now(when, size);
     SAKD_TRY(sakd_meta_set(m, "start", when));
     SAKD_TRY(sakd_meta_set(m, "end", ""));
     SAKD_TRY(sakd_meta_set(m, "wall_s", ""));
-    SAKD_TRY(sakd_meta_setf(m, "attempts", "%ld", attempts + 1));
-    SAKD_TRY(sakd_meta_set(m, "error", ""));
+    SAKD_TRY(sakd_meta_setf(m, "attempts", "%ld", attempt));
+    return sakd_meta_set(m, "error", "");
+}
 
-    snprintf(path, sizeof path, "%s/stdout.log", j->dir);
-    int out = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (out < 0)
-        return sakd_error(SAKD_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-    dprintf(out, "==== %s attempt %ld: %s\n", when, attempts + 1, sakd_meta_get(m, "run_command"));
+/* Forks `r->exe [--device D] train <dir>/config.ini` with stdout and stderr to `out`, stdin
+ * from /dev/null and j's lock kept; its pid into *pid. */
+static sakd_status spawn(const sakd_runner *r, const job *j, const char *device, int out,
+                         pid_t *pid)
+{
     char cfg_path[PATH_MAX + 16];
     snprintf(cfg_path, sizeof cfg_path, "%s/config.ini", j->dir);
     const char *argv[8];
@@ -344,12 +354,10 @@ static sakd_status start(const sakd_sweep *s, const sakd_runner *r, job *j, cons
     argv[n++] = cfg_path;
     argv[n] = NULL;
     fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(out);
+    *pid = fork();
+    if (*pid < 0)
         return sakd_error(SAKD_ERR_IO, "cannot start a run: fork: %s", strerror(errno));
-    }
-    if (pid == 0) {
+    if (*pid == 0) {
         /* The child keeps the run's lock (a copy of the descriptor, without close-on-exec),
          * so that the run stays locked while it lives, even if the sweep dies. */
         int keep = dup(j->lock);
@@ -363,11 +371,34 @@ static sakd_status start(const sakd_sweep *s, const sakd_runner *r, job *j, cons
         dprintf(STDERR_FILENO, "sakd: error: cannot run %s: %s\n", r->exe, strerror(errno));
         _exit(127);
     }
+    return SAKD_OK;
+}
+
+/* Writes config.ini and meta.ini (status running) and starts the child. */
+static sakd_status start(const sakd_sweep *s, const sakd_runner *r, job *j, const char *device)
+{
+    char path[PATH_MAX + 16], when[32];
+    snprintf(j->meta_path, sizeof j->meta_path, "%s/meta.ini", j->dir);
+    long attempts = previous_attempts(j->meta_path);
+    sakd_error_clear();
+    SAKD_TRY(write_config(j));
+    SAKD_TRY(fill_meta(s, r, j, device, attempts + 1, when, sizeof when));
+
+    snprintf(path, sizeof path, "%s/stdout.log", j->dir);
+    int out = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (out < 0)
+        return sakd_error(SAKD_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    dprintf(out, "==== %s attempt %ld: %s\n", when, attempts + 1,
+            sakd_meta_get(&j->meta, "run_command"));
+    pid_t pid;
+    sakd_status st = spawn(r, j, device, out, &pid);
     close(out);
+    SAKD_TRY(st);
     j->pid = pid;
     j->t0 = sakd_time_now();
-    SAKD_TRY(sakd_meta_setf(m, "pid", "%ld", (long)pid));
-    return sakd_meta_write(m, j->meta_path, "sakd run provenance and status (DESIGN.md 3.4)");
+    SAKD_TRY(sakd_meta_setf(&j->meta, "pid", "%ld", (long)pid));
+    return sakd_meta_write(&j->meta, j->meta_path,
+                           "sakd run provenance and status (DESIGN.md 3.4)");
 }
 
 /* The last line of stdout.log that starts with "sakd: " (the error or interruption). */
@@ -528,12 +559,11 @@ static sakd_status ensure_teacher(const sakd_sweep *s, const sakd_runner *r,
     return SAKD_OK;
 }
 
-sakd_status sakd_sweep_execute(const sakd_sweep *s, const sakd_runner *r, const size_t *which,
-                               size_t n_which, sakd_sweep_tally *tally)
+/* Trains, each once, the teachers that the runs to do (which[0..n), or the first n) distill
+ * from; stops when the sweep is interrupted. */
+static sakd_status ensure_teachers(const sakd_sweep *s, const sakd_runner *r, const size_t *which,
+                                   size_t n, sakd_sweep_tally *tally)
 {
-    memset(tally, 0, sizeof *tally);
-    size_t n = which ? n_which : s->n_runs;
-    /* Teachers first, each once. */
     for (size_t t = 0; t < s->n_teachers; t++) {
         bool needed = false;
         for (size_t i = 0; i < n && !needed; i++)
@@ -543,6 +573,126 @@ sakd_status sakd_sweep_execute(const sakd_sweep *s, const sakd_runner *r, const 
         if (r->interrupt && *r->interrupt)
             return sakd_error(SAKD_ERR_INTERRUPTED, "the sweep was interrupted");
     }
+    return SAKD_OK;
+}
+
+/* The first free slot of slots[0..n), -1 when every one runs a child. */
+static int free_slot(const job *slots, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (slots[i].pid == 0)
+            return i;
+    return -1;
+}
+
+/* Sends SIGTERM to the child of every busy slot. */
+static void terminate_all(const job *slots, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (slots[i].pid > 0)
+            kill(slots[i].pid, SIGTERM);
+}
+
+/* j, emptied, as the job of `run` (not locked, not started). */
+static void job_init(job *j, const sakd_sweep_run *run)
+{
+    memset(j, 0, sizeof *j);
+    j->lock = -1;
+    j->cfg = &run->cfg;
+    j->dir = run->cfg.run.out;
+    j->run = run;
+    memcpy(j->id, run->id, sizeof j->id);
+}
+
+/* Says what the sweep would do with j's run, not done (meta.ini status `status`): copy it from
+ * a done twin, or run it. */
+static void say_dry_run(const sakd_runner *r, const job *j, const char *status, const char *label)
+{
+    const sakd_sweep_run *run = j->run;
+    char twin[PATH_MAX];
+    if (!status[0] && would_reuse(r, j, twin, sizeof twin))
+        say(r, "[%zu] %s would be copied from %s (%s)\n", run->index, run->id, twin, label);
+    else
+        say(r, "[%zu] %s would run (%s): %s%s train %s/config.ini\n", run->index, run->id,
+            status[0] ? status : "pending", r->exe, r->n_devices ? " --device ..." : "", j->dir);
+}
+
+/* Takes on `run` in the free slot `slot`: skips it when it is done or another process runs
+ * it, copies a done twin of it, or starts it (a dry run only says which). */
+static sakd_status take_on(const sakd_sweep *s, const sakd_runner *r, const sakd_sweep_run *run,
+                           job *slots, int slot, sakd_sweep_tally *tally)
+{
+    job *j = &slots[slot];
+    job_init(j, run);
+    char status[32], label[1024];
+    sakd_sweep_run_label(s, run, label, sizeof label);
+    read_status(j->dir, status, sizeof status);
+    if (!strcmp(status, "done")) {
+        say(r, "[%zu] %s done already (%s)\n", run->index, run->id, label);
+        tally->skipped++;
+        return SAKD_OK;
+    }
+    if (r->dry_run) {
+        say_dry_run(r, j, status, label);
+        return SAKD_OK;
+    }
+    int taken = 0;
+    SAKD_TRY(sakd_mkdir_p(j->dir));
+    SAKD_TRY(take_lock(j, false, &taken));
+    if (!taken) {
+        say(r, "[%zu] %s is running in another process; skipped\n", run->index, run->id);
+        tally->busy++;
+        return SAKD_OK;
+    }
+    /* Another process may have finished it between the first look and the lock. */
+    read_status(j->dir, status, sizeof status);
+    if (!strcmp(status, "done")) {
+        release(j);
+        tally->skipped++;
+        return SAKD_OK;
+    }
+    sakd_status st = SAKD_OK;
+    if (!status[0]) {
+        char from[PATH_MAX];
+        int reused = 0;
+        st = reuse_twin(s, r, j, &reused, from, sizeof from);
+        if (st == SAKD_OK && reused) {
+            say(r, "[%zu] %s done: the same run as %s, copied (%s)\n", run->index, run->id, from,
+                label);
+            tally->reused++;
+        }
+        if (st != SAKD_OK || reused) {
+            release(j);
+            return st;
+        }
+    }
+    const char *dev = r->n_devices ? r->devices[slot % (int)r->n_devices] : NULL;
+    st = start(s, r, j, dev);
+    if (st != SAKD_OK) {
+        release(j);
+        return st;
+    }
+    say(r, "[%zu] %s started%s%s (%s%s)\n", run->index, run->id, dev ? " on " : "", dev ? dev : "",
+        label, status[0] ? ", resuming" : "");
+    return SAKD_OK;
+}
+
+/* Records how the child of j ended (wait status ws), says so and frees the slot. */
+static void reap(const sakd_runner *r, job *j, int ws, sakd_sweep_tally *tally)
+{
+    const char *how = finish(j, ws, tally);
+    const char *err = sakd_meta_get(&j->meta, "error");
+    say(r, "[%zu] %s %s%s%s\n", j->run->index, j->id, how, err && *err ? ": " : "", err ? err : "");
+    release(j);
+}
+
+sakd_status sakd_sweep_execute(const sakd_sweep *s, const sakd_runner *r, const size_t *which,
+                               size_t n_which, sakd_sweep_tally *tally)
+{
+    memset(tally, 0, sizeof *tally);
+    size_t n = which ? n_which : s->n_runs;
+    /* Teachers first, each once. */
+    SAKD_TRY(ensure_teachers(s, r, which, n, tally));
     int jobs = r->jobs > 0 ? r->jobs : 1;
     job *slots = calloc((size_t)jobs, sizeof *slots);
     if (!slots)
@@ -555,84 +705,14 @@ sakd_status sakd_sweep_execute(const sakd_sweep *s, const sakd_runner *r, const 
     for (;;) {
         bool stop = (r->interrupt && *r->interrupt) || st != SAKD_OK;
         if (stop && !forwarded) {
-            for (int i = 0; i < jobs; i++)
-                if (slots[i].pid > 0)
-                    kill(slots[i].pid, SIGTERM);
+            terminate_all(slots, jobs);
             forwarded = true;
         }
-        int free_slot = -1;
-        for (int i = 0; i < jobs && free_slot < 0; i++)
-            if (slots[i].pid == 0)
-                free_slot = i;
-        if (!stop && next < n && free_slot >= 0) {
+        int slot = free_slot(slots, jobs);
+        if (!stop && next < n && slot >= 0) {
             const sakd_sweep_run *run = &s->runs[which ? which[next] : next];
             next++;
-            job *j = &slots[free_slot];
-            memset(j, 0, sizeof *j);
-            j->lock = -1;
-            j->cfg = &run->cfg;
-            j->dir = run->cfg.run.out;
-            j->run = run;
-            memcpy(j->id, run->id, sizeof j->id);
-            char status[32], label[1024];
-            sakd_sweep_run_label(s, run, label, sizeof label);
-            read_status(j->dir, status, sizeof status);
-            if (!strcmp(status, "done")) {
-                say(r, "[%zu] %s done already (%s)\n", run->index, run->id, label);
-                tally->skipped++;
-                continue;
-            }
-            char twin[PATH_MAX];
-            if (r->dry_run && !status[0] && would_reuse(r, j, twin, sizeof twin)) {
-                say(r, "[%zu] %s would be copied from %s (%s)\n", run->index, run->id, twin, label);
-                continue;
-            }
-            if (r->dry_run) {
-                say(r, "[%zu] %s would run (%s): %s%s train %s/config.ini\n", run->index, run->id,
-                    status[0] ? status : "pending", r->exe, r->n_devices ? " --device ..." : "",
-                    j->dir);
-                continue;
-            }
-            int taken = 0;
-            st = sakd_mkdir_p(j->dir);
-            if (st == SAKD_OK)
-                st = take_lock(j, false, &taken);
-            if (st != SAKD_OK)
-                continue;
-            if (!taken) {
-                say(r, "[%zu] %s is running in another process; skipped\n", run->index, run->id);
-                tally->busy++;
-                continue;
-            }
-            /* Another process may have finished it between the first look and the lock. */
-            read_status(j->dir, status, sizeof status);
-            if (!strcmp(status, "done")) {
-                release(j);
-                tally->skipped++;
-                continue;
-            }
-            if (!status[0]) {
-                char from[PATH_MAX];
-                int reused = 0;
-                st = reuse_twin(s, r, j, &reused, from, sizeof from);
-                if (st == SAKD_OK && reused) {
-                    say(r, "[%zu] %s done: the same run as %s, copied (%s)\n", run->index, run->id,
-                        from, label);
-                    tally->reused++;
-                }
-                if (st != SAKD_OK || reused) {
-                    release(j);
-                    continue;
-                }
-            }
-            const char *dev = r->n_devices ? r->devices[free_slot % (int)r->n_devices] : NULL;
-            st = start(s, r, j, dev);
-            if (st != SAKD_OK) {
-                release(j);
-                continue;
-            }
-            say(r, "[%zu] %s started%s%s (%s%s)\n", run->index, run->id, dev ? " on " : "",
-                dev ? dev : "", label, status[0] ? ", resuming" : "");
+            st = take_on(s, r, run, slots, slot, tally);
             continue;
         }
         if (!running(slots, jobs))
@@ -640,11 +720,7 @@ sakd_status sakd_sweep_execute(const sakd_sweep *s, const sakd_runner *r, const 
         int ws = 0, i = wait_one(slots, jobs, &ws);
         if (i < 0)
             continue; /* a signal: look at the interrupt flag */
-        const char *how = finish(&slots[i], ws, tally);
-        const char *err = sakd_meta_get(&slots[i].meta, "error");
-        say(r, "[%zu] %s %s%s%s\n", slots[i].run->index, slots[i].id, how, err && *err ? ": " : "",
-            err ? err : "");
-        release(&slots[i]);
+        reap(r, &slots[i], ws, tally);
     }
     free(slots);
     if (st == SAKD_OK && r->interrupt && *r->interrupt)

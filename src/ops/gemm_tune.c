@@ -997,6 +997,62 @@ static sakd_status override_set(sakd_ctx *ctx, const sakd_gemm_params *x, const 
     return override(ctx, "GemmRoutine", rt);
 }
 
+/* Each call of r to the faster kernel, split by one m·n·k threshold, from the kernels' best
+ * sets bx and bd (tx and td seconds per step; an infinite one found nothing and is left out):
+ * the sets found into *x and *d, the threshold into *rt and returned, the predicted seconds per
+ * step into *predicted. */
+static size_t combine(replay *r, const size_t *bx, double tx, const size_t *bd, double td,
+                      sakd_gemm_params *x, sakd_gemm_params *d, sakd_gemm_params *rt,
+                      double *predicted)
+{
+    for (size_t i = 0; i < r->log->n; i++) {
+        if (!isfinite(tx))
+            r->t_best_x[i] = INFINITY;
+        if (!isfinite(td))
+            r->t_best_d[i] = INFINITY;
+    }
+    size_t threshold = choose_threshold(r->log, r->t_best_x, r->t_best_d, predicted);
+    if (isfinite(tx))
+        to_params(0, bx, x);
+    if (isfinite(td))
+        to_params(1, bd, d);
+    routine_params(threshold, rt);
+    return threshold;
+}
+
+/* Searches kernel `which` for a class within s's budget: the general set's values `from`
+ * first, then refinement around the best (after `samples` random candidates when those values
+ * failed); the best into v, *t and t_best. */
+static sakd_status refine_from(search *s, int which, const sakd_gemm_params *from, int samples,
+                               size_t *v, double *t, double *t_best)
+{
+    size_t start_v[SAKD_GEMM_MAX_PARAMS];
+    int tried;
+    sakd_status st = SAKD_OK;
+    if (values_of(which, from, start_v))
+        st = try_candidate(s, which, start_v, v, t, t_best, &tried);
+    if (st == SAKD_OK)
+        st = search_kernel(s, which, isfinite(*t) ? 0 : samples, v, t, t_best);
+    return st;
+}
+
+/* A class's own sets into c, combined from the kernels' best (bx timed tx, bd timed td; a
+ * kernel that found nothing keeps the general set g's values, never used when the threshold
+ * sends every call to the other kernel), applied and timed over sub into *t_own. */
+static sakd_status measure_class(replay *sub, const size_t *bx, double tx, const size_t *bd,
+                                 double td, const sakd_gemm_tuning *g, sakd_gemm_class_params *c,
+                                 double *t_own)
+{
+    double predicted;
+    combine(sub, bx, tx, bd, td, &c->xgemm, &c->direct, &c->routine, &predicted);
+    if (!isfinite(tx))
+        c->xgemm = g->xgemm;
+    if (!isfinite(td))
+        c->direct = g->direct;
+    SAKD_TRY(override_set(sub->ctx, &c->xgemm, &c->direct, &c->routine));
+    return evaluate(sub, INFINITY, t_own);
+}
+
 /* Searches a set of its own for class `name` (the calls ids[0..n) of r, taking `general_s`
  * per step under the general set `g`, which is in effect on entry and again on return) within
  * `budget_s`; fills *c and sets *keep when its set beats the general one by 5 % or more. */
@@ -1032,51 +1088,23 @@ static sakd_status tune_class(search *base, const char *name, const size_t *ids,
     if (refine.refine_rounds < 1)
         refine.refine_rounds = 1;
     s.o = &refine;
-    size_t start_v[SAKD_GEMM_MAX_PARAMS];
-    int tried;
     if (st == SAKD_OK)
         st = force_path(sub.ctx, 0);
-    if (st == SAKD_OK && values_of(0, &g->xgemm, start_v))
-        st = try_candidate(&s, 0, start_v, bx, &tx, sub.t_best_x, &tried);
     if (st == SAKD_OK)
-        st = search_kernel(&s, 0, isfinite(tx) ? 0 : o->xgemm_samples, bx, &tx, sub.t_best_x);
+        st = refine_from(&s, 0, &g->xgemm, o->xgemm_samples, bx, &tx, sub.t_best_x);
     if (st == SAKD_OK && o->direct_samples > 0) {
         st = force_path(sub.ctx, 1);
         s.t0 = sakd_time_now();
         s.budget_s = budget_s - (s.t0 - start);
         if (s.budget_s <= 0)
             s.budget_s = 1e-9;
-        if (st == SAKD_OK && values_of(1, &g->direct, start_v))
-            st = try_candidate(&s, 1, start_v, bd, &td, sub.t_best_d, &tried);
         if (st == SAKD_OK)
-            st = search_kernel(&s, 1, isfinite(td) ? 0 : o->direct_samples, bd, &td, sub.t_best_d);
+            st = refine_from(&s, 1, &g->direct, o->direct_samples, bd, &td, sub.t_best_d);
     }
     base->counter = s.counter;
     double t_own = INFINITY;
-    if (st == SAKD_OK && (isfinite(tx) || isfinite(td))) {
-        for (size_t i = 0; i < n; i++) {
-            if (!isfinite(tx))
-                sub.t_best_x[i] = INFINITY;
-            if (!isfinite(td))
-                sub.t_best_d[i] = INFINITY;
-        }
-        double predicted;
-        size_t threshold = choose_threshold(&sub_log, sub.t_best_x, sub.t_best_d, &predicted);
-        /* A kernel that found nothing keeps the general set's values (never used when the
-         * threshold sends every call to the other kernel). */
-        if (isfinite(tx))
-            to_params(0, bx, &c->xgemm);
-        else
-            c->xgemm = g->xgemm;
-        if (isfinite(td))
-            to_params(1, bd, &c->direct);
-        else
-            c->direct = g->direct;
-        routine_params(threshold, &c->routine);
-        st = override_set(sub.ctx, &c->xgemm, &c->direct, &c->routine);
-        if (st == SAKD_OK)
-            st = evaluate(&sub, INFINITY, &t_own);
-    }
+    if (st == SAKD_OK && (isfinite(tx) || isfinite(td)))
+        st = measure_class(&sub, bx, tx, bd, td, g, c, &t_own);
     if (st == SAKD_OK) /* back to the general set */
         st = override_set(sub.ctx, &g->xgemm, &g->direct, &g->routine);
     replay_free(&sub);
@@ -1179,10 +1207,9 @@ sakd_status sakd_gemm_tune(sakd_ctx *ctx, const sakd_gemm_log *log, const sakd_g
     return st;
 }
 
-static sakd_status tune(sakd_ctx *ctx, const sakd_gemm_log *log, const sakd_gemm_tune_opts *opts,
-                        sakd_gemm_tuning *best)
+/* An error unless there are calls to tune on and CLBlast runs with its defaults. */
+static sakd_status check_untuned(sakd_ctx *ctx, const sakd_gemm_log *log)
 {
-    memset(best, 0, sizeof *best);
     if (!log->n)
         return sakd_error(SAKD_ERR_ARG, "no GEMM calls recorded to tune on");
     if (sakd_gemm_tuning_source(ctx)[0])
@@ -1190,35 +1217,196 @@ static sakd_status tune(sakd_ctx *ctx, const sakd_gemm_log *log, const sakd_gemm
                           "a stored tuning (%s) is already applied; tune with "
                           "CLBlast's defaults (SAKD_GEMM_TUNING=off)",
                           sakd_gemm_tuning_source(ctx));
-    replay r;
-    sakd_status st = replay_init(&r, ctx, log, opts->seed);
-    FILE *lg = opts->log;
+    return SAKD_OK;
+}
+
+/* Floating-point operations of one recorded step: every call times its count. */
+static double step_flops(const sakd_gemm_log *log)
+{
     double flops = 0.0;
     for (size_t i = 0; i < log->n; i++)
         flops += (double)log->shapes[i].count * sakd_gemm_shape_flops(&log->shapes[i]);
+    return flops;
+}
 
-    /* CLBlast's defaults: the reference results and the time to beat. */
-    double t_default = 0.0;
+/* CLBlast's defaults on every call of r: stores the reference results, sets each call's timed
+ * runs and time, and sums the seconds per step into *t_default. */
+static sakd_status time_defaults(replay *r, double *t_default)
+{
+    const sakd_gemm_log *log = r->log;
+    sakd_status st = SAKD_OK;
+    *t_default = 0.0;
     for (size_t i = 0; i < log->n && st == SAKD_OK; i++) {
         int ok;
         if (i == 0) /* compile CLBlast's default kernels first, untimed */
-            st = check_shape(&r, i, 1, &ok);
+            st = check_shape(r, i, 1, &ok);
         double t0 = sakd_time_now();
         if (st == SAKD_OK)
-            st = check_shape(&r, i, 1, &ok); /* timed as evaluate() times a candidate's */
+            st = check_shape(r, i, 1, &ok); /* timed as evaluate() times a candidate's */
         double first = sakd_time_now() - t0;
         if (st == SAKD_OK) {
             /* More runs for short calls, so each shape is timed over about 50 ms. */
             double want = 0.05 / (first > 1e-6 ? first : 1e-6);
-            r.reps[i] = want >= 8 ? 8 : want <= 1 ? 1 : (int)want;
-            if (r.reps[i] > 1)
-                st = time_shape(&r, i, &r.t_cur[i]);
+            r->reps[i] = want >= 8 ? 8 : want <= 1 ? 1 : (int)want;
+            if (r->reps[i] > 1)
+                st = time_shape(r, i, &r->t_cur[i]);
             else
-                r.t_cur[i] = first;
+                r->t_cur[i] = first;
         }
         if (st == SAKD_OK)
-            t_default += (double)log->shapes[i].count * r.t_cur[i];
+            *t_default += (double)log->shapes[i].count * r->t_cur[i];
     }
+    return st;
+}
+
+/* Half the device's preferred float vector width; 1 when it prefers no vectors. */
+static size_t vector_min(sakd_ctx *ctx)
+{
+    cl_uint pref = 0;
+    if (clGetDeviceInfo(ctx->info.device, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT, sizeof pref,
+                        &pref, NULL) == CL_SUCCESS &&
+        pref >= 2)
+        return pref / 2;
+    return 1;
+}
+
+/* Searches kernel `which` within s's budget: the set `start` (may be NULL) first when it is
+ * one valid here, then `samples` random candidates and refinement; the best into v, *t and
+ * t_best. */
+static sakd_status search_from(search *s, int which, const sakd_gemm_params *start, int samples,
+                               size_t *v, double *t, double *t_best)
+{
+    size_t start_v[SAKD_GEMM_MAX_PARAMS];
+    int tried;
+    sakd_status st = SAKD_OK;
+    if (start && values_of(which, start, start_v) && valid(which, start_v, &s->r->ctx->info)) {
+        if (s->o->log)
+            fprintf(s->o->log, "  (the start tuning's set first)\n");
+        st = try_candidate(s, which, start_v, v, t, t_best, &tried);
+    }
+    if (st == SAKD_OK)
+        st = search_kernel(s, which, samples, v, t, t_best);
+    return st;
+}
+
+/* The general search within `limit_s` (none when 0) from s->t0: the indirect kernel's best
+ * set into bx and *tx within s's budget, then the direct one's into bd and *td within what
+ * is left; a kernel that found nothing keeps its time. */
+static sakd_status search_general(search *s, double limit_s, size_t *bx, double *tx, size_t *bd,
+                                  double *td)
+{
+    const sakd_gemm_tune_opts *o = s->o;
+    const sakd_gemm_tuning *from = o->start;
+    sakd_ctx *ctx = s->r->ctx;
+    double start = s->t0;
+    if (o->log)
+        fprintf(o->log, "indirect kernel (Xgemm): %d random candidates, then refinement\n",
+                o->xgemm_samples);
+    sakd_status st = force_path(ctx, 0);
+    if (st == SAKD_OK)
+        st =
+            search_from(s, 0, from ? &from->xgemm : NULL, o->xgemm_samples, bx, tx, s->r->t_best_x);
+    if (st == SAKD_OK && o->log)
+        fprintf(o->log, "direct kernel (XgemmDirect): %d random candidates, then refinement\n",
+                o->direct_samples);
+    if (st == SAKD_OK && o->direct_samples > 0)
+        st = force_path(ctx, 1);
+    s->t0 = sakd_time_now();
+    s->budget_s = limit_s > 0 ? limit_s - (s->t0 - start) : 0.0;
+    if (s->budget_s < 0)
+        s->budget_s = 1e-9; /* nothing left: no direct candidates */
+    if (st == SAKD_OK && o->direct_samples > 0)
+        st = search_from(s, 1, from ? &from->direct : NULL, o->direct_samples, bd, td,
+                         s->r->t_best_d);
+    return st;
+}
+
+/* Where and when `best` is made, and CLBlast's defaults' time (t_default seconds per step of
+ * `flops` operations). */
+static void stamp(sakd_gemm_tuning *best, const sakd_device_info *d, double t_default, double flops)
+{
+    snprintf(best->platform, sizeof best->platform, "%s", d->platform_name);
+    snprintf(best->device, sizeof best->device, "%s", d->name);
+    snprintf(best->driver, sizeof best->driver, "%s", d->driver);
+    snprintf(best->clblast, sizeof best->clblast, "%s", sakd_clblast_version());
+    time_t now = time(NULL);
+    strftime(best->date, sizeof best->date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    best->ms_default = 1e3 * t_default;
+    best->gflops_default = flops / t_default * 1e-9;
+}
+
+/* Measures what will actually run: `best` (both kernels and the threshold) applied together,
+ * its seconds per step over r's calls into *t; an error when it computes wrong or fails. */
+static sakd_status measure(replay *r, const sakd_gemm_tuning *best, double *t)
+{
+    *t = INFINITY;
+    SAKD_TRY(sakd_gemm_tuning_apply(r->ctx, best));
+    SAKD_TRY(evaluate(r, INFINITY, t));
+    if (!isfinite(*t))
+        return sakd_error(SAKD_ERR_CLBLAST, "the chosen GEMM parameters failed their final check");
+    return SAKD_OK;
+}
+
+/* Sets of their own for the classes of calls that the general set of `best` serves worst,
+ * within what is left since `start` of the time limit; they stay when the step, measured with
+ * them, beats *t_final (which then becomes that time). Switching sets needs all three general
+ * ones (CLBlast cannot be sent back to its defaults). */
+static sakd_status search_classes(search *s, double start, sakd_gemm_tuning *best, double *t_final)
+{
+    const sakd_gemm_tune_opts *opts = s->o;
+    FILE *lg = opts->log;
+    sakd_ctx *ctx = s->r->ctx;
+    if (!best->xgemm.n || !best->direct.n || !best->routine.n) {
+        if (lg)
+            fprintf(lg, "no per-class search: it needs a general set of all three kernels\n");
+        return SAKD_OK;
+    }
+    double left =
+        opts->time_limit_s > 0 ? opts->time_limit_s - (sakd_time_now() - start) : INFINITY;
+    /* The search runs on the general set alone: no class switching meanwhile. */
+    sakd_ops_state *os = sakd_ops_state_peek(ctx);
+    free(os->gemm_tuning);
+    os->gemm_tuning = NULL;
+    sakd_status st = SAKD_OK;
+    if (left > 0)
+        st = tune_classes(s, left, best);
+    double t_classes = INFINITY;
+    if (st == SAKD_OK)
+        st = sakd_gemm_tuning_apply(ctx, best);
+    if (st == SAKD_OK && best->n_classes)
+        st = evaluate(s->r, INFINITY, &t_classes);
+    if (st == SAKD_OK && best->n_classes) {
+        if (lg)
+            fprintf(lg,
+                    "with %zu class set(s): %.1f ms measured, against %.1f ms with the "
+                    "general set alone\n",
+                    best->n_classes, 1e3 * t_classes, 1e3 * *t_final);
+        if (t_classes < *t_final) {
+            *t_final = t_classes;
+        } else {
+            best->n_classes = 0;
+            st = sakd_gemm_tuning_apply(ctx, best);
+        }
+    }
+    return st;
+}
+
+/* The search of sakd_gemm_tune: CLBlast's defaults timed, a general set searched, combined and
+ * measured, then per-class sets when asked for; the outcome into *best, applied to ctx. */
+static sakd_status tune(sakd_ctx *ctx, const sakd_gemm_log *log, const sakd_gemm_tune_opts *opts,
+                        sakd_gemm_tuning *best)
+{
+    memset(best, 0, sizeof *best);
+    SAKD_TRY(check_untuned(ctx, log));
+    replay r;
+    sakd_status st = replay_init(&r, ctx, log, opts->seed);
+    FILE *lg = opts->log;
+    double flops = step_flops(log);
+
+    /* CLBlast's defaults: the reference results and the time to beat. */
+    double t_default = 0.0;
+    if (st == SAKD_OK)
+        st = time_defaults(&r, &t_default);
     if (st == SAKD_OK && lg)
         fprintf(lg,
                 "CLBlast defaults: %.1f ms of GEMM per step (%.2f GFLOP/s) over %zu distinct "
@@ -1233,60 +1421,17 @@ static sakd_status tune(sakd_ctx *ctx, const sakd_gemm_log *log, const sakd_gemm
     search s = {
         &r,        opts, start, general_limit * (opts->direct_samples > 0 ? 2.0 / 3.0 : 1.0),
         t_default, 1,    0};
-    cl_uint pref = 0;
-    if (clGetDeviceInfo(ctx->info.device, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT, sizeof pref,
-                        &pref, NULL) == CL_SUCCESS &&
-        pref >= 2)
-        s.vec_min = pref / 2;
+    s.vec_min = vector_min(ctx);
     size_t bx[SAKD_GEMM_MAX_PARAMS], bd[SAKD_GEMM_MAX_PARAMS];
     double tx = INFINITY, td = INFINITY;
-    if (st == SAKD_OK && lg)
-        fprintf(lg, "indirect kernel (Xgemm): %d random candidates, then refinement\n",
-                opts->xgemm_samples);
-    size_t start_v[SAKD_GEMM_MAX_PARAMS];
-    int tried;
     if (st == SAKD_OK)
-        st = force_path(ctx, 0);
-    if (st == SAKD_OK && opts->start && values_of(0, &opts->start->xgemm, start_v) &&
-        valid(0, start_v, &ctx->info)) {
-        if (lg)
-            fprintf(lg, "  (the start tuning's set first)\n");
-        st = try_candidate(&s, 0, start_v, bx, &tx, r.t_best_x, &tried);
-    }
-    if (st == SAKD_OK)
-        st = search_kernel(&s, 0, opts->xgemm_samples, bx, &tx, r.t_best_x);
-    if (st == SAKD_OK && lg)
-        fprintf(lg, "direct kernel (XgemmDirect): %d random candidates, then refinement\n",
-                opts->direct_samples);
-    if (st == SAKD_OK && opts->direct_samples > 0)
-        st = force_path(ctx, 1);
-    s.t0 = sakd_time_now();
-    s.budget_s = general_limit > 0 ? general_limit - (s.t0 - start) : 0.0;
-    if (s.budget_s < 0)
-        s.budget_s = 1e-9; /* nothing left: no direct candidates */
-    if (st == SAKD_OK && opts->direct_samples > 0 && opts->start &&
-        values_of(1, &opts->start->direct, start_v) && valid(1, start_v, &ctx->info)) {
-        if (lg)
-            fprintf(lg, "  (the start tuning's set first)\n");
-        st = try_candidate(&s, 1, start_v, bd, &td, r.t_best_d, &tried);
-    }
-    if (st == SAKD_OK && opts->direct_samples > 0)
-        st = search_kernel(&s, 1, opts->direct_samples, bd, &td, r.t_best_d);
+        st = search_general(&s, general_limit, bx, &tx, bd, &td);
     if (st != SAKD_OK) {
         replay_free(&r);
         return st;
     }
 
-    /* Combine: each shape takes the faster kernel, split by one m·n·k threshold. */
-    const sakd_device_info *d = &ctx->info;
-    snprintf(best->platform, sizeof best->platform, "%s", d->platform_name);
-    snprintf(best->device, sizeof best->device, "%s", d->name);
-    snprintf(best->driver, sizeof best->driver, "%s", d->driver);
-    snprintf(best->clblast, sizeof best->clblast, "%s", sakd_clblast_version());
-    time_t now = time(NULL);
-    strftime(best->date, sizeof best->date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-    best->ms_default = 1e3 * t_default;
-    best->gflops_default = flops / t_default * 1e-9;
+    stamp(best, &ctx->info, t_default, flops);
     if (!isfinite(tx) && !isfinite(td)) {
         /* Every candidate failed, computed wrong or fell behind: CLBlast's defaults stay. */
         replay_free(&r);
@@ -1296,26 +1441,11 @@ static sakd_status tune(sakd_ctx *ctx, const sakd_gemm_log *log, const sakd_gemm
         best->gflops_tuned = best->gflops_default;
         return SAKD_OK;
     }
-    for (size_t i = 0; i < log->n; i++) {
-        if (!isfinite(tx))
-            r.t_best_x[i] = INFINITY;
-        if (!isfinite(td))
-            r.t_best_d[i] = INFINITY;
-    }
     double combined;
-    size_t threshold = choose_threshold(log, r.t_best_x, r.t_best_d, &combined);
-    if (isfinite(tx))
-        to_params(0, bx, &best->xgemm);
-    if (isfinite(td))
-        to_params(1, bd, &best->direct);
-    routine_params(threshold, &best->routine);
-    /* Measure what will actually run: both kernels and the threshold applied together. */
-    st = sakd_gemm_tuning_apply(ctx, best);
-    double t_final = INFINITY;
-    if (st == SAKD_OK)
-        st = evaluate(&r, INFINITY, &t_final);
-    if (st == SAKD_OK && !isfinite(t_final))
-        st = sakd_error(SAKD_ERR_CLBLAST, "the chosen GEMM parameters failed their final check");
+    size_t threshold =
+        combine(&r, bx, tx, bd, td, &best->xgemm, &best->direct, &best->routine, &combined);
+    double t_final;
+    st = measure(&r, best, &t_final);
     if (st != SAKD_OK) {
         replay_free(&r);
         return st;
@@ -1332,38 +1462,8 @@ static sakd_status tune(sakd_ctx *ctx, const sakd_gemm_log *log, const sakd_gemm
         best->xgemm.n = best->direct.n = best->routine.n = 0;
         t_final = t_default;
     }
-    /* Sets of their own for the classes of calls that the general set serves worst. Switching
-     * sets needs all three general ones (CLBlast cannot be sent back to its defaults). */
-    if (opts->per_class && best->xgemm.n && best->direct.n && best->routine.n) {
-        double left =
-            opts->time_limit_s > 0 ? opts->time_limit_s - (sakd_time_now() - start) : INFINITY;
-        /* The search runs on the general set alone: no class switching meanwhile. */
-        sakd_ops_state *os = sakd_ops_state_peek(ctx);
-        free(os->gemm_tuning);
-        os->gemm_tuning = NULL;
-        if (left > 0)
-            st = tune_classes(&s, left, best);
-        double t_classes = INFINITY;
-        if (st == SAKD_OK)
-            st = sakd_gemm_tuning_apply(ctx, best);
-        if (st == SAKD_OK && best->n_classes)
-            st = evaluate(&r, INFINITY, &t_classes);
-        if (st == SAKD_OK && best->n_classes) {
-            if (lg)
-                fprintf(lg,
-                        "with %zu class set(s): %.1f ms measured, against %.1f ms with the "
-                        "general set alone\n",
-                        best->n_classes, 1e3 * t_classes, 1e3 * t_final);
-            if (t_classes < t_final) {
-                t_final = t_classes;
-            } else {
-                best->n_classes = 0;
-                st = sakd_gemm_tuning_apply(ctx, best);
-            }
-        }
-    } else if (opts->per_class && lg) {
-        fprintf(lg, "no per-class search: it needs a general set of all three kernels\n");
-    }
+    if (opts->per_class)
+        st = search_classes(&s, start, best, &t_final);
     replay_free(&r);
     SAKD_TRY(st);
     best->ms_tuned = 1e3 * t_final;
