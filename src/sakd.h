@@ -23,7 +23,7 @@
 #include "ops/conv.h"
 #include "ops/elementwise.h"
 #include "ops/gemm.h"
-#include "ops/gemm_tune.h"
+#include "ops/gemm_tuning.h"
 #include "ops/lif.h"
 #include "ops/linear.h"
 #include "ops/loss.h"
@@ -47,6 +47,7 @@
 #include "runtime/timer.h"
 #include "train/config.h"
 #include "train/train.h"
+#include "tune/gemm_search.h"
 #include "version.h"
 
 #endif

@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ops/gemm_tune.h"
+#include "ops/gemm_tuning.h"
+#include "tune/gemm_search.h"
 #include "ops/ops_state.h"
 #include "runtime/profile.h"
 #include "testutil.h"

@@ -8,7 +8,7 @@
 
 #include "cli/cli.h"
 #include "ops/gemm.h"
-#include "ops/gemm_tune.h"
+#include "ops/gemm_tuning.h"
 #include "runtime/timer.h"
 
 void help_bench(void)

@@ -17,7 +17,7 @@
 #include "ops/blas_host.h"
 #include "ops/conv.h"
 #include "ops/gemm.h"
-#include "ops/gemm_tune.h"
+#include "ops/gemm_tuning.h"
 #include "ops/lif.h"
 #include "ops/linear.h"
 #include "runtime/profile.h"

@@ -8,7 +8,7 @@
 
 #include "cli/cli.h"
 #include "ops/gemm.h"
-#include "ops/gemm_tune.h"
+#include "ops/gemm_tuning.h"
 
 /* Float GEMM with k products per output may err by up to k·eps times the
  * sum of |products| (Higham's gamma_k bound); 2x for alpha/beta rounding. */

@@ -6,7 +6,8 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "ops/gemm_tune.h"
+#include "ops/gemm_tuning.h"
+#include "tune/gemm_search.h"
 #include "runtime/timer.h"
 #include "train/config.h"
 #include "train/train.h"

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "ops/blas_host.h"
-#include "ops/gemm_tune.h"
+#include "ops/gemm_tuning.h"
 #include "ops/host.h"
 #include "runtime/profile.h"
 #include "runtime/timer.h"

@@ -21,7 +21,7 @@ sakd_status sakd_conv2d_host_backward(sakd_tensor *grad_in, sakd_tensor *grad_we
                                       const sakd_conv_host_geom *g);
 
 /* Counts `batch` GEMMs C[m, n] = op(A)[m, k]·op(B)[k, n] (ta, tb: transposed) in ctx's GEMM
- * record, where the benchmarks keep one (ops/gemm_tune.h): the per-sample GEMMs of a host
+ * record, where the benchmarks keep one (ops/gemm_tuning.h): the per-sample GEMMs of a host
  * convolution, or those a direct convolution replaces. For counting FLOPs only: the entry has
  * no strides, so it is not a call CLBlast could replay (`sakd tune` records with CLBlast). */
 void sakd_conv_host_record(sakd_ctx *ctx, int ta, int tb, size_t m, size_t n, size_t k,

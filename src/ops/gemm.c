@@ -11,7 +11,7 @@
 #include "ops/blas_host.h"
 #include "ops/conv.h"
 #include "ops/gemm_provider.h"
-#include "ops/gemm_tune.h"
+#include "ops/gemm_tuning.h"
 #include "ops/ops_state.h"
 #include "runtime/log.h"
 

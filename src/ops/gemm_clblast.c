@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "ops/gemm_provider.h"
-#include "ops/gemm_tune.h"
+#include "ops/gemm_tuning.h"
 #include "ops/ops_state.h"
 #include "runtime/log.h"
 #include "runtime/profile.h"

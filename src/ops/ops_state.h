@@ -7,8 +7,8 @@
 
 #include "runtime/context.h"
 
-struct sakd_gemm_log;      /* ops/gemm_tune.h */
-struct sakd_gemm_tuning;   /* ops/gemm_tune.h */
+struct sakd_gemm_log;      /* ops/gemm_tuning.h */
+struct sakd_gemm_tuning;   /* ops/gemm_tuning.h */
 struct sakd_gemm_provider; /* ops/gemm_provider.h */
 struct sakd_conv_dnnl;     /* ops/conv_dnnl.c */
 
@@ -21,7 +21,7 @@ typedef struct sakd_ops_state {
     char host_check_msg[256];
     /* The last GEMM queued, as sakd_ctx_last_work names it. */
     char last_gemm[112];
-    /* GEMM calls being recorded for tuning (ops/gemm_tune.h), else NULL. */
+    /* GEMM calls being recorded for tuning (ops/gemm_tuning.h), else NULL. */
     struct sakd_gemm_log *gemm_log;
     /* CLBlast: whether it ran on this context; its tuning (0 = not looked for yet, 1 = looked
      * for), the file applied, the tuning (NULL: CLBlast's defaults) and which of its parameter

@@ -1,7 +1,7 @@
-/* gemm_tune.h — CLBlast GEMM autotuning: record the GEMM calls a model makes, search CLBlast's
- * kernel parameters on exactly those calls, store the best per device and apply it at start-up. */
-#ifndef SAKD_OPS_GEMM_TUNE_H
-#define SAKD_OPS_GEMM_TUNE_H
+/* gemm_tuning.h — CLBlast GEMM tuning as ops use it: record the GEMM calls a model makes, and
+ * read, write and apply the parameters stored per device (found by tune/gemm_search.h). */
+#ifndef SAKD_OPS_GEMM_TUNING_H
+#define SAKD_OPS_GEMM_TUNING_H
 
 #include <stdio.h>
 
@@ -34,6 +34,10 @@ void sakd_gemm_log_add(sakd_gemm_log *log, const sakd_gemm_shape *s);
 double sakd_gemm_shape_flops(const sakd_gemm_shape *s);
 
 #define SAKD_GEMM_MAX_PARAMS 16
+/* How many parameters CLBlast's indirect (Xgemm) and direct (XgemmDirect) GEMM kernels take: a
+ * stored set names all of them (the tuner's spaces are checked against these). */
+#define SAKD_GEMM_XGEMM_PARAMS 16
+#define SAKD_GEMM_DIRECT_PARAMS 10
 
 /* Parameter values of one CLBlast kernel ("Xgemm", "XgemmDirect", "GemmRoutine"). */
 typedef struct sakd_gemm_params {
@@ -88,6 +92,10 @@ sakd_status sakd_gemm_tuning_write(const char *path, const sakd_gemm_tuning *t);
  * device, driver or CLBlast is refused. */
 sakd_status sakd_gemm_tuning_apply(sakd_ctx *ctx, const sakd_gemm_tuning *t);
 
+/* Hands one kernel's parameters ("Xgemm", "XgemmDirect", "GemmRoutine") to CLBlast for ctx's
+ * device (CLBlastOverrideParameters); a set CLBlast refuses is SAKD_ERR_CLBLAST naming it. */
+sakd_status sakd_gemm_params_override(sakd_ctx *ctx, const char *kernel, const sakd_gemm_params *p);
+
 /* Puts the set that calls of class (trans_a, trans_b, batched) take under ctx's tuning into
  * effect when another one is (sakd_gemm and sakd_gemm_batched call it). */
 sakd_status sakd_gemm_tuning_select(sakd_ctx *ctx, int trans_a, int trans_b, int batched);
@@ -95,29 +103,5 @@ sakd_status sakd_gemm_tuning_select(sakd_ctx *ctx, int trans_a, int trans_b, int
 /* Where sakd_gemm's first call on a context took its tuning from: the file applied, or "" when
  * none (no file, SAKD_GEMM_TUNING=off, or a file that could not be used: then a warning). */
 const char *sakd_gemm_tuning_source(const sakd_ctx *ctx);
-
-/* Search options. */
-typedef struct sakd_gemm_tune_opts {
-    int xgemm_samples;  /* random valid configurations of the indirect kernel */
-    int direct_samples; /* of the direct kernel */
-    int refine_rounds;  /* rounds of one-parameter changes around the best */
-    unsigned long long seed;
-    double time_limit_s; /* stop sampling after this long (0 = no limit); half of it goes
-                            to the general search, half to the per-class ones */
-    FILE *log;           /* progress, or NULL */
-    int per_class;       /* also search a set per call class (sakd_gemm_class_name) */
-    /* A previous tuning (or NULL): its general indirect and direct sets are each kernel's first
-     * candidates, before the random draws, so that a retune refines from where the last one
-     * ended and keeps its sets unless something beats them on these calls. */
-    const struct sakd_gemm_tuning *start;
-} sakd_gemm_tune_opts;
-
-/* Searches CLBlast's GEMM parameters on the calls in `log` (replayed on random operands; every
- * candidate's results checked against CLBlast's defaults) and fills `best` (parameters and the
- * per-step GEMM time and throughput before and after; device fields set). It must start with
- * CLBlast's defaults in effect (SAKD_GEMM_TUNING=off before the context's first GEMM), and
- * leaves `best` applied. */
-sakd_status sakd_gemm_tune(sakd_ctx *ctx, const sakd_gemm_log *log, const sakd_gemm_tune_opts *opts,
-                           sakd_gemm_tuning *best);
 
 #endif
