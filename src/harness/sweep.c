@@ -194,6 +194,104 @@ static sakd_status parse_seeds(sakd_sweep *s, const char *text, const char *wher
     return st;
 }
 
+/* The harness key closest to `key`, for a "did you mean". */
+static const char *closest_harness_key(const char *key)
+{
+    size_t best = 0, bd = SIZE_MAX;
+    for (size_t k = 0; k < N_HARNESS_KEYS; k++) {
+        size_t d = edit_distance(key, harness_keys[k]);
+        if (d < bd) {
+            bd = d;
+            best = k;
+        }
+    }
+    return harness_keys[best];
+}
+
+/* Checks that line l's key can be an axis: a config key (after `teacher.` for a teacher axis)
+ * that changes a run's id. */
+static sakd_status check_axis_key(const sakd_config_sweep_line *l, const char *where)
+{
+    bool teacher_axis = !strncmp(l->key, "teacher.", 8);
+    const char *key = teacher_axis ? l->key + 8 : l->key;
+    if (!strchr(key, '.'))
+        return sakd_error(SAKD_ERR_ARG,
+                          "%s:%d: unknown [sweep] key `%s` (did you mean `%s`? axes are "
+                          "section.key or teacher.section.key)",
+                          l->origin, l->line, l->key, closest_harness_key(key));
+    if (!is_config_key(key)) {
+        /* The config's own message names the closest valid key. */
+        sakd_config scratch;
+        sakd_status st = sakd_config_init(&scratch);
+        if (st == SAKD_OK)
+            st = assign(&scratch, key, "0", where);
+        sakd_config_free(&scratch);
+        return st != SAKD_OK ? st : sakd_error(SAKD_ERR_ARG, "%s: unknown axis key", where);
+    }
+    if (!strcmp(key, "train.seed") || !strncmp(key, "run.", 4) || !strcmp(key, "train.resume") ||
+        !strcmp(key, "data.dir"))
+        return sakd_error(SAKD_ERR_ARG,
+                          "%s: `%s` cannot be an axis (seeds go in `seeds = ...`; "
+                          "run.*, train.resume and data.dir do not change a run's id)",
+                          where, l->key);
+    return SAKD_OK;
+}
+
+/* Appends the axis of line l (its key, origin and values) to s. */
+static sakd_status add_axis(sakd_sweep *s, const sakd_config_sweep_line *l, const char *where)
+{
+    sakd_sweep_axis *grown = realloc(s->axes, (s->n_axes + 1) * sizeof *grown);
+    if (!grown)
+        return sakd_error(SAKD_ERR_NOMEM, "out of memory");
+    s->axes = grown;
+    sakd_sweep_axis *a = &s->axes[s->n_axes];
+    memset(a, 0, sizeof *a);
+    a->key = strdup(l->key);
+    a->origin = malloc(strlen(l->origin) + 16);
+    if (!a->key || !a->origin) {
+        free(a->key);
+        free(a->origin);
+        return sakd_error(SAKD_ERR_NOMEM, "out of memory");
+    }
+    sprintf(a->origin, "%s:%d", l->origin, l->line);
+    s->n_axes++;
+    return split_list(l->value, where, &a->values, &a->n_values);
+}
+
+/* Checks that sweep.x, when given, names one of the axes. */
+static sakd_status check_x(const sakd_sweep *s)
+{
+    if (!s->x)
+        return SAKD_OK;
+    bool found = false;
+    for (size_t a = 0; a < s->n_axes; a++)
+        found |= !strcmp(s->axes[a].key, s->x);
+    if (!found)
+        return sakd_error(SAKD_ERR_ARG, "%s: sweep.x = %s is not one of the axes", s->path, s->x);
+    return SAKD_OK;
+}
+
+/* The sweep's name: sweep.name when given (checked), else the file's name without `.ini`. */
+static sakd_status set_name(sakd_sweep *s, const char *name)
+{
+    const char *base_name = strrchr(s->path, '/') ? strrchr(s->path, '/') + 1 : s->path;
+    if (!name) {
+        s->name = strdup(base_name);
+        if (s->name && strlen(s->name) > 4 && !strcmp(s->name + strlen(s->name) - 4, ".ini"))
+            s->name[strlen(s->name) - 4] = '\0';
+    } else {
+        for (const char *p = name; *p; p++)
+            if (!isalnum((unsigned char)*p) && !strchr("-_.", *p))
+                return sakd_error(SAKD_ERR_ARG,
+                                  "%s: sweep.name = %s: use letters, digits, '-', '_' and '.'",
+                                  s->path, name);
+        s->name = strdup(name);
+    }
+    if (!s->name)
+        return sakd_error(SAKD_ERR_NOMEM, "out of memory");
+    return SAKD_OK;
+}
+
 /* Reads the [sweep] lines of `base`: harness keys and axes. */
 static sakd_status parse_sweep_lines(sakd_sweep *s, const sakd_config *base, char **teacher_file,
                                      char **smoke)
@@ -222,82 +320,15 @@ static sakd_status parse_sweep_lines(sakd_sweep *s, const sakd_config *base, cha
             free(s->x);
             st = (s->x = strdup(l->value)) ? SAKD_OK : SAKD_ERR_NOMEM;
         } else {
-            bool teacher_axis = !strncmp(l->key, "teacher.", 8);
-            const char *key = teacher_axis ? l->key + 8 : l->key;
-            if (!strchr(key, '.')) {
-                size_t best = 0, bd = SIZE_MAX;
-                for (size_t k = 0; k < N_HARNESS_KEYS; k++) {
-                    size_t d = edit_distance(key, harness_keys[k]);
-                    if (d < bd) {
-                        bd = d;
-                        best = k;
-                    }
-                }
-                return sakd_error(SAKD_ERR_ARG,
-                                  "%s:%d: unknown [sweep] key `%s` (did you mean `%s`? axes are "
-                                  "section.key or teacher.section.key)",
-                                  l->origin, l->line, l->key, harness_keys[best]);
-            }
-            if (!is_config_key(key)) {
-                /* The config's own message names the closest valid key. */
-                sakd_config scratch;
-                st = sakd_config_init(&scratch);
-                if (st == SAKD_OK)
-                    st = assign(&scratch, key, "0", where);
-                sakd_config_free(&scratch);
-                return st != SAKD_OK ? st : sakd_error(SAKD_ERR_ARG, "%s: unknown axis key", where);
-            }
-            if (!strcmp(key, "train.seed") || !strncmp(key, "run.", 4) ||
-                !strcmp(key, "train.resume") || !strcmp(key, "data.dir"))
-                return sakd_error(SAKD_ERR_ARG,
-                                  "%s: `%s` cannot be an axis (seeds go in `seeds = ...`; "
-                                  "run.*, train.resume and data.dir do not change a run's id)",
-                                  where, l->key);
-            sakd_sweep_axis *grown = realloc(s->axes, (s->n_axes + 1) * sizeof *grown);
-            if (!grown)
-                return sakd_error(SAKD_ERR_NOMEM, "out of memory");
-            s->axes = grown;
-            sakd_sweep_axis *a = &s->axes[s->n_axes];
-            memset(a, 0, sizeof *a);
-            a->key = strdup(l->key);
-            a->origin = malloc(strlen(l->origin) + 16);
-            if (!a->key || !a->origin) {
-                free(a->key);
-                free(a->origin);
-                return sakd_error(SAKD_ERR_NOMEM, "out of memory");
-            }
-            sprintf(a->origin, "%s:%d", l->origin, l->line);
-            s->n_axes++;
-            st = split_list(l->value, where, &a->values, &a->n_values);
+            SAKD_TRY(check_axis_key(l, where));
+            st = add_axis(s, l, where);
         }
         if (st == SAKD_ERR_NOMEM && !sakd_error_detail()[0])
             st = sakd_error(SAKD_ERR_NOMEM, "out of memory at %s", where);
         SAKD_TRY(st);
     }
-    if (s->x) {
-        bool found = false;
-        for (size_t a = 0; a < s->n_axes; a++)
-            found |= !strcmp(s->axes[a].key, s->x);
-        if (!found)
-            return sakd_error(SAKD_ERR_ARG, "%s: sweep.x = %s is not one of the axes", s->path,
-                              s->x);
-    }
-    const char *base_name = strrchr(s->path, '/') ? strrchr(s->path, '/') + 1 : s->path;
-    if (!name) {
-        s->name = strdup(base_name);
-        if (s->name && strlen(s->name) > 4 && !strcmp(s->name + strlen(s->name) - 4, ".ini"))
-            s->name[strlen(s->name) - 4] = '\0';
-    } else {
-        for (const char *p = name; *p; p++)
-            if (!isalnum((unsigned char)*p) && !strchr("-_.", *p))
-                return sakd_error(SAKD_ERR_ARG,
-                                  "%s: sweep.name = %s: use letters, digits, '-', '_' and '.'",
-                                  s->path, name);
-        s->name = strdup(name);
-    }
-    if (!s->name)
-        return sakd_error(SAKD_ERR_NOMEM, "out of memory");
-    return SAKD_OK;
+    SAKD_TRY(check_x(s));
+    return set_name(s, name);
 }
 
 /* Checks every axis value against a scratch copy of the config it applies to. */
