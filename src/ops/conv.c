@@ -485,23 +485,101 @@ static sakd_status backward_as_conv(sakd_tensor *grad_in, sakd_tensor *grad_weig
     return as_conv_input_grad(&c, grad_in, weight);
 }
 
+/* Sizes of a backward pass, with every given tensor's shape checked against them. */
+static sakd_status backward_geometry(const char *op, const sakd_tensor *grad_in,
+                                     const sakd_tensor *grad_weight, const sakd_tensor *grad_bias,
+                                     const sakd_tensor *workspace, const sakd_tensor *grad_out,
+                                     const sakd_tensor *in, const sakd_tensor *weight,
+                                     const sakd_conv2d_params *p, conv_geom *g)
+{
+    SAKD_TRY(conv_geometry(op, in, weight, workspace, p, g));
+    SAKD_TRY(sakd_tensor_require_shape(op, "grad_out", grad_out, 4,
+                                       (size_t[]){g->n, g->cout, g->ho, g->wo}));
+    SAKD_TRY(sakd_tensor_require_shape(op, "grad_weight", grad_weight, 4,
+                                       (size_t[]){g->cout, g->cin, g->kh, g->kw}));
+    if (grad_in)
+        SAKD_TRY(sakd_tensor_require_shape(op, "grad_in", grad_in, 4,
+                                           (size_t[]){g->n, g->cin, g->h, g->w}));
+    if (grad_bias)
+        SAKD_TRY(sakd_tensor_require_shape(op, "grad_bias", grad_bias, 1, &g->cout));
+    return SAKD_OK;
+}
+
+/* grad b[co] = Σ over samples and positions of gy[·, co, ·]. */
+static sakd_status bias_backward(sakd_ctx *ctx, const sakd_reduce_opts *ro, sakd_tensor *grad_bias,
+                                 const sakd_tensor *grad_out, const conv_geom *g,
+                                 const conv_args *a)
+{
+    cl_kernel kb;
+    SAKD_TRY(sakd_reduce_kernel(ctx, "conv", "conv2d_bias_bwd", ro, &kb));
+    cl_ulong gbo = grad_bias->offset, n = g->n, gyo = grad_out->offset;
+    return SAKD_LAUNCH_GROUPS(ctx, kb, g->cout, ro->wg, SAKD_ARG(grad_bias->buf), SAKD_ARG(gbo),
+                              SAKD_ARG(grad_out->buf), SAKD_ARG(gyo), SAKD_ARG(n),
+                              SAKD_ARG(a->cout), SAKD_ARG(a->P));
+}
+
+/* grad W[Cout, K] (+)= gperm[Cout, nc·P] · cols[K, nc·P]^T for the chunk of samples from n0
+ * (gperm and cols at gp_off and cols_off), chunks in ascending order; the reduction over nc·P
+ * is split into S slices summed in order. */
+static sakd_status weight_grad_chunk(sakd_ctx *ctx, const sakd_reduce_opts *ro,
+                                     sakd_tensor *grad_weight, const sakd_tensor *workspace,
+                                     const conv_geom *g, size_t n0, size_t ncp, cl_ulong gp_off,
+                                     cl_ulong cols_off)
+{
+    size_t S = ncp / SPLITK_MIN_COLS < SPLITK_MAX ? ncp / SPLITK_MIN_COLS : SPLITK_MAX;
+    if (S <= 1)
+        return sakd_gemm(ctx, 0, 1, g->cout, g->K, ncp, 1.0f,
+                         (sakd_mat){workspace->buf, gp_off, ncp},
+                         (sakd_mat){workspace->buf, cols_off, ncp}, n0 == 0 ? 0.0f : 1.0f,
+                         (sakd_mat){grad_weight->buf, grad_weight->offset, g->K});
+    size_t kc = ncp / S, rest = ncp - S * kc, wn = g->cout * g->K;
+    cl_ulong part_off = workspace->offset + g->nc * g->P * (g->K + g->cout);
+    SAKD_TRY(sakd_gemm_batched(ctx, 0, 1, g->cout, g->K, kc, 1.0f,
+                               (sakd_mat){workspace->buf, gp_off, ncp}, kc,
+                               (sakd_mat){workspace->buf, cols_off, ncp}, kc, 0.0f,
+                               (sakd_mat){workspace->buf, part_off, g->K}, wn, S));
+    if (rest) /* the last columns, added into slice 0 */
+        SAKD_TRY(sakd_gemm(ctx, 0, 1, g->cout, g->K, rest, 1.0f,
+                           (sakd_mat){workspace->buf, gp_off + S * kc, ncp},
+                           (sakd_mat){workspace->buf, cols_off + S * kc, ncp}, 1.0f,
+                           (sakd_mat){workspace->buf, part_off, g->K}));
+    cl_kernel ksum;
+    SAKD_TRY(sakd_kernel_get(ctx, "conv", ro->options, "conv2d_splitk_sum", &ksum));
+    cl_ulong gwo = grad_weight->offset;
+    cl_int acc = n0 != 0;
+    return SAKD_LAUNCH_1D(ctx, ksum, wn, SAKD_ARG(grad_weight->buf), SAKD_ARG(gwo),
+                          SAKD_ARG(workspace->buf), SAKD_ARG(part_off), SAKD_ULONG(wn),
+                          SAKD_ULONG(S), SAKD_ARG(acc));
+}
+
+/* grad x of the chunk of nc samples from n0: gcols[K, nc·P] = W[Cout, K]^T · gperm[Cout, nc·P]
+ * over the columns at cols_off (used by now), summed back into NCHW by col2im (kernel kcol). */
+static sakd_status input_grad_chunk(sakd_ctx *ctx, cl_kernel kcol, sakd_tensor *grad_in,
+                                    const sakd_tensor *workspace, const sakd_tensor *weight,
+                                    const conv_geom *g, const conv_args *a, size_t n0, cl_ulong nc,
+                                    cl_ulong gp_off, cl_ulong cols_off)
+{
+    size_t ncp = nc * g->P;
+    SAKD_TRY(sakd_gemm(
+        ctx, 1, 0, g->K, ncp, g->cout, 1.0f, (sakd_mat){weight->buf, weight->offset, g->K},
+        (sakd_mat){workspace->buf, gp_off, ncp}, 0.0f, (sakd_mat){workspace->buf, cols_off, ncp}));
+    cl_ulong gxo = grad_in->offset;
+    return SAKD_LAUNCH_ROWS(ctx, kcol, g->w, nc * g->cin * g->h, SAKD_ARG(grad_in->buf),
+                            SAKD_ARG(gxo), SAKD_ARG(workspace->buf), SAKD_ARG(cols_off),
+                            SAKD_ULONG(n0), SAKD_ARG(nc), SAKD_ARG(a->cin), SAKD_ARG(a->h),
+                            SAKD_ARG(a->w), SAKD_ARG(a->kh), SAKD_ARG(a->kw), SAKD_ARG(a->sh),
+                            SAKD_ARG(a->sw), SAKD_ARG(a->ph), SAKD_ARG(a->pw), SAKD_ARG(a->ho),
+                            SAKD_ARG(a->wo));
+}
+
 sakd_status sakd_conv2d_backward(sakd_tensor *grad_in, sakd_tensor *grad_weight,
                                  sakd_tensor *grad_bias, sakd_tensor *workspace,
                                  const sakd_tensor *grad_out, const sakd_tensor *in,
                                  const sakd_tensor *weight, const sakd_conv2d_params *p)
 {
-    const char *op = "conv2d_backward";
     conv_geom g;
-    SAKD_TRY(conv_geometry(op, in, weight, workspace, p, &g));
-    SAKD_TRY(sakd_tensor_require_shape(op, "grad_out", grad_out, 4,
-                                       (size_t[]){g.n, g.cout, g.ho, g.wo}));
-    SAKD_TRY(sakd_tensor_require_shape(op, "grad_weight", grad_weight, 4,
-                                       (size_t[]){g.cout, g.cin, g.kh, g.kw}));
-    if (grad_in)
-        SAKD_TRY(
-            sakd_tensor_require_shape(op, "grad_in", grad_in, 4, (size_t[]){g.n, g.cin, g.h, g.w}));
-    if (grad_bias)
-        SAKD_TRY(sakd_tensor_require_shape(op, "grad_bias", grad_bias, 1, &g.cout));
+    SAKD_TRY(backward_geometry("conv2d_backward", grad_in, grad_weight, grad_bias, workspace,
+                               grad_out, in, weight, p, &g));
     sakd_ctx *ctx = in->ctx;
     if (sakd_host_active(ctx)) {
         sakd_conv_host_geom hg = host_geom(&g, p);
@@ -515,16 +593,8 @@ sakd_status sakd_conv2d_backward(sakd_tensor *grad_in, sakd_tensor *grad_weight,
     }
     sakd_reduce_opts ro = sakd_reduce_options(ctx);
     conv_args a = kernel_sizes(&g, p);
-    cl_ulong gyo = grad_out->offset;
-
-    if (grad_bias) {
-        cl_kernel kb;
-        SAKD_TRY(sakd_reduce_kernel(ctx, "conv", "conv2d_bias_bwd", &ro, &kb));
-        cl_ulong gbo = grad_bias->offset, n = g.n;
-        SAKD_TRY(SAKD_LAUNCH_GROUPS(ctx, kb, g.cout, ro.wg, SAKD_ARG(grad_bias->buf), SAKD_ARG(gbo),
-                                    SAKD_ARG(grad_out->buf), SAKD_ARG(gyo), SAKD_ARG(n),
-                                    SAKD_ARG(a.cout), SAKD_ARG(a.P)));
-    }
+    if (grad_bias)
+        SAKD_TRY(bias_backward(ctx, &ro, grad_bias, grad_out, &g, &a));
 
     cl_kernel kcol;
     SAKD_TRY(sakd_kernel_get(ctx, "conv", ro.options, "conv2d_col2im", &kcol));
@@ -540,48 +610,11 @@ sakd_status sakd_conv2d_backward(sakd_tensor *grad_in, sakd_tensor *grad_weight,
         /* gperm [Cout, nc·P] from grad_out's NCHW chunk */
         SAKD_TRY(chunk_from_nchw(ctx, &ro, workspace, gp_off, grad_out, n0, nc, g.cout, g.P));
         SAKD_TRY(im2col(ctx, &ro, workspace, in, &g, &a, n0, nc));
-        /* grad W[Cout, K] (+)= gperm[Cout, nc·P] · cols[K, nc·P]^T, chunks in ascending order;
-         * the reduction over nc·P is split into S slices summed in order. */
-        size_t S = ncp / SPLITK_MIN_COLS < SPLITK_MAX ? ncp / SPLITK_MIN_COLS : SPLITK_MAX;
-        if (S <= 1) {
-            SAKD_TRY(sakd_gemm(ctx, 0, 1, g.cout, g.K, ncp, 1.0f,
-                               (sakd_mat){workspace->buf, gp_off, ncp},
-                               (sakd_mat){workspace->buf, cols_off, ncp}, n0 == 0 ? 0.0f : 1.0f,
-                               (sakd_mat){grad_weight->buf, grad_weight->offset, g.K}));
-        } else {
-            size_t kc = ncp / S, rest = ncp - S * kc, wn = g.cout * g.K;
-            cl_ulong part_off = workspace->offset + g.nc * g.P * (g.K + g.cout);
-            SAKD_TRY(sakd_gemm_batched(ctx, 0, 1, g.cout, g.K, kc, 1.0f,
-                                       (sakd_mat){workspace->buf, gp_off, ncp}, kc,
-                                       (sakd_mat){workspace->buf, cols_off, ncp}, kc, 0.0f,
-                                       (sakd_mat){workspace->buf, part_off, g.K}, wn, S));
-            if (rest) /* the last columns, added into slice 0 */
-                SAKD_TRY(sakd_gemm(ctx, 0, 1, g.cout, g.K, rest, 1.0f,
-                                   (sakd_mat){workspace->buf, gp_off + S * kc, ncp},
-                                   (sakd_mat){workspace->buf, cols_off + S * kc, ncp}, 1.0f,
-                                   (sakd_mat){workspace->buf, part_off, g.K}));
-            cl_kernel ksum;
-            SAKD_TRY(sakd_kernel_get(ctx, "conv", ro.options, "conv2d_splitk_sum", &ksum));
-            cl_ulong gwo = grad_weight->offset;
-            cl_int acc = n0 != 0;
-            SAKD_TRY(SAKD_LAUNCH_1D(ctx, ksum, wn, SAKD_ARG(grad_weight->buf), SAKD_ARG(gwo),
-                                    SAKD_ARG(workspace->buf), SAKD_ARG(part_off), SAKD_ULONG(wn),
-                                    SAKD_ULONG(S), SAKD_ARG(acc)));
-        }
-        if (!grad_in)
-            continue;
-        /* gcols[K, nc·P] = W[Cout, K]^T · gperm[Cout, nc·P], over the columns just used */
-        SAKD_TRY(sakd_gemm(ctx, 1, 0, g.K, ncp, g.cout, 1.0f,
-                           (sakd_mat){weight->buf, weight->offset, g.K},
-                           (sakd_mat){workspace->buf, gp_off, ncp}, 0.0f,
-                           (sakd_mat){workspace->buf, cols_off, ncp}));
-        cl_ulong gxo = grad_in->offset;
-        SAKD_TRY(SAKD_LAUNCH_ROWS(ctx, kcol, g.w, nc * g.cin * g.h, SAKD_ARG(grad_in->buf),
-                                  SAKD_ARG(gxo), SAKD_ARG(workspace->buf), SAKD_ARG(cols_off),
-                                  SAKD_ULONG(n0), SAKD_ARG(nc), SAKD_ARG(a.cin), SAKD_ARG(a.h),
-                                  SAKD_ARG(a.w), SAKD_ARG(a.kh), SAKD_ARG(a.kw), SAKD_ARG(a.sh),
-                                  SAKD_ARG(a.sw), SAKD_ARG(a.ph), SAKD_ARG(a.pw), SAKD_ARG(a.ho),
-                                  SAKD_ARG(a.wo)));
+        SAKD_TRY(
+            weight_grad_chunk(ctx, &ro, grad_weight, workspace, &g, n0, ncp, gp_off, cols_off));
+        if (grad_in)
+            SAKD_TRY(input_grad_chunk(ctx, kcol, grad_in, workspace, weight, &g, &a, n0, nc, gp_off,
+                                      cols_off));
     }
     return SAKD_OK;
 }
