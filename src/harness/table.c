@@ -223,88 +223,106 @@ static void read_row(const char *dir, const char *name, sakd_results *res, row *
     sakd_meta_free(&meta);
 }
 
+/* Whether row r counts in the tables: done, with its axis values read. */
+static int counted(const row *r)
+{
+    return !strcmp(r->status, "done") && r->values;
+}
+
+/* Whether row r has the axis values `values` of a cell. */
+static int in_cell(const sakd_results *res, char *const *values, const row *r)
+{
+    size_t a = 0;
+    while (a < res->n_axes && !strcmp(values[a], r->values[a]))
+        a++;
+    return a == res->n_axes;
+}
+
+/* Appends a cell of r's axis values, with the layers of r's report. */
+static sakd_status new_cell(sakd_results *res, const row *r)
+{
+    sakd_cell *g = realloc(res->cells, (res->n_cells + 1) * sizeof *g);
+    if (!g)
+        return sakd_error(SAKD_ERR_NOMEM, "out of memory");
+    res->cells = g;
+    sakd_cell *cell = &res->cells[res->n_cells++];
+    memset(cell, 0, sizeof *cell);
+    cell->values = calloc(res->n_axes + 1, sizeof *cell->values);
+    for (size_t a = 0; cell->values && a < res->n_axes; a++)
+        cell->values[a] = dupe(r->values[a]);
+    /* The layers of the first run of the cell. */
+    for (size_t k = 0; k < r->report.count; k++)
+        cell->n_layers += !strncmp(r->report.keys[k], "layer.", 6);
+    cell->layer_names = calloc(cell->n_layers + 1, sizeof *cell->layer_names);
+    cell->layer_mean = calloc(cell->n_layers + 1, sizeof *cell->layer_mean);
+    cell->layer_std = calloc(cell->n_layers + 1, sizeof *cell->layer_std);
+    if (!cell->values || !cell->layer_names || !cell->layer_mean || !cell->layer_std)
+        return sakd_error(SAKD_ERR_NOMEM, "out of memory");
+    size_t l = 0;
+    for (size_t k = 0; k < r->report.count; k++)
+        if (!strncmp(r->report.keys[k], "layer.", 6))
+            cell->layer_names[l++] = dupe(r->report.keys[k] + 6);
+    return SAKD_OK;
+}
+
+/* Row r's value of quantity m of cell: metric m, or past the metrics the rate of the cell's
+ * layer m − SAKD_N_METRICS; NAN when it lacks one. */
+static double quantity(const sakd_cell *cell, const row *r, size_t m)
+{
+    if (m < SAKD_N_METRICS)
+        return r->metric[m];
+    char key[300];
+    snprintf(key, sizeof key, "layer.%s", cell->layer_names[m - SAKD_N_METRICS]);
+    return sakd_meta_number(&r->report, key);
+}
+
+/* Mean and sample std of each metric and layer rate over the cell's runs among rows[0..n). */
+static void cell_stats(const sakd_results *res, sakd_cell *cell, const row *rows, size_t n)
+{
+    size_t nm = SAKD_N_METRICS + cell->n_layers;
+    for (size_t m = 0; m < nm; m++) {
+        double sum = 0, sq = 0;
+        size_t cnt = 0;
+        for (size_t i = 0; i < n; i++) {
+            const row *r = &rows[i];
+            if (!counted(r) || !in_cell(res, cell->values, r))
+                continue;
+            double x = quantity(cell, r, m);
+            if (isnan(x))
+                continue;
+            sum += x;
+            sq += x * x;
+            cnt++;
+        }
+        double mean = cnt ? sum / (double)cnt : NAN;
+        double var = cnt > 1 ? (sq - (double)cnt * mean * mean) / (double)(cnt - 1) : 0.0;
+        double sd = cnt ? sqrt(var > 0 ? var : 0) : NAN;
+        if (m < SAKD_N_METRICS) {
+            cell->mean[m] = mean;
+            cell->std[m] = sd;
+        } else {
+            cell->layer_mean[m - SAKD_N_METRICS] = mean;
+            cell->layer_std[m - SAKD_N_METRICS] = sd;
+        }
+    }
+}
+
 /* Adds the done rows to their cells (in the order the cells first appear). */
 static sakd_status aggregate(sakd_results *res, row *rows, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         row *r = &rows[i];
-        if (strcmp(r->status, "done") || !r->values)
+        if (!counted(r))
             continue;
         size_t c = 0;
-        for (; c < res->n_cells; c++) {
-            size_t a = 0;
-            while (a < res->n_axes && !strcmp(res->cells[c].values[a], r->values[a]))
-                a++;
-            if (a == res->n_axes)
-                break;
-        }
-        if (c == res->n_cells) {
-            sakd_cell *g = realloc(res->cells, (res->n_cells + 1) * sizeof *g);
-            if (!g)
-                return sakd_error(SAKD_ERR_NOMEM, "out of memory");
-            res->cells = g;
-            sakd_cell *cell = &res->cells[res->n_cells++];
-            memset(cell, 0, sizeof *cell);
-            cell->values = calloc(res->n_axes + 1, sizeof *cell->values);
-            for (size_t a = 0; cell->values && a < res->n_axes; a++)
-                cell->values[a] = dupe(r->values[a]);
-            /* The layers of the first run of the cell. */
-            for (size_t k = 0; k < r->report.count; k++)
-                cell->n_layers += !strncmp(r->report.keys[k], "layer.", 6);
-            cell->layer_names = calloc(cell->n_layers + 1, sizeof *cell->layer_names);
-            cell->layer_mean = calloc(cell->n_layers + 1, sizeof *cell->layer_mean);
-            cell->layer_std = calloc(cell->n_layers + 1, sizeof *cell->layer_std);
-            if (!cell->values || !cell->layer_names || !cell->layer_mean || !cell->layer_std)
-                return sakd_error(SAKD_ERR_NOMEM, "out of memory");
-            size_t l = 0;
-            for (size_t k = 0; k < r->report.count; k++)
-                if (!strncmp(r->report.keys[k], "layer.", 6))
-                    cell->layer_names[l++] = dupe(r->report.keys[k] + 6);
-        }
+        while (c < res->n_cells && !in_cell(res, res->cells[c].values, r))
+            c++;
+        if (c == res->n_cells)
+            SAKD_TRY(new_cell(res, r));
         res->cells[c].n++;
     }
-    /* Mean and sample std of each metric and layer rate over the cell's runs. */
-    for (size_t c = 0; c < res->n_cells; c++) {
-        sakd_cell *cell = &res->cells[c];
-        size_t nm = SAKD_N_METRICS + cell->n_layers;
-        for (size_t m = 0; m < nm; m++) {
-            double sum = 0, sq = 0;
-            size_t cnt = 0;
-            for (size_t i = 0; i < n; i++) {
-                row *r = &rows[i];
-                if (strcmp(r->status, "done") || !r->values)
-                    continue;
-                size_t a = 0;
-                while (a < res->n_axes && !strcmp(cell->values[a], r->values[a]))
-                    a++;
-                if (a < res->n_axes)
-                    continue;
-                double x = NAN;
-                if (m < SAKD_N_METRICS) {
-                    x = r->metric[m];
-                } else {
-                    char key[300];
-                    snprintf(key, sizeof key, "layer.%s", cell->layer_names[m - SAKD_N_METRICS]);
-                    x = sakd_meta_number(&r->report, key);
-                }
-                if (isnan(x))
-                    continue;
-                sum += x;
-                sq += x * x;
-                cnt++;
-            }
-            double mean = cnt ? sum / (double)cnt : NAN;
-            double var = cnt > 1 ? (sq - (double)cnt * mean * mean) / (double)(cnt - 1) : 0.0;
-            double sd = cnt ? sqrt(var > 0 ? var : 0) : NAN;
-            if (m < SAKD_N_METRICS) {
-                cell->mean[m] = mean;
-                cell->std[m] = sd;
-            } else {
-                cell->layer_mean[m - SAKD_N_METRICS] = mean;
-                cell->layer_std[m - SAKD_N_METRICS] = sd;
-            }
-        }
-    }
+    for (size_t c = 0; c < res->n_cells; c++)
+        cell_stats(res, &res->cells[c], rows, n);
     return SAKD_OK;
 }
 
