@@ -466,9 +466,9 @@ static sakd_status write_tables(const char *dir, const sakd_results *res)
     return st;
 }
 
-sakd_status sakd_results_collect(const char *dir, FILE *log, sakd_results *res)
+/* The figure hints and axes of <dir>/sweep.ini, when there is one ("" hints without). */
+static void read_hints(const char *dir, sakd_results *res)
 {
-    memset(res, 0, sizeof *res);
     char path[PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/sweep.ini", dir);
     sakd_meta hints;
@@ -484,16 +484,16 @@ sakd_status sakd_results_collect(const char *dir, FILE *log, sakd_results *res)
         res->x = dupe("");
     }
     sakd_error_clear();
-    snprintf(path, sizeof path, "%s/runs", dir);
-    DIR *d = opendir(path);
-    if (!d)
-        return sakd_error(SAKD_ERR_NOT_FOUND, "%s: %s (not a sweep results directory)", path,
-                          strerror(errno));
-    row *rows = NULL;
-    size_t n = 0, cap = 0;
-    sakd_status st = SAKD_OK;
+}
+
+/* Reads every run directory under the open directory d (<dir>/runs, at `path`) into *rows
+ * (*n of them, *rows allocated, also on an error). */
+static sakd_status read_rows(DIR *d, const char *path, const char *dir, sakd_results *res,
+                             FILE *log, row **rows, size_t *n)
+{
+    size_t cap = 0;
     struct dirent *e;
-    while ((e = readdir(d)) != NULL && st == SAKD_OK) {
+    while ((e = readdir(d)) != NULL) {
         if (e->d_name[0] == '.')
             continue;
         char sub[PATH_MAX + 300];
@@ -501,20 +501,34 @@ sakd_status sakd_results_collect(const char *dir, FILE *log, sakd_results *res)
         snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
         if (stat(sub, &sb) != 0 || !S_ISDIR(sb.st_mode))
             continue;
-        if (n == cap) {
+        if (*n == cap) {
             cap = cap ? 2 * cap : 64;
-            row *g = realloc(rows, cap * sizeof *g);
-            if (!g) {
-                st = sakd_error(SAKD_ERR_NOMEM, "out of memory");
-                break;
-            }
-            rows = g;
+            row *g = realloc(*rows, cap * sizeof *g);
+            if (!g)
+                return sakd_error(SAKD_ERR_NOMEM, "out of memory");
+            *rows = g;
         }
-        read_row(dir, e->d_name, res, &rows[n++], log);
+        read_row(dir, e->d_name, res, &(*rows)[(*n)++], log);
     }
-    closedir(d);
-    /* Rows read before the axes were known lack their values. */
-    for (size_t i = 0; i < n && st == SAKD_OK; i++) {
+    return SAKD_OK;
+}
+
+/* Frees what row r holds. */
+static void free_row(const sakd_results *res, row *r)
+{
+    for (size_t a = 0; r->values && a < res->n_axes; a++)
+        free(r->values[a]);
+    free(r->values);
+    free(r->seed);
+    free(r->status);
+    free(r->error);
+    sakd_meta_free(&r->report);
+}
+
+/* Reads again the rows read before the axes were known, which lack their values. */
+static void reread_rows(const char *dir, sakd_results *res, row *rows, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
         if (rows[i].values && rows[i].values[0] == NULL && res->n_axes) {
             free(rows[i].values);
             sakd_meta_free(&rows[i].report);
@@ -526,8 +540,11 @@ sakd_status sakd_results_collect(const char *dir, FILE *log, sakd_results *res)
             read_row(dir, name, res, &rows[i], NULL);
         }
     }
-    if (rows)
-        qsort(rows, n, sizeof *rows, row_cmp);
+}
+
+/* Counts the runs of rows[0..n) by status into res. */
+static void count_statuses(sakd_results *res, const row *rows, size_t n)
+{
     res->runs = n;
     for (size_t i = 0; i < n; i++) {
         const char *s = rows[i].status;
@@ -540,21 +557,35 @@ sakd_status sakd_results_collect(const char *dir, FILE *log, sakd_results *res)
         else
             res->unfinished++;
     }
+}
+
+sakd_status sakd_results_collect(const char *dir, FILE *log, sakd_results *res)
+{
+    memset(res, 0, sizeof *res);
+    read_hints(dir, res);
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/runs", dir);
+    DIR *d = opendir(path);
+    if (!d)
+        return sakd_error(SAKD_ERR_NOT_FOUND, "%s: %s (not a sweep results directory)", path,
+                          strerror(errno));
+    row *rows = NULL;
+    size_t n = 0;
+    sakd_status st = read_rows(d, path, dir, res, log, &rows, &n);
+    closedir(d);
+    if (st == SAKD_OK)
+        reread_rows(dir, res, rows, n);
+    if (rows)
+        qsort(rows, n, sizeof *rows, row_cmp);
+    count_statuses(res, rows, n);
     if (st == SAKD_OK)
         st = aggregate(res, rows, n);
     if (st == SAKD_OK)
         st = write_summary(dir, res, rows, n);
     if (st == SAKD_OK)
         st = write_tables(dir, res);
-    for (size_t i = 0; i < n; i++) {
-        for (size_t a = 0; rows[i].values && a < res->n_axes; a++)
-            free(rows[i].values[a]);
-        free(rows[i].values);
-        free(rows[i].seed);
-        free(rows[i].status);
-        free(rows[i].error);
-        sakd_meta_free(&rows[i].report);
-    }
+    for (size_t i = 0; i < n; i++)
+        free_row(res, &rows[i]);
     free(rows);
     return st;
 }
