@@ -166,6 +166,49 @@ static int config_fail(sakd_status st)
     return SAKD_EXIT_USAGE;
 }
 
+/* Loads train's config (CONFIG.ini at argv[optind] and the overrides after it, then --device)
+ * and validates it. */
+static sakd_status train_config(sakd_config *cfg, const cli_opts *opts, int argc, char **argv)
+{
+    SAKD_TRY(load_config(cfg, argv[optind], argc, argv, optind + 1));
+    if (opts->device) {
+        char dev[300];
+        snprintf(dev, sizeof dev, "run.device=%s", opts->device);
+        SAKD_TRY(sakd_config_override(cfg, dev, "--device"));
+    }
+    return sakd_config_validate(cfg);
+}
+
+/* Sends SIGINT and SIGTERM to on_signal, which asks the trainer to stop. */
+static void catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* report.ini in dir: the metrics for sweeps and scripts, written once the run is complete,
+ * while the trainer t still holds the run directory's lock. */
+static sakd_status write_report(sakd_trainer *t, const sakd_report *report, const char *dir)
+{
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/report.ini", dir);
+    sakd_meta m;
+    sakd_meta_init(&m);
+    sakd_status st = sakd_meta_from_report(&m, report);
+    char gemm[512];
+    sakd_gemm_provider_describe(sakd_trainer_ctx(t), gemm, sizeof gemm);
+    if (st == SAKD_OK) /* what served the run's GEMMs (and host ops), for its provenance */
+        st = sakd_meta_set(&m, "gemm_provider", gemm);
+    if (st == SAKD_OK)
+        st = sakd_meta_write(&m, path, "sakd train report: metrics of the finished run");
+    sakd_meta_free(&m);
+    return st;
+}
+
 int cmd_train(cli_opts *opts, int argc, char **argv)
 {
     const char *weights = NULL, *batch = NULL, *out = NULL, *teacher = NULL, *run = NULL;
@@ -177,14 +220,7 @@ int cmd_train(cli_opts *opts, int argc, char **argv)
         return SAKD_EXIT_USAGE;
     }
     sakd_config cfg;
-    sakd_status st = load_config(&cfg, argv[optind], argc, argv, optind + 1);
-    if (st == SAKD_OK && opts->device) {
-        char dev[300];
-        snprintf(dev, sizeof dev, "run.device=%s", opts->device);
-        st = sakd_config_override(&cfg, dev, "--device");
-    }
-    if (st == SAKD_OK)
-        st = sakd_config_validate(&cfg);
+    sakd_status st = train_config(&cfg, opts, argc, argv);
     if (st != SAKD_OK) {
         sakd_config_free(&cfg);
         return config_fail(st);
@@ -210,12 +246,7 @@ int cmd_train(cli_opts *opts, int argc, char **argv)
         sakd_config_free(&cfg);
         return SAKD_EXIT_OK;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    catch_signals();
     sakd_trainer *t;
     st = sakd_trainer_new(&t, &cfg, dir, NULL, NULL, stdout);
     sakd_report report;
@@ -234,20 +265,7 @@ int cmd_train(cli_opts *opts, int argc, char **argv)
     }
     sakd_report_print(&report, stdout);
     printf("  run directory      %s\n", dir);
-    /* report.ini: the metrics for sweeps and scripts, written once the run is complete, while
-     * the trainer still holds the run directory's lock. */
-    char path[PATH_MAX + 16];
-    snprintf(path, sizeof path, "%s/report.ini", dir);
-    sakd_meta m;
-    sakd_meta_init(&m);
-    st = sakd_meta_from_report(&m, &report);
-    char gemm[512];
-    sakd_gemm_provider_describe(sakd_trainer_ctx(t), gemm, sizeof gemm);
-    if (st == SAKD_OK) /* what served the run's GEMMs (and host ops), for its provenance */
-        st = sakd_meta_set(&m, "gemm_provider", gemm);
-    if (st == SAKD_OK)
-        st = sakd_meta_write(&m, path, "sakd train report: metrics of the finished run");
-    sakd_meta_free(&m);
+    st = write_report(t, &report, dir);
     sakd_trainer_free(t);
     sakd_config_free(&cfg);
     return st == SAKD_OK ? SAKD_EXIT_OK : cli_fail(st, "writing report.ini");
