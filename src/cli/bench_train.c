@@ -770,7 +770,15 @@ static const char *const lif_header[N_LIF_COLS] = {[L_N] = "n",
                                                    [L_TOTAL_MS] = "total_ms",
                                                    [L_PEAK_MIB] = "peak_mem_mib"};
 
-int cli_bench_lif_layer(cli_opts *opts, int argc, char **argv)
+/* The options of bench lif-layer. */
+typedef struct lif_opts {
+    const char *sizes, *csv;
+    long T, B, reps, warmup;
+    int to_results;
+} lif_opts;
+
+/* Parses bench lif-layer's options into *o; -1 to go on, else the exit code. */
+static int parse_lif_opts(cli_opts *opts, int argc, char **argv, lif_opts *o)
 {
     static const struct option longopts[] = {
         {"device", required_argument, NULL, 'd'}, {"sizes", required_argument, NULL, 's'},
@@ -778,30 +786,93 @@ int cli_bench_lif_layer(cli_opts *opts, int argc, char **argv)
         {"reps", required_argument, NULL, 'r'},   {"warmup", required_argument, NULL, 'w'},
         {"csv", required_argument, NULL, 'c'},    {"results", no_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
-    const char *sizes = "512,4096", *csv = NULL;
-    long T = 500, B = 16, reps = 3, warmup = 1;
-    int to_results = 0, ch;
+    *o = (lif_opts){.sizes = "512,4096", .T = 500, .B = 16, .reps = 3, .warmup = 1};
+    int ch;
     optind = 0;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         const char *cmd = "bench lif-layer";
         int ok = 1;
         switch (ch) {
         case 'd': opts->device = optarg; break;
-        case 's': sizes = optarg; break;
-        case 'T': ok = cli_parse_long(cmd, "--T", optarg, 1, 100000, &T); break;
-        case 'b': ok = cli_parse_long(cmd, "--batch", optarg, 1, 100000, &B); break;
-        case 'r': ok = cli_parse_long(cmd, "--reps", optarg, 1, 100, &reps); break;
-        case 'w': ok = cli_parse_long(cmd, "--warmup", optarg, 0, 100, &warmup); break;
-        case 'c': csv = optarg; break;
-        case 'R': to_results = 1; break;
+        case 's': o->sizes = optarg; break;
+        case 'T': ok = cli_parse_long(cmd, "--T", optarg, 1, 100000, &o->T); break;
+        case 'b': ok = cli_parse_long(cmd, "--batch", optarg, 1, 100000, &o->B); break;
+        case 'r': ok = cli_parse_long(cmd, "--reps", optarg, 1, 100, &o->reps); break;
+        case 'w': ok = cli_parse_long(cmd, "--warmup", optarg, 0, 100, &o->warmup); break;
+        case 'c': o->csv = optarg; break;
+        case 'R': o->to_results = 1; break;
         case 'h': help_bench_lif_layer(); return SAKD_EXIT_OK;
         default: return SAKD_EXIT_USAGE;
         }
         if (!ok)
             return SAKD_EXIT_USAGE;
     }
+    return -1;
+}
+
+/* Times the layer of width n: o->warmup untimed runs, then the medians of o->reps runs'
+ * forward, backward and total seconds. */
+static sakd_status time_lif_size(sakd_ctx *ctx, size_t n, const lif_opts *o, double *fm, double *bm,
+                                 double *tm)
+{
+    double f[101], b[101], tot[101];
+    for (long r = -o->warmup; r < o->reps; r++) {
+        double fs, bs;
+        SAKD_TRY(lif_layer_once(ctx, n, (size_t)o->T, (size_t)o->B, &fs, &bs));
+        if (r >= 0) {
+            f[r] = fs;
+            b[r] = bs;
+            tot[r] = fs + bs;
+        }
+    }
+    *fm = sakd_median(f, (size_t)o->reps);
+    *bm = sakd_median(b, (size_t)o->reps);
+    *tm = sakd_median(tot, (size_t)o->reps);
+    return SAKD_OK;
+}
+
+/* The CSV cells of one width: the provenance, then the lif_header columns. */
+static void lif_row(sakd_ctx *ctx, char (*row)[64], size_t n, const lif_opts *o, double fm,
+                    double bm, double tm, double mib)
+{
+    provenance(ctx, row);
+    char(*v)[64] = row + N_PROV;
+    snprintf(v[L_N], 64, "%zu", n);
+    snprintf(v[L_T], 64, "%ld", o->T);
+    snprintf(v[L_BATCH], 64, "%ld", o->B);
+    snprintf(v[L_FORWARD_MS], 64, "%.3f", 1e3 * fm);
+    snprintf(v[L_BACKWARD_MS], 64, "%.3f", 1e3 * bm);
+    snprintf(v[L_TOTAL_MS], 64, "%.3f", 1e3 * tm);
+    snprintf(v[L_PEAK_MIB], 64, "%.1f", mib);
+}
+
+/* Appends the count rows of cells to --csv, or with --results to
+ * results/bench/lif-layer-<device>.csv. */
+static sakd_status write_lif_csv(sakd_ctx *ctx, const lif_opts *o, char (*cells)[64], size_t count)
+{
+    const char *header[N_PROV + N_LIF_COLS];
+    join_header(header, lif_header, N_LIF_COLS);
+    char path[4200], s[200];
+    if (o->csv) {
+        snprintf(path, sizeof path, "%s", o->csv);
+    } else {
+        slug(ctx->info.name, s, sizeof s);
+        SAKD_TRY(sakd_mkdir_p("results/bench"));
+        snprintf(path, sizeof path, "results/bench/lif-layer-%s.csv", s);
+    }
+    SAKD_TRY(csv_append(path, header, N_PROV + N_LIF_COLS, cells, count));
+    printf("appended %zu rows to %s\n", count, path);
+    return SAKD_OK;
+}
+
+int cli_bench_lif_layer(cli_opts *opts, int argc, char **argv)
+{
+    lif_opts o;
+    int rc = parse_lif_opts(opts, argc, argv, &o);
+    if (rc >= 0)
+        return rc;
     size_t list[16], count = 0;
-    int rc = cli_parse_sizes(sizes, 65536, list, 16, &count);
+    rc = cli_parse_sizes(o.sizes, 65536, list, 16, &count);
     if (rc >= 0)
         return rc;
     sakd_ctx *ctx;
@@ -812,57 +883,24 @@ int cli_bench_lif_layer(cli_opts *opts, int argc, char **argv)
     sakd_gemm_provider_describe(ctx, gemm_desc, sizeof gemm_desc);
     printf("# sakd bench lif-layer: Linear(n, n) + LIF, batch %ld, T %ld, on %s; median of %ld "
            "after %ld warm-up\n# GEMM provider: %s\n",
-           B, T, ctx->info.name, reps, warmup, gemm_desc);
+           o.B, o.T, ctx->info.name, o.reps, o.warmup, gemm_desc);
     printf("%7s %12s %12s %12s %10s\n", "n", "forward_ms", "backward_ms", "total_ms", "peak_MiB");
     char(*cells)[64] = calloc(count * (N_PROV + N_LIF_COLS), sizeof *cells);
     if (!cells)
         st = sakd_error(SAKD_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < count && st == SAKD_OK; i++) {
-        double f[101], b[101], tot[101];
+        double fm, bm, tm;
         ctx->mem_peak = ctx->mem_current;
-        for (long r = -warmup; r < reps && st == SAKD_OK; r++) {
-            double fs, bs;
-            st = lif_layer_once(ctx, list[i], (size_t)T, (size_t)B, &fs, &bs);
-            if (r >= 0) {
-                f[r] = fs;
-                b[r] = bs;
-                tot[r] = fs + bs;
-            }
-        }
+        st = time_lif_size(ctx, list[i], &o, &fm, &bm, &tm);
         if (st != SAKD_OK)
             break;
-        double fm = sakd_median(f, (size_t)reps), bm = sakd_median(b, (size_t)reps),
-               tm = sakd_median(tot, (size_t)reps);
         double mib = (double)ctx->mem_peak / (1024.0 * 1024.0);
         printf("%7zu %12.2f %12.2f %12.2f %10.1f\n", list[i], 1e3 * fm, 1e3 * bm, 1e3 * tm, mib);
         fflush(stdout);
-        char(*row)[64] = cells + i * (N_PROV + N_LIF_COLS);
-        provenance(ctx, row);
-        char(*v)[64] = row + N_PROV;
-        snprintf(v[L_N], 64, "%zu", list[i]);
-        snprintf(v[L_T], 64, "%ld", T);
-        snprintf(v[L_BATCH], 64, "%ld", B);
-        snprintf(v[L_FORWARD_MS], 64, "%.3f", 1e3 * fm);
-        snprintf(v[L_BACKWARD_MS], 64, "%.3f", 1e3 * bm);
-        snprintf(v[L_TOTAL_MS], 64, "%.3f", 1e3 * tm);
-        snprintf(v[L_PEAK_MIB], 64, "%.1f", mib);
+        lif_row(ctx, cells + i * (N_PROV + N_LIF_COLS), list[i], &o, fm, bm, tm, mib);
     }
-    if (st == SAKD_OK && (csv || to_results)) {
-        const char *header[N_PROV + N_LIF_COLS];
-        join_header(header, lif_header, N_LIF_COLS);
-        char path[4200], s[200];
-        if (csv) {
-            snprintf(path, sizeof path, "%s", csv);
-        } else {
-            slug(ctx->info.name, s, sizeof s);
-            st = sakd_mkdir_p("results/bench");
-            snprintf(path, sizeof path, "results/bench/lif-layer-%s.csv", s);
-        }
-        if (st == SAKD_OK)
-            st = csv_append(path, header, N_PROV + N_LIF_COLS, cells, count);
-        if (st == SAKD_OK)
-            printf("appended %zu rows to %s\n", count, path);
-    }
+    if (st == SAKD_OK && (o.csv || o.to_results))
+        st = write_lif_csv(ctx, &o, cells, count);
     free(cells);
     sakd_ctx_free(ctx);
     return st == SAKD_OK ? SAKD_EXIT_OK : cli_fail(st, "bench lif-layer");

@@ -85,58 +85,60 @@ static void absolute(const char *path, char *out, size_t size)
         snprintf(out, size, "%s", path); /* too long to make absolute: keep it relative */
 }
 
-/* OUT/slurm/array.sbatch (one task per run), collect.sbatch and submit.sh. */
-static sakd_status write_slurm(const sakd_sweep *s, const char *exe, const char *file, int jobs,
-                               bool smoke, const char *teachers, const char *device,
-                               char **overrides, int n_overrides)
+/* The sweep's command line as one task runs it (absolute paths), shell-quoted into cmd. */
+static void slurm_command(sakd_strbuf *cmd, const char *exe, const char *device,
+                          const char *abs_file, const char *abs_out, const char *teachers,
+                          bool smoke, char **overrides, int n_overrides)
 {
-    char dir[PATH_MAX + 16], path[PATH_MAX + 64], abs_file[PATH_MAX], abs_out[PATH_MAX],
-        cwd[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s/slurm", s->out);
-    SAKD_TRY(sakd_mkdir_p(dir));
-    absolute(file, abs_file, sizeof abs_file);
-    absolute(s->out, abs_out, sizeof abs_out);
-    if (!getcwd(cwd, sizeof cwd))
-        snprintf(cwd, sizeof cwd, ".");
-    sakd_strbuf cmd = {0};
-    shell_quote(&cmd, exe);
+    shell_quote(cmd, exe);
     if (device) {
-        sakd_strbuf_printf(&cmd, " --device ");
-        shell_quote(&cmd, device);
+        sakd_strbuf_printf(cmd, " --device ");
+        shell_quote(cmd, device);
     }
-    sakd_strbuf_printf(&cmd, " sweep ");
-    shell_quote(&cmd, abs_file);
-    sakd_strbuf_printf(&cmd, " --out ");
-    shell_quote(&cmd, abs_out);
+    sakd_strbuf_printf(cmd, " sweep ");
+    shell_quote(cmd, abs_file);
+    sakd_strbuf_printf(cmd, " --out ");
+    shell_quote(cmd, abs_out);
     if (teachers) {
         char abs_t[PATH_MAX];
         absolute(teachers, abs_t, sizeof abs_t);
-        sakd_strbuf_printf(&cmd, " --teachers ");
-        shell_quote(&cmd, abs_t);
+        sakd_strbuf_printf(cmd, " --teachers ");
+        shell_quote(cmd, abs_t);
     }
     if (smoke)
-        sakd_strbuf_printf(&cmd, " --smoke");
+        sakd_strbuf_printf(cmd, " --smoke");
     for (int i = 0; i < n_overrides; i++) {
-        sakd_strbuf_append(&cmd, " ", 1);
-        shell_quote(&cmd, overrides[i]);
+        sakd_strbuf_append(cmd, " ", 1);
+        shell_quote(cmd, overrides[i]);
     }
-    sakd_strbuf arr = {0}, col = {0}, sub = {0};
-    sakd_strbuf_printf(&arr,
+}
+
+/* array.sbatch: task i runs `cmd --only i` in cwd, at most `jobs` at a time (when > 0). */
+static void array_script(sakd_strbuf *arr, const sakd_sweep *s, int jobs, const char *abs_out,
+                         const char *cwd, const char *cmd)
+{
+    sakd_strbuf_printf(arr,
                        "#!/bin/sh\n"
                        "# Slurm array of the sweep %s: task i runs run i of `sakd sweep --list`.\n"
                        "#SBATCH --job-name=sakd-%s\n"
                        "#SBATCH --array=0-%zu",
                        s->name, s->name, s->n_runs ? s->n_runs - 1 : 0);
     if (jobs > 0)
-        sakd_strbuf_printf(&arr, "%%%d", jobs);
-    sakd_strbuf_printf(&arr,
+        sakd_strbuf_printf(arr, "%%%d", jobs);
+    sakd_strbuf_printf(arr,
                        "\n#SBATCH --output=%s/slurm/%%A_%%a.out\n"
                        "#SBATCH --error=%s/slurm/%%A_%%a.err\n"
                        "#SBATCH --ntasks=1\n"
                        "set -eu\ncd '%s'\n"
                        "exec %s --only \"$SLURM_ARRAY_TASK_ID\"\n",
-                       abs_out, abs_out, cwd, cmd.data);
-    sakd_strbuf_printf(&col,
+                       abs_out, abs_out, cwd, cmd);
+}
+
+/* collect.sbatch: `sakd collect` of the results in cwd. */
+static void collect_script(sakd_strbuf *col, const sakd_sweep *s, const char *exe,
+                           const char *abs_out, const char *cwd)
+{
+    sakd_strbuf_printf(col,
                        "#!/bin/sh\n"
                        "# Collects the sweep %s once its array is over (submit.sh chains it).\n"
                        "#SBATCH --job-name=sakd-%s-collect\n"
@@ -144,11 +146,16 @@ static sakd_status write_slurm(const sakd_sweep *s, const char *exe, const char 
                        "#SBATCH --ntasks=1\n"
                        "set -eu\ncd '%s'\nexec ",
                        s->name, s->name, abs_out, cwd);
-    shell_quote(&col, exe);
-    sakd_strbuf_printf(&col, " collect ");
-    shell_quote(&col, abs_out);
-    sakd_strbuf_printf(&col, "\n");
-    sakd_strbuf_printf(&sub,
+    shell_quote(col, exe);
+    sakd_strbuf_printf(col, " collect ");
+    shell_quote(col, abs_out);
+    sakd_strbuf_printf(col, "\n");
+}
+
+/* submit.sh: submits the array, then the collect job after it. */
+static void submit_script(sakd_strbuf *sub, const sakd_sweep *s)
+{
+    sakd_strbuf_printf(sub,
                        "#!/bin/sh\n"
                        "# Submits the array of the sweep %s, then its collect job after it.\n"
                        "set -eu\nhere=$(cd \"$(dirname \"$0\")\" && pwd)\n"
@@ -157,19 +164,48 @@ static sakd_status write_slurm(const sakd_sweep *s, const char *exe, const char 
                        "sbatch --dependency=afterany:\"$jid\" \"$here/collect.sbatch\"\n"
                        "echo \"submitted array $jid ($(( %zu )) tasks) and its collect job\"\n",
                        s->name, s->n_runs);
-    sakd_status st = SAKD_OK;
-    if (cmd.failed || arr.failed || col.failed || sub.failed)
-        st = sakd_error(SAKD_ERR_NOMEM, "out of memory writing the Slurm scripts");
+}
+
+/* Writes the three scripts into dir, executable. */
+static sakd_status write_scripts(const char *dir, sakd_strbuf *arr, sakd_strbuf *col,
+                                 sakd_strbuf *sub)
+{
+    char path[PATH_MAX + 64];
     const struct {
         const char *name;
         sakd_strbuf *b;
-    } files[] = {{"array.sbatch", &arr}, {"collect.sbatch", &col}, {"submit.sh", &sub}};
-    for (size_t i = 0; i < 3 && st == SAKD_OK; i++) {
+    } files[] = {{"array.sbatch", arr}, {"collect.sbatch", col}, {"submit.sh", sub}};
+    for (size_t i = 0; i < 3; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, files[i].name);
-        st = sakd_file_write_atomic(path, files[i].b->data, files[i].b->size);
-        if (st == SAKD_OK && chmod(path, 0755) != 0)
-            st = sakd_error(SAKD_ERR_IO, "chmod %s: %s", path, strerror(errno));
+        SAKD_TRY(sakd_file_write_atomic(path, files[i].b->data, files[i].b->size));
+        if (chmod(path, 0755) != 0)
+            return sakd_error(SAKD_ERR_IO, "chmod %s: %s", path, strerror(errno));
     }
+    return SAKD_OK;
+}
+
+/* OUT/slurm/array.sbatch (one task per run), collect.sbatch and submit.sh. */
+static sakd_status write_slurm(const sakd_sweep *s, const char *exe, const char *file, int jobs,
+                               bool smoke, const char *teachers, const char *device,
+                               char **overrides, int n_overrides)
+{
+    char dir[PATH_MAX + 16], abs_file[PATH_MAX], abs_out[PATH_MAX], cwd[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/slurm", s->out);
+    SAKD_TRY(sakd_mkdir_p(dir));
+    absolute(file, abs_file, sizeof abs_file);
+    absolute(s->out, abs_out, sizeof abs_out);
+    if (!getcwd(cwd, sizeof cwd))
+        snprintf(cwd, sizeof cwd, ".");
+    sakd_strbuf cmd = {0}, arr = {0}, col = {0}, sub = {0};
+    slurm_command(&cmd, exe, device, abs_file, abs_out, teachers, smoke, overrides, n_overrides);
+    array_script(&arr, s, jobs, abs_out, cwd, cmd.data);
+    collect_script(&col, s, exe, abs_out, cwd);
+    submit_script(&sub, s);
+    sakd_status st = SAKD_OK;
+    if (cmd.failed || arr.failed || col.failed || sub.failed)
+        st = sakd_error(SAKD_ERR_NOMEM, "out of memory writing the Slurm scripts");
+    if (st == SAKD_OK)
+        st = write_scripts(dir, &arr, &col, &sub);
     free(cmd.data);
     free(arr.data);
     free(col.data);

@@ -166,6 +166,49 @@ static int config_fail(sakd_status st)
     return SAKD_EXIT_USAGE;
 }
 
+/* Loads train's config (CONFIG.ini at argv[optind] and the overrides after it, then --device)
+ * and validates it. */
+static sakd_status train_config(sakd_config *cfg, const cli_opts *opts, int argc, char **argv)
+{
+    SAKD_TRY(load_config(cfg, argv[optind], argc, argv, optind + 1));
+    if (opts->device) {
+        char dev[300];
+        snprintf(dev, sizeof dev, "run.device=%s", opts->device);
+        SAKD_TRY(sakd_config_override(cfg, dev, "--device"));
+    }
+    return sakd_config_validate(cfg);
+}
+
+/* Sends SIGINT and SIGTERM to on_signal, which asks the trainer to stop. */
+static void catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* report.ini in dir: the metrics for sweeps and scripts, written once the run is complete,
+ * while the trainer t still holds the run directory's lock. */
+static sakd_status write_report(sakd_trainer *t, const sakd_report *report, const char *dir)
+{
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/report.ini", dir);
+    sakd_meta m;
+    sakd_meta_init(&m);
+    sakd_status st = sakd_meta_from_report(&m, report);
+    char gemm[512];
+    sakd_gemm_provider_describe(sakd_trainer_ctx(t), gemm, sizeof gemm);
+    if (st == SAKD_OK) /* what served the run's GEMMs (and host ops), for its provenance */
+        st = sakd_meta_set(&m, "gemm_provider", gemm);
+    if (st == SAKD_OK)
+        st = sakd_meta_write(&m, path, "sakd train report: metrics of the finished run");
+    sakd_meta_free(&m);
+    return st;
+}
+
 int cmd_train(cli_opts *opts, int argc, char **argv)
 {
     const char *weights = NULL, *batch = NULL, *out = NULL, *teacher = NULL, *run = NULL;
@@ -177,14 +220,7 @@ int cmd_train(cli_opts *opts, int argc, char **argv)
         return SAKD_EXIT_USAGE;
     }
     sakd_config cfg;
-    sakd_status st = load_config(&cfg, argv[optind], argc, argv, optind + 1);
-    if (st == SAKD_OK && opts->device) {
-        char dev[300];
-        snprintf(dev, sizeof dev, "run.device=%s", opts->device);
-        st = sakd_config_override(&cfg, dev, "--device");
-    }
-    if (st == SAKD_OK)
-        st = sakd_config_validate(&cfg);
+    sakd_status st = train_config(&cfg, opts, argc, argv);
     if (st != SAKD_OK) {
         sakd_config_free(&cfg);
         return config_fail(st);
@@ -210,12 +246,7 @@ int cmd_train(cli_opts *opts, int argc, char **argv)
         sakd_config_free(&cfg);
         return SAKD_EXIT_OK;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    catch_signals();
     sakd_trainer *t;
     st = sakd_trainer_new(&t, &cfg, dir, NULL, NULL, stdout);
     sakd_report report;
@@ -234,20 +265,7 @@ int cmd_train(cli_opts *opts, int argc, char **argv)
     }
     sakd_report_print(&report, stdout);
     printf("  run directory      %s\n", dir);
-    /* report.ini: the metrics for sweeps and scripts, written once the run is complete, while
-     * the trainer still holds the run directory's lock. */
-    char path[PATH_MAX + 16];
-    snprintf(path, sizeof path, "%s/report.ini", dir);
-    sakd_meta m;
-    sakd_meta_init(&m);
-    st = sakd_meta_from_report(&m, &report);
-    char gemm[512];
-    sakd_gemm_provider_describe(sakd_trainer_ctx(t), gemm, sizeof gemm);
-    if (st == SAKD_OK) /* what served the run's GEMMs (and host ops), for its provenance */
-        st = sakd_meta_set(&m, "gemm_provider", gemm);
-    if (st == SAKD_OK)
-        st = sakd_meta_write(&m, path, "sakd train report: metrics of the finished run");
-    sakd_meta_free(&m);
+    st = write_report(t, &report, dir);
     sakd_trainer_free(t);
     sakd_config_free(&cfg);
     return st == SAKD_OK ? SAKD_EXIT_OK : cli_fail(st, "writing report.ini");
@@ -508,6 +526,57 @@ static size_t dataset_classes(sakd_dataset_id d)
     return d == SAKD_DATASET_CIFAR100 ? 100 : 10;
 }
 
+/* Loads trace's config (CONFIG.ini at argv[optind] and the overrides after it) with the batch
+ * size n, the --teacher and --device given and no resume. */
+static sakd_status trace_config(sakd_config *cfg, const cli_opts *opts, int argc, char **argv,
+                                size_t n, const char *teacher)
+{
+    SAKD_TRY(load_config(cfg, argv[optind], argc, argv, optind + 1));
+    char assign[PATH_MAX + 32];
+    snprintf(assign, sizeof assign, "train.batch=%zu", n);
+    SAKD_TRY(sakd_config_override(cfg, assign, "--batch"));
+    if (teacher) {
+        snprintf(assign, sizeof assign, "distill.teacher=%s", teacher);
+        SAKD_TRY(sakd_config_override(cfg, assign, "--teacher"));
+    }
+    SAKD_TRY(sakd_config_override(cfg, "train.resume=", "trace"));
+    if (opts->device) {
+        snprintf(assign, sizeof assign, "run.device=%s", opts->device);
+        SAKD_TRY(sakd_config_override(cfg, assign, "--device"));
+    }
+    return SAKD_OK;
+}
+
+/* Checks that each of the n labels y of the batch file `batch` is a class of `dataset`. */
+static sakd_status check_labels(const char *batch, const int32_t *y, size_t n,
+                                sakd_dataset_id dataset)
+{
+    size_t classes = dataset_classes(dataset);
+    for (size_t i = 0; i < n; i++)
+        if (y[i] < 0 || (size_t)y[i] >= classes)
+            return sakd_error(SAKD_ERR_FORMAT, "%s: /y[%zu] = %d is not a class of %s (0..%zu)",
+                              batch, i, (int)y[i], sakd_dataset_str(dataset), classes - 1);
+    return SAKD_OK;
+}
+
+/* One training step of t on the batch x, y (train-mode BN, no optimizer update): the forward
+ * passes, the distillation loss with weight beta, and the gradients. */
+static sakd_status trace_step(sakd_trainer *t, const float *x, const int32_t *y, double beta)
+{
+    sakd_model *s = sakd_trainer_student(t), *tm = sakd_trainer_teacher(t);
+    sakd_distill *d = sakd_trainer_distill(t);
+    SAKD_TRY(sakd_tensor_upload(&sakd_graph_act_get(&s->graph, s->input)->value, x));
+    if (tm)
+        SAKD_TRY(sakd_tensor_upload(&sakd_graph_act_get(&tm->graph, tm->input)->value, x));
+    SAKD_TRY(sakd_distill_set_labels(d, y));
+    if (tm)
+        SAKD_TRY(sakd_graph_forward(&tm->graph, 0));
+    SAKD_TRY(sakd_graph_forward(&s->graph, 1));
+    SAKD_TRY(sakd_grad_zero(&sakd_trainer_params(t)->grads));
+    SAKD_TRY(sakd_distill_forward(d, beta, 1));
+    return sakd_distill_backward(d);
+}
+
 int cmd_trace(cli_opts *opts, int argc, char **argv)
 {
     const char *weights = NULL, *batch = NULL, *out = NULL, *teacher = NULL, *run = NULL;
@@ -526,22 +595,7 @@ int cmd_trace(cli_opts *opts, int argc, char **argv)
     if (st != SAKD_OK)
         return cli_fail(st, "reading the batch file");
     sakd_config cfg;
-    st = load_config(&cfg, argv[optind], argc, argv, optind + 1);
-    char assign[PATH_MAX + 32];
-    if (st == SAKD_OK) {
-        snprintf(assign, sizeof assign, "train.batch=%zu", n);
-        st = sakd_config_override(&cfg, assign, "--batch");
-    }
-    if (st == SAKD_OK && teacher) {
-        snprintf(assign, sizeof assign, "distill.teacher=%s", teacher);
-        st = sakd_config_override(&cfg, assign, "--teacher");
-    }
-    if (st == SAKD_OK)
-        st = sakd_config_override(&cfg, "train.resume=", "trace");
-    if (st == SAKD_OK && opts->device) {
-        snprintf(assign, sizeof assign, "run.device=%s", opts->device);
-        st = sakd_config_override(&cfg, assign, "--device");
-    }
+    st = trace_config(&cfg, opts, argc, argv, n, teacher);
     if (st != SAKD_OK) {
         free(x);
         free(y);
@@ -549,44 +603,26 @@ int cmd_trace(cli_opts *opts, int argc, char **argv)
         return config_fail(st);
     }
     /* The trace needs the dataset's shape and classes only: stand-in data of that shape. */
-    size_t classes = dataset_classes(cfg.data.dataset);
-    for (size_t i = 0; i < n && st == SAKD_OK; i++)
-        if (y[i] < 0 || (size_t)y[i] >= classes)
-            st = sakd_error(SAKD_ERR_FORMAT, "%s: /y[%zu] = %d is not a class of %s (0..%zu)",
-                            batch, i, (int)y[i], sakd_dataset_str(cfg.data.dataset), classes - 1);
+    st = check_labels(batch, y, n, cfg.data.dataset);
     sakd_dataset tr, te;
     memset(&tr, 0, sizeof tr);
     memset(&te, 0, sizeof te);
     if (st == SAKD_OK)
-        st = sakd_dataset_synthetic_split(&tr, &te, n, n, shape[1], shape[2], shape[3], classes, 1);
+        st = sakd_dataset_synthetic_split(&tr, &te, n, n, shape[1], shape[2], shape[3],
+                                          dataset_classes(cfg.data.dataset), 1);
     sakd_trainer *t = NULL;
     if (st == SAKD_OK)
         st = sakd_trainer_new(&t, &cfg, NULL, &tr, &te, NULL);
     if (st == SAKD_OK && weights)
         st = sakd_trainer_load_weights(t, weights);
+    if (st == SAKD_OK)
+        st = trace_step(t, x, y, cfg.distill.beta);
+    if (st == SAKD_OK)
+        st = write_trace(t, out);
     if (st == SAKD_OK) {
-        sakd_model *s = sakd_trainer_student(t), *tm = sakd_trainer_teacher(t);
-        sakd_distill *d = sakd_trainer_distill(t);
-        st = sakd_tensor_upload(&sakd_graph_act_get(&s->graph, s->input)->value, x);
-        if (st == SAKD_OK && tm)
-            st = sakd_tensor_upload(&sakd_graph_act_get(&tm->graph, tm->input)->value, x);
-        if (st == SAKD_OK)
-            st = sakd_distill_set_labels(d, y);
-        if (st == SAKD_OK && tm)
-            st = sakd_graph_forward(&tm->graph, 0);
-        if (st == SAKD_OK)
-            st = sakd_graph_forward(&s->graph, 1);
-        if (st == SAKD_OK)
-            st = sakd_grad_zero(&sakd_trainer_params(t)->grads);
-        if (st == SAKD_OK)
-            st = sakd_distill_forward(d, cfg.distill.beta, 1);
-        if (st == SAKD_OK)
-            st = sakd_distill_backward(d);
-        if (st == SAKD_OK)
-            st = write_trace(t, out);
-        if (st == SAKD_OK)
-            printf("trace of one step: loss total %.6g (ce %.6g feature %.6g logit %.6g) -> %s\n",
-                   d->loss_total, d->loss_ce, d->loss_feature, d->loss_logit, out);
+        const sakd_distill *d = sakd_trainer_distill(t);
+        printf("trace of one step: loss total %.6g (ce %.6g feature %.6g logit %.6g) -> %s\n",
+               d->loss_total, d->loss_ce, d->loss_feature, d->loss_logit, out);
     }
     sakd_trainer_free(t);
     sakd_dataset_free(&tr);

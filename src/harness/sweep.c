@@ -194,6 +194,104 @@ static sakd_status parse_seeds(sakd_sweep *s, const char *text, const char *wher
     return st;
 }
 
+/* The harness key closest to `key`, for a "did you mean". */
+static const char *closest_harness_key(const char *key)
+{
+    size_t best = 0, bd = SIZE_MAX;
+    for (size_t k = 0; k < N_HARNESS_KEYS; k++) {
+        size_t d = edit_distance(key, harness_keys[k]);
+        if (d < bd) {
+            bd = d;
+            best = k;
+        }
+    }
+    return harness_keys[best];
+}
+
+/* Checks that line l's key can be an axis: a config key (after `teacher.` for a teacher axis)
+ * that changes a run's id. */
+static sakd_status check_axis_key(const sakd_config_sweep_line *l, const char *where)
+{
+    bool teacher_axis = !strncmp(l->key, "teacher.", 8);
+    const char *key = teacher_axis ? l->key + 8 : l->key;
+    if (!strchr(key, '.'))
+        return sakd_error(SAKD_ERR_ARG,
+                          "%s:%d: unknown [sweep] key `%s` (did you mean `%s`? axes are "
+                          "section.key or teacher.section.key)",
+                          l->origin, l->line, l->key, closest_harness_key(key));
+    if (!is_config_key(key)) {
+        /* The config's own message names the closest valid key. */
+        sakd_config scratch;
+        sakd_status st = sakd_config_init(&scratch);
+        if (st == SAKD_OK)
+            st = assign(&scratch, key, "0", where);
+        sakd_config_free(&scratch);
+        return st != SAKD_OK ? st : sakd_error(SAKD_ERR_ARG, "%s: unknown axis key", where);
+    }
+    if (!strcmp(key, "train.seed") || !strncmp(key, "run.", 4) || !strcmp(key, "train.resume") ||
+        !strcmp(key, "data.dir"))
+        return sakd_error(SAKD_ERR_ARG,
+                          "%s: `%s` cannot be an axis (seeds go in `seeds = ...`; "
+                          "run.*, train.resume and data.dir do not change a run's id)",
+                          where, l->key);
+    return SAKD_OK;
+}
+
+/* Appends the axis of line l (its key, origin and values) to s. */
+static sakd_status add_axis(sakd_sweep *s, const sakd_config_sweep_line *l, const char *where)
+{
+    sakd_sweep_axis *grown = realloc(s->axes, (s->n_axes + 1) * sizeof *grown);
+    if (!grown)
+        return sakd_error(SAKD_ERR_NOMEM, "out of memory");
+    s->axes = grown;
+    sakd_sweep_axis *a = &s->axes[s->n_axes];
+    memset(a, 0, sizeof *a);
+    a->key = strdup(l->key);
+    a->origin = malloc(strlen(l->origin) + 16);
+    if (!a->key || !a->origin) {
+        free(a->key);
+        free(a->origin);
+        return sakd_error(SAKD_ERR_NOMEM, "out of memory");
+    }
+    sprintf(a->origin, "%s:%d", l->origin, l->line);
+    s->n_axes++;
+    return split_list(l->value, where, &a->values, &a->n_values);
+}
+
+/* Checks that sweep.x, when given, names one of the axes. */
+static sakd_status check_x(const sakd_sweep *s)
+{
+    if (!s->x)
+        return SAKD_OK;
+    bool found = false;
+    for (size_t a = 0; a < s->n_axes; a++)
+        found |= !strcmp(s->axes[a].key, s->x);
+    if (!found)
+        return sakd_error(SAKD_ERR_ARG, "%s: sweep.x = %s is not one of the axes", s->path, s->x);
+    return SAKD_OK;
+}
+
+/* The sweep's name: sweep.name when given (checked), else the file's name without `.ini`. */
+static sakd_status set_name(sakd_sweep *s, const char *name)
+{
+    const char *base_name = strrchr(s->path, '/') ? strrchr(s->path, '/') + 1 : s->path;
+    if (!name) {
+        s->name = strdup(base_name);
+        if (s->name && strlen(s->name) > 4 && !strcmp(s->name + strlen(s->name) - 4, ".ini"))
+            s->name[strlen(s->name) - 4] = '\0';
+    } else {
+        for (const char *p = name; *p; p++)
+            if (!isalnum((unsigned char)*p) && !strchr("-_.", *p))
+                return sakd_error(SAKD_ERR_ARG,
+                                  "%s: sweep.name = %s: use letters, digits, '-', '_' and '.'",
+                                  s->path, name);
+        s->name = strdup(name);
+    }
+    if (!s->name)
+        return sakd_error(SAKD_ERR_NOMEM, "out of memory");
+    return SAKD_OK;
+}
+
 /* Reads the [sweep] lines of `base`: harness keys and axes. */
 static sakd_status parse_sweep_lines(sakd_sweep *s, const sakd_config *base, char **teacher_file,
                                      char **smoke)
@@ -222,82 +320,15 @@ static sakd_status parse_sweep_lines(sakd_sweep *s, const sakd_config *base, cha
             free(s->x);
             st = (s->x = strdup(l->value)) ? SAKD_OK : SAKD_ERR_NOMEM;
         } else {
-            bool teacher_axis = !strncmp(l->key, "teacher.", 8);
-            const char *key = teacher_axis ? l->key + 8 : l->key;
-            if (!strchr(key, '.')) {
-                size_t best = 0, bd = SIZE_MAX;
-                for (size_t k = 0; k < N_HARNESS_KEYS; k++) {
-                    size_t d = edit_distance(key, harness_keys[k]);
-                    if (d < bd) {
-                        bd = d;
-                        best = k;
-                    }
-                }
-                return sakd_error(SAKD_ERR_ARG,
-                                  "%s:%d: unknown [sweep] key `%s` (did you mean `%s`? axes are "
-                                  "section.key or teacher.section.key)",
-                                  l->origin, l->line, l->key, harness_keys[best]);
-            }
-            if (!is_config_key(key)) {
-                /* The config's own message names the closest valid key. */
-                sakd_config scratch;
-                st = sakd_config_init(&scratch);
-                if (st == SAKD_OK)
-                    st = assign(&scratch, key, "0", where);
-                sakd_config_free(&scratch);
-                return st != SAKD_OK ? st : sakd_error(SAKD_ERR_ARG, "%s: unknown axis key", where);
-            }
-            if (!strcmp(key, "train.seed") || !strncmp(key, "run.", 4) ||
-                !strcmp(key, "train.resume") || !strcmp(key, "data.dir"))
-                return sakd_error(SAKD_ERR_ARG,
-                                  "%s: `%s` cannot be an axis (seeds go in `seeds = ...`; "
-                                  "run.*, train.resume and data.dir do not change a run's id)",
-                                  where, l->key);
-            sakd_sweep_axis *grown = realloc(s->axes, (s->n_axes + 1) * sizeof *grown);
-            if (!grown)
-                return sakd_error(SAKD_ERR_NOMEM, "out of memory");
-            s->axes = grown;
-            sakd_sweep_axis *a = &s->axes[s->n_axes];
-            memset(a, 0, sizeof *a);
-            a->key = strdup(l->key);
-            a->origin = malloc(strlen(l->origin) + 16);
-            if (!a->key || !a->origin) {
-                free(a->key);
-                free(a->origin);
-                return sakd_error(SAKD_ERR_NOMEM, "out of memory");
-            }
-            sprintf(a->origin, "%s:%d", l->origin, l->line);
-            s->n_axes++;
-            st = split_list(l->value, where, &a->values, &a->n_values);
+            SAKD_TRY(check_axis_key(l, where));
+            st = add_axis(s, l, where);
         }
         if (st == SAKD_ERR_NOMEM && !sakd_error_detail()[0])
             st = sakd_error(SAKD_ERR_NOMEM, "out of memory at %s", where);
         SAKD_TRY(st);
     }
-    if (s->x) {
-        bool found = false;
-        for (size_t a = 0; a < s->n_axes; a++)
-            found |= !strcmp(s->axes[a].key, s->x);
-        if (!found)
-            return sakd_error(SAKD_ERR_ARG, "%s: sweep.x = %s is not one of the axes", s->path,
-                              s->x);
-    }
-    const char *base_name = strrchr(s->path, '/') ? strrchr(s->path, '/') + 1 : s->path;
-    if (!name) {
-        s->name = strdup(base_name);
-        if (s->name && strlen(s->name) > 4 && !strcmp(s->name + strlen(s->name) - 4, ".ini"))
-            s->name[strlen(s->name) - 4] = '\0';
-    } else {
-        for (const char *p = name; *p; p++)
-            if (!isalnum((unsigned char)*p) && !strchr("-_.", *p))
-                return sakd_error(SAKD_ERR_ARG,
-                                  "%s: sweep.name = %s: use letters, digits, '-', '_' and '.'",
-                                  s->path, name);
-        s->name = strdup(name);
-    }
-    if (!s->name)
-        return sakd_error(SAKD_ERR_NOMEM, "out of memory");
-    return SAKD_OK;
+    SAKD_TRY(check_x(s));
+    return set_name(s, name);
 }
 
 /* Checks every axis value against a scratch copy of the config it applies to. */
@@ -487,6 +518,93 @@ static sakd_status expand(sakd_sweep *s, const sakd_config *base, const sakd_con
     return st;
 }
 
+/* Applies to `base` the smoke variant's assignments (with o->smoke) and the command line's
+ * overrides. */
+static sakd_status apply_smoke_and_overrides(sakd_config *base, const sakd_sweep_options *o,
+                                             const char *smoke)
+{
+    if (o->smoke && !smoke)
+        return sakd_error(SAKD_ERR_ARG,
+                          "%s has no smoke variant (`smoke = key=value ...` in "
+                          "[sweep])",
+                          o->path);
+    char where[PATH_MAX + 32];
+    snprintf(where, sizeof where, "%s: sweep.smoke", o->path);
+    if (o->smoke)
+        SAKD_TRY(apply_assignments(base, smoke, where, false));
+    for (size_t i = 0; i < o->n_overrides; i++)
+        SAKD_TRY(sakd_config_override(base, o->overrides[i], "command line"));
+    return SAKD_OK;
+}
+
+/* Loads the teacher's config `teacher_file` (relative to the sweep file) into *tbase (*have
+ * once initialized), with the smoke variant and the command line's overrides but for their
+ * distill.* keys. */
+static sakd_status load_teacher(const sakd_sweep_options *o, const char *teacher_file,
+                                const char *smoke, sakd_config *tbase, bool *have)
+{
+    /* A relative teacher path is relative to the sweep file. */
+    char path[PATH_MAX], where[PATH_MAX + 32];
+    const char *slash = strrchr(o->path, '/');
+    if (teacher_file[0] == '/' || !slash)
+        snprintf(path, sizeof path, "%s", teacher_file);
+    else
+        snprintf(path, sizeof path, "%.*s/%s", (int)(slash - o->path), o->path, teacher_file);
+    SAKD_TRY(sakd_config_init(tbase));
+    *have = true;
+    SAKD_TRY(sakd_config_load_file(tbase, path));
+    if (tbase->sweep.count)
+        return sakd_error(SAKD_ERR_ARG, "%s: a teacher config has no [sweep] section", path);
+    snprintf(where, sizeof where, "%s: sweep.smoke (teacher)", o->path);
+    if (o->smoke)
+        SAKD_TRY(apply_assignments(tbase, smoke, where, true));
+    for (size_t i = 0; i < o->n_overrides; i++)
+        if (strncmp(o->overrides[i], "distill.", 8) != 0)
+            SAKD_TRY(sakd_config_override(tbase, o->overrides[i], "command line (teacher)"));
+    return SAKD_OK;
+}
+
+/* The seeds: base's train.seed when the sweep names none; a smoke run takes the first only. */
+static sakd_status default_seeds(sakd_sweep *s, const sakd_sweep_options *o,
+                                 const sakd_config *base)
+{
+    if (!s->seeds) {
+        s->seeds = malloc(sizeof *s->seeds);
+        s->n_seeds = 1;
+        if (!s->seeds)
+            return SAKD_ERR_NOMEM;
+        s->seeds[0] = base->train.seed;
+    }
+    if (o->smoke)
+        s->n_seeds = 1;
+    return SAKD_OK;
+}
+
+/* The runs' directory into s->out (o->out, else results/<name>[-smoke]; no trailing '/') and
+ * the teachers' into `teachers` (o->teachers, else `teachers` beside it). */
+static sakd_status set_out_dirs(sakd_sweep *s, const sakd_sweep_options *o, char *teachers,
+                                size_t size)
+{
+    char out[PATH_MAX];
+    if (o->out)
+        snprintf(out, sizeof out, "%s", o->out);
+    else
+        snprintf(out, sizeof out, "results/%s%s", s->name, o->smoke ? "-smoke" : "");
+    size_t n = strlen(out);
+    while (n > 1 && out[n - 1] == '/')
+        out[--n] = '\0';
+    if (o->teachers) {
+        snprintf(teachers, size, "%s", o->teachers);
+    } else {
+        const char *slash = strrchr(out, '/');
+        if (slash)
+            snprintf(teachers, size, "%.*s/teachers", (int)(slash - out), out);
+        else
+            snprintf(teachers, size, "teachers");
+    }
+    return (s->out = strdup(out)) ? SAKD_OK : SAKD_ERR_NOMEM;
+}
+
 sakd_status sakd_sweep_load(sakd_sweep *s, const sakd_sweep_options *o)
 {
     memset(s, 0, sizeof *s);
@@ -502,69 +620,17 @@ sakd_status sakd_sweep_load(sakd_sweep *s, const sakd_sweep_options *o)
     }
     if (st == SAKD_OK)
         st = parse_sweep_lines(s, &base, &teacher_file, &smoke);
-    if (st == SAKD_OK && o->smoke && !smoke)
-        st = sakd_error(SAKD_ERR_ARG,
-                        "%s has no smoke variant (`smoke = key=value ...` in "
-                        "[sweep])",
-                        o->path);
-    char where[PATH_MAX + 32];
-    snprintf(where, sizeof where, "%s: sweep.smoke", o->path);
-    if (st == SAKD_OK && o->smoke)
-        st = apply_assignments(&base, smoke, where, false);
-    for (size_t i = 0; i < o->n_overrides && st == SAKD_OK; i++)
-        st = sakd_config_override(&base, o->overrides[i], "command line");
-    if (st == SAKD_OK && teacher_file) {
-        /* A relative teacher path is relative to the sweep file. */
-        char path[PATH_MAX];
-        const char *slash = strrchr(o->path, '/');
-        if (teacher_file[0] == '/' || !slash)
-            snprintf(path, sizeof path, "%s", teacher_file);
-        else
-            snprintf(path, sizeof path, "%.*s/%s", (int)(slash - o->path), o->path, teacher_file);
-        if ((st = sakd_config_init(&tbase)) == SAKD_OK) {
-            have_teacher = true;
-            st = sakd_config_load_file(&tbase, path);
-        }
-        if (st == SAKD_OK && tbase.sweep.count)
-            st = sakd_error(SAKD_ERR_ARG, "%s: a teacher config has no [sweep] section", path);
-        snprintf(where, sizeof where, "%s: sweep.smoke (teacher)", o->path);
-        if (st == SAKD_OK && o->smoke)
-            st = apply_assignments(&tbase, smoke, where, true);
-        for (size_t i = 0; i < o->n_overrides && st == SAKD_OK; i++)
-            if (strncmp(o->overrides[i], "distill.", 8) != 0)
-                st = sakd_config_override(&tbase, o->overrides[i], "command line (teacher)");
-    }
-    if (st == SAKD_OK && !s->seeds) {
-        s->seeds = malloc(sizeof *s->seeds);
-        st = s->seeds ? SAKD_OK : SAKD_ERR_NOMEM;
-        if (st == SAKD_OK)
-            s->seeds[0] = base.train.seed;
-        s->n_seeds = 1;
-    }
-    if (st == SAKD_OK && o->smoke)
-        s->n_seeds = 1;
+    if (st == SAKD_OK)
+        st = apply_smoke_and_overrides(&base, o, smoke);
+    if (st == SAKD_OK && teacher_file)
+        st = load_teacher(o, teacher_file, smoke, &tbase, &have_teacher);
+    if (st == SAKD_OK)
+        st = default_seeds(s, o, &base);
     if (st == SAKD_OK)
         st = check_axis_values(s, &base, have_teacher ? &tbase : NULL);
-    char out[PATH_MAX], teachers[PATH_MAX];
-    if (st == SAKD_OK) {
-        if (o->out)
-            snprintf(out, sizeof out, "%s", o->out);
-        else
-            snprintf(out, sizeof out, "results/%s%s", s->name, o->smoke ? "-smoke" : "");
-        size_t n = strlen(out);
-        while (n > 1 && out[n - 1] == '/')
-            out[--n] = '\0';
-        if (o->teachers) {
-            snprintf(teachers, sizeof teachers, "%s", o->teachers);
-        } else {
-            const char *slash = strrchr(out, '/');
-            if (slash)
-                snprintf(teachers, sizeof teachers, "%.*s/teachers", (int)(slash - out), out);
-            else
-                snprintf(teachers, sizeof teachers, "teachers");
-        }
-        st = (s->out = strdup(out)) ? SAKD_OK : SAKD_ERR_NOMEM;
-    }
+    char teachers[PATH_MAX];
+    if (st == SAKD_OK)
+        st = set_out_dirs(s, o, teachers, sizeof teachers);
     if (st == SAKD_OK) {
         /* Validation warnings would repeat for every run: show them once, for the base. */
         sakd_log_level level = sakd_log_get_level();

@@ -223,88 +223,106 @@ static void read_row(const char *dir, const char *name, sakd_results *res, row *
     sakd_meta_free(&meta);
 }
 
+/* Whether row r counts in the tables: done, with its axis values read. */
+static int counted(const row *r)
+{
+    return !strcmp(r->status, "done") && r->values;
+}
+
+/* Whether row r has the axis values `values` of a cell. */
+static int in_cell(const sakd_results *res, char *const *values, const row *r)
+{
+    size_t a = 0;
+    while (a < res->n_axes && !strcmp(values[a], r->values[a]))
+        a++;
+    return a == res->n_axes;
+}
+
+/* Appends a cell of r's axis values, with the layers of r's report. */
+static sakd_status new_cell(sakd_results *res, const row *r)
+{
+    sakd_cell *g = realloc(res->cells, (res->n_cells + 1) * sizeof *g);
+    if (!g)
+        return sakd_error(SAKD_ERR_NOMEM, "out of memory");
+    res->cells = g;
+    sakd_cell *cell = &res->cells[res->n_cells++];
+    memset(cell, 0, sizeof *cell);
+    cell->values = calloc(res->n_axes + 1, sizeof *cell->values);
+    for (size_t a = 0; cell->values && a < res->n_axes; a++)
+        cell->values[a] = dupe(r->values[a]);
+    /* The layers of the first run of the cell. */
+    for (size_t k = 0; k < r->report.count; k++)
+        cell->n_layers += !strncmp(r->report.keys[k], "layer.", 6);
+    cell->layer_names = calloc(cell->n_layers + 1, sizeof *cell->layer_names);
+    cell->layer_mean = calloc(cell->n_layers + 1, sizeof *cell->layer_mean);
+    cell->layer_std = calloc(cell->n_layers + 1, sizeof *cell->layer_std);
+    if (!cell->values || !cell->layer_names || !cell->layer_mean || !cell->layer_std)
+        return sakd_error(SAKD_ERR_NOMEM, "out of memory");
+    size_t l = 0;
+    for (size_t k = 0; k < r->report.count; k++)
+        if (!strncmp(r->report.keys[k], "layer.", 6))
+            cell->layer_names[l++] = dupe(r->report.keys[k] + 6);
+    return SAKD_OK;
+}
+
+/* Row r's value of quantity m of cell: metric m, or past the metrics the rate of the cell's
+ * layer m − SAKD_N_METRICS; NAN when it lacks one. */
+static double quantity(const sakd_cell *cell, const row *r, size_t m)
+{
+    if (m < SAKD_N_METRICS)
+        return r->metric[m];
+    char key[300];
+    snprintf(key, sizeof key, "layer.%s", cell->layer_names[m - SAKD_N_METRICS]);
+    return sakd_meta_number(&r->report, key);
+}
+
+/* Mean and sample std of each metric and layer rate over the cell's runs among rows[0..n). */
+static void cell_stats(const sakd_results *res, sakd_cell *cell, const row *rows, size_t n)
+{
+    size_t nm = SAKD_N_METRICS + cell->n_layers;
+    for (size_t m = 0; m < nm; m++) {
+        double sum = 0, sq = 0;
+        size_t cnt = 0;
+        for (size_t i = 0; i < n; i++) {
+            const row *r = &rows[i];
+            if (!counted(r) || !in_cell(res, cell->values, r))
+                continue;
+            double x = quantity(cell, r, m);
+            if (isnan(x))
+                continue;
+            sum += x;
+            sq += x * x;
+            cnt++;
+        }
+        double mean = cnt ? sum / (double)cnt : NAN;
+        double var = cnt > 1 ? (sq - (double)cnt * mean * mean) / (double)(cnt - 1) : 0.0;
+        double sd = cnt ? sqrt(var > 0 ? var : 0) : NAN;
+        if (m < SAKD_N_METRICS) {
+            cell->mean[m] = mean;
+            cell->std[m] = sd;
+        } else {
+            cell->layer_mean[m - SAKD_N_METRICS] = mean;
+            cell->layer_std[m - SAKD_N_METRICS] = sd;
+        }
+    }
+}
+
 /* Adds the done rows to their cells (in the order the cells first appear). */
 static sakd_status aggregate(sakd_results *res, row *rows, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         row *r = &rows[i];
-        if (strcmp(r->status, "done") || !r->values)
+        if (!counted(r))
             continue;
         size_t c = 0;
-        for (; c < res->n_cells; c++) {
-            size_t a = 0;
-            while (a < res->n_axes && !strcmp(res->cells[c].values[a], r->values[a]))
-                a++;
-            if (a == res->n_axes)
-                break;
-        }
-        if (c == res->n_cells) {
-            sakd_cell *g = realloc(res->cells, (res->n_cells + 1) * sizeof *g);
-            if (!g)
-                return sakd_error(SAKD_ERR_NOMEM, "out of memory");
-            res->cells = g;
-            sakd_cell *cell = &res->cells[res->n_cells++];
-            memset(cell, 0, sizeof *cell);
-            cell->values = calloc(res->n_axes + 1, sizeof *cell->values);
-            for (size_t a = 0; cell->values && a < res->n_axes; a++)
-                cell->values[a] = dupe(r->values[a]);
-            /* The layers of the first run of the cell. */
-            for (size_t k = 0; k < r->report.count; k++)
-                cell->n_layers += !strncmp(r->report.keys[k], "layer.", 6);
-            cell->layer_names = calloc(cell->n_layers + 1, sizeof *cell->layer_names);
-            cell->layer_mean = calloc(cell->n_layers + 1, sizeof *cell->layer_mean);
-            cell->layer_std = calloc(cell->n_layers + 1, sizeof *cell->layer_std);
-            if (!cell->values || !cell->layer_names || !cell->layer_mean || !cell->layer_std)
-                return sakd_error(SAKD_ERR_NOMEM, "out of memory");
-            size_t l = 0;
-            for (size_t k = 0; k < r->report.count; k++)
-                if (!strncmp(r->report.keys[k], "layer.", 6))
-                    cell->layer_names[l++] = dupe(r->report.keys[k] + 6);
-        }
+        while (c < res->n_cells && !in_cell(res, res->cells[c].values, r))
+            c++;
+        if (c == res->n_cells)
+            SAKD_TRY(new_cell(res, r));
         res->cells[c].n++;
     }
-    /* Mean and sample std of each metric and layer rate over the cell's runs. */
-    for (size_t c = 0; c < res->n_cells; c++) {
-        sakd_cell *cell = &res->cells[c];
-        size_t nm = SAKD_N_METRICS + cell->n_layers;
-        for (size_t m = 0; m < nm; m++) {
-            double sum = 0, sq = 0;
-            size_t cnt = 0;
-            for (size_t i = 0; i < n; i++) {
-                row *r = &rows[i];
-                if (strcmp(r->status, "done") || !r->values)
-                    continue;
-                size_t a = 0;
-                while (a < res->n_axes && !strcmp(cell->values[a], r->values[a]))
-                    a++;
-                if (a < res->n_axes)
-                    continue;
-                double x = NAN;
-                if (m < SAKD_N_METRICS) {
-                    x = r->metric[m];
-                } else {
-                    char key[300];
-                    snprintf(key, sizeof key, "layer.%s", cell->layer_names[m - SAKD_N_METRICS]);
-                    x = sakd_meta_number(&r->report, key);
-                }
-                if (isnan(x))
-                    continue;
-                sum += x;
-                sq += x * x;
-                cnt++;
-            }
-            double mean = cnt ? sum / (double)cnt : NAN;
-            double var = cnt > 1 ? (sq - (double)cnt * mean * mean) / (double)(cnt - 1) : 0.0;
-            double sd = cnt ? sqrt(var > 0 ? var : 0) : NAN;
-            if (m < SAKD_N_METRICS) {
-                cell->mean[m] = mean;
-                cell->std[m] = sd;
-            } else {
-                cell->layer_mean[m - SAKD_N_METRICS] = mean;
-                cell->layer_std[m - SAKD_N_METRICS] = sd;
-            }
-        }
-    }
+    for (size_t c = 0; c < res->n_cells; c++)
+        cell_stats(res, &res->cells[c], rows, n);
     return SAKD_OK;
 }
 
@@ -448,9 +466,9 @@ static sakd_status write_tables(const char *dir, const sakd_results *res)
     return st;
 }
 
-sakd_status sakd_results_collect(const char *dir, FILE *log, sakd_results *res)
+/* The figure hints and axes of <dir>/sweep.ini, when there is one ("" hints without). */
+static void read_hints(const char *dir, sakd_results *res)
 {
-    memset(res, 0, sizeof *res);
     char path[PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/sweep.ini", dir);
     sakd_meta hints;
@@ -466,16 +484,16 @@ sakd_status sakd_results_collect(const char *dir, FILE *log, sakd_results *res)
         res->x = dupe("");
     }
     sakd_error_clear();
-    snprintf(path, sizeof path, "%s/runs", dir);
-    DIR *d = opendir(path);
-    if (!d)
-        return sakd_error(SAKD_ERR_NOT_FOUND, "%s: %s (not a sweep results directory)", path,
-                          strerror(errno));
-    row *rows = NULL;
-    size_t n = 0, cap = 0;
-    sakd_status st = SAKD_OK;
+}
+
+/* Reads every run directory under the open directory d (<dir>/runs, at `path`) into *rows
+ * (*n of them, *rows allocated, also on an error). */
+static sakd_status read_rows(DIR *d, const char *path, const char *dir, sakd_results *res,
+                             FILE *log, row **rows, size_t *n)
+{
+    size_t cap = 0;
     struct dirent *e;
-    while ((e = readdir(d)) != NULL && st == SAKD_OK) {
+    while ((e = readdir(d)) != NULL) {
         if (e->d_name[0] == '.')
             continue;
         char sub[PATH_MAX + 300];
@@ -483,20 +501,34 @@ sakd_status sakd_results_collect(const char *dir, FILE *log, sakd_results *res)
         snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
         if (stat(sub, &sb) != 0 || !S_ISDIR(sb.st_mode))
             continue;
-        if (n == cap) {
+        if (*n == cap) {
             cap = cap ? 2 * cap : 64;
-            row *g = realloc(rows, cap * sizeof *g);
-            if (!g) {
-                st = sakd_error(SAKD_ERR_NOMEM, "out of memory");
-                break;
-            }
-            rows = g;
+            row *g = realloc(*rows, cap * sizeof *g);
+            if (!g)
+                return sakd_error(SAKD_ERR_NOMEM, "out of memory");
+            *rows = g;
         }
-        read_row(dir, e->d_name, res, &rows[n++], log);
+        read_row(dir, e->d_name, res, &(*rows)[(*n)++], log);
     }
-    closedir(d);
-    /* Rows read before the axes were known lack their values. */
-    for (size_t i = 0; i < n && st == SAKD_OK; i++) {
+    return SAKD_OK;
+}
+
+/* Frees what row r holds. */
+static void free_row(const sakd_results *res, row *r)
+{
+    for (size_t a = 0; r->values && a < res->n_axes; a++)
+        free(r->values[a]);
+    free(r->values);
+    free(r->seed);
+    free(r->status);
+    free(r->error);
+    sakd_meta_free(&r->report);
+}
+
+/* Reads again the rows read before the axes were known, which lack their values. */
+static void reread_rows(const char *dir, sakd_results *res, row *rows, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
         if (rows[i].values && rows[i].values[0] == NULL && res->n_axes) {
             free(rows[i].values);
             sakd_meta_free(&rows[i].report);
@@ -508,8 +540,11 @@ sakd_status sakd_results_collect(const char *dir, FILE *log, sakd_results *res)
             read_row(dir, name, res, &rows[i], NULL);
         }
     }
-    if (rows)
-        qsort(rows, n, sizeof *rows, row_cmp);
+}
+
+/* Counts the runs of rows[0..n) by status into res. */
+static void count_statuses(sakd_results *res, const row *rows, size_t n)
+{
     res->runs = n;
     for (size_t i = 0; i < n; i++) {
         const char *s = rows[i].status;
@@ -522,21 +557,35 @@ sakd_status sakd_results_collect(const char *dir, FILE *log, sakd_results *res)
         else
             res->unfinished++;
     }
+}
+
+sakd_status sakd_results_collect(const char *dir, FILE *log, sakd_results *res)
+{
+    memset(res, 0, sizeof *res);
+    read_hints(dir, res);
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/runs", dir);
+    DIR *d = opendir(path);
+    if (!d)
+        return sakd_error(SAKD_ERR_NOT_FOUND, "%s: %s (not a sweep results directory)", path,
+                          strerror(errno));
+    row *rows = NULL;
+    size_t n = 0;
+    sakd_status st = read_rows(d, path, dir, res, log, &rows, &n);
+    closedir(d);
+    if (st == SAKD_OK)
+        reread_rows(dir, res, rows, n);
+    if (rows)
+        qsort(rows, n, sizeof *rows, row_cmp);
+    count_statuses(res, rows, n);
     if (st == SAKD_OK)
         st = aggregate(res, rows, n);
     if (st == SAKD_OK)
         st = write_summary(dir, res, rows, n);
     if (st == SAKD_OK)
         st = write_tables(dir, res);
-    for (size_t i = 0; i < n; i++) {
-        for (size_t a = 0; rows[i].values && a < res->n_axes; a++)
-            free(rows[i].values[a]);
-        free(rows[i].values);
-        free(rows[i].seed);
-        free(rows[i].status);
-        free(rows[i].error);
-        sakd_meta_free(&rows[i].report);
-    }
+    for (size_t i = 0; i < n; i++)
+        free_row(res, &rows[i]);
     free(rows);
     return st;
 }

@@ -315,6 +315,134 @@ sakd_status sakd_conv2d_forward(sakd_tensor *out, sakd_tensor *workspace, const 
     return SAKD_OK;
 }
 
+/* One chunk of backward_as_conv: samples n0 … n0 + nc − 1 of g, gy's columns gyc ([Cout·KH·KW,
+ * nc·H·W]) at gyc_off in the workspace, free space `after` them and in its split-K part. */
+typedef struct as_conv {
+    sakd_ctx *ctx;
+    sakd_reduce_opts ro;
+    const conv_geom *g;
+    sakd_tensor *ws;
+    size_t n0, nc;
+    size_t hw, kt; /* H·W, Cout·KH·KW */
+    int direct;    /* images of hw >= DIRECT_NCHW_MIN_P: x and grad x straight in NCHW */
+    cl_ulong gyc_off, after, split_off;
+} as_conv;
+
+/* Whether backward_as_conv takes nc samples of g (see there). */
+static int fits_as_conv(const conv_geom *g, const sakd_conv2d_params *p, size_t nc)
+{
+    size_t hw = g->h * g->w, kt = g->cout * g->kh * g->kw;
+    int direct = hw >= DIRECT_NCHW_MIN_P;
+    size_t need = (kt + (direct ? 0 : g->cin)) * nc * hw;
+    return !(p->stride_h != 1 || p->stride_w != 1 || p->pad_h >= g->kh || p->pad_w >= g->kw ||
+             need > nc * g->P * (g->K + g->cout) || kt * nc * hw > (size_t)UINT32_MAX);
+}
+
+/* gyc: the im2col of gy (Cout channels of Ho x Wo in, H x W out, stride 1, padding KH − 1 − ph,
+ * KW − 1 − pw) of c's samples, at c->gyc_off. */
+static sakd_status gy_columns(const as_conv *c, const sakd_tensor *grad_out,
+                              const sakd_conv2d_params *p)
+{
+    const conv_geom *g = c->g;
+    conv_geom t = *g;
+    t.cin = g->cout;
+    t.h = g->ho;
+    t.w = g->wo;
+    t.ho = g->h;
+    t.wo = g->w;
+    t.P = c->hw;
+    t.K = c->kt;
+    sakd_conv2d_params tp = {1, 1, g->kh - 1 - p->pad_h, g->kw - 1 - p->pad_w};
+    conv_args ta = kernel_sizes(&t, &tp);
+    return im2col(c->ctx, &c->ro, c->ws, grad_out, &t, &ta, c->n0, c->nc);
+}
+
+/* The weight gradient's partial products of c's samples, *S of [Cin, Cout·KH·KW] at *part_off:
+ * direct, partial[b] = x[n0 + r0 + b] · gyc[r0 + b]^T, rounds r0 of S samples accumulated;
+ * else x permuted to [Cin, nc·H·W] after the columns, then S slices of the reduction. */
+static sakd_status as_conv_partials(const as_conv *c, const sakd_tensor *in, cl_ulong *part_off,
+                                    size_t *S)
+{
+    const conv_geom *g = c->g;
+    sakd_tensor *ws = c->ws;
+    size_t hw = c->hw, kt = c->kt, nc = c->nc, n0 = c->n0;
+    size_t wn = g->cin * kt; /* one partial product */
+    if (c->direct) {
+        size_t avail = sakd_tensor_numel(ws) - kt * nc * hw;
+        *S = avail / wn < nc ? avail / wn : nc;
+        *part_off = c->after;
+        for (size_t r0 = 0; r0 < nc; r0 += *S) {
+            size_t cnt = nc - r0 < *S ? nc - r0 : *S;
+            SAKD_TRY(sakd_gemm_batched(
+                c->ctx, 0, 1, g->cin, kt, hw, 1.0f,
+                (sakd_mat){in->buf, in->offset + (n0 + r0) * g->cin * hw, hw}, g->cin * hw,
+                (sakd_mat){ws->buf, c->gyc_off + r0 * hw, nc * hw}, hw, r0 ? 1.0f : 0.0f,
+                (sakd_mat){ws->buf, *part_off, kt}, wn, cnt));
+        }
+        return SAKD_OK;
+    }
+    SAKD_TRY(chunk_from_nchw(c->ctx, &c->ro, ws, c->after, in, n0, nc, g->cin, hw));
+    size_t ncp = nc * hw;
+    *S = ncp / SPLITK_MIN_COLS < SPLITK_MAX ? ncp / SPLITK_MIN_COLS : SPLITK_MAX;
+    if (*S < 1)
+        *S = 1;
+    size_t kc = ncp / *S, rest = ncp - *S * kc;
+    *part_off = c->split_off;
+    SAKD_TRY(sakd_gemm_batched(c->ctx, 0, 1, g->cin, kt, kc, 1.0f,
+                               (sakd_mat){ws->buf, c->after, ncp}, kc,
+                               (sakd_mat){ws->buf, c->gyc_off, ncp}, kc, 0.0f,
+                               (sakd_mat){ws->buf, *part_off, kt}, wn, *S));
+    if (rest) /* the last columns, added into slice 0 */
+        SAKD_TRY(sakd_gemm(c->ctx, 0, 1, g->cin, kt, rest, 1.0f,
+                           (sakd_mat){ws->buf, c->after + *S * kc, ncp},
+                           (sakd_mat){ws->buf, c->gyc_off + *S * kc, ncp}, 1.0f,
+                           (sakd_mat){ws->buf, *part_off, kt}));
+    return SAKD_OK;
+}
+
+/* grad W (+)= the S partials at part_off, summed in order and flipped back. */
+static sakd_status as_conv_sum(const as_conv *c, sakd_tensor *grad_weight, cl_ulong part_off,
+                               size_t S)
+{
+    const conv_geom *g = c->g;
+    cl_kernel ksum;
+    SAKD_TRY(sakd_kernel_get(c->ctx, "conv", c->ro.options, "conv2d_splitk_sum_flip", &ksum));
+    cl_ulong gwo = grad_weight->offset;
+    cl_int acc = c->n0 != 0;
+    return SAKD_LAUNCH_1D(c->ctx, ksum, g->cout * g->K, SAKD_ARG(grad_weight->buf), SAKD_ARG(gwo),
+                          SAKD_ARG(c->ws->buf), SAKD_ARG(part_off), SAKD_ULONG(S),
+                          SAKD_ULONG(g->cout), SAKD_ULONG(g->cin), SAKD_ULONG(g->kh),
+                          SAKD_ULONG(g->kw), SAKD_ARG(acc));
+}
+
+/* grad x of c's samples = Wt · gyc, with the flipped weight Wt [Cin, Cout·KH·KW] in the split-K
+ * part (the partials are summed by now: the queue is in order). */
+static sakd_status as_conv_input_grad(const as_conv *c, sakd_tensor *grad_in,
+                                      const sakd_tensor *weight)
+{
+    const conv_geom *g = c->g;
+    sakd_tensor *ws = c->ws;
+    size_t hw = c->hw, kt = c->kt, nc = c->nc, n0 = c->n0;
+    cl_ulong wt_off = c->split_off;
+    cl_kernel kf;
+    SAKD_TRY(sakd_kernel_get(c->ctx, "conv", c->ro.options, "conv2d_weight_flip", &kf));
+    SAKD_TRY(SAKD_LAUNCH_1D(c->ctx, kf, g->cout * g->K, SAKD_ARG(ws->buf), SAKD_ARG(wt_off),
+                            SAKD_ARG(weight->buf), SAKD_ULONG(weight->offset), SAKD_ULONG(g->cout),
+                            SAKD_ULONG(g->cin), SAKD_ULONG(g->kh), SAKD_ULONG(g->kw)));
+    if (c->direct) {
+        /* gx[n0 + nl] as [Cin, H·W] = Wt[Cin, Cout·KH·KW] · gyc[·, nl·H·W … (nl + 1)·H·W) */
+        return sakd_gemm_batched(
+            c->ctx, 0, 0, g->cin, hw, kt, 1.0f, (sakd_mat){ws->buf, wt_off, kt}, 0,
+            (sakd_mat){ws->buf, c->gyc_off, nc * hw}, hw, 0.0f,
+            (sakd_mat){grad_in->buf, grad_in->offset + n0 * g->cin * hw, hw}, g->cin * hw, nc);
+    }
+    /* tmp[Cin, nc·H·W] = Wt · gyc (over xperm, used), then gx in NCHW */
+    SAKD_TRY(sakd_gemm(c->ctx, 0, 0, g->cin, nc * hw, kt, 1.0f, (sakd_mat){ws->buf, wt_off, kt},
+                       (sakd_mat){ws->buf, c->gyc_off, nc * hw}, 0.0f,
+                       (sakd_mat){ws->buf, c->after, nc * hw}));
+    return nchw_from_chunk(c->ctx, &c->ro, grad_in, ws, c->after, NULL, n0, nc, g->cin, hw);
+}
+
 /* The backward pass of samples n0 … n0 + nc − 1 of a stride-1 convolution through the columns
  * of its output gradient: gyc = im2col of gy with padding KH − 1 − ph, KW − 1 − pw (H x W
  * positions, rows (co, i, j)) serves both gradients,
@@ -335,95 +463,113 @@ static sakd_status backward_as_conv(sakd_tensor *grad_in, sakd_tensor *grad_weig
                                     size_t nc, int *done)
 {
     *done = 0;
-    size_t hw = g->h * g->w, kt = g->cout * g->kh * g->kw;
-    int direct = hw >= DIRECT_NCHW_MIN_P;
-    size_t need = (kt + (direct ? 0 : g->cin)) * nc * hw;
-    if (p->stride_h != 1 || p->stride_w != 1 || p->pad_h >= g->kh || p->pad_w >= g->kw ||
-        need > nc * g->P * (g->K + g->cout) || kt * nc * hw > (size_t)UINT32_MAX)
+    if (!fits_as_conv(g, p, nc))
         return SAKD_OK;
-    sakd_ctx *ctx = grad_out->ctx;
-    sakd_reduce_opts ro = sakd_reduce_options(ctx);
-    /* gy's geometry: Cout channels of Ho x Wo in, H x W out. */
-    conv_geom t = *g;
-    t.cin = g->cout;
-    t.h = g->ho;
-    t.w = g->wo;
-    t.ho = g->h;
-    t.wo = g->w;
-    t.P = hw;
-    t.K = kt;
-    sakd_conv2d_params tp = {1, 1, g->kh - 1 - p->pad_h, g->kw - 1 - p->pad_w};
-    conv_args ta = kernel_sizes(&t, &tp);
-    SAKD_TRY(im2col(ctx, &ro, workspace, grad_out, &t, &ta, n0, nc));
-    cl_ulong gyc_off = workspace->offset, after = workspace->offset + kt * nc * hw;
+    as_conv c = {.ctx = grad_out->ctx, .g = g, .ws = workspace, .n0 = n0, .nc = nc};
+    c.ro = sakd_reduce_options(c.ctx);
+    c.hw = g->h * g->w;
+    c.kt = g->cout * g->kh * g->kw;
+    c.direct = c.hw >= DIRECT_NCHW_MIN_P;
+    c.gyc_off = workspace->offset;
+    c.after = workspace->offset + c.kt * nc * c.hw;
     /* The split-K part of the workspace: free until the weight gradient is summed. */
-    cl_ulong split_off = workspace->offset + g->nc * g->P * (g->K + g->cout);
-    size_t wn = g->cin * kt; /* one partial product */
+    c.split_off = workspace->offset + g->nc * g->P * (g->K + g->cout);
+    SAKD_TRY(gy_columns(&c, grad_out, p));
     cl_ulong part_off;
     size_t S;
-    if (direct) {
-        /* partial[b] = x[n0 + r0 + b] · gyc[r0 + b]^T, rounds r0 of S samples, b < S */
-        size_t avail = sakd_tensor_numel(workspace) - kt * nc * hw;
-        S = avail / wn < nc ? avail / wn : nc;
-        part_off = after;
-        for (size_t r0 = 0; r0 < nc; r0 += S) {
-            size_t cnt = nc - r0 < S ? nc - r0 : S;
-            SAKD_TRY(sakd_gemm_batched(
-                ctx, 0, 1, g->cin, kt, hw, 1.0f,
-                (sakd_mat){in->buf, in->offset + (n0 + r0) * g->cin * hw, hw}, g->cin * hw,
-                (sakd_mat){workspace->buf, gyc_off + r0 * hw, nc * hw}, hw, r0 ? 1.0f : 0.0f,
-                (sakd_mat){workspace->buf, part_off, kt}, wn, cnt));
-        }
-    } else {
-        /* xperm[Cin, nc·H·W] after the columns, then S slices of the reduction */
-        SAKD_TRY(chunk_from_nchw(ctx, &ro, workspace, after, in, n0, nc, g->cin, hw));
-        size_t ncp = nc * hw;
-        S = ncp / SPLITK_MIN_COLS < SPLITK_MAX ? ncp / SPLITK_MIN_COLS : SPLITK_MAX;
-        if (S < 1)
-            S = 1;
-        size_t kc = ncp / S, rest = ncp - S * kc;
-        part_off = split_off;
-        SAKD_TRY(sakd_gemm_batched(ctx, 0, 1, g->cin, kt, kc, 1.0f,
-                                   (sakd_mat){workspace->buf, after, ncp}, kc,
-                                   (sakd_mat){workspace->buf, gyc_off, ncp}, kc, 0.0f,
-                                   (sakd_mat){workspace->buf, part_off, kt}, wn, S));
-        if (rest) /* the last columns, added into slice 0 */
-            SAKD_TRY(sakd_gemm(ctx, 0, 1, g->cin, kt, rest, 1.0f,
-                               (sakd_mat){workspace->buf, after + S * kc, ncp},
-                               (sakd_mat){workspace->buf, gyc_off + S * kc, ncp}, 1.0f,
-                               (sakd_mat){workspace->buf, part_off, kt}));
-    }
-    cl_kernel ksum;
-    SAKD_TRY(sakd_kernel_get(ctx, "conv", ro.options, "conv2d_splitk_sum_flip", &ksum));
-    cl_ulong gwo = grad_weight->offset;
-    cl_int acc = n0 != 0;
-    SAKD_TRY(SAKD_LAUNCH_1D(ctx, ksum, g->cout * g->K, SAKD_ARG(grad_weight->buf), SAKD_ARG(gwo),
-                            SAKD_ARG(workspace->buf), SAKD_ARG(part_off), SAKD_ULONG(S),
-                            SAKD_ULONG(g->cout), SAKD_ULONG(g->cin), SAKD_ULONG(g->kh),
-                            SAKD_ULONG(g->kw), SAKD_ARG(acc)));
+    SAKD_TRY(as_conv_partials(&c, in, &part_off, &S));
+    SAKD_TRY(as_conv_sum(&c, grad_weight, part_off, S));
     *done = 1;
     if (!grad_in)
         return SAKD_OK;
-    /* The flipped weight [Cin, Cout·KH·KW] in the split-K part (the partials are summed by now:
-     * the queue is in order). */
-    cl_ulong wt_off = split_off;
-    cl_kernel kf;
-    SAKD_TRY(sakd_kernel_get(ctx, "conv", ro.options, "conv2d_weight_flip", &kf));
-    SAKD_TRY(SAKD_LAUNCH_1D(ctx, kf, g->cout * g->K, SAKD_ARG(workspace->buf), SAKD_ARG(wt_off),
-                            SAKD_ARG(weight->buf), SAKD_ULONG(weight->offset), SAKD_ULONG(g->cout),
-                            SAKD_ULONG(g->cin), SAKD_ULONG(g->kh), SAKD_ULONG(g->kw)));
-    if (direct) {
-        /* gx[n0 + nl] as [Cin, H·W] = Wt[Cin, Cout·KH·KW] · gyc[·, nl·H·W … (nl + 1)·H·W) */
-        return sakd_gemm_batched(
-            ctx, 0, 0, g->cin, hw, kt, 1.0f, (sakd_mat){workspace->buf, wt_off, kt}, 0,
-            (sakd_mat){workspace->buf, gyc_off, nc * hw}, hw, 0.0f,
-            (sakd_mat){grad_in->buf, grad_in->offset + n0 * g->cin * hw, hw}, g->cin * hw, nc);
-    }
-    /* tmp[Cin, nc·H·W] = Wt · gyc (over xperm, used), then gx in NCHW */
-    SAKD_TRY(sakd_gemm(ctx, 0, 0, g->cin, nc * hw, kt, 1.0f, (sakd_mat){workspace->buf, wt_off, kt},
-                       (sakd_mat){workspace->buf, gyc_off, nc * hw}, 0.0f,
-                       (sakd_mat){workspace->buf, after, nc * hw}));
-    return nchw_from_chunk(ctx, &ro, grad_in, workspace, after, NULL, n0, nc, g->cin, hw);
+    return as_conv_input_grad(&c, grad_in, weight);
+}
+
+/* Sizes of a backward pass, with every given tensor's shape checked against them. */
+static sakd_status backward_geometry(const char *op, const sakd_tensor *grad_in,
+                                     const sakd_tensor *grad_weight, const sakd_tensor *grad_bias,
+                                     const sakd_tensor *workspace, const sakd_tensor *grad_out,
+                                     const sakd_tensor *in, const sakd_tensor *weight,
+                                     const sakd_conv2d_params *p, conv_geom *g)
+{
+    SAKD_TRY(conv_geometry(op, in, weight, workspace, p, g));
+    SAKD_TRY(sakd_tensor_require_shape(op, "grad_out", grad_out, 4,
+                                       (size_t[]){g->n, g->cout, g->ho, g->wo}));
+    SAKD_TRY(sakd_tensor_require_shape(op, "grad_weight", grad_weight, 4,
+                                       (size_t[]){g->cout, g->cin, g->kh, g->kw}));
+    if (grad_in)
+        SAKD_TRY(sakd_tensor_require_shape(op, "grad_in", grad_in, 4,
+                                           (size_t[]){g->n, g->cin, g->h, g->w}));
+    if (grad_bias)
+        SAKD_TRY(sakd_tensor_require_shape(op, "grad_bias", grad_bias, 1, &g->cout));
+    return SAKD_OK;
+}
+
+/* grad b[co] = Σ over samples and positions of gy[·, co, ·]. */
+static sakd_status bias_backward(sakd_ctx *ctx, const sakd_reduce_opts *ro, sakd_tensor *grad_bias,
+                                 const sakd_tensor *grad_out, const conv_geom *g,
+                                 const conv_args *a)
+{
+    cl_kernel kb;
+    SAKD_TRY(sakd_reduce_kernel(ctx, "conv", "conv2d_bias_bwd", ro, &kb));
+    cl_ulong gbo = grad_bias->offset, n = g->n, gyo = grad_out->offset;
+    return SAKD_LAUNCH_GROUPS(ctx, kb, g->cout, ro->wg, SAKD_ARG(grad_bias->buf), SAKD_ARG(gbo),
+                              SAKD_ARG(grad_out->buf), SAKD_ARG(gyo), SAKD_ARG(n),
+                              SAKD_ARG(a->cout), SAKD_ARG(a->P));
+}
+
+/* grad W[Cout, K] (+)= gperm[Cout, nc·P] · cols[K, nc·P]^T for the chunk of samples from n0
+ * (gperm and cols at gp_off and cols_off), chunks in ascending order; the reduction over nc·P
+ * is split into S slices summed in order. */
+static sakd_status weight_grad_chunk(sakd_ctx *ctx, const sakd_reduce_opts *ro,
+                                     sakd_tensor *grad_weight, const sakd_tensor *workspace,
+                                     const conv_geom *g, size_t n0, size_t ncp, cl_ulong gp_off,
+                                     cl_ulong cols_off)
+{
+    size_t S = ncp / SPLITK_MIN_COLS < SPLITK_MAX ? ncp / SPLITK_MIN_COLS : SPLITK_MAX;
+    if (S <= 1)
+        return sakd_gemm(ctx, 0, 1, g->cout, g->K, ncp, 1.0f,
+                         (sakd_mat){workspace->buf, gp_off, ncp},
+                         (sakd_mat){workspace->buf, cols_off, ncp}, n0 == 0 ? 0.0f : 1.0f,
+                         (sakd_mat){grad_weight->buf, grad_weight->offset, g->K});
+    size_t kc = ncp / S, rest = ncp - S * kc, wn = g->cout * g->K;
+    cl_ulong part_off = workspace->offset + g->nc * g->P * (g->K + g->cout);
+    SAKD_TRY(sakd_gemm_batched(ctx, 0, 1, g->cout, g->K, kc, 1.0f,
+                               (sakd_mat){workspace->buf, gp_off, ncp}, kc,
+                               (sakd_mat){workspace->buf, cols_off, ncp}, kc, 0.0f,
+                               (sakd_mat){workspace->buf, part_off, g->K}, wn, S));
+    if (rest) /* the last columns, added into slice 0 */
+        SAKD_TRY(sakd_gemm(ctx, 0, 1, g->cout, g->K, rest, 1.0f,
+                           (sakd_mat){workspace->buf, gp_off + S * kc, ncp},
+                           (sakd_mat){workspace->buf, cols_off + S * kc, ncp}, 1.0f,
+                           (sakd_mat){workspace->buf, part_off, g->K}));
+    cl_kernel ksum;
+    SAKD_TRY(sakd_kernel_get(ctx, "conv", ro->options, "conv2d_splitk_sum", &ksum));
+    cl_ulong gwo = grad_weight->offset;
+    cl_int acc = n0 != 0;
+    return SAKD_LAUNCH_1D(ctx, ksum, wn, SAKD_ARG(grad_weight->buf), SAKD_ARG(gwo),
+                          SAKD_ARG(workspace->buf), SAKD_ARG(part_off), SAKD_ULONG(wn),
+                          SAKD_ULONG(S), SAKD_ARG(acc));
+}
+
+/* grad x of the chunk of nc samples from n0: gcols[K, nc·P] = W[Cout, K]^T · gperm[Cout, nc·P]
+ * over the columns at cols_off (used by now), summed back into NCHW by col2im (kernel kcol). */
+static sakd_status input_grad_chunk(sakd_ctx *ctx, cl_kernel kcol, sakd_tensor *grad_in,
+                                    const sakd_tensor *workspace, const sakd_tensor *weight,
+                                    const conv_geom *g, const conv_args *a, size_t n0, cl_ulong nc,
+                                    cl_ulong gp_off, cl_ulong cols_off)
+{
+    size_t ncp = nc * g->P;
+    SAKD_TRY(sakd_gemm(
+        ctx, 1, 0, g->K, ncp, g->cout, 1.0f, (sakd_mat){weight->buf, weight->offset, g->K},
+        (sakd_mat){workspace->buf, gp_off, ncp}, 0.0f, (sakd_mat){workspace->buf, cols_off, ncp}));
+    cl_ulong gxo = grad_in->offset;
+    return SAKD_LAUNCH_ROWS(ctx, kcol, g->w, nc * g->cin * g->h, SAKD_ARG(grad_in->buf),
+                            SAKD_ARG(gxo), SAKD_ARG(workspace->buf), SAKD_ARG(cols_off),
+                            SAKD_ULONG(n0), SAKD_ARG(nc), SAKD_ARG(a->cin), SAKD_ARG(a->h),
+                            SAKD_ARG(a->w), SAKD_ARG(a->kh), SAKD_ARG(a->kw), SAKD_ARG(a->sh),
+                            SAKD_ARG(a->sw), SAKD_ARG(a->ph), SAKD_ARG(a->pw), SAKD_ARG(a->ho),
+                            SAKD_ARG(a->wo));
 }
 
 sakd_status sakd_conv2d_backward(sakd_tensor *grad_in, sakd_tensor *grad_weight,
@@ -431,18 +577,9 @@ sakd_status sakd_conv2d_backward(sakd_tensor *grad_in, sakd_tensor *grad_weight,
                                  const sakd_tensor *grad_out, const sakd_tensor *in,
                                  const sakd_tensor *weight, const sakd_conv2d_params *p)
 {
-    const char *op = "conv2d_backward";
     conv_geom g;
-    SAKD_TRY(conv_geometry(op, in, weight, workspace, p, &g));
-    SAKD_TRY(sakd_tensor_require_shape(op, "grad_out", grad_out, 4,
-                                       (size_t[]){g.n, g.cout, g.ho, g.wo}));
-    SAKD_TRY(sakd_tensor_require_shape(op, "grad_weight", grad_weight, 4,
-                                       (size_t[]){g.cout, g.cin, g.kh, g.kw}));
-    if (grad_in)
-        SAKD_TRY(
-            sakd_tensor_require_shape(op, "grad_in", grad_in, 4, (size_t[]){g.n, g.cin, g.h, g.w}));
-    if (grad_bias)
-        SAKD_TRY(sakd_tensor_require_shape(op, "grad_bias", grad_bias, 1, &g.cout));
+    SAKD_TRY(backward_geometry("conv2d_backward", grad_in, grad_weight, grad_bias, workspace,
+                               grad_out, in, weight, p, &g));
     sakd_ctx *ctx = in->ctx;
     if (sakd_host_active(ctx)) {
         sakd_conv_host_geom hg = host_geom(&g, p);
@@ -456,16 +593,8 @@ sakd_status sakd_conv2d_backward(sakd_tensor *grad_in, sakd_tensor *grad_weight,
     }
     sakd_reduce_opts ro = sakd_reduce_options(ctx);
     conv_args a = kernel_sizes(&g, p);
-    cl_ulong gyo = grad_out->offset;
-
-    if (grad_bias) {
-        cl_kernel kb;
-        SAKD_TRY(sakd_reduce_kernel(ctx, "conv", "conv2d_bias_bwd", &ro, &kb));
-        cl_ulong gbo = grad_bias->offset, n = g.n;
-        SAKD_TRY(SAKD_LAUNCH_GROUPS(ctx, kb, g.cout, ro.wg, SAKD_ARG(grad_bias->buf), SAKD_ARG(gbo),
-                                    SAKD_ARG(grad_out->buf), SAKD_ARG(gyo), SAKD_ARG(n),
-                                    SAKD_ARG(a.cout), SAKD_ARG(a.P)));
-    }
+    if (grad_bias)
+        SAKD_TRY(bias_backward(ctx, &ro, grad_bias, grad_out, &g, &a));
 
     cl_kernel kcol;
     SAKD_TRY(sakd_kernel_get(ctx, "conv", ro.options, "conv2d_col2im", &kcol));
@@ -481,48 +610,11 @@ sakd_status sakd_conv2d_backward(sakd_tensor *grad_in, sakd_tensor *grad_weight,
         /* gperm [Cout, nc·P] from grad_out's NCHW chunk */
         SAKD_TRY(chunk_from_nchw(ctx, &ro, workspace, gp_off, grad_out, n0, nc, g.cout, g.P));
         SAKD_TRY(im2col(ctx, &ro, workspace, in, &g, &a, n0, nc));
-        /* grad W[Cout, K] (+)= gperm[Cout, nc·P] · cols[K, nc·P]^T, chunks in ascending order;
-         * the reduction over nc·P is split into S slices summed in order. */
-        size_t S = ncp / SPLITK_MIN_COLS < SPLITK_MAX ? ncp / SPLITK_MIN_COLS : SPLITK_MAX;
-        if (S <= 1) {
-            SAKD_TRY(sakd_gemm(ctx, 0, 1, g.cout, g.K, ncp, 1.0f,
-                               (sakd_mat){workspace->buf, gp_off, ncp},
-                               (sakd_mat){workspace->buf, cols_off, ncp}, n0 == 0 ? 0.0f : 1.0f,
-                               (sakd_mat){grad_weight->buf, grad_weight->offset, g.K}));
-        } else {
-            size_t kc = ncp / S, rest = ncp - S * kc, wn = g.cout * g.K;
-            cl_ulong part_off = workspace->offset + g.nc * g.P * (g.K + g.cout);
-            SAKD_TRY(sakd_gemm_batched(ctx, 0, 1, g.cout, g.K, kc, 1.0f,
-                                       (sakd_mat){workspace->buf, gp_off, ncp}, kc,
-                                       (sakd_mat){workspace->buf, cols_off, ncp}, kc, 0.0f,
-                                       (sakd_mat){workspace->buf, part_off, g.K}, wn, S));
-            if (rest) /* the last columns, added into slice 0 */
-                SAKD_TRY(sakd_gemm(ctx, 0, 1, g.cout, g.K, rest, 1.0f,
-                                   (sakd_mat){workspace->buf, gp_off + S * kc, ncp},
-                                   (sakd_mat){workspace->buf, cols_off + S * kc, ncp}, 1.0f,
-                                   (sakd_mat){workspace->buf, part_off, g.K}));
-            cl_kernel ksum;
-            SAKD_TRY(sakd_kernel_get(ctx, "conv", ro.options, "conv2d_splitk_sum", &ksum));
-            cl_ulong gwo = grad_weight->offset;
-            cl_int acc = n0 != 0;
-            SAKD_TRY(SAKD_LAUNCH_1D(ctx, ksum, wn, SAKD_ARG(grad_weight->buf), SAKD_ARG(gwo),
-                                    SAKD_ARG(workspace->buf), SAKD_ARG(part_off), SAKD_ULONG(wn),
-                                    SAKD_ULONG(S), SAKD_ARG(acc)));
-        }
-        if (!grad_in)
-            continue;
-        /* gcols[K, nc·P] = W[Cout, K]^T · gperm[Cout, nc·P], over the columns just used */
-        SAKD_TRY(sakd_gemm(ctx, 1, 0, g.K, ncp, g.cout, 1.0f,
-                           (sakd_mat){weight->buf, weight->offset, g.K},
-                           (sakd_mat){workspace->buf, gp_off, ncp}, 0.0f,
-                           (sakd_mat){workspace->buf, cols_off, ncp}));
-        cl_ulong gxo = grad_in->offset;
-        SAKD_TRY(SAKD_LAUNCH_ROWS(ctx, kcol, g.w, nc * g.cin * g.h, SAKD_ARG(grad_in->buf),
-                                  SAKD_ARG(gxo), SAKD_ARG(workspace->buf), SAKD_ARG(cols_off),
-                                  SAKD_ULONG(n0), SAKD_ARG(nc), SAKD_ARG(a.cin), SAKD_ARG(a.h),
-                                  SAKD_ARG(a.w), SAKD_ARG(a.kh), SAKD_ARG(a.kw), SAKD_ARG(a.sh),
-                                  SAKD_ARG(a.sw), SAKD_ARG(a.ph), SAKD_ARG(a.pw), SAKD_ARG(a.ho),
-                                  SAKD_ARG(a.wo)));
+        SAKD_TRY(
+            weight_grad_chunk(ctx, &ro, grad_weight, workspace, &g, n0, ncp, gp_off, cols_off));
+        if (grad_in)
+            SAKD_TRY(input_grad_chunk(ctx, kcol, grad_in, workspace, weight, &g, &a, n0, nc, gp_off,
+                                      cols_off));
     }
     return SAKD_OK;
 }

@@ -314,6 +314,94 @@ sakd_status sakd_conv2d_host_forward(sakd_tensor *out, const sakd_tensor *in,
     return sakd_host_unmap(ctx, &maps, st);
 }
 
+/* The backward job of g (threads, the way it takes, its scratch: each thread's columns and
+ * partial gradients, and the flipped weight), grad x only when want_gx, grad b only with
+ * has_bias. */
+static sakd_status backward_job(const sakd_conv_host_geom *g, const sakd_host_blas *blas,
+                                int want_gx, int has_bias, conv_job *j)
+{
+    size_t K = g->cin * g->kh * g->kw, P = g->ho * g->wo;
+    *j = (conv_job){.g = g, .blas = blas, .nt = threads_for(blas, g->n), .want_gx = want_gx};
+    j->as_conv = g->sh == 1 && g->sw == 1 && g->ph < g->kh && g->pw < g->kw && !direct_cols(g);
+    if (j->as_conv)
+        j->tg = (sakd_conv_host_geom){g->n,
+                                      g->cout,
+                                      g->ho,
+                                      g->wo,
+                                      g->cin,
+                                      g->kh,
+                                      g->kw,
+                                      1,
+                                      1,
+                                      g->kh - 1 - g->ph,
+                                      g->kw - 1 - g->pw,
+                                      g->h,
+                                      g->w};
+    j->scratch_floats =
+        j->as_conv ? g->cout * g->kh * g->kw * g->h * g->w : (direct_cols(g) ? 0 : K * P);
+    size_t nt = (size_t)j->nt, wn = g->cout * K;
+    j->scratch = malloc((nt * j->scratch_floats + nt * wn + nt * g->cout + (j->as_conv ? wn : 0)) *
+                        sizeof(float));
+    if (!j->scratch)
+        return sakd_error(SAKD_ERR_NOMEM,
+                          "conv2d_backward (host): no memory for %d threads' "
+                          "columns and partial gradients",
+                          j->nt);
+    j->gw_parts = j->scratch + nt * j->scratch_floats;
+    j->gb_parts = has_bias ? j->gw_parts + nt * wn : NULL;
+    j->wt = j->gw_parts + nt * wn + nt * g->cout;
+    return SAKD_OK;
+}
+
+/* Records the GEMMs of j's backward pass (grad x's only when it is wanted). */
+static void record_backward(sakd_ctx *ctx, const conv_job *j)
+{
+    const sakd_conv_host_geom *g = j->g;
+    size_t K = g->cin * g->kh * g->kw, P = g->ho * g->wo;
+    if (j->as_conv) {
+        sakd_conv_host_record(ctx, 0, 1, g->cin, g->cout * g->kh * g->kw, g->h * g->w, g->n);
+        if (j->gx)
+            sakd_conv_host_record(ctx, 0, 0, g->cin, g->h * g->w, g->cout * g->kh * g->kw, g->n);
+    } else {
+        sakd_conv_host_record(ctx, 0, 1, g->cout, K, P, g->n);
+        if (j->gx)
+            sakd_conv_host_record(ctx, 1, 0, K, P, g->cout, g->n);
+    }
+}
+
+/* out[0..n) = Σ_t parts[t·n … (t + 1)·n), added in thread order. */
+static void sum_parts(float *out, const float *parts, size_t nt, size_t n)
+{
+    memcpy(out, parts, n * sizeof *out);
+    for (size_t t = 1; t < nt; t++)
+        for (size_t i = 0; i < n; i++)
+            out[i] += parts[t * n + i];
+}
+
+/* The stride-1 backward through the columns of gy: Wt[ci, (co, i, j)] = W[co, ci, flipped],
+ * the threads' parts, then dW[co, ci, q] = Σ_t dWf_t[ci, (co, flipped q)], added in thread
+ * order. */
+static void backward_as_conv_run(conv_job *j, float *gw)
+{
+    const sakd_conv_host_geom *g = j->g;
+    size_t nt = (size_t)j->nt, wn = g->cout * g->cin * g->kh * g->kw;
+    size_t kk = g->kh * g->kw, kt = g->cout * kk;
+    for (size_t co = 0; co < g->cout; co++)
+        for (size_t ci = 0; ci < g->cin; ci++)
+            for (size_t q = 0; q < kk; q++)
+                j->wt[ci * kt + co * kk + q] = j->w[(co * g->cin + ci) * kk + (kk - 1 - q)];
+    sakd_host_parallel(j->nt, backward_as_conv_part, j);
+    for (size_t co = 0; co < g->cout; co++)
+        for (size_t ci = 0; ci < g->cin; ci++)
+            for (size_t q = 0; q < kk; q++) {
+                size_t src = ci * kt + co * kk + (kk - 1 - q);
+                float acc = j->gw_parts[src];
+                for (size_t t = 1; t < nt; t++)
+                    acc += j->gw_parts[t * wn + src];
+                gw[(co * g->cin + ci) * kk + q] = acc;
+            }
+}
+
 sakd_status sakd_conv2d_host_backward(sakd_tensor *grad_in, sakd_tensor *grad_weight,
                                       sakd_tensor *grad_bias, const sakd_tensor *grad_out,
                                       const sakd_tensor *in, const sakd_tensor *weight,
@@ -322,36 +410,9 @@ sakd_status sakd_conv2d_host_backward(sakd_tensor *grad_in, sakd_tensor *grad_we
     sakd_ctx *ctx = in->ctx;
     const sakd_host_blas *blas;
     SAKD_TRY(sakd_host_blas_get(&blas, (int)ctx->info.compute_units));
-    size_t K = g->cin * g->kh * g->kw, P = g->ho * g->wo;
-    conv_job j = {.g = g, .blas = blas, .nt = threads_for(blas, g->n), .want_gx = grad_in != NULL};
-    j.as_conv = g->sh == 1 && g->sw == 1 && g->ph < g->kh && g->pw < g->kw && !direct_cols(g);
-    if (j.as_conv)
-        j.tg = (sakd_conv_host_geom){g->n,
-                                     g->cout,
-                                     g->ho,
-                                     g->wo,
-                                     g->cin,
-                                     g->kh,
-                                     g->kw,
-                                     1,
-                                     1,
-                                     g->kh - 1 - g->ph,
-                                     g->kw - 1 - g->pw,
-                                     g->h,
-                                     g->w};
-    j.scratch_floats =
-        j.as_conv ? g->cout * g->kh * g->kw * g->h * g->w : (direct_cols(g) ? 0 : K * P);
-    size_t nt = (size_t)j.nt, wn = g->cout * K;
-    j.scratch = malloc((nt * j.scratch_floats + nt * wn + nt * g->cout + (j.as_conv ? wn : 0)) *
-                       sizeof(float));
-    if (!j.scratch)
-        return sakd_error(SAKD_ERR_NOMEM,
-                          "conv2d_backward (host): no memory for %d threads' "
-                          "columns and partial gradients",
-                          j.nt);
-    j.gw_parts = j.scratch + nt * j.scratch_floats;
-    j.gb_parts = grad_bias ? j.gw_parts + nt * wn : NULL;
-    j.wt = j.gw_parts + nt * wn + nt * g->cout;
+    conv_job j;
+    SAKD_TRY(backward_job(g, blas, grad_in != NULL, grad_bias != NULL, &j));
+    size_t nt = (size_t)j.nt, wn = g->cout * g->cin * g->kh * g->kw;
     sakd_host_maps maps = {0};
     float *x, *w, *gy, *gw, *gx, *gb;
     sakd_status st = sakd_host_map_tensor(ctx, &maps, in, &x, SAKD_OK);
@@ -365,48 +426,16 @@ sakd_status sakd_conv2d_host_backward(sakd_tensor *grad_in, sakd_tensor *grad_we
         j.w = w;
         j.gy = gy;
         j.gx = gx;
-        if (j.as_conv) {
-            sakd_conv_host_record(ctx, 0, 1, g->cin, g->cout * g->kh * g->kw, g->h * g->w, g->n);
-            if (gx)
-                sakd_conv_host_record(ctx, 0, 0, g->cin, g->h * g->w, g->cout * g->kh * g->kw,
-                                      g->n);
-        } else {
-            sakd_conv_host_record(ctx, 0, 1, g->cout, K, P, g->n);
-            if (gx)
-                sakd_conv_host_record(ctx, 1, 0, K, P, g->cout, g->n);
-        }
+        record_backward(ctx, &j);
         double t0 = sakd_time_now();
-        size_t kk = g->kh * g->kw, kt = g->cout * kk;
         if (j.as_conv) {
-            for (size_t co = 0; co < g->cout; co++) /* Wt[ci, (co, i, j)] = W[co, ci, flipped] */
-                for (size_t ci = 0; ci < g->cin; ci++)
-                    for (size_t q = 0; q < kk; q++)
-                        j.wt[ci * kt + co * kk + q] = w[(co * g->cin + ci) * kk + (kk - 1 - q)];
-            sakd_host_parallel(j.nt, backward_as_conv_part, &j);
-            /* dW[co, ci, q] = Σ_t dWf_t[ci, (co, flipped q)], added in thread order */
-            for (size_t co = 0; co < g->cout; co++)
-                for (size_t ci = 0; ci < g->cin; ci++)
-                    for (size_t q = 0; q < kk; q++) {
-                        size_t src = ci * kt + co * kk + (kk - 1 - q);
-                        float acc = j.gw_parts[src];
-                        for (size_t t = 1; t < nt; t++)
-                            acc += j.gw_parts[t * wn + src];
-                        gw[(co * g->cin + ci) * kk + q] = acc;
-                    }
+            backward_as_conv_run(&j, gw);
         } else {
             sakd_host_parallel(j.nt, backward_part, &j);
-            /* The threads' partial sums, added in thread order. */
-            memcpy(gw, j.gw_parts, wn * sizeof *gw);
-            for (size_t t = 1; t < nt; t++)
-                for (size_t i = 0; i < wn; i++)
-                    gw[i] += j.gw_parts[t * wn + i];
+            sum_parts(gw, j.gw_parts, nt, wn); /* the threads' partial sums */
         }
-        if (gb) {
-            memcpy(gb, j.gb_parts, g->cout * sizeof *gb);
-            for (size_t t = 1; t < nt; t++)
-                for (size_t i = 0; i < g->cout; i++)
-                    gb[i] += j.gb_parts[t * g->cout + i];
-        }
+        if (gb)
+            sum_parts(gb, j.gb_parts, nt, g->cout);
         profile(ctx, &j, sakd_time_now() - t0, "conv2d_im2col_bwd (host)");
     }
     free(j.scratch);

@@ -623,6 +623,7 @@ static sakd_status type_error(const char *where, const key_def *k, const char *v
 }
 
 /* Parses `value` for key k and stores it in c; `where` ("file:line") starts the messages. */
+/* Kept whole (~100 lines): one switch over the key table's types, each case short and alike. */
 static sakd_status set_value(sakd_config *c, const key_def *k, const char *value, const char *where)
 {
     bool is_auto = !strcasecmp(value, "auto");
