@@ -438,6 +438,80 @@ int cmd_eval(cli_opts *opts, int argc, char **argv)
 }
 
 /* Writes the trace of one step (DESIGN.md 3.2). */
+/* /logits, /teacher_logits and the /loss terms (h: host scratch). */
+static sakd_status trace_outputs(sakd_h5_file f, sakd_model *s, sakd_model *teacher,
+                                 const sakd_distill *d, float *h)
+{
+    const sakd_act *lg = sakd_graph_act_get(&s->graph, s->logits);
+    SAKD_TRY(sakd_tensor_download(&lg->value, h));
+    SAKD_TRY(sakd_h5_write_float(f, "/logits", 2, lg->shape, h));
+    if (teacher) {
+        const sakd_act *tl = sakd_graph_act_get(&teacher->graph, teacher->logits);
+        SAKD_TRY(sakd_tensor_download(&tl->value, h));
+        SAKD_TRY(sakd_h5_write_float(f, "/teacher_logits", 2, tl->shape, h));
+    }
+    const struct {
+        const char *name;
+        double v;
+    } losses[] = {{"/loss/ce", d->loss_ce},
+                  {"/loss/feature", d->loss_feature},
+                  {"/loss/logit", d->loss_logit},
+                  {"/loss/total", d->loss_total}};
+    for (size_t i = 0; i < 4; i++) {
+        float v = (float)losses[i].v;
+        SAKD_TRY(sakd_h5_write_float(f, losses[i].name, 0, NULL, &v));
+    }
+    return SAKD_OK;
+}
+
+/* /features/K/{student,teacher} of every tap and /firing/<layer> of every spiking layer. */
+static sakd_status trace_internals(sakd_h5_file f, const sakd_graph *g, const sakd_distill *d,
+                                   float *h)
+{
+    for (size_t k = 0; k < d->n_taps; k++) {
+        const sakd_tensor *pair[2] = {&d->taps[k].s_out, &d->taps[k].t_out};
+        const char *who[2] = {"student", "teacher"};
+        for (int w = 0; w < 2; w++) {
+            char path[96];
+            snprintf(path, sizeof path, "/features/%zu/%s", k, who[w]);
+            SAKD_TRY(sakd_tensor_download(pair[w], h));
+            SAKD_TRY(sakd_h5_write_float(f, path, pair[w]->ndim, pair[w]->shape, h));
+        }
+    }
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        const sakd_node *n = &g->nodes[i];
+        if (!sakd_node_spikes(n))
+            continue;
+        const sakd_tensor *v = &g->acts[n->out].value;
+        SAKD_TRY(sakd_tensor_download(v, h));
+        double sum = 0.0;
+        size_t cnt = sakd_tensor_numel(v);
+        for (size_t j = 0; j < cnt; j++)
+            sum += h[j];
+        float rate = (float)(sum / (double)cnt);
+        char path[160];
+        snprintf(path, sizeof path, "/firing/%s", n->name);
+        SAKD_TRY(sakd_h5_write_float(f, path, 0, NULL, &rate));
+    }
+    return SAKD_OK;
+}
+
+/* /grad/<parameter> of every trainable parameter. */
+static sakd_status trace_grads(sakd_h5_file f, const sakd_params *p, float *h)
+{
+    if (p->n_trainable)
+        SAKD_TRY(sakd_tensor_download(&p->grads, h));
+    for (size_t i = 0; i < p->count; i++) {
+        const sakd_param *e = &p->items[i];
+        if (!e->trainable)
+            continue;
+        char path[160];
+        snprintf(path, sizeof path, "/grad/%s", e->name);
+        SAKD_TRY(sakd_h5_write_float(f, path, e->ndim, e->shape, h + e->offset));
+    }
+    return SAKD_OK;
+}
+
 static sakd_status write_trace(sakd_trainer *t, const char *out)
 {
     sakd_model *s = sakd_trainer_student(t), *teacher = sakd_trainer_teacher(t);
@@ -447,72 +521,19 @@ static sakd_status write_trace(sakd_trainer *t, const char *out)
     char tmp[PATH_MAX + 32];
     SAKD_TRY(sakd_h5_create_temp(out, &f, tmp, sizeof tmp));
     size_t largest = p->n_trainable;
-    sakd_graph *g = &s->graph;
+    const sakd_graph *g = &s->graph;
     for (size_t i = 0; i < g->n_acts; i++) {
         size_t n = sakd_tensor_numel(&g->acts[i].value);
         largest = n > largest ? n : largest;
     }
-    float *h = malloc((largest ? largest : 1) * sizeof *h);
+    float *h = malloc((largest ? largest : 1) * sizeof *h); /* host scratch for any one tensor */
     sakd_status st = h ? SAKD_OK : sakd_error(SAKD_ERR_NOMEM, "out of memory");
-    const sakd_act *lg = sakd_graph_act_get(g, s->logits);
     if (st == SAKD_OK)
-        st = sakd_tensor_download(&lg->value, h);
+        st = trace_outputs(f, s, teacher, d, h);
     if (st == SAKD_OK)
-        st = sakd_h5_write_float(f, "/logits", 2, lg->shape, h);
-    if (st == SAKD_OK && teacher) {
-        const sakd_act *tl = sakd_graph_act_get(&teacher->graph, teacher->logits);
-        st = sakd_tensor_download(&tl->value, h);
-        if (st == SAKD_OK)
-            st = sakd_h5_write_float(f, "/teacher_logits", 2, tl->shape, h);
-    }
-    const struct {
-        const char *name;
-        double v;
-    } losses[] = {{"/loss/ce", d->loss_ce},
-                  {"/loss/feature", d->loss_feature},
-                  {"/loss/logit", d->loss_logit},
-                  {"/loss/total", d->loss_total}};
-    for (size_t i = 0; i < 4 && st == SAKD_OK; i++) {
-        float v = (float)losses[i].v;
-        st = sakd_h5_write_float(f, losses[i].name, 0, NULL, &v);
-    }
-    for (size_t k = 0; k < d->n_taps && st == SAKD_OK; k++) {
-        const sakd_tensor *pair[2] = {&d->taps[k].s_out, &d->taps[k].t_out};
-        const char *who[2] = {"student", "teacher"};
-        for (int w = 0; w < 2 && st == SAKD_OK; w++) {
-            char path[96];
-            snprintf(path, sizeof path, "/features/%zu/%s", k, who[w]);
-            st = sakd_tensor_download(pair[w], h);
-            if (st == SAKD_OK)
-                st = sakd_h5_write_float(f, path, pair[w]->ndim, pair[w]->shape, h);
-        }
-    }
-    for (size_t i = 0; i < g->n_nodes && st == SAKD_OK; i++) {
-        const sakd_node *n = &g->nodes[i];
-        if (!sakd_node_spikes(n))
-            continue;
-        const sakd_tensor *v = &g->acts[n->out].value;
-        st = sakd_tensor_download(v, h);
-        double sum = 0.0;
-        size_t cnt = sakd_tensor_numel(v);
-        for (size_t j = 0; j < cnt; j++)
-            sum += h[j];
-        float rate = (float)(sum / (double)cnt);
-        char path[160];
-        snprintf(path, sizeof path, "/firing/%s", n->name);
-        if (st == SAKD_OK)
-            st = sakd_h5_write_float(f, path, 0, NULL, &rate);
-    }
-    if (st == SAKD_OK && p->n_trainable)
-        st = sakd_tensor_download(&p->grads, h);
-    for (size_t i = 0; i < p->count && st == SAKD_OK; i++) {
-        const sakd_param *e = &p->items[i];
-        if (!e->trainable)
-            continue;
-        char path[160];
-        snprintf(path, sizeof path, "/grad/%s", e->name);
-        st = sakd_h5_write_float(f, path, e->ndim, e->shape, h + e->offset);
-    }
+        st = trace_internals(f, g, d, h);
+    if (st == SAKD_OK)
+        st = trace_grads(f, p, h);
     free(h);
     if (st != SAKD_OK) {
         sakd_h5_abort(f, tmp);
