@@ -5,8 +5,9 @@
 # 3 — so that a session that ends early leaves whole first seeds, not one cell's three; done
 # runs are skipped, interrupted ones resume (run it again). Then collects the three tables.
 # usage: [SAKD=path/to/sakd] experiments/headline.sh [SEEDS...]   (default: 1 2 3)
-# Expected: ~25 min a teacher, ~30 min an SNN, ~35 min a SAKD run on a quiet 2-core CPU;
-# all of it ~10 hours (the teacher's seed 1 is trained once, by headline_sakd.ini).
+# Expected: ~25 min a teacher, ~60 min an SNN, ~65 min a SAKD run on a quiet 2-core CPU;
+# all of it ~17 hours over several sessions (the teacher's seed 1 is trained once, by
+# headline_sakd.ini; committed results keep no weights, so a new machine trains it again).
 set -u
 SAKD=${SAKD:-sakd}
 cd "$(dirname "$0")/.."
