@@ -3,7 +3,8 @@
 #include "reduce.clh"
 
 /* Geometry of a chunk of nc samples: x [N, CIN, H, W], kernel [KH, KW], output [Ho, Wo],
- * P = Ho·Wo, K = CIN·KH·KW; columns are q = nl·P + oy·Wo + ox (nl < nc). */
+ * P = Ho·Wo, K = CIN·KH·KW; columns are q = nl·P + oy·Wo + ox (nl < nc). Indices are split as
+ * q = i / d, r = i − q·d, never as i / d and i % d (see pool.cl: oclgrind 21.10 stops there). */
 
 /* cols[k, q] = x[n0 + nl, ci, oy·sh − ph + i, ox·sw − pw + j] (0 outside the image),
  * k = (ci·KH + i)·KW + j.  cols: [K, nc·P]; one work-item per row (k, nl, oy), looping over
@@ -51,17 +52,17 @@ __kernel void conv2d_col2im(__global float *gx, ulong gx_off, __global const flo
     uint xx = (uint)get_global_id(0), r = (uint)get_global_id(1), W = (uint)w, H = (uint)h;
     uint KH = (uint)kh, KW = (uint)kw, SH = (uint)sh, SW = (uint)sw, HO = (uint)ho, WO = (uint)wo;
     uint P = HO * WO, ncp = (uint)nc * P;
-    uint y = r % H, t = r / H;
-    uint ci = t % (uint)cin, nl = t / (uint)cin;
+    uint t = r / H, y = r - t * H;
+    uint nl = t / (uint)cin, ci = t - nl * (uint)cin;
     /* Rows: tap i reaches output row oy = (ay − i) / SH when SH divides ay − i, 0 <= oy < HO. */
     uint ay = y + (uint)ph, ax = xx + (uint)pw;
-    uint i0 = ay % SH, oy0 = ay / SH;
+    uint oy0 = ay / SH, i0 = ay - oy0 * SH;
     if (oy0 >= HO) { /* skip taps whose output row is past the last one */
         uint skip = oy0 - (HO - 1);
         i0 += skip * SH;
         oy0 = HO - 1;
     }
-    uint j0 = ax % SW, ox0 = ax / SW;
+    uint ox0 = ax / SW, j0 = ax - ox0 * SW;
     if (ox0 >= WO) {
         uint skip = ox0 - (WO - 1);
         j0 += skip * SW;
@@ -87,7 +88,7 @@ __kernel void conv2d_out_fwd(__global float *y, ulong y_off, __global const floa
     if ((ulong)get_global_id(0) >= P || (ulong)get_global_id(1) >= nc * cout)
         return;
     uint p = (uint)get_global_id(0), r = (uint)get_global_id(1);
-    uint co = r % (uint)cout, nl = r / (uint)cout;
+    uint nl = r / (uint)cout, co = r - nl * (uint)cout;
     float v = tmp[tmp_off + (ulong)co * nc * P + (ulong)nl * P + p];
     if (has_bias)
         v += b[b_off + co];
@@ -146,10 +147,9 @@ __kernel void conv2d_splitk_sum(__global float *out, ulong out_off, __global con
 uint flip_source(uint g, ulong X, ulong Y, ulong kh, ulong kw)
 {
     uint KH = (uint)kh, KW = (uint)kw;
-    uint j = g % KW, t = g / KW;
-    uint i = t % KH;
-    t /= KH;
-    uint y = t % (uint)Y, x = t / (uint)Y;
+    uint t = g / KW, j = g - t * KW;
+    uint u = t / KH, i = t - u * KH;
+    uint x = u / (uint)Y, y = u - x * (uint)Y;
     return ((y * (uint)X + x) * KH + (KH - 1 - i)) * KW + (KW - 1 - j);
 }
 

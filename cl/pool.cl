@@ -1,6 +1,8 @@
 /* pool.cl — 2-D average and max pooling (kernel k, stride s, zero padding p) and global average
  * pooling on NCHW tensors, forward and backward. Backward kernels gather (one work-item per
- * input element, fixed loop order): no atomics, deterministic. */
+ * input element, fixed loop order): no atomics, deterministic. A flat index is split as
+ * q = i / d, r = i − q·d, never as i / d and i % d: oclgrind 21.10 (make check-oclgrind) stops at
+ * the `freeze` LLVM puts in front of a division and remainder of the same operands. */
 
 /* The output rows (or columns) whose window [o·s - p, o·s - p + k) covers input row i:
  * ceil((i + p - k + 1) / s) ≤ o ≤ floor((i + p) / s), clipped to [0, out). */
@@ -21,8 +23,8 @@ __kernel void avgpool_fwd(__global float *y, ulong y_off,       /* [N, C, OH, OW
     ulong i = get_global_id(0);
     if (i >= total)
         return;
-    ulong nc = i / ((ulong)OH * OW);
-    long oh = (long)((i / OW) % OH), ow = (long)(i % OW);
+    ulong q = i / OW, nc = q / OH;
+    long oh = (long)(q - nc * OH), ow = (long)(i - q * OW);
     __global const float *xp = x + x_off + nc * H * W;
     long h0 = oh * s - p, w0 = ow * s - p;
     float sum = 0.0f;
@@ -45,8 +47,8 @@ __kernel void avgpool_bwd(__global float *gx, ulong gx_off,      /* [N, C, H, W]
     ulong i = get_global_id(0);
     if (i >= total)
         return;
-    ulong nc = i / ((ulong)H * W);
-    long ih = (long)((i / W) % H), iw = (long)(i % W);
+    ulong q = i / W, nc = q / H;
+    long ih = (long)(q - nc * H), iw = (long)(i - q * W);
     long oh0, oh1, ow0, ow1;
     pool_cover(ih, k, s, p, OH, &oh0, &oh1);
     pool_cover(iw, k, s, p, OW, &ow0, &ow1);
@@ -69,8 +71,8 @@ __kernel void maxpool_fwd(__global float *y, ulong y_off,       /* [N, C, OH, OW
     ulong i = get_global_id(0);
     if (i >= total)
         return;
-    ulong nc = i / ((ulong)OH * OW);
-    long oh = (long)((i / OW) % OH), ow = (long)(i % OW);
+    ulong q = i / OW, nc = q / OH;
+    long oh = (long)(q - nc * OH), ow = (long)(i - q * OW);
     __global const float *xp = x + x_off + nc * H * W;
     long h0 = oh * s - p, w0 = ow * s - p;
     float best = -INFINITY;
@@ -102,8 +104,8 @@ __kernel void maxpool_bwd(__global float *gx, ulong gx_off,       /* [N, C, H, W
     ulong i = get_global_id(0);
     if (i >= total)
         return;
-    ulong nc = i / ((ulong)H * W);
-    long ih = (long)((i / W) % H), iw = (long)(i % W);
+    ulong q = i / W, nc = q / H;
+    long ih = (long)(q - nc * H), iw = (long)(i - q * W);
     int me = (int)(ih * W + iw);
     long oh0, oh1, ow0, ow1;
     pool_cover(ih, k, s, p, OH, &oh0, &oh1);

@@ -38,7 +38,9 @@ void test_provider_clblast(void);
 void test_provider_host(void);
 void test_provider_reset(void);
 /* The providers to run a suite's cases under: 2 (clblast, host) when sakd was built with a
- * host BLAS, else 1; test_provider_tcase(i) makes the test case of provider i, fixture set. */
+ * host BLAS that can serve the device, else 1 (elsewhere the host cases would repeat the CLBlast
+ * ones under the automatic choice); test_provider_tcase(i) makes the test case of provider i,
+ * fixture set. */
 int test_providers(void);
 TCase *test_provider_tcase(int i);
 /* For convolutions also the host provider's routes (ops/conv.h): 0 clblast, 1 host (automatic
@@ -47,6 +49,11 @@ int test_conv_providers(void);
 TCase *test_conv_provider_tcase(int i);
 void test_provider_host_im2col(void);
 void test_provider_host_onednn(void);
+
+/* 1 under SAKD_TEST_SMALL=1, which `make check-oclgrind` sets (tests/check_oclgrind.sh): the
+ * suites run in a simulator that interprets every work-item, so they leave out the cases it
+ * takes minutes over and keep ones that still take every path and launch every kernel. */
+int test_small_shapes(void);
 
 /* Asserts a status is SAKD_OK, printing the error detail otherwise. */
 #define TEST_OK(call)                                                                              \
