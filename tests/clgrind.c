@@ -14,8 +14,11 @@
  * shadow allocation per buffer: every host-side store (write, fill, copy) replaces it by one
  * of the store's size at the buffer's start, and a released buffer's shadow stays for the next
  * buffer that gets its index. After a fill with a 4-byte pattern every read past the first 4
- * bytes reports "Uninitialized value" however often kernels rewrote the memory (lif_bwd
- * reading the h that lif_fwd wrote over the tests' NaN fill was reported so). Here a new
+ * bytes counts as uninitialized however often kernels rewrote the memory: lif_bwd, reading the
+ * h that lif_fwd wrote over the tests' NaN fill, was reported as "Controlflow depends on
+ * uninitialized value ... Kernel: lif_bwd ... At line 27 of lif.cl" (the surrogate's fabs(u))
+ * and "Uninitialized value written to global memory", and so were bn_bwd_reduce, ce_fwd,
+ * sum_final and linear_bias_fwd: false reports, all gone with the writes below. Here a new
  * buffer gets a zero-byte write, which drops a stale shadow (the next kernel that takes the
  * buffer then gives it a fresh all-uninitialized one, so reads of memory nothing wrote are
  * still reported), and a store to part of a buffer becomes a read of the whole buffer, the
