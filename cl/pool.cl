@@ -1,5 +1,5 @@
-/* pool.cl — 2-D average and max pooling (kernel k, stride s, zero padding p) and global average
- * pooling on NCHW tensors, forward and backward. Backward kernels gather (one work-item per
+/* pool.cl — 2-D average and max pooling (kernel k, stride s, zero padding p) adaptive and global
+ * average pooling on NCHW tensors, forward and backward. Backward kernels gather (one work-item per
  * input element, fixed loop order): no atomics, deterministic. A flat index is split as
  * q = i / d, r = i − q·d, never as i / d and i % d: oclgrind 21.10 (make check-oclgrind) stops at
  * the `freeze` LLVM puts in front of a division and remainder of the same operands. */
@@ -145,4 +145,63 @@ __kernel void gap_bwd(__global float *gx, ulong gx_off,      /* [N, C, H, W] */
     if (i >= total)
         return;
     gx[gx_off + i] = gy[gy_off + i / hw] / (float)hw;
+}
+
+/* Adaptive average pooling to OH×OW (PyTorch's AdaptiveAvgPool2d): output cell o averages
+ * input rows [floor(o·H/OH), ceil((o+1)·H/OH)), and likewise columns. Bins may overlap (H not a
+ * multiple of OH) and may repeat one input cell (H < OH: a 1×1 map broadcast to 7×7). */
+inline long adaptive_lo(long o, long in, long out)
+{
+    return (o * in) / out;
+}
+
+inline long adaptive_hi(long o, long in, long out)
+{
+    return ((o + 1) * in + out - 1) / out;
+}
+
+/* One work-item per output element, i < NC·OH·OW; the bin summed in row-major order. */
+__kernel void adaptive_avgpool_fwd(__global float *y, ulong y_off,       /* [N, C, OH, OW] */
+                                   __global const float *x, ulong x_off, /* [N, C, H, W] */
+                                   ulong total, uint H, uint W, uint OH, uint OW)
+{
+    ulong i = get_global_id(0);
+    if (i >= total)
+        return;
+    ulong q = i / OW, nc = q / OH;
+    long oh = (long)(q - nc * OH), ow = (long)(i - q * OW);
+    long h0 = adaptive_lo(oh, H, OH), h1 = adaptive_hi(oh, H, OH);
+    long w0 = adaptive_lo(ow, W, OW), w1 = adaptive_hi(ow, W, OW);
+    __global const float *xp = x + x_off + nc * H * W;
+    float sum = 0.0f;
+    for (long ih = h0; ih < h1; ih++)
+        for (long iw = w0; iw < w1; iw++)
+            sum += xp[ih * W + iw];
+    y[y_off + i] = sum / (float)((h1 - h0) * (w1 - w0));
+}
+
+/* gx[nc, ih, iw] = Σ over the bins (oh, ow) holding (ih, iw) of gy[nc, oh, ow] / |bin|, bins
+ * visited in row-major order. One work-item per input element, i < NC·H·W. */
+__kernel void adaptive_avgpool_bwd(__global float *gx, ulong gx_off,      /* [N, C, H, W] */
+                                   __global const float *gy, ulong gy_off, /* [N, C, OH, OW] */
+                                   ulong total, uint H, uint W, uint OH, uint OW)
+{
+    ulong i = get_global_id(0);
+    if (i >= total)
+        return;
+    ulong q = i / W, nc = q / H;
+    long ih = (long)(q - nc * H), iw = (long)(i - q * W);
+    __global const float *gp = gy + gy_off + nc * OH * OW;
+    float sum = 0.0f;
+    for (long oh = 0; oh < (long)OH; oh++) {
+        long h0 = adaptive_lo(oh, H, OH), h1 = adaptive_hi(oh, H, OH);
+        if (ih < h0 || ih >= h1)
+            continue;
+        for (long ow = 0; ow < (long)OW; ow++) {
+            long w0 = adaptive_lo(ow, W, OW), w1 = adaptive_hi(ow, W, OW);
+            if (iw >= w0 && iw < w1)
+                sum += gp[oh * OW + ow] / (float)((h1 - h0) * (w1 - w0));
+        }
+    }
+    gx[gx_off + i] = sum;
 }

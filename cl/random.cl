@@ -1,4 +1,5 @@
-/* random.cl — fills tensors with counter-based random numbers: out[i] = f(seed, base + i). */
+/* random.cl — counter-based random numbers: tensor fills, out[i] = f(seed, base + i), and
+ * dropout masks. */
 #include "philox.clh"
 
 /* out[off + i] = lo + (hi - lo) * U(seed, base + i), i < n. */
@@ -31,4 +32,17 @@ __kernel void philox_raw(__global uint *out, __global const uint *in, ulong n)
     uint4 c = vload4(0, in + 6 * j);
     uint2 k = vload2(0, in + 6 * j + 4);
     vstore4(philox4x32_10(c, k), j, out);
+}
+
+/* Inverted dropout, and its backward (the same mask): y[i] = x[i]·scale where
+ * U(seed, base + i mod period) ≥ p, else 0. period = the elements of one time step, so that a
+ * spiking layer drops the same neurons at every step. i < n. */
+__kernel void dropout_apply(__global float *y, ulong y_off, __global const float *x, ulong x_off,
+                            ulong n, ulong period, ulong seed, ulong base, float p, float scale)
+{
+    ulong i = get_global_id(0);
+    if (i >= n)
+        return;
+    ulong q = i / period, j = i - q * period;
+    y[y_off + i] = sakd_rng_uniform(seed, base + j) >= p ? x[x_off + i] * scale : 0.0f;
 }

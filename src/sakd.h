@@ -21,6 +21,7 @@
 #include "ops/activation.h"
 #include "ops/bn.h"
 #include "ops/conv.h"
+#include "ops/dropout.h"
 #include "ops/elementwise.h"
 #include "ops/gemm.h"
 #include "ops/gemm_tuning.h"

@@ -159,7 +159,7 @@ START_TEST(test_enum_names)
     size_t n = 0;
     while (sakd_config_key(n))
         n++;
-    ck_assert_uint_eq(n, 50);
+    ck_assert_uint_eq(n, 51);
     ck_assert_str_eq(sakd_config_key(0), "model.name");
     ck_assert_str_eq(sakd_config_key(n - 1), "run.conv_provider");
 }
@@ -822,6 +822,7 @@ static const char *defaults_ini = "[model]\n"
                                   "detach_reset = false\n"
                                   "surrogate = triangle\n"
                                   "surrogate_alpha = auto\n"
+                                  "dropout = auto\n"
                                   "\n"
                                   "[data]\n"
                                   "dataset = fashion-mnist\n"
@@ -890,7 +891,8 @@ START_TEST(test_defaults_text_and_id)
         if (strncmp(l, "dir =", 5) && strncmp(l, "resume =", 8) && strncmp(l, "[run]", 5) &&
             strncmp(l, "out =", 5) && strncmp(l, "device =", 8) &&
             strncmp(l, "gemm_provider =", 15) && strncmp(l, "conv_provider =", 15) &&
-            strncmp(l, "teacher_model =", 15) && strncmp(l, "teacher_width =", 15))
+            strncmp(l, "teacher_model =", 15) && strncmp(l, "teacher_width =", 15) &&
+            strncmp(l, "dropout =", 9))
             strncat(ided, l, n);
         l += n;
     }
@@ -961,6 +963,7 @@ static const struct {
     {"run.conv_provider=im2col", 0},
     {"distill.teacher_model=resnet34", 1},
     {"distill.teacher_width=0.5", 1},
+    {"model.dropout=0.25", 1},
 };
 #define N_ALT (sizeof alternatives / sizeof alternatives[0])
 

@@ -2,7 +2,8 @@
  * same small residual network, written here independently: ANN (ReLU) and SNN (LIF, T = 2 and
  * 3), checking logits and the gradient of every parameter, after a train-mode forward (batch
  * statistics) and after an eval-mode one (running statistics, which the backward must
- * differentiate too). */
+ * differentiate too). And a dropout node: its mask over time steps and in the gradient. */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -416,6 +417,71 @@ START_TEST(test_eval_backward)
 }
 END_TEST
 
+/* A dropout node on a time-major input (an input repeated over T = 3): in train mode the same
+ * elements are dropped at every step, kept ones are scaled by 1/(1 − p), and the backward pass
+ * applies the forward's mask (gx = 0 exactly where y = 0, else gy/(1 − p)); eval mode is the
+ * identity, forward and backward. */
+START_TEST(test_dropout_node)
+{
+    sakd_ctx *ctx = test_ctx();
+    sakd_params p;
+    sakd_params_init(&p, ctx);
+    sakd_graph g;
+    sakd_lif_params lif = sakd_lif_params_default();
+    size_t T = 3, nb = 4, nch = 5, side = 6;
+    sakd_graph_init(&g, ctx, &p, 1, T, nb, &lif);
+    int x = sakd_graph_input_with_grad(&g, "x", nch, side, side);
+    int xt = sakd_graph_repeat_time(&g, "repeat", x);
+    int y = sakd_graph_dropout(&g, "drop", xt, 0.3f);
+    TEST_OK(g.status);
+    TEST_OK(sakd_params_allocate(&p));
+    TEST_OK(sakd_graph_allocate(&g));
+    size_t per = nb * nch * side * side, n = T * per;
+    float *hx = malloc(per * 4), *hy = malloc(n * 4), *hgy = malloc(n * 4), *hgx = malloc(per * 4);
+    test_rng r = test_rng_new(870);
+    test_fill_uniform(&r, hx, per, 0.5, 2.0); /* never 0: a zero output means dropped */
+    test_fill_uniform(&r, hgy, n, -1, 1);
+    TEST_OK(sakd_tensor_upload(&g.acts[x].value, hx));
+    sakd_tensor gy;
+    TEST_OK(sakd_tensor_new(&gy, ctx, "gy", 4, g.acts[y].shape));
+    TEST_OK(sakd_tensor_upload(&gy, hgy));
+    const sakd_tensor *seeds[1] = {&gy};
+    for (int train = 1; train >= 0; train--) {
+        sakd_graph_set_rng(&g, 9, 17);
+        TEST_OK(sakd_graph_forward(&g, train));
+        TEST_OK(sakd_graph_backward(&g, 1, &y, seeds));
+        TEST_OK(sakd_tensor_download(&g.acts[y].value, hy));
+        TEST_OK(sakd_tensor_download(&g.acts[x].grad, hgx));
+        size_t dropped = 0;
+        double scale = train ? 1.0 / (1.0 - 0.3) : 1.0;
+        for (size_t j = 0; j < per; j++) {
+            int drop = hy[j] == 0.0f;
+            dropped += drop;
+            double want_gx = 0;
+            for (size_t t = 0; t < T; t++) {
+                float v = hy[t * per + j];
+                ck_assert_msg((v == 0.0f) == drop, "element %zu: dropped at step 0 but not %zu", j,
+                              t);
+                ck_assert_msg(drop || fabs(v - hx[j] * scale) <= 2 * FLT_EPSILON * v,
+                              "y[%zu] = %g, want %g", t * per + j, v, hx[j] * scale);
+                want_gx += drop ? 0.0 : hgy[t * per + j] * scale;
+            }
+            ck_assert_msg(fabs(hgx[j] - want_gx) <= 8 * FLT_EPSILON * (1 + fabs(want_gx)),
+                          "gx[%zu] = %g, want %g (dropped %d)", j, hgx[j], want_gx, drop);
+        }
+        if (train)
+            ck_assert_msg(dropped > per / 5 && dropped < per * 2 / 5, "dropped %zu of %zu", dropped,
+                          per);
+        else
+            ck_assert_uint_eq(dropped, 0);
+    }
+    sakd_tensor_free(&gy);
+    sakd_graph_free(&g);
+    sakd_params_free(&p);
+    free(hx), free(hy), free(hgy), free(hgx);
+}
+END_TEST
+
 Suite *suite_graph(void)
 {
     Suite *s = suite_create("graph");
@@ -423,6 +489,7 @@ Suite *suite_graph(void)
     tcase_add_test(tc, test_ann);
     tcase_add_test(tc, test_snn);
     tcase_add_test(tc, test_eval_backward);
+    tcase_add_test(tc, test_dropout_node);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -67,7 +67,10 @@ static void run_model(const char *name, int snn, size_t T, int imagenet, sakd_se
     ck_assert_int_ge(sakd_params_find(&p, is_vgg ? "features.0.weight" : "conv1.weight"), 0);
     ck_assert_int_ge(sakd_params_find(&p, is_vgg ? "features.1.running_var" : "bn1.running_mean"),
                      0);
-    ck_assert_int_ge(sakd_params_find(&p, is19 ? "fc2.bias" : "fc.weight"), 0);
+    ck_assert_int_ge(sakd_params_find(&p, is19     ? "fc2.bias"
+                                          : is_vgg ? "classifier.6.weight"
+                                                   : "fc.weight"),
+                     0);
     if (!is_vgg) {
         ck_assert_int_ge(sakd_params_find(&p, "layer2.0.downsample.0.weight"), 0);
         ck_assert_int_ge(sakd_params_find(&p, "layer2.0.downsample.1.bias"), 0);
@@ -143,6 +146,119 @@ START_TEST(test_resnet19_shapes)
 }
 END_TEST
 
+/* vgg11 has torchvision's vgg11_bn state dict: exactly these 54 tensors (its 8
+ * num_batches_tracked buffers aside, which torch_to_sakd.py skips), in these shapes, for 3
+ * channels and 1000 classes at width 1: convs with biases, and the 3-layer classifier after a
+ * 7x7 adaptive pool. */
+START_TEST(test_vgg11_bn_layout)
+{
+    sakd_params p;
+    sakd_params_init(&p, test_ctx());
+    sakd_model_desc d;
+    sakd_model_desc_default(&d, "vgg11");
+    d.snn = 0;
+    d.in_channels = 3;
+    d.height = d.width_px = 32;
+    d.classes = 1000;
+    d.batch = 1;
+    sakd_model m;
+    TEST_OK(sakd_model_build(&m, test_ctx(), &p, &d));
+    static const int conv_at[8] = {0, 4, 8, 11, 15, 18, 22, 25};
+    static const size_t conv_out[8] = {64, 128, 256, 256, 512, 512, 512, 512};
+    size_t found = 0, cin = 3;
+    char name[64];
+    for (int i = 0; i < 8; i++) {
+        struct {
+            const char *suffix;
+            int ndim;
+            size_t shape[4];
+        } t[6] = {{"weight", 4, {conv_out[i], cin, 3, 3}}, {"bias", 1, {conv_out[i]}}};
+        static const char *bn_suffix[4] = {"weight", "bias", "running_mean", "running_var"};
+        for (int k = 0; k < 6; k++) {
+            int bn = k >= 2;
+            if (bn) {
+                t[k].suffix = bn_suffix[k - 2];
+                t[k].ndim = 1;
+                t[k].shape[0] = conv_out[i];
+            }
+            snprintf(name, sizeof name, "features.%d.%s", conv_at[i] + bn, t[k].suffix);
+            long at = sakd_params_find(&p, name);
+            ck_assert_msg(at >= 0, "vgg11 has no %s", name);
+            ck_assert_int_eq(p.items[at].ndim, t[k].ndim);
+            for (int j = 0; j < t[k].ndim; j++)
+                ck_assert_msg(p.items[at].shape[j] == t[k].shape[j], "%s dim %d is %zu, not %zu",
+                              name, j, p.items[at].shape[j], t[k].shape[j]);
+            found++;
+        }
+        cin = conv_out[i];
+    }
+    static const size_t fc[3][2] = {{4096, 512 * 7 * 7}, {4096, 4096}, {1000, 4096}};
+    for (int i = 0; i < 3; i++) {
+        snprintf(name, sizeof name, "classifier.%d.weight", 3 * i);
+        long w = sakd_params_find(&p, name);
+        ck_assert_msg(w >= 0, "vgg11 has no %s", name);
+        ck_assert_msg(p.items[w].shape[0] == fc[i][0] && p.items[w].shape[1] == fc[i][1],
+                      "%s is [%zu, %zu]", name, p.items[w].shape[0], p.items[w].shape[1]);
+        snprintf(name, sizeof name, "classifier.%d.bias", 3 * i);
+        long b = sakd_params_find(&p, name);
+        ck_assert_msg(b >= 0 && p.items[b].shape[0] == fc[i][0], "%s", name);
+        found += 2;
+    }
+    ck_assert_uint_eq(found, 54);
+    ck_assert_uint_eq(p.count, 54);
+    sakd_model_free(&m);
+    sakd_params_free(&p);
+}
+END_TEST
+
+/* vgg11's dropout: a train-mode forward is a function of the graph's (seed, step): the same
+ * twice, another step another mask; dropout 0 and eval mode ignore the step (test_graph checks
+ * the mask against the gradient and over time steps). */
+static void vgg_logits(double dropout, int train, uint64_t step, float *out)
+{
+    sakd_ctx *ctx = test_ctx();
+    sakd_model_desc d;
+    sakd_model_desc_default(&d, "vgg11");
+    d.snn = 0;
+    d.width = 1.0 / 16;
+    d.batch = 3;
+    d.height = d.width_px = 12;
+    d.classes = 4;
+    d.dropout = dropout;
+    sakd_params p;
+    sakd_params_init(&p, ctx);
+    sakd_model m;
+    TEST_OK(sakd_model_build(&m, ctx, &p, &d));
+    TEST_OK(sakd_params_allocate(&p));
+    TEST_OK(sakd_params_initialize(&p, 11));
+    TEST_OK(sakd_graph_allocate(&m.graph));
+    sakd_act *in = sakd_graph_act_get(&m.graph, m.input);
+    TEST_OK(sakd_rng_uniform_fill(&in->value, 77, 0, -1.0f, 3.0f));
+    sakd_graph_set_rng(&m.graph, 5, step);
+    TEST_OK(sakd_graph_forward(&m.graph, train));
+    TEST_OK(sakd_tensor_download(&sakd_graph_act_get(&m.graph, m.logits)->value, out));
+    sakd_model_free(&m);
+    sakd_params_free(&p);
+}
+
+START_TEST(test_vgg11_dropout)
+{
+    float a[12], b[12], c[12], e0[12], e1[12], z0[12], z1[12];
+    vgg_logits(0.5, 1, 3, a);
+    vgg_logits(0.5, 1, 3, b);
+    vgg_logits(0.5, 1, 4, c);
+    ck_assert_msg(memcmp(a, b, sizeof a) == 0, "the same step drew different masks");
+    ck_assert_msg(memcmp(a, c, sizeof a) != 0, "steps 3 and 4 drew the same masks");
+    vgg_logits(0.5, 0, 3, e0);
+    vgg_logits(0.9, 0, 4, e1);
+    ck_assert_msg(memcmp(e0, e1, sizeof e0) == 0, "dropout acted in eval mode");
+    vgg_logits(0.0, 1, 3, z0);
+    vgg_logits(0.0, 1, 4, z1);
+    ck_assert_msg(memcmp(z0, z1, sizeof z0) == 0, "dropout 0 depends on the step");
+    ck_assert_msg(memcmp(a, z0, sizeof a) != 0, "dropout 0.5 dropped nothing");
+}
+END_TEST
+
 Suite *suite_model(void)
 {
     Suite *s = suite_create("model");
@@ -151,6 +267,8 @@ Suite *suite_model(void)
     tcase_add_loop_test(tc, test_every_model, 0, (int)N_MODELS);
     tcase_add_test(tc, test_variants);
     tcase_add_test(tc, test_resnet19_shapes);
+    tcase_add_test(tc, test_vgg11_bn_layout);
+    tcase_add_test(tc, test_vgg11_dropout);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -58,6 +58,10 @@ START_TEST(test_null_buffers)
     EXPECT_NULL_REFUSED(sakd_repeat_time_forward(&c, &n2, 1));
     EXPECT_NULL_REFUSED(sakd_global_avgpool_forward(&d, &n4));
     EXPECT_NULL_REFUSED(sakd_avgpool_forward(&n4, &a, (sakd_pool2d){1, 1, 0}));
+    EXPECT_NULL_REFUSED(sakd_adaptive_avgpool_forward(&n4, &a));
+    EXPECT_NULL_REFUSED(sakd_adaptive_avgpool_backward(&a, &n4));
+    EXPECT_NULL_REFUSED(sakd_dropout_apply(&n4, &a, 0.5f, 1, 0, 1));
+    EXPECT_NULL_REFUSED(sakd_dropout_apply(&a, NULL, 0.5f, 1, 0, 1));
 
     sakd_lif_params lp = sakd_lif_params_default();
     sakd_lif_cache cache;

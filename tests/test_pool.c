@@ -1,4 +1,4 @@
-/* test_pool.c — average, max and global average pooling, forward and backward, against a
+/* test_pool.c — average, max, adaptive and global average pooling, forward and backward, against a
  * double-precision CPU reference (written as a scatter, the kernels gather), with poisoned
  * outputs, odd shapes, central finite differences, determinism and bad shapes. */
 #include <float.h>
@@ -352,6 +352,95 @@ START_TEST(test_global_avgpool)
 }
 END_TEST
 
+/* Adaptive average pooling: N, C, H, W, OH, OW. A 1x1 map broadcast to 7x7 (torchvision's VGG
+ * on a 32x32 input), 7x7 to 7x7 (identity), overlapping bins (13 → 7), uneven (5x9 → 3x2),
+ * upsampling by a non-integer factor (3x2 → 7x5), and 1x1 output (a global average). */
+static const size_t adaptive_shapes[][6] = {{2, 3, 1, 1, 7, 7},   {1, 2, 7, 7, 7, 7},
+                                            {2, 3, 13, 10, 7, 7}, {1, 4, 5, 9, 3, 2},
+                                            {2, 2, 3, 2, 7, 5},   {3, 1, 4, 4, 1, 1}};
+#define N_ADAPTIVE (sizeof adaptive_shapes / sizeof adaptive_shapes[0])
+
+/* PyTorch's bin of output o: [floor(o·in/out), ceil((o+1)·in/out)), in doubles here. */
+static void adaptive_bin(size_t o, size_t in, size_t out, size_t *lo, size_t *hi)
+{
+    *lo = (size_t)floor((double)o * (double)in / (double)out);
+    *hi = (size_t)ceil((double)(o + 1) * (double)in / (double)out);
+}
+
+START_TEST(test_adaptive_avgpool)
+{
+    sakd_ctx *ctx = test_ctx();
+    test_rng r = test_rng_new(3800 + (uint64_t)_i);
+    const size_t *sh = adaptive_shapes[_i];
+    size_t nc = sh[0] * sh[1], H = sh[2], W = sh[3], OH = sh[4], OW = sh[5];
+    size_t xs[4] = {sh[0], sh[1], H, W}, ys[4] = {sh[0], sh[1], OH, OW};
+    size_t nx = nc * H * W, ny = nc * OH * OW;
+    float *x = malloc(nx * 4), *gy = malloc(ny * 4), *y = malloc(ny * 4), *gx = malloc(nx * 4);
+    double *ry = calloc(ny, 8), *rymag = calloc(ny, 8), *rgx = calloc(nx, 8),
+           *rgxmag = calloc(nx, 8);
+    double *terms = calloc(nx, 8);
+    test_fill_uniform(&r, x, nx, -3, 3);
+    test_fill_uniform(&r, gy, ny, -1, 1);
+    /* The reference: each output averages its bin; backward scatters gy/|bin| over the bin. */
+    for (size_t p = 0; p < nc; p++)
+        for (size_t oh = 0; oh < OH; oh++)
+            for (size_t ow = 0; ow < OW; ow++) {
+                size_t h0, h1, w0, w1, o = (p * OH + oh) * OW + ow;
+                adaptive_bin(oh, H, OH, &h0, &h1);
+                adaptive_bin(ow, W, OW, &w0, &w1);
+                double cells = (double)((h1 - h0) * (w1 - w0)), sum = 0, mag = 0;
+                for (size_t ih = h0; ih < h1; ih++)
+                    for (size_t iw = w0; iw < w1; iw++) {
+                        size_t i = (p * H + ih) * W + iw;
+                        sum += x[i], mag += fabs(x[i]);
+                        rgx[i] += gy[o] / cells;
+                        rgxmag[i] += fabs(gy[o]) / cells;
+                        terms[i] += 1;
+                    }
+                ry[o] = sum / cells;
+                rymag[o] = mag / cells;
+            }
+    sakd_tensor tx, ty, tgy, tgx;
+    TEST_OK(sakd_tensor_new(&tx, ctx, "x", 4, xs));
+    TEST_OK(sakd_tensor_new(&ty, ctx, "y", 4, ys));
+    TEST_OK(sakd_tensor_new(&tgy, ctx, "gy", 4, ys));
+    TEST_OK(sakd_tensor_new(&tgx, ctx, "gx", 4, xs));
+    TEST_OK(sakd_tensor_upload(&tx, x));
+    TEST_OK(sakd_tensor_upload(&tgy, gy));
+    TEST_OK(sakd_tensor_fill(&ty, NAN));
+    TEST_OK(sakd_tensor_fill(&tgx, NAN));
+    TEST_OK(sakd_adaptive_avgpool_forward(&ty, &tx));
+    TEST_OK(sakd_adaptive_avgpool_backward(&tgx, &tgy));
+    TEST_OK(sakd_tensor_download(&ty, y));
+    TEST_OK(sakd_tensor_download(&tgx, gx));
+    /* A bin holds at most H·W cells: (H·W + 2) ulps of Σ|x|/|bin| bounds its float sum. */
+    for (size_t i = 0; i < ny; i++)
+        ck_assert_msg(fabs(y[i] - ry[i]) <= POOL_ULPS(H * W) * FLT_EPSILON * rymag[i],
+                      "adaptive y[%zu] = %.9g, reference %.9g", i, y[i], ry[i]);
+    for (size_t i = 0; i < nx; i++)
+        ck_assert_msg(fabs(gx[i] - rgx[i]) <= POOL_ULPS(terms[i]) * FLT_EPSILON * rgxmag[i],
+                      "adaptive gx[%zu] = %.9g, reference %.9g (%g bins)", i, gx[i], rgx[i],
+                      terms[i]);
+    /* The pooling is linear: the backward is its adjoint, <gy, y(x)> = <gx, x>. */
+    double *dx = to_double(x, nx), *dgy = to_double(gy, ny);
+    double lhs = dot(dgy, ry, ny), rhs = dot(rgx, dx, nx);
+    ck_assert_msg(fabs(lhs - rhs) <= 1e-12 * (1 + fabs(lhs)), "adjoint %.15g vs %.15g", lhs, rhs);
+    /* Every input cell lies in some bin (PyTorch's bins cover the input). */
+    for (size_t i = 0; i < nx; i++)
+        ck_assert_msg(terms[i] >= 1, "input cell %zu is in no bin", i);
+    float *y2 = malloc(ny * 4);
+    TEST_OK(sakd_adaptive_avgpool_forward(&ty, &tx));
+    TEST_OK(sakd_tensor_download(&ty, y2));
+    ck_assert(memcmp(y, y2, ny * 4) == 0);
+    sakd_tensor_free(&tx);
+    sakd_tensor_free(&ty);
+    sakd_tensor_free(&tgy);
+    sakd_tensor_free(&tgx);
+    free(x), free(gy), free(y), free(gx), free(y2), free(dx), free(dgy);
+    free(ry), free(rymag), free(rgx), free(rgxmag), free(terms);
+}
+END_TEST
+
 static void expect_arg_error(sakd_status st, const char *op, const char *name)
 {
     ck_assert_int_eq(st, SAKD_ERR_ARG);
@@ -378,6 +467,14 @@ START_TEST(test_pool_bad_shapes)
     expect_arg_error(sakd_maxpool_backward(&x, &idx, &yb, pool), "maxpool_backward", "bad out");
     expect_arg_error(sakd_global_avgpool_forward(&gapy, &x), "global_avgpool_forward", "gap out");
     expect_arg_error(sakd_global_avgpool_backward(&x, &y), "global_avgpool_backward", "pool out");
+    size_t other_c[4] = {2, 4, 7, 7};
+    sakd_tensor yc;
+    TEST_OK(sakd_tensor_new(&yc, ctx, "adaptive out", 4, other_c));
+    expect_arg_error(sakd_adaptive_avgpool_forward(&yc, &x), "adaptive_avgpool_forward",
+                     "adaptive out");
+    expect_arg_error(sakd_adaptive_avgpool_backward(&x, &gapy), "adaptive_avgpool_backward",
+                     "gap out");
+    sakd_tensor_free(&yc);
     sakd_pool_index_free(&idx);
     sakd_tensor_free(&x);
     sakd_tensor_free(&y);
@@ -393,6 +490,7 @@ Suite *suite_pool(void)
     tcase_add_loop_test(tc, test_pool2d, 0, 2 * (int)N_POOL_CASES);
     tcase_add_test(tc, test_maxpool_ties);
     tcase_add_loop_test(tc, test_global_avgpool, 0, 4);
+    tcase_add_loop_test(tc, test_adaptive_avgpool, 0, (int)N_ADAPTIVE);
     tcase_add_test(tc, test_pool_bad_shapes);
     suite_add_tcase(s, tc);
     return s;

@@ -1,5 +1,7 @@
 /* test_rng_device.c — the OpenCL Philox against Random123 on the host: known answers, random
- * counters and keys, and uniform/normal fills at odd sizes, offsets and counter bases. */
+ * counters and keys, uniform/normal fills at odd sizes, offsets and counter bases, and dropout
+ * masks against the host's uniforms. */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 
@@ -109,12 +111,64 @@ START_TEST(test_fills_match_host)
 }
 END_TEST
 
+/* Dropout: y = x/(1 − p) where the host's U(seed, base + i mod period) ≥ p, else exactly 0; the
+ * same mask at every time step; the kept fraction within 6 standard deviations of 1 − p; p = 0
+ * copies; in place works; bad probabilities and periods are refused naming the tensor. */
+START_TEST(test_dropout_mask)
+{
+    sakd_ctx *ctx = test_ctx();
+    test_rng r = test_rng_new(640 + (uint64_t)_i);
+    static const float ps[] = {0.5f, 0.1f, 0.8f, 0.0f};
+    float p = ps[_i];
+    size_t T = 1 + test_rand_u64(&r) % 4, B = 3 + test_rand_u64(&r) % 5,
+           F = 601 + test_rand_u64(&r) % 900;
+    size_t period = B * F, n = T * period, shape[2] = {T * B, F};
+    uint64_t seed = test_rand_u64(&r), base = test_rand_u64(&r) >> 4;
+    float *x = malloc(n * 4), *y = malloc(n * 4), *y2 = malloc(n * 4);
+    test_fill_uniform(&r, x, n, -2, 2);
+    sakd_tensor tx, ty;
+    TEST_OK(sakd_tensor_new(&tx, ctx, "dropout in", 2, shape));
+    TEST_OK(sakd_tensor_new(&ty, ctx, "dropout out", 2, shape));
+    TEST_OK(sakd_tensor_upload(&tx, x));
+    TEST_OK(sakd_tensor_fill(&ty, NAN));
+    TEST_OK(sakd_dropout_apply(&ty, &tx, p, seed, base, period));
+    TEST_OK(sakd_tensor_download(&ty, y));
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        int keep = sakd_rng_uniform(seed, base + i % period) >= p;
+        double ref = keep ? (double)x[i] / (1.0 - (double)p) : 0.0;
+        ck_assert_msg(keep ? fabs(y[i] - ref) <= 2 * FLT_EPSILON * fabs(ref) : y[i] == 0.0f,
+                      "dropout p %g: y[%zu] = %.9g, reference %.9g", (double)p, i, y[i], ref);
+        if (i >= period) /* the mask of step 0 */
+            ck_assert_msg((y[i] == 0.0f) == (y[i % period] == 0.0f) || x[i] == 0.0f ||
+                              x[i % period] == 0.0f,
+                          "element %zu is dropped at one time step and not at another", i % period);
+        kept += i < period && keep;
+    }
+    double q = 1.0 - (double)p, sd = sqrt(p * q / (double)period);
+    ck_assert_msg(fabs((double)kept / (double)period - q) <= 6 * sd + 1e-12,
+                  "kept %zu of %zu with p %g", kept, period, (double)p);
+    /* In place gives the same result. */
+    TEST_OK(sakd_dropout_apply(&tx, &tx, p, seed, base, period));
+    TEST_OK(sakd_tensor_download(&tx, y2));
+    ck_assert(memcmp(y, y2, n * 4) == 0);
+    ck_assert_int_eq(sakd_dropout_apply(&ty, &tx, 1.0f, seed, base, period), SAKD_ERR_ARG);
+    ck_assert_msg(strstr(sakd_error_detail(), "dropout in"), "%s", sakd_error_detail());
+    ck_assert_int_eq(sakd_dropout_apply(&ty, &tx, p, seed, base, period + 1), SAKD_ERR_ARG);
+    ck_assert_msg(strstr(sakd_error_detail(), "period"), "%s", sakd_error_detail());
+    sakd_tensor_free(&tx);
+    sakd_tensor_free(&ty);
+    free(x), free(y), free(y2);
+}
+END_TEST
+
 Suite *suite_rng_device(void)
 {
     Suite *s = suite_create("rng_device");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_philox_raw);
     tcase_add_loop_test(tc, test_fills_match_host, 0, 4);
+    tcase_add_loop_test(tc, test_dropout_mask, 0, 4);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -581,8 +581,10 @@ static sakd_status check_labels(const char *batch, const int32_t *y, size_t n,
 }
 
 /* One training step of t on the batch x, y (train-mode BN, no optimizer update): the forward
- * passes, the distillation loss with weight beta, and the gradients. */
-static sakd_status trace_step(sakd_trainer *t, const float *x, const int32_t *y, double beta)
+ * passes, the distillation loss with weight beta, and the gradients. Dropout (vgg11) draws the
+ * masks of step 0 of a run with this seed. */
+static sakd_status trace_step(sakd_trainer *t, const float *x, const int32_t *y, double beta,
+                              uint64_t seed)
 {
     sakd_model *s = sakd_trainer_student(t), *tm = sakd_trainer_teacher(t);
     sakd_distill *d = sakd_trainer_distill(t);
@@ -592,6 +594,7 @@ static sakd_status trace_step(sakd_trainer *t, const float *x, const int32_t *y,
     SAKD_TRY(sakd_distill_set_labels(d, y));
     if (tm)
         SAKD_TRY(sakd_graph_forward(&tm->graph, 0));
+    sakd_graph_set_rng(&s->graph, seed, 0);
     SAKD_TRY(sakd_graph_forward(&s->graph, 1));
     SAKD_TRY(sakd_grad_zero(&sakd_trainer_params(t)->grads));
     SAKD_TRY(sakd_distill_forward(d, beta, 1));
@@ -637,7 +640,7 @@ int cmd_trace(cli_opts *opts, int argc, char **argv)
     if (st == SAKD_OK && weights)
         st = sakd_trainer_load_weights(t, weights);
     if (st == SAKD_OK)
-        st = trace_step(t, x, y, cfg.distill.beta);
+        st = trace_step(t, x, y, cfg.distill.beta, cfg.train.seed);
     if (st == SAKD_OK)
         st = write_trace(t, out);
     if (st == SAKD_OK) {

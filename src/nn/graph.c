@@ -2,14 +2,17 @@
 #include "nn/graph.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ops/activation.h"
 #include "ops/bn.h"
+#include "ops/dropout.h"
 #include "ops/elementwise.h"
 #include "ops/linear.h"
+#include "runtime/hash.h"
 
 /* Largest workspace (floats) the conv nodes share; bigger layers run in sample chunks. */
 #define GRAPH_WORKSPACE_MAX ((size_t)32 << 20)
@@ -90,14 +93,16 @@ static sakd_tensor *gy_of(sakd_graph *g, const sakd_node *n)
 
 static sakd_status conv_forward(sakd_graph *g, sakd_node *n)
 {
-    return sakd_conv2d_forward(y_of(g, n), &g->workspace, x_of(g, n), pvalue(g, n->param[0]), NULL,
+    const sakd_tensor *bias = n->param[1] != SIZE_MAX ? pvalue(g, n->param[1]) : NULL;
+    return sakd_conv2d_forward(y_of(g, n), &g->workspace, x_of(g, n), pvalue(g, n->param[0]), bias,
                                &n->u.conv);
 }
 
 static sakd_status conv_backward(sakd_graph *g, sakd_node *n, sakd_tensor *gx, sakd_tensor *gx1)
 {
     (void)gx1;
-    return sakd_conv2d_backward(gx, pgrad(g, n->param[0]), NULL, &g->workspace, gy_of(g, n),
+    sakd_tensor *gbias = n->param[1] != SIZE_MAX ? pgrad(g, n->param[1]) : NULL;
+    return sakd_conv2d_backward(gx, pgrad(g, n->param[0]), gbias, &g->workspace, gy_of(g, n),
                                 x_of(g, n), pvalue(g, n->param[0]), &n->u.conv);
 }
 
@@ -238,6 +243,39 @@ static sakd_status gap_backward(sakd_graph *g, sakd_node *n, sakd_tensor *gx, sa
     return gx ? sakd_global_avgpool_backward(gx, gy_of(g, n)) : SAKD_OK;
 }
 
+static sakd_status adaptive_forward(sakd_graph *g, sakd_node *n)
+{
+    return sakd_adaptive_avgpool_forward(y_of(g, n), x_of(g, n));
+}
+
+static sakd_status adaptive_backward(sakd_graph *g, sakd_node *n, sakd_tensor *gx, sakd_tensor *gx1)
+{
+    (void)gx1;
+    return gx ? sakd_adaptive_avgpool_backward(gx, gy_of(g, n)) : SAKD_OK;
+}
+
+/* The mask of this forward: the elements of one time step share it over T (period), and step
+ * s of the run draws the counters [s·period, (s + 1)·period) of the node's stream. */
+static sakd_status dropout_run(sakd_graph *g, sakd_node *n, sakd_tensor *out, const sakd_tensor *in)
+{
+    size_t period = sakd_tensor_numel(in) / (g->acts[n->in[0]].time_major ? g->T : 1);
+    if (!g->train || n->u.dropout.p == 0.0f)
+        return sakd_dropout_apply(out, in, 0.0f, 0, 0, period);
+    return sakd_dropout_apply(out, in, n->u.dropout.p, g->rng_seed ^ n->u.dropout.salt,
+                              g->rng_step * (uint64_t)period, period);
+}
+
+static sakd_status dropout_forward(sakd_graph *g, sakd_node *n)
+{
+    return dropout_run(g, n, y_of(g, n), x_of(g, n));
+}
+
+static sakd_status dropout_backward(sakd_graph *g, sakd_node *n, sakd_tensor *gx, sakd_tensor *gx1)
+{
+    (void)gx1;
+    return gx ? dropout_run(g, n, gx, gy_of(g, n)) : SAKD_OK;
+}
+
 static sakd_status repeat_forward(sakd_graph *g, sakd_node *n)
 {
     return sakd_repeat_time_forward(y_of(g, n), x_of(g, n), g->T);
@@ -308,6 +346,9 @@ static const node_kind kinds[] = {
     [SAKD_NODE_MEAN_T] = {"mean over T", NULL, mean_forward, mean_backward, NULL, NULL, NULL, 0},
     [SAKD_NODE_LINEAR] = {"linear", NULL, linear_forward, linear_backward, NULL, linear_macs, NULL,
                           0},
+    [SAKD_NODE_ADAPTIVE_AVGPOOL] = {"adaptive average pool", NULL, adaptive_forward,
+                                    adaptive_backward, NULL, NULL, NULL, 0},
+    [SAKD_NODE_DROPOUT] = {"dropout", NULL, dropout_forward, dropout_backward, NULL, NULL, NULL, 0},
 };
 _Static_assert(sizeof kinds / sizeof kinds[0] == SAKD_NODE_KIND_COUNT,
                "graph.c: kinds[] needs one entry per sakd_node_kind");
@@ -397,8 +438,8 @@ int sakd_graph_input_with_grad(sakd_graph *g, const char *name, size_t channels,
     return new_act(g, name, 4, shape, 0, 1);
 }
 
-int sakd_graph_conv(sakd_graph *g, const char *name, int in, size_t cout, size_t k, size_t stride,
-                    size_t pad)
+static int conv_node(sakd_graph *g, const char *name, int in, size_t cout, size_t k, size_t stride,
+                     size_t pad, int bias)
 {
     sakd_node *n = new_node(g, SAKD_NODE_CONV, name, in, -1);
     if (!n)
@@ -412,6 +453,11 @@ int sakd_graph_conv(sakd_graph *g, const char *name, int in, size_t cout, size_t
     size_t ws[4] = {cout, cin, k, k};
     n->param[0] =
         add_param(g, name, "weight", 4, ws, 1, SAKD_INIT_KAIMING_OUT, cin * k * k, cout * k * k);
+    size_t bs[1] = {cout};
+    /* PyTorch's default for a conv bias: U(±1/√fan_in), as for a linear layer's. */
+    n->param[1] =
+        bias ? add_param(g, name, "bias", 1, bs, 1, SAKD_INIT_UNIFORM_FANIN, cin * k * k, 0)
+             : SIZE_MAX;
     n->u.conv = (sakd_conv2d_params){stride, stride, pad, pad};
     size_t need = sakd_conv2d_workspace_floats(1, cin, cout, k, k, ho, wo);
     if (need > g->workspace_floats)
@@ -419,6 +465,18 @@ int sakd_graph_conv(sakd_graph *g, const char *name, int in, size_t cout, size_t
     size_t shape[4] = {a->shape[0], cout, ho, wo};
     int tm = a->time_major;
     return n->out = new_act(g, name, 4, shape, tm, 1);
+}
+
+int sakd_graph_conv(sakd_graph *g, const char *name, int in, size_t cout, size_t k, size_t stride,
+                    size_t pad)
+{
+    return conv_node(g, name, in, cout, k, stride, pad, 0);
+}
+
+int sakd_graph_conv_with_bias(sakd_graph *g, const char *name, int in, size_t cout, size_t k,
+                              size_t stride, size_t pad)
+{
+    return conv_node(g, name, in, cout, k, stride, pad, 1);
 }
 
 int sakd_graph_bn(sakd_graph *g, const char *name, int in)
@@ -520,6 +578,39 @@ int sakd_graph_gap(sakd_graph *g, const char *name, int in)
     return n->out = new_act(g, name, 2, shape, tm, ng);
 }
 
+int sakd_graph_adaptive_avgpool(sakd_graph *g, const char *name, int in, size_t oh, size_t ow)
+{
+    sakd_node *n = new_node(g, SAKD_NODE_ADAPTIVE_AVGPOOL, name, in, -1);
+    if (!n)
+        return -1;
+    const sakd_act *a = &g->acts[in];
+    if (a->ndim != 4 || oh == 0 || ow == 0)
+        return fail(g, SAKD_ERR_ARG,
+                    "adaptive average pool %s: input %s is not [N, C, H, W] or "
+                    "the output %zux%zu is empty",
+                    name, a->name, oh, ow);
+    size_t shape[4] = {a->shape[0], a->shape[1], oh, ow};
+    int tm = a->time_major, ng = a->needs_grad;
+    return n->out = new_act(g, name, 4, shape, tm, ng);
+}
+
+int sakd_graph_dropout(sakd_graph *g, const char *name, int in, float p)
+{
+    if (!(p >= 0.0f && p < 1.0f))
+        return fail(g, SAKD_ERR_ARG, "dropout %s: probability %g is outside [0, 1)", name,
+                    (double)p);
+    sakd_node *n = new_node(g, SAKD_NODE_DROPOUT, name, in, -1);
+    if (!n)
+        return -1;
+    n->u.dropout.p = p;
+    n->u.dropout.salt = sakd_hash64(name, strlen(name), 0);
+    const sakd_act *a = &g->acts[in];
+    size_t shape[4];
+    memcpy(shape, a->shape, sizeof shape);
+    int ndim = a->ndim, tm = a->time_major, ng = a->needs_grad;
+    return n->out = new_act(g, name, ndim, shape, tm, ng);
+}
+
 int sakd_graph_repeat_time(sakd_graph *g, const char *name, int in)
 {
     sakd_node *n = new_node(g, SAKD_NODE_REPEAT_T, name, in, -1);
@@ -578,6 +669,12 @@ int sakd_graph_find(const sakd_graph *g, const char *name)
         if (strcmp(g->acts[i].name, name) == 0)
             return (int)i;
     return -1;
+}
+
+void sakd_graph_set_rng(sakd_graph *g, uint64_t seed, uint64_t step)
+{
+    g->rng_seed = seed;
+    g->rng_step = step;
 }
 
 sakd_status sakd_graph_allocate(sakd_graph *g)

@@ -5,6 +5,7 @@
 #define SAKD_NN_GRAPH_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "nn/params.h"
 #include "ops/conv.h"
@@ -24,6 +25,8 @@ typedef enum sakd_node_kind {
     SAKD_NODE_REPEAT_T,
     SAKD_NODE_MEAN_T,
     SAKD_NODE_LINEAR,
+    SAKD_NODE_ADAPTIVE_AVGPOOL,
+    SAKD_NODE_DROPOUT,
     SAKD_NODE_KIND_COUNT
 } sakd_node_kind;
 
@@ -46,8 +49,8 @@ typedef struct sakd_node {
     char name[96]; /* module name, e.g. "layer1.0.bn1" */
     int in[2];     /* activation ids (in[1] = -1 when unused) */
     int out;
-    size_t param[4]; /* conv: weight; bn: weight, bias, running_mean, running_var;
-                        linear: weight, bias */
+    size_t param[4]; /* conv: weight, bias (SIZE_MAX: none); bn: weight, bias, running_mean,
+                        running_var; linear: weight, bias */
     union {
         sakd_conv2d_params conv; /* SAKD_NODE_CONV */
         struct {
@@ -59,6 +62,10 @@ typedef struct sakd_node {
             sakd_pool_index index; /* argmax */
         } maxpool;                 /* SAKD_NODE_MAXPOOL */
         sakd_sew_connect sew;      /* SAKD_NODE_SEW */
+        struct {
+            float p;       /* drop probability */
+            uint64_t salt; /* this node's own stream: the graph's seed hashed with the node */
+        } dropout;         /* SAKD_NODE_DROPOUT */
     } u;
 } sakd_node;
 
@@ -78,7 +85,8 @@ typedef struct sakd_graph {
     sakd_tensor scratch[2]; /* [largest activation] each, for gradient sums at fan-out */
     sakd_status status;     /* first error while building; builders return -1 after it */
     int allocated;
-    int train; /* the mode of the last forward; backward differentiates it */
+    int train;                   /* the mode of the last forward; backward differentiates it */
+    uint64_t rng_seed, rng_step; /* dropout masks: sakd_graph_set_rng */
 } sakd_graph;
 
 /* Starts a graph for batch B; an SNN uses T steps and `lif`, an ANN (snn = 0) T = 1. */
@@ -94,6 +102,9 @@ int sakd_graph_input_with_grad(sakd_graph *g, const char *name, size_t channels,
                                size_t width);
 int sakd_graph_conv(sakd_graph *g, const char *name, int in, size_t cout, size_t k, size_t stride,
                     size_t pad);
+/* The same convolution with a bias (`name`.bias, torchvision's VGG convs). */
+int sakd_graph_conv_with_bias(sakd_graph *g, const char *name, int in, size_t cout, size_t k,
+                              size_t stride, size_t pad);
 int sakd_graph_bn(sakd_graph *g, const char *name, int in);
 /* Adds the network's neuron after `in`: LIF in an SNN, ReLU in an ANN (not to be confused
  * with sakd_act, an activation tensor of the graph). */
@@ -103,10 +114,20 @@ int sakd_graph_add(sakd_graph *g, const char *name, int a, int b);
 int sakd_graph_sew(sakd_graph *g, const char *name, int out, int id, sakd_sew_connect connect);
 int sakd_graph_maxpool(sakd_graph *g, const char *name, int in, size_t k, size_t stride,
                        size_t pad);
-int sakd_graph_gap(sakd_graph *g, const char *name, int in);         /* [N,C,H,W] → [N,C] */
+int sakd_graph_gap(sakd_graph *g, const char *name, int in); /* [N,C,H,W] → [N,C] */
+/* [N,C,H,W] → [N,C,oh,ow] by PyTorch's AdaptiveAvgPool2d (ops/pool.h). */
+int sakd_graph_adaptive_avgpool(sakd_graph *g, const char *name, int in, size_t oh, size_t ow);
+/* Inverted dropout with probability p in a train-mode forward (ops/dropout.h), the identity in
+ * eval mode. The mask of a time-major input is the same at every time step; masks come from
+ * the graph's seed and step (sakd_graph_set_rng), so a resumed run draws the same ones. */
+int sakd_graph_dropout(sakd_graph *g, const char *name, int in, float p);
 int sakd_graph_repeat_time(sakd_graph *g, const char *name, int in); /* [B,…] → [T·B,…] */
 int sakd_graph_mean_time(sakd_graph *g, const char *name, int in);   /* [T·B,…] → [B,…] */
 int sakd_graph_linear(sakd_graph *g, const char *name, int in, size_t out_features);
+
+/* The random stream of the next train-mode forwards: dropout masks are a function of (seed,
+ * step, node), so the trainer sets its seed and optimizer step before each step's forward. */
+void sakd_graph_set_rng(sakd_graph *g, uint64_t seed, uint64_t step);
 
 /* Allocates activations, gradients and caches (after the parameters are allocated). */
 sakd_status sakd_graph_allocate(sakd_graph *g);

@@ -56,6 +56,7 @@ void sakd_model_desc_default(sakd_model_desc *d, const char *name)
     d->connect = SAKD_SEW_ADD;
     d->T = 4;
     d->lif = sakd_lif_params_default();
+    d->dropout = 0.5;
     d->in_channels = 1;
     d->height = d->width_px = 28;
     d->classes = 10;
@@ -203,11 +204,16 @@ static sakd_status build_resnet(builder *b, const arch *a)
     return g->status;
 }
 
-/* VGG-11 with BN: torchvision's features indices (conv N, bn N+1, act N+2, pools between). */
+/* VGG-11 with BN as torchvision's vgg11_bn: features.N are conv (with bias) N, BN N+1, act N+2
+ * with max pools between; avgpool is AdaptiveAvgPool2d(7); classifier.0 Linear(512·49, 4096),
+ * .1 act, .2 Dropout, .3 Linear(4096, 4096), .4 act, .5 Dropout, .6 Linear(4096, classes),
+ * every channel count and the 4096 scaled by the width. The SNN averages over T before the
+ * last linear layer, as resnet19 does before fc2. */
 static sakd_status build_vgg11(builder *b)
 {
     sakd_model *m = b->m;
     sakd_graph *g = b->g;
+    double w = m->desc.width;
     static const long cfg[] = {64, -1, 128, -1, 256, 256, -1, 512, 512, -1, 512, 512, -1};
     int x = m->input;
     size_t idx = 0;
@@ -218,7 +224,8 @@ static sakd_status build_vgg11(builder *b)
             snprintf(n1, sizeof n1, "features.%zu", idx++);
             if (m->n_blocks > 0)
                 m->block_is_stage_end[m->n_blocks - 1] = 1;
-            /* A 28x28 input reaches 1x1 after 4 pools; the fifth would empty it. */
+            /* A 28x28 input reaches 1x1 after 4 pools; the fifth would empty it (torchvision
+             * refuses such an input; sakd skips that pool). */
             if (g->acts[x].shape[2] >= 2 && g->acts[x].shape[3] >= 2)
                 x = sakd_graph_maxpool(g, n1, x, 2, 2, 0);
             continue;
@@ -227,7 +234,7 @@ static sakd_status build_vgg11(builder *b)
         snprintf(n2, sizeof n2, "features.%zu", idx + 1);
         snprintf(n3, sizeof n3, "features.%zu", idx + 2);
         idx += 3;
-        int y = sakd_graph_conv(g, n1, x, scaled((size_t)cfg[i], m->desc.width), 3, 1, 1);
+        int y = sakd_graph_conv_with_bias(g, n1, x, scaled((size_t)cfg[i], w), 3, 1, 1);
         y = sakd_graph_bn(g, n2, y);
         int before = y;
         if (first && g->snn)
@@ -237,10 +244,18 @@ static sakd_status build_vgg11(builder *b)
         x = sakd_graph_neuron(g, n3, y);
         record_block(b, x, before);
     }
-    x = sakd_graph_gap(g, "avgpool", x);
+    x = sakd_graph_adaptive_avgpool(g, "avgpool", x, 7, 7);
+    size_t hidden = scaled(4096, w);
+    float p = (float)m->desc.dropout;
+    x = sakd_graph_linear(g, "classifier.0", x, hidden);
+    x = sakd_graph_neuron(g, "classifier.1", x);
+    x = sakd_graph_dropout(g, "classifier.2", x, p);
+    x = sakd_graph_linear(g, "classifier.3", x, hidden);
+    x = sakd_graph_neuron(g, "classifier.4", x);
+    x = sakd_graph_dropout(g, "classifier.5", x, p);
     if (g->snn)
         x = sakd_graph_mean_time(g, "readout", x);
-    m->logits = sakd_graph_linear(g, "fc", x, m->desc.classes);
+    m->logits = sakd_graph_linear(g, "classifier.6", x, m->desc.classes);
     return g->status;
 }
 

@@ -16,6 +16,7 @@ typedef struct sakd_model_desc {
     sakd_sew_connect connect; /* SEW only */
     size_t T;                 /* time steps (SNN) */
     sakd_lif_params lif;
+    double dropout; /* vgg11's classifier dropout (0.5, as torchvision); other models: unused */
     size_t in_channels, height, width_px, classes;
     size_t batch; /* the graph is built for this batch size */
 } sakd_model_desc;

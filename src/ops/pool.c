@@ -171,3 +171,47 @@ sakd_status sakd_global_avgpool_backward(sakd_tensor *gx, const sakd_tensor *gy)
     return SAKD_LAUNCH_1D(gx->ctx, k, (size_t)total, SAKD_ARG(gx->buf), SAKD_ARG(xo),
                           SAKD_ARG(gy->buf), SAKD_ARG(yo), SAKD_ARG(total), SAKD_ARG(hw));
 }
+
+/* x [N, C, H, W] and y [N, C, OH, OW] with the same N and C, every extent at least 1. */
+static sakd_status check_adaptive(const char *op, const char *x_role, const sakd_tensor *x,
+                                  const char *y_role, const sakd_tensor *y)
+{
+    SAKD_TRY(sakd_tensor_require(op, x_role, x));
+    SAKD_TRY(sakd_tensor_require(op, y_role, y));
+    const sakd_tensor *t[2] = {x, y};
+    const char *role[2] = {x_role, y_role};
+    for (int i = 0; i < 2; i++)
+        if (t[i]->ndim != 4) {
+            char s[96];
+            sakd_tensor_shape_str(t[i], s, sizeof s);
+            return sakd_error(SAKD_ERR_ARG, "%s: %s '%s' has shape %s, expected [N, C, H, W]", op,
+                              role[i], t[i]->name, s);
+        }
+    return sakd_tensor_require_shape(
+        op, y_role, y, 4, (size_t[]){x->shape[0], x->shape[1], y->shape[2], y->shape[3]});
+}
+
+static sakd_status launch_adaptive(const char *name, const sakd_tensor *out, const sakd_tensor *in,
+                                   const sakd_tensor *x, const sakd_tensor *y)
+{
+    cl_kernel k;
+    SAKD_TRY(sakd_kernel_get(x->ctx, "pool", NULL, name, &k));
+    cl_ulong oo = out->offset, io = in->offset, total = sakd_tensor_numel(out);
+    cl_uint H = (cl_uint)x->shape[2], W = (cl_uint)x->shape[3], OH = (cl_uint)y->shape[2],
+            OW = (cl_uint)y->shape[3];
+    return SAKD_LAUNCH_1D(x->ctx, k, (size_t)total, SAKD_ARG(out->buf), SAKD_ARG(oo),
+                          SAKD_ARG(in->buf), SAKD_ARG(io), SAKD_ARG(total), SAKD_ARG(H),
+                          SAKD_ARG(W), SAKD_ARG(OH), SAKD_ARG(OW));
+}
+
+sakd_status sakd_adaptive_avgpool_forward(sakd_tensor *y, const sakd_tensor *x)
+{
+    SAKD_TRY(check_adaptive("adaptive_avgpool_forward", "input", x, "output", y));
+    return launch_adaptive("adaptive_avgpool_fwd", y, x, x, y);
+}
+
+sakd_status sakd_adaptive_avgpool_backward(sakd_tensor *gx, const sakd_tensor *gy)
+{
+    SAKD_TRY(check_adaptive("adaptive_avgpool_backward", "grad_in", gx, "grad_out", gy));
+    return launch_adaptive("adaptive_avgpool_bwd", gx, gy, gx, gy);
+}

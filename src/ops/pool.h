@@ -1,5 +1,6 @@
-/* pool.h — 2-D average / max pooling and global average pooling on NCHW tensors, forward and
- * backward. Flattening [N, C, H, W] → [N, C·H·W] needs no kernel: see sakd_flatten_view. */
+/* pool.h — 2-D average / max pooling, adaptive and global average pooling on NCHW tensors,
+ * forward and backward. Flattening [N, C, H, W] → [N, C·H·W] needs no kernel: see
+ * sakd_flatten_view. */
 #ifndef SAKD_OPS_POOL_H
 #define SAKD_OPS_POOL_H
 
@@ -43,6 +44,14 @@ sakd_status sakd_maxpool_forward(sakd_tensor *y, sakd_pool_index *idx, const sak
  * deterministic). */
 sakd_status sakd_maxpool_backward(sakd_tensor *gx, const sakd_pool_index *idx,
                                   const sakd_tensor *gy, sakd_pool2d pool);
+
+/* Adaptive average pooling (PyTorch's AdaptiveAvgPool2d) to the output's OH×OW: output row oh
+ * averages input rows [⌊oh·H/OH⌋, ⌈(oh+1)·H/OH⌉), and likewise columns. Bins may overlap, and
+ * where H < OH one input cell fills several outputs (torchvision's VGG pools a 1×1 map to 7×7).
+ * x: [N, C, H, W], y: [N, C, OH, OW], any OH, OW ≥ 1. */
+sakd_status sakd_adaptive_avgpool_forward(sakd_tensor *y, const sakd_tensor *x);
+/* WRITES gx [N, C, H, W]: each cell gathers gy / |bin| over the bins holding it. */
+sakd_status sakd_adaptive_avgpool_backward(sakd_tensor *gx, const sakd_tensor *gy);
 
 /* Global average pooling: x [N, C, H, W] → y [N, C], y = mean over H·W. */
 sakd_status sakd_global_avgpool_forward(sakd_tensor *y, const sakd_tensor *x);

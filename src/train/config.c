@@ -188,6 +188,8 @@ static const key_def keys[] = {
     SCALAR("model", "detach_reset", KEY_BOOL, model.detach_reset, NO_RANGE),
     ENUMKEY("model", "surrogate", model.surrogate, surrogate_names),
     SCALAR("model", "surrogate_alpha", KEY_REAL_AUTO, model.surrogate_alpha, GT(0)),
+    SCALAR("model", "dropout", KEY_REAL_AUTO, model.dropout,
+           ID_IF_SET | HAS_MIN | HAS_MAX | MAX_OPEN, 0, 1),
 
     ENUMKEY("data", "dataset", data.dataset, dataset_names),
     STRKEY("data", "dir", data.dir, NOT_IN_ID),
@@ -300,6 +302,7 @@ sakd_status sakd_config_init(sakd_config *c)
     c->model.detach_reset = false;
     c->model.surrogate = SAKD_SURROGATE_TRIANGLE;
     c->model.surrogate_alpha = NAN;
+    c->model.dropout = NAN;
 
     c->data.dataset = SAKD_DATASET_FASHION_MNIST;
     c->data.train_limit = 0;
@@ -1085,6 +1088,9 @@ void sakd_config_warn(const sakd_config *c)
         c->model.stem != SAKD_STEM_CIFAR)
         sakd_log(SAKD_LOG_WARN, "config: model.stem = %s has no effect on %s",
                  sakd_stem_str(c->model.stem), sakd_model_name_str(c->model.name));
+    if (c->model.name != SAKD_MODEL_NAME_VGG11 && !isnan(c->model.dropout))
+        sakd_log(SAKD_LOG_WARN, "config: model.dropout has no effect on %s (vgg11 only)",
+                 sakd_model_name_str(c->model.name));
     if (c->model.surrogate == SAKD_SURROGATE_TRIANGLE && !isnan(c->model.surrogate_alpha))
         sakd_log(SAKD_LOG_WARN, "config: model.surrogate_alpha has no effect on the triangle "
                                 "surrogate");
@@ -1163,13 +1169,14 @@ static void sink_str(sink *s, const char *text)
     sink_put(s, text, strlen(text));
 }
 
-/* An ID_IF_SET key at its "not set" value: auto (-1) for an enum, 0 for a number, "" for a
- * string. */
+/* An ID_IF_SET key at its "not set" value: auto (-1) for an enum, 0 for a number, auto (NAN)
+ * for an auto number, "" for a string. */
 static bool unset(const sakd_config *c, const key_def *k)
 {
     switch (k->type) {
     case KEY_ENUM: return *CFIELD(c, k, int) == -1;
     case KEY_REAL: return *CFIELD(c, k, double) == 0.0;
+    case KEY_REAL_AUTO: return isnan(*CFIELD(c, k, double));
     case KEY_STRING: return str_or_empty(*CFIELD(c, k, char *))[0] == '\0';
     default: return false;
     }

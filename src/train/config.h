@@ -113,6 +113,7 @@ typedef struct sakd_config {
         bool detach_reset;        /* false */
         sakd_surrogate surrogate; /* triangle */
         double surrogate_alpha;   /* α > 0; NAN = auto (sigmoid 4, atan 2, triangle unused) */
+        double dropout;           /* vgg11's classifier dropout in [0, 1); NAN = auto (0.5) */
     } model;
     struct {
         sakd_dataset_id dataset; /* fashion-mnist */

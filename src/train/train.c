@@ -77,6 +77,8 @@ void sakd_trainer_describe(const sakd_config *c, const sakd_dataset *d, int snn,
     m->lif.alpha = isnan(c->model.surrogate_alpha)
                        ? sakd_surrogate_default_alpha(c->model.surrogate)
                        : (float)c->model.surrogate_alpha;
+    if (!isnan(c->model.dropout))
+        m->dropout = c->model.dropout;
     m->in_channels = d->channels;
     m->height = d->height;
     m->width_px = d->width;
@@ -354,6 +356,7 @@ static sakd_status train_step(sakd_trainer *t, long epoch, size_t s, double beta
     SAKD_TRY(sakd_distill_set_labels(&t->dist, t->y));
     if (t->has_teacher)
         SAKD_TRY(sakd_graph_forward(&t->teacher.graph, 0));
+    sakd_graph_set_rng(&t->student.graph, c->train.seed, (uint64_t)t->step);
     SAKD_TRY(sakd_graph_forward(&t->student.graph, 1));
     SAKD_TRY(sakd_distill_forward(&t->dist, beta, 1));
     SAKD_TRY(check_finite(t, epoch));
