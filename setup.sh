@@ -19,8 +19,9 @@ ocl-icd-opencl-dev opencl-headers pocl-opencl-icd libclblast-dev libhdf5-dev lib
 check libinih-dev librandom123-dev zlib1g-dev gnuplot-nox dataset-fashion-mnist \
 libopenblas-dev libdnnl-dev"
 
-# The tests also run on a second OpenCL implementation, the oclgrind simulator.
-if [ "$mode" = check ]; then PACKAGES="$PACKAGES oclgrind"; fi
+# The tests also run on a second OpenCL implementation, the oclgrind simulator, and check
+# torchvision's layouts against a numpy forward (tests/torchvision_layout.py).
+if [ "$mode" = check ]; then PACKAGES="$PACKAGES oclgrind python3-numpy python3-h5py"; fi
 
 missing=""
 for p in $PACKAGES; do
