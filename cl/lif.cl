@@ -3,7 +3,12 @@
  * loop has no branch on them:
  *   -DSURROGATE=1|2|3   triangle | sigmoid | atan surrogate g(u)
  *   -DRESET_SOFT=0|1    hard reset v = h·(1-s) | soft reset v = h - V_th·s
- *   -DDETACH_RESET=0|1  the reset term's gradient is kept | detached */
+ *   -DDETACH_RESET=0|1  the reset term's gradient is kept | detached
+ *   -DLIF_T=T           the loop over T fully unrolled (T ≤ SAKD_LIF_UNROLL_MAX); 0: T from the
+ *                       kernel argument. A CPU implementation (PoCL) vectorizes a kernel across
+ *                       its work-items only where the kernel has no inner loop: unrolled, LIF
+ *                       runs 7x faster there (results/bench/NOTES.md), with the same operations
+ *                       in the same order, so the same bits. */
 
 #ifndef SURROGATE
 #define SURROGATE 1
@@ -13,6 +18,14 @@
 #endif
 #ifndef DETACH_RESET
 #define DETACH_RESET 0
+#endif
+#ifndef LIF_T
+#define LIF_T 0
+#endif
+#if LIF_T > 0
+#define LIF_STEPS LIF_T
+#else
+#define LIF_STEPS T
 #endif
 
 #define LIF_HALF_PI 1.57079632679489662f
@@ -51,7 +64,10 @@ __kernel void lif_fwd(__global float *s, ulong s_off,         /* [T·B, ...] spi
     if (i >= n)
         return;
     float v = 0.0f;
-    for (uint t = 0; t < T; t++) {
+#if LIF_T > 0
+#pragma unroll
+#endif
+    for (uint t = 0; t < LIF_STEPS; t++) {
         ulong j = (ulong)t * n + i;
         float ht = decay * v + x[x_off + j];
         float st = ht - vth >= 0.0f ? 1.0f : 0.0f;
@@ -86,7 +102,10 @@ __kernel void lif_bwd(__global float *gx, ulong gx_off,         /* [T·B, ...] g
     if (i >= n)
         return;
     float gh = 0.0f;
-    for (uint t = T; t-- > 0;) {
+#if LIF_T > 0
+#pragma unroll
+#endif
+    for (uint t = LIF_STEPS; t-- > 0;) {
         ulong j = (ulong)t * n + i;
         float ht = h[h_off + j];
         float g = lif_surrogate(ht - vth, alpha);

@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "runtime/program.h"
@@ -89,17 +90,25 @@ static sakd_status check_common(const char *op, const char *x_role, const sakd_t
     return SAKD_OK;
 }
 
-void sakd_lif_program_options(const sakd_lif_params *p, char *buf, size_t size)
+void sakd_lif_program_options(const sakd_lif_params *p, size_t T, char *buf, size_t size)
 {
-    snprintf(buf, size, "-DSURROGATE=%d -DRESET_SOFT=%d -DDETACH_RESET=%d", (int)p->surrogate,
-             p->reset == SAKD_LIF_RESET_SOFT, p->detach_reset ? 1 : 0);
+    snprintf(buf, size, "-DSURROGATE=%d -DRESET_SOFT=%d -DDETACH_RESET=%d -DLIF_T=%zu",
+             (int)p->surrogate, p->reset == SAKD_LIF_RESET_SOFT, p->detach_reset ? 1 : 0,
+             T <= SAKD_LIF_UNROLL_MAX ? T : 0);
 }
 
-static sakd_status lif_kernel(sakd_ctx *ctx, const sakd_lif_params *p, const char *name,
+/* The program unrolled for T; from offline binaries (SAKD_CL_BINARY_DIR), which hold the
+ * unrolled programs of a few T only (ops/variants.c), the program for any T where the unrolled
+ * one is missing. */
+static sakd_status lif_kernel(sakd_ctx *ctx, const sakd_lif_params *p, size_t T, const char *name,
                               cl_kernel *k)
 {
     char opts[96];
-    sakd_lif_program_options(p, opts, sizeof opts);
+    sakd_lif_program_options(p, T, opts, sizeof opts);
+    sakd_status st = sakd_kernel_get(ctx, "lif", opts, name, k);
+    if (st != SAKD_ERR_NOT_FOUND || T > SAKD_LIF_UNROLL_MAX || !getenv("SAKD_CL_BINARY_DIR"))
+        return st;
+    sakd_lif_program_options(p, 0, opts, sizeof opts);
     return sakd_kernel_get(ctx, "lif", opts, name, k);
 }
 
@@ -109,7 +118,7 @@ sakd_status sakd_lif_forward(sakd_tensor *s, sakd_lif_cache *cache, const sakd_t
     SAKD_TRY(sakd_tensor_require_same_shape("lif_forward", "spikes", s, "input", x));
     SAKD_TRY(check_common("lif_forward", "input", x, cache, T, params));
     cl_kernel k;
-    SAKD_TRY(lif_kernel(x->ctx, params, "lif_fwd", &k));
+    SAKD_TRY(lif_kernel(x->ctx, params, T, "lif_fwd", &k));
     cl_ulong so = s->offset, ho = cache->h.offset, ro = cache->spikes_offset, xo = x->offset;
     cl_ulong n = sakd_tensor_numel(x) / T;
     cl_uint t = (cl_uint)T;
@@ -126,7 +135,7 @@ sakd_status sakd_lif_backward(sakd_tensor *gx, const sakd_lif_cache *cache, cons
     SAKD_TRY(sakd_tensor_require_same_shape("lif_backward", "grad_in", gx, "grad_out", gs));
     SAKD_TRY(check_common("lif_backward", "grad_out", gs, cache, T, params));
     cl_kernel k;
-    SAKD_TRY(lif_kernel(gs->ctx, params, "lif_bwd", &k));
+    SAKD_TRY(lif_kernel(gs->ctx, params, T, "lif_bwd", &k));
     cl_ulong go = gx->offset, ho = cache->h.offset, ro = cache->spikes_offset, so = gs->offset;
     cl_ulong n = sakd_tensor_numel(gs) / T;
     cl_uint t = (cl_uint)T;

@@ -20,8 +20,12 @@ typedef struct sakd_lif_params {
 /* The defaults of DESIGN.md §2.1: λ 0.5, V_th 1, hard reset, reset not detached, triangle. */
 sakd_lif_params sakd_lif_params_default(void);
 
-/* The build options of the lif program for `p` (surrogate, reset and detach are compile-time). */
-void sakd_lif_program_options(const sakd_lif_params *p, char *buf, size_t size);
+/* The largest T whose loop the lif program unrolls (above it, T is a kernel argument). */
+#define SAKD_LIF_UNROLL_MAX 32
+
+/* The build options of the lif program for `p` and T steps (surrogate, reset and detach are
+ * compile-time, and T up to SAKD_LIF_UNROLL_MAX; T = 0: the program for any T). */
+void sakd_lif_program_options(const sakd_lif_params *p, size_t T, char *buf, size_t size);
 
 /* What lif_forward keeps for lif_backward. Choice: h (the membrane potential before reset) is
  * stored as float rather than recomputed, so that backward is one pass that does not need x;

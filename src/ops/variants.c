@@ -40,9 +40,18 @@ size_t sakd_ops_program_variants(const sakd_ctx *ctx, sakd_program_variant *out,
                 p.surrogate = surrogates[s];
                 p.reset = soft ? SAKD_LIF_RESET_SOFT : SAKD_LIF_RESET_HARD;
                 p.detach_reset = detach;
-                sakd_lif_program_options(&p, opts, sizeof opts);
+                sakd_lif_program_options(&p, 0, opts, sizeof opts);
                 add(out, max, &n, "lif", opts);
             }
+    /* The default neuron unrolled for the usual T (other T and neurons use the program for any
+     * T when they run from these binaries). */
+    static const size_t unrolled_T[] = {1, 2, 4, 6, 8};
+    p = sakd_lif_params_default();
+    for (size_t i = 0; i < sizeof unrolled_T / sizeof unrolled_T[0]; i++) {
+        char opts[96];
+        sakd_lif_program_options(&p, unrolled_T[i], opts, sizeof opts);
+        add(out, max, &n, "lif", opts);
+    }
     sakd_reduce_opts ro = sakd_reduce_options(ctx);
     add(out, max, &n, "conv", ro.options);
     add(out, max, &n, "bn", ro.options);
