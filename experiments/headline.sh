@@ -4,19 +4,25 @@
 # experiments/headline_*.ini. Runs seed by seed — every cell's seed 1, then seed 2, then seed
 # 3 — so that a session that ends early leaves whole first seeds, not one cell's three; done
 # runs are skipped, interrupted ones resume (run it again). Then collects the three tables.
-# usage: [SAKD=path/to/sakd] experiments/headline.sh [SEEDS...]   (default: 1 2 3)
-# Expected: ~25 min a teacher, ~60 min an SNN, ~65 min a SAKD run on a quiet 2-core CPU;
-# all of it ~17 hours over several sessions (the teacher's seed 1 is trained once, by
+# usage: [SAKD=path/to/sakd] [SWEEPS="..."] experiments/headline.sh [SEEDS...]   (default: 1 2 3)
+# SWEEPS replaces the sweep list (names of experiments/*.ini, run in that order for each seed):
+# the ablations at the headline size are
+#   SWEEPS="headline_table7 headline_fig7 headline_fig11" experiments/headline.sh
+# (~32 h; their cells equal to the headline's are copied from it, not trained again).
+# Expected: ~25 min a teacher, ~60 min an SNN, ~65 min a SAKD run on a quiet 2-core CPU before
+# the LIF speed-up of 2026-12-02 (SNN steps 1.4-1.5x faster since: ~40 and ~45 min);
+# all of it ~12 hours over several sessions (the teacher's seed 1 is trained once, by
 # headline_sakd.ini; committed results keep no weights, so a new machine trains it again).
 set -u
 SAKD=${SAKD:-sakd}
 cd "$(dirname "$0")/.."
 seeds=${*:-1 2 3}
+# The directly trained SNN first (no teacher), then SAKD (trains the shared teacher), then the
+# ANN (its seed-1 run is that teacher, copied).
+sweeps=${SWEEPS:-headline_snn headline_sakd headline_ann}
 status=0
 for seed in $seeds; do
-    # The directly trained SNN first (no teacher), then SAKD (trains the shared teacher), then
-    # the ANN (its seed-1 run is that teacher, copied).
-    for sweep in headline_snn headline_sakd headline_ann; do
+    for sweep in $sweeps; do
         file=experiments/$sweep.ini
         list=$("$SAKD" sweep "$file" --list) || exit 2
         for index in $(echo "$list" | awk -v s="seed=$seed" '$NF == s { print $2 }'); do
@@ -27,7 +33,7 @@ for seed in $seeds; do
         done
     done
 done
-for sweep in headline_snn headline_sakd headline_ann; do
+for sweep in $sweeps; do
     if [ -d "results/$sweep" ]; then
         "$SAKD" collect "results/$sweep" || status=1
     fi

@@ -34,6 +34,9 @@ static const shipped experiments[] = {
     {"headline_ann.ini", 1, "", 0},
     {"headline_snn.ini", 1, "", 0},
     {"headline_sakd.ini", 4, "distill.alpha distill.init_from_teacher", 1},
+    {"headline_table7.ini", 8, "distill.init_from_teacher distill.gamma distill.beta", 1},
+    {"headline_fig7.ini", 4, "distill.transform", 1},
+    {"headline_fig11.ini", 8, "model.T distill.teacher", 1},
 };
 #define N_EXPERIMENTS (sizeof experiments / sizeof experiments[0])
 
@@ -192,6 +195,50 @@ START_TEST(test_shipped_expansions)
     TEST_OK(sakd_sweep_load(&ann, &oa));
     TEST_OK(sakd_sweep_load(&sakd, &os));
     ck_assert_str_eq(ann.runs[0].id, sakd.teachers[0].id);
+    /* The headline-size ablations share their default cells with the headline sweeps (the
+     * same configs, copied by `sakd sweep`): each names the cells it must find there. */
+    sakd_sweep snn;
+    experiment_path("headline_snn.ini", ann_file, sizeof ann_file);
+    sakd_sweep_options on = {.path = ann_file, .out = res};
+    TEST_OK(sakd_sweep_load(&snn, &on));
+    static const struct {
+        const char *file;
+        const char *cell; /* the run's axis values, space-separated */
+        const char *in;   /* headline_snn or headline_sakd */
+    } shared[] = {
+        {"headline_table7.ini", "false 1 100", "headline_sakd"},
+        {"headline_table7.ini", "true 1 100", "headline_sakd"},
+        {"headline_fig7.ini", "proj", "headline_sakd"},
+        {"headline_fig11.ini", "4 none", "headline_snn"},
+        {"headline_fig11.ini", "4 teacher", "headline_sakd"},
+    };
+    for (size_t k = 0; k < sizeof shared / sizeof shared[0]; k++) {
+        sakd_sweep ab;
+        experiment_path(shared[k].file, file, sizeof file);
+        sakd_sweep_options oab = {.path = file, .out = res};
+        TEST_OK(sakd_sweep_load(&ab, &oab));
+        const sakd_sweep *home = !strcmp(shared[k].in, "headline_snn") ? &snn : &sakd;
+        size_t found = 0;
+        for (size_t i = 0; i < ab.n_runs; i++) {
+            char cell[256] = "";
+            size_t used = 0;
+            for (size_t a = 0; a < ab.n_axes; a++)
+                used += (size_t)snprintf(cell + used, sizeof cell - used, "%s%s", a ? " " : "",
+                                         ab.runs[i].values[a]);
+            if (strcmp(cell, shared[k].cell))
+                continue;
+            bool same = false;
+            for (size_t j = 0; j < home->n_runs && !same; j++)
+                same = !strcmp(home->runs[j].id, ab.runs[i].id);
+            ck_assert_msg(same, "%s cell '%s' (run %s) is no run of %s.ini", shared[k].file,
+                          shared[k].cell, ab.runs[i].id, shared[k].in);
+            found++;
+        }
+        ck_assert_msg(found == ab.n_seeds, "%s has %zu runs of cell '%s'", shared[k].file, found,
+                      shared[k].cell);
+        sakd_sweep_free(&ab);
+    }
+    sakd_sweep_free(&snn);
     sakd_sweep_free(&ann);
     sakd_sweep_free(&sakd);
     /* The runs are the smoke ones once more, listed by the command as well. */
