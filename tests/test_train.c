@@ -598,6 +598,51 @@ static void check_eval_run(const char *run)
     sakd_meta_free(&bad);
 }
 
+/* `sakd eval --batch` of checkpoint w on 4 images x, y, then on the first 2 of them: eval mode
+ * normalizes by the running statistics, so an image's logits do not depend on the rest of its
+ * batch (a train-mode forward's would); the printed count is that of the logits' argmax. */
+static void check_eval_batch(const char *w, const float *x, const int32_t *y)
+{
+    char b4[PATH_MAX + 32], b2[PATH_MAX + 32], o4[PATH_MAX + 32], o2[PATH_MAX + 32];
+    snprintf(b4, sizeof b4, "%s/eval4.h5", dir);
+    snprintf(b2, sizeof b2, "%s/eval2.h5", dir);
+    snprintf(o4, sizeof o4, "%s/logits4.h5", dir);
+    snprintf(o2, sizeof o2, "%s/logits2.h5", dir);
+    TEST_OK(sakd_batch_file_write(b4, x, (size_t[]){4, 1, 28, 28}, y));
+    TEST_OK(sakd_batch_file_write(b2, x, (size_t[]){2, 1, 28, 28}, y));
+    ck_assert_msg(RUN(NULL, "eval", "--weights", w, "--batch", b2, "--out", o2) == 0, "%s", out);
+    ck_assert_msg(RUN(NULL, "eval", "--weights", w, "--batch", b4, "--out", o4) == 0, "%s", out);
+    float l4[40], l2[20];
+    sakd_h5_file f;
+    TEST_OK(sakd_h5_open(o4, &f));
+    TEST_OK(sakd_h5_read_float(f, "/logits", 2, (size_t[]){4, 10}, l4));
+    ck_assert(sakd_h5_exists(f, "/firing/sn1"));
+    sakd_h5_close(f);
+    TEST_OK(sakd_h5_open(o2, &f));
+    TEST_OK(sakd_h5_read_float(f, "/logits", 2, (size_t[]){2, 10}, l2));
+    sakd_h5_close(f);
+    size_t correct = 0;
+    for (int i = 0; i < 4; i++) {
+        int best = 0;
+        for (int k = 0; k < 10; k++) {
+            ck_assert(isfinite(l4[i * 10 + k]));
+            best = l4[i * 10 + k] > l4[i * 10 + best] ? k : best;
+            if (i < 2) /* GEMM blocking may differ with the batch: a few ulps */
+                ck_assert_msg(fabsf(l4[i * 10 + k] - l2[i * 10 + k]) <=
+                                  1e-5f * (1.0f + fabsf(l4[i * 10 + k])),
+                              "image %d logit %d: %.9g in a batch of 4, %.9g in a batch of 2", i, k,
+                              l4[i * 10 + k], l2[i * 10 + k]);
+        }
+        correct += best == y[i];
+    }
+    char want[64];
+    snprintf(want, sizeof want, "(%zu correct)", correct);
+    EXPECT_IN_OUTPUT(want);
+    /* --batch needs --out, and not --run. */
+    ck_assert_int_eq(RUN(NULL, "eval", "--weights", w, "--batch", b4), 2);
+    EXPECT_IN_OUTPUT("--out");
+}
+
 START_TEST(test_cli_train_eval_trace)
 {
     /* A real (tiny) run on the installed Fashion-MNIST, its evaluation and a trace. */
@@ -647,6 +692,7 @@ START_TEST(test_cli_train_eval_trace)
     for (int i = 0; i < 40; i++)
         ck_assert(isfinite(logits[i]));
     sakd_h5_close(f);
+    check_eval_batch(w, x, y);
 }
 END_TEST
 

@@ -36,10 +36,16 @@ void help_train(void)
 void help_eval(void)
 {
     printf("usage: sakd eval --weights W.h5 [section.key=value ...] [--device SPEC]\n"
+           "       sakd eval --weights W.h5 --batch BATCH.h5 --out OUT.h5 [--device SPEC]\n"
            "       sakd eval --run DIR [data.dir=PATH] [--device SPEC]\n\n"
            "Evaluates a checkpoint on the test set of the dataset its /meta config names\n"
            "(override keys such as data.dir or data.test_limit on the command line) and\n"
            "prints accuracy, firing rates, SOPs and energy per image.\n\n"
+           "--batch runs it instead on the images of BATCH.h5 (as for 'sakd trace': /x\n"
+           "float32 [B, C, H, W], normalized; /y int32 or int64 [B]) in eval mode (BN by\n"
+           "its running statistics) and writes /logits [B, classes] (an SNN's averaged\n"
+           "over T) and /firing/<layer> to OUT.h5 (DESIGN.md 3.2), for comparisons with\n"
+           "other implementations; it prints the accuracy on the batch.\n\n"
            "--run DIR measures a finished run again: it evaluates DIR/weights.h5 with the\n"
            "run's config and, when the test accuracy equals the one DIR/report.ini records,\n"
            "rewrites that file's firing rates, SOPs, MACs and energy (keeping the training\n"
@@ -363,6 +369,9 @@ static sakd_status update_report(const char *dir, const sakd_report *fresh, size
     return st;
 }
 
+static int eval_batch(const cli_opts *opts, const char *weights, const char *batch, const char *out,
+                      int argc, char **argv);
+
 int cmd_eval(cli_opts *opts, int argc, char **argv)
 {
     const char *weights = NULL, *batch = NULL, *out = NULL, *teacher = NULL, *run = NULL;
@@ -391,6 +400,14 @@ int cmd_eval(cli_opts *opts, int argc, char **argv)
     if (!weights) {
         fprintf(stderr, "sakd: error: eval needs --weights W.h5 or --run DIR\n");
         return SAKD_EXIT_USAGE;
+    }
+    if (batch || out) {
+        if (!batch || !out || run) {
+            fprintf(stderr, "sakd: error: eval --batch BATCH.h5 needs --out OUT.h5 and "
+                            "--weights (not --run)\n");
+            return SAKD_EXIT_USAGE;
+        }
+        return eval_batch(opts, weights, batch, out, argc, argv);
     }
     int lock = -1;
     if (run) {
@@ -464,20 +481,9 @@ static sakd_status trace_outputs(sakd_h5_file f, sakd_model *s, sakd_model *teac
     return SAKD_OK;
 }
 
-/* /features/K/{student,teacher} of every tap and /firing/<layer> of every spiking layer. */
-static sakd_status trace_internals(sakd_h5_file f, const sakd_graph *g, const sakd_distill *d,
-                                   float *h)
+/* /firing/<layer>: the firing rate of every spiking layer of g's last forward. */
+static sakd_status write_firing(sakd_h5_file f, const sakd_graph *g, float *h)
 {
-    for (size_t k = 0; k < d->n_taps; k++) {
-        const sakd_tensor *pair[2] = {&d->taps[k].s_out, &d->taps[k].t_out};
-        const char *who[2] = {"student", "teacher"};
-        for (int w = 0; w < 2; w++) {
-            char path[96];
-            snprintf(path, sizeof path, "/features/%zu/%s", k, who[w]);
-            SAKD_TRY(sakd_tensor_download(pair[w], h));
-            SAKD_TRY(sakd_h5_write_float(f, path, pair[w]->ndim, pair[w]->shape, h));
-        }
-    }
     for (size_t i = 0; i < g->n_nodes; i++) {
         const sakd_node *n = &g->nodes[i];
         if (!sakd_node_spikes(n))
@@ -494,6 +500,23 @@ static sakd_status trace_internals(sakd_h5_file f, const sakd_graph *g, const sa
         SAKD_TRY(sakd_h5_write_float(f, path, 0, NULL, &rate));
     }
     return SAKD_OK;
+}
+
+/* /features/K/{student,teacher} of every tap and /firing/<layer> of every spiking layer. */
+static sakd_status trace_internals(sakd_h5_file f, const sakd_graph *g, const sakd_distill *d,
+                                   float *h)
+{
+    for (size_t k = 0; k < d->n_taps; k++) {
+        const sakd_tensor *pair[2] = {&d->taps[k].s_out, &d->taps[k].t_out};
+        const char *who[2] = {"student", "teacher"};
+        for (int w = 0; w < 2; w++) {
+            char path[96];
+            snprintf(path, sizeof path, "/features/%zu/%s", k, who[w]);
+            SAKD_TRY(sakd_tensor_download(pair[w], h));
+            SAKD_TRY(sakd_h5_write_float(f, path, pair[w]->ndim, pair[w]->shape, h));
+        }
+    }
+    return write_firing(f, g, h);
 }
 
 /* /grad/<parameter> of every trainable parameter. */
@@ -599,6 +622,99 @@ static sakd_status trace_step(sakd_trainer *t, const float *x, const int32_t *y,
     SAKD_TRY(sakd_grad_zero(&sakd_trainer_params(t)->grads));
     SAKD_TRY(sakd_distill_forward(d, beta, 1));
     return sakd_distill_backward(d);
+}
+
+/* The student of t in eval mode on x: /logits and /firing/<layer> to out (atomically); the
+ * number of images whose largest logit is their label y in *correct. */
+static sakd_status eval_forward(sakd_trainer *t, const float *x, const int32_t *y, size_t n,
+                                const char *out, size_t *correct)
+{
+    sakd_model *s = sakd_trainer_student(t);
+    const sakd_graph *g = &s->graph;
+    SAKD_TRY(sakd_tensor_upload(&sakd_graph_act_get(&s->graph, s->input)->value, x));
+    SAKD_TRY(sakd_graph_forward(&s->graph, 0));
+    size_t largest = 1;
+    for (size_t i = 0; i < g->n_acts; i++) {
+        size_t m = sakd_tensor_numel(&g->acts[i].value);
+        largest = m > largest ? m : largest;
+    }
+    float *h = malloc(largest * sizeof *h);
+    if (!h)
+        return sakd_error(SAKD_ERR_NOMEM, "out of memory");
+    const sakd_act *lg = sakd_graph_act_get(&s->graph, s->logits);
+    sakd_status st = sakd_tensor_download(&lg->value, h);
+    size_t classes = lg->shape[1];
+    *correct = 0;
+    for (size_t i = 0; st == SAKD_OK && i < n; i++) {
+        size_t best = 0;
+        for (size_t k = 1; k < classes; k++)
+            best = h[i * classes + k] > h[i * classes + best] ? k : best;
+        *correct += (int32_t)best == y[i];
+    }
+    sakd_h5_file f;
+    char tmp[PATH_MAX + 32];
+    if (st == SAKD_OK)
+        st = sakd_h5_create_temp(out, &f, tmp, sizeof tmp);
+    if (st == SAKD_OK) {
+        st = sakd_h5_write_float(f, "/logits", 2, lg->shape, h);
+        if (st == SAKD_OK)
+            st = write_firing(f, g, h);
+        if (st == SAKD_OK)
+            st = sakd_h5_commit(f, tmp, out);
+        else
+            sakd_h5_abort(f, tmp);
+    }
+    free(h);
+    return st;
+}
+
+/* eval --batch: the checkpoint's model, built for the batch's size and shape, in eval mode on
+ * the batch's images. */
+static int eval_batch(const cli_opts *opts, const char *weights, const char *batch, const char *out,
+                      int argc, char **argv)
+{
+    float *x = NULL;
+    int32_t *y = NULL;
+    size_t shape[4], n;
+    sakd_status st = sakd_batch_file_read(batch, &x, shape, &y, &n);
+    if (st != SAKD_OK)
+        return cli_fail(st, "reading the batch file");
+    sakd_config cfg;
+    st = config_from_checkpoint(&cfg, weights, argc, argv, optind);
+    char assign[PATH_MAX + 32];
+    snprintf(assign, sizeof assign, "train.batch=%zu", n);
+    if (st == SAKD_OK)
+        st = sakd_config_override(&cfg, assign, "--batch");
+    if (st == SAKD_OK && opts->device) {
+        snprintf(assign, sizeof assign, "run.device=%s", opts->device);
+        st = sakd_config_override(&cfg, assign, "--device");
+    }
+    if (st == SAKD_OK)
+        st = check_labels(batch, y, n, cfg.data.dataset);
+    sakd_dataset tr, te;
+    memset(&tr, 0, sizeof tr);
+    memset(&te, 0, sizeof te);
+    if (st == SAKD_OK)
+        st = sakd_dataset_synthetic_split(&tr, &te, n, n, shape[1], shape[2], shape[3],
+                                          dataset_classes(cfg.data.dataset), 1);
+    sakd_trainer *t = NULL;
+    if (st == SAKD_OK)
+        st = sakd_trainer_new(&t, &cfg, NULL, &tr, &te, NULL);
+    if (st == SAKD_OK)
+        st = sakd_trainer_load_weights(t, weights);
+    size_t correct = 0;
+    if (st == SAKD_OK)
+        st = eval_forward(t, x, y, n, out, &correct);
+    if (st == SAKD_OK)
+        printf("eval of %s on the %zu images of %s: accuracy %.2f %% (%zu correct) -> %s\n",
+               weights, n, batch, 100.0 * (double)correct / (double)n, correct, out);
+    sakd_trainer_free(t);
+    sakd_dataset_free(&tr);
+    sakd_dataset_free(&te);
+    sakd_config_free(&cfg);
+    free(x);
+    free(y);
+    return st == SAKD_OK ? SAKD_EXIT_OK : cli_fail(st, "evaluating the batch");
 }
 
 int cmd_trace(cli_opts *opts, int argc, char **argv)
