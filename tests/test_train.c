@@ -739,9 +739,12 @@ START_TEST(test_cli_sigint_and_resume)
     ck_assert_msg(WEXITSTATUS(status) == 130, "exit %d after SIGINT:\n%s", WEXITSTATUS(status),
                   text_out);
     ck_assert_ptr_nonnull(strstr(text_out, "run the same command again"));
-    free(text_out);
     int rc = RUN(NULL, "train", cfg);
-    ck_assert_msg(rc == 0, "the resume exited %d:\n%s", rc, out);
+    /* (The interrupted run's output goes with a failure: a resume once exited 2 with no output
+     * of its own in a parallel `make check`, not reproduced since.) */
+    ck_assert_msg(rc == 0, "the resume exited %d:\n%s\nafter the interrupted run's:\n%s", rc, out,
+                  text_out);
+    free(text_out);
     EXPECT_IN_OUTPUT("resuming the unfinished run");
     EXPECT_IN_OUTPUT("test accuracy");
     ck_assert_int_eq(RUN(NULL, "train", cfg), 0);
