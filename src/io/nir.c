@@ -26,7 +26,7 @@ typedef struct exporter {
     double dt;
     char (*names)[96]; /* the NIR nodes written so far */
     int n_names;
-    sources *src; /* per activation */
+    sources *src;       /* per activation */
     const char **edges; /* pairs */
     size_t n_edges, cap_edges;
 } exporter;
@@ -171,8 +171,8 @@ static sakd_status lif(exporter *e, const sakd_node *n)
     const struct {
         const char *key;
         double v;
-    } fields[] = {{"tau", tau}, {"r", r}, {"v_leak", 0.0}, {"v_threshold", p->threshold},
-                  {"v_reset", 0.0}};
+    } fields[] = {
+        {"tau", tau}, {"r", r}, {"v_leak", 0.0}, {"v_threshold", p->threshold}, {"v_reset", 0.0}};
     float *v = malloc(count * sizeof *v);
     if (!v)
         return sakd_error(SAKD_ERR_NOMEM, "out of memory");
@@ -319,8 +319,9 @@ static sakd_status write_graph(exporter *e)
 sakd_status sakd_nir_export(sakd_model *m, double dt, const char *path)
 {
     if (!m->graph.snn)
-        return sakd_error(SAKD_ERR_ARG, "NIR export: %s is an ANN; NIR export is for spiking "
-                                        "networks",
+        return sakd_error(SAKD_ERR_ARG,
+                          "NIR export: %s is an ANN; NIR export is for spiking "
+                          "networks",
                           m->desc.name);
     if (!(dt > 0))
         return sakd_error(SAKD_ERR_ARG, "NIR export: the time step dt must be positive (%g)", dt);
