@@ -46,6 +46,14 @@ fi
 jobs=$(nproc 2>/dev/null || echo 2)
 make -j"$jobs"
 
+# The NIR export test reads sakd's files with the `nir` package (PyPI only): best effort, the
+# test skips without it.
+if [ "$mode" = check ] && ! python3 -c 'import nir' 2>/dev/null; then
+    python3 -m pip install -q nir 2>/dev/null ||
+        python3 -m pip install -q --break-system-packages nir 2>/dev/null ||
+        echo "setup: could not pip install nir; tests/nir_export.sh will be skipped"
+fi
+
 case "$mode" in
 run)
     ./sakd devices

@@ -14,6 +14,7 @@
 #include "harness/table.h"
 #include "io/checkpoint.h"
 #include "io/h5.h"
+#include "io/nir.h"
 #include "nn/graph.h"
 #include "nn/model.h"
 #include "nn/model_names.h"

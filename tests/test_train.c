@@ -643,6 +643,39 @@ static void check_eval_batch(const char *w, const float *x, const int32_t *y)
     EXPECT_IN_OUTPUT("--out");
 }
 
+/* `sakd export nir` of the SNN checkpoint w: the graph's nodes and edges are there, a LIF's
+ * time constant is dt/(1 − λ) (λ = 0.5) and its R 1/(1 − λ); a non-positive --dt is refused.
+ * (tests/nir_export.py reads such files with the `nir` package and simulates them.) */
+static void check_export_nir(const char *w)
+{
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/snn.nir", dir);
+    ck_assert_msg(RUN(NULL, "export", "nir", "--weights", w, path, "--dt", "0.5") == 0, "%s", out);
+    sakd_h5_file f;
+    TEST_OK(sakd_h5_open(path, &f));
+    const char *must[] = {"/version",
+                          "/node/type",
+                          "/node/edges",
+                          "/node/nodes/input/shape",
+                          "/node/nodes/conv1/weight",
+                          "/node/nodes/conv1/bias",
+                          "/node/nodes/layer2.0.downsample.0/weight",
+                          "/node/nodes/fc/weight",
+                          "/node/nodes/output/shape",
+                          "/node/metadata/dt"};
+    for (size_t i = 0; i < sizeof must / sizeof must[0]; i++)
+        ck_assert_msg(sakd_h5_exists(f, must[i]), "the NIR file lacks %s", must[i]);
+    ck_assert(!sakd_h5_exists(f, "/node/nodes/bn1")); /* folded into conv1 */
+    float tau[8 * 28 * 28], r[8 * 28 * 28];
+    TEST_OK(sakd_h5_read_float(f, "/node/nodes/sn1/tau", 3, (size_t[]){8, 28, 28}, tau));
+    TEST_OK(sakd_h5_read_float(f, "/node/nodes/sn1/r", 3, (size_t[]){8, 28, 28}, r));
+    ck_assert_float_eq_tol(tau[0], 0.5f / (1.0f - 0.5f), 1e-6f);
+    ck_assert_float_eq_tol(r[8 * 28 * 28 - 1], 1.0f / (1.0f - 0.5f), 1e-6f);
+    sakd_h5_close(f);
+    ck_assert_int_eq(RUN(NULL, "export", "nir", "--weights", w, path, "--dt", "0"), 2);
+    EXPECT_IN_OUTPUT("--dt");
+}
+
 START_TEST(test_cli_train_eval_trace)
 {
     /* A real (tiny) run on the installed Fashion-MNIST, its evaluation and a trace. */
@@ -693,6 +726,7 @@ START_TEST(test_cli_train_eval_trace)
         ck_assert(isfinite(logits[i]));
     sakd_h5_close(f);
     check_eval_batch(w, x, y);
+    check_export_nir(w);
 }
 END_TEST
 

@@ -58,6 +58,8 @@ int cmd_train(cli_opts *opts, int argc, char **argv);
 void help_train(void);
 int cmd_eval(cli_opts *opts, int argc, char **argv);
 void help_eval(void);
+int cmd_export(cli_opts *opts, int argc, char **argv);
+void help_export(void);
 int cmd_trace(cli_opts *opts, int argc, char **argv);
 void help_trace(void);
 int cmd_sweep(cli_opts *opts, int argc, char **argv);

@@ -19,6 +19,8 @@ static const cli_command commands[] = {
      cmd_collect, help_collect},
     {"eval", "evaluate a checkpoint on its dataset's test set", cmd_eval, help_eval},
     {"trace", "one traced training step on a batch file, for cross-checks", cmd_trace, help_trace},
+    {"export", "write a trained SNN as a NIR graph for other simulators and chips", cmd_export,
+     help_export},
     {"devices", "list OpenCL platforms and devices, marking the selected one", cmd_devices,
      help_devices},
     {"selftest", "check a GEMM and element-wise kernels against a CPU reference", cmd_selftest,

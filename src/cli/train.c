@@ -15,6 +15,7 @@
 #include "io/checkpoint.h"
 #include "runtime/file.h"
 #include "io/h5.h"
+#include "io/nir.h"
 #include "ops/optim.h"
 #include "train/rundir.h"
 
@@ -771,4 +772,92 @@ int cmd_trace(cli_opts *opts, int argc, char **argv)
     free(x);
     free(y);
     return st == SAKD_OK ? SAKD_EXIT_OK : cli_fail(st, "tracing");
+}
+
+void help_export(void)
+{
+    printf("usage: sakd export nir --weights W.h5 OUT.nir [--dt DT] [--device SPEC]\n\n"
+           "Writes the spiking network of checkpoint W.h5 (its model from the /meta config)\n"
+           "as a NIR graph (Neuromorphic Intermediate Representation, the HDF5 layout of\n"
+           "the `nir` Python package 1.0): BN folded into the convolution before it, each\n"
+           "LIF layer as NIR's LIF with tau = DT/(1 - decay), r = 1/(1 - decay), v_leak 0,\n"
+           "v_reset 0 (forward Euler with step DT, default 1), residual additions as summed\n"
+           "inputs, global average pooling as AvgPool2d and Flatten. The input is presented\n"
+           "at each of T steps and the logits are the mean of the output over them (the\n"
+           "file's metadata says so). Refused, naming the layer: ANNs, max pooling (vgg11,\n"
+           "the imagenet stem), SEW AND/IAND, the soft reset. DESIGN.md 3.5.\n");
+}
+
+/* The image shape of a dataset: channels, height, width. */
+static void dataset_shape(sakd_dataset_id d, size_t shape[3])
+{
+    int cifar = d == SAKD_DATASET_CIFAR10 || d == SAKD_DATASET_CIFAR100;
+    shape[0] = cifar ? 3 : 1;
+    shape[1] = shape[2] = cifar ? 32 : 28;
+}
+
+int cmd_export(cli_opts *opts, int argc, char **argv)
+{
+    static const struct option long_opts[] = {
+        {"weights", required_argument, NULL, 'w'},
+        {"dt", required_argument, NULL, 't'},
+        {"device", required_argument, NULL, 'd'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *weights = NULL;
+    double dt = 1.0;
+    int c;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "w:t:d:h", long_opts, NULL)) != -1) {
+        switch (c) {
+        case 'w': weights = optarg; break;
+        case 't':
+            if (!cli_parse_double("export", "--dt", optarg, 1e-12, 1e12, &dt))
+                return SAKD_EXIT_USAGE;
+            break;
+        case 'd': opts->device = optarg; break;
+        case 'h': help_export(); return SAKD_EXIT_OK;
+        default:
+            fprintf(stderr, "sakd: 'export --help' shows the options\n");
+            return SAKD_EXIT_USAGE;
+        }
+    }
+    if (optind + 2 != argc || strcmp(argv[optind], "nir") != 0 || !weights) {
+        fprintf(stderr, "sakd: error: usage: sakd export nir --weights W.h5 OUT.nir [--dt DT]\n");
+        return SAKD_EXIT_USAGE;
+    }
+    const char *path = argv[optind + 1];
+    sakd_config cfg;
+    sakd_status st = config_from_checkpoint(&cfg, weights, 0, NULL, 0);
+    char assign[PATH_MAX + 32];
+    if (st == SAKD_OK)
+        st = sakd_config_override(&cfg, "train.batch=1", "export");
+    if (st == SAKD_OK && opts->device) {
+        snprintf(assign, sizeof assign, "run.device=%s", opts->device);
+        st = sakd_config_override(&cfg, assign, "--device");
+    }
+    size_t shape[3];
+    dataset_shape(cfg.data.dataset, shape);
+    sakd_dataset tr, te;
+    memset(&tr, 0, sizeof tr);
+    memset(&te, 0, sizeof te);
+    if (st == SAKD_OK)
+        st = sakd_dataset_synthetic_split(&tr, &te, 1, 1, shape[0], shape[1], shape[2],
+                                          dataset_classes(cfg.data.dataset), 1);
+    sakd_trainer *t = NULL;
+    if (st == SAKD_OK)
+        st = sakd_trainer_new(&t, &cfg, NULL, &tr, &te, NULL);
+    if (st == SAKD_OK)
+        st = sakd_trainer_load_weights(t, weights);
+    if (st == SAKD_OK)
+        st = sakd_nir_export(sakd_trainer_student(t), dt, path);
+    if (st == SAKD_OK)
+        printf("%s: the %s SNN of %s as a NIR graph (dt %g, T %d)\n", path,
+               sakd_model_name_str(cfg.model.name), weights, dt, cfg.model.T);
+    sakd_trainer_free(t);
+    sakd_dataset_free(&tr);
+    sakd_dataset_free(&te);
+    sakd_config_free(&cfg);
+    return st == SAKD_OK ? SAKD_EXIT_OK : cli_fail(st, "exporting to NIR");
 }

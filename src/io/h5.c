@@ -366,6 +366,36 @@ sakd_status sakd_h5_write_int(sakd_h5_file file, const char *path, int ndim, con
     QUIETLY(write_impl(file, path, ndim, shape, H5T_STD_I32LE, H5T_NATIVE_INT32, data));
 }
 
+sakd_status sakd_h5_write_int64(sakd_h5_file file, const char *path, int ndim, const size_t *shape,
+                                const int64_t *data)
+{
+    SAKD_TRY(check_write_args("sakd_h5_write_int64", file, path, ndim, shape));
+    QUIETLY(write_impl(file, path, ndim, shape, H5T_STD_I64LE, H5T_NATIVE_INT64, data));
+}
+
+static sakd_status write_strings_impl(hid_t f, const char *path, int ndim, const size_t *shape,
+                                      const char *const *strings)
+{
+    hid_t type = H5Tcopy(H5T_C_S1);
+    if (type < 0 || H5Tset_size(type, H5T_VARIABLE) < 0 || H5Tset_cset(type, H5T_CSET_UTF8) < 0) {
+        if (type >= 0)
+            H5Tclose(type);
+        char why[128];
+        return sakd_error(SAKD_ERR_IO, "%s: cannot make a string type for %s: %s", FNAME(f), path,
+                          h5_reason(why));
+    }
+    sakd_status st = write_impl(f, path, ndim, shape, type, type, strings);
+    H5Tclose(type);
+    return st;
+}
+
+sakd_status sakd_h5_write_strings(sakd_h5_file file, const char *path, int ndim,
+                                  const size_t *shape, const char *const *strings)
+{
+    SAKD_TRY(check_write_args("sakd_h5_write_strings", file, path, ndim, shape));
+    QUIETLY(write_strings_impl(file, path, ndim, shape, strings));
+}
+
 /* Opens the dataset at path: NOT_FOUND when missing, FORMAT when it is not a dataset. */
 static sakd_status open_dataset(hid_t f, const char *path, hid_t *dset)
 {

@@ -36,6 +36,14 @@ sakd_status sakd_h5_write_float(sakd_h5_file file, const char *path, int ndim, c
 sakd_status sakd_h5_write_int(sakd_h5_file file, const char *path, int ndim, const size_t *shape,
                               const int32_t *data);
 
+/* The same for an int64 dataset. */
+sakd_status sakd_h5_write_int64(sakd_h5_file file, const char *path, int ndim, const size_t *shape,
+                                const int64_t *data);
+/* A dataset of variable-length UTF-8 strings (h5py reads them as bytes): numel strings,
+ * row-major; ndim 0 is one string. */
+sakd_status sakd_h5_write_strings(sakd_h5_file file, const char *path, int ndim,
+                                  const size_t *shape, const char *const *strings);
+
 /* 1 if `path` names an existing object (every link on the way exists), else 0. */
 int sakd_h5_exists(sakd_h5_file file, const char *path);
 
