@@ -8,7 +8,10 @@ num_batches_tracked per BN) is written by experiments/tools/torch_to_sakd.py's c
 teacher (--teacher: eval mode, running statistics) on a random batch; both logits are compared
 with a float64 numpy forward of the torchvision network written here. Strict loading refuses a
 tensor the sakd model lacks (vgg11_bn's conv biases, before sakd had them), so a clean load is
-part of the check. Needs numpy and h5py; tests/torchvision_layout.sh skips it without them.
+part of the check. The other direction: a resnet18 ANN trained by sakd (imagenet stem, on
+Fashion-MNIST), converted by experiments/tools/sakd_to_torch.py's convert() to a torchvision
+state dict, gives through the same numpy torchvision forward the logits of `sakd eval --batch`.
+Needs numpy and h5py; tests/torchvision_layout.sh skips it without them.
 
 usage: torchvision_layout.py SAKD_BIN WORK_DIR
 """
@@ -21,6 +24,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "experiments",
                                 "tools"))
+from sakd_to_torch import convert as sakd_state  # noqa: E402
 from torch_to_sakd import convert  # noqa: E402
 
 EPS = 1e-5  # BatchNorm2d's
@@ -227,6 +231,45 @@ def check(sakd, work, name, state, forward, width, extra, rng):
           "forward")
 
 
+def check_to_torch(sakd, work, rng):
+    """sakd checkpoint -> torchvision state dict -> the numpy torchvision forward."""
+    run_dir, cfg = os.path.join(work, "trained"), os.path.join(work, "trained.ini")
+    with open(cfg, "w") as f:
+        f.write("[model]\nname = resnet18\narch = ann\nwidth = 0.125\nstem = imagenet\n"
+                "[data]\ndataset = fashion-mnist\ntrain_limit = 256\ntest_limit = 16\n"
+                f"[train]\nepochs = 1\nbatch = 32\noptimizer = adamw\nlr = 0.003\n"
+                f"[run]\nout = {run_dir}\n")
+    r = subprocess.run([sakd, "train", cfg], capture_output=True, text=True)
+    if r.returncode != 0:
+        if "dataset-fashion-mnist" in r.stdout + r.stderr:
+            print("SKIP sakd -> torchvision: Fashion-MNIST is not installed")
+            return
+        sys.exit(f"FAIL: training the resnet18 ANN:\n{r.stdout}{r.stderr}")
+    weights = os.path.join(run_dir, "weights.h5")
+    state, meta = sakd_state(weights)
+    assert meta["model"] == "resnet18", meta
+    bn = [k for k in state if k.endswith("num_batches_tracked")]
+    assert len(bn) == 20 and not any(k.startswith("distill.") for k in state), sorted(state)
+    x = rng.normal(0, 1, (8, 1, 28, 28)).astype(np.float32)
+    batch, out = os.path.join(work, "trained-batch.h5"), os.path.join(work, "trained-eval.h5")
+    with h5py.File(batch, "w") as f:
+        f["x"], f["y"] = x, rng.integers(0, 10, 8).astype(np.int64)
+    r = subprocess.run([sakd, "eval", "--weights", weights, "--batch", batch, "--out", out],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"FAIL: sakd eval --batch:\n{r.stdout}{r.stderr}")
+    with h5py.File(out, "r") as f:
+        want = np.asarray(f["logits"], dtype=np.float64)
+    sd = {k: np.asarray(v, dtype=np.float64) for k, v in state.items()}
+    got = resnet18_forward(sd, x.astype(np.float64), False)
+    scale = max(1.0, float(np.abs(want).max()))
+    err = float(np.abs(got - want).max()) / scale
+    if not err < 1e-3:
+        sys.exit(f"FAIL sakd -> torchvision: logits differ by {err:.3g} of {scale:.3g}")
+    print(f"PASS sakd -> torchvision: a trained resnet18's {len(state)} tensors (20 "
+          f"num_batches_tracked added) give sakd eval's logits within {err:.2g}")
+
+
 def main():
     sakd, work = sys.argv[1], sys.argv[2]
     os.makedirs(work, exist_ok=True)
@@ -237,6 +280,7 @@ def main():
           "dropout = 0\n", rng)
     check(sakd, work, "resnet18", resnet18_state(rng, 1.0, 10, 3), resnet18_forward, 1.0,
           "stem = imagenet\n", rng)
+    check_to_torch(sakd, work, rng)
 
 
 if __name__ == "__main__":
