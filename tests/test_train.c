@@ -474,6 +474,43 @@ START_TEST(test_interrupt_mid_epoch)
 }
 END_TEST
 
+START_TEST(test_interrupt_at_epoch_end)
+{
+    /* Stopped at step 6, the last of epoch 1 (6 steps an epoch): the epoch still ends (its log
+     * row and checkpoint), the run stops after it, and resuming gives the uninterrupted run's
+     * weights. (A SIGINT at that step once left a checkpoint no resume accepted.) */
+    sakd_config c;
+    make_config(&c, NULL);
+    train(&c, "whole6");
+    sakd_dataset tr, te;
+    TEST_OK(sakd_dataset_synthetic_split(&tr, &te, 96, 48, 1, 8, 8, 3, 5));
+    char out_dir[PATH_MAX + 64], assign[PATH_MAX + 96];
+    snprintf(out_dir, sizeof out_dir, "%s/cut6", dir);
+    sakd_trainer *t;
+    TEST_OK(sakd_trainer_new(&t, &c, out_dir, &tr, &te, NULL));
+    sakd_trainer_stop_at_step(t, 6);
+    sakd_report r;
+    ck_assert_int_eq(sakd_trainer_run(t, &r), SAKD_ERR_INTERRUPTED);
+    ck_assert_msg(strstr(sakd_error_detail(), "stopped after epoch 1"), "%s", sakd_error_detail());
+    sakd_trainer_free(t);
+    double first, last;
+    int rows;
+    log_losses("cut6", &first, &last, &rows);
+    ck_assert_int_eq(rows, 1);
+    snprintf(assign, sizeof assign, "train.resume=%s/cut6/weights.h5", dir);
+    TEST_OK(sakd_config_override(&c, assign, "test"));
+    TEST_OK(sakd_dataset_synthetic_split(&tr, &te, 96, 48, 1, 8, 8, 3, 5));
+    TEST_OK(sakd_trainer_new(&t, &c, out_dir, &tr, &te, NULL));
+    TEST_OK(sakd_trainer_run(t, &r));
+    sakd_trainer_free(t);
+    expect_same_weights("whole6", "cut6");
+    log_losses("cut6", &first, &last, &rows);
+    ck_assert_int_eq(rows, 3);
+    ck_assert(isfinite(first) && isfinite(last));
+    sakd_config_free(&c);
+}
+END_TEST
+
 static void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -803,6 +840,7 @@ Suite *suite_train(void)
     tcase_add_test(tc, test_cli_config_errors);
     tcase_add_test(tc, test_cli_train_eval_trace);
     tcase_add_test(tc, test_interrupt_mid_epoch);
+    tcase_add_test(tc, test_interrupt_at_epoch_end);
     tcase_add_test(tc, test_cli_sigint_and_resume);
     suite_add_tcase(s, tc);
     return s;

@@ -407,6 +407,12 @@ static void say_start(sakd_trainer *t)
 /* The steps of `epoch` from where it stands (a resumed run continues mid-epoch): the means of
  * its loss terms and its training accuracy into row[], its images into *images. A stop request
  * saves the state after the step to `path` and returns SAKD_ERR_INTERRUPTED. */
+/* A SIGINT/SIGTERM (sakd_trainer_set_interrupt) or the step count of stop_at_step. */
+static int stop_requested(const sakd_trainer *t)
+{
+    return (t->interrupt && *t->interrupt) || (t->stop_at_step > 0 && t->step >= t->stop_at_step);
+}
+
 static sakd_status run_steps(sakd_trainer *t, long epoch, double beta, const char *path,
                              double *row, size_t *images)
 {
@@ -423,10 +429,11 @@ static sakd_status run_steps(sakd_trainer *t, long epoch, double beta, const cha
         sums[1] += t->dist.loss_ce;
         sums[2] += t->dist.loss_feature;
         sums[3] += t->dist.loss_logit;
-        if ((t->interrupt && *t->interrupt) ||
-            (t->stop_at_step > 0 && t->step >= t->stop_at_step)) {
+        if (s + 1 < t->steps_per_epoch && stop_requested(t)) {
             /* Save the state after this step (mid-epoch) and stop; resuming continues at the
-             * next step with the same weights, optimizer state and data order. */
+             * next step with the same weights, optimizer state and data order. After the
+             * epoch's last step the epoch ends first (sakd_trainer_run): a checkpoint between
+             * its last step and its evaluation would have no steps left to resume with. */
             t->next_epoch = epoch;
             SAKD_TRY(sakd_trainer_check_weights_finite(t, epoch));
             SAKD_TRY(sakd_trainer_save_checkpoint(t, path, t->best_acc));
@@ -512,6 +519,11 @@ sakd_status sakd_trainer_run(sakd_trainer *t, sakd_report *r)
         SAKD_TRY(end_epoch(t, epoch, e0, path, row, r));
         if (t->stop_after > 0 && t->next_epoch >= t->stop_after)
             break;
+        if (epoch + 1 < c->train.epochs && stop_requested(t))
+            return sakd_error(SAKD_ERR_INTERRUPTED,
+                              "stopped after epoch %ld; %s holds the state: run the same command "
+                              "again to resume",
+                              epoch + 1, path);
     }
     if (t->next_epoch >= c->train.epochs && r->epochs_done == 0) {
         /* Nothing left to train (a finished run resumed): report the weights as they are. */

@@ -48,7 +48,8 @@ sakd_status sakd_trainer_run(sakd_trainer *t, sakd_report *report);
 void sakd_trainer_stop_after(sakd_trainer *t, long epochs);
 
 /* When *flag becomes non-zero (a SIGINT/SIGTERM handler sets it), sakd_trainer_run finishes
- * the current step, writes the checkpoint and returns SAKD_ERR_INTERRUPTED; running again with
+ * the current step (and, after an epoch's last step, the epoch: its evaluation, log row and
+ * checkpoint), writes the checkpoint and returns SAKD_ERR_INTERRUPTED; running again with
  * train.resume = that checkpoint continues at the next step. */
 void sakd_trainer_set_interrupt(sakd_trainer *t, volatile sig_atomic_t *flag);
 

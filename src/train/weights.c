@@ -311,7 +311,13 @@ sakd_status sakd_trainer_resume(sakd_trainer *t, const char *path)
         t->step = meta.step;
         t->best_acc = meta.test_acc;
         long long into = t->step - (long long)t->next_epoch * (long long)t->steps_per_epoch;
-        if (into < 0 || into >= (long long)t->steps_per_epoch)
+        if (into == (long long)t->steps_per_epoch)
+            st = sakd_error(SAKD_ERR_FORMAT,
+                            "%s: saved after the last step of epoch %ld but before its "
+                            "evaluation (by a sakd before 2026-12-02, which stopped there on "
+                            "an interrupt); its epoch cannot be completed: train it again",
+                            path, t->next_epoch + 1);
+        else if (into < 0 || into > (long long)t->steps_per_epoch)
             st = sakd_error(SAKD_ERR_FORMAT,
                             "%s: step %lld does not fall in epoch %ld of %zu steps (a different "
                             "batch size or data subset?)",
