@@ -625,6 +625,22 @@ static sakd_status trace_step(sakd_trainer *t, const float *x, const int32_t *y,
     return sakd_distill_backward(d);
 }
 
+/* The trainer of cfg for a batch file's n images of `shape` with labels y (checked against
+ * the config's dataset), on stand-in data of that shape, from `weights` when given. */
+static sakd_status batch_trainer(sakd_config *cfg, const char *batch, const int32_t *y, size_t n,
+                                 const size_t shape[4], const char *weights, sakd_dataset *tr,
+                                 sakd_dataset *te, sakd_trainer **t)
+{
+    memset(tr, 0, sizeof *tr);
+    memset(te, 0, sizeof *te);
+    *t = NULL;
+    SAKD_TRY(check_labels(batch, y, n, cfg->data.dataset));
+    SAKD_TRY(sakd_dataset_synthetic_split(tr, te, n, n, shape[1], shape[2], shape[3],
+                                          dataset_classes(cfg->data.dataset), 1));
+    SAKD_TRY(sakd_trainer_new(t, cfg, NULL, tr, te, NULL));
+    return weights ? sakd_trainer_load_weights(*t, weights) : SAKD_OK;
+}
+
 /* The student of t in eval mode on x: /logits and /firing/<layer> to out (atomically); the
  * number of images whose largest logit is their label y in *correct. */
 static sakd_status eval_forward(sakd_trainer *t, const float *x, const int32_t *y, size_t n,
@@ -690,19 +706,12 @@ static int eval_batch(const cli_opts *opts, const char *weights, const char *bat
         snprintf(assign, sizeof assign, "run.device=%s", opts->device);
         st = sakd_config_override(&cfg, assign, "--device");
     }
-    if (st == SAKD_OK)
-        st = check_labels(batch, y, n, cfg.data.dataset);
     sakd_dataset tr, te;
+    sakd_trainer *t = NULL;
     memset(&tr, 0, sizeof tr);
     memset(&te, 0, sizeof te);
     if (st == SAKD_OK)
-        st = sakd_dataset_synthetic_split(&tr, &te, n, n, shape[1], shape[2], shape[3],
-                                          dataset_classes(cfg.data.dataset), 1);
-    sakd_trainer *t = NULL;
-    if (st == SAKD_OK)
-        st = sakd_trainer_new(&t, &cfg, NULL, &tr, &te, NULL);
-    if (st == SAKD_OK)
-        st = sakd_trainer_load_weights(t, weights);
+        st = batch_trainer(&cfg, batch, y, n, shape, weights, &tr, &te, &t);
     size_t correct = 0;
     if (st == SAKD_OK)
         st = eval_forward(t, x, y, n, out, &correct);
@@ -744,18 +753,9 @@ int cmd_trace(cli_opts *opts, int argc, char **argv)
         return config_fail(st);
     }
     /* The trace needs the dataset's shape and classes only: stand-in data of that shape. */
-    st = check_labels(batch, y, n, cfg.data.dataset);
     sakd_dataset tr, te;
-    memset(&tr, 0, sizeof tr);
-    memset(&te, 0, sizeof te);
-    if (st == SAKD_OK)
-        st = sakd_dataset_synthetic_split(&tr, &te, n, n, shape[1], shape[2], shape[3],
-                                          dataset_classes(cfg.data.dataset), 1);
     sakd_trainer *t = NULL;
-    if (st == SAKD_OK)
-        st = sakd_trainer_new(&t, &cfg, NULL, &tr, &te, NULL);
-    if (st == SAKD_OK && weights)
-        st = sakd_trainer_load_weights(t, weights);
+    st = batch_trainer(&cfg, batch, y, n, shape, weights, &tr, &te, &t);
     if (st == SAKD_OK)
         st = trace_step(t, x, y, cfg.distill.beta, cfg.train.seed);
     if (st == SAKD_OK)
