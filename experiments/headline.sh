@@ -12,7 +12,8 @@
 # Expected: ~25 min a teacher, ~60 min an SNN, ~65 min a SAKD run on a quiet 2-core CPU before
 # the LIF speed-up of 2026-12-02 (SNN steps 1.4-1.5x faster since: ~40 and ~45 min);
 # all of it ~12 hours over several sessions (the teacher's seed 1 is trained once, by
-# headline_sakd.ini; committed results keep no weights, so a new machine trains it again).
+# headline_sakd.ini; committed results keep no weights, but its checkpoint is the shipped
+# experiments/quick/teacher/weights.h5, which a new machine takes instead of training it again).
 set -u
 SAKD=${SAKD:-sakd}
 cd "$(dirname "$0")/.."
@@ -20,6 +21,19 @@ seeds=${*:-1 2 3}
 # The directly trained SNN first (no teacher), then SAKD (trains the shared teacher), then the
 # ANN (its seed-1 run is that teacher, copied).
 sweeps=${SWEEPS:-headline_snn headline_sakd headline_ann}
+# The shipped teacher (experiments/quick/teacher/) is the seed-1 teacher's checkpoint, from the
+# same config: a committed teacher run without its weights.h5 (results keep none) gets those
+# weights instead of 25 minutes of training again, when the two configs agree up to [run].
+shipped=experiments/quick/teacher
+config_body() { awk '/^\[run\]/ { exit } $0 != "dropout = auto"' "$1"; }
+for dir in results/teachers/*/; do
+    [ -f "$dir/config.ini" ] && [ ! -f "$dir/weights.h5" ] || continue
+    grep -qx 'status = done' "$dir/meta.ini" 2>/dev/null || continue
+    if [ "$(config_body "$dir/config.ini")" = "$(config_body "$shipped/config.ini")" ]; then
+        cp "$shipped/weights.h5" "$dir/weights.h5.part" && mv "$dir/weights.h5.part" "$dir/weights.h5" &&
+            echo "headline.sh: ${dir%/} gets the shipped teacher's weights ($shipped/weights.h5)"
+    fi
+done
 status=0
 for seed in $seeds; do
     for sweep in $sweeps; do
