@@ -159,7 +159,7 @@ START_TEST(test_enum_names)
     size_t n = 0;
     while (sakd_config_key(n))
         n++;
-    ck_assert_uint_eq(n, 51);
+    ck_assert_uint_eq(n, 52);
     ck_assert_str_eq(sakd_config_key(0), "model.name");
     ck_assert_str_eq(sakd_config_key(n - 1), "run.conv_provider");
 }
@@ -846,6 +846,7 @@ static const char *defaults_ini = "[model]\n"
                                   "seed = 1\n"
                                   "resume =\n"
                                   "grad_clip = 0\n"
+                                  "sync_bn = false\n"
                                   "\n"
                                   "[distill]\n"
                                   "teacher =\n"
@@ -892,7 +893,7 @@ START_TEST(test_defaults_text_and_id)
             strncmp(l, "out =", 5) && strncmp(l, "device =", 8) &&
             strncmp(l, "gemm_provider =", 15) && strncmp(l, "conv_provider =", 15) &&
             strncmp(l, "teacher_model =", 15) && strncmp(l, "teacher_width =", 15) &&
-            strncmp(l, "dropout =", 9))
+            strncmp(l, "dropout =", 9) && strncmp(l, "sync_bn =", 9))
             strncat(ided, l, n);
         l += n;
     }
@@ -944,6 +945,7 @@ static const struct {
     {"train.seed=12345678901234", 1},
     {"train.resume=runs/a/weights.h5", 0},
     {"train.grad_clip=1.5", 1},
+    {"train.sync_bn=true", 1},
     {"distill.teacher=teachers/ann-resnet19.h5", 1},
     {"distill.init_from_teacher=true", 1},
     {"distill.alpha=1", 1},

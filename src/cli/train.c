@@ -17,6 +17,8 @@
 #include "io/h5.h"
 #include "io/nir.h"
 #include "ops/optim.h"
+#include "runtime/device.h"
+#include "runtime/dist.h"
 #include "train/rundir.h"
 
 void help_train(void)
@@ -31,7 +33,16 @@ void help_train(void)
            "continues a run from its checkpoint. Ctrl-C (SIGINT) or SIGTERM finishes the\n"
            "current step, saves the state to weights.h5 and exits with status 130; the\n"
            "same command again resumes the run where it stopped (a finished run is\n"
-           "reported complete; another config aimed at the same run.out is refused).\n");
+           "reported complete; another config aimed at the same run.out is refused).\n\n"
+           "Several ranks (a sakd built with MPI): 'mpirun -np N sakd train ...' or 'srun\n"
+           "sakd train ...' trains one run data-parallel, each rank on one device and 1/N\n"
+           "of every batch of train.batch images (a multiple of N), the gradients averaged\n"
+           "over the ranks before each step: the same N gives the same weights every time.\n"
+           "--device takes a comma-separated list (the rank with local rank l takes item\n"
+           "l mod n); without one, the ranks of a node take its GPUs in turn. BN uses each\n"
+           "rank's batch (train.sync_bn = true: the global batch's statistics). Rank 0\n"
+           "writes the run directory and prints; README.md, 'Several devices or nodes in\n"
+           "one run'.\n");
 }
 
 void help_eval(void)
@@ -199,7 +210,8 @@ static void catch_signals(void)
 
 /* report.ini in dir: the metrics for sweeps and scripts, written once the run is complete,
  * while the trainer t still holds the run directory's lock. */
-static sakd_status write_report(sakd_trainer *t, const sakd_report *report, const char *dir)
+static sakd_status write_report(sakd_trainer *t, const sakd_report *report, const char *dir,
+                                sakd_dist *world, const char *devices)
 {
     char path[PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/report.ini", dir);
@@ -210,13 +222,143 @@ static sakd_status write_report(sakd_trainer *t, const sakd_report *report, cons
     sakd_gemm_provider_describe(sakd_trainer_ctx(t), gemm, sizeof gemm);
     if (st == SAKD_OK) /* what served the run's GEMMs (and host ops), for its provenance */
         st = sakd_meta_set(&m, "gemm_provider", gemm);
+    if (st == SAKD_OK && sakd_dist_size(world) > 1) {
+        char n[16];
+        snprintf(n, sizeof n, "%d", sakd_dist_size(world));
+        st = sakd_meta_set(&m, "ranks", n);
+        if (st == SAKD_OK)
+            st = sakd_meta_set(&m, "mpi", sakd_dist_library());
+        if (st == SAKD_OK)
+            st = sakd_meta_set(&m, "rank_devices", devices);
+    }
     if (st == SAKD_OK)
         st = sakd_meta_write(&m, path, "sakd train report: metrics of the finished run");
     sakd_meta_free(&m);
     return st;
 }
 
+static int train_ranks(cli_opts *opts, int argc, char **argv, sakd_dist *world);
+
+/* The number of ranks the launcher says this job has (1 when not launched by one). */
+static long launched_size(void)
+{
+    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_NTASKS"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && atol(v) > 0)
+            return atol(v);
+    }
+    return 1;
+}
+
+/* The device of this rank: item (local rank mod n) of a comma-separated --device; without
+ * --device, run.device or SAKD_DEVICE, the node's GPUs in turn by local rank (none: the
+ * default device). `buf` holds the chosen spec. */
+static sakd_status rank_device(sakd_config *cfg, const cli_opts *opts, sakd_dist *world, char *buf,
+                               size_t size)
+{
+    int local = sakd_dist_local_rank(world);
+    buf[0] = '\0';
+    if (opts->device && strchr(opts->device, ',')) {
+        size_t n = 1;
+        for (const char *p = opts->device; *p; p++)
+            n += *p == ',';
+        const char *p = opts->device;
+        for (size_t k = (size_t)local % n; k > 0; k--)
+            p = strchr(p, ',') + 1;
+        size_t len = strcspn(p, ",");
+        snprintf(buf, size, "%.*s", (int)len, p);
+    } else if (!opts->device && !cfg->run.device[0] && !getenv("SAKD_DEVICE") &&
+               sakd_dist_size(world) > 1) {
+        sakd_device_info *list = NULL;
+        size_t count = 0, gpus = 0;
+        if (sakd_device_list(&list, &count) != SAKD_OK) {
+            sakd_error_clear();
+            return SAKD_OK; /* the trainer reports the missing platform */
+        }
+        for (size_t i = 0; i < count; i++)
+            gpus += (list[i].type & CL_DEVICE_TYPE_GPU) != 0;
+        for (size_t i = 0, g = 0; gpus && i < count; i++)
+            if ((list[i].type & CL_DEVICE_TYPE_GPU) && g++ == (size_t)local % gpus)
+                snprintf(buf, size, "%u:%u", list[i].platform_index, list[i].device_index);
+        sakd_device_list_free(list);
+    }
+    if (!buf[0])
+        return SAKD_OK;
+    char assign[320];
+    snprintf(assign, sizeof assign, "run.device=%s", buf);
+    return sakd_config_override(cfg, assign, "--device");
+}
+
+/* Ends a rank that failed: its message names the rank, and the job ends with it (the others
+ * would wait for this rank forever); alone it just returns rc. */
+static int rank_fail(sakd_dist *world, int rc)
+{
+    if (sakd_dist_size(world) > 1) {
+        fprintf(stderr, "sakd: rank %d of %d failed (exit %d): ending the job\n",
+                sakd_dist_rank(world), sakd_dist_size(world), rc);
+        fflush(stderr);
+        sakd_dist_abort(world, rc);
+    }
+    return rc;
+}
+
+/* Rank 0 says how the ranks split the run: the MPI library and each rank's device. */
+static sakd_status say_ranks(sakd_trainer *t, sakd_dist *world, char *devices, size_t size)
+{
+    int n = sakd_dist_size(world);
+    devices[0] = '\0';
+    if (n == 1)
+        return SAKD_OK;
+    /* Each rank's device name as doubles of 8 bytes, 64 of them (512 characters). */
+    enum { W = 64 };
+    double mine[W];
+    memset(mine, 0, sizeof mine);
+    const char *name = sakd_trainer_ctx(t)->info.name;
+    memcpy(mine, name, strlen(name) < sizeof mine - 1 ? strlen(name) : sizeof mine - 1);
+    double *all = calloc((size_t)n * W, sizeof *all);
+    if (!all)
+        return sakd_error(SAKD_ERR_NOMEM, "out of memory");
+    sakd_status st = sakd_dist_gather_doubles(world, mine, W, all);
+    size_t used = 0;
+    for (int r = 0; r < n && st == SAKD_OK; r++) {
+        char one[sizeof mine];
+        memcpy(one, all + (size_t)r * W, sizeof one);
+        one[sizeof one - 1] = '\0';
+        int k = snprintf(devices + used, size - used, "%s%d: %s", r ? "; " : "", r, one);
+        if (k > 0 && (size_t)k < size - used)
+            used += (size_t)k;
+    }
+    free(all);
+    if (st == SAKD_OK && sakd_dist_rank(world) == 0)
+        printf("data-parallel over %d ranks (%s): %s\n", n, sakd_dist_library(), devices);
+    return st;
+}
+
 int cmd_train(cli_opts *opts, int argc, char **argv)
+{
+    sakd_dist *world = sakd_dist_self();
+    if (sakd_dist_launched() && launched_size() > 1) {
+        if (!sakd_dist_available()) {
+            fprintf(stderr,
+                    "sakd: error: started as one of %ld ranks, but this sakd was built "
+                    "without MPI: build it with './configure --with-mpi' (Debian package "
+                    "libopenmpi-dev)\n",
+                    launched_size());
+            return SAKD_EXIT_USAGE;
+        }
+        sakd_status ws = sakd_dist_world(&world, NULL, NULL);
+        if (ws != SAKD_OK)
+            return cli_fail(ws, "starting MPI");
+    }
+    int rc = train_ranks(opts, argc, argv, world);
+    if (rc != SAKD_EXIT_OK && rc != 130)
+        rc = rank_fail(world, rc);
+    sakd_dist_finalize(world);
+    return rc;
+}
+
+static int train_ranks(cli_opts *opts, int argc, char **argv, sakd_dist *world)
 {
     const char *weights = NULL, *batch = NULL, *out = NULL, *teacher = NULL, *run = NULL;
     int rc = parse_opts(opts, argc, argv, help_train, &weights, &batch, &out, &teacher, &run);
@@ -227,12 +369,17 @@ int cmd_train(cli_opts *opts, int argc, char **argv)
         return SAKD_EXIT_USAGE;
     }
     sakd_config cfg;
+    int rank = sakd_dist_rank(world);
+    char device[256];
     sakd_status st = train_config(&cfg, opts, argc, argv);
+    if (st == SAKD_OK)
+        st = rank_device(&cfg, opts, world, device, sizeof device);
     if (st != SAKD_OK) {
         sakd_config_free(&cfg);
         return config_fail(st);
     }
-    sakd_config_warn(&cfg);
+    if (rank == 0)
+        sakd_config_warn(&cfg);
     char dir[PATH_MAX], id[13];
     sakd_config_resolve(&cfg);
     sakd_config_id(&cfg, id);
@@ -247,16 +394,20 @@ int cmd_train(cli_opts *opts, int argc, char **argv)
         return cli_fail(st, "resuming");
     }
     if (done) {
-        printf("the run in %s is complete (%d epochs); 'sakd eval --weights %s/weights.h5' "
-               "evaluates it, another run.out starts afresh\n",
-               dir, cfg.train.epochs, dir);
+        if (rank == 0)
+            printf("the run in %s is complete (%d epochs); 'sakd eval --weights %s/weights.h5' "
+                   "evaluates it, another run.out starts afresh\n",
+                   dir, cfg.train.epochs, dir);
         sakd_config_free(&cfg);
         return SAKD_EXIT_OK;
     }
     catch_signals();
     sakd_trainer *t;
-    st = sakd_trainer_new(&t, &cfg, dir, NULL, NULL, stdout);
+    st = sakd_trainer_new_ranks(&t, &cfg, dir, NULL, NULL, rank == 0 ? stdout : NULL, world);
     sakd_report report;
+    char devices[2048] = "";
+    if (st == SAKD_OK)
+        st = say_ranks(t, world, devices, sizeof devices);
     if (st == SAKD_OK) {
         sakd_trainer_set_interrupt(t, &interrupted);
         st = sakd_trainer_run(t, &report);
@@ -265,14 +416,25 @@ int cmd_train(cli_opts *opts, int argc, char **argv)
         sakd_trainer_free(t);
         sakd_config_free(&cfg);
         if (st == SAKD_ERR_INTERRUPTED) {
-            fprintf(stderr, "sakd: interrupted: %s\n", sakd_error_detail());
+            if (rank == 0)
+                fprintf(stderr, "sakd: interrupted: %s\n", sakd_error_detail());
             return 130;
+        }
+        if (sakd_dist_size(world) > 1) {
+            char what[64];
+            snprintf(what, sizeof what, "training (rank %d)", rank);
+            return cli_fail(st, what);
         }
         return cli_fail(st, "training");
     }
+    if (rank != 0) {
+        sakd_trainer_free(t);
+        sakd_config_free(&cfg);
+        return SAKD_EXIT_OK;
+    }
     sakd_report_print(&report, stdout);
     printf("  run directory      %s\n", dir);
-    st = write_report(t, &report, dir);
+    st = write_report(t, &report, dir, world, devices);
     sakd_trainer_free(t);
     sakd_config_free(&cfg);
     return st == SAKD_OK ? SAKD_EXIT_OK : cli_fail(st, "writing report.ini");

@@ -310,6 +310,13 @@ void sakd_dataset_augment_draw(uint64_t seed, uint64_t counter, size_t b, int cr
 void sakd_dataset_batch(const sakd_dataset *d, const size_t *idx, size_t B, int crop_pad, int flip,
                         uint64_t seed, uint64_t counter, float *x, int32_t *y)
 {
+    sakd_dataset_batch_at(d, idx, B, 0, crop_pad, flip, seed, counter, x, y);
+}
+
+void sakd_dataset_batch_at(const sakd_dataset *d, const size_t *idx, size_t B, size_t first,
+                           int crop_pad, int flip, uint64_t seed, uint64_t counter, float *x,
+                           int32_t *y)
+{
     const size_t C = d->channels, H = d->height, W = d->width, per = C * H * W;
     const long pad = crop_pad > 0 ? crop_pad : 0;
     float lut[3][256]; /* norm_c(p) for every pixel value */
@@ -321,7 +328,7 @@ void sakd_dataset_batch(const sakd_dataset *d, const size_t *idx, size_t B, int 
         float *out = x + b * per;
         y[b] = d->labels[idx[b]];
         int oy, ox, flipped;
-        sakd_dataset_augment_draw(seed, counter, b, crop_pad, flip, &oy, &ox, &flipped);
+        sakd_dataset_augment_draw(seed, counter, first + b, crop_pad, flip, &oy, &ox, &flipped);
         for (size_t c = 0; c < C; c++) {
             const float *norm = lut[c < 3 ? c : 2];
             for (size_t i = 0; i < H; i++) {

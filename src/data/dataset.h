@@ -72,4 +72,11 @@ void sakd_dataset_augment_draw(uint64_t seed, uint64_t counter, size_t b, int cr
 void sakd_dataset_batch(const sakd_dataset *d, const size_t *idx, size_t B, int crop_pad, int flip,
                         uint64_t seed, uint64_t counter, float *x, int32_t *y);
 
+/* The same for rows first … first + B − 1 of a larger batch (one rank's share of a global
+ * batch): row b is drawn as row first + b (sakd_dataset_augment_draw), so the shares of all ranks
+ * together equal the whole batch of one call. */
+void sakd_dataset_batch_at(const sakd_dataset *d, const size_t *idx, size_t B, size_t first,
+                           int crop_pad, int flip, uint64_t seed, uint64_t counter, float *x,
+                           int32_t *y);
+
 #endif

@@ -72,6 +72,12 @@ static void row_grad_sums(const float *gy, const float *x, size_t p, float mean,
 typedef struct bn_job {
     size_t n, c, p;
     int train;
+    int given;          /* forward: normalize with mean/invstd as they are */
+    double *local_mean; /* local statistics only: the mean and Σ(x − mean)² per channel */
+    double *local_sqdev;
+    const float *sum_gg; /* backward: grad_in from these sums (over every rank) and inv_m */
+    const float *sum_gb;
+    float inv_m;
     float momentum, eps;
     const float *x, *gamma, *beta, *gy;
     float *y, *mean, *invstd, *run_mean, *run_var, *gx, *ggamma, *gbeta;
@@ -85,7 +91,23 @@ static void forward_part(void *arg, int t)
     sakd_host_range(j->c, t, j->nt, &lo, &hi);
     for (size_t c = lo; c < hi; c++) {
         float mean, invstd;
-        if (j->train) {
+        if (j->local_mean) {
+            double s = 0.0;
+            for (size_t i = 0; i < j->n; i++)
+                s += row_sum(j->x + (i * j->c + c) * j->p, j->p);
+            double mu = s / (double)m, s2 = 0.0;
+            for (size_t i = 0; i < j->n; i++)
+                s2 += row_sq_dev(j->x + (i * j->c + c) * j->p, j->p, (float)mu);
+            /* Σ(x − mu)² around the float mean, corrected to the double mean. */
+            double dm = mu - (double)(float)mu;
+            j->local_mean[c] = mu;
+            j->local_sqdev[c] = fmax(s2 - (double)m * dm * dm, 0.0);
+            continue;
+        }
+        if (j->given) {
+            mean = j->mean[c];
+            invstd = j->invstd[c];
+        } else if (j->train) {
             double s = 0.0;
             for (size_t i = 0; i < j->n; i++)
                 s += row_sum(j->x + (i * j->c + c) * j->p, j->p);
@@ -122,6 +144,18 @@ static void backward_part(void *arg, int t)
     sakd_host_range(j->c, t, j->nt, &lo, &hi);
     for (size_t c = lo; c < hi; c++) {
         float mean = j->mean[c], invstd = j->invstd[c];
+        if (j->sum_gg) {
+            float k = j->gamma[c] * invstd, mb = j->sum_gb[c] * j->inv_m,
+                  mg = j->sum_gg[c] * j->inv_m;
+            for (size_t i = 0; i < j->n; i++) {
+                const float *x = j->x + (i * j->c + c) * j->p;
+                const float *gy = j->gy + (i * j->c + c) * j->p;
+                float *gx = j->gx + (i * j->c + c) * j->p;
+                for (size_t q = 0; q < j->p; q++)
+                    gx[q] = k * (gy[q] - mb - (x[q] - mean) * invstd * mg);
+            }
+            continue;
+        }
         double sb = 0.0, sg = 0.0;
         for (size_t i = 0; i < j->n; i++)
             row_grad_sums(j->gy + (i * j->c + c) * j->p, j->x + (i * j->c + c) * j->p, j->p, mean,
@@ -204,6 +238,72 @@ sakd_status sakd_batchnorm_host_backward(sakd_tensor *grad_in, sakd_tensor *grad
     MAP(save_invstd, c, j.invstd);
     MAP(grad_gamma, c, j.ggamma);
     MAP(grad_beta, c, j.gbeta);
+    if (st == SAKD_OK) {
+        double t0 = sakd_time_now();
+        sakd_host_parallel(j.nt, backward_part, &j);
+        sakd_profile_add(ctx, "bn_bwd (host)", (sakd_time_now() - t0) * 1e3);
+    }
+    return sakd_host_unmap(ctx, &maps, st);
+}
+
+sakd_status sakd_batchnorm_host_local_stats(const sakd_tensor *in, double *mean, double *sqdev,
+                                            size_t n, size_t c, size_t p)
+{
+    sakd_ctx *ctx = in->ctx;
+    bn_job j = {.n = n, .c = c, .p = p, .local_mean = mean, .local_sqdev = sqdev};
+    j.nt = threads_for(c);
+    sakd_host_maps maps = {0};
+    sakd_status st = SAKD_OK;
+    MAP(in, n * c * p, j.x);
+    if (st == SAKD_OK)
+        sakd_host_parallel(j.nt, forward_part, &j);
+    return sakd_host_unmap(ctx, &maps, st);
+}
+
+sakd_status sakd_batchnorm_host_normalize(sakd_tensor *out, const sakd_tensor *save_mean,
+                                          const sakd_tensor *save_invstd, const sakd_tensor *in,
+                                          const sakd_tensor *gamma, const sakd_tensor *beta,
+                                          size_t n, size_t c, size_t p)
+{
+    sakd_ctx *ctx = in->ctx;
+    bn_job j = {.n = n, .c = c, .p = p, .given = 1};
+    j.nt = threads_for(c);
+    sakd_host_maps maps = {0};
+    sakd_status st = SAKD_OK;
+    size_t all = n * c * p;
+    MAP(in, all, j.x);
+    MAP(out, all, j.y);
+    MAP(gamma, c, j.gamma);
+    MAP(beta, c, j.beta);
+    MAP(save_mean, c, j.mean);
+    MAP(save_invstd, c, j.invstd);
+    if (st == SAKD_OK) {
+        double t0 = sakd_time_now();
+        sakd_host_parallel(j.nt, forward_part, &j);
+        sakd_profile_add(ctx, "bn_fwd (host)", (sakd_time_now() - t0) * 1e3);
+    }
+    return sakd_host_unmap(ctx, &maps, st);
+}
+
+sakd_status sakd_batchnorm_host_grad_in(sakd_tensor *grad_in, const float *sum_gg,
+                                        const float *sum_gb, const sakd_tensor *save_mean,
+                                        const sakd_tensor *save_invstd, const sakd_tensor *grad_out,
+                                        const sakd_tensor *in, const sakd_tensor *gamma,
+                                        float inv_m, size_t n, size_t c, size_t p)
+{
+    sakd_ctx *ctx = in->ctx;
+    bn_job j = {
+        .n = n, .c = c, .p = p, .train = 1, .sum_gg = sum_gg, .sum_gb = sum_gb, .inv_m = inv_m};
+    j.nt = threads_for(c);
+    sakd_host_maps maps = {0};
+    sakd_status st = SAKD_OK;
+    size_t all = n * c * p;
+    MAP(in, all, j.x);
+    MAP(grad_out, all, j.gy);
+    MAP(grad_in, all, j.gx);
+    MAP(gamma, c, j.gamma);
+    MAP(save_mean, c, j.mean);
+    MAP(save_invstd, c, j.invstd);
     if (st == SAKD_OK) {
         double t0 = sakd_time_now();
         sakd_host_parallel(j.nt, backward_part, &j);

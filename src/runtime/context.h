@@ -44,6 +44,9 @@ typedef struct sakd_ctx {
      * command's failure at the next point that waits. */
     cl_kernel last_kernel;
     const char *last_op;
+    /* The ranks whose batch statistics the BN layers of this context share in training
+     * (train.sync_bn, runtime/dist.h); NULL: each rank's own batch. */
+    struct sakd_dist *bn_group;
 } sakd_ctx;
 
 /* Selects a device by `spec` (see sakd_device_select; NULL means the

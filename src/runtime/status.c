@@ -24,6 +24,7 @@ const char *sakd_strerror(sakd_status status)
     case SAKD_ERR_NOT_FOUND: return "not found";
     case SAKD_ERR_CHECK: return "self-check failed";
     case SAKD_ERR_INTERRUPTED: return "interrupted";
+    case SAKD_ERR_COMM: return "communication between ranks failed";
     }
     return "unknown error";
 }

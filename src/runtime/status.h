@@ -17,6 +17,7 @@ typedef enum sakd_status {
     SAKD_ERR_NOT_FOUND = -10,   /* a named kernel, file or entry does not exist */
     SAKD_ERR_CHECK = -11,       /* a self-check found a wrong result */
     SAKD_ERR_INTERRUPTED = -12, /* stopped on request (a signal); state was saved */
+    SAKD_ERR_COMM = -13,        /* a message between the ranks of a job failed (MPI) */
 } sakd_status;
 
 /* Short, fixed description of a status code. */

@@ -211,6 +211,7 @@ static const key_def keys[] = {
     SCALAR("train", "seed", KEY_U64, train.seed, NO_RANGE),
     STRKEY("train", "resume", train.resume, NOT_IN_ID),
     SCALAR("train", "grad_clip", KEY_REAL, train.grad_clip, GE(0)),
+    SCALAR("train", "sync_bn", KEY_BOOL, train.sync_bn, ID_IF_SET, 0, 0),
 
     STRKEY("distill", "teacher", distill.teacher, 0),
     {"distill", "teacher_model", KEY_ENUM, OFF(distill.teacher_model), teacher_model_names,
@@ -322,6 +323,7 @@ sakd_status sakd_config_init(sakd_config *c)
     c->train.warmup_epochs = 0;
     c->train.seed = 1;
     c->train.grad_clip = 0;
+    c->train.sync_bn = false;
 
     c->distill.init_from_teacher = false;
     c->distill.teacher_model = SAKD_TEACHER_MODEL_AUTO;
@@ -1170,7 +1172,7 @@ static void sink_str(sink *s, const char *text)
 }
 
 /* An ID_IF_SET key at its "not set" value: auto (-1) for an enum, 0 for a number, auto (NAN)
- * for an auto number, "" for a string. */
+ * for an auto number, "" for a string, false for a flag. */
 static bool unset(const sakd_config *c, const key_def *k)
 {
     switch (k->type) {
@@ -1178,6 +1180,7 @@ static bool unset(const sakd_config *c, const key_def *k)
     case KEY_REAL: return *CFIELD(c, k, double) == 0.0;
     case KEY_REAL_AUTO: return isnan(*CFIELD(c, k, double));
     case KEY_STRING: return str_or_empty(*CFIELD(c, k, char *))[0] == '\0';
+    case KEY_BOOL: return !*CFIELD(c, k, bool);
     default: return false;
     }
 }

@@ -137,6 +137,8 @@ typedef struct sakd_config {
         unsigned long long seed;  /* 1 */
         char *resume;             /* checkpoint to continue from, "" = none */
         double grad_clip;         /* global gradient-norm clip, 0 = off */
+        bool sync_bn;             /* several ranks: BN over the global batch (false: each
+                                     rank's own, as PyTorch DDP) */
     } train;
     struct {
         char *teacher; /* teacher checkpoint, "" = no distillation */

@@ -27,7 +27,9 @@ sakd_status sakd_trainer_evaluate(sakd_trainer *t, double *acc, double *loss)
     if (!idx)
         return sakd_error(SAKD_ERR_NOMEM, "out of memory");
     sakd_status st = SAKD_OK;
-    for (size_t start = 0; start < d->n && st == SAKD_OK; start += t->B) {
+    /* Several ranks: batch i is rank i mod size's; their counts and losses are summed. */
+    size_t first = (size_t)t->rank * t->B, stride = (size_t)t->ranks * t->B;
+    for (size_t start = first; start < d->n && st == SAKD_OK; start += stride) {
         size_t valid = d->n - start < t->B ? d->n - start : t->B;
         for (size_t b = 0; b < t->B; b++)
             idx[b] = start + (b < valid ? b : 0); /* pad the last batch; only `valid` count */
@@ -54,9 +56,11 @@ sakd_status sakd_trainer_evaluate(sakd_trainer *t, double *acc, double *loss)
     }
     free(idx);
     SAKD_TRY(st);
-    *acc = d->n ? (double)correct / (double)d->n : 0.0;
+    double sums[2] = {(double)correct, ce};
+    SAKD_TRY(sakd_dist_sum_doubles(t->group, sums, 2));
+    *acc = d->n ? sums[0] / (double)d->n : 0.0;
     if (loss)
-        *loss = d->n ? ce / (double)d->n : 0.0;
+        *loss = d->n ? sums[1] / (double)d->n : 0.0;
     return SAKD_OK;
 }
 
@@ -94,7 +98,8 @@ sakd_status sakd_trainer_measure(sakd_trainer *t, size_t max_images, sakd_report
     float *host = malloc(largest * sizeof *host);
     sakd_status st =
         mean && idx && host && wanted ? SAKD_OK : sakd_error(SAKD_ERR_NOMEM, "out of memory");
-    for (size_t bi = 0; bi < batches && st == SAKD_OK; bi++, nb++) {
+    /* Several ranks: batch bi is rank bi mod size's; the sums and batch counts are added. */
+    for (size_t bi = (size_t)t->rank; bi < batches && st == SAKD_OK; bi += (size_t)t->ranks, nb++) {
         for (size_t b = 0; b < t->B; b++)
             idx[b] = (bi * t->B + b) % d->n;
         sakd_dataset_batch(d, idx, t->B, 0, 0, 0, 0, t->x, t->y);
@@ -108,6 +113,17 @@ sakd_status sakd_trainer_measure(sakd_trainer *t, size_t max_images, sakd_report
             st = sakd_tensor_download(v, host);
             if (st == SAKD_OK)
                 mean[id] += act_mean(host, sakd_tensor_numel(v));
+        }
+    }
+    if (st == SAKD_OK && t->ranks > 1) {
+        double *all = realloc(mean, (g->n_acts + 1) * sizeof *all);
+        if (!all) {
+            st = sakd_error(SAKD_ERR_NOMEM, "out of memory");
+        } else {
+            mean = all;
+            mean[g->n_acts] = (double)nb;
+            st = sakd_dist_sum_doubles(t->group, mean, g->n_acts + 1);
+            nb = (size_t)mean[g->n_acts];
         }
     }
     if (st == SAKD_OK) {

@@ -103,11 +103,16 @@ static sakd_status open_data_and_device(sakd_trainer *t, sakd_dataset *train, sa
                                    c->data.dir, (size_t)c->data.train_limit,
                                    (size_t)c->data.test_limit));
     }
-    t->B = (size_t)c->train.batch;
-    if (t->train.n < t->B)
+    t->B_global = (size_t)c->train.batch;
+    if (t->B_global % (size_t)t->ranks)
+        return sakd_error(SAKD_ERR_ARG,
+                          "train.batch = %zu does not split over %d ranks: use a multiple of %d",
+                          t->B_global, t->ranks, t->ranks);
+    t->B = t->B_global / (size_t)t->ranks;
+    if (t->train.n < t->B_global)
         return sakd_error(SAKD_ERR_ARG, "train.batch = %zu is larger than the %zu training samples",
-                          t->B, t->train.n);
-    t->steps_per_epoch = t->train.n / t->B; /* the last partial batch is dropped */
+                          t->B_global, t->train.n);
+    t->steps_per_epoch = t->train.n / t->B_global; /* the last partial batch is dropped */
     SAKD_TRY(sakd_ctx_new(&t->ctx, c->run.device[0] ? c->run.device : NULL, 0));
     if (sakd_gemm_provider_set(t->ctx, sakd_config_gemm_request(c)) != SAKD_OK)
         return sakd_error(SAKD_ERR_ARG, "run.gemm_provider = %s: %s",
@@ -115,6 +120,8 @@ static sakd_status open_data_and_device(sakd_trainer *t, sakd_dataset *train, sa
     if (sakd_conv_provider_set(t->ctx, sakd_config_conv_request(c)) != SAKD_OK)
         return sakd_error(SAKD_ERR_ARG, "run.conv_provider = %s: %s",
                           sakd_conv_choice_str(c->run.conv_provider), sakd_error_detail());
+    if (c->train.sync_bn && t->ranks > 1)
+        t->ctx->bn_group = t->group;
     return SAKD_OK;
 }
 
@@ -186,6 +193,10 @@ static sakd_status alloc_state(sakd_trainer *t)
     t->logits = malloc(t->B * d->classes * sizeof *t->logits);
     if (!t->x || !t->y || !t->perm || !t->logits)
         return sakd_error(SAKD_ERR_NOMEM, "out of memory for the batch buffers");
+    if (t->ranks > 1 && !(t->fused = malloc((n + t->sp.n_buffers) * sizeof *t->fused)))
+        return sakd_error(SAKD_ERR_NOMEM,
+                          "out of memory for the gradients summed over the ranks (%zu floats)",
+                          n + t->sp.n_buffers);
     return SAKD_OK;
 }
 
@@ -204,12 +215,22 @@ static sakd_status open_run_dir(sakd_trainer *t, const char *out_dir)
 sakd_status sakd_trainer_new(sakd_trainer **out, const sakd_config *cfg, const char *out_dir,
                              sakd_dataset *train, sakd_dataset *test, FILE *log)
 {
+    return sakd_trainer_new_ranks(out, cfg, out_dir, train, test, log, NULL);
+}
+
+sakd_status sakd_trainer_new_ranks(sakd_trainer **out, const sakd_config *cfg, const char *out_dir,
+                                   sakd_dataset *train, sakd_dataset *test, FILE *log,
+                                   sakd_dist *ranks)
+{
     *out = NULL;
     sakd_trainer *t = calloc(1, sizeof *t);
     if (!t)
         return sakd_error(SAKD_ERR_NOMEM, "out of memory");
     t->log = log;
     t->lock = -1;
+    t->group = ranks ? ranks : sakd_dist_self();
+    t->rank = sakd_dist_rank(t->group);
+    t->ranks = sakd_dist_size(t->group);
     sakd_status st = sakd_config_copy(&t->cfg, cfg);
     if (st != SAKD_OK) {
         free(t);
@@ -227,8 +248,8 @@ sakd_status sakd_trainer_new(sakd_trainer **out, const sakd_config *cfg, const c
     else if (t->cfg.distill.init_from_teacher)
         SAKD_TRY(sakd_trainer_init_from_teacher(t));
     /* The run directory is created only once every input has been accepted: a rejected
-     * config, dataset or checkpoint leaves nothing behind. */
-    return out_dir ? open_run_dir(t, out_dir) : SAKD_OK;
+     * config, dataset or checkpoint leaves nothing behind. Rank 0 writes it. */
+    return out_dir && t->rank == 0 ? open_run_dir(t, out_dir) : SAKD_OK;
 }
 
 /* ---- steps, evaluation, measurement -------------------------------------------------------- */
@@ -347,20 +368,67 @@ static sakd_status check_finite(sakd_trainer *t, long epoch)
 
 /* One optimizer step on batch s of the current epoch order: forward (teacher, student,
  * losses), backward, update, and the logits back on the host for the training accuracy. */
+/* Several ranks: the losses of this step and the stop request averaged and summed over them, so
+ * that every rank reports the same losses and stops after the same step. */
+static sakd_status agree_on_step(sakd_trainer *t)
+{
+    if (t->ranks == 1)
+        return SAKD_OK;
+    sakd_distill *d = &t->dist;
+    double v[5] = {d->loss_total, d->loss_ce, d->loss_feature, d->loss_logit,
+                   t->interrupt && *t->interrupt ? 1.0 : 0.0};
+    SAKD_TRY(sakd_dist_sum_doubles(t->group, v, 5));
+    d->loss_total = v[0] / t->ranks;
+    d->loss_ce = v[1] / t->ranks;
+    d->loss_feature = v[2] / t->ranks;
+    d->loss_logit = v[3] / t->ranks;
+    t->stop_agreed = v[4] > 0.0;
+    return SAKD_OK;
+}
+
+/* Several ranks: each rank's gradients (of its share's mean loss) and BN running statistics
+ * averaged over the ranks in one message, in rank order: every rank then takes the same
+ * optimizer step, that of the mean loss over the global batch. The statistics of synchronized
+ * BN are the same on every rank already. */
+static sakd_status average_over_ranks(sakd_trainer *t)
+{
+    if (t->ranks == 1)
+        return SAKD_OK;
+    size_t n = t->sp.n_trainable, nb = t->cfg.train.sync_bn ? 0 : t->sp.n_buffers;
+    SAKD_TRY(sakd_tensor_download(&t->sp.grads, t->fused));
+    if (nb)
+        SAKD_TRY(sakd_tensor_download(&t->sp.buffers, t->fused + n));
+    SAKD_TRY(sakd_dist_sum_floats(t->group, t->fused, n + nb));
+    float scale = 1.0f / (float)t->ranks;
+    for (size_t i = 0; i < n + nb; i++)
+        t->fused[i] *= scale;
+    SAKD_TRY(sakd_tensor_upload(&t->sp.grads, t->fused));
+    if (nb)
+        SAKD_TRY(sakd_tensor_upload(&t->sp.buffers, t->fused + n));
+    return SAKD_OK;
+}
+
 static sakd_status train_step(sakd_trainer *t, long epoch, size_t s, double beta)
 {
     const sakd_config *c = &t->cfg;
-    sakd_dataset_batch(&t->train, t->perm + s * t->B, t->B, c->data.crop_padding, c->data.flip,
-                       c->train.seed, (uint64_t)t->step, t->x, t->y);
+    /* This rank's share of global batch s: the images rank·B … (rank + 1)·B − 1 of it, with the
+     * augmentation and dropout masks one process would draw for them. */
+    size_t first = (size_t)t->rank * t->B;
+    sakd_dataset_batch_at(&t->train, t->perm + s * t->B_global + first, t->B, first,
+                          c->data.crop_padding, c->data.flip, c->train.seed, (uint64_t)t->step,
+                          t->x, t->y);
     SAKD_TRY(upload_batch(t));
     SAKD_TRY(sakd_distill_set_labels(&t->dist, t->y));
     if (t->has_teacher)
         SAKD_TRY(sakd_graph_forward(&t->teacher.graph, 0));
-    sakd_graph_set_rng(&t->student.graph, c->train.seed, (uint64_t)t->step);
+    sakd_graph_set_rng(&t->student.graph, c->train.seed,
+                       (uint64_t)t->step * (uint64_t)t->ranks + (uint64_t)t->rank);
     SAKD_TRY(sakd_graph_forward(&t->student.graph, 1));
     SAKD_TRY(sakd_distill_forward(&t->dist, beta, 1));
+    SAKD_TRY(agree_on_step(t));
     SAKD_TRY(check_finite(t, epoch));
     SAKD_TRY(sakd_distill_backward(&t->dist));
+    SAKD_TRY(average_over_ranks(t));
     SAKD_TRY(optimizer_step(t));
     return sakd_tensor_download(&sakd_graph_act_get(&t->student.graph, t->student.logits)->value,
                                 t->logits);
@@ -394,7 +462,11 @@ static void say_start(sakd_trainer *t)
                      "steps, batch %zu, on %s\n",
                      sakd_arch_str(c->model.arch), sakd_model_name_str(c->model.name),
                      c->model.width, c->model.T, t->train.name, t->train.n, t->test.n,
-                     c->train.epochs, t->steps_per_epoch, t->B, t->ctx->info.name);
+                     c->train.epochs, t->steps_per_epoch, t->B_global, t->ctx->info.name);
+    if (t->ranks > 1)
+        sakd_trainer_say(t, "%d ranks of %zu images each per step, BN %s\n", t->ranks, t->B,
+                         c->train.sync_bn ? "over the global batch (train.sync_bn)"
+                                          : "over each rank's images");
     if (t->has_teacher)
         sakd_trainer_say(
             t, "distilling from %s: alpha %g beta %g gamma %g tau %g, %s/%s at %s (%zu taps)\n",
@@ -410,7 +482,8 @@ static void say_start(sakd_trainer *t)
 /* A SIGINT/SIGTERM (sakd_trainer_set_interrupt) or the step count of stop_at_step. */
 static int stop_requested(const sakd_trainer *t)
 {
-    return (t->interrupt && *t->interrupt) || (t->stop_at_step > 0 && t->step >= t->stop_at_step);
+    int signalled = t->ranks > 1 ? t->stop_agreed : t->interrupt && *t->interrupt;
+    return signalled || (t->stop_at_step > 0 && t->step >= t->stop_at_step);
 }
 
 static sakd_status run_steps(sakd_trainer *t, long epoch, double beta, const char *path,
@@ -436,7 +509,10 @@ static sakd_status run_steps(sakd_trainer *t, long epoch, double beta, const cha
              * its last step and its evaluation would have no steps left to resume with. */
             t->next_epoch = epoch;
             SAKD_TRY(sakd_trainer_check_weights_finite(t, epoch));
-            SAKD_TRY(sakd_trainer_save_checkpoint(t, path, t->best_acc));
+            if (t->rank == 0)
+                SAKD_TRY(sakd_trainer_save_checkpoint(t, path, t->best_acc));
+            /* Every rank returns once the checkpoint is there: a resume reads it. */
+            SAKD_TRY(sakd_dist_barrier(t->group));
             if (tty)
                 sakd_trainer_say(t, "\n");
             return sakd_error(SAKD_ERR_INTERRUPTED,
@@ -448,15 +524,16 @@ static sakd_status run_steps(sakd_trainer *t, long epoch, double beta, const cha
             sakd_trainer_say(
                 t, "\repoch %ld/%d  step %zu/%zu  loss %.4f  acc %.2f%%  %.1f img/s   ", epoch + 1,
                 c->train.epochs, s + 1, t->steps_per_epoch, sums[0] / (s + 1),
-                100.0 * correct / ((s + 1) * t->B), (s + 1) * t->B / (sakd_time_now() - e0));
+                100.0 * correct / ((s + 1) * t->B), (s + 1) * t->B_global / (sakd_time_now() - e0));
     }
-    double n = (double)(t->steps_per_epoch - s0);
-    *images = (t->steps_per_epoch - s0) * t->B;
+    double n = (double)(t->steps_per_epoch - s0), all_correct = (double)correct;
+    SAKD_TRY(sakd_dist_sum_doubles(t->group, &all_correct, 1));
+    *images = (t->steps_per_epoch - s0) * t->B_global;
     row[LOG_LOSS_TOTAL] = sums[0] / n;
     row[LOG_LOSS_CE] = sums[1] / n;
     row[LOG_LOSS_FEATURE] = sums[2] / n;
     row[LOG_LOSS_LOGIT] = sums[3] / n;
-    row[LOG_TRAIN_ACC] = (double)correct / (n * (double)t->B);
+    row[LOG_TRAIN_ACC] = all_correct / (n * (double)t->B_global);
     return SAKD_OK;
 }
 
@@ -474,8 +551,10 @@ static sakd_status end_epoch(sakd_trainer *t, long epoch, double e0, const char 
     row[LOG_TEST_LOSS] = test_loss;
     row[LOG_EPOCH_S] = sakd_time_now() - e0; /* from the epoch's start, the test pass included */
     t->next_epoch = epoch + 1;
-    SAKD_TRY(log_row(t, epoch, row));
-    SAKD_TRY(sakd_trainer_save_checkpoint(t, path, acc));
+    if (t->rank == 0) {
+        SAKD_TRY(log_row(t, epoch, row));
+        SAKD_TRY(sakd_trainer_save_checkpoint(t, path, acc));
+    }
     int tty = t->log && isatty(fileno(t->log));
     sakd_trainer_say(t,
                      "%sepoch %ld/%d  loss %.4f (ce %.4f feature %.4f logit %.4f)  train %.2f%%  "
@@ -567,6 +646,7 @@ void sakd_trainer_free(sakd_trainer *t)
         sakd_tensor_free(&t->opt_a);
         sakd_tensor_free(&t->opt_b);
         sakd_tensor_free(&t->grad_norm);
+        t->ctx->bn_group = NULL;
         sakd_ctx_free(t->ctx);
     }
     sakd_dataset_free(&t->train);
@@ -576,6 +656,7 @@ void sakd_trainer_free(sakd_trainer *t)
     free(t->y);
     free(t->perm);
     free(t->logits);
+    free(t->fused);
     sakd_rundir_release(&t->lock);
     free(t);
 }

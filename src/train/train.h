@@ -31,6 +31,7 @@ typedef struct sakd_report {
 } sakd_report;
 
 typedef struct sakd_trainer sakd_trainer;
+struct sakd_dist;
 
 /* Prepares a run of `cfg` (validated and resolved) in `out_dir` (created; config.ini written;
  * NULL for evaluation and traces, which write nothing there).
@@ -38,6 +39,19 @@ typedef struct sakd_trainer sakd_trainer;
  * the trainer takes them over). `log` receives progress and the report (NULL: silent). */
 sakd_status sakd_trainer_new(sakd_trainer **t, const sakd_config *cfg, const char *out_dir,
                              sakd_dataset *train, sakd_dataset *test, FILE *log);
+
+/* The same for one rank of a data-parallel run over the ranks of `ranks` (runtime/dist.h; NULL:
+ * this process alone, as sakd_trainer_new). Every rank calls it with the same config, data and
+ * out_dir; each takes its 1/size of every global batch of train.batch images (the images one
+ * process would take, with the same augmentation and dropout masks), the gradients and BN
+ * running statistics are averaged over the ranks in rank order before each optimizer step, so
+ * every rank holds the same weights, and the same number of ranks gives the same weights run
+ * after run. train.sync_bn normalizes with the statistics of the whole global batch. Rank 0
+ * alone writes the run directory (config.ini, log.csv, checkpoints); the others pass log NULL.
+ * train.batch must be a multiple of the number of ranks. */
+sakd_status sakd_trainer_new_ranks(sakd_trainer **t, const sakd_config *cfg, const char *out_dir,
+                                   sakd_dataset *train, sakd_dataset *test, FILE *log,
+                                   struct sakd_dist *ranks);
 
 /* Trains the remaining epochs (from a resumed checkpoint when train.resume is set),
  * evaluating and checkpointing (out_dir/weights.h5) after each. */

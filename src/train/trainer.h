@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <signal.h>
 
+#include "runtime/dist.h"
 #include "train/train.h"
 
 struct sakd_trainer {
@@ -23,13 +24,20 @@ struct sakd_trainer {
     sakd_distill dist;
     sakd_tensor opt_a, opt_b; /* SGD momentum; AdamW exp_avg and exp_avg_sq */
     sakd_tensor grad_norm;    /* [1] for clipping */
-    size_t B, steps_per_epoch;
+    sakd_dist *group;         /* the ranks of a data-parallel run (one: this process alone) */
+    int rank, ranks;          /* this process's rank and their number */
+    size_t B;                 /* images per step on this rank: train.batch / ranks */
+    size_t B_global;          /* train.batch: images per optimizer step over every rank */
+    size_t steps_per_epoch;
+    float *fused;    /* [n_trainable + n_buffers]: the gradients and BN statistics summed
+                        over the ranks in one message */
     long next_epoch; /* first epoch still to train (0-based) */
     long long step;  /* optimizer steps taken */
     double best_acc;
     long stop_after;                  /* stop once this many epochs are done (0: run them all) */
     long long stop_at_step;           /* interrupt once this many steps are done (0: never) */
     volatile sig_atomic_t *interrupt; /* set by a signal handler: save and stop */
+    int stop_agreed;                  /* several ranks: one of them was interrupted */
     float *x;                         /* [B, C, H, W] host batch */
     int32_t *y;                       /* [B] */
     size_t *perm;                     /* [n train] */
