@@ -17,7 +17,7 @@ cd "$(dirname "$0")"
 PACKAGES="build-essential autoconf automake libtool pkg-config \
 ocl-icd-opencl-dev opencl-headers pocl-opencl-icd libclblast-dev libhdf5-dev libcsv-dev \
 check libinih-dev librandom123-dev zlib1g-dev gnuplot-nox dataset-fashion-mnist \
-libopenblas-dev libdnnl-dev"
+libopenblas-dev libdnnl-dev libopenmpi-dev openmpi-bin"
 
 # The tests also run on a second OpenCL implementation, the oclgrind simulator, and check
 # torchvision's layouts against a numpy forward (tests/torchvision_layout.py).

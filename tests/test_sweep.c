@@ -633,6 +633,50 @@ START_TEST(test_slurm_script_and_only)
 }
 END_TEST
 
+/* Multi-rank runs: --slurm --ntasks N asks Slurm for N tasks a run and starts each run by srun;
+ * --launcher puts a command before every child's (here `env SAKD_LAUNCHED=1`, which runs it). */
+START_TEST(test_sweep_ranks_and_launcher)
+{
+    char dir[PATH_MAX], file[PATH_MAX + 16], res[PATH_MAX + 16], text[1024], path[PATH_MAX + 128];
+    test_tempdir(dir, sizeof dir);
+    snprintf(text, sizeof text, "%s[sweep]\nseeds = 1, 2\n", tiny);
+    write_file(dir, "r.ini", text);
+    snprintf(file, sizeof file, "%s/r.ini", dir);
+    snprintf(res, sizeof res, "%s/res", dir);
+    ck_assert_int_eq(RUN(NULL, "sweep", file, "--out", res, "--slurm", "--ntasks", "4"), 0);
+    snprintf(path, sizeof path, "%s/slurm/array.sbatch", res);
+    char *script = read_text(path);
+    ck_assert_ptr_nonnull(script);
+    ck_assert_ptr_nonnull(strstr(script, "#SBATCH --ntasks=4\n"));
+    ck_assert_ptr_nonnull(strstr(script, " --launcher srun "));
+    free(script);
+    ck_assert_int_eq(RUN(NULL, "sweep", file, "--out", res, "--ntasks", "2"), 2);
+    EXPECT_IN_OUTPUT("--ntasks goes with --slurm");
+    ck_assert_int_eq(RUN(NULL, "sweep", file, "--out", res, "--slurm", "--launcher", "srun"), 2);
+    ck_assert_int_eq(
+        RUN(NULL, "sweep", file, "--out", res, "--only", "0", "--launcher", "env SAKD_LAUNCHED=1"),
+        0);
+    sakd_sweep s;
+    sakd_sweep_options o = {.path = file, .out = res};
+    TEST_OK(sakd_sweep_load(&s, &o));
+    sakd_meta m;
+    meta_of(res, s.runs[0].id, &m);
+    ck_assert_str_eq(sakd_meta_get(&m, "status"), "done");
+    ck_assert_ptr_nonnull(strstr(sakd_meta_get(&m, "run_command"), "env SAKD_LAUNCHED=1 /"));
+    sakd_meta_free(&m);
+    /* A launcher that does not exist fails the run with a message, and the sweep goes on. */
+    ck_assert_int_eq(RUN(NULL, "sweep", file, "--out", res, "--only", "1", "--launcher",
+                         "/nonexistent/mpirun -np 2"),
+                     1);
+    meta_of(res, s.runs[1].id, &m);
+    ck_assert_str_eq(sakd_meta_get(&m, "status"), "failed");
+    ck_assert_ptr_nonnull(strstr(sakd_meta_get(&m, "error"), "/nonexistent/mpirun"));
+    sakd_meta_free(&m);
+    sakd_sweep_free(&s);
+    test_rmtree(dir);
+}
+END_TEST
+
 Suite *suite_sweep(void)
 {
     Suite *s = suite_create("sweep");
@@ -644,6 +688,7 @@ Suite *suite_sweep(void)
     tcase_add_test(tc, test_sweep_end_to_end);
     tcase_add_test(tc, test_sweep_resume_killed_run);
     tcase_add_test(tc, test_slurm_script_and_only);
+    tcase_add_test(tc, test_sweep_ranks_and_launcher);
     tcase_add_test(tc, test_sweep_reuses_twin_runs);
     suite_add_tcase(s, tc);
     return s;

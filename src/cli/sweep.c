@@ -44,6 +44,10 @@ void help_sweep(void)
         "                      OUT results/<name>-smoke): seconds, for tests\n"
         "      --slurm         write OUT/slurm/{array.sbatch,collect.sbatch,submit.sh}: one\n"
         "                      array task per run (-j N caps the tasks at once)\n"
+        "      --ntasks N      with --slurm: each run over N ranks (#SBATCH --ntasks=N, the\n"
+        "                      runs started by srun; a sakd built with MPI)\n"
+        "      --launcher CMD  start every run as `CMD sakd train ...` (words split at spaces),\n"
+        "                      e.g. 'mpirun -np 2': each run over several ranks\n"
         "  -d, --device SPEC   device of every run (default: as `sakd train`)\n\n"
         "Exit status: 0 every run done, 1 a run or teacher failed, 2 bad input, 130\n"
         "interrupted (run the same command again to resume).\n"
@@ -88,7 +92,7 @@ static void absolute(const char *path, char *out, size_t size)
 /* The sweep's command line as one task runs it (absolute paths), shell-quoted into cmd. */
 static void slurm_command(sakd_strbuf *cmd, const char *exe, const char *device,
                           const char *abs_file, const char *abs_out, const char *teachers,
-                          bool smoke, char **overrides, int n_overrides)
+                          bool smoke, long ntasks, char **overrides, int n_overrides)
 {
     shell_quote(cmd, exe);
     if (device) {
@@ -107,6 +111,8 @@ static void slurm_command(sakd_strbuf *cmd, const char *exe, const char *device,
     }
     if (smoke)
         sakd_strbuf_printf(cmd, " --smoke");
+    if (ntasks > 1) /* each run over the task's ranks, started by srun */
+        sakd_strbuf_printf(cmd, " --launcher srun");
     for (int i = 0; i < n_overrides; i++) {
         sakd_strbuf_append(cmd, " ", 1);
         shell_quote(cmd, overrides[i]);
@@ -114,8 +120,8 @@ static void slurm_command(sakd_strbuf *cmd, const char *exe, const char *device,
 }
 
 /* array.sbatch: task i runs `cmd --only i` in cwd, at most `jobs` at a time (when > 0). */
-static void array_script(sakd_strbuf *arr, const sakd_sweep *s, int jobs, const char *abs_out,
-                         const char *cwd, const char *cmd)
+static void array_script(sakd_strbuf *arr, const sakd_sweep *s, int jobs, long ntasks,
+                         const char *abs_out, const char *cwd, const char *cmd)
 {
     sakd_strbuf_printf(arr,
                        "#!/bin/sh\n"
@@ -128,10 +134,10 @@ static void array_script(sakd_strbuf *arr, const sakd_sweep *s, int jobs, const 
     sakd_strbuf_printf(arr,
                        "\n#SBATCH --output=%s/slurm/%%A_%%a.out\n"
                        "#SBATCH --error=%s/slurm/%%A_%%a.err\n"
-                       "#SBATCH --ntasks=1\n"
+                       "#SBATCH --ntasks=%ld\n"
                        "set -eu\ncd '%s'\n"
                        "exec %s --only \"$SLURM_ARRAY_TASK_ID\"\n",
-                       abs_out, abs_out, cwd, cmd);
+                       abs_out, abs_out, ntasks > 1 ? ntasks : 1, cwd, cmd);
 }
 
 /* collect.sbatch: `sakd collect` of the results in cwd. */
@@ -186,7 +192,7 @@ static sakd_status write_scripts(const char *dir, sakd_strbuf *arr, sakd_strbuf 
 
 /* OUT/slurm/array.sbatch (one task per run), collect.sbatch and submit.sh. */
 static sakd_status write_slurm(const sakd_sweep *s, const char *exe, const char *file, int jobs,
-                               bool smoke, const char *teachers, const char *device,
+                               bool smoke, long ntasks, const char *teachers, const char *device,
                                char **overrides, int n_overrides)
 {
     char dir[PATH_MAX + 16], abs_file[PATH_MAX], abs_out[PATH_MAX], cwd[PATH_MAX];
@@ -197,8 +203,9 @@ static sakd_status write_slurm(const sakd_sweep *s, const char *exe, const char 
     if (!getcwd(cwd, sizeof cwd))
         snprintf(cwd, sizeof cwd, ".");
     sakd_strbuf cmd = {0}, arr = {0}, col = {0}, sub = {0};
-    slurm_command(&cmd, exe, device, abs_file, abs_out, teachers, smoke, overrides, n_overrides);
-    array_script(&arr, s, jobs, abs_out, cwd, cmd.data);
+    slurm_command(&cmd, exe, device, abs_file, abs_out, teachers, smoke, ntasks, overrides,
+                  n_overrides);
+    array_script(&arr, s, jobs, ntasks, abs_out, cwd, cmd.data);
     collect_script(&col, s, exe, abs_out, cwd);
     submit_script(&sub, s);
     sakd_status st = SAKD_OK;
@@ -253,13 +260,23 @@ static sakd_status write_hints(const sakd_sweep *s)
 /* The options of sakd sweep. */
 typedef struct sweep_opts {
     int jobs, jobs_given, list, dry, smoke, slurm, reuse;
-    const char *devices, *only, *out, *teachers;
+    long ntasks; /* --slurm: ranks per run (0: one) */
+    const char *devices, *only, *out, *teachers, *launcher;
 } sweep_opts;
 
 /* Parses sweep's options into *o; -1 to go on, else the exit code. */
 static int parse_sweep_opts(cli_opts *opts, int argc, char **argv, sweep_opts *o)
 {
-    enum { OPT_DEVICES = 256, OPT_ONLY, OPT_SMOKE, OPT_SLURM, OPT_TEACHERS, OPT_NO_REUSE };
+    enum {
+        OPT_DEVICES = 256,
+        OPT_ONLY,
+        OPT_SMOKE,
+        OPT_SLURM,
+        OPT_TEACHERS,
+        OPT_NO_REUSE,
+        OPT_NTASKS,
+        OPT_LAUNCHER
+    };
     static const struct option long_opts[] = {
         {"jobs", required_argument, NULL, 'j'},
         {"devices", required_argument, NULL, OPT_DEVICES},
@@ -271,6 +288,8 @@ static int parse_sweep_opts(cli_opts *opts, int argc, char **argv, sweep_opts *o
         {"slurm", no_argument, NULL, OPT_SLURM},
         {"teachers", required_argument, NULL, OPT_TEACHERS},
         {"no-reuse", no_argument, NULL, OPT_NO_REUSE},
+        {"ntasks", required_argument, NULL, OPT_NTASKS},
+        {"launcher", required_argument, NULL, OPT_LAUNCHER},
         {"device", required_argument, NULL, 'd'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -296,6 +315,11 @@ static int parse_sweep_opts(cli_opts *opts, int argc, char **argv, sweep_opts *o
         case OPT_SLURM: o->slurm = 1; break;
         case OPT_TEACHERS: o->teachers = optarg; break;
         case OPT_NO_REUSE: o->reuse = 0; break;
+        case OPT_NTASKS:
+            if (!cli_parse_long("sweep", "--ntasks", optarg, 1, 1 << 20, &o->ntasks))
+                return SAKD_EXIT_USAGE;
+            break;
+        case OPT_LAUNCHER: o->launcher = optarg; break;
         case 'd': opts->device = optarg; break;
         case 'h': help_sweep(); return SAKD_EXIT_OK;
         default: fprintf(stderr, "sakd: 'sakd sweep --help' shows the options\n"); return 2;
@@ -303,6 +327,16 @@ static int parse_sweep_opts(cli_opts *opts, int argc, char **argv, sweep_opts *o
     }
     if (optind >= argc) {
         fprintf(stderr, "sakd: error: sweep needs a sweep file ('sakd sweep --help')\n");
+        return SAKD_EXIT_USAGE;
+    }
+    if (o->ntasks && !o->slurm) {
+        fprintf(stderr, "sakd: error: --ntasks goes with --slurm; without Slurm, --launcher "
+                        "'mpirun -np N' runs each run over N ranks\n");
+        return SAKD_EXIT_USAGE;
+    }
+    if (o->launcher && o->slurm) {
+        fprintf(stderr, "sakd: error: --launcher does not go with --slurm (--ntasks N starts the "
+                        "runs by srun)\n");
         return SAKD_EXIT_USAGE;
     }
     for (int i = optind + 1; i < argc; i++)
@@ -381,7 +415,8 @@ static int run_sweep(sakd_sweep *s, const sweep_opts *o, size_t only_index, cons
                      .log = stdout,
                      .interrupt = &interrupted,
                      .dry_run = o->dry,
-                     .reuse_root = o->reuse ? root : NULL};
+                     .reuse_root = o->reuse ? root : NULL,
+                     .launcher = o->launcher};
     printf("sweep %s: %zu runs (%zu axes x %zu seeds), %zu teacher%s, results in %s\n", s->name,
            s->n_runs, s->n_axes, s->n_seeds, s->n_teachers, s->n_teachers == 1 ? "" : "s", s->out);
     sakd_status st = o->dry ? SAKD_OK : write_hints(s);
@@ -454,7 +489,7 @@ int cmd_sweep(cli_opts *opts, int argc, char **argv)
     }
     exe[n] = '\0';
     if (o.slurm) {
-        st = write_slurm(&s, exe, file, o.jobs_given ? o.jobs : 0, o.smoke, o.teachers,
+        st = write_slurm(&s, exe, file, o.jobs_given ? o.jobs : 0, o.smoke, o.ntasks, o.teachers,
                          opts->device, overrides, n_overrides);
         sakd_sweep_free(&s);
         return st == SAKD_OK ? SAKD_EXIT_OK : cli_fail(st, "writing the Slurm scripts");

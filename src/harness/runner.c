@@ -325,7 +325,8 @@ static sakd_status fill_meta(const sakd_sweep *s, const sakd_runner *r, job *j, 
     SAKD_TRY(sakd_meta_set(m, "config_hash", j->id));
     SAKD_TRY(set_sweep_keys(m, s, r, j));
     SAKD_TRY(sakd_meta_set(m, "teacher", j->cfg->distill.teacher));
-    SAKD_TRY(sakd_meta_setf(m, "run_command", "%s%s%s train %s/config.ini", r->exe,
+    SAKD_TRY(sakd_meta_setf(m, "run_command", "%s%s%s%s%s train %s/config.ini",
+                            r->launcher ? r->launcher : "", r->launcher ? " " : "", r->exe,
                             device ? " --device " : "", device ? device : "", j->dir));
     SAKD_TRY(sakd_meta_provenance(m, device ? device : j->cfg->run.device));
     sakd_meta_now(when, size);
@@ -336,15 +337,21 @@ static sakd_status fill_meta(const sakd_sweep *s, const sakd_runner *r, job *j, 
     return sakd_meta_set(m, "error", "");
 }
 
-/* Forks `r->exe [--device D] train <dir>/config.ini` with stdout and stderr to `out`, stdin
- * from /dev/null and j's lock kept; its pid into *pid. */
+/* Forks `[launcher] r->exe [--device D] train <dir>/config.ini` with stdout and stderr to `out`,
+ * stdin from /dev/null and j's lock kept; its pid into *pid. */
 static sakd_status spawn(const sakd_runner *r, const job *j, const char *device, int out,
                          pid_t *pid)
 {
     char cfg_path[PATH_MAX + 16];
     snprintf(cfg_path, sizeof cfg_path, "%s/config.ini", j->dir);
-    const char *argv[8];
+    /* The launcher's words (at most 32), then sakd's. */
+    char launch[1024];
+    const char *argv[48];
     int n = 0;
+    snprintf(launch, sizeof launch, "%s", r->launcher ? r->launcher : "");
+    for (char *save = NULL, *w = strtok_r(launch, " \t", &save); w && n < 32;
+         w = strtok_r(NULL, " \t", &save))
+        argv[n++] = w;
     argv[n++] = r->exe;
     if (device) {
         argv[n++] = "--device";
@@ -367,8 +374,8 @@ static sakd_status spawn(const sakd_runner *r, const job *j, const char *device,
         int devnull = open("/dev/null", O_RDONLY);
         if (devnull >= 0)
             dup2(devnull, STDIN_FILENO);
-        execv(r->exe, (char *const *)argv);
-        dprintf(STDERR_FILENO, "sakd: error: cannot run %s: %s\n", r->exe, strerror(errno));
+        execvp(argv[0], (char *const *)argv);
+        dprintf(STDERR_FILENO, "sakd: error: cannot run %s: %s\n", argv[0], strerror(errno));
         _exit(127);
     }
     return SAKD_OK;

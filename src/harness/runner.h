@@ -23,6 +23,9 @@ typedef struct sakd_runner {
      * same resolved config, so the same result): it is copied instead of trained again. NULL:
      * every run is trained here. */
     const char *reuse_root;
+    /* A command put before every child's, split at spaces: `mpirun -np 4` or `srun` runs each
+     * run over several ranks (README.md, "Several devices or nodes in one run"). NULL: none. */
+    const char *launcher;
 } sakd_runner;
 
 typedef struct sakd_sweep_tally {
