@@ -37,6 +37,7 @@
 #include "runtime/cl.h"
 #include "runtime/context.h"
 #include "runtime/device.h"
+#include "runtime/dist.h"
 #include "runtime/file.h"
 #include "runtime/hash.h"
 #include "runtime/log.h"
