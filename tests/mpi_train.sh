@@ -5,7 +5,8 @@
 #   2. `mpirun -np 2 sakd train` on a Fashion-MNIST-shaped IDX dataset of random images: the
 #      run prints its ranks and report.ini records them;
 #   3. a rank killed mid-run (SIGKILL): the job ends non-zero, the message names the rank, and
-#      the last checkpoint is intact (sakd eval reads it).
+#      the last checkpoint is intact (sakd eval reads it);
+#   4. a sweep of 2-rank runs (--launcher), interrupted and resumed.
 # Loopback only, --oversubscribe, one thread per rank; as root where CI runs (--allow-run-as-root).
 set -u
 MPIRUN=${MPIRUN:-mpirun}
@@ -59,9 +60,11 @@ for i in $(seq 1 600); do
 done
 [ -f "$work/kill/weights.h5" ] || { echo "no checkpoint after 300 s"; cat "$work/kill.log"; kill $job; exit 1; }
 victim=
-for p in $(pgrep -f "sakd train $work/run.ini"); do
-    if tr '\0' '\n' < /proc/$p/environ 2>/dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=1'; then
-        victim=$p
+for d in /proc/[0-9]*; do
+    tr '\0' ' ' < "$d/cmdline" 2>/dev/null | grep -q "train $work/run.ini run.out=$work/kill" ||
+        continue
+    if tr '\0' '\n' < "$d/environ" 2>/dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=1'; then
+        victim=${d#/proc/}
     fi
 done
 [ -n "$victim" ] || { echo "rank 1 not found"; kill $job; exit 1; }
@@ -75,4 +78,50 @@ grep -qi 'rank 1' "$work/kill.log" || { echo "no message names rank 1:"; cat "$w
 "$sakd" eval --weights "$work/kill/weights.h5" data.dir="$work/data" > "$work/eval.log" 2>&1 ||
     { echo "the checkpoint left by the killed job does not load:"; cat "$work/eval.log"; exit 1; }
 echo "ok: killed rank 1 ended the job (exit $rc) naming it; its checkpoint loads"
+
+# A sweep whose runs have 2 ranks (--launcher): meta.ini records them; Ctrl-C to the sweep
+# stops the ranks after the same step (SIGINT through mpirun), the run is marked interrupted,
+# and the sweep run again finishes it from its checkpoint.
+echo "== sakd sweep --launcher 'mpirun -np 2'"
+cat > "$work/sw.ini" <<INI
+[model]
+name = resnet19
+arch = snn
+width = 0.125
+T = 2
+[data]
+dataset = fashion-mnist
+dir = $work/data
+[train]
+epochs = 3
+batch = 32
+[sweep]
+seeds = 1
+INI
+launcher="$MPIRUN $root --oversubscribe -np 2 -x SAKD_BLAS_THREADS -x POCL_MAX_PTHREAD_COUNT"
+"$sakd" sweep "$work/sw.ini" --out "$work/sw" --launcher "$launcher" > "$work/sw.log" 2>&1 &
+sweep=$!
+meta=
+for i in $(seq 1 600); do
+    meta=$(ls "$work"/sw/runs/*/log.csv 2>/dev/null | head -n 1)
+    [ -n "$meta" ] && break
+    sleep 0.5
+done
+[ -n "$meta" ] || { echo "the sweep's run wrote no epoch"; cat "$work/sw.log"; kill $sweep; exit 1; }
+kill -INT $sweep
+wait $sweep
+rc=$?
+run=$(dirname "$meta")
+grep -qx 'status = interrupted' "$run/meta.ini" ||
+    { echo "sweep exit $rc; the run is not marked interrupted:"; cat "$run/meta.ini" "$work/sw.log"; exit 1; }
+grep -q 'sakd: interrupted: stopped at epoch' "$run/stdout.log" ||
+    { echo "the ranks did not stop with a checkpoint:"; tail -5 "$run/stdout.log"; exit 1; }
+"$sakd" sweep "$work/sw.ini" --out "$work/sw" --launcher "$launcher" > "$work/sw2.log" 2>&1 ||
+    { echo "the resumed sweep failed:"; cat "$work/sw2.log"; exit 1; }
+for key in 'status = done' 'ranks = 2'; do
+    grep -qx "$key" "$run/meta.ini" || { echo "meta.ini lacks '$key':"; cat "$run/meta.ini"; exit 1; }
+done
+grep -q '^mpi = ' "$run/meta.ini" || { echo "meta.ini lacks mpi"; exit 1; }
+grep -q '^run_command = .*mpirun.* train ' "$run/meta.ini" || { echo "run_command lacks the launcher"; exit 1; }
+echo "ok: an interrupted 2-rank sweep run resumed and finished; meta.ini records its ranks"
 exit 0

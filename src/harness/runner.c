@@ -442,14 +442,19 @@ static const char *finish(job *j, int wstatus, sakd_sweep_tally *t)
         status = "done";
         err[0] = '\0';
         t->done++;
-        /* The GEMM provider the run used, as its report names it. */
+        /* The GEMM provider the run used, and its ranks (MPI library, each rank's device)
+         * when it had several, as its report names them. */
+        static const char *const keys[] = {"gemm_provider", "ranks", "mpi", "rank_devices"};
         sakd_meta rep;
         sakd_meta_init(&rep);
-        if (sakd_meta_read(&rep, path) == SAKD_OK && sakd_meta_get(&rep, "gemm_provider"))
-            sakd_meta_set(&j->meta, "gemm_provider", sakd_meta_get(&rep, "gemm_provider"));
+        if (sakd_meta_read(&rep, path) == SAKD_OK)
+            for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+                if (sakd_meta_get(&rep, keys[k]))
+                    sakd_meta_set(&j->meta, keys[k], sakd_meta_get(&rep, keys[k]));
         sakd_meta_free(&rep);
         sakd_error_clear();
     } else if ((WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 130) ||
+               !strncmp(err, "sakd: interrupted", 17) || /* a launcher's own exit status */
                (WIFSIGNALED(wstatus) &&
                 (WTERMSIG(wstatus) == SIGINT || WTERMSIG(wstatus) == SIGTERM ||
                  WTERMSIG(wstatus) == SIGKILL || WTERMSIG(wstatus) == SIGHUP))) {
@@ -492,6 +497,14 @@ static int wait_one(job *slots, int n, int *wstatus)
         if (slots[i].pid == pid)
             return i;
     return -1;
+}
+
+/* The signal that asks a child to save and stop: SIGTERM for `sakd train`, SIGINT through a
+ * launcher (mpirun forwards SIGINT to its ranks, which stop after the same step and save; on
+ * SIGTERM it ends them at once). */
+static int stop_signal(const sakd_runner *r)
+{
+    return r->launcher ? SIGINT : SIGTERM;
 }
 
 static int running(const job *slots, int n)
@@ -548,7 +561,7 @@ static sakd_status ensure_teacher(const sakd_sweep *s, const sakd_runner *r,
     bool forwarded = false;
     while ((got = waitpid(j.pid, &ws, 0)) < 0 && errno == EINTR)
         if (r->interrupt && *r->interrupt && !forwarded) {
-            kill(j.pid, SIGTERM);
+            kill(j.pid, stop_signal(r));
             forwarded = true;
         }
     sakd_sweep_tally dummy = {0};
@@ -592,12 +605,12 @@ static int free_slot(const job *slots, int n)
     return -1;
 }
 
-/* Sends SIGTERM to the child of every busy slot. */
-static void terminate_all(const job *slots, int n)
+/* Asks the child of every busy slot to stop. */
+static void terminate_all(const sakd_runner *r, const job *slots, int n)
 {
     for (int i = 0; i < n; i++)
         if (slots[i].pid > 0)
-            kill(slots[i].pid, SIGTERM);
+            kill(slots[i].pid, stop_signal(r));
 }
 
 /* j, emptied, as the job of `run` (not locked, not started). */
@@ -712,7 +725,7 @@ sakd_status sakd_sweep_execute(const sakd_sweep *s, const sakd_runner *r, const 
     for (;;) {
         bool stop = (r->interrupt && *r->interrupt) || st != SAKD_OK;
         if (stop && !forwarded) {
-            terminate_all(slots, jobs);
+            terminate_all(r, slots, jobs);
             forwarded = true;
         }
         int slot = free_slot(slots, jobs);
