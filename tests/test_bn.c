@@ -201,16 +201,30 @@ static void host_free(bn_host *h)
 }
 
 /* Train mode: y, saved statistics, running statistics and gradients against the reference;
- * the reference gradients against finite differences. */
-static void run_train(const bn_case *k, uint64_t salt)
+ * the reference gradients against finite differences. replicas > 1: the statistics synchronized
+ * over that many ranks holding the same batch (train.sync_bn; sakd_dist_replicas), which must
+ * give the same normalization and gradients, and the running variance's unbiased correction of
+ * replicas·m values. */
+static void run_train(const bn_case *k, uint64_t salt, int replicas)
 {
     bn_dims d = dims_of(k);
     bn_host h = host_new(k, &d, salt);
     bn_dev t;
     dev_new(&t, k, &d, h.x, h.g, h.b, h.rm, h.rv, h.gy);
-    TEST_OK(sakd_batchnorm_forward(&t.y, &t.sm, &t.si, &t.rm, &t.rv, &t.x, &t.g, &t.b, 1,
-                                   SAKD_BN_MOMENTUM, SAKD_BN_EPS));
-    TEST_OK(sakd_batchnorm_backward(&t.gx, &t.gg, &t.gb, &t.sm, &t.si, &t.gy, &t.x, &t.g, 1));
+    sakd_dist *group = NULL;
+    if (replicas > 1) {
+        TEST_OK(sakd_dist_replicas(&group, replicas));
+        t.x.ctx->bn_group = group;
+    }
+    sakd_status fwd = sakd_batchnorm_forward(&t.y, &t.sm, &t.si, &t.rm, &t.rv, &t.x, &t.g, &t.b, 1,
+                                             SAKD_BN_MOMENTUM, SAKD_BN_EPS);
+    sakd_status bwd =
+        sakd_batchnorm_backward(&t.gx, &t.gg, &t.gb, &t.sm, &t.si, &t.gy, &t.x, &t.g, 1);
+    t.x.ctx->bn_group = NULL;
+    sakd_dist_free(group);
+    TEST_OK(fwd);
+    TEST_OK(bwd);
+    double all = (double)d.m * replicas; /* the values the running variance is unbiased over */
     float *y = malloc(d.total * 4), *gx = malloc(d.total * 4), *sm = malloc(d.c * 4),
           *si = malloc(d.c * 4), *rm = malloc(d.c * 4), *rv = malloc(d.c * 4),
           *gg = malloc(d.c * 4), *gb = malloc(d.c * 4);
@@ -247,8 +261,7 @@ static void run_train(const bn_case *k, uint64_t salt)
         check_close(k, "running_mean", c, rm[c], (1 - BN_MOMENTUM) * h.rm[c] + BN_MOMENTUM * mean,
                     A * (maxx + fabs(h.rm[c])));
         check_close(k, "running_var", c, rv[c],
-                    (1 - BN_MOMENTUM) * h.rv[c] +
-                        BN_MOMENTUM * var * (double)d.m / (double)(d.m - 1),
+                    (1 - BN_MOMENTUM) * h.rv[c] + BN_MOMENTUM * var * all / (all - 1),
                     A * (maxx * maxx + fabs(h.rv[c])));
         check_close(k, "grad_beta", c, gb[c], rgb[c], A * sgy);
         check_close(k, "grad_gamma", c, gg[c], rgg[c], A * sgy * (1 + maxxh));
@@ -345,7 +358,14 @@ static void run_eval(const bn_case *k, uint64_t salt)
 
 START_TEST(test_bn_train)
 {
-    run_train(&cases[_i], 1700 + (uint64_t)_i);
+    run_train(&cases[_i], 1700 + (uint64_t)_i, 1);
+}
+END_TEST
+
+/* Statistics synchronized over 3 ranks that hold the same batch equal the batch's own. */
+START_TEST(test_bn_train_synchronized)
+{
+    run_train(&cases[_i], 1750 + (uint64_t)_i, 3);
 }
 END_TEST
 
@@ -359,7 +379,7 @@ END_TEST
 START_TEST(test_bn_views)
 {
     test_guard_offset(5 + (size_t)_i * 10);
-    run_train(&cases[_i ? 3 : 0], 1850 + (uint64_t)_i);
+    run_train(&cases[_i ? 3 : 0], 1850 + (uint64_t)_i, 1);
     run_eval(&cases[_i ? 3 : 0], 1860 + (uint64_t)_i);
     test_guard_offset(0);
 }
@@ -376,7 +396,7 @@ START_TEST(test_bn_random)
     k.shape[3] = test_rand_size(&r, 1, 12);
     if (k.ndim == 2 || k.shape[2] * k.shape[3] == 1)
         k.shape[0] += 1; /* m > 1 */
-    run_train(&k, 1910 + (uint64_t)_i);
+    run_train(&k, 1910 + (uint64_t)_i, 1);
     run_eval(&k, 1920 + (uint64_t)_i);
 }
 END_TEST
@@ -482,6 +502,7 @@ Suite *suite_bn(void)
     for (int p = 0; p < test_providers(); p++) {
         TCase *tc = test_provider_tcase(p);
         tcase_add_loop_test(tc, test_bn_train, 0, (int)N_CASES);
+        tcase_add_loop_test(tc, test_bn_train_synchronized, 0, (int)N_CASES);
         tcase_add_loop_test(tc, test_bn_eval, 0, (int)N_CASES);
         tcase_add_loop_test(tc, test_bn_views, 0, 2);
         tcase_add_loop_test(tc, test_bn_random, 0, 6);

@@ -18,6 +18,7 @@
 
 struct sakd_dist {
     int rank, size, local_rank;
+    int replicas; /* sakd_dist_replicas: `size` copies of this process, no messages */
 #ifdef SAKD_HAVE_MPI
     MPI_Comm comm;   /* MPI_COMM_NULL: alone */
     int mpi_started; /* this module called MPI_Init */
@@ -39,6 +40,40 @@ sakd_dist *sakd_dist_self(void)
 {
     return &self_group;
 }
+
+sakd_status sakd_dist_replicas(sakd_dist **d, int n)
+{
+    *d = NULL;
+    if (n < 1)
+        return sakd_error(SAKD_ERR_ARG, "a group of %d replicas", n);
+    sakd_dist *g = calloc(1, sizeof *g);
+    if (!g)
+        return sakd_error(SAKD_ERR_NOMEM, "out of memory");
+    g->size = n;
+    g->replicas = 1;
+#ifdef SAKD_HAVE_MPI
+    g->comm = MPI_COMM_NULL;
+#endif
+    *d = g;
+    return SAKD_OK;
+}
+
+void sakd_dist_free(sakd_dist *d)
+{
+    if (d && d->replicas) {
+        free(d->scratch);
+        free(d);
+    }
+}
+
+/* v = v + v + … (size copies, in order), as `size` ranks with these values would sum them. */
+#define SUM_REPLICAS(type, d, v, n)                                                                \
+    for (size_t i_ = 0; i_ < (n); i_++) {                                                          \
+        type acc_ = (v)[i_];                                                                       \
+        for (int r_ = 1; r_ < (d)->size; r_++)                                                     \
+            acc_ += (v)[i_];                                                                       \
+        (v)[i_] = acc_;                                                                            \
+    }
 
 bool sakd_dist_launched(void)
 {
@@ -191,6 +226,10 @@ static void add_doubles(void *acc, const void *x, size_t k)
 
 sakd_status sakd_dist_sum_floats(sakd_dist *d, float *v, size_t n)
 {
+    if (d && d->replicas) {
+        SUM_REPLICAS(float, d, v, n);
+        return SAKD_OK;
+    }
 #ifdef SAKD_HAVE_MPI
     if (d && d->size > 1)
         return sum_fixed(d, v, n, sizeof *v, MPI_FLOAT, add_floats);
@@ -204,6 +243,10 @@ sakd_status sakd_dist_sum_floats(sakd_dist *d, float *v, size_t n)
 
 sakd_status sakd_dist_sum_doubles(sakd_dist *d, double *v, size_t n)
 {
+    if (d && d->replicas) {
+        SUM_REPLICAS(double, d, v, n);
+        return SAKD_OK;
+    }
 #ifdef SAKD_HAVE_MPI
     if (d && d->size > 1)
         return sum_fixed(d, v, n, sizeof *v, MPI_DOUBLE, add_doubles);
@@ -217,6 +260,11 @@ sakd_status sakd_dist_sum_doubles(sakd_dist *d, double *v, size_t n)
 
 sakd_status sakd_dist_gather_doubles(sakd_dist *d, const double *send, size_t n, double *all)
 {
+    if (d && d->replicas) {
+        for (int r = d->size - 1; r >= 0; r--) /* rank 0's copy last: send may be all */
+            memmove(all + (size_t)r * n, send, n * sizeof *send);
+        return SAKD_OK;
+    }
 #ifdef SAKD_HAVE_MPI
     if (d && d->size > 1) {
         if (n > (size_t)INT_MAX)
@@ -235,7 +283,7 @@ sakd_status sakd_dist_gather_doubles(sakd_dist *d, const double *send, size_t n,
 sakd_status sakd_dist_barrier(sakd_dist *d)
 {
 #ifdef SAKD_HAVE_MPI
-    if (d && d->size > 1)
+    if (d && d->size > 1 && !d->replicas)
         MPI_TRY(MPI_Barrier(d->comm), "MPI_Barrier");
 #else
     (void)d;
@@ -246,7 +294,7 @@ sakd_status sakd_dist_barrier(sakd_dist *d)
 void sakd_dist_abort(sakd_dist *d, int code)
 {
 #ifdef SAKD_HAVE_MPI
-    if (d && d->size > 1)
+    if (d && d->size > 1 && !d->replicas)
         MPI_Abort(d->comm, code);
 #else
     (void)d;
@@ -256,7 +304,7 @@ void sakd_dist_abort(sakd_dist *d, int code)
 
 void sakd_dist_finalize(sakd_dist *d)
 {
-    if (!d || d == &self_group)
+    if (!d || d == &self_group || d->replicas)
         return;
     free(d->scratch);
     d->scratch = NULL;

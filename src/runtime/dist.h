@@ -21,6 +21,12 @@ sakd_dist *sakd_dist_self(void);
  * otherwise sakd_dist_self(). `argc`/`argv` go to MPI_Init. */
 sakd_status sakd_dist_world(sakd_dist **d, int *argc, char ***argv);
 
+/* A group of `n` ranks that all hold this process's data, without MPI (tests and checks of the
+ * code that runs over ranks): a gather returns n copies of this rank's values, a sum adds n
+ * copies in rank order, as n ranks with equal data would. Free it with sakd_dist_free. */
+sakd_status sakd_dist_replicas(sakd_dist **d, int n);
+void sakd_dist_free(sakd_dist *d);
+
 /* Whether this process was started by an MPI launcher (mpirun, srun), built with MPI or not. */
 bool sakd_dist_launched(void);
 
