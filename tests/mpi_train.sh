@@ -31,20 +31,12 @@ trap 'rm -rf "$work"' EXIT INT TERM
 # The CLI over 2 ranks on random images written as IDX files (no downloaded data needed).
 echo "== mpirun -np 2 sakd train, and a rank killed mid-run"
 "$build/tests/mpi_train" --idx "$work/data" 2048 256 || exit 1
-cat > "$work/run.ini" <<INI
-[model]
-name = resnet19
-arch = snn
-width = 0.125
-T = 2
-[data]
-dataset = fashion-mnist
-dir = $work/data
-[train]
-epochs = 4
-batch = 32
-seed = 5
-INI
+# A small SNN on those images; the [train] lines follow.
+model_and_data() {
+    printf '[model]\nname = resnet19\narch = snn\nwidth = 0.125\nT = 2\n'
+    printf '[data]\ndataset = fashion-mnist\ndir = %s\n' "$work/data"
+}
+{ model_and_data; printf '[train]\nepochs = 4\nbatch = 32\nseed = 5\n'; } > "$work/run.ini"
 mpi "$sakd" train "$work/run.ini" run.out="$work/ok" data.train_limit=128 train.epochs=1 \
     > "$work/ok.log" 2>&1 || { cat "$work/ok.log"; exit 1; }
 grep -q '^data-parallel over 2 ranks' "$work/ok.log" || { cat "$work/ok.log"; exit 1; }
@@ -83,21 +75,7 @@ echo "ok: killed rank 1 ended the job (exit $rc) naming it; its checkpoint loads
 # stops the ranks after the same step (SIGINT through mpirun), the run is marked interrupted,
 # and the sweep run again finishes it from its checkpoint.
 echo "== sakd sweep --launcher 'mpirun -np 2'"
-cat > "$work/sw.ini" <<INI
-[model]
-name = resnet19
-arch = snn
-width = 0.125
-T = 2
-[data]
-dataset = fashion-mnist
-dir = $work/data
-[train]
-epochs = 3
-batch = 32
-[sweep]
-seeds = 1
-INI
+{ model_and_data; printf '[train]\nepochs = 3\nbatch = 32\n[sweep]\nseeds = 1\n'; } > "$work/sw.ini"
 launcher="$MPIRUN $root --oversubscribe -np 2 -x SAKD_BLAS_THREADS -x POCL_MAX_PTHREAD_COUNT"
 "$sakd" sweep "$work/sw.ini" --out "$work/sw" --launcher "$launcher" > "$work/sw.log" 2>&1 &
 sweep=$!

@@ -187,6 +187,20 @@ static int threads_for(size_t c)
     if (st == SAKD_OK)                                                                             \
     st = sakd_host_map(ctx, &maps, (t)->name, (t)->buf, (t)->offset, (n_), (float **)&(dst))
 
+/* Once every tensor is mapped (st), runs `part` on the job's threads, timed as `what` (NULL: not
+ * profiled); then unmaps. */
+static sakd_status run_job(sakd_ctx *ctx, sakd_host_maps *maps, sakd_status st, bn_job *j,
+                           void (*part)(void *, int), const char *what)
+{
+    if (st == SAKD_OK) {
+        double t0 = sakd_time_now();
+        sakd_host_parallel(j->nt, part, j);
+        if (what)
+            sakd_profile_add(ctx, what, (sakd_time_now() - t0) * 1e3);
+    }
+    return sakd_host_unmap(ctx, maps, st);
+}
+
 sakd_status sakd_batchnorm_host_forward(sakd_tensor *out, sakd_tensor *save_mean,
                                         sakd_tensor *save_invstd, sakd_tensor *running_mean,
                                         sakd_tensor *running_var, const sakd_tensor *in,
@@ -208,12 +222,7 @@ sakd_status sakd_batchnorm_host_forward(sakd_tensor *out, sakd_tensor *save_mean
     MAP(save_invstd, c, j.invstd);
     MAP(running_mean, c, j.run_mean);
     MAP(running_var, c, j.run_var);
-    if (st == SAKD_OK) {
-        double t0 = sakd_time_now();
-        sakd_host_parallel(j.nt, forward_part, &j);
-        sakd_profile_add(ctx, "bn_fwd (host)", (sakd_time_now() - t0) * 1e3);
-    }
-    return sakd_host_unmap(ctx, &maps, st);
+    return run_job(ctx, &maps, st, &j, forward_part, "bn_fwd (host)");
 }
 
 sakd_status sakd_batchnorm_host_backward(sakd_tensor *grad_in, sakd_tensor *grad_gamma,
@@ -238,12 +247,7 @@ sakd_status sakd_batchnorm_host_backward(sakd_tensor *grad_in, sakd_tensor *grad
     MAP(save_invstd, c, j.invstd);
     MAP(grad_gamma, c, j.ggamma);
     MAP(grad_beta, c, j.gbeta);
-    if (st == SAKD_OK) {
-        double t0 = sakd_time_now();
-        sakd_host_parallel(j.nt, backward_part, &j);
-        sakd_profile_add(ctx, "bn_bwd (host)", (sakd_time_now() - t0) * 1e3);
-    }
-    return sakd_host_unmap(ctx, &maps, st);
+    return run_job(ctx, &maps, st, &j, backward_part, "bn_bwd (host)");
 }
 
 sakd_status sakd_batchnorm_host_local_stats(const sakd_tensor *in, double *mean, double *sqdev,
@@ -255,9 +259,7 @@ sakd_status sakd_batchnorm_host_local_stats(const sakd_tensor *in, double *mean,
     sakd_host_maps maps = {0};
     sakd_status st = SAKD_OK;
     MAP(in, n * c * p, j.x);
-    if (st == SAKD_OK)
-        sakd_host_parallel(j.nt, forward_part, &j);
-    return sakd_host_unmap(ctx, &maps, st);
+    return run_job(ctx, &maps, st, &j, forward_part, NULL);
 }
 
 sakd_status sakd_batchnorm_host_normalize(sakd_tensor *out, const sakd_tensor *save_mean,
@@ -277,12 +279,7 @@ sakd_status sakd_batchnorm_host_normalize(sakd_tensor *out, const sakd_tensor *s
     MAP(beta, c, j.beta);
     MAP(save_mean, c, j.mean);
     MAP(save_invstd, c, j.invstd);
-    if (st == SAKD_OK) {
-        double t0 = sakd_time_now();
-        sakd_host_parallel(j.nt, forward_part, &j);
-        sakd_profile_add(ctx, "bn_fwd (host)", (sakd_time_now() - t0) * 1e3);
-    }
-    return sakd_host_unmap(ctx, &maps, st);
+    return run_job(ctx, &maps, st, &j, forward_part, "bn_fwd (host)");
 }
 
 sakd_status sakd_batchnorm_host_grad_in(sakd_tensor *grad_in, const float *sum_gg,
@@ -304,10 +301,5 @@ sakd_status sakd_batchnorm_host_grad_in(sakd_tensor *grad_in, const float *sum_g
     MAP(gamma, c, j.gamma);
     MAP(save_mean, c, j.mean);
     MAP(save_invstd, c, j.invstd);
-    if (st == SAKD_OK) {
-        double t0 = sakd_time_now();
-        sakd_host_parallel(j.nt, backward_part, &j);
-        sakd_profile_add(ctx, "bn_bwd (host)", (sakd_time_now() - t0) * 1e3);
-    }
-    return sakd_host_unmap(ctx, &maps, st);
+    return run_job(ctx, &maps, st, &j, backward_part, "bn_bwd (host)");
 }
