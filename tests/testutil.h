@@ -91,6 +91,7 @@ Suite *suite_device_select(void);
 Suite *suite_rng_host(void);
 Suite *suite_file(void);
 Suite *suite_checkpoint(void);
+Suite *suite_conv_spike(void);
 Suite *suite_config(void);
 Suite *suite_tensor(void);
 Suite *suite_gemm(void);

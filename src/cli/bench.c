@@ -25,6 +25,8 @@ void help_bench(void)
     help_bench_train();
     printf("\n");
     help_bench_lif_layer();
+    printf("\n");
+    help_bench_spikes();
 }
 
 int cli_parse_sizes(const char *text, long max, size_t *list, size_t cap, size_t *count)
@@ -164,6 +166,8 @@ int cmd_bench(cli_opts *opts, int argc, char **argv)
         return cli_bench_train(opts, argc - 1, argv + 1);
     if (strcmp(argv[1], "lif-layer") == 0)
         return cli_bench_lif_layer(opts, argc - 1, argv + 1);
+    if (strcmp(argv[1], "spikes") == 0)
+        return cli_bench_spikes(opts, argc - 1, argv + 1);
     fprintf(stderr, "sakd: error: no benchmark '%s'; 'sakd bench --help' lists them\n", argv[1]);
     return SAKD_EXIT_USAGE;
 }

@@ -76,6 +76,8 @@ int cli_bench_train(cli_opts *opts, int argc, char **argv);
 void help_bench_train(void);
 int cli_bench_lif_layer(cli_opts *opts, int argc, char **argv);
 void help_bench_lif_layer(void);
+int cli_bench_spikes(cli_opts *opts, int argc, char **argv);
+void help_bench_spikes(void);
 
 /* The training step that `bench train` times and `tune` records (workload.c). */
 typedef enum cli_workload_mode {

@@ -1,0 +1,274 @@
+/* bench_spikes.c — `sakd bench spikes`: the time of a convolution's forward pass and weight
+ * gradient, dense (the device's convolution route) against spike-driven (ops/conv_spike.h, on
+ * the host), over input densities from 0 to 1 at the 3×3 convolution shapes of ResNet-19, and
+ * the density where they cross. */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "ops/conv_spike.h"
+#include "ops/host.h"
+#include "runtime/timer.h"
+
+void help_bench_spikes(void)
+{
+    printf("usage: sakd bench spikes [--device SPEC] [--width W] [--T T] [--batch B]\n"
+           "                         [--densities D,D,...] [--reps R] [--csv FILE]\n\n"
+           "Times the forward pass plus the weight gradient of each 3x3 convolution shape of\n"
+           "ResNet-19 at width W (default 0.25) on 28x28 input, N = T*B samples (default T 4,\n"
+           "batch 32), with Bernoulli spike inputs of each density (default\n"
+           "0,0.05,0.1,0.15,0.2,0.3,0.4,0.6,0.8,1): dense through the device's convolution\n"
+           "route (the data gradient left out), and spike-driven on the host from the inputs\n"
+           "that fired (the active set built inside the timing). Median of R runs (default\n"
+           "3) after a warm-up; prints ms, the spike/dense ratio and, per shape, the density\n"
+           "below which spike-driven is faster (none: never; above 1: always).\n");
+}
+
+/* One 3x3 convolution shape of ResNet-19 (DESIGN.md §2.4) at width 1 on 28x28 input. */
+static const struct {
+    size_t c, m, h, stride;
+} shapes[] = {{128, 128, 28, 1}, {128, 256, 28, 2}, {256, 256, 14, 1}, {256, 512, 14, 2},
+              {512, 512, 7, 1}};
+#define N_SHAPES (sizeof shapes / sizeof shapes[0])
+#define MAX_DENS 32
+
+typedef struct spike_bench {
+    sakd_ctx *ctx;
+    sakd_spike_conv_shape s;
+    sakd_conv2d_params p;
+    sakd_tensor x, w, y, gy, gw, work;
+    float *hx, *hw, *hy, *hgy, *hgw;
+    int reps;
+} spike_bench;
+
+static void bench_free(spike_bench *b)
+{
+    sakd_tensor *ts[] = {&b->x, &b->w, &b->y, &b->gy, &b->gw, &b->work};
+    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++)
+        sakd_tensor_free(ts[i]);
+    free(b->hx);
+    free(b->hw);
+    free(b->hy);
+    free(b->hgy);
+    free(b->hgw);
+}
+
+/* Tensors of shape k at `width` for N samples, weights and output gradients random. */
+static sakd_status bench_new(spike_bench *b, size_t k, double width, size_t N)
+{
+    size_t c = (size_t)fmax(1, round(shapes[k].c * width)),
+           m = (size_t)fmax(1, round(shapes[k].m * width)), h = shapes[k].h,
+           st = shapes[k].stride, ho = sakd_conv2d_out_size(h, 3, st, 1);
+    b->s = (sakd_spike_conv_shape){N, c, h, h, m, 3, 3, st, st, 1, 1, ho, ho};
+    b->p = (sakd_conv2d_params){st, st, 1, 1};
+    size_t xs[4] = {N, c, h, h}, ws[4] = {m, c, 3, 3}, ys[4] = {N, m, ho, ho},
+           work = sakd_conv2d_workspace_floats(N, c, m, 3, 3, ho, ho);
+    SAKD_TRY(sakd_tensor_new(&b->x, b->ctx, "x", 4, xs));
+    SAKD_TRY(sakd_tensor_new(&b->w, b->ctx, "weight", 4, ws));
+    SAKD_TRY(sakd_tensor_new(&b->y, b->ctx, "y", 4, ys));
+    SAKD_TRY(sakd_tensor_new(&b->gy, b->ctx, "grad_out", 4, ys));
+    SAKD_TRY(sakd_tensor_new(&b->gw, b->ctx, "grad_weight", 4, ws));
+    SAKD_TRY(sakd_tensor_new(&b->work, b->ctx, "workspace", 1, &work));
+    SAKD_TRY(sakd_rng_uniform_fill(&b->w, 7, 0, -0.1f, 0.1f));
+    SAKD_TRY(sakd_rng_uniform_fill(&b->gy, 8, 0, -1.0f, 1.0f));
+    size_t nx = N * c * h * h, nw = m * c * 9, ny = N * m * ho * ho;
+    b->hx = malloc(nx * sizeof *b->hx);
+    b->hw = malloc(nw * sizeof *b->hw);
+    b->hy = malloc(ny * sizeof *b->hy);
+    b->hgy = malloc(ny * sizeof *b->hgy);
+    b->hgw = malloc(nw * sizeof *b->hgw);
+    if (!b->hx || !b->hw || !b->hy || !b->hgy || !b->hgw)
+        return sakd_error(SAKD_ERR_NOMEM, "out of memory for the benchmark's host arrays");
+    SAKD_TRY(sakd_tensor_download(&b->w, b->hw));
+    return sakd_tensor_download(&b->gy, b->hgy);
+}
+
+/* Bernoulli(density) spikes into x, from a stream of (seed 9, counter). */
+static sakd_status spikes(spike_bench *b, double density, uint64_t counter)
+{
+    size_t n = sakd_tensor_numel(&b->x);
+    uint64_t z = 0x9e3779b97f4a7c15ULL * (counter + 1);
+    for (size_t i = 0; i < n; i++) { /* splitmix64: fast, and enough for a benchmark input */
+        uint64_t v = (z += 0x9e3779b97f4a7c15ULL);
+        v = (v ^ (v >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        v = (v ^ (v >> 27)) * 0x94d049bb133111ebULL;
+        v ^= v >> 31;
+        b->hx[i] = (double)(v >> 11) * 0x1.0p-53 < density ? 1.0f : 0.0f;
+    }
+    return sakd_tensor_upload(&b->x, b->hx);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Median ms of the dense forward + weight gradient, and of the spike-driven ones. */
+static sakd_status time_both(spike_bench *b, double *dense_ms, double *spike_ms)
+{
+    double td[16], ts[16];
+    sakd_spike_set set = {0};
+    sakd_status st = SAKD_OK;
+    for (int r = -1; r < b->reps && st == SAKD_OK; r++) { /* r = -1: warm-up */
+        double t0 = sakd_time_now();
+        st = sakd_conv2d_forward(&b->y, &b->work, &b->x, &b->w, NULL, &b->p);
+        if (st == SAKD_OK)
+            st = sakd_conv2d_backward(NULL, &b->gw, NULL, &b->work, &b->gy, &b->x, &b->w, &b->p);
+        if (st == SAKD_OK)
+            st = sakd_ctx_finish(b->ctx);
+        double t1 = sakd_time_now();
+        if (st == SAKD_OK)
+            st = sakd_spike_set_build(&set, b->hx, b->s.n, b->s.c, b->s.h, b->s.w);
+        if (st == SAKD_OK)
+            st = sakd_spike_conv_forward(b->hy, &set, b->hw, NULL, &b->s, 0);
+        if (st == SAKD_OK)
+            st = sakd_spike_conv_grad_weight(b->hgw, &set, b->hgy, &b->s, 0);
+        double t2 = sakd_time_now();
+        if (r >= 0) {
+            td[r] = (t1 - t0) * 1e3;
+            ts[r] = (t2 - t1) * 1e3;
+        }
+    }
+    sakd_spike_set_free(&set);
+    SAKD_TRY(st);
+    qsort(td, (size_t)b->reps, sizeof *td, cmp_double);
+    qsort(ts, (size_t)b->reps, sizeof *ts, cmp_double);
+    *dense_ms = td[b->reps / 2];
+    *spike_ms = ts[b->reps / 2];
+    return SAKD_OK;
+}
+
+typedef struct spikes_opts {
+    double width;
+    long T, batch, reps;
+    double dens[MAX_DENS];
+    size_t n_dens;
+    const char *csv;
+} spikes_opts;
+
+static int parse_densities(const char *text, spikes_opts *o)
+{
+    o->n_dens = 0;
+    for (const char *p = text; *p && o->n_dens < MAX_DENS;) {
+        char *end;
+        double v = strtod(p, &end);
+        if (end == p || v < 0 || v > 1 || (*end && *end != ','))
+            return 0;
+        o->dens[o->n_dens++] = v;
+        p = *end ? end + 1 : end;
+    }
+    return o->n_dens > 0;
+}
+
+static int parse_spikes_opts(cli_opts *opts, int argc, char **argv, spikes_opts *o)
+{
+    static const struct option long_opts[] = {
+        {"device", required_argument, NULL, 'd'}, {"width", required_argument, NULL, 'w'},
+        {"T", required_argument, NULL, 'T'},      {"batch", required_argument, NULL, 'b'},
+        {"densities", required_argument, NULL, 'D'}, {"reps", required_argument, NULL, 'r'},
+        {"csv", required_argument, NULL, 'c'},    {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    *o = (spikes_opts){.width = 0.25, .T = 4, .batch = 32, .reps = 3};
+    parse_densities("0,0.05,0.1,0.15,0.2,0.3,0.4,0.6,0.8,1", o);
+    int c;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "d:h", long_opts, NULL)) != -1) {
+        int ok = 1;
+        switch (c) {
+        case 'd': opts->device = optarg; break;
+        case 'w':
+            o->width = strtod(optarg, NULL);
+            ok = o->width > 0 && o->width <= 4;
+            break;
+        case 'T': ok = cli_parse_long("bench spikes", "--T", optarg, 1, 64, &o->T); break;
+        case 'b': ok = cli_parse_long("bench spikes", "--batch", optarg, 1, 4096, &o->batch); break;
+        case 'r': ok = cli_parse_long("bench spikes", "--reps", optarg, 1, 15, &o->reps); break;
+        case 'D': ok = parse_densities(optarg, o); break;
+        case 'c': o->csv = optarg; break;
+        case 'h': help_bench_spikes(); return SAKD_EXIT_OK;
+        default: ok = 0;
+        }
+        if (!ok) {
+            fprintf(stderr, "sakd: error: bench spikes: bad value for an option ('sakd bench "
+                            "spikes --help')\n");
+            return SAKD_EXIT_USAGE;
+        }
+    }
+    return -1;
+}
+
+/* The density where spike/dense crosses 1 between the measured points (linear), or -1 when the
+ * spike-driven pass is never faster, 2 when it always is. */
+static double crossover(const double *d, const double *ratio, size_t n)
+{
+    if (ratio[0] >= 1.0)
+        return -1.0;
+    for (size_t i = 1; i < n; i++)
+        if (ratio[i] >= 1.0)
+            return d[i - 1] + (d[i] - d[i - 1]) * (1.0 - ratio[i - 1]) / (ratio[i] - ratio[i - 1]);
+    return 2.0;
+}
+
+int cli_bench_spikes(cli_opts *opts, int argc, char **argv)
+{
+    spikes_opts o;
+    int rc = parse_spikes_opts(opts, argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+    sakd_ctx *ctx;
+    sakd_status st = sakd_ctx_new(&ctx, opts->device, 0);
+    if (st != SAKD_OK)
+        return cli_fail(st, "bench spikes");
+    FILE *csv = o.csv ? fopen(o.csv, "a") : NULL;
+    if (o.csv && !csv) {
+        sakd_ctx_free(ctx);
+        fprintf(stderr, "sakd: error: cannot open %s\n", o.csv);
+        return SAKD_EXIT_FAIL;
+    }
+    char route[512];
+    sakd_conv_provider_describe(ctx, route, sizeof route);
+    size_t N = (size_t)(o.T * o.batch);
+    printf("# sakd bench spikes: resnet19 width %g 3x3 convolutions, 28x28 input, N = %zu, on %s\n"
+           "# dense: %s; spike-driven: the host, %d threads; median of %ld\n",
+           o.width, N, ctx->info.name, route, sakd_host_threads(), o.reps);
+    printf("%-26s %7s %10s %10s %7s\n", "shape", "density", "dense_ms", "spike_ms", "ratio");
+    for (size_t k = 0; k < N_SHAPES && st == SAKD_OK; k++) {
+        spike_bench b = {.ctx = ctx, .reps = (int)o.reps};
+        st = bench_new(&b, k, o.width, N);
+        double ratio[MAX_DENS];
+        char name[64];
+        snprintf(name, sizeof name, "%zux%zux%zu s%zu -> %zu", b.s.c, b.s.h, b.s.w, b.s.stride_h,
+                 b.s.m);
+        for (size_t i = 0; i < o.n_dens && st == SAKD_OK; i++) {
+            double dm = 0, sm = 0;
+            st = spikes(&b, o.dens[i], k * MAX_DENS + i);
+            if (st == SAKD_OK)
+                st = time_both(&b, &dm, &sm);
+            if (st != SAKD_OK)
+                break;
+            ratio[i] = sm / dm;
+            printf("%-26s %7.3f %10.3f %10.3f %7.3f\n", name, o.dens[i], dm, sm, ratio[i]);
+            if (csv)
+                fprintf(csv, "%s,%zu,%g,%g,%.4f,%.4f\n", name, N, o.width, o.dens[i], dm, sm);
+        }
+        if (st == SAKD_OK) {
+            double x = crossover(o.dens, ratio, o.n_dens);
+            if (x < 0)
+                printf("%-26s crossover: none (spike-driven slower at every density)\n", name);
+            else if (x > 1)
+                printf("%-26s crossover: above 1 (spike-driven faster at every density)\n", name);
+            else
+                printf("%-26s crossover: spike-driven faster below density %.3f\n", name, x);
+        }
+        bench_free(&b);
+    }
+    if (csv)
+        fclose(csv);
+    sakd_ctx_free(ctx);
+    return st == SAKD_OK ? SAKD_EXIT_OK : cli_fail(st, "bench spikes");
+}

@@ -1,0 +1,59 @@
+/* conv_spike.h — spike-driven 2-D convolution on the host: the forward pass and the weight
+ * gradient of a convolution whose input is a spike tensor (every value 0 or 1), touching only
+ * the inputs that fired. Each active input (n, c, h, w) adds, for every kernel tap (kh, kw) that
+ * maps it onto an output position (ho, wo), the row W[:, c, kh, kw] of C_out weights to the
+ * output there (forward), or the output gradient there to that row of the weight gradient: one
+ * contiguous vector of C_out floats per active input and tap, in channels-last accumulators.
+ * The work is the synaptic operations (active inputs × taps × C_out) instead of the dense
+ * multiply-accumulates. Host memory only (plain arrays); results equal the dense convolution's
+ * up to float summation order, and are the same for any thread count. */
+#ifndef SAKD_OPS_CONV_SPIKE_H
+#define SAKD_OPS_CONV_SPIKE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "runtime/status.h"
+
+/* The shape of one convolution: in [N, C, H, W], weight [M, C, KH, KW], out [N, M, Ho, Wo]. */
+typedef struct sakd_spike_conv_shape {
+    size_t n, c, h, w;          /* input */
+    size_t m, kh, kw;           /* output channels, kernel */
+    size_t stride_h, stride_w;  /* >= 1 */
+    size_t pad_h, pad_w;        /* zero padding */
+    size_t ho, wo;              /* output extent (sakd_conv2d_out_size) */
+} sakd_spike_conv_shape;
+
+/* The active set of a spike tensor [N, C, H, W]: for each sample n, the flat indices
+ * c·H·W + h·W + w of its non-zero inputs in ascending order (so grouped by channel), idx[start[n]
+ * … start[n + 1]), and where each channel's run begins, chan[n·(C + 1) + c]. */
+typedef struct sakd_spike_set {
+    uint32_t *idx;
+    size_t *start; /* [N + 1] */
+    size_t *chan;  /* [N·(C + 1)], offsets into idx */
+    size_t n, c, active, cap;
+} sakd_spike_set;
+
+/* Builds the active set of x [N, C, H, W] (host floats). Refuses, naming the first offending
+ * element, a value other than 0 or 1: a spike-driven layer adds weights, it does not multiply. */
+sakd_status sakd_spike_set_build(sakd_spike_set *s, const float *x, size_t n, size_t c, size_t h,
+                                 size_t w);
+void sakd_spike_set_free(sakd_spike_set *s);
+
+/* out[N, M, Ho, Wo] = conv(x, weight) (+ bias[M] when non-NULL) with x given by its active set.
+ * weight [M, C, KH, KW] (OIHW). Uses `threads` host threads (<= 0: sakd's count). */
+sakd_status sakd_spike_conv_forward(float *out, const sakd_spike_set *x, const float *weight,
+                                    const float *bias, const sakd_spike_conv_shape *s,
+                                    int threads);
+
+/* grad_weight[M, C, KH, KW] = Σ over the active inputs of grad_out at the outputs they reach
+ * (written, not accumulated). grad_out [N, M, Ho, Wo]. */
+sakd_status sakd_spike_conv_grad_weight(float *grad_weight, const sakd_spike_set *x,
+                                        const float *grad_out, const sakd_spike_conv_shape *s,
+                                        int threads);
+
+/* The synaptic operations the last two calls perform on x: Σ over active inputs of the taps
+ * that reach an output, times M (one forward; the weight gradient does as many additions). */
+double sakd_spike_conv_ops(const sakd_spike_set *x, const sakd_spike_conv_shape *s);
+
+#endif
