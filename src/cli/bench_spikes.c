@@ -30,8 +30,8 @@ void help_bench_spikes(void)
 /* One 3x3 convolution shape of ResNet-19 (DESIGN.md §2.4) at width 1 on 28x28 input. */
 static const struct {
     size_t c, m, h, stride;
-} shapes[] = {{128, 128, 28, 1}, {128, 256, 28, 2}, {256, 256, 14, 1}, {256, 512, 14, 2},
-              {512, 512, 7, 1}};
+} shapes[] = {
+    {128, 128, 28, 1}, {128, 256, 28, 2}, {256, 256, 14, 1}, {256, 512, 14, 2}, {512, 512, 7, 1}};
 #define N_SHAPES (sizeof shapes / sizeof shapes[0])
 #define MAX_DENS 32
 
@@ -60,8 +60,8 @@ static void bench_free(spike_bench *b)
 static sakd_status bench_new(spike_bench *b, size_t k, double width, size_t N)
 {
     size_t c = (size_t)fmax(1, round(shapes[k].c * width)),
-           m = (size_t)fmax(1, round(shapes[k].m * width)), h = shapes[k].h,
-           st = shapes[k].stride, ho = sakd_conv2d_out_size(h, 3, st, 1);
+           m = (size_t)fmax(1, round(shapes[k].m * width)), h = shapes[k].h, st = shapes[k].stride,
+           ho = sakd_conv2d_out_size(h, 3, st, 1);
     b->s = (sakd_spike_conv_shape){N, c, h, h, m, 3, 3, st, st, 1, 1, ho, ho};
     b->p = (sakd_conv2d_params){st, st, 1, 1};
     size_t xs[4] = {N, c, h, h}, ws[4] = {m, c, 3, 3}, ys[4] = {N, m, ho, ho},
@@ -167,10 +167,14 @@ static int parse_densities(const char *text, spikes_opts *o)
 static int parse_spikes_opts(cli_opts *opts, int argc, char **argv, spikes_opts *o)
 {
     static const struct option long_opts[] = {
-        {"device", required_argument, NULL, 'd'}, {"width", required_argument, NULL, 'w'},
-        {"T", required_argument, NULL, 'T'},      {"batch", required_argument, NULL, 'b'},
-        {"densities", required_argument, NULL, 'D'}, {"reps", required_argument, NULL, 'r'},
-        {"csv", required_argument, NULL, 'c'},    {"help", no_argument, NULL, 'h'},
+        {"device", required_argument, NULL, 'd'},
+        {"width", required_argument, NULL, 'w'},
+        {"T", required_argument, NULL, 'T'},
+        {"batch", required_argument, NULL, 'b'},
+        {"densities", required_argument, NULL, 'D'},
+        {"reps", required_argument, NULL, 'r'},
+        {"csv", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     *o = (spikes_opts){.width = 0.25, .T = 4, .batch = 32, .reps = 3};

@@ -14,18 +14,39 @@
 void sakd_spike_set_free(sakd_spike_set *s)
 {
     free(s->idx);
+    free(s->row);
+    free(s->col);
     free(s->start);
     free(s->chan);
     memset(s, 0, sizeof *s);
+}
+
+/* Doubles the capacity of the entry arrays. */
+static sakd_status grow(sakd_spike_set *s)
+{
+    size_t cap = s->cap ? 2 * s->cap : 1024;
+    uint32_t *idx = realloc(s->idx, cap * sizeof *idx);
+    if (idx)
+        s->idx = idx;
+    uint16_t *row = idx ? realloc(s->row, cap * sizeof *row) : NULL;
+    if (row)
+        s->row = row;
+    uint16_t *col = row ? realloc(s->col, cap * sizeof *col) : NULL;
+    if (col)
+        s->col = col;
+    if (!col)
+        return sakd_error(SAKD_ERR_NOMEM, "out of memory for a spike set (%zu entries)", cap);
+    s->cap = cap;
+    return SAKD_OK;
 }
 
 sakd_status sakd_spike_set_build(sakd_spike_set *s, const float *x, size_t n, size_t c, size_t h,
                                  size_t w)
 {
     size_t hw = h * w, per = c * hw;
-    if (per > UINT32_MAX)
-        return sakd_error(SAKD_ERR_ARG, "spike set: %zu inputs per sample exceed 32-bit indices",
-                          per);
+    if (per > UINT32_MAX || h > UINT16_MAX || w > UINT16_MAX)
+        return sakd_error(SAKD_ERR_ARG,
+                          "spike set: [%zu, %zu, %zu] per sample exceeds the index types", c, h, w);
     size_t *start = realloc(s->start, (n + 1) * sizeof *start);
     if (start)
         s->start = start;
@@ -50,14 +71,10 @@ sakd_status sakd_spike_set_build(sakd_spike_set *s, const float *x, size_t n, si
                                       "spike set: input [%zu, %zu, %zu, %zu] is %g, not a spike "
                                       "(0 or 1)",
                                       i, ch, (e - ch * hw) / w, (e - ch * hw) % w, (double)xs[e]);
-                if (k == s->cap) {
-                    size_t cap = s->cap ? 2 * s->cap : 1024;
-                    uint32_t *idx = realloc(s->idx, cap * sizeof *idx);
-                    if (!idx)
-                        return sakd_error(SAKD_ERR_NOMEM, "out of memory for a spike set");
-                    s->idx = idx;
-                    s->cap = cap;
-                }
+                if (k == s->cap)
+                    SAKD_TRY(grow(s));
+                s->row[k] = (uint16_t)((e - ch * hw) / w);
+                s->col[k] = (uint16_t)((e - ch * hw) % w);
                 s->idx[k++] = (uint32_t)e;
             }
         }
@@ -140,19 +157,22 @@ static void forward_part(void *arg, int t)
 {
     const spike_job *j = arg;
     const sakd_spike_conv_shape *s = j->s;
-    size_t lo, hi, hw = s->h * s->w, M = s->m, P = s->ho * s->wo;
+    size_t lo, hi, M = s->m, P = s->ho * s->wo;
     float *acc = j->acc + (size_t)t * P * M;
     sakd_host_range(s->n, t, j->nt, &lo, &hi);
     for (size_t n = lo; n < hi; n++) {
         memset(acc, 0, P * M * sizeof *acc);
-        for (size_t k = j->x->start[n]; k < j->x->start[n + 1]; k++) {
-            size_t e = j->x->idx[k], c = e / hw, r = e % hw, h = r / s->w, w = r % s->w;
-            for (size_t a = 0; a < j->rows.count[h]; a++) {
-                size_t kh = j->rows.tap[h * s->kh + a], ho = j->rows.pos[h * s->kh + a];
-                for (size_t b = 0; b < j->cols.count[w]; b++) {
-                    size_t kw = j->cols.tap[w * s->kw + b], wo = j->cols.pos[w * s->kw + b];
-                    add_row(acc + (ho * s->wo + wo) * M, j->wt + ((c * s->kh + kh) * s->kw + kw) * M,
-                            M);
+        const size_t *ch = j->x->chan + n * (s->c + 1);
+        for (size_t c = 0; c < s->c; c++) {
+            const float *wc = j->wt + c * s->kh * s->kw * M;
+            for (size_t k = ch[c]; k < ch[c + 1]; k++) {
+                size_t h = j->x->row[k], w = j->x->col[k];
+                for (size_t a = 0; a < j->rows.count[h]; a++) {
+                    size_t kh = j->rows.tap[h * s->kh + a], ho = j->rows.pos[h * s->kh + a];
+                    for (size_t b = 0; b < j->cols.count[w]; b++) {
+                        size_t kw = j->cols.tap[w * s->kw + b], wo = j->cols.pos[w * s->kw + b];
+                        add_row(acc + (ho * s->wo + wo) * M, wc + (kh * s->kw + kw) * M, M);
+                    }
                 }
             }
         }
@@ -169,7 +189,7 @@ static void grad_part(void *arg, int t)
 {
     const spike_job *j = arg;
     const sakd_spike_conv_shape *s = j->s;
-    size_t lo, hi, hw = s->h * s->w, M = s->m, P = s->ho * s->wo;
+    size_t lo, hi, M = s->m, P = s->ho * s->wo;
     sakd_host_range(s->c, t, j->nt, &lo, &hi);
     for (size_t c = lo; c < hi; c++) {
         float *g = j->gwt + c * s->kh * s->kw * M;
@@ -178,7 +198,7 @@ static void grad_part(void *arg, int t)
             const size_t *ch = j->x->chan + n * (s->c + 1);
             const float *gy = j->gyt + n * P * M;
             for (size_t k = ch[c]; k < ch[c + 1]; k++) {
-                size_t r = j->x->idx[k] % hw, h = r / s->w, w = r % s->w;
+                size_t h = j->x->row[k], w = j->x->col[k];
                 for (size_t a = 0; a < j->rows.count[h]; a++) {
                     size_t kh = j->rows.tap[h * s->kh + a], ho = j->rows.pos[h * s->kh + a];
                     for (size_t b = 0; b < j->cols.count[w]; b++) {
@@ -208,8 +228,7 @@ static sakd_status job_new(spike_job *j, const sakd_spike_set *x, const sakd_spi
                            int threads)
 {
     memset(j, 0, sizeof *j);
-    if (x->n != s->n || x->c != s->c || !s->stride_h || !s->stride_w || !s->m || !s->ho ||
-        !s->wo)
+    if (x->n != s->n || x->c != s->c || !s->stride_h || !s->stride_w || !s->m || !s->ho || !s->wo)
         return sakd_error(SAKD_ERR_ARG,
                           "spike convolution: the active set ([%zu, %zu, ...]) and the shape "
                           "([%zu, %zu, %zu, %zu] -> %zu channels, %zux%zu out, stride %zux%zu) "
@@ -227,8 +246,7 @@ static sakd_status job_new(spike_job *j, const sakd_spike_set *x, const sakd_spi
 }
 
 sakd_status sakd_spike_conv_forward(float *out, const sakd_spike_set *x, const float *weight,
-                                    const float *bias, const sakd_spike_conv_shape *s,
-                                    int threads)
+                                    const float *bias, const sakd_spike_conv_shape *s, int threads)
 {
     spike_job j;
     SAKD_TRY(job_new(&j, x, s, threads));
@@ -289,12 +307,9 @@ double sakd_spike_conv_ops(const sakd_spike_set *x, const sakd_spike_conv_shape 
         sakd_error_clear();
         return 0.0;
     }
-    size_t hw = s->h * s->w;
     double ops = 0.0;
-    for (size_t k = 0; k < x->active; k++) {
-        size_t r = x->idx[k] % hw;
-        ops += (double)(j.rows.count[r / s->w] * j.cols.count[r % s->w]);
-    }
+    for (size_t k = 0; k < x->active; k++)
+        ops += (double)(j.rows.count[x->row[k]] * j.cols.count[x->col[k]]);
     taps_free(&j.rows);
     taps_free(&j.cols);
     return ops * (double)s->m;

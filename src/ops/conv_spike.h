@@ -17,11 +17,11 @@
 
 /* The shape of one convolution: in [N, C, H, W], weight [M, C, KH, KW], out [N, M, Ho, Wo]. */
 typedef struct sakd_spike_conv_shape {
-    size_t n, c, h, w;          /* input */
-    size_t m, kh, kw;           /* output channels, kernel */
-    size_t stride_h, stride_w;  /* >= 1 */
-    size_t pad_h, pad_w;        /* zero padding */
-    size_t ho, wo;              /* output extent (sakd_conv2d_out_size) */
+    size_t n, c, h, w;         /* input */
+    size_t m, kh, kw;          /* output channels, kernel */
+    size_t stride_h, stride_w; /* >= 1 */
+    size_t pad_h, pad_w;       /* zero padding */
+    size_t ho, wo;             /* output extent (sakd_conv2d_out_size) */
 } sakd_spike_conv_shape;
 
 /* The active set of a spike tensor [N, C, H, W]: for each sample n, the flat indices
@@ -29,13 +29,15 @@ typedef struct sakd_spike_conv_shape {
  * … start[n + 1]), and where each channel's run begins, chan[n·(C + 1) + c]. */
 typedef struct sakd_spike_set {
     uint32_t *idx;
-    size_t *start; /* [N + 1] */
-    size_t *chan;  /* [N·(C + 1)], offsets into idx */
+    uint16_t *row, *col; /* the h and w of each entry of idx (no divisions in the passes) */
+    size_t *start;       /* [N + 1] */
+    size_t *chan;        /* [N·(C + 1)], offsets into idx */
     size_t n, c, active, cap;
 } sakd_spike_set;
 
-/* Builds the active set of x [N, C, H, W] (host floats). Refuses, naming the first offending
- * element, a value other than 0 or 1: a spike-driven layer adds weights, it does not multiply. */
+/* Builds the active set of x [N, C, H, W] (host floats; H, W <= 65535). Refuses, naming the first
+ * offending element, a value other than 0 or 1: a spike-driven layer adds weights, it does not
+ * multiply. */
 sakd_status sakd_spike_set_build(sakd_spike_set *s, const float *x, size_t n, size_t c, size_t h,
                                  size_t w);
 void sakd_spike_set_free(sakd_spike_set *s);
@@ -43,8 +45,7 @@ void sakd_spike_set_free(sakd_spike_set *s);
 /* out[N, M, Ho, Wo] = conv(x, weight) (+ bias[M] when non-NULL) with x given by its active set.
  * weight [M, C, KH, KW] (OIHW). Uses `threads` host threads (<= 0: sakd's count). */
 sakd_status sakd_spike_conv_forward(float *out, const sakd_spike_set *x, const float *weight,
-                                    const float *bias, const sakd_spike_conv_shape *s,
-                                    int threads);
+                                    const float *bias, const sakd_spike_conv_shape *s, int threads);
 
 /* grad_weight[M, C, KH, KW] = Σ over the active inputs of grad_out at the outputs they reach
  * (written, not accumulated). grad_out [N, M, Ho, Wo]. */
