@@ -65,7 +65,8 @@ static void reference(const sakd_spike_conv_shape *s, const float *x, const floa
                                 long z = src(wo, j, s->stride_w, s->pad_w, s->w);
                                 if (y < 0 || z < 0)
                                     continue;
-                                double v = x[((n * s->c + c) * s->h + (size_t)y) * s->w + (size_t)z];
+                                double v =
+                                    x[((n * s->c + c) * s->h + (size_t)y) * s->w + (size_t)z];
                                 size_t wi = ((m * s->c + c) * s->kh + i) * s->kw + j;
                                 acc += v * wt[wi];
                                 mag += fabs(v * wt[wi]);
@@ -99,6 +100,10 @@ static void run_case(const spike_case *k, double density, uint64_t salt, int wit
     float *out1 = malloc(ny * 4), *out3 = malloc(ny * 4), *gw1 = malloc(nw * 4),
           *gw3 = malloc(nw * 4);
     const float *bias = with_bias ? b : NULL;
+    for (size_t i = 0; i < ny; i++) /* poisoned: every output must be written */
+        out1[i] = out3[i] = NAN;
+    for (size_t i = 0; i < nw; i++)
+        gw1[i] = gw3[i] = NAN;
     TEST_OK(sakd_spike_conv_forward(out1, &set, wt, bias, &s, 1));
     TEST_OK(sakd_spike_conv_forward(out3, &set, wt, bias, &s, 3));
     TEST_OK(sakd_spike_conv_grad_weight(gw1, &set, gy, &s, 1));
