@@ -9,15 +9,15 @@
 typedef Suite *(*suite_fn)(void);
 
 #if defined(SAKD_TESTS_HOST)
-static const suite_fn suites[] = {suite_status, suite_device_select, suite_rng_host,
-                                  suite_data,   suite_file,          suite_checkpoint,
-                                  suite_config, suite_conv_spike};
+static const suite_fn suites[] = {suite_status, suite_device_select, suite_rng_host, suite_data,
+                                  suite_file,   suite_checkpoint,    suite_config};
 #else
 static const suite_fn suites[] = {
     suite_tensor, suite_gemm, suite_elementwise, suite_rng_device, suite_program_cache, suite_cli,
-    suite_lif, suite_activation, suite_pool, suite_shape, suite_conv, suite_linear, suite_bn,
-    suite_loss, suite_optim, suite_chain, suite_null_args, suite_model, suite_graph, suite_train,
-    suite_loading, suite_sweep, suite_experiments, suite_badinput, suite_faults,
+    suite_lif, suite_activation, suite_pool, suite_shape, suite_conv, suite_conv_spike,
+    suite_linear, suite_bn, suite_loss, suite_optim, suite_chain, suite_null_args, suite_model,
+    suite_graph, suite_train, suite_loading, suite_sweep, suite_experiments, suite_badinput,
+    suite_faults,
     /* last: its search leaves CLBlast's GEMM parameters changed for the rest of the process */
     suite_gemm_tune};
 #endif

@@ -21,7 +21,7 @@
 # keeps the work directory. Exit 77 (skipped) where oclgrind is not installed.
 set -u
 
-SUITES=${SAKD_OCLGRIND_SUITES:-"tensor elementwise activation lif pool shape conv linear bn \
+SUITES=${SAKD_OCLGRIND_SUITES:-"tensor elementwise activation lif pool shape conv conv_spike linear bn \
 loss optim rng_device chain"}
 sakd=${SAKD_BIN:-./sakd}
 check_device=${SAKD_CHECK_DEVICE:-tests/check_device}

@@ -1,7 +1,8 @@
-/* test_conv_spike.c — the spike-driven convolution of ops/conv_spike.h against a double-precision
- * dense reference, on fresh random spike tensors at densities 0, 0.01, 0.1, 0.5 and 1, odd
- * shapes, strides 1 and 2, padding 0–2, kernels 1×1 to 5×3, with and without bias; the same
- * results for 1 and 3 threads; the operation count against a direct count; refusals. */
+/* test_conv_spike.c — the spike-driven convolution of ops/conv_spike.h, host and device paths,
+ * against a double-precision dense reference, on fresh random spike tensors at densities 0,
+ * 0.01, 0.1, 0.5 and 1, odd shapes, strides 1 and 2, padding 0–2, kernels 1×1 to 5×3, with and
+ * without bias (element offsets exercised on the device); the host's results the same for 1 and
+ * 3 threads; the operation count against a direct count; refusals. */
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -111,22 +112,49 @@ static void run_case(const spike_case *k, double density, uint64_t salt, int wit
     ck_assert_msg(memcmp(out1, out3, ny * 4) == 0, "forward differs between 1 and 3 threads");
     ck_assert_msg(memcmp(gw1, gw3, nw * 4) == 0, "grad_weight differs between 1 and 3 threads");
 
+    /* The device path, every tensor a view at an offset in a guarded buffer. */
+    float *dout = malloc(ny * 4), *dgw = malloc(nw * 4);
+    size_t xs[4] = {s.n, s.c, s.h, s.w}, ws[4] = {s.m, s.c, s.kh, s.kw},
+           ys[4] = {s.n, s.m, s.ho, s.wo};
+    sakd_tensor tx, tw, tb, ty, tgy, tgw;
+    sakd_conv2d_params cp = {s.stride_h, s.stride_w, s.pad_h, s.pad_w};
+    test_guard_offset(5);
+    test_guarded_tensor(&tx, "x", 4, xs, x);
+    test_guarded_tensor(&tw, "weight", 4, ws, wt);
+    test_guarded_tensor(&tb, "bias", 1, &s.m, b);
+    test_guarded_tensor(&ty, "y", 4, ys, NULL);
+    test_guarded_tensor(&tgy, "grad_out", 4, ys, gy);
+    test_guarded_tensor(&tgw, "grad_weight", 4, ws, NULL);
+    TEST_OK(sakd_spike_conv_forward_device(&ty, &tx, &tw, with_bias ? &tb : NULL, &cp));
+    TEST_OK(sakd_spike_conv_grad_weight_device(&tgw, &tx, &tgy, &cp));
+    TEST_OK(sakd_tensor_download(&ty, dout));
+    TEST_OK(sakd_tensor_download(&tgw, dgw));
+    sakd_tensor *ts[] = {&tx, &tw, &tb, &ty, &tgy, &tgw};
+    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++)
+        sakd_tensor_free(ts[i]);
+    test_guarded_free();
+    test_guard_offset(0);
+
     double *ro = malloc(ny * 8), *rg = malloc(nw * 8), *mo = malloc(ny * 8), *mg = malloc(nw * 8);
     reference(&s, x, wt, bias, gy, ro, rg, mo, mg);
     /* Each result is a float sum of at most C·KH·KW (+1) terms, or N·Ho·Wo for grad W. */
     double terms_o = (double)K + 2, terms_g = (double)(s.n * s.ho * s.wo) + 1;
-    for (size_t i = 0; i < ny; i++)
-        ck_assert_msg(fabs(out1[i] - ro[i]) <= terms_o * FLT_EPSILON * mo[i] + 1e-30,
-                      "case %zux%zux%zux%zu k%zux%zu s%zu p%zu density %g: out[%zu] = %.9g, "
-                      "reference %.9g",
-                      s.n, s.c, s.h, s.w, s.kh, s.kw, s.stride_h, s.pad_h, density, i,
-                      (double)out1[i], ro[i]);
-    for (size_t i = 0; i < nw; i++)
-        ck_assert_msg(fabs(gw1[i] - rg[i]) <= terms_g * FLT_EPSILON * mg[i] + 1e-30,
-                      "case %zux%zux%zux%zu k%zux%zu s%zu p%zu density %g: grad_weight[%zu] = "
-                      "%.9g, reference %.9g",
-                      s.n, s.c, s.h, s.w, s.kh, s.kw, s.stride_h, s.pad_h, density, i,
-                      (double)gw1[i], rg[i]);
+    const float *outs[2] = {out1, dout}, *gws[2] = {gw1, dgw};
+    const char *path[2] = {"host", "device"};
+    for (int v = 0; v < 2; v++) {
+        for (size_t i = 0; i < ny; i++)
+            ck_assert_msg(fabs(outs[v][i] - ro[i]) <= terms_o * FLT_EPSILON * mo[i] + 1e-30,
+                          "%s, case %zux%zux%zux%zu k%zux%zu s%zu p%zu density %g: out[%zu] = "
+                          "%.9g, reference %.9g",
+                          path[v], s.n, s.c, s.h, s.w, s.kh, s.kw, s.stride_h, s.pad_h, density, i,
+                          (double)outs[v][i], ro[i]);
+        for (size_t i = 0; i < nw; i++)
+            ck_assert_msg(fabs(gws[v][i] - rg[i]) <= terms_g * FLT_EPSILON * mg[i] + 1e-30,
+                          "%s, case %zux%zux%zux%zu k%zux%zu s%zu p%zu density %g: "
+                          "grad_weight[%zu] = %.9g, reference %.9g",
+                          path[v], s.n, s.c, s.h, s.w, s.kh, s.kw, s.stride_h, s.pad_h, density, i,
+                          (double)gws[v][i], rg[i]);
+    }
 
     /* The operations: M per (active input, tap reaching an output), counted directly. */
     double ops = 0;
@@ -143,7 +171,7 @@ static void run_case(const spike_case *k, double density, uint64_t salt, int wit
                         }
     ck_assert_double_eq(sakd_spike_conv_ops(&set, &s), ops * (double)s.m);
 
-    void *all[] = {x, wt, b, gy, out1, out3, gw1, gw3, ro, rg, mo, mg};
+    void *all[] = {x, wt, b, gy, out1, out3, gw1, gw3, ro, rg, mo, mg, dout, dgw};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         free(all[i]);
     sakd_spike_set_free(&set);
@@ -170,9 +198,23 @@ START_TEST(test_spike_set_refuses_non_spikes)
     x[17] = 1.0f;
     TEST_OK(sakd_spike_set_build(&set, x, 2, 3, 2, 2));
     sakd_spike_conv_shape s = {2, 4, 2, 2, 1, 1, 1, 1, 1, 0, 0, 2, 2};
-    float out[16], w[4] = {1, 1, 1, 1};
+    float out[16] = {0}, w[4] = {1, 1, 1, 1};
     ck_assert_int_eq(sakd_spike_conv_forward(out, &set, w, NULL, &s, 1), SAKD_ERR_ARG);
     sakd_spike_set_free(&set);
+    /* The device's gradient refuses a non-spike input too. */
+    x[17] = 0.5f;
+    size_t xs[4] = {2, 3, 2, 2}, ws[4] = {1, 3, 1, 1}, ys[4] = {2, 1, 2, 2};
+    sakd_tensor tx, tw, tgy;
+    test_guarded_tensor(&tx, "spikes", 4, xs, x);
+    test_guarded_tensor(&tw, "grad_weight", 4, ws, NULL);
+    test_guarded_tensor(&tgy, "grad_out", 4, ys, out);
+    sakd_conv2d_params cp = {1, 1, 0, 0};
+    ck_assert_int_eq(sakd_spike_conv_grad_weight_device(&tw, &tx, &tgy, &cp), SAKD_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(sakd_error_detail(), "'spikes' holds a value other than 0 and 1"));
+    sakd_tensor_free(&tx);
+    sakd_tensor_free(&tw);
+    sakd_tensor_free(&tgy);
+    test_guarded_free();
 }
 END_TEST
 

@@ -22,9 +22,12 @@ void help_bench_spikes(void)
            "batch 32), with Bernoulli spike inputs of each density (default\n"
            "0,0.05,0.1,0.15,0.2,0.3,0.4,0.6,0.8,1): dense through the device's convolution\n"
            "route (the data gradient left out), and spike-driven on the host from the inputs\n"
-           "that fired (the active set built inside the timing). Median of R runs (default\n"
-           "3) after a warm-up; prints ms, the spike/dense ratio and, per shape, the density\n"
-           "below which spike-driven is faster (none: never; above 1: always).\n");
+           "that fired (the active set built inside the timing), and the spike-driven\n"
+           "kernels of cl/conv_spike.cl on the device (spike_dev_ms). Median of R runs\n"
+           "(default 3) after a warm-up; prints ms, the host spike/dense ratio and, per\n"
+           "shape, the density below which the host's spike-driven pass is faster (none:\n"
+           "never; above 1: always). --csv appends shape,N,width,density,dense_ms,spike_ms,\n"
+           "spike_dev_ms rows.\n");
 }
 
 /* One 3x3 convolution shape of ResNet-19 (DESIGN.md §2.4) at width 1 on 28x28 input. */
@@ -107,10 +110,11 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Median ms of the dense forward + weight gradient, and of the spike-driven ones. */
-static sakd_status time_both(spike_bench *b, double *dense_ms, double *spike_ms)
+/* Median ms of the dense forward + weight gradient, of the spike-driven ones on the host, and of
+ * the spike-driven kernels on the device (cl/conv_spike.cl). */
+static sakd_status time_all(spike_bench *b, double *dense_ms, double *spike_ms, double *dev_ms)
 {
-    double td[16], ts[16];
+    double td[16], ts[16], tk[16];
     sakd_spike_set set = {0};
     sakd_status st = SAKD_OK;
     for (int r = -1; r < b->reps && st == SAKD_OK; r++) { /* r = -1: warm-up */
@@ -128,17 +132,27 @@ static sakd_status time_both(spike_bench *b, double *dense_ms, double *spike_ms)
         if (st == SAKD_OK)
             st = sakd_spike_conv_grad_weight(b->hgw, &set, b->hgy, &b->s, 0);
         double t2 = sakd_time_now();
+        if (st == SAKD_OK)
+            st = sakd_spike_conv_forward_device(&b->y, &b->x, &b->w, NULL, &b->p);
+        if (st == SAKD_OK)
+            st = sakd_spike_conv_grad_weight_device(&b->gw, &b->x, &b->gy, &b->p);
+        if (st == SAKD_OK)
+            st = sakd_ctx_finish(b->ctx);
+        double t3 = sakd_time_now();
         if (r >= 0) {
             td[r] = (t1 - t0) * 1e3;
             ts[r] = (t2 - t1) * 1e3;
+            tk[r] = (t3 - t2) * 1e3;
         }
     }
     sakd_spike_set_free(&set);
     SAKD_TRY(st);
     qsort(td, (size_t)b->reps, sizeof *td, cmp_double);
     qsort(ts, (size_t)b->reps, sizeof *ts, cmp_double);
+    qsort(tk, (size_t)b->reps, sizeof *tk, cmp_double);
     *dense_ms = td[b->reps / 2];
     *spike_ms = ts[b->reps / 2];
+    *dev_ms = tk[b->reps / 2];
     return SAKD_OK;
 }
 
@@ -240,7 +254,8 @@ int cli_bench_spikes(cli_opts *opts, int argc, char **argv)
     printf("# sakd bench spikes: resnet19 width %g 3x3 convolutions, 28x28 input, N = %zu, on %s\n"
            "# dense: %s; spike-driven: the host, %d threads; median of %ld\n",
            o.width, N, ctx->info.name, route, sakd_host_threads(), o.reps);
-    printf("%-26s %7s %10s %10s %7s\n", "shape", "density", "dense_ms", "spike_ms", "ratio");
+    printf("%-26s %7s %10s %10s %7s %12s\n", "shape", "density", "dense_ms", "spike_ms", "ratio",
+           "spike_dev_ms");
     for (size_t k = 0; k < N_SHAPES && st == SAKD_OK; k++) {
         spike_bench b = {.ctx = ctx, .reps = (int)o.reps};
         st = bench_new(&b, k, o.width, N);
@@ -249,16 +264,18 @@ int cli_bench_spikes(cli_opts *opts, int argc, char **argv)
         snprintf(name, sizeof name, "%zux%zux%zu s%zu -> %zu", b.s.c, b.s.h, b.s.w, b.s.stride_h,
                  b.s.m);
         for (size_t i = 0; i < o.n_dens && st == SAKD_OK; i++) {
-            double dm = 0, sm = 0;
+            double dm = 0, sm = 0, km = 0;
             st = spikes(&b, o.dens[i], k * MAX_DENS + i);
             if (st == SAKD_OK)
-                st = time_both(&b, &dm, &sm);
+                st = time_all(&b, &dm, &sm, &km);
             if (st != SAKD_OK)
                 break;
             ratio[i] = sm / dm;
-            printf("%-26s %7.3f %10.3f %10.3f %7.3f\n", name, o.dens[i], dm, sm, ratio[i]);
+            printf("%-26s %7.3f %10.3f %10.3f %7.3f %12.3f\n", name, o.dens[i], dm, sm, ratio[i],
+                   km);
             if (csv)
-                fprintf(csv, "%s,%zu,%g,%g,%.4f,%.4f\n", name, N, o.width, o.dens[i], dm, sm);
+                fprintf(csv, "%s,%zu,%g,%g,%.4f,%.4f,%.4f\n", name, N, o.width, o.dens[i], dm, sm,
+                        km);
         }
         if (st == SAKD_OK) {
             double x = crossover(o.dens, ratio, o.n_dens);

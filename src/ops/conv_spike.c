@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "ops/host.h"
+#include "runtime/cl.h"
+#include "runtime/program.h"
 
 void sakd_spike_set_free(sakd_spike_set *s)
 {
@@ -313,4 +315,128 @@ double sakd_spike_conv_ops(const sakd_spike_set *x, const sakd_spike_conv_shape 
     taps_free(&j.rows);
     taps_free(&j.cols);
     return ops * (double)s->m;
+}
+
+/* ---- the device path (cl/conv_spike.cl) ------------------------------------------------------ */
+
+/* The shape of a device call: in [N, C, H, W], weight or grad_weight [M, C, KH, KW], out or
+ * grad_out [N, M, Ho, Wo], all checked. */
+static sakd_status device_shape(const char *op, const sakd_tensor *in, const sakd_tensor *weight,
+                                const sakd_tensor *out, const sakd_conv2d_params *p,
+                                sakd_spike_conv_shape *s)
+{
+    SAKD_TRY(sakd_tensor_require(op, "input", in));
+    SAKD_TRY(sakd_tensor_require(op, "weight", weight));
+    SAKD_TRY(sakd_tensor_require(op, "output", out));
+    if (in->ndim != 4 || weight->ndim != 4 || out->ndim != 4 || weight->shape[1] != in->shape[1] ||
+        !p->stride_h || !p->stride_w || in->shape[2] > UINT16_MAX || in->shape[3] > UINT16_MAX)
+        return sakd_error(SAKD_ERR_ARG,
+                          "%s: input '%s', weight '%s' and output '%s' are not a convolution's "
+                          "[N, C, H, W], [M, C, KH, KW] and [N, M, Ho, Wo] (H, W <= 65535)",
+                          op, in->name, weight->name, out->name);
+    *s = (sakd_spike_conv_shape){in->shape[0],
+                                 in->shape[1],
+                                 in->shape[2],
+                                 in->shape[3],
+                                 weight->shape[0],
+                                 weight->shape[2],
+                                 weight->shape[3],
+                                 p->stride_h,
+                                 p->stride_w,
+                                 p->pad_h,
+                                 p->pad_w,
+                                 0,
+                                 0};
+    s->ho = sakd_conv2d_out_size(s->h, s->kh, s->stride_h, s->pad_h);
+    s->wo = sakd_conv2d_out_size(s->w, s->kw, s->stride_w, s->pad_w);
+    size_t want[4] = {s->n, s->m, s->ho, s->wo};
+    return sakd_tensor_require_shape(op, "output", out, 4, want);
+}
+
+sakd_status sakd_spike_conv_forward_device(sakd_tensor *out, const sakd_tensor *in,
+                                           const sakd_tensor *weight, const sakd_tensor *bias,
+                                           const sakd_conv2d_params *p)
+{
+    const char *op = "spike_conv_forward";
+    sakd_spike_conv_shape s;
+    SAKD_TRY(device_shape(op, in, weight, out, p, &s));
+    if (bias)
+        SAKD_TRY(sakd_tensor_require_shape(op, "bias", bias, 1, &s.m));
+    cl_kernel k;
+    SAKD_TRY(sakd_kernel_get(in->ctx, "conv_spike", NULL, "spike_conv_fwd", &k));
+    const sakd_tensor *b = bias ? bias : weight; /* any buffer: not read without a bias */
+    cl_ulong yo = out->offset, xo = in->offset, wo = weight->offset, bo = b->offset;
+    return SAKD_LAUNCH_1D(
+        in->ctx, k, s.n * s.m * s.ho * s.wo, SAKD_ARG(out->buf), SAKD_ARG(yo), SAKD_ARG(in->buf),
+        SAKD_ARG(xo), SAKD_ARG(weight->buf), SAKD_ARG(wo), SAKD_ARG(b->buf), SAKD_ARG(bo),
+        SAKD_INT(bias != NULL), SAKD_UINT((cl_uint)s.n), SAKD_UINT((cl_uint)s.c),
+        SAKD_UINT((cl_uint)s.h), SAKD_UINT((cl_uint)s.w), SAKD_UINT((cl_uint)s.m),
+        SAKD_UINT((cl_uint)s.kh), SAKD_UINT((cl_uint)s.kw), SAKD_UINT((cl_uint)s.ho),
+        SAKD_UINT((cl_uint)s.wo), SAKD_UINT((cl_uint)s.stride_h), SAKD_UINT((cl_uint)s.stride_w),
+        SAKD_UINT((cl_uint)s.pad_h), SAKD_UINT((cl_uint)s.pad_w));
+}
+
+/* The active lists of `in` on the device: list [N·C·H·W] and count [N·C] (uint), and whether a
+ * value other than 0 and 1 was seen. */
+static sakd_status device_lists(const sakd_tensor *in, const sakd_spike_conv_shape *s, cl_mem list,
+                                cl_mem count, cl_mem bad, int *wrong)
+{
+    sakd_ctx *ctx = in->ctx;
+    cl_int zero = 0;
+    SAKD_CL_CHECK(
+        clEnqueueWriteBuffer(ctx->queue, bad, CL_TRUE, 0, sizeof zero, &zero, 0, NULL, NULL));
+    cl_kernel k;
+    SAKD_TRY(sakd_kernel_get(ctx, "conv_spike", NULL, "spike_list", &k));
+    cl_ulong xo = in->offset;
+    SAKD_TRY(SAKD_LAUNCH_1D(ctx, k, s->n * s->c, SAKD_ARG(list), SAKD_ARG(count), SAKD_ARG(bad),
+                            SAKD_ARG(in->buf), SAKD_ARG(xo), SAKD_ULONG(s->n * s->c),
+                            SAKD_UINT((cl_uint)s->h), SAKD_UINT((cl_uint)s->w)));
+    SAKD_CL_CHECK(
+        clEnqueueReadBuffer(ctx->queue, bad, CL_TRUE, 0, sizeof *wrong, wrong, 0, NULL, NULL));
+    return SAKD_OK;
+}
+
+sakd_status sakd_spike_conv_grad_weight_device(sakd_tensor *grad_weight, const sakd_tensor *in,
+                                               const sakd_tensor *grad_out,
+                                               const sakd_conv2d_params *p)
+{
+    const char *op = "spike_conv_grad_weight";
+    sakd_spike_conv_shape s;
+    SAKD_TRY(device_shape(op, in, grad_weight, grad_out, p, &s));
+    sakd_ctx *ctx = in->ctx;
+    size_t lb = s.n * s.c * s.h * s.w * sizeof(cl_uint), cb = s.n * s.c * sizeof(cl_uint);
+    cl_mem list = NULL, count = NULL, bad = NULL;
+    int wrong = 0;
+    sakd_status st = sakd_buffer_new(ctx, "spike lists", lb, &list);
+    if (st == SAKD_OK)
+        st = sakd_buffer_new(ctx, "spike counts", cb, &count);
+    if (st == SAKD_OK)
+        st = sakd_buffer_new(ctx, "spike check", sizeof(cl_int), &bad);
+    if (st == SAKD_OK)
+        st = device_lists(in, &s, list, count, bad, &wrong);
+    if (st == SAKD_OK && wrong)
+        st = sakd_error(SAKD_ERR_ARG, "%s: input '%s' holds a value other than 0 and 1", op,
+                        in->name);
+    cl_kernel k;
+    if (st == SAKD_OK)
+        st = sakd_kernel_get(ctx, "conv_spike", NULL, "spike_conv_wgrad", &k);
+    cl_ulong go = grad_weight->offset, yo = grad_out->offset;
+    if (st == SAKD_OK)
+        st = SAKD_LAUNCH_1D(
+            ctx, k, s.m * s.c * s.kh * s.kw, SAKD_ARG(grad_weight->buf), SAKD_ARG(go),
+            SAKD_ARG(list), SAKD_ARG(count), SAKD_ARG(grad_out->buf), SAKD_ARG(yo),
+            SAKD_UINT((cl_uint)s.n), SAKD_UINT((cl_uint)s.c), SAKD_UINT((cl_uint)s.h),
+            SAKD_UINT((cl_uint)s.w), SAKD_UINT((cl_uint)s.m), SAKD_UINT((cl_uint)s.kh),
+            SAKD_UINT((cl_uint)s.kw), SAKD_UINT((cl_uint)s.ho), SAKD_UINT((cl_uint)s.wo),
+            SAKD_UINT((cl_uint)s.stride_h), SAKD_UINT((cl_uint)s.stride_w),
+            SAKD_UINT((cl_uint)s.pad_h), SAKD_UINT((cl_uint)s.pad_w));
+    if (st == SAKD_OK)
+        st = sakd_ctx_finish(ctx); /* the lists are released below */
+    if (list)
+        sakd_buffer_free(ctx, list, lb);
+    if (count)
+        sakd_buffer_free(ctx, count, cb);
+    if (bad)
+        sakd_buffer_free(ctx, bad, sizeof(cl_int));
+    return st;
 }

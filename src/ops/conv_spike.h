@@ -13,7 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ops/conv.h"
 #include "runtime/status.h"
+#include "runtime/tensor.h"
 
 /* The shape of one convolution: in [N, C, H, W], weight [M, C, KH, KW], out [N, M, Ho, Wo]. */
 typedef struct sakd_spike_conv_shape {
@@ -56,5 +58,19 @@ sakd_status sakd_spike_conv_grad_weight(float *grad_weight, const sakd_spike_set
 /* The synaptic operations the last two calls perform on x: Σ over active inputs of the taps
  * that reach an output, times M (one forward; the weight gradient does as many additions). */
 double sakd_spike_conv_ops(const sakd_spike_set *x, const sakd_spike_conv_shape *s);
+
+/* The same on an OpenCL device (cl/conv_spike.cl), on tensors:
+ * out [N, M, Ho, Wo] = conv(in, weight) + bias, adding the weights of the inputs that fired
+ *     (one work-item per output; no multiplications);
+ * grad_weight [M, C, KH, KW] = the sums over the active inputs' lists (built per (n, c) row on
+ *     the device; one work-item per weight, its work the channel's active inputs).
+ * in [N, C, H, W] must hold only 0 and 1: the gradient refuses another value (its lists note
+ * it); bias may be NULL. Results are deterministic (gathers in a fixed order). */
+sakd_status sakd_spike_conv_forward_device(sakd_tensor *out, const sakd_tensor *in,
+                                           const sakd_tensor *weight, const sakd_tensor *bias,
+                                           const sakd_conv2d_params *p);
+sakd_status sakd_spike_conv_grad_weight_device(sakd_tensor *grad_weight, const sakd_tensor *in,
+                                               const sakd_tensor *grad_out,
+                                               const sakd_conv2d_params *p);
 
 #endif
