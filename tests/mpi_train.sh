@@ -53,9 +53,9 @@ done
 [ -f "$work/kill/weights.h5" ] || { echo "no checkpoint after 300 s"; cat "$work/kill.log"; kill $job; exit 1; }
 victim=
 for d in /proc/[0-9]*; do
-    tr '\0' ' ' < "$d/cmdline" 2>/dev/null | grep -q "train $work/run.ini run.out=$work/kill" ||
+    tr '\0' ' ' 2>/dev/null < "$d/cmdline" | grep -q "train $work/run.ini run.out=$work/kill" ||
         continue
-    if tr '\0' '\n' < "$d/environ" 2>/dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=1'; then
+    if tr '\0' '\n' 2>/dev/null < "$d/environ" | grep -qx 'OMPI_COMM_WORLD_RANK=1'; then
         victim=${d#/proc/}
     fi
 done
@@ -72,7 +72,7 @@ grep -qi 'rank 1' "$work/kill.log" || { echo "no message names rank 1:"; cat "$w
 echo "ok: killed rank 1 ended the job (exit $rc) naming it; its checkpoint loads"
 
 # A sweep whose runs have 2 ranks (--launcher): meta.ini records them; Ctrl-C to the sweep
-# stops the ranks after the same step (SIGINT through mpirun), the run is marked interrupted,
+# stops the ranks after the same step (SIGUSR2 through mpirun), the run is marked interrupted,
 # and the sweep run again finishes it from its checkpoint.
 echo "== sakd sweep --launcher 'mpirun -np 2'"
 { model_and_data; printf '[train]\nepochs = 3\nbatch = 32\n[sweep]\nseeds = 1\n'; } > "$work/sw.ini"

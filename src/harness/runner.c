@@ -27,9 +27,10 @@ typedef struct job {
     const char *dir;
     const sakd_sweep_run *run; /* NULL for a teacher */
     char id[13];
-    int lock;  /* fd holding flock on <dir>/.lock, -1 none */
-    pid_t pid; /* 0: slot free */
-    double t0; /* wall clock at start */
+    int lock;     /* fd holding flock on <dir>/.lock, -1 none */
+    pid_t pid;    /* 0: slot free */
+    double t0;    /* wall clock at start */
+    bool stopped; /* the sweep asked the child to stop */
     sakd_meta meta;
     char meta_path[PATH_MAX + 16];
 } job;
@@ -78,6 +79,7 @@ static void release(job *j)
     j->lock = -1;
     sakd_meta_free(&j->meta);
     j->pid = 0;
+    j->stopped = false;
 }
 
 /* Reads meta.ini's status ("" when there is none or it cannot be read). */
@@ -369,6 +371,11 @@ static sakd_status spawn(const sakd_runner *r, const job *j, const char *device,
          * so that the run stays locked while it lives, even if the sweep dies. */
         int keep = dup(j->lock);
         (void)keep;
+        /* A launcher (mpirun, srun) in a process group of its own: Ctrl-C at the terminal
+         * reaches only the sweep, which asks it to stop with SIGUSR2, a signal both forward
+         * to every rank at once (mpirun answers SIGINT by killing the ranks a second later). */
+        if (r->launcher)
+            setpgid(0, 0);
         dup2(out, STDOUT_FILENO);
         dup2(out, STDERR_FILENO);
         int devnull = open("/dev/null", O_RDONLY);
@@ -455,6 +462,7 @@ static const char *finish(job *j, int wstatus, sakd_sweep_tally *t)
         sakd_error_clear();
     } else if ((WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 130) ||
                !strncmp(err, "sakd: interrupted", 17) || /* a launcher's own exit status */
+               j->stopped || /* asked to stop: its last checkpoint is where it resumes */
                (WIFSIGNALED(wstatus) &&
                 (WTERMSIG(wstatus) == SIGINT || WTERMSIG(wstatus) == SIGTERM ||
                  WTERMSIG(wstatus) == SIGKILL || WTERMSIG(wstatus) == SIGHUP))) {
@@ -504,7 +512,16 @@ static int wait_one(job *slots, int n, int *wstatus)
  * SIGTERM it ends them at once). */
 static int stop_signal(const sakd_runner *r)
 {
-    return r->launcher ? SIGINT : SIGTERM;
+    return r->launcher ? SIGUSR2 : SIGTERM;
+}
+
+/* Asks j's child to stop after its step, with a checkpoint. */
+static void stop_job(const sakd_runner *r, job *j)
+{
+    if (j->pid > 0 && !j->stopped) {
+        kill(j->pid, stop_signal(r));
+        j->stopped = true;
+    }
 }
 
 static int running(const job *slots, int n)
@@ -558,12 +575,9 @@ static sakd_status ensure_teacher(const sakd_sweep *s, const sakd_runner *r,
     }
     int ws = 0;
     pid_t got;
-    bool forwarded = false;
     while ((got = waitpid(j.pid, &ws, 0)) < 0 && errno == EINTR)
-        if (r->interrupt && *r->interrupt && !forwarded) {
-            kill(j.pid, stop_signal(r));
-            forwarded = true;
-        }
+        if (r->interrupt && *r->interrupt)
+            stop_job(r, &j);
     sakd_sweep_tally dummy = {0};
     const char *how = finish(&j, ws, &dummy);
     (void)tally;
@@ -606,11 +620,10 @@ static int free_slot(const job *slots, int n)
 }
 
 /* Asks the child of every busy slot to stop. */
-static void terminate_all(const sakd_runner *r, const job *slots, int n)
+static void terminate_all(const sakd_runner *r, job *slots, int n)
 {
     for (int i = 0; i < n; i++)
-        if (slots[i].pid > 0)
-            kill(slots[i].pid, stop_signal(r));
+        stop_job(r, &slots[i]);
 }
 
 /* j, emptied, as the job of `run` (not locked, not started). */
