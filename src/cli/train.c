@@ -23,29 +23,29 @@
 
 void help_train(void)
 {
-    printf(
-        "usage: sakd train CONFIG.ini [section.key=value ...] [--device SPEC]\n\n"
-        "Trains the model the config describes (DESIGN.md 3.3 lists the keys): an ANN\n"
-        "(model.arch = ann), a spiking network by BPTT, or, with distill.teacher set, a\n"
-        "spiking network by SAKD from that ANN checkpoint. Writes run.out (default\n"
-        "runs/<config id>)/config.ini, log.csv (one row per epoch) and weights.h5 (after\n"
-        "every epoch), then prints the report: accuracy, loss terms, firing rates, SOPs\n"
-        "and energy per image, images/s and peak device memory. train.resume = PATH\n"
-        "continues a run from its checkpoint. Ctrl-C (SIGINT), SIGTERM or SIGUSR2\n"
-        "finishes the current step, saves the state to weights.h5 and exits with status 130; the\n"
-        "same command again resumes the run where it stopped (a finished run is\n"
-        "reported complete; another config aimed at the same run.out is refused).\n\n"
-        "Several ranks (a sakd built with MPI): 'mpirun -np N sakd train ...' or 'srun\n"
-        "sakd train ...' trains one run data-parallel, each rank on one device and 1/N\n"
-        "of every batch of train.batch images (a multiple of N), the gradients averaged\n"
-        "over the ranks before each step: the same N gives the same weights every time.\n"
-        "--device takes a comma-separated list (the rank with local rank l takes item\n"
-        "l mod n); without one, the ranks of a node take its GPUs in turn. BN uses each\n"
-        "rank's batch (train.sync_bn = true: the global batch's statistics). Rank 0\n"
-        "writes the run directory and prints. To stop every rank with a checkpoint,\n"
-        "send the launcher SIGUSR2 (mpirun and srun forward it to the ranks at once;\n"
-        "mpirun kills them 1 s after a Ctrl-C). README.md, 'Several devices or nodes\n"
-        "in one run'.\n");
+    printf("usage: sakd train CONFIG.ini [section.key=value ...] [--device SPEC]\n\n"
+           "Trains the model the config describes (DESIGN.md 3.3 lists the keys): an ANN\n"
+           "(model.arch = ann), a spiking network by BPTT, or, with distill.teacher set, a\n"
+           "spiking network by SAKD from that ANN checkpoint. Writes run.out (default\n"
+           "runs/<config id>)/config.ini, log.csv (one row per epoch) and weights.h5 (after\n"
+           "every epoch), then prints the report: accuracy, loss terms, firing rates, SOPs\n"
+           "and energy per image, images/s and peak device memory. train.resume = PATH\n"
+           "continues a run from its checkpoint. Ctrl-C (SIGINT), SIGTERM or SIGUSR2\n"
+           "finishes the current step, saves the state to weights.h5 and exits with\n"
+           "status 130; the same command again resumes the run where it stopped (a\n"
+           "finished run is reported complete; another config aimed at the same run.out\n"
+           "is refused).\n\n"
+           "Several ranks (a sakd built with MPI): 'mpirun -np N sakd train ...' or 'srun\n"
+           "sakd train ...' trains one run data-parallel, each rank on one device and 1/N\n"
+           "of every batch of train.batch images (a multiple of N), the gradients averaged\n"
+           "over the ranks before each step: the same N gives the same weights every time.\n"
+           "--device takes a comma-separated list (the rank with local rank l takes item\n"
+           "l mod n); without one, the ranks of a node take its GPUs in turn. BN uses each\n"
+           "rank's batch (train.sync_bn = true: the global batch's statistics). Rank 0\n"
+           "writes the run directory and prints. To stop every rank with a checkpoint,\n"
+           "send the launcher SIGUSR2 (mpirun and srun forward it to the ranks at once;\n"
+           "mpirun kills them 1 s after a Ctrl-C). README.md, 'Several devices or nodes\n"
+           "in one run'.\n");
 }
 
 void help_eval(void)
