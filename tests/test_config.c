@@ -159,9 +159,9 @@ START_TEST(test_enum_names)
     size_t n = 0;
     while (sakd_config_key(n))
         n++;
-    ck_assert_uint_eq(n, 52);
+    ck_assert_uint_eq(n, 53);
     ck_assert_str_eq(sakd_config_key(0), "model.name");
-    ck_assert_str_eq(sakd_config_key(n - 1), "run.conv_provider");
+    ck_assert_str_eq(sakd_config_key(n - 1), "run.spike_layers");
 }
 END_TEST
 
@@ -869,7 +869,8 @@ static const char *defaults_ini = "[model]\n"
                                   "out =\n"
                                   "device =\n"
                                   "gemm_provider = auto\n"
-                                  "conv_provider = auto\n";
+                                  "conv_provider = auto\n"
+                                  "spike_layers = auto\n";
 #define DEFAULTS_ID "2bcfb834d2e0"
 
 START_TEST(test_defaults_text_and_id)
@@ -892,8 +893,9 @@ START_TEST(test_defaults_text_and_id)
         if (strncmp(l, "dir =", 5) && strncmp(l, "resume =", 8) && strncmp(l, "[run]", 5) &&
             strncmp(l, "out =", 5) && strncmp(l, "device =", 8) &&
             strncmp(l, "gemm_provider =", 15) && strncmp(l, "conv_provider =", 15) &&
-            strncmp(l, "teacher_model =", 15) && strncmp(l, "teacher_width =", 15) &&
-            strncmp(l, "dropout =", 9) && strncmp(l, "sync_bn =", 9))
+            strncmp(l, "spike_layers =", 14) && strncmp(l, "teacher_model =", 15) &&
+            strncmp(l, "teacher_width =", 15) && strncmp(l, "dropout =", 9) &&
+            strncmp(l, "sync_bn =", 9))
             strncat(ided, l, n);
         l += n;
     }
@@ -963,6 +965,7 @@ static const struct {
     {"run.device=pocl:0", 0},
     {"run.gemm_provider=clblast", 0},
     {"run.conv_provider=im2col", 0},
+    {"run.spike_layers=spike", 0},
     {"distill.teacher_model=resnet34", 1},
     {"distill.teacher_width=0.5", 1},
     {"model.dropout=0.25", 1},

@@ -1,8 +1,9 @@
 /* test_conv_spike.c — the spike-driven convolution of ops/conv_spike.h, host and device paths,
  * against a double-precision dense reference, on fresh random spike tensors at densities 0,
  * 0.01, 0.1, 0.5 and 1, odd shapes, strides 1 and 2, padding 0–2, kernels 1×1 to 5×3, with and
- * without bias (element offsets exercised on the device); the host's results the same for 1 and
- * 3 threads; the operation count against a direct count; refusals. */
+ * without bias (element offsets exercised on the device), more than 64 input channels and output
+ * channels over several vector blocks; the host's results the same for 1 and 3 threads; the
+ * bias gradient; the operation count against a direct count; refusals. */
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -16,9 +17,17 @@ typedef struct spike_case {
 } spike_case;
 
 static const spike_case cases[] = {
-    {2, 3, 7, 5, 4, 3, 3, 1, 1},  {3, 2, 9, 9, 5, 3, 3, 2, 1}, {1, 4, 6, 7, 3, 1, 1, 1, 0},
-    {2, 3, 8, 6, 7, 1, 1, 2, 0},  {2, 2, 7, 7, 3, 5, 3, 1, 2}, {4, 5, 5, 4, 16, 3, 3, 1, 1},
-    {1, 1, 11, 3, 2, 3, 3, 2, 0}, {3, 6, 4, 4, 9, 3, 3, 2, 2},
+    {2, 3, 7, 5, 4, 3, 3, 1, 1},
+    {3, 2, 9, 9, 5, 3, 3, 2, 1},
+    {1, 4, 6, 7, 3, 1, 1, 1, 0},
+    {2, 3, 8, 6, 7, 1, 1, 2, 0},
+    {2, 2, 7, 7, 3, 5, 3, 1, 2},
+    {4, 5, 5, 4, 16, 3, 3, 1, 1},
+    {1, 1, 11, 3, 2, 3, 3, 2, 0},
+    {3, 6, 4, 4, 9, 3, 3, 2, 2},
+    /* more than 64 input channels (two mask words), output channels in 1–5 blocks of 16 */
+    {2, 70, 5, 6, 33, 3, 3, 1, 1},
+    {1, 9, 6, 5, 77, 3, 3, 2, 1},
 };
 #define N_CASES (sizeof cases / sizeof cases[0])
 static const double densities[] = {0.0, 0.01, 0.1, 0.5, 1.0};
@@ -92,14 +101,14 @@ static void run_case(const spike_case *k, double density, uint64_t salt, int wit
     test_fill_uniform(&r, b, s.m, -1, 1);
     test_fill_uniform(&r, gy, ny, -1, 1);
     sakd_spike_set set = {0};
-    TEST_OK(sakd_spike_set_build(&set, x, s.n, s.c, s.h, s.w));
+    TEST_OK(sakd_spike_set_build(&set, x, s.n, s.c, s.h, s.w, 2));
     size_t active = 0;
     for (size_t i = 0; i < nx; i++)
         active += x[i] != 0.0f;
     ck_assert_uint_eq(set.active, active);
 
     float *out1 = malloc(ny * 4), *out3 = malloc(ny * 4), *gw1 = malloc(nw * 4),
-          *gw3 = malloc(nw * 4);
+          *gw3 = malloc(nw * 4), *gb = malloc(s.m * 4);
     const float *bias = with_bias ? b : NULL;
     for (size_t i = 0; i < ny; i++) /* poisoned: every output must be written */
         out1[i] = out3[i] = NAN;
@@ -107,8 +116,18 @@ static void run_case(const spike_case *k, double density, uint64_t salt, int wit
         gw1[i] = gw3[i] = NAN;
     TEST_OK(sakd_spike_conv_forward(out1, &set, wt, bias, &s, 1));
     TEST_OK(sakd_spike_conv_forward(out3, &set, wt, bias, &s, 3));
-    TEST_OK(sakd_spike_conv_grad_weight(gw1, &set, gy, &s, 1));
-    TEST_OK(sakd_spike_conv_grad_weight(gw3, &set, gy, &s, 3));
+    TEST_OK(sakd_spike_conv_grad_weight(gw1, gb, &set, gy, &s, 1));
+    TEST_OK(sakd_spike_conv_grad_weight(gw3, NULL, &set, gy, &s, 3));
+    for (size_t m = 0; m < s.m; m++) { /* the bias gradient: Σ of grad_out over n and pixels */
+        double acc = 0, mag = 0;
+        for (size_t i = 0; i < s.n * s.ho * s.wo; i++) {
+            double g = gy[(i / (s.ho * s.wo) * s.m + m) * s.ho * s.wo + i % (s.ho * s.wo)];
+            acc += g;
+            mag += fabs(g);
+        }
+        ck_assert_msg(fabs(gb[m] - acc) <= (double)(s.n * s.ho * s.wo) * FLT_EPSILON * mag,
+                      "grad_bias[%zu] = %.9g, reference %.9g", m, (double)gb[m], acc);
+    }
     ck_assert_msg(memcmp(out1, out3, ny * 4) == 0, "forward differs between 1 and 3 threads");
     ck_assert_msg(memcmp(gw1, gw3, nw * 4) == 0, "grad_weight differs between 1 and 3 threads");
 
@@ -171,7 +190,7 @@ static void run_case(const spike_case *k, double density, uint64_t salt, int wit
                         }
     ck_assert_double_eq(sakd_spike_conv_ops(&set, &s), ops * (double)s.m);
 
-    void *all[] = {x, wt, b, gy, out1, out3, gw1, gw3, ro, rg, mo, mg, dout, dgw};
+    void *all[] = {x, wt, b, gy, out1, out3, gw1, gw3, gb, ro, rg, mo, mg, dout, dgw};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         free(all[i]);
     sakd_spike_set_free(&set);
@@ -191,12 +210,12 @@ START_TEST(test_spike_set_refuses_non_spikes)
     x[3] = 1.0f;
     x[17] = 0.5f; /* sample 1, channel 1, row 0, column 1 */
     sakd_spike_set set = {0};
-    ck_assert_int_eq(sakd_spike_set_build(&set, x, 2, 3, 2, 2), SAKD_ERR_ARG);
+    ck_assert_int_eq(sakd_spike_set_build(&set, x, 2, 3, 2, 2, 2), SAKD_ERR_ARG);
     ck_assert_ptr_nonnull(strstr(sakd_error_detail(), "[1, 1, 0, 1] is 0.5"));
     sakd_spike_set_free(&set);
     /* A shape that disagrees with the set is refused. */
     x[17] = 1.0f;
-    TEST_OK(sakd_spike_set_build(&set, x, 2, 3, 2, 2));
+    TEST_OK(sakd_spike_set_build(&set, x, 2, 3, 2, 2, 1));
     sakd_spike_conv_shape s = {2, 4, 2, 2, 1, 1, 1, 1, 1, 0, 0, 2, 2};
     float out[16] = {0}, w[4] = {1, 1, 1, 1};
     ck_assert_int_eq(sakd_spike_conv_forward(out, &set, w, NULL, &s, 1), SAKD_ERR_ARG);

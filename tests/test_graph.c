@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops/spike_route.h"
 #include "testutil.h"
 
 enum { B = 2, CI = 2, C = 3, H = 5, W = 5, K = 4, HW = H * W };
@@ -294,6 +295,9 @@ static void compare(sakd_params *p, const char *name, const double *ref, size_t 
     free(f);
 }
 
+/* The spike-driven passes of the last graph run() checked. */
+static size_t spike_passes_seen;
+
 static void run(int T, int eval, uint64_t salt)
 {
     sakd_ctx *ctx = test_ctx();
@@ -388,6 +392,7 @@ static void run(int T, int eval, uint64_t salt)
         compare(&p, "bn1.weight", ref.g1, C, T);
         compare(&p, "bn1.bias", ref.b1, C, T);
         compare(&p, "conv1.weight", ref.w1, C * CI * 9, T);
+        spike_passes_seen = g.spike_passes;
         sakd_tensor_free(&seed);
         sakd_graph_free(&g);
         sakd_params_free(&p);
@@ -406,6 +411,27 @@ START_TEST(test_snn)
 {
     run(2, 0, 810);
     run(3, 0, 820);
+}
+END_TEST
+
+/* The same SNN with conv2 (fed by act1's spikes) spike-driven (run.spike_layers = spike): its
+ * forward and weight gradient from the spikes that fired, against the same double-precision
+ * reference; train and eval mode. */
+START_TEST(test_snn_spike_driven)
+{
+    sakd_ctx *ctx = test_ctx();
+    TEST_OK(sakd_spike_layers_set(ctx, "spike"));
+    run(2, 0, 830);
+    size_t train_passes = spike_passes_seen;
+    run(3, 1, 840);
+    size_t eval_passes = spike_passes_seen;
+    TEST_OK(sakd_spike_layers_set(ctx, "dense"));
+    /* conv2's forward and weight gradient (a host provider), or its forward (the device
+     * kernels' gradient counts too): the spike-driven path ran. */
+    ck_assert_uint_eq(train_passes, 2);
+    ck_assert_uint_eq(eval_passes, 2);
+    run(2, 0, 850);
+    ck_assert_uint_eq(spike_passes_seen, 0);
 }
 END_TEST
 
@@ -488,6 +514,7 @@ Suite *suite_graph(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_ann);
     tcase_add_test(tc, test_snn);
+    tcase_add_test(tc, test_snn_spike_driven);
     tcase_add_test(tc, test_eval_backward);
     tcase_add_test(tc, test_dropout_node);
     suite_add_tcase(s, tc);

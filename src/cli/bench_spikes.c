@@ -11,12 +11,14 @@
 #include "cli/cli.h"
 #include "ops/conv_spike.h"
 #include "ops/host.h"
+#include "ops/spike_route.h"
 #include "runtime/timer.h"
 
 void help_bench_spikes(void)
 {
     printf("usage: sakd bench spikes [--device SPEC] [--width W] [--T T] [--batch B]\n"
-           "                         [--densities D,D,...] [--reps R] [--csv FILE]\n\n"
+           "                         [--densities D,D,...] [--reps R] [--csv FILE]\n"
+           "                         [--no-device] [--save]\n\n"
            "Times the forward pass plus the weight gradient of each 3x3 convolution shape of\n"
            "ResNet-19 at width W (default 0.25) on 28x28 input, N = T*B samples (default T 4,\n"
            "batch 32), with Bernoulli spike inputs of each density (default\n"
@@ -27,7 +29,10 @@ void help_bench_spikes(void)
            "(default 3) after a warm-up; prints ms, the host spike/dense ratio and, per\n"
            "shape, the density below which the host's spike-driven pass is faster (none:\n"
            "never; above 1: always). --csv appends shape,N,width,density,dense_ms,spike_ms,\n"
-           "spike_dev_ms rows.\n");
+           "spike_dev_ms rows. --no-device skips the device kernels (slow on a CPU device).\n"
+           "--save writes the host crossovers to this device's crossover file, from which\n"
+           "run.spike_layers = auto runs each spike-fed convolution of those shapes\n"
+           "spike-driven in the steps where its input is sparser (ops/spike_route.h).\n");
 }
 
 /* One 3x3 convolution shape of ResNet-19 (DESIGN.md §2.4) at width 1 on 28x28 input. */
@@ -45,6 +50,7 @@ typedef struct spike_bench {
     sakd_tensor x, w, y, gy, gw, work;
     float *hx, *hw, *hy, *hgy, *hgw;
     int reps;
+    int no_device; /* skip the device kernels */
 } spike_bench;
 
 static void bench_free(spike_bench *b)
@@ -126,15 +132,15 @@ static sakd_status time_all(spike_bench *b, double *dense_ms, double *spike_ms, 
             st = sakd_ctx_finish(b->ctx);
         double t1 = sakd_time_now();
         if (st == SAKD_OK)
-            st = sakd_spike_set_build(&set, b->hx, b->s.n, b->s.c, b->s.h, b->s.w);
+            st = sakd_spike_set_build(&set, b->hx, b->s.n, b->s.c, b->s.h, b->s.w, 0);
         if (st == SAKD_OK)
             st = sakd_spike_conv_forward(b->hy, &set, b->hw, NULL, &b->s, 0);
         if (st == SAKD_OK)
-            st = sakd_spike_conv_grad_weight(b->hgw, &set, b->hgy, &b->s, 0);
+            st = sakd_spike_conv_grad_weight(b->hgw, NULL, &set, b->hgy, &b->s, 0);
         double t2 = sakd_time_now();
-        if (st == SAKD_OK)
+        if (st == SAKD_OK && !b->no_device)
             st = sakd_spike_conv_forward_device(&b->y, &b->x, &b->w, NULL, &b->p);
-        if (st == SAKD_OK)
+        if (st == SAKD_OK && !b->no_device)
             st = sakd_spike_conv_grad_weight_device(&b->gw, &b->x, &b->gy, &b->p);
         if (st == SAKD_OK)
             st = sakd_ctx_finish(b->ctx);
@@ -162,6 +168,7 @@ typedef struct spikes_opts {
     double dens[MAX_DENS];
     size_t n_dens;
     const char *csv;
+    int save, no_device;
 } spikes_opts;
 
 static int parse_densities(const char *text, spikes_opts *o)
@@ -188,6 +195,8 @@ static int parse_spikes_opts(cli_opts *opts, int argc, char **argv, spikes_opts 
         {"densities", required_argument, NULL, 'D'},
         {"reps", required_argument, NULL, 'r'},
         {"csv", required_argument, NULL, 'c'},
+        {"save", no_argument, NULL, 's'},
+        {"no-device", no_argument, NULL, 'n'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -208,6 +217,8 @@ static int parse_spikes_opts(cli_opts *opts, int argc, char **argv, spikes_opts 
         case 'r': ok = cli_parse_long("bench spikes", "--reps", optarg, 1, 15, &o->reps); break;
         case 'D': ok = parse_densities(optarg, o); break;
         case 'c': o->csv = optarg; break;
+        case 's': o->save = 1; break;
+        case 'n': o->no_device = 1; break;
         case 'h': help_bench_spikes(); return SAKD_EXIT_OK;
         default: ok = 0;
         }
@@ -256,8 +267,10 @@ int cli_bench_spikes(cli_opts *opts, int argc, char **argv)
            o.width, N, ctx->info.name, route, sakd_host_threads(), o.reps);
     printf("%-26s %7s %10s %10s %7s %12s\n", "shape", "density", "dense_ms", "spike_ms", "ratio",
            "spike_dev_ms");
+    char keys[N_SHAPES][64];
+    double cross[N_SHAPES];
     for (size_t k = 0; k < N_SHAPES && st == SAKD_OK; k++) {
-        spike_bench b = {.ctx = ctx, .reps = (int)o.reps};
+        spike_bench b = {.ctx = ctx, .reps = (int)o.reps, .no_device = o.no_device};
         st = bench_new(&b, k, o.width, N);
         double ratio[MAX_DENS];
         char name[64];
@@ -279,6 +292,8 @@ int cli_bench_spikes(cli_opts *opts, int argc, char **argv)
         }
         if (st == SAKD_OK) {
             double x = crossover(o.dens, ratio, o.n_dens);
+            sakd_spike_shape_key(&b.s, keys[k], sizeof keys[k]);
+            cross[k] = x < 0 ? 0.0 : x > 1 ? 1.01 : x; /* at runtime: spike-driven below it */
             if (x < 0)
                 printf("%-26s crossover: none (spike-driven slower at every density)\n", name);
             else if (x > 1)
@@ -290,6 +305,16 @@ int cli_bench_spikes(cli_opts *opts, int argc, char **argv)
     }
     if (csv)
         fclose(csv);
+    if (st == SAKD_OK && o.save) {
+        const char *k[N_SHAPES];
+        for (size_t i = 0; i < N_SHAPES; i++)
+            k[i] = keys[i];
+        char path[1024];
+        st = sakd_spike_crossover_write(ctx, "host", N_SHAPES, k, cross);
+        if (st == SAKD_OK && sakd_spike_crossover_path(ctx, path, sizeof path) == SAKD_OK)
+            printf("# crossover densities saved to %s (run.spike_layers = auto reads them)\n",
+                   path);
+    }
     sakd_ctx_free(ctx);
     return st == SAKD_OK ? SAKD_EXIT_OK : cli_fail(st, "bench spikes");
 }

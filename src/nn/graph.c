@@ -11,7 +11,9 @@
 #include "ops/bn.h"
 #include "ops/dropout.h"
 #include "ops/elementwise.h"
+#include "ops/host.h"
 #include "ops/linear.h"
+#include "ops/spike_route.h"
 #include "runtime/hash.h"
 
 /* Largest workspace (floats) the conv nodes share; bigger layers run in sample chunks. */
@@ -91,19 +93,173 @@ static sakd_tensor *gy_of(sakd_graph *g, const sakd_node *n)
 /* Backward functions write the gradient of in[0] into gx (NULL when in[0] takes none) and, for
  * the two-input kinds, of in[1] into gx1. */
 
+/* A spike-fed convolution (ops/spike_route.h): its shape, the active set of the spikes it read
+ * in the last forward (host path), and which way that forward ran. */
+typedef struct sakd_spike_node {
+    sakd_spike_conv_shape shape;
+    sakd_spike_set set;
+    int host;       /* the host path (a host-provider context), else the device kernels */
+    int driven;     /* the last forward ran spike-driven */
+    double density; /* of the spikes the last forward read (host path) */
+} sakd_spike_node;
+
+/* Whether conv node n reads the spikes of a LIF node; if so, its spike state. */
+static sakd_status conv_allocate(sakd_graph *g, sakd_node *n)
+{
+    int from_lif = 0;
+    for (size_t i = 0; i < g->n_nodes; i++)
+        if (g->nodes[i].out == n->in[0])
+            from_lif = g->nodes[i].kind == SAKD_NODE_LIF;
+    if (!g->snn || !from_lif)
+        return SAKD_OK;
+    sakd_spike_node *sp = calloc(1, sizeof *sp);
+    if (!sp)
+        return sakd_error(SAKD_ERR_NOMEM, "out of memory for %s's spike state", n->name);
+    const size_t *x = g->acts[n->in[0]].shape, *y = g->acts[n->out].shape;
+    const size_t *w = g->params->items[n->param[0]].shape;
+    sp->shape = (sakd_spike_conv_shape){x[0],
+                                        x[1],
+                                        x[2],
+                                        x[3],
+                                        w[0],
+                                        w[2],
+                                        w[3],
+                                        n->u.conv.stride_h,
+                                        n->u.conv.stride_w,
+                                        n->u.conv.pad_h,
+                                        n->u.conv.pad_w,
+                                        y[2],
+                                        y[3]};
+    sp->host = sakd_host_active(g->ctx);
+    n->spike = sp;
+    return SAKD_OK;
+}
+
+static void conv_release(sakd_node *n)
+{
+    if (n->spike) {
+        sakd_spike_set_free(&n->spike->set);
+        free(n->spike);
+        n->spike = NULL;
+    }
+}
+
+static double conv_stored_bytes(const sakd_node *n)
+{
+    return n->spike ? (double)sakd_spike_set_bytes(&n->spike->set) : 0.0;
+}
+
+/* The dense multiply-accumulates of one pass (forward, or weight gradient) of shape s. */
+static double dense_macs(const sakd_spike_conv_shape *s)
+{
+    return (double)(s->n * s->ho * s->wo * s->m * s->c * s->kh * s->kw);
+}
+
+/* The spike-driven forward on the host: counts the spikes x holds; under auto, goes on only
+ * below the shape's crossover density; builds the active set and sums the weights. *done says
+ * whether it ran. */
+static sakd_status spike_forward_host(sakd_graph *g, sakd_node *n, sakd_spike_mode mode,
+                                      double crossover, int *done)
+{
+    sakd_spike_node *sp = n->spike;
+    const sakd_spike_conv_shape *s = &sp->shape;
+    const sakd_tensor *bias = n->param[1] != SIZE_MAX ? pvalue(g, n->param[1]) : NULL;
+    sakd_host_maps maps = {0};
+    float *x, *w, *b, *y;
+    sakd_status st = sakd_host_map_tensor(g->ctx, &maps, x_of(g, n), &x, SAKD_OK);
+    st = sakd_host_map_tensor(g->ctx, &maps, pvalue(g, n->param[0]), &w, st);
+    st = sakd_host_map_tensor(g->ctx, &maps, bias, &b, st);
+    st = sakd_host_map_tensor(g->ctx, &maps, y_of(g, n), &y, st);
+    *done = 0;
+    if (st == SAKD_OK) {
+        size_t count = s->n * s->c * s->h * s->w, fired = 0;
+        for (size_t i = 0; i < count; i++)
+            fired += x[i] != 0.0f;
+        sp->density = count ? (double)fired / (double)count : 0.0;
+        if (mode == SAKD_SPIKE_DRIVEN || sp->density < crossover) {
+            st = sakd_spike_set_build(&sp->set, x, s->n, s->c, s->h, s->w, 0);
+            if (st == SAKD_OK)
+                st = sakd_spike_conv_forward(y, &sp->set, w, b, s, 0);
+            if (st == SAKD_OK) {
+                *done = 1;
+                g->spike_ops += sakd_spike_conv_ops(&sp->set, s);
+                g->spike_replaced_macs += dense_macs(s);
+            }
+        }
+    }
+    if (st != SAKD_OK && st != SAKD_ERR_NOMEM)
+        st = sakd_error(st, "%s: %s", n->name, sakd_error_detail());
+    return sakd_host_unmap(g->ctx, &maps, st);
+}
+
 static sakd_status conv_forward(sakd_graph *g, sakd_node *n)
 {
     const sakd_tensor *bias = n->param[1] != SIZE_MAX ? pvalue(g, n->param[1]) : NULL;
+    if (n->spike) {
+        sakd_spike_node *sp = n->spike;
+        sakd_spike_mode mode;
+        double crossover = -1.0;
+        SAKD_TRY(sakd_spike_layers_mode(g->ctx, &mode));
+        if (mode == SAKD_SPIKE_AUTO)
+            SAKD_TRY(sakd_spike_crossover(g->ctx, &sp->shape, &crossover));
+        sp->driven = 0;
+        if (sp->host && (mode == SAKD_SPIKE_DRIVEN || crossover > 0.0)) {
+            SAKD_TRY(spike_forward_host(g, n, mode, crossover, &sp->driven));
+        } else if (!sp->host && mode == SAKD_SPIKE_DRIVEN && !bias) {
+            /* The device kernels (no density count on the device yet: only when asked). */
+            SAKD_TRY(sakd_spike_conv_forward_device(y_of(g, n), x_of(g, n), pvalue(g, n->param[0]),
+                                                    NULL, &n->u.conv));
+            sp->driven = 1;
+            g->spike_replaced_macs += dense_macs(&sp->shape);
+        }
+        if (sp->driven) {
+            g->spike_passes++;
+            return SAKD_OK;
+        }
+        g->dense_passes++;
+    }
     return sakd_conv2d_forward(y_of(g, n), &g->workspace, x_of(g, n), pvalue(g, n->param[0]), bias,
                                &n->u.conv);
+}
+
+/* The weight (and bias) gradient of a spike-driven forward on the host, from its active set. */
+static sakd_status spike_grad_host(sakd_graph *g, sakd_node *n, sakd_tensor *gw, sakd_tensor *gb)
+{
+    sakd_spike_node *sp = n->spike;
+    sakd_host_maps maps = {0};
+    float *gy, *w, *b;
+    sakd_status st = sakd_host_map_tensor(g->ctx, &maps, gy_of(g, n), &gy, SAKD_OK);
+    st = sakd_host_map_tensor(g->ctx, &maps, gw, &w, st);
+    st = sakd_host_map_tensor(g->ctx, &maps, gb, &b, st);
+    if (st == SAKD_OK)
+        st = sakd_spike_conv_grad_weight(w, b, &sp->set, gy, &sp->shape, 0);
+    if (st == SAKD_OK)
+        g->spike_ops += sakd_spike_conv_ops(&sp->set, &sp->shape);
+    return sakd_host_unmap(g->ctx, &maps, st);
 }
 
 static sakd_status conv_backward(sakd_graph *g, sakd_node *n, sakd_tensor *gx, sakd_tensor *gx1)
 {
     (void)gx1;
+    sakd_tensor *gw = pgrad(g, n->param[0]);
     sakd_tensor *gbias = n->param[1] != SIZE_MAX ? pgrad(g, n->param[1]) : NULL;
-    return sakd_conv2d_backward(gx, pgrad(g, n->param[0]), gbias, &g->workspace, gy_of(g, n),
-                                x_of(g, n), pvalue(g, n->param[0]), &n->u.conv);
+    if (n->spike && n->spike->driven) {
+        /* The weight gradient from the spikes that fired; the data gradient stays dense. */
+        if (n->spike->host)
+            SAKD_TRY(spike_grad_host(g, n, gw, gbias));
+        else
+            SAKD_TRY(sakd_spike_conv_grad_weight_device(gw, x_of(g, n), gy_of(g, n), &n->u.conv));
+        g->spike_passes++;
+        g->spike_replaced_macs += dense_macs(&n->spike->shape);
+        if (!gx)
+            return SAKD_OK;
+        return sakd_conv2d_backward(gx, NULL, NULL, &g->workspace, gy_of(g, n), x_of(g, n),
+                                    pvalue(g, n->param[0]), &n->u.conv);
+    }
+    if (n->spike)
+        g->dense_passes++;
+    return sakd_conv2d_backward(gx, gw, gbias, &g->workspace, gy_of(g, n), x_of(g, n),
+                                pvalue(g, n->param[0]), &n->u.conv);
 }
 
 static double conv_macs(const sakd_graph *g, const sakd_node *n)
@@ -330,7 +486,8 @@ typedef struct node_kind {
 } node_kind;
 
 static const node_kind kinds[] = {
-    [SAKD_NODE_CONV] = {"conv", NULL, conv_forward, conv_backward, NULL, conv_macs, NULL, 0},
+    [SAKD_NODE_CONV] = {"conv", conv_allocate, conv_forward, conv_backward, conv_release, conv_macs,
+                        conv_stored_bytes, 0},
     [SAKD_NODE_BN] = {"batch norm", bn_allocate, bn_forward, bn_backward, bn_release, NULL, NULL,
                       0},
     [SAKD_NODE_LIF] = {"LIF", lif_allocate, lif_forward, lif_backward, lif_release, NULL,

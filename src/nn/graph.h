@@ -44,6 +44,8 @@ typedef struct sakd_act {
 
 /* A node: one layer. What each kind does (allocate, forward, backward, release, cost) is one
  * entry of the table in graph.c; its own state is the member of `u` named by its kind. */
+struct sakd_spike_node; /* graph.c: a spike-fed convolution's active set and choice */
+
 typedef struct sakd_node {
     sakd_node_kind kind;
     char name[96]; /* module name, e.g. "layer1.0.bn1" */
@@ -67,6 +69,9 @@ typedef struct sakd_node {
             uint64_t salt; /* this node's own stream: the graph's seed hashed with the node */
         } dropout;         /* SAKD_NODE_DROPOUT */
     } u;
+    /* A convolution whose input is a LIF layer's spikes (SNN): what its spike-driven passes
+     * keep (ops/spike_route.h decides per step); NULL otherwise. */
+    struct sakd_spike_node *spike;
 } sakd_node;
 
 typedef struct sakd_graph {
@@ -87,6 +92,12 @@ typedef struct sakd_graph {
     int allocated;
     int train;                   /* the mode of the last forward; backward differentiates it */
     uint64_t rng_seed, rng_step; /* dropout masks: sakd_graph_set_rng */
+    /* Spike-fed convolutions since the graph was built: the synaptic operations (additions of
+     * weight or gradient vectors' elements) their spike-driven passes executed, forward and
+     * weight gradient, the dense multiply-accumulates those passes replaced, and how many
+     * passes (forward or weight gradient of one layer) ran each way. */
+    double spike_ops, spike_replaced_macs;
+    size_t spike_passes, dense_passes;
 } sakd_graph;
 
 /* Starts a graph for batch B; an SNN uses T steps and `lif`, an ANN (snn = 0) T = 1. */

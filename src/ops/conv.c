@@ -495,8 +495,12 @@ static sakd_status backward_geometry(const char *op, const sakd_tensor *grad_in,
     SAKD_TRY(conv_geometry(op, in, weight, workspace, p, g));
     SAKD_TRY(sakd_tensor_require_shape(op, "grad_out", grad_out, 4,
                                        (size_t[]){g->n, g->cout, g->ho, g->wo}));
-    SAKD_TRY(sakd_tensor_require_shape(op, "grad_weight", grad_weight, 4,
-                                       (size_t[]){g->cout, g->cin, g->kh, g->kw}));
+    if (!grad_weight && grad_bias)
+        return sakd_error(SAKD_ERR_ARG, "%s: a bias gradient ('%s') without the weight's", op,
+                          grad_bias->name);
+    if (grad_weight)
+        SAKD_TRY(sakd_tensor_require_shape(op, "grad_weight", grad_weight, 4,
+                                           (size_t[]){g->cout, g->cin, g->kh, g->kw}));
     if (grad_in)
         SAKD_TRY(sakd_tensor_require_shape(op, "grad_in", grad_in, 4,
                                            (size_t[]){g->n, g->cin, g->h, g->w}));
@@ -600,18 +604,21 @@ sakd_status sakd_conv2d_backward(sakd_tensor *grad_in, sakd_tensor *grad_weight,
     SAKD_TRY(sakd_kernel_get(ctx, "conv", ro.options, "conv2d_col2im", &kcol));
     for (size_t n0 = 0; n0 < g.n; n0 += g.nc) {
         cl_ulong nc = g.n - n0 < g.nc ? g.n - n0 : g.nc;
-        int done;
-        SAKD_TRY(backward_as_conv(grad_in, grad_weight, workspace, grad_out, in, weight, &g, p, n0,
-                                  nc, &done));
+        int done = 0;
+        if (grad_weight)
+            SAKD_TRY(backward_as_conv(grad_in, grad_weight, workspace, grad_out, in, weight, &g, p,
+                                      n0, nc, &done));
         if (done)
             continue;
         size_t ncp = nc * g.P;
         cl_ulong cols_off = workspace->offset, gp_off = workspace->offset + g.K * ncp;
         /* gperm [Cout, nc·P] from grad_out's NCHW chunk */
         SAKD_TRY(chunk_from_nchw(ctx, &ro, workspace, gp_off, grad_out, n0, nc, g.cout, g.P));
-        SAKD_TRY(im2col(ctx, &ro, workspace, in, &g, &a, n0, nc));
-        SAKD_TRY(
-            weight_grad_chunk(ctx, &ro, grad_weight, workspace, &g, n0, ncp, gp_off, cols_off));
+        if (grad_weight) {
+            SAKD_TRY(im2col(ctx, &ro, workspace, in, &g, &a, n0, nc));
+            SAKD_TRY(
+                weight_grad_chunk(ctx, &ro, grad_weight, workspace, &g, n0, ncp, gp_off, cols_off));
+        }
         if (grad_in)
             SAKD_TRY(input_grad_chunk(ctx, kcol, grad_in, workspace, weight, &g, &a, n0, nc, gp_off,
                                       cols_off));

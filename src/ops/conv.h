@@ -42,8 +42,8 @@ sakd_status sakd_conv2d_forward(sakd_tensor *out, sakd_tensor *workspace, const 
 
 /* Gradients of conv2d, WRITTEN (overwritten, not accumulated):
  * grad_in:     [N, Cin, H, W], or NULL to skip (e.g. the first layer)
- * grad_weight: [Cout, Cin, kh, kw]
- * grad_bias:   [Cout], or NULL when the layer has no bias
+ * grad_weight: [Cout, Cin, kh, kw], or NULL to skip (computed elsewhere: a spike-driven layer)
+ * grad_bias:   [Cout], or NULL when the layer has no bias (NULL when grad_weight is)
  * workspace:   as for forward; contents clobbered
  * grad_out:    [N, Cout, Ho, Wo]
  * in, weight:  the forward's input and weight */

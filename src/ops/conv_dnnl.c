@@ -479,6 +479,8 @@ static sakd_status backward(call *c, float *x, float *w, float *gy, float *gx, f
         if (mu)
             SAKD_TRY(run_reorder(c, R_GX, qmd(e->bdpd, dnnl_query_diff_src_md), m2, &e->x_u, mu));
     }
+    if (!gw) /* the data gradient alone (the weight gradient computed elsewhere) */
+        goto wait;
     /* gy in scratch 0 serves the weight gradient too when both want the same layout */
     if (!gym || !D.dnnl_memory_desc_equal(gy_d, gy_w))
         SAKD_TRY(input(c, R_GY_W, &e->y_u, gy, gy_w, 0, &gym));
@@ -495,6 +497,7 @@ static sakd_status backward(call *c, float *x, float *w, float *gy, float *gx, f
              "backward weights", &e->g);
     if (mu)
         SAKD_TRY(run_reorder(c, R_GW, qmd(e->bwpd, dnnl_query_diff_weights_md), m2, &e->w_u, mu));
+wait:
     DNNL_TRY(D.dnnl_stream_wait(c->s->stream), "backward", &e->g);
     return SAKD_OK;
 }
@@ -550,7 +553,8 @@ sakd_status sakd_conv2d_dnnl_backward(sakd_tensor *grad_in, sakd_tensor *grad_we
     st = sakd_host_map_tensor(ctx, &maps, grad_bias, &gb, st);
     if (st == SAKD_OK) {
         size_t K = g->cin * g->kh * g->kw, P = g->ho * g->wo;
-        sakd_conv_host_record(ctx, 0, 1, g->cout, K, P, g->n);
+        if (gw)
+            sakd_conv_host_record(ctx, 0, 1, g->cout, K, P, g->n);
         if (gx)
             sakd_conv_host_record(ctx, 1, 0, K, P, g->cout, g->n);
         double t0 = sakd_time_now();

@@ -184,13 +184,14 @@ static void backward_part(void *arg, int t)
         double t0 = sakd_time_now();
         const float *gy = j->gy + n * g->cout * P;
         const float *c = j->x + n * g->cin * g->h * g->w;
-        if (!direct_cols(g)) {
+        if (j->want_gw && !direct_cols(g)) {
             im2col(cols, c, g);
             c = cols;
         }
         double t1 = sakd_time_now();
-        j->blas->sgemm(CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_TRANS, (int)g->cout, (int)K, (int)P,
-                       1.0f, gy, (int)P, c, (int)P, n == lo ? 0.0f : 1.0f, gw, (int)K);
+        if (j->want_gw)
+            j->blas->sgemm(CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_TRANS, (int)g->cout, (int)K,
+                           (int)P, 1.0f, gy, (int)P, c, (int)P, n == lo ? 0.0f : 1.0f, gw, (int)K);
         double t2 = sakd_time_now();
         other += t1 - t0;
         gemm += t2 - t1;
@@ -318,11 +319,16 @@ sakd_status sakd_conv2d_host_forward(sakd_tensor *out, const sakd_tensor *in,
  * partial gradients, and the flipped weight), grad x only when want_gx, grad b only with
  * has_bias. */
 static sakd_status backward_job(const sakd_conv_host_geom *g, const sakd_host_blas *blas,
-                                int want_gx, int has_bias, conv_job *j)
+                                int want_gx, int want_gw, int has_bias, conv_job *j)
 {
     size_t K = g->cin * g->kh * g->kw, P = g->ho * g->wo;
-    *j = (conv_job){.g = g, .blas = blas, .nt = threads_for(blas, g->n), .want_gx = want_gx};
-    j->as_conv = g->sh == 1 && g->sw == 1 && g->ph < g->kh && g->pw < g->kw && !direct_cols(g);
+    *j = (conv_job){.g = g,
+                    .blas = blas,
+                    .nt = threads_for(blas, g->n),
+                    .want_gx = want_gx,
+                    .want_gw = want_gw};
+    j->as_conv =
+        want_gw && g->sh == 1 && g->sw == 1 && g->ph < g->kh && g->pw < g->kw && !direct_cols(g);
     if (j->as_conv)
         j->tg = (sakd_conv_host_geom){g->n,
                                       g->cout,
@@ -411,7 +417,7 @@ sakd_status sakd_conv2d_host_backward(sakd_tensor *grad_in, sakd_tensor *grad_we
     const sakd_host_blas *blas;
     SAKD_TRY(sakd_host_blas_get(&blas, (int)ctx->info.compute_units));
     conv_job j;
-    SAKD_TRY(backward_job(g, blas, grad_in != NULL, grad_bias != NULL, &j));
+    SAKD_TRY(backward_job(g, blas, grad_in != NULL, grad_weight != NULL, grad_bias != NULL, &j));
     size_t nt = (size_t)j.nt, wn = g->cout * g->cin * g->kh * g->kw;
     sakd_host_maps maps = {0};
     float *x, *w, *gy, *gw, *gx, *gb;
@@ -432,7 +438,8 @@ sakd_status sakd_conv2d_host_backward(sakd_tensor *grad_in, sakd_tensor *grad_we
             backward_as_conv_run(&j, gw);
         } else {
             sakd_host_parallel(j.nt, backward_part, &j);
-            sum_parts(gw, j.gw_parts, nt, wn); /* the threads' partial sums */
+            if (gw)
+                sum_parts(gw, j.gw_parts, nt, wn); /* the threads' partial sums */
         }
         if (gb)
             sum_parts(gb, j.gb_parts, nt, g->cout);

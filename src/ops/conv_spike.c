@@ -1,9 +1,18 @@
-/* conv_spike.c — spike-driven convolution on the host (conv_spike.h): active sets, and the
- * forward pass and weight gradient as sums of C_out-float rows over the active inputs and the
- * kernel taps that reach an output. The forward pass splits the samples over the threads (one
- * channels-last accumulator [Ho·Wo, M] each); the weight gradient splits the input channels
- * (each thread owns its rows of the gradient and adds the samples in order), so neither depends
- * on the thread count. */
+/* conv_spike.c — spike-driven convolution on the host (conv_spike.h) and on OpenCL devices
+ * (cl/conv_spike.cl).
+ *
+ * Host forward: output-stationary. For each output pixel and block of up to 64 output channels,
+ * the sums live in vector registers; every kernel tap reads its input pixel's channel bitmask,
+ * and each channel that fired adds its weight row (the weights as [KH, KW, C, M], M padded to
+ * 16) to them: one load and one add per 16 floats, no multiply, nothing written until the
+ * pixel is done. Rows of outputs are split over the threads.
+ * Host weight gradient: per sample (its output gradient, channels-last, stays in cache), per
+ * input channel, tap and block of output channels, the gradients at the outputs that channel's
+ * spikes reach are summed in registers and added to the weight gradient. Threads own input
+ * channels and take the samples in order.
+ * Every sum runs in a fixed order that depends neither on the thread count nor on the vector
+ * width, so the results are bit-identical across runs, threads and CPUs; they equal the dense
+ * convolution's up to float summation order. */
 #include "ops/conv_spike.h"
 
 #include <stdlib.h>
@@ -13,238 +22,380 @@
 #include "runtime/cl.h"
 #include "runtime/program.h"
 
+/* Several code paths per CPU (AVX-512, AVX2, baseline), picked at load time: the passes are
+ * vector adds that the baseline x86-64 build would do 4 floats at a time. */
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__has_attribute)
+#if __has_attribute(target_clones) && defined(__gnu_linux__)
+#define SPIKE_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+#endif
+#ifndef SPIKE_CLONES
+#define SPIKE_CLONES
+#endif
+
+/* 16 floats; the compiler maps it on whatever vector registers the clone has (GCC's note that
+ * passing it by value depends on AVX-512 concerns only these static, inlined helpers). */
+#pragma GCC diagnostic ignored "-Wpsabi"
+typedef float v16 __attribute__((vector_size(64)));
+#define VEC 16
+#define BLOCK 4 /* vectors of output channels summed at once (64 floats) */
+
+static inline v16 load16(const float *p)
+{
+    v16 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void store16(float *p, v16 v)
+{
+    memcpy(p, &v, sizeof v);
+}
+
+static size_t round_up(size_t x, size_t to)
+{
+    return (x + to - 1) / to * to;
+}
+
+/* n floats on a cache line's boundary (rows of mp floats then never straddle two lines),
+ * zeroed; NULL when out of memory. */
+static float *lines(size_t n)
+{
+    size_t bytes = round_up(n ? n * sizeof(float) : 64, 64);
+    float *p = aligned_alloc(64, bytes);
+    if (p)
+        memset(p, 0, bytes);
+    return p;
+}
+
 void sakd_spike_set_free(sakd_spike_set *s)
 {
-    free(s->idx);
-    free(s->row);
-    free(s->col);
-    free(s->start);
+    free(s->mask);
+    free(s->pos);
     free(s->chan);
     memset(s, 0, sizeof *s);
 }
 
-/* Doubles the capacity of the entry arrays. */
-static sakd_status grow(sakd_spike_set *s)
+size_t sakd_spike_set_bytes(const sakd_spike_set *s)
 {
-    size_t cap = s->cap ? 2 * s->cap : 1024;
-    uint32_t *idx = realloc(s->idx, cap * sizeof *idx);
-    if (idx)
-        s->idx = idx;
-    uint16_t *row = idx ? realloc(s->row, cap * sizeof *row) : NULL;
-    if (row)
-        s->row = row;
-    uint16_t *col = row ? realloc(s->col, cap * sizeof *col) : NULL;
-    if (col)
-        s->col = col;
-    if (!col)
-        return sakd_error(SAKD_ERR_NOMEM, "out of memory for a spike set (%zu entries)", cap);
-    s->cap = cap;
-    return SAKD_OK;
+    return s->cap_mask * sizeof *s->mask + s->cap_pos * sizeof *s->pos +
+           s->cap_chan * sizeof *s->chan;
+}
+
+/* *p holds at least `want` elements of `size` bytes (capacity *cap), contents not kept. */
+static int reserve(void **p, size_t *cap, size_t want, size_t size)
+{
+    if (want <= *cap && *p)
+        return 1;
+    size_t n = want > 2 * *cap ? want : 2 * *cap;
+    void *q = malloc((n ? n : 1) * size);
+    if (!q)
+        return 0;
+    free(*p);
+    *p = q;
+    *cap = n;
+    return 1;
+}
+
+typedef struct build_job {
+    sakd_spike_set *s;
+    const float *x;
+    size_t *bad;  /* per thread: the first non-spike's flat index + 1, 0 none */
+    int nt, pass; /* pass 0: masks and counts; 1: positions */
+} build_job;
+
+static void build_part(void *arg, int t)
+{
+    build_job *j = arg;
+    sakd_spike_set *s = j->s;
+    size_t lo, hi, hw = s->h * s->w, words = s->words;
+    sakd_host_range(s->n, t, j->nt, &lo, &hi);
+    for (size_t n = lo; n < hi; n++) {
+        if (j->pass == 0)
+            memset(s->mask + n * hw * words, 0, hw * words * sizeof *s->mask);
+        for (size_t c = 0; c < s->c; c++) {
+            const float *xc = j->x + (n * s->c + c) * hw;
+            if (j->pass == 0) {
+                uint64_t *mask = s->mask + n * hw * words + c / 64;
+                unsigned shift = (unsigned)(c % 64);
+                size_t count = 0, odd = 0;
+                for (size_t e = 0; e < hw; e++) { /* no branch on the data: spikes are random */
+                    uint64_t on = xc[e] != 0.0f;
+                    odd |= (size_t)(on & (xc[e] != 1.0f));
+                    mask[e * words] |= on << shift;
+                    count += on;
+                }
+                if (odd && !j->bad[t])
+                    for (size_t e = 0; e < hw && !j->bad[t]; e++)
+                        if (xc[e] != 0.0f && xc[e] != 1.0f)
+                            j->bad[t] = (n * s->c + c) * hw + e + 1;
+                s->chan[n * s->c + c + 1] = count;
+            } else {
+                uint32_t *pos = s->pos + s->chan[n * s->c + c];
+                size_t k = 0, last = s->chan[n * s->c + c + 1] - s->chan[n * s->c + c];
+                /* Written always, kept when it fired; never past the channel's last spike,
+                 * where the next channel's (maybe another thread's) begin. */
+                for (size_t h = 0; h < s->h && k < last; h++)
+                    for (size_t w = 0; w < s->w && k < last; w++) {
+                        pos[k] = (uint32_t)(h << 16 | w);
+                        k += xc[h * s->w + w] != 0.0f;
+                    }
+            }
+        }
+    }
 }
 
 sakd_status sakd_spike_set_build(sakd_spike_set *s, const float *x, size_t n, size_t c, size_t h,
-                                 size_t w)
+                                 size_t w, int threads)
 {
-    size_t hw = h * w, per = c * hw;
-    if (per > UINT32_MAX || h > UINT16_MAX || w > UINT16_MAX)
+    if (h > UINT16_MAX || w > UINT16_MAX || !c)
         return sakd_error(SAKD_ERR_ARG,
                           "spike set: [%zu, %zu, %zu] per sample exceeds the index types", c, h, w);
-    size_t *start = realloc(s->start, (n + 1) * sizeof *start);
-    if (start)
-        s->start = start;
-    size_t *chan = start ? realloc(s->chan, n * (c + 1) * sizeof *chan) : NULL;
-    if (chan)
-        s->chan = chan;
-    if (!start || !chan)
-        return sakd_error(SAKD_ERR_NOMEM, "out of memory for a spike set");
-    s->n = n;
-    s->c = c;
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        s->start[i] = k;
-        const float *xs = x + i * per;
-        for (size_t ch = 0; ch < c; ch++) {
-            s->chan[i * (c + 1) + ch] = k;
-            for (size_t e = ch * hw; e < (ch + 1) * hw; e++) {
-                if (xs[e] == 0.0f)
-                    continue;
-                if (xs[e] != 1.0f)
-                    return sakd_error(SAKD_ERR_ARG,
-                                      "spike set: input [%zu, %zu, %zu, %zu] is %g, not a spike "
-                                      "(0 or 1)",
-                                      i, ch, (e - ch * hw) / w, (e - ch * hw) % w, (double)xs[e]);
-                if (k == s->cap)
-                    SAKD_TRY(grow(s));
-                s->row[k] = (uint16_t)((e - ch * hw) / w);
-                s->col[k] = (uint16_t)((e - ch * hw) % w);
-                s->idx[k++] = (uint32_t)e;
-            }
+    size_t words = (c + 63) / 64, pixels = n * h * w;
+    if (!reserve((void **)&s->mask, &s->cap_mask, pixels * words, sizeof *s->mask) ||
+        !reserve((void **)&s->chan, &s->cap_chan, n * c + 1, sizeof *s->chan))
+        return sakd_error(SAKD_ERR_NOMEM, "out of memory for a spike set ([%zu, %zu, %zu, %zu])", n,
+                          c, h, w);
+    *s = (sakd_spike_set){s->mask, s->pos, s->chan, n,           c,          h,
+                          w,       words,  0,       s->cap_mask, s->cap_pos, s->cap_chan};
+    int nt = threads > 0 ? threads : sakd_host_threads();
+    size_t bad[64] = {0};
+    if (nt > 64)
+        nt = 64;
+    build_job j = {s, x, bad, nt, 0};
+    sakd_host_parallel(nt, build_part, &j);
+    for (int t = 0; t < nt; t++)
+        if (bad[t]) {
+            size_t e = bad[t] - 1, hw = h * w;
+            return sakd_error(SAKD_ERR_ARG,
+                              "spike set: input [%zu, %zu, %zu, %zu] is %g, not a spike (0 or 1)",
+                              e / (c * hw), e / hw % c, e % hw / w, e % w, (double)x[e]);
         }
-        s->chan[i * (c + 1) + c] = k;
-    }
-    s->start[n] = k;
-    s->active = k;
+    s->chan[0] = 0;
+    for (size_t i = 1; i <= n * c; i++)
+        s->chan[i] += s->chan[i - 1];
+    s->active = s->chan[n * c];
+    if (!reserve((void **)&s->pos, &s->cap_pos, s->active, sizeof *s->pos))
+        return sakd_error(SAKD_ERR_NOMEM, "out of memory for a spike set (%zu spikes)", s->active);
+    j.pass = 1;
+    sakd_host_parallel(nt, build_part, &j);
     return SAKD_OK;
 }
 
-/* The taps along one axis: for each input coordinate i in [0, in), the pairs (tap, out) with
- * out·stride = i + pad − tap, 0 <= out < n_out: tap[i·k + j], pos[i·k + j], count[i]. */
-typedef struct taps {
-    size_t *tap, *pos, *count;
-} taps;
-
-static void taps_free(taps *t)
+/* For each kernel tap j along an axis and input coordinate i: the output coordinate it reaches,
+ * (i + pad − j)/stride when that is whole and in [0, n_out), else −1: map[j·in + i]. */
+static int32_t *axis_map(size_t in, size_t k, size_t stride, size_t pad, size_t n_out)
 {
-    free(t->tap);
-    free(t->pos);
-    free(t->count);
-}
-
-static sakd_status taps_new(taps *t, size_t in, size_t k, size_t stride, size_t pad, size_t n_out)
-{
-    t->tap = malloc(in * k * sizeof *t->tap);
-    t->pos = malloc(in * k * sizeof *t->pos);
-    t->count = calloc(in, sizeof *t->count);
-    if (!t->tap || !t->pos || !t->count) {
-        taps_free(t);
-        return sakd_error(SAKD_ERR_NOMEM, "out of memory for a spike convolution's taps");
-    }
-    for (size_t i = 0; i < in; i++)
-        for (size_t j = 0; j < k; j++) {
-            if (i + pad < j || (i + pad - j) % stride)
-                continue;
+    size_t count = k * in > 0 ? k * in : 1;
+    int32_t *map = malloc(count * sizeof *map);
+    if (!map)
+        return NULL;
+    for (size_t j = 0; j < k; j++)
+        for (size_t i = 0; i < in; i++) {
             size_t o = (i + pad - j) / stride;
-            if (o >= n_out)
-                continue;
-            t->tap[i * k + t->count[i]] = j;
-            t->pos[i * k + t->count[i]++] = o;
+            map[j * in + i] =
+                i + pad >= j && (i + pad - j) % stride == 0 && o < n_out ? (int32_t)o : -1;
         }
-    return SAKD_OK;
+    return map;
 }
 
-/* What both passes share: the shape, the active set and the taps of both axes. */
+/* What both passes share. */
 typedef struct spike_job {
     const sakd_spike_conv_shape *s;
     const sakd_spike_set *x;
-    taps rows, cols;
-    const float *wt;   /* forward: weights as [C, KH, KW, M] */
-    const float *bias; /* forward, or NULL */
-    float *out;        /* forward: [N, M, Ho, Wo] */
-    float *acc;        /* forward: [threads, Ho·Wo·M] */
-    const float *gy;   /* grad: grad_out [N, M, Ho, Wo] */
-    float *gyt;        /* grad: grad_out as [N, Ho·Wo, M] */
-    float *gwt;        /* grad: [C, KH, KW, M] */
+    size_t mp; /* M rounded up to VEC */
     int nt;
+    float *wt;         /* forward: weights [KH, KW, C, mp]; gradient: its sums, the same layout */
+    const float *bias; /* forward: [M] or NULL */
+    float *bias_p;     /* forward: bias padded to mp */
+    float *out;        /* forward: [N, M, Ho, Wo] */
+    float *rows;       /* forward: per thread, one output row channels-last [Wo, mp] */
+    const float *gy;   /* gradient: [N, M, Ho, Wo] */
+    float *gyt;        /* gradient: [N, Ho·Wo, mp] */
+    int32_t *rmap, *cmap; /* gradient: axis_map of rows and columns */
 } spike_job;
 
-/* dst[0..m) += src[0..m): the one inner loop of both passes, eight floats at a time in GCC's
- * vector type (the compiler's -O2 cost model leaves the plain loop scalar: 3-5x slower). */
-typedef float vec8 __attribute__((vector_size(32)));
-
-static inline void add_row(float *restrict dst, const float *restrict src, size_t m)
-{
-    size_t i = 0;
-    for (; i + 8 <= m; i += 8) {
-        vec8 a, b;
-        memcpy(&a, dst + i, sizeof a);
-        memcpy(&b, src + i, sizeof b);
-        a += b;
-        memcpy(dst + i, &a, sizeof a);
+/* The sums of NV vectors of output channels at one output pixel: the bias, then every tap's
+ * active channels' weight rows. */
+#define GATHER(NV)                                                                                 \
+    static void gather##NV(const spike_job *j, size_t n, size_t ho, size_t wo, size_t m0,          \
+                           float *dst)                                                             \
+    {                                                                                              \
+        const sakd_spike_conv_shape *s = j->s;                                                     \
+        const sakd_spike_set *x = j->x;                                                            \
+        v16 acc[NV], alt[NV]; /* two sets of sums, alternate spikes: shorter dependency chains */  \
+        for (int v = 0; v < NV; v++) {                                                             \
+            acc[v] = load16(j->bias_p + m0 + (size_t)v * VEC);                                     \
+            alt[v] = (v16){0};                                                                     \
+        }                                                                                          \
+        for (size_t kh = 0; kh < s->kh; kh++) {                                                    \
+            size_t h = ho * s->stride_h + kh;                                                      \
+            if (h < s->pad_h || h - s->pad_h >= s->h)                                              \
+                continue;                                                                          \
+            h -= s->pad_h;                                                                         \
+            for (size_t kw = 0; kw < s->kw; kw++) {                                                \
+                size_t w = wo * s->stride_w + kw;                                                  \
+                if (w < s->pad_w || w - s->pad_w >= s->w)                                          \
+                    continue;                                                                      \
+                w -= s->pad_w;                                                                     \
+                const uint64_t *mask = x->mask + ((n * s->h + h) * s->w + w) * x->words;           \
+                const float *tap = j->wt + (kh * s->kw + kw) * s->c * j->mp + m0;                  \
+                for (size_t q = 0; q < x->words; q++) {                                            \
+                    const float *base = tap + q * 64 * j->mp;                                      \
+                    for (uint64_t bits = mask[q]; bits;) {                                         \
+                        const float *r0 = base + (size_t)__builtin_ctzll(bits) * j->mp;            \
+                        bits &= bits - 1;                                                          \
+                        for (int v = 0; v < NV; v++)                                               \
+                            acc[v] += load16(r0 + (size_t)v * VEC);                                \
+                        if (!bits)                                                                 \
+                            break;                                                                 \
+                        const float *r1 = base + (size_t)__builtin_ctzll(bits) * j->mp;            \
+                        bits &= bits - 1;                                                          \
+                        for (int v = 0; v < NV; v++)                                               \
+                            alt[v] += load16(r1 + (size_t)v * VEC);                                \
+                    }                                                                              \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+        for (int v = 0; v < NV; v++)                                                               \
+            store16(dst + (size_t)v * VEC, acc[v] + alt[v]);                                       \
     }
-    for (; i < m; i++)
-        dst[i] += src[i];
-}
 
-static void forward_part(void *arg, int t)
+SPIKE_CLONES GATHER(1) SPIKE_CLONES GATHER(2) SPIKE_CLONES GATHER(3) SPIKE_CLONES GATHER(4)
+
+    static void forward_part(void *arg, int t)
 {
     const spike_job *j = arg;
     const sakd_spike_conv_shape *s = j->s;
-    size_t lo, hi, M = s->m, P = s->ho * s->wo;
-    float *acc = j->acc + (size_t)t * P * M;
-    sakd_host_range(s->n, t, j->nt, &lo, &hi);
-    for (size_t n = lo; n < hi; n++) {
-        memset(acc, 0, P * M * sizeof *acc);
-        const size_t *ch = j->x->chan + n * (s->c + 1);
-        for (size_t c = 0; c < s->c; c++) {
-            const float *wc = j->wt + c * s->kh * s->kw * M;
-            for (size_t k = ch[c]; k < ch[c + 1]; k++) {
-                size_t h = j->x->row[k], w = j->x->col[k];
-                for (size_t a = 0; a < j->rows.count[h]; a++) {
-                    size_t kh = j->rows.tap[h * s->kh + a], ho = j->rows.pos[h * s->kh + a];
-                    for (size_t b = 0; b < j->cols.count[w]; b++) {
-                        size_t kw = j->cols.tap[w * s->kw + b], wo = j->cols.pos[w * s->kw + b];
-                        add_row(acc + (ho * s->wo + wo) * M, wc + (kh * s->kw + kw) * M, M);
-                    }
+    size_t lo, hi, P = s->ho * s->wo, mp = j->mp;
+    float *row = j->rows + (size_t)t * s->wo * mp;
+    sakd_host_range(s->n * s->ho, t, j->nt, &lo, &hi);
+    for (size_t r = lo; r < hi; r++) {
+        size_t n = r / s->ho, ho = r % s->ho;
+        for (size_t m0 = 0; m0 < mp; m0 += BLOCK * VEC) {
+            size_t nv = (mp - m0) / VEC < BLOCK ? (mp - m0) / VEC : BLOCK;
+            for (size_t wo = 0; wo < s->wo; wo++) {
+                float *dst = row + wo * mp + m0;
+                switch (nv) {
+                case 1: gather1(j, n, ho, wo, m0, dst); break;
+                case 2: gather2(j, n, ho, wo, m0, dst); break;
+                case 3: gather3(j, n, ho, wo, m0, dst); break;
+                default: gather4(j, n, ho, wo, m0, dst); break;
                 }
             }
         }
-        float *o = j->out + n * M * P;
-        for (size_t m = 0; m < M; m++) {
-            float b = j->bias ? j->bias[m] : 0.0f;
-            for (size_t p = 0; p < P; p++)
-                o[m * P + p] = acc[p * M + m] + b;
-        }
+        float *o = j->out + n * s->m * P + ho * s->wo;
+        for (size_t m = 0; m < s->m; m++)
+            for (size_t wo = 0; wo < s->wo; wo++)
+                o[m * P + wo] = row[wo * mp + m];
     }
 }
 
-static void grad_part(void *arg, int t)
+/* The weight gradient of input channel c, tap (kh, kw), NV vectors of output channels from m0,
+ * from sample n: the output gradient summed over the positions its spikes reach, added to dst. */
+#define SCATTER(NV)                                                                                \
+    static void sum##NV(const spike_job *j, size_t n, size_t c, size_t kh, size_t kw, size_t m0,   \
+                        float *dst)                                                                \
+    {                                                                                              \
+        const sakd_spike_conv_shape *s = j->s;                                                     \
+        const uint32_t *pos = j->x->pos + j->x->chan[n * s->c + c];                                \
+        const uint32_t *end = j->x->pos + j->x->chan[n * s->c + c + 1];                            \
+        const int32_t *rm = j->rmap + kh * s->h, *cm = j->cmap + kw * s->w;                        \
+        const float *gy = j->gyt + n * s->ho * s->wo * j->mp + m0;                                 \
+        v16 acc[NV], alt[NV];                                                                      \
+        for (int v = 0; v < NV; v++)                                                               \
+            acc[v] = alt[v] = (v16){0};                                                            \
+        for (; pos + 1 < end; pos += 2) {                                                          \
+            int32_t h0 = rm[pos[0] >> 16], w0 = cm[pos[0] & 0xffff];                               \
+            int32_t h1 = rm[pos[1] >> 16], w1 = cm[pos[1] & 0xffff];                               \
+            if ((h0 | w0) >= 0) {                                                                  \
+                const float *g = gy + ((size_t)h0 * s->wo + (size_t)w0) * j->mp;                   \
+                for (int v = 0; v < NV; v++)                                                       \
+                    acc[v] += load16(g + (size_t)v * VEC);                                         \
+            }                                                                                      \
+            if ((h1 | w1) >= 0) {                                                                  \
+                const float *g = gy + ((size_t)h1 * s->wo + (size_t)w1) * j->mp;                   \
+                for (int v = 0; v < NV; v++)                                                       \
+                    alt[v] += load16(g + (size_t)v * VEC);                                         \
+            }                                                                                      \
+        }                                                                                          \
+        if (pos < end) {                                                                           \
+            int32_t h0 = rm[pos[0] >> 16], w0 = cm[pos[0] & 0xffff];                               \
+            if ((h0 | w0) >= 0) {                                                                  \
+                const float *g = gy + ((size_t)h0 * s->wo + (size_t)w0) * j->mp;                   \
+                for (int v = 0; v < NV; v++)                                                       \
+                    acc[v] += load16(g + (size_t)v * VEC);                                         \
+            }                                                                                      \
+        }                                                                                          \
+        for (int v = 0; v < NV; v++)                                                               \
+            store16(dst + (size_t)v * VEC, load16(dst + (size_t)v * VEC) + (acc[v] + alt[v]));     \
+    }
+
+SPIKE_CLONES SCATTER(1) SPIKE_CLONES SCATTER(2) SPIKE_CLONES SCATTER(3) SPIKE_CLONES SCATTER(4)
+
+    static void grad_part(void *arg, int t)
 {
     const spike_job *j = arg;
     const sakd_spike_conv_shape *s = j->s;
-    size_t lo, hi, M = s->m, P = s->ho * s->wo;
+    size_t lo, hi, mp = j->mp;
     sakd_host_range(s->c, t, j->nt, &lo, &hi);
-    for (size_t c = lo; c < hi; c++) {
-        float *g = j->gwt + c * s->kh * s->kw * M;
-        memset(g, 0, s->kh * s->kw * M * sizeof *g);
-        for (size_t n = 0; n < s->n; n++) {
-            const size_t *ch = j->x->chan + n * (s->c + 1);
-            const float *gy = j->gyt + n * P * M;
-            for (size_t k = ch[c]; k < ch[c + 1]; k++) {
-                size_t h = j->x->row[k], w = j->x->col[k];
-                for (size_t a = 0; a < j->rows.count[h]; a++) {
-                    size_t kh = j->rows.tap[h * s->kh + a], ho = j->rows.pos[h * s->kh + a];
-                    for (size_t b = 0; b < j->cols.count[w]; b++) {
-                        size_t kw = j->cols.tap[w * s->kw + b], wo = j->cols.pos[w * s->kw + b];
-                        add_row(g + (kh * s->kw + kw) * M, gy + (ho * s->wo + wo) * M, M);
+    for (size_t c = lo; c < hi; c++)
+        for (size_t k = 0; k < s->kh * s->kw; k++)
+            memset(j->wt + (k * s->c + c) * mp, 0, mp * sizeof *j->wt);
+    for (size_t n = 0; n < s->n; n++)
+        for (size_t c = lo; c < hi; c++)
+            for (size_t kh = 0; kh < s->kh; kh++)
+                for (size_t kw = 0; kw < s->kw; kw++) {
+                    float *dst = j->wt + ((kh * s->kw + kw) * s->c + c) * mp;
+                    for (size_t m0 = 0; m0 < mp; m0 += BLOCK * VEC) {
+                        size_t nv = (mp - m0) / VEC < BLOCK ? (mp - m0) / VEC : BLOCK;
+                        switch (nv) {
+                        case 1: sum1(j, n, c, kh, kw, m0, dst + m0); break;
+                        case 2: sum2(j, n, c, kh, kw, m0, dst + m0); break;
+                        case 3: sum3(j, n, c, kh, kw, m0, dst + m0); break;
+                        default: sum4(j, n, c, kh, kw, m0, dst + m0); break;
+                        }
                     }
                 }
-            }
-        }
-    }
 }
 
-/* grad_out [N, M, P] → [N, P, M], split over the samples. */
+/* grad_out [N, M, P] → [N, P, mp] (the padding zero), split over the samples. */
 static void transpose_part(void *arg, int t)
 {
     const spike_job *j = arg;
     const sakd_spike_conv_shape *s = j->s;
-    size_t lo, hi, M = s->m, P = s->ho * s->wo;
+    size_t lo, hi, M = s->m, P = s->ho * s->wo, mp = j->mp;
     sakd_host_range(s->n, t, j->nt, &lo, &hi);
-    for (size_t n = lo; n < hi; n++)
+    for (size_t n = lo; n < hi; n++) {
+        float *dst = j->gyt + n * P * mp;
+        const float *src = j->gy + n * M * P;
+        for (size_t p = 0; p < P && mp > M; p++)
+            memset(dst + p * mp + M, 0, (mp - M) * sizeof *dst);
         for (size_t m = 0; m < M; m++)
             for (size_t p = 0; p < P; p++)
-                j->gyt[(n * P + p) * M + m] = j->gy[(n * M + m) * P + p];
+                dst[p * mp + m] = src[m * P + p];
+    }
 }
 
 static sakd_status job_new(spike_job *j, const sakd_spike_set *x, const sakd_spike_conv_shape *s,
                            int threads)
 {
     memset(j, 0, sizeof *j);
-    if (x->n != s->n || x->c != s->c || !s->stride_h || !s->stride_w || !s->m || !s->ho || !s->wo)
+    if (x->n != s->n || x->c != s->c || x->h != s->h || x->w != s->w || !s->stride_h ||
+        !s->stride_w || !s->m || !s->ho || !s->wo ||
+        s->ho != sakd_conv2d_out_size(s->h, s->kh, s->stride_h, s->pad_h) ||
+        s->wo != sakd_conv2d_out_size(s->w, s->kw, s->stride_w, s->pad_w))
         return sakd_error(SAKD_ERR_ARG,
-                          "spike convolution: the active set ([%zu, %zu, ...]) and the shape "
-                          "([%zu, %zu, %zu, %zu] -> %zu channels, %zux%zu out, stride %zux%zu) "
-                          "disagree",
-                          x->n, x->c, s->n, s->c, s->h, s->w, s->m, s->ho, s->wo, s->stride_h,
-                          s->stride_w);
+                          "spike convolution: the active set ([%zu, %zu, %zu, %zu]) and the "
+                          "shape ([%zu, %zu, %zu, %zu] -> %zu channels, %zux%zu out, stride "
+                          "%zux%zu) disagree",
+                          x->n, x->c, x->h, x->w, s->n, s->c, s->h, s->w, s->m, s->ho, s->wo,
+                          s->stride_h, s->stride_w);
     j->s = s;
     j->x = x;
+    j->mp = round_up(s->m, VEC);
     j->nt = threads > 0 ? threads : sakd_host_threads();
-    SAKD_TRY(taps_new(&j->rows, s->h, s->kh, s->stride_h, s->pad_h, s->ho));
-    sakd_status st = taps_new(&j->cols, s->w, s->kw, s->stride_w, s->pad_w, s->wo);
-    if (st != SAKD_OK)
-        taps_free(&j->rows);
-    return st;
+    return SAKD_OK;
 }
 
 sakd_status sakd_spike_conv_forward(float *out, const sakd_spike_set *x, const float *weight,
@@ -252,53 +403,64 @@ sakd_status sakd_spike_conv_forward(float *out, const sakd_spike_set *x, const f
 {
     spike_job j;
     SAKD_TRY(job_new(&j, x, s, threads));
-    size_t M = s->m, K = s->c * s->kh * s->kw, P = s->ho * s->wo;
-    float *wt = malloc(K * M * sizeof *wt), *acc = malloc((size_t)j.nt * P * M * sizeof *acc);
+    size_t M = s->m, C = s->c, KK = s->kh * s->kw, mp = j.mp;
+    j.wt = lines(KK * C * mp);
+    j.bias_p = lines(mp);
+    j.rows = lines((size_t)j.nt * s->wo * mp);
     sakd_status st = SAKD_OK;
-    if (!wt || !acc) {
+    if (!j.wt || !j.bias_p || !j.rows) {
         st = sakd_error(SAKD_ERR_NOMEM, "out of memory for a spike convolution");
     } else {
-        for (size_t m = 0; m < M; m++) /* OIHW → [C·KH·KW, M] */
-            for (size_t k = 0; k < K; k++)
-                wt[k * M + m] = weight[m * K + k];
-        j.wt = wt;
-        j.bias = bias;
+        for (size_t m = 0; m < M; m++) /* OIHW → [KH·KW, C, mp] */
+            for (size_t c = 0; c < C; c++)
+                for (size_t k = 0; k < KK; k++)
+                    j.wt[(k * C + c) * mp + m] = weight[(m * C + c) * KK + k];
+        if (bias)
+            memcpy(j.bias_p, bias, M * sizeof *bias);
         j.out = out;
-        j.acc = acc;
         sakd_host_parallel(j.nt, forward_part, &j);
     }
-    free(wt);
-    free(acc);
-    taps_free(&j.rows);
-    taps_free(&j.cols);
+    free(j.wt);
+    free(j.bias_p);
+    free(j.rows);
     return st;
 }
 
-sakd_status sakd_spike_conv_grad_weight(float *grad_weight, const sakd_spike_set *x,
-                                        const float *grad_out, const sakd_spike_conv_shape *s,
-                                        int threads)
+sakd_status sakd_spike_conv_grad_weight(float *grad_weight, float *grad_bias,
+                                        const sakd_spike_set *x, const float *grad_out,
+                                        const sakd_spike_conv_shape *s, int threads)
 {
     spike_job j;
     SAKD_TRY(job_new(&j, x, s, threads));
-    size_t M = s->m, K = s->c * s->kh * s->kw, P = s->ho * s->wo;
-    float *gyt = malloc(s->n * P * M * sizeof *gyt), *gwt = malloc(K * M * sizeof *gwt);
+    size_t M = s->m, C = s->c, KK = s->kh * s->kw, P = s->ho * s->wo, mp = j.mp;
+    j.gyt = lines(s->n * P * mp);
+    j.wt = lines(KK * C * mp);
+    j.rmap = axis_map(s->h, s->kh, s->stride_h, s->pad_h, s->ho);
+    j.cmap = axis_map(s->w, s->kw, s->stride_w, s->pad_w, s->wo);
     sakd_status st = SAKD_OK;
-    if (!gyt || !gwt) {
+    if (!j.gyt || !j.wt || !j.rmap || !j.cmap) {
         st = sakd_error(SAKD_ERR_NOMEM, "out of memory for a spike convolution's gradient");
     } else {
-        j.gyt = gyt;
         j.gy = grad_out;
         sakd_host_parallel(j.nt, transpose_part, &j);
-        j.gwt = gwt;
         sakd_host_parallel(j.nt, grad_part, &j);
-        for (size_t m = 0; m < M; m++) /* [C·KH·KW, M] → OIHW */
-            for (size_t k = 0; k < K; k++)
-                grad_weight[m * K + k] = gwt[k * M + m];
+        for (size_t m = 0; m < M; m++) /* [KH·KW, C, mp] → OIHW */
+            for (size_t c = 0; c < C; c++)
+                for (size_t k = 0; k < KK; k++)
+                    grad_weight[(m * C + c) * KK + k] = j.wt[(k * C + c) * mp + m];
+        if (grad_bias)
+            for (size_t m = 0; m < M; m++) {
+                float acc = 0.0f;
+                for (size_t n = 0; n < s->n; n++)
+                    for (size_t p = 0; p < P; p++)
+                        acc += grad_out[(n * M + m) * P + p];
+                grad_bias[m] = acc;
+            }
     }
-    free(gyt);
-    free(gwt);
-    taps_free(&j.rows);
-    taps_free(&j.cols);
+    free(j.gyt);
+    free(j.wt);
+    free(j.rmap);
+    free(j.cmap);
     return st;
 }
 
@@ -309,11 +471,22 @@ double sakd_spike_conv_ops(const sakd_spike_set *x, const sakd_spike_conv_shape 
         sakd_error_clear();
         return 0.0;
     }
+    int32_t *rm = axis_map(s->h, s->kh, s->stride_h, s->pad_h, s->ho);
+    int32_t *cm = axis_map(s->w, s->kw, s->stride_w, s->pad_w, s->wo);
     double ops = 0.0;
-    for (size_t k = 0; k < x->active; k++)
-        ops += (double)(j.rows.count[x->row[k]] * j.cols.count[x->col[k]]);
-    taps_free(&j.rows);
-    taps_free(&j.cols);
+    if (rm && cm) {
+        /* Per row and column, the taps that reach an output. */
+        for (size_t k = 0; k < x->active; k++) {
+            size_t h = x->pos[k] >> 16, w = x->pos[k] & 0xffff, a = 0, b = 0;
+            for (size_t kh = 0; kh < s->kh; kh++)
+                a += rm[kh * s->h + h] >= 0;
+            for (size_t kw = 0; kw < s->kw; kw++)
+                b += cm[kw * s->w + w] >= 0;
+            ops += (double)(a * b);
+        }
+    }
+    free(rm);
+    free(cm);
     return ops * (double)s->m;
 }
 

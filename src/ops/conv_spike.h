@@ -26,22 +26,28 @@ typedef struct sakd_spike_conv_shape {
     size_t ho, wo;             /* output extent (sakd_conv2d_out_size) */
 } sakd_spike_conv_shape;
 
-/* The active set of a spike tensor [N, C, H, W]: for each sample n, the flat indices
- * c·H·W + h·W + w of its non-zero inputs in ascending order (so grouped by channel), idx[start[n]
- * … start[n + 1]), and where each channel's run begins, chan[n·(C + 1) + c]. */
+/* The active set of a spike tensor [N, C, H, W], in the two orders the passes read it:
+ * per pixel, a bitmask of the channels that fired there (mask[((n·H + h)·W + w)·words + q],
+ * bit b of word q: channel 64·q + b), which the forward pass gathers over; and per (sample,
+ * channel), the positions (h << 16) | w of its spikes in ascending order, pos[chan[n·C + c] …
+ * chan[n·C + c + 1]), which the weight gradient sums over. Bytes per image: C·H·W/8 for the
+ * masks and 4 per spike, beside the 4 per input of the dense tensor. */
 typedef struct sakd_spike_set {
-    uint32_t *idx;
-    uint16_t *row, *col; /* the h and w of each entry of idx (no divisions in the passes) */
-    size_t *start;       /* [N + 1] */
-    size_t *chan;        /* [N·(C + 1)], offsets into idx */
-    size_t n, c, active, cap;
+    uint64_t *mask;
+    uint32_t *pos;
+    size_t *chan; /* [N·C + 1] */
+    size_t n, c, h, w, words, active;
+    size_t cap_mask, cap_pos, cap_chan;
 } sakd_spike_set;
 
-/* Builds the active set of x [N, C, H, W] (host floats; H, W <= 65535). Refuses, naming the first
- * offending element, a value other than 0 or 1: a spike-driven layer adds weights, it does not
- * multiply. */
+/* Builds the active set of x [N, C, H, W] (host floats; H, W <= 65535), reusing s's arrays,
+ * with `threads` host threads (<= 0: sakd's count). Refuses, naming the first offending element,
+ * a value other than 0 or 1: a spike-driven layer adds weights, it does not multiply. */
 sakd_status sakd_spike_set_build(sakd_spike_set *s, const float *x, size_t n, size_t c, size_t h,
-                                 size_t w);
+                                 size_t w, int threads);
+
+/* Bytes s holds (its arrays' capacity). */
+size_t sakd_spike_set_bytes(const sakd_spike_set *s);
 void sakd_spike_set_free(sakd_spike_set *s);
 
 /* out[N, M, Ho, Wo] = conv(x, weight) (+ bias[M] when non-NULL) with x given by its active set.
@@ -50,10 +56,11 @@ sakd_status sakd_spike_conv_forward(float *out, const sakd_spike_set *x, const f
                                     const float *bias, const sakd_spike_conv_shape *s, int threads);
 
 /* grad_weight[M, C, KH, KW] = Σ over the active inputs of grad_out at the outputs they reach
- * (written, not accumulated). grad_out [N, M, Ho, Wo]. */
-sakd_status sakd_spike_conv_grad_weight(float *grad_weight, const sakd_spike_set *x,
-                                        const float *grad_out, const sakd_spike_conv_shape *s,
-                                        int threads);
+ * (written, not accumulated); grad_bias[M] (when non-NULL) = Σ of grad_out over samples and
+ * positions. grad_out [N, M, Ho, Wo]. */
+sakd_status sakd_spike_conv_grad_weight(float *grad_weight, float *grad_bias,
+                                        const sakd_spike_set *x, const float *grad_out,
+                                        const sakd_spike_conv_shape *s, int threads);
 
 /* The synaptic operations the last two calls perform on x: Σ over active inputs of the taps
  * that reach an output, times M (one forward; the weight gradient does as many additions). */

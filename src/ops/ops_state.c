@@ -10,6 +10,8 @@ static void release(sakd_ctx *ctx)
         return;
     free(s->gemm_tuning_file);
     free(s->gemm_tuning);
+    free(s->spike_keys);
+    free(s->spike_density);
     free(s);
     ctx->ops = NULL;
 }

@@ -36,6 +36,13 @@ typedef struct sakd_ops_state {
     int conv_route;
     char conv_route_why[128];
     struct sakd_conv_dnnl *conv_dnnl;
+    /* Convolutions that read spikes (ops/spike_route.h): the mode (0 = not chosen yet), and
+     * under auto the crossover file and its shapes' keys and densities. */
+    int spike_mode;
+    char spike_file[1024];
+    size_t spike_n;
+    char (*spike_keys)[64];
+    double *spike_density;
 } sakd_ops_state;
 
 /* ctx's ops state in *out, created (zeroed) on first use. */

@@ -73,6 +73,10 @@ static const choice conv_provider_names[] = {{"auto", SAKD_CONV_CHOICE_AUTO},
                                              {"im2col", SAKD_CONV_CHOICE_IM2COL},
                                              {"onednn", SAKD_CONV_CHOICE_ONEDNN}};
 
+static const choice spike_layers_names[] = {{"auto", SAKD_SPIKE_CHOICE_AUTO},
+                                            {"dense", SAKD_SPIKE_CHOICE_DENSE},
+                                            {"spike", SAKD_SPIKE_CHOICE_SPIKE}};
+
 static const char *choice_name(const choice *table, size_t n, int value)
 {
     for (size_t i = 0; i < n; i++)
@@ -99,6 +103,14 @@ ENUM_STR(sakd_transform_str, sakd_transform, transform_names)
 ENUM_STR(sakd_distance_str, sakd_distance, distance_names)
 ENUM_STR(sakd_gemm_choice_str, sakd_gemm_choice, gemm_provider_names)
 ENUM_STR(sakd_conv_choice_str, sakd_conv_choice, conv_provider_names)
+ENUM_STR(sakd_spike_choice_str, sakd_spike_choice, spike_layers_names)
+
+const char *sakd_config_spike_request(const sakd_config *c)
+{
+    return c->run.spike_layers == SAKD_SPIKE_CHOICE_AUTO
+               ? NULL
+               : sakd_spike_choice_str(c->run.spike_layers);
+}
 
 const char *sakd_config_conv_request(const sakd_config *c)
 {
@@ -236,6 +248,8 @@ static const key_def keys[] = {
      COUNT(gemm_provider_names), NOT_IN_ID, 0, 0},
     {"run", "conv_provider", KEY_ENUM, OFF(run.conv_provider), conv_provider_names,
      COUNT(conv_provider_names), NOT_IN_ID, 0, 0},
+    {"run", "spike_layers", KEY_ENUM, OFF(run.spike_layers), spike_layers_names,
+     COUNT(spike_layers_names), NOT_IN_ID, 0, 0},
 };
 #define NKEYS COUNT(keys)
 

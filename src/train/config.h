@@ -50,6 +50,15 @@ typedef enum sakd_conv_choice {
     SAKD_CONV_CHOICE_COUNT
 } sakd_conv_choice;
 
+/* run.spike_layers: how convolutions that read spikes run (ops/spike_route.h); "auto" defers to
+ * $SAKD_SPIKE_LAYERS, else the measured crossover densities. */
+typedef enum sakd_spike_choice {
+    SAKD_SPIKE_CHOICE_AUTO = 0,
+    SAKD_SPIKE_CHOICE_DENSE,
+    SAKD_SPIKE_CHOICE_SPIKE,
+    SAKD_SPIKE_CHOICE_COUNT
+} sakd_spike_choice;
+
 /* run.gemm_provider: "auto" defers to $SAKD_GEMM_PROVIDER, else the automatic choice (ops/gemm.h).
  */
 typedef enum sakd_gemm_choice {
@@ -83,6 +92,7 @@ const char *sakd_transform_str(sakd_transform v);
 const char *sakd_distance_str(sakd_distance v);
 const char *sakd_gemm_choice_str(sakd_gemm_choice v);
 const char *sakd_conv_choice_str(sakd_conv_choice v);
+const char *sakd_spike_choice_str(sakd_spike_choice v);
 
 const char *sakd_position_str(sakd_position v);
 
@@ -164,6 +174,7 @@ typedef struct sakd_config {
         char *device; /* device selector, "" = default */
         sakd_gemm_choice gemm_provider;
         sakd_conv_choice conv_provider;
+        sakd_spike_choice spike_layers;
     } run;
     struct {
         sakd_config_sweep_line *lines; /* [count] */
@@ -191,6 +202,8 @@ sakd_status sakd_config_load_string(sakd_config *c, const char *text, const char
 const char *sakd_config_gemm_request(const sakd_config *c);
 /* The request for sakd_conv_provider_set: NULL for auto (then $SAKD_CONV_PROVIDER decides). */
 const char *sakd_config_conv_request(const sakd_config *c);
+/* The request for sakd_spike_layers_set: NULL for auto (then $SAKD_SPIKE_LAYERS decides). */
+const char *sakd_config_spike_request(const sakd_config *c);
 
 /* Applies one "section.key=value" assignment; `origin` names it in messages (e.g. "command
  * line"). [sweep] cannot be set this way. On error *c is unchanged. */

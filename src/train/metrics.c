@@ -182,6 +182,12 @@ void sakd_report_print(const sakd_report *r, FILE *f)
     fprintf(f, "  per image          %.4g SOPs (AC) + %.4g MACs = %.4g uJ (%g pJ/AC, %g pJ/MAC)\n",
             r->sops_per_image, r->macs_per_image, r->energy_uj, SAKD_ENERGY_AC_PJ,
             SAKD_ENERGY_MAC_PJ);
+    if (trained && r->spike_passes + r->dense_passes)
+        fprintf(f,
+                "  spike-fed convs    %zu of %zu passes spike-driven: %.4g SOPs executed in "
+                "place of %.4g MACs\n",
+                r->spike_passes, r->spike_passes + r->dense_passes, r->spike_ops,
+                r->spike_replaced_macs);
     if (trained)
         fprintf(f, "  throughput         %.1f images/s (training)\n", r->images_per_s);
     fprintf(f, "  peak device memory %.1f MiB\n", r->peak_mem_mib);

@@ -12,6 +12,7 @@
 #include "io/csv_file.h"
 #include "runtime/file.h"
 #include "ops/conv.h"
+#include "ops/spike_route.h"
 #include "ops/gemm.h"
 #include "ops/optim.h"
 #include "runtime/timer.h"
@@ -120,6 +121,9 @@ static sakd_status open_data_and_device(sakd_trainer *t, sakd_dataset *train, sa
     if (sakd_conv_provider_set(t->ctx, sakd_config_conv_request(c)) != SAKD_OK)
         return sakd_error(SAKD_ERR_ARG, "run.conv_provider = %s: %s",
                           sakd_conv_choice_str(c->run.conv_provider), sakd_error_detail());
+    if (sakd_spike_layers_set(t->ctx, sakd_config_spike_request(c)) != SAKD_OK)
+        return sakd_error(SAKD_ERR_ARG, "run.spike_layers = %s: %s",
+                          sakd_spike_choice_str(c->run.spike_layers), sakd_error_detail());
     if (c->train.sync_bn && t->ranks > 1)
         t->ctx->bn_group = t->group;
     return SAKD_OK;
@@ -611,6 +615,11 @@ sakd_status sakd_trainer_run(sakd_trainer *t, sakd_report *r)
     }
     r->best_acc = t->best_acc;
     r->images_per_s = train_time > 0 ? (double)train_images / train_time : 0.0;
+    const sakd_graph *sg = &t->student.graph;
+    r->spike_ops = sg->spike_ops;
+    r->spike_replaced_macs = sg->spike_replaced_macs;
+    r->spike_passes = sg->spike_passes;
+    r->dense_passes = sg->dense_passes;
     SAKD_TRY(sakd_trainer_measure(t, 1024, r));
     r->wall_s = sakd_time_now() - t0;
     return SAKD_OK;
