@@ -30,6 +30,22 @@ __kernel void spike_list(__global uint *list, __global uint *count, __global int
         atomic_or(bad, 1);
 }
 
+/* partial[i] = the number of non-zero values among x[i·chunk .. min((i+1)·chunk, n)): the
+ * density of a spike tensor, summed on the host (a fixed order: deterministic). */
+__kernel void spike_count(__global uint *partial, __global const float *x, ulong x_off, ulong n,
+                          uint chunk)
+{
+    ulong i = get_global_id(0), from = i * chunk;
+    if (from >= n)
+        return;
+    ulong to = from + chunk < n ? from + chunk : n;
+    __global const float *xi = x + x_off;
+    uint k = 0;
+    for (ulong j = from; j < to; j++)
+        k += xi[j] != 0.0f;
+    partial[i] = k;
+}
+
 /* gw[m, c, kh, kw] = Σ_n Σ over the active (h, w) of row (n, c) of gy[n, m, ho, wo], where
  * ho·sh = h + ph − kh and wo·sw = w + pw − kw fall inside the output. One work-item per weight
  * (M·C·KH·KW); its work is the channel's active inputs: the synaptic operations. */

@@ -3,7 +3,8 @@
  * 0.01, 0.1, 0.5 and 1, odd shapes, strides 1 and 2, padding 0–2, kernels 1×1 to 5×3, with and
  * without bias (element offsets exercised on the device), more than 64 input channels and output
  * channels over several vector blocks; the host's results the same for 1 and 3 threads; the
- * bias gradient; the operation count against a direct count; refusals. */
+ * bias gradient; the operation count against a direct count; the early-ending spike count;
+ * refusals. */
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -237,6 +238,36 @@ START_TEST(test_spike_set_refuses_non_spikes)
 }
 END_TEST
 
+/* The early-ending count the auto choice uses: exact when the count stays below stop_at, at
+ * least stop_at when the true count reaches it; against a plain count over fresh tensors whose
+ * sizes straddle the 4096-element blocks, with non-zeros of either sign. */
+START_TEST(test_spike_count)
+{
+    test_rng r = test_rng_new(test_seed() + 7700);
+    for (int round = 0; round < 40; round++) {
+        size_t n = test_rand_size(&r, 0, 20000);
+        double d = test_rand_uniform(&r, 0.0, 1.0);
+        float *x = malloc((n ? n : 1) * sizeof *x);
+        ck_assert_ptr_nonnull(x);
+        size_t want = 0;
+        for (size_t i = 0; i < n; i++) {
+            double u = test_rand_uniform(&r, 0.0, 1.0);
+            x[i] = u < d ? (u < d / 2 ? 1.0f : -2.5f) : 0.0f;
+            want += x[i] != 0.0f;
+        }
+        ck_assert_uint_eq(sakd_spike_count(x, n, SIZE_MAX), want);
+        size_t stop = test_rand_size(&r, 0, n + 10);
+        size_t got = sakd_spike_count(x, n, stop);
+        if (want < stop)
+            ck_assert_uint_eq(got, want);
+        else
+            ck_assert_msg(got >= stop && got <= want, "count %zu, stop %zu, true %zu", got, stop,
+                          want);
+        free(x);
+    }
+}
+END_TEST
+
 Suite *suite_conv_spike(void)
 {
     Suite *s = suite_create("conv_spike");
@@ -244,6 +275,7 @@ Suite *suite_conv_spike(void)
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, test_spike_conv_against_dense, 0, (int)(N_CASES * N_DENS));
     tcase_add_test(tc, test_spike_set_refuses_non_spikes);
+    tcase_add_test(tc, test_spike_count);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -296,7 +296,8 @@ static void compare(sakd_params *p, const char *name, const double *ref, size_t 
 }
 
 /* The spike-driven passes of the last graph run() checked. */
-static size_t spike_passes_seen;
+static size_t spike_passes_seen; /* the graph's training passes spike-driven */
+static size_t spike_driven_seen; /* nodes whose last forward ran spike-driven */
 
 static void run(int T, int eval, uint64_t salt)
 {
@@ -393,6 +394,9 @@ static void run(int T, int eval, uint64_t salt)
         compare(&p, "bn1.bias", ref.b1, C, T);
         compare(&p, "conv1.weight", ref.w1, C * CI * 9, T);
         spike_passes_seen = g.spike_passes;
+        spike_driven_seen = 0;
+        for (size_t i = 0; i < g.n_nodes; i++)
+            spike_driven_seen += (size_t)sakd_node_spike_driven(&g.nodes[i]);
         sakd_tensor_free(&seed);
         sakd_graph_free(&g);
         sakd_params_free(&p);
@@ -422,16 +426,88 @@ START_TEST(test_snn_spike_driven)
     sakd_ctx *ctx = test_ctx();
     TEST_OK(sakd_spike_layers_set(ctx, "spike"));
     run(2, 0, 830);
-    size_t train_passes = spike_passes_seen;
+    size_t train_passes = spike_passes_seen, train_driven = spike_driven_seen;
     run(3, 1, 840);
-    size_t eval_passes = spike_passes_seen;
+    size_t eval_passes = spike_passes_seen, eval_driven = spike_driven_seen;
     TEST_OK(sakd_spike_layers_set(ctx, "dense"));
-    /* conv2's forward and weight gradient (a host provider), or its forward (the device
-     * kernels' gradient counts too): the spike-driven path ran. */
+    /* conv2's forward and weight gradient ran spike-driven; an eval-mode forward (and the
+     * backward after it) ran so too but does not count as training. */
     ck_assert_uint_eq(train_passes, 2);
-    ck_assert_uint_eq(eval_passes, 2);
+    ck_assert_uint_eq(train_driven, 1);
+    ck_assert_uint_eq(eval_passes, 0);
+    ck_assert_uint_eq(eval_driven, 1);
     run(2, 0, 850);
     ck_assert_uint_eq(spike_passes_seen, 0);
+    ck_assert_uint_eq(spike_driven_seen, 0);
+}
+END_TEST
+
+/* Writes `text` as ctx's crossover file (run.spike_layers = auto reads it). */
+static void write_crossover(sakd_ctx *ctx, const char *text)
+{
+    char path[1024];
+    TEST_OK(sakd_spike_crossover_path(ctx, path, sizeof path));
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* auto: conv2 runs spike-driven exactly when its shape's crossover in the file is above the
+ * density it reads, against the same reference; a file saved for other shapes keeps them; a
+ * broken or foreign crossover file is refused naming it. */
+START_TEST(test_snn_spike_auto)
+{
+    sakd_ctx *ctx = test_ctx();
+    char path[1024], key[64], other[64];
+    TEST_OK(sakd_spike_crossover_path(ctx, path, sizeof path));
+    sakd_spike_conv_shape conv2 = {B * 2, C, H, W, C, 3, 3, 1, 1, 1, 1, H, W};
+    sakd_spike_conv_shape wider = {B * 2, C + 1, H, W, C, 3, 3, 1, 1, 1, 1, H, W};
+    sakd_spike_shape_key(&conv2, key, sizeof key);
+    sakd_spike_shape_key(&wider, other, sizeof other);
+    /* Above any density but 1: spike-driven (a layer where every input fired stays dense). */
+    const char *keys[2] = {other, key};
+    double dens[2] = {0.5, 1.0};
+    TEST_OK(sakd_spike_crossover_write(ctx, 1, keys, dens));
+    TEST_OK(sakd_spike_crossover_write(ctx, 1, keys + 1, dens + 1));
+    TEST_OK(sakd_spike_layers_set(ctx, "auto"));
+    double got;
+    TEST_OK(sakd_spike_crossover(ctx, &conv2, &got));
+    ck_assert_double_eq(got, 1.0);
+    TEST_OK(sakd_spike_crossover(ctx, &wider, &got)); /* kept from the first save */
+    ck_assert_double_eq(got, 0.5);
+    run(2, 0, 860);
+    ck_assert_uint_eq(spike_passes_seen, 2);
+    ck_assert_uint_eq(spike_driven_seen, 1);
+    /* A crossover of 0: dense. */
+    dens[1] = 0.0;
+    TEST_OK(sakd_spike_crossover_write(ctx, 1, keys + 1, dens + 1));
+    TEST_OK(sakd_spike_layers_set(ctx, "auto"));
+    run(2, 0, 870);
+    ck_assert_uint_eq(spike_passes_seen, 0);
+    ck_assert_uint_eq(spike_driven_seen, 0);
+    /* Broken files, each refused with the file's name. */
+    char foreign[512];
+    snprintf(foreign, sizeof foreign, "[device]\nname = not %s\n[crossover]\n%s = 0.5\n",
+             ctx->info.name, key);
+    char bad_value[512];
+    snprintf(bad_value, sizeof bad_value, "[device]\nname = %s\n[crossover]\n%s = lots\n",
+             ctx->info.name, key);
+    const char *broken[] = {foreign, bad_value, "[crossover\nx", "[gemm]\nm = 1\n"};
+    const char *says[] = {"measured on", "is not a shape and a density", "not a spike crossover",
+                          "unknown section"};
+    for (size_t i = 0; i < 4; i++) {
+        write_crossover(ctx, broken[i]);
+        ck_assert_int_eq(sakd_spike_layers_set(ctx, "auto"), SAKD_ERR_FORMAT);
+        ck_assert_msg(strstr(sakd_error_detail(), path) && strstr(sakd_error_detail(), says[i]),
+                      "file %zu: %s", i, sakd_error_detail());
+        sakd_error_clear();
+    }
+    remove(path);
+    TEST_OK(sakd_spike_layers_set(ctx, "auto")); /* no file: every convolution dense */
+    run(2, 0, 880);
+    ck_assert_uint_eq(spike_passes_seen, 0);
+    TEST_OK(sakd_spike_layers_set(ctx, "dense"));
 }
 END_TEST
 
@@ -515,6 +591,7 @@ Suite *suite_graph(void)
     tcase_add_test(tc, test_ann);
     tcase_add_test(tc, test_snn);
     tcase_add_test(tc, test_snn_spike_driven);
+    tcase_add_test(tc, test_snn_spike_auto);
     tcase_add_test(tc, test_eval_backward);
     tcase_add_test(tc, test_dropout_node);
     suite_add_tcase(s, tc);

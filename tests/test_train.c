@@ -713,6 +713,31 @@ static void check_export_nir(const char *w)
     EXPECT_IN_OUTPUT("--dt");
 }
 
+/* report.ini of an SNN run counts the training passes of its spike-fed convolutions: two per
+ * layer and step (forward, weight gradient), how many ran spike-driven, and the operations
+ * those executed against the dense ones they replaced. */
+static void check_spike_counters(const char *run, unsigned steps)
+{
+    char report[PATH_MAX + 64];
+    snprintf(report, sizeof report, "%s/report.ini", run);
+    sakd_meta m;
+    sakd_meta_init(&m);
+    TEST_OK(sakd_meta_read(&m, report));
+    const char *keys[] = {"spike_fed_passes", "spike_driven_passes", "spike_sops_executed",
+                          "spike_macs_replaced"};
+    for (size_t i = 0; i < 4; i++)
+        ck_assert_msg(sakd_meta_get(&m, keys[i]), "report.ini lacks %s", keys[i]);
+    double fed = sakd_meta_number(&m, "spike_fed_passes");
+    double driven = sakd_meta_number(&m, "spike_driven_passes");
+    double sops = sakd_meta_number(&m, "spike_sops_executed");
+    double macs = sakd_meta_number(&m, "spike_macs_replaced");
+    ck_assert_msg(fed > 0 && fmod(fed, 2.0 * steps) == 0.0, "spike_fed_passes %g", fed);
+    ck_assert(driven >= 0 && driven <= fed);
+    ck_assert_msg(driven > 0 ? macs > 0 && sops <= macs : macs == 0 && sops == 0,
+                  "%g passes spike-driven: %g SOPs for %g MACs", driven, sops, macs);
+    sakd_meta_free(&m);
+}
+
 START_TEST(test_cli_train_eval_trace)
 {
     /* A real (tiny) run on the installed Fashion-MNIST, its evaluation and a trace. */
@@ -735,6 +760,7 @@ START_TEST(test_cli_train_eval_trace)
     snprintf(w, sizeof w, "%s/weights.h5", run);
     ck_assert_int_eq(RUN(NULL, "eval", "--weights", w), 0);
     EXPECT_IN_OUTPUT("test accuracy");
+    check_spike_counters(run, 64 / 16);
     check_eval_run(run);
     /* Trace: a batch file of 4 samples. */
     snprintf(batch, sizeof batch, "%s/batch.h5", dir);

@@ -30,9 +30,11 @@ void help_bench_spikes(void)
            "shape, the density below which the host's spike-driven pass is faster (none:\n"
            "never; above 1: always). --csv appends shape,N,width,density,dense_ms,spike_ms,\n"
            "spike_dev_ms rows. --no-device skips the device kernels (slow on a CPU device).\n"
-           "--save writes the host crossovers to this device's crossover file, from which\n"
-           "run.spike_layers = auto runs each spike-fed convolution of those shapes\n"
-           "spike-driven in the steps where its input is sparser (ops/spike_route.h).\n");
+           "--save writes the crossovers of the route training takes here (the host's where\n"
+           "the host BLAS serves this device, else the device kernels') to this device's\n"
+           "crossover file, keeping the other shapes it holds; from it run.spike_layers =\n"
+           "auto runs each spike-fed convolution of those shapes spike-driven in the steps\n"
+           "where its input is sparser (ops/spike_route.h).\n");
 }
 
 /* One 3x3 convolution shape of ResNet-19 (DESIGN.md §2.4) at width 1 on 28x28 input. */
@@ -267,12 +269,25 @@ int cli_bench_spikes(cli_opts *opts, int argc, char **argv)
            o.width, N, ctx->info.name, route, sakd_host_threads(), o.reps);
     printf("%-26s %7s %10s %10s %7s %12s\n", "shape", "density", "dense_ms", "spike_ms", "ratio",
            "spike_dev_ms");
+    /* --save keeps the crossovers of the route training takes on this context: the host passes
+     * in a host-provider context, else the device kernels. */
+    int host_route = !strcmp(sakd_spike_route(ctx), "host");
+    if (o.save && !host_route && o.no_device) {
+        fprintf(stderr,
+                "sakd: error: bench spikes: --save on %s needs the device kernels' "
+                "timings: leave out --no-device\n",
+                ctx->info.name);
+        sakd_ctx_free(ctx);
+        if (csv)
+            fclose(csv);
+        return SAKD_EXIT_USAGE;
+    }
     char keys[N_SHAPES][64];
     double cross[N_SHAPES];
     for (size_t k = 0; k < N_SHAPES && st == SAKD_OK; k++) {
         spike_bench b = {.ctx = ctx, .reps = (int)o.reps, .no_device = o.no_device};
         st = bench_new(&b, k, o.width, N);
-        double ratio[MAX_DENS];
+        double ratio[MAX_DENS], ratio_dev[MAX_DENS];
         char name[64];
         snprintf(name, sizeof name, "%zux%zux%zu s%zu -> %zu", b.s.c, b.s.h, b.s.w, b.s.stride_h,
                  b.s.m);
@@ -284,22 +299,31 @@ int cli_bench_spikes(cli_opts *opts, int argc, char **argv)
             if (st != SAKD_OK)
                 break;
             ratio[i] = sm / dm;
+            ratio_dev[i] = km / dm;
             printf("%-26s %7.3f %10.3f %10.3f %7.3f %12.3f\n", name, o.dens[i], dm, sm, ratio[i],
                    km);
             if (csv)
                 fprintf(csv, "%s,%zu,%g,%g,%.4f,%.4f,%.4f\n", name, N, o.width, o.dens[i], dm, sm,
                         km);
         }
-        if (st == SAKD_OK) {
-            double x = crossover(o.dens, ratio, o.n_dens);
-            sakd_spike_shape_key(&b.s, keys[k], sizeof keys[k]);
-            cross[k] = x < 0 ? 0.0 : x > 1 ? 1.01 : x; /* at runtime: spike-driven below it */
+        for (int dev = 0; dev < 2 && st == SAKD_OK; dev++) {
+            if (dev && o.no_device)
+                break;
+            double x = crossover(o.dens, dev ? ratio_dev : ratio, o.n_dens);
+            const char *which = dev ? "device kernels" : "host";
+            if (dev == !host_route) {
+                sakd_spike_shape_key(&b.s, keys[k], sizeof keys[k]);
+                cross[k] = x < 0 ? 0.0 : x > 1 ? 1.01 : x; /* at runtime: spike-driven below */
+            }
             if (x < 0)
-                printf("%-26s crossover: none (spike-driven slower at every density)\n", name);
+                printf("%-26s crossover (%s): none (spike-driven slower at every density)\n", name,
+                       which);
             else if (x > 1)
-                printf("%-26s crossover: above 1 (spike-driven faster at every density)\n", name);
+                printf("%-26s crossover (%s): above 1 (spike-driven faster at every density)\n",
+                       name, which);
             else
-                printf("%-26s crossover: spike-driven faster below density %.3f\n", name, x);
+                printf("%-26s crossover (%s): spike-driven faster below density %.3f\n", name,
+                       which, x);
         }
         bench_free(&b);
     }
@@ -310,10 +334,11 @@ int cli_bench_spikes(cli_opts *opts, int argc, char **argv)
         for (size_t i = 0; i < N_SHAPES; i++)
             k[i] = keys[i];
         char path[1024];
-        st = sakd_spike_crossover_write(ctx, "host", N_SHAPES, k, cross);
+        st = sakd_spike_crossover_write(ctx, N_SHAPES, k, cross);
         if (st == SAKD_OK && sakd_spike_crossover_path(ctx, path, sizeof path) == SAKD_OK)
-            printf("# crossover densities saved to %s (run.spike_layers = auto reads them)\n",
-                   path);
+            printf("# the %s crossover densities saved to %s (run.spike_layers = auto reads "
+                   "them)\n",
+                   host_route ? "host's" : "device kernels'", path);
     }
     sakd_ctx_free(ctx);
     return st == SAKD_OK ? SAKD_EXIT_OK : cli_fail(st, "bench spikes");

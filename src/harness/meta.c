@@ -250,6 +250,15 @@ sakd_status sakd_meta_from_report(sakd_meta *m, const sakd_report *r)
                  {"train_wall_s", r->wall_s}};
     for (size_t i = 0; i < sizeof items / sizeof items[0]; i++)
         SAKD_TRY(sakd_meta_setf(m, items[i].key, "%.9g", items[i].v));
+    if (r->spike_passes + r->dense_passes) {
+        /* The training passes (forward, weight gradient) of the convolutions that read spikes:
+         * how many ran spike-driven, the synaptic operations those executed and the dense
+         * multiply-accumulates they replaced (run.spike_layers). */
+        SAKD_TRY(sakd_meta_setf(m, "spike_fed_passes", "%zu", r->spike_passes + r->dense_passes));
+        SAKD_TRY(sakd_meta_setf(m, "spike_driven_passes", "%zu", r->spike_passes));
+        SAKD_TRY(sakd_meta_setf(m, "spike_sops_executed", "%.9g", r->spike_ops));
+        SAKD_TRY(sakd_meta_setf(m, "spike_macs_replaced", "%.9g", r->spike_replaced_macs));
+    }
     for (size_t i = 0; i < r->n_layers; i++) {
         char key[128];
         snprintf(key, sizeof key, "layer.%s", r->layer_name[i]);

@@ -1,6 +1,7 @@
 /* graph.c — building, allocating and running a network graph forward and backward. */
 #include "nn/graph.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -98,9 +99,8 @@ static sakd_tensor *gy_of(sakd_graph *g, const sakd_node *n)
 typedef struct sakd_spike_node {
     sakd_spike_conv_shape shape;
     sakd_spike_set set;
-    int host;       /* the host path (a host-provider context), else the device kernels */
-    int driven;     /* the last forward ran spike-driven */
-    double density; /* of the spikes the last forward read (host path) */
+    int host;   /* the host path (a host-provider context), else the device kernels */
+    int driven; /* the last forward ran spike-driven */
 } sakd_spike_node;
 
 /* Whether conv node n reads the spikes of a LIF node; if so, its spike state. */
@@ -172,18 +172,24 @@ static sakd_status spike_forward_host(sakd_graph *g, sakd_node *n, sakd_spike_mo
     st = sakd_host_map_tensor(g->ctx, &maps, y_of(g, n), &y, st);
     *done = 0;
     if (st == SAKD_OK) {
-        size_t count = s->n * s->c * s->h * s->w, fired = 0;
-        for (size_t i = 0; i < count; i++)
-            fired += x[i] != 0.0f;
-        sp->density = count ? (double)fired / (double)count : 0.0;
-        if (mode == SAKD_SPIKE_DRIVEN || sp->density < crossover) {
+        /* Under auto: dense as soon as the spikes counted so far reach the crossover. */
+        size_t count = s->n * s->c * s->h * s->w;
+        double limit = crossover * (double)count;
+        int sparse = mode == SAKD_SPIKE_DRIVEN;
+        if (!sparse && limit > 0.0) {
+            size_t stop = limit >= (double)SIZE_MAX ? SIZE_MAX : (size_t)ceil(limit);
+            sparse = (double)sakd_spike_count(x, count, stop) < limit;
+        }
+        if (sparse) {
             st = sakd_spike_set_build(&sp->set, x, s->n, s->c, s->h, s->w, 0);
             if (st == SAKD_OK)
                 st = sakd_spike_conv_forward(y, &sp->set, w, b, s, 0);
             if (st == SAKD_OK) {
                 *done = 1;
-                g->spike_ops += sakd_spike_conv_ops(&sp->set, s);
-                g->spike_replaced_macs += dense_macs(s);
+                if (g->train) {
+                    g->spike_ops += sakd_spike_conv_ops(&sp->set, s);
+                    g->spike_replaced_macs += dense_macs(s);
+                }
             }
         }
     }
@@ -205,18 +211,26 @@ static sakd_status conv_forward(sakd_graph *g, sakd_node *n)
         sp->driven = 0;
         if (sp->host && (mode == SAKD_SPIKE_DRIVEN || crossover > 0.0)) {
             SAKD_TRY(spike_forward_host(g, n, mode, crossover, &sp->driven));
-        } else if (!sp->host && mode == SAKD_SPIKE_DRIVEN && !bias) {
-            /* The device kernels (no density count on the device yet: only when asked). */
-            SAKD_TRY(sakd_spike_conv_forward_device(y_of(g, n), x_of(g, n), pvalue(g, n->param[0]),
-                                                    NULL, &n->u.conv));
-            sp->driven = 1;
-            g->spike_replaced_macs += dense_macs(&sp->shape);
+        } else if (!sp->host && (mode == SAKD_SPIKE_DRIVEN || crossover > 0.0) && !bias) {
+            /* The device kernels (their weight gradient has no bias term); under auto, when the
+             * spikes counted on the device are below the crossover. */
+            int sparse = mode == SAKD_SPIKE_DRIVEN;
+            if (!sparse) {
+                size_t fired;
+                SAKD_TRY(sakd_spike_count_device(x_of(g, n), &fired));
+                sparse = (double)fired < crossover * (double)sakd_tensor_numel(x_of(g, n));
+            }
+            if (sparse)
+                SAKD_TRY(sakd_spike_conv_forward_device(y_of(g, n), x_of(g, n),
+                                                        pvalue(g, n->param[0]), NULL, &n->u.conv));
+            sp->driven = sparse;
+            if (g->train && sparse)
+                g->spike_replaced_macs += dense_macs(&sp->shape);
         }
-        if (sp->driven) {
-            g->spike_passes++;
+        if (g->train)
+            *(sp->driven ? &g->spike_passes : &g->dense_passes) += 1;
+        if (sp->driven)
             return SAKD_OK;
-        }
-        g->dense_passes++;
     }
     return sakd_conv2d_forward(y_of(g, n), &g->workspace, x_of(g, n), pvalue(g, n->param[0]), bias,
                                &n->u.conv);
@@ -233,7 +247,7 @@ static sakd_status spike_grad_host(sakd_graph *g, sakd_node *n, sakd_tensor *gw,
     st = sakd_host_map_tensor(g->ctx, &maps, gb, &b, st);
     if (st == SAKD_OK)
         st = sakd_spike_conv_grad_weight(w, b, &sp->set, gy, &sp->shape, 0);
-    if (st == SAKD_OK)
+    if (st == SAKD_OK && g->train)
         g->spike_ops += sakd_spike_conv_ops(&sp->set, &sp->shape);
     return sakd_host_unmap(g->ctx, &maps, st);
 }
@@ -249,14 +263,16 @@ static sakd_status conv_backward(sakd_graph *g, sakd_node *n, sakd_tensor *gx, s
             SAKD_TRY(spike_grad_host(g, n, gw, gbias));
         else
             SAKD_TRY(sakd_spike_conv_grad_weight_device(gw, x_of(g, n), gy_of(g, n), &n->u.conv));
-        g->spike_passes++;
-        g->spike_replaced_macs += dense_macs(&n->spike->shape);
+        if (g->train) {
+            g->spike_passes++;
+            g->spike_replaced_macs += dense_macs(&n->spike->shape);
+        }
         if (!gx)
             return SAKD_OK;
         return sakd_conv2d_backward(gx, NULL, NULL, &g->workspace, gy_of(g, n), x_of(g, n),
                                     pvalue(g, n->param[0]), &n->u.conv);
     }
-    if (n->spike)
+    if (n->spike && g->train)
         g->dense_passes++;
     return sakd_conv2d_backward(gx, gw, gbias, &g->workspace, gy_of(g, n), x_of(g, n),
                                 pvalue(g, n->param[0]), &n->u.conv);
@@ -958,6 +974,11 @@ double sakd_node_macs_per_row(const sakd_graph *g, const sakd_node *n)
 int sakd_node_spikes(const sakd_node *n)
 {
     return kinds[n->kind].spikes;
+}
+
+int sakd_node_spike_driven(const sakd_node *n)
+{
+    return n->spike && n->spike->driven;
 }
 
 double sakd_graph_stored_bytes(const sakd_graph *g)

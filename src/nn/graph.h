@@ -92,10 +92,11 @@ typedef struct sakd_graph {
     int allocated;
     int train;                   /* the mode of the last forward; backward differentiates it */
     uint64_t rng_seed, rng_step; /* dropout masks: sakd_graph_set_rng */
-    /* Spike-fed convolutions since the graph was built: the synaptic operations (additions of
-     * weight or gradient vectors' elements) their spike-driven passes executed, forward and
-     * weight gradient, the dense multiply-accumulates those passes replaced, and how many
-     * passes (forward or weight gradient of one layer) ran each way. */
+    /* Spike-fed convolutions in training since the graph was built: the synaptic operations
+     * (additions of weight or gradient vectors' elements) their spike-driven passes executed,
+     * forward and weight gradient, the dense multiply-accumulates those passes replaced, and
+     * how many passes (forward or weight gradient of one layer) ran each way. Evaluation
+     * forwards are not counted. */
     double spike_ops, spike_replaced_macs;
     size_t spike_passes, dense_passes;
 } sakd_graph;
@@ -166,6 +167,9 @@ int sakd_graph_find(const sakd_graph *g, const char *name);
  * and whether its output is a spike train (LIF). */
 double sakd_node_macs_per_row(const sakd_graph *g, const sakd_node *n);
 int sakd_node_spikes(const sakd_node *n);
+
+/* Whether node n is a spike-fed convolution whose last forward ran spike-driven. */
+int sakd_node_spike_driven(const sakd_node *n);
 
 /* Bytes of device memory held for the backward pass: every activation's value and what the
  * nodes keep beside them (LIF: h and the spikes; BN: its statistics; max pool: the argmax). */

@@ -182,6 +182,23 @@ sakd_status sakd_spike_set_build(sakd_spike_set *s, const float *x, size_t n, si
     return SAKD_OK;
 }
 
+SPIKE_CLONES size_t sakd_spike_count(const float *x, size_t n, size_t stop_at)
+{
+    size_t fired = 0;
+    for (size_t i = 0; i < n;) {
+        /* Blocks of 4096: a 32-bit count the compiler vectorizes, and an early end. */
+        size_t end = n - i > 4096 ? i + 4096 : n;
+        uint32_t k = 0;
+        for (size_t j = i; j < end; j++)
+            k += x[j] != 0.0f;
+        fired += k;
+        i = end;
+        if (fired >= stop_at)
+            break;
+    }
+    return fired;
+}
+
 /* For each kernel tap j along an axis and input coordinate i: the output coordinate it reaches,
  * (i + pad − j)/stride when that is whole and in [0, n_out), else −1: map[j·in + i]. */
 static int32_t *axis_map(size_t in, size_t k, size_t stride, size_t pad, size_t n_out)
@@ -547,6 +564,41 @@ sakd_status sakd_spike_conv_forward_device(sakd_tensor *out, const sakd_tensor *
         SAKD_UINT((cl_uint)s.kh), SAKD_UINT((cl_uint)s.kw), SAKD_UINT((cl_uint)s.ho),
         SAKD_UINT((cl_uint)s.wo), SAKD_UINT((cl_uint)s.stride_h), SAKD_UINT((cl_uint)s.stride_w),
         SAKD_UINT((cl_uint)s.pad_h), SAKD_UINT((cl_uint)s.pad_w));
+}
+
+sakd_status sakd_spike_count_device(const sakd_tensor *in, size_t *fired)
+{
+    SAKD_TRY(sakd_tensor_require("spike_count", "input", in));
+    sakd_ctx *ctx = in->ctx;
+    const size_t chunk = 1024;
+    size_t n = sakd_tensor_numel(in), parts = (n + chunk - 1) / chunk;
+    *fired = 0;
+    if (!n)
+        return SAKD_OK;
+    cl_uint *host = malloc(parts * sizeof *host);
+    cl_mem partial = NULL;
+    sakd_status st = host ? sakd_buffer_new(ctx, "spike count", parts * sizeof *host, &partial)
+                          : sakd_error(SAKD_ERR_NOMEM, "out of memory counting '%s'", in->name);
+    cl_kernel k;
+    if (st == SAKD_OK)
+        st = sakd_kernel_get(ctx, "conv_spike", NULL, "spike_count", &k);
+    cl_ulong xo = in->offset;
+    if (st == SAKD_OK)
+        st = SAKD_LAUNCH_1D(ctx, k, parts, SAKD_ARG(partial), SAKD_ARG(in->buf), SAKD_ARG(xo),
+                            SAKD_ULONG(n), SAKD_UINT((cl_uint)chunk));
+    if (st == SAKD_OK) {
+        cl_int err = clEnqueueReadBuffer(ctx->queue, partial, CL_TRUE, 0, parts * sizeof *host,
+                                         host, 0, NULL, NULL);
+        if (err != CL_SUCCESS)
+            st = sakd_error(SAKD_ERR_OPENCL, "spike_count: reading the counts of '%s': %s",
+                            in->name, sakd_cl_strerror(err));
+    }
+    for (size_t i = 0; st == SAKD_OK && i < parts; i++)
+        *fired += host[i];
+    if (partial)
+        sakd_buffer_free(ctx, partial, parts * sizeof *host);
+    free(host);
+    return st;
 }
 
 /* The active lists of `in` on the device: list [N·C·H·W] and count [N·C] (uint), and whether a

@@ -40,6 +40,11 @@ typedef struct sakd_spike_set {
     size_t cap_mask, cap_pos, cap_chan;
 } sakd_spike_set;
 
+/* The number of non-zero values among x[0 .. n), counted in blocks in order; stops after the
+ * first block that brings it to stop_at or more (then the value returned is at least stop_at;
+ * SIZE_MAX: count all). */
+size_t sakd_spike_count(const float *x, size_t n, size_t stop_at);
+
 /* Builds the active set of x [N, C, H, W] (host floats; H, W <= 65535), reusing s's arrays,
  * with `threads` host threads (<= 0: sakd's count). Refuses, naming the first offending element,
  * a value other than 0 or 1: a spike-driven layer adds weights, it does not multiply. */
@@ -79,5 +84,10 @@ sakd_status sakd_spike_conv_forward_device(sakd_tensor *out, const sakd_tensor *
 sakd_status sakd_spike_conv_grad_weight_device(sakd_tensor *grad_weight, const sakd_tensor *in,
                                                const sakd_tensor *grad_out,
                                                const sakd_conv2d_params *p);
+
+/* *fired = the number of non-zero values of `in` (any shape), counted on its device (blocks of
+ * 1024 per work-item, summed on the host: deterministic). The density the auto choice of a
+ * spike-fed convolution on a device reads (ops/spike_route.h). */
+sakd_status sakd_spike_count_device(const sakd_tensor *in, size_t *fired);
 
 #endif

@@ -12,7 +12,6 @@
 #include <time.h>
 
 #include "config.h"
-#include "runtime/hash.h"
 #include "runtime/file.h"
 #include "ops/gemm.h"
 #include "ops/gemm_provider.h"
@@ -79,26 +78,11 @@ double sakd_gemm_shape_flops(const sakd_gemm_shape *s)
 
 /* ---- the tuning file ----------------------------------------------------------------------- */
 
-static void device_key(const sakd_device_info *d, sakd_strbuf *key)
-{
-    sakd_strbuf_printf(key, "%s\n%s\n%s\nclblast %s\n", d->platform_name, d->name, d->driver,
-                       sakd_clblast_version());
-}
-
 sakd_status sakd_gemm_tuning_path(const sakd_ctx *ctx, char *buf, size_t size)
 {
-    char dir[4096];
-    SAKD_TRY(sakd_program_cache_dir(dir, sizeof dir));
-    sakd_strbuf key = {0};
-    device_key(&ctx->info, &key);
-    if (key.failed)
-        return sakd_error(SAKD_ERR_NOMEM, "out of memory");
-    unsigned long long h = sakd_hash64(key.data, key.size, SAKD_HASH64_SEED);
-    free(key.data);
-    int n = snprintf(buf, size, "%s/gemm-tuning-%016llx.ini", dir, h);
-    if (n < 0 || (size_t)n >= size)
-        return sakd_error(SAKD_ERR_ARG, "GEMM tuning path too long");
-    return SAKD_OK;
+    char version[64];
+    snprintf(version, sizeof version, "clblast %s", sakd_clblast_version());
+    return sakd_device_cache_file(ctx, "gemm-tuning", version, "GEMM tuning", buf, size);
 }
 
 void sakd_gemm_class_name(int trans_a, int trans_b, int batched, char *buf, size_t size)

@@ -9,9 +9,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ops/host.h"
 #include "ops/ops_state.h"
 #include "runtime/file.h"
-#include "runtime/hash.h"
 #include "runtime/program.h"
 #include "runtime/strbuf.h"
 
@@ -26,21 +26,16 @@ void sakd_spike_shape_key(const sakd_spike_conv_shape *s, char *buf, size_t size
              s->kh, s->kw, s->pad_h, s->m);
 }
 
-sakd_status sakd_spike_crossover_path(const sakd_ctx *ctx, char *buf, size_t size)
+const char *sakd_spike_route(sakd_ctx *ctx)
 {
-    char dir[4096];
-    SAKD_TRY(sakd_program_cache_dir(dir, sizeof dir));
-    sakd_strbuf key = {0};
-    sakd_strbuf_printf(&key, "%s\n%s\n%s\n", ctx->info.platform_name, ctx->info.name,
-                       ctx->info.driver);
-    if (key.failed)
-        return sakd_error(SAKD_ERR_NOMEM, "out of memory");
-    unsigned long long h = sakd_hash64(key.data, key.size, SAKD_HASH64_SEED);
-    free(key.data);
-    int n = snprintf(buf, size, "%s/spike-crossover-%016llx.ini", dir, h);
-    if (n < 0 || (size_t)n >= size)
-        return sakd_error(SAKD_ERR_ARG, "spike crossover path too long");
-    return SAKD_OK;
+    return sakd_host_active(ctx) ? "host" : "device";
+}
+
+sakd_status sakd_spike_crossover_path(sakd_ctx *ctx, char *buf, size_t size)
+{
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "spike-crossover-%s", sakd_spike_route(ctx));
+    return sakd_device_cache_file(ctx, prefix, NULL, "spike crossover", buf, size);
 }
 
 typedef struct reader {
@@ -190,9 +185,10 @@ void sakd_spike_layers_describe(sakd_ctx *ctx, char *buf, size_t size)
                  "spikes --save)");
 }
 
-sakd_status sakd_spike_crossover_write(const sakd_ctx *ctx, const char *path, size_t n,
-                                       const char *const *keys, const double *density)
+sakd_status sakd_spike_crossover_write(sakd_ctx *ctx, size_t n, const char *const *keys,
+                                       const double *density)
 {
+    const char *path = sakd_spike_route(ctx);
     char file[1024], when[32];
     SAKD_TRY(sakd_spike_crossover_path(ctx, file, sizeof file));
     time_t now = time(NULL);
@@ -208,6 +204,20 @@ sakd_status sakd_spike_crossover_write(const sakd_ctx *ctx, const char *path, si
                        ctx->info.platform_name, ctx->info.name, ctx->info.driver, path, when);
     for (size_t i = 0; i < n; i++)
         sakd_strbuf_printf(&b, "%s = %.4f\n", keys[i], density[i]);
+    /* The shapes the file already holds and this measurement did not (another width); a file
+     * that does not read is replaced whole. */
+    sakd_ops_state old = {0};
+    if (load(ctx, &old) != SAKD_OK)
+        sakd_error_clear();
+    for (size_t j = 0; j < old.spike_n; j++) {
+        int again = 0;
+        for (size_t i = 0; i < n; i++)
+            again |= !strcmp(old.spike_keys[j], keys[i]);
+        if (!again)
+            sakd_strbuf_printf(&b, "%s = %.4f\n", old.spike_keys[j], old.spike_density[j]);
+    }
+    free(old.spike_keys);
+    free(old.spike_density);
     if (b.failed)
         return sakd_error(SAKD_ERR_NOMEM, "out of memory");
     char dir[4096];

@@ -9,8 +9,9 @@
  *             this device and the layer's shape (the crossover file); dense for a shape or a
  *             device without a measurement. The choice depends only on the file and the data,
  *             so the same seed, device and file give bit-identical weights.
- * The crossover file: <cache dir>/spike-crossover-<hash of platform, device, driver>.ini
- * (sakd_program_cache_dir), [device] platform, name, driver, path (host or device), date, and
+ * The crossover file: <cache dir>/spike-crossover-<route>-<hash of platform, device,
+ * driver>.ini (sakd_program_cache_dir; route: host or device, sakd_spike_route, each measured
+ * on its own), [device] platform, name, driver, path (the route), date, and
  * [crossover] one `<shape> = <density>` per layer shape (sakd_spike_shape_key). */
 #ifndef SAKD_OPS_SPIKE_ROUTE_H
 #define SAKD_OPS_SPIKE_ROUTE_H
@@ -48,12 +49,16 @@ void sakd_spike_shape_key(const sakd_spike_conv_shape *s, char *buf, size_t size
 /* One line: the mode and, under auto, the file and how many shapes it holds. */
 void sakd_spike_layers_describe(sakd_ctx *ctx, char *buf, size_t size);
 
-/* The crossover file of ctx's device. */
-sakd_status sakd_spike_crossover_path(const sakd_ctx *ctx, char *buf, size_t size);
+/* Where ctx runs spike-driven layers: "host" (a host-provider context: ops/conv_spike.h's
+ * host passes) or "device" (the kernels of cl/conv_spike.cl). */
+const char *sakd_spike_route(sakd_ctx *ctx);
 
-/* Writes the crossover file of ctx's device: n shapes' keys and densities, measured on `path`
- * ("host" or "device"); replaces the file atomically. */
-sakd_status sakd_spike_crossover_write(const sakd_ctx *ctx, const char *path, size_t n,
-                                       const char *const *keys, const double *density);
+/* The crossover file of ctx's device and route. */
+sakd_status sakd_spike_crossover_path(sakd_ctx *ctx, char *buf, size_t size);
+
+/* Writes the crossover file of ctx's device and route: n shapes' keys and densities; replaces
+ * the file atomically. */
+sakd_status sakd_spike_crossover_write(sakd_ctx *ctx, size_t n, const char *const *keys,
+                                       const double *density);
 
 #endif

@@ -179,6 +179,26 @@ sakd_status sakd_program_cache_dir(char *buf, size_t size)
     return SAKD_OK;
 }
 
+sakd_status sakd_device_cache_file(const sakd_ctx *ctx, const char *prefix, const char *extra,
+                                   const char *what, char *buf, size_t size)
+{
+    char dir[4096];
+    SAKD_TRY(sakd_program_cache_dir(dir, sizeof dir));
+    sakd_strbuf key = {0};
+    sakd_strbuf_printf(&key, "%s\n%s\n%s\n", ctx->info.platform_name, ctx->info.name,
+                       ctx->info.driver);
+    if (extra)
+        sakd_strbuf_printf(&key, "%s\n", extra);
+    if (key.failed)
+        return sakd_error(SAKD_ERR_NOMEM, "out of memory");
+    unsigned long long h = sakd_hash64(key.data, key.size, SAKD_HASH64_SEED);
+    free(key.data);
+    int n = snprintf(buf, size, "%s/%s-%016llx.ini", dir, prefix, h);
+    if (n < 0 || (size_t)n >= size)
+        return sakd_error(SAKD_ERR_ARG, "%s path too long", what);
+    return SAKD_OK;
+}
+
 static sakd_status cache_dir_ready(char *dir, size_t size)
 {
     SAKD_TRY(sakd_program_cache_dir(dir, size));

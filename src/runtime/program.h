@@ -57,6 +57,13 @@ void sakd_program_release_all(sakd_ctx *ctx);
  * $HOME/.cache/sakd. */
 sakd_status sakd_program_cache_dir(char *buf, size_t size);
 
+/* A per-device file of the cache directory: "<dir>/<prefix>-<hash>.ini", the hash of the
+ * device's platform, name and driver (and `extra`, a line such as a library version, when
+ * not NULL), so that each device and driver keeps its own measurements. `what` names the file
+ * in an error. */
+sakd_status sakd_device_cache_file(const sakd_ctx *ctx, const char *prefix, const char *extra,
+                                   const char *what, char *buf, size_t size);
+
 /* File name an offline binary of `family` built with `options` must have
  * inside SAKD_CL_BINARY_DIR: "<family>.bin", or "<family>-<hash>.bin"
  * when options are given. */
