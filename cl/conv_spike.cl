@@ -6,9 +6,11 @@
 
 /* One work-item per (n, c) row of x [N, C, H, W] (rows = N·C): list[row·H·W + k] = h·65536 + w
  * of the row's k-th non-zero input in order, count[row] = their number; bad[0] |= 1 when a value
- * is neither 0 nor 1 (an integer atomic: the only shared write). */
+ * is neither 0 nor `value` (the spike's value: 1, or a dropout's scale; an integer atomic: the
+ * only shared write). */
 __kernel void spike_list(__global uint *list, __global uint *count, __global int *bad,
-                         __global const float *x, ulong x_off, ulong rows, uint H, uint W)
+                         __global const float *x, ulong x_off, ulong rows, uint H, uint W,
+                         float value)
 {
     ulong r = get_global_id(0);
     if (r >= rows)
@@ -21,7 +23,7 @@ __kernel void spike_list(__global uint *list, __global uint *count, __global int
         for (uint w = 0; w < W; w++) {
             float v = xr[h * W + w];
             if (v != 0.0f) {
-                wrong |= v != 1.0f;
+                wrong |= v != value;
                 lr[k++] = (h << 16) | w;
             }
         }
@@ -46,13 +48,13 @@ __kernel void spike_count(__global uint *partial, __global const float *x, ulong
     partial[i] = k;
 }
 
-/* gw[m, c, kh, kw] = Σ_n Σ over the active (h, w) of row (n, c) of gy[n, m, ho, wo], where
- * ho·sh = h + ph − kh and wo·sw = w + pw − kw fall inside the output. One work-item per weight
- * (M·C·KH·KW); its work is the channel's active inputs: the synaptic operations. */
+/* gw[m, c, kh, kw] = value · Σ_n Σ over the active (h, w) of row (n, c) of gy[n, m, ho, wo],
+ * where ho·sh = h + ph − kh and wo·sw = w + pw − kw fall inside the output. One work-item per
+ * weight (M·C·KH·KW); its work is the channel's active inputs: the synaptic operations. */
 __kernel void spike_conv_wgrad(__global float *gw, ulong gw_off, __global const uint *list,
                                __global const uint *count, __global const float *gy, ulong gy_off,
                                uint N, uint C, uint H, uint W, uint M, uint KH, uint KW, uint HO,
-                               uint WO, uint sh, uint sw, uint ph, uint pw)
+                               uint WO, uint sh, uint sw, uint ph, uint pw, float value)
 {
     ulong i = get_global_id(0), total = (ulong)M * C * KH * KW;
     if (i >= total)
@@ -77,16 +79,17 @@ __kernel void spike_conv_wgrad(__global float *gw, ulong gw_off, __global const 
             g += gyn[ho * WO + wo];
         }
     }
-    gw[gw_off + i] = g;
+    gw[gw_off + i] = value * g;
 }
 
-/* y[n, m, ho, wo] = bias[m] + Σ over c, kh, kw with x[n, c, ho·sh − ph + kh, wo·sw − pw + kw] = 1
- * of w[m, c, kh, kw]. One work-item per output (N·M·HO·WO). */
+/* y[n, m, ho, wo] = bias[m] + value · Σ over c, kh, kw with x[n, c, ho·sh − ph + kh,
+ * wo·sw − pw + kw] ≠ 0 of w[m, c, kh, kw] (the input a spike of `value`). One work-item per
+ * output (N·M·HO·WO). */
 __kernel void spike_conv_fwd(__global float *y, ulong y_off, __global const float *x, ulong x_off,
                              __global const float *w, ulong w_off, __global const float *bias,
                              ulong b_off, int has_bias, uint N, uint C, uint H, uint W, uint M,
-                             uint KH, uint KW, uint HO, uint WO, uint sh, uint sw, uint ph,
-                             uint pw)
+                             uint KH, uint KW, uint HO, uint WO, uint sh, uint sw, uint ph, uint pw,
+                             float value)
 {
     ulong i = get_global_id(0), total = (ulong)N * M * HO * WO;
     if (i >= total)
@@ -94,7 +97,7 @@ __kernel void spike_conv_fwd(__global float *y, ulong y_off, __global const floa
     ulong q = i / WO, q2 = q / HO, n = q2 / M;
     int wo = (int)(i - q * WO), ho = (int)(q - q2 * HO);
     ulong m = q2 - n * M;
-    float acc = has_bias ? bias[b_off + m] : 0.0f;
+    float acc = 0.0f;
     for (uint c = 0; c < C; c++) {
         __global const float *xc = x + x_off + ((ulong)n * C + c) * H * W;
         __global const float *wc = w + w_off + (m * C + c) * KH * KW;
@@ -109,5 +112,5 @@ __kernel void spike_conv_fwd(__global float *y, ulong y_off, __global const floa
             }
         }
     }
-    y[y_off + i] = acc;
+    y[y_off + i] = (has_bias ? bias[b_off + m] : 0.0f) + value * acc;
 }

@@ -102,7 +102,7 @@ static void run_case(const spike_case *k, double density, uint64_t salt, int wit
     test_fill_uniform(&r, b, s.m, -1, 1);
     test_fill_uniform(&r, gy, ny, -1, 1);
     sakd_spike_set set = {0};
-    TEST_OK(sakd_spike_set_build(&set, x, s.n, s.c, s.h, s.w, 2));
+    TEST_OK(sakd_spike_set_build(&set, x, 1.0f, s.n, s.c, s.h, s.w, 2));
     size_t active = 0;
     for (size_t i = 0; i < nx; i++)
         active += x[i] != 0.0f;
@@ -145,8 +145,8 @@ static void run_case(const spike_case *k, double density, uint64_t salt, int wit
     test_guarded_tensor(&ty, "y", 4, ys, NULL);
     test_guarded_tensor(&tgy, "grad_out", 4, ys, gy);
     test_guarded_tensor(&tgw, "grad_weight", 4, ws, NULL);
-    TEST_OK(sakd_spike_conv_forward_device(&ty, &tx, &tw, with_bias ? &tb : NULL, &cp));
-    TEST_OK(sakd_spike_conv_grad_weight_device(&tgw, &tx, &tgy, &cp));
+    TEST_OK(sakd_spike_conv_forward_device(&ty, &tx, 1.0f, &tw, with_bias ? &tb : NULL, &cp));
+    TEST_OK(sakd_spike_conv_grad_weight_device(&tgw, &tx, 1.0f, &tgy, &cp));
     TEST_OK(sakd_tensor_download(&ty, dout));
     TEST_OK(sakd_tensor_download(&tgw, dgw));
     sakd_tensor *ts[] = {&tx, &tw, &tb, &ty, &tgy, &tgw};
@@ -197,6 +197,75 @@ static void run_case(const spike_case *k, double density, uint64_t salt, int wit
     sakd_spike_set_free(&set);
 }
 
+/* Spikes of another value than 1 (LIF, then an inverted dropout of p = 0.3): the host passes
+ * sum as for 1 and are scaled here, the device kernels scale themselves; against the double
+ * reference on fresh inputs, for a 3x3 convolution and for a linear layer (a 1x1 convolution of
+ * 1x1 maps: what the graph runs spike-fed linear layers as). */
+START_TEST(test_spike_value)
+{
+    static const spike_case vcases[] = {{3, 5, 6, 5, 7, 3, 3, 1, 1}, {6, 70, 1, 1, 37, 1, 1, 1, 0}};
+    const spike_case *k = &vcases[_i];
+    const float value = 1.0f / (1.0f - 0.3f);
+    sakd_spike_conv_shape s = shape_of(k);
+    size_t nx = s.n * s.c * s.h * s.w, nw = s.m * s.c * s.kh * s.kw, ny = s.n * s.m * s.ho * s.wo;
+    test_rng r = test_rng_new(test_seed() + 9100 + (uint64_t)_i);
+    float *x = malloc(nx * 4), *wt = malloc(nw * 4), *b = malloc(s.m * 4), *gy = malloc(ny * 4);
+    float *hy = malloc(ny * 4), *hgw = malloc(nw * 4), *dy = malloc(ny * 4), *dgw = malloc(nw * 4);
+    for (size_t i = 0; i < nx; i++)
+        x[i] = test_rand_uniform(&r, 0, 1) < 0.3 ? value : 0.0f;
+    test_fill_uniform(&r, wt, nw, -1, 1);
+    test_fill_uniform(&r, b, s.m, -1, 1);
+    test_fill_uniform(&r, gy, ny, -1, 1);
+    sakd_spike_set set = {0};
+    TEST_OK(sakd_spike_set_build(&set, x, value, s.n, s.c, s.h, s.w, 2));
+    TEST_OK(sakd_spike_conv_forward(hy, &set, wt, NULL, &s, 2));
+    TEST_OK(sakd_spike_conv_grad_weight(hgw, NULL, &set, gy, &s, 2));
+    for (size_t i = 0; i < ny; i++)
+        hy[i] = b[i / (s.ho * s.wo) % s.m] + value * hy[i];
+    for (size_t i = 0; i < nw; i++)
+        hgw[i] *= value;
+    size_t xs[4] = {s.n, s.c, s.h, s.w}, ws[4] = {s.m, s.c, s.kh, s.kw},
+           ys[4] = {s.n, s.m, s.ho, s.wo};
+    sakd_tensor tx, tw, tb, ty, tgy, tgw;
+    sakd_conv2d_params cp = {s.stride_h, s.stride_w, s.pad_h, s.pad_w};
+    test_guarded_tensor(&tx, "x", 4, xs, x);
+    test_guarded_tensor(&tw, "weight", 4, ws, wt);
+    test_guarded_tensor(&tb, "bias", 1, &s.m, b);
+    test_guarded_tensor(&ty, "y", 4, ys, NULL);
+    test_guarded_tensor(&tgy, "grad_out", 4, ys, gy);
+    test_guarded_tensor(&tgw, "grad_weight", 4, ws, NULL);
+    TEST_OK(sakd_spike_conv_forward_device(&ty, &tx, value, &tw, &tb, &cp));
+    TEST_OK(sakd_spike_conv_grad_weight_device(&tgw, &tx, value, &tgy, &cp));
+    TEST_OK(sakd_tensor_download(&ty, dy));
+    TEST_OK(sakd_tensor_download(&tgw, dgw));
+    /* 1 is not this input's spike value: refused. */
+    ck_assert_int_eq(sakd_spike_conv_grad_weight_device(&tgw, &tx, 1.0f, &tgy, &cp), SAKD_ERR_ARG);
+    sakd_error_clear();
+    sakd_tensor *ts[] = {&tx, &tw, &tb, &ty, &tgy, &tgw};
+    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++)
+        sakd_tensor_free(ts[i]);
+    test_guarded_free();
+    double *ro = malloc(ny * 8), *rg = malloc(nw * 8), *mo = malloc(ny * 8), *mg = malloc(nw * 8);
+    reference(&s, x, wt, b, gy, ro, rg, mo, mg);
+    double terms_o = (double)(s.c * s.kh * s.kw) + 3, terms_g = (double)(s.n * s.ho * s.wo) + 2;
+    const float *outs[2] = {hy, dy}, *gws[2] = {hgw, dgw};
+    for (int v = 0; v < 2; v++) {
+        for (size_t i = 0; i < ny; i++)
+            ck_assert_msg(fabs(outs[v][i] - ro[i]) <= terms_o * FLT_EPSILON * mo[i] + 1e-30,
+                          "%s, case %d: out[%zu] = %.9g, reference %.9g", v ? "device" : "host", _i,
+                          i, (double)outs[v][i], ro[i]);
+        for (size_t i = 0; i < nw; i++)
+            ck_assert_msg(fabs(gws[v][i] - rg[i]) <= terms_g * FLT_EPSILON * mg[i] + 1e-30,
+                          "%s, case %d: grad_weight[%zu] = %.9g, reference %.9g",
+                          v ? "device" : "host", _i, i, (double)gws[v][i], rg[i]);
+    }
+    void *all[] = {x, wt, b, gy, hy, hgw, dy, dgw, ro, rg, mo, mg};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        free(all[i]);
+    sakd_spike_set_free(&set);
+}
+END_TEST
+
 START_TEST(test_spike_conv_against_dense)
 {
     const spike_case *k = &cases[(size_t)_i / N_DENS];
@@ -211,12 +280,16 @@ START_TEST(test_spike_set_refuses_non_spikes)
     x[3] = 1.0f;
     x[17] = 0.5f; /* sample 1, channel 1, row 0, column 1 */
     sakd_spike_set set = {0};
-    ck_assert_int_eq(sakd_spike_set_build(&set, x, 2, 3, 2, 2, 2), SAKD_ERR_ARG);
-    ck_assert_ptr_nonnull(strstr(sakd_error_detail(), "[1, 1, 0, 1] is 0.5"));
+    ck_assert_int_eq(sakd_spike_set_build(&set, x, 1.0f, 2, 3, 2, 2, 2), SAKD_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(sakd_error_detail(), "[1, 1, 0, 1] is 0.5, not a spike (0 or 1)"));
+    sakd_spike_set_free(&set);
+    /* Spikes of another value (a dropout's scale) are refused as well as 1 is where 2 is due. */
+    ck_assert_int_eq(sakd_spike_set_build(&set, x, 2.0f, 2, 3, 2, 2, 2), SAKD_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(sakd_error_detail(), "[0, 0, 1, 1] is 1, not a spike (0 or 2)"));
     sakd_spike_set_free(&set);
     /* A shape that disagrees with the set is refused. */
     x[17] = 1.0f;
-    TEST_OK(sakd_spike_set_build(&set, x, 2, 3, 2, 2, 1));
+    TEST_OK(sakd_spike_set_build(&set, x, 1.0f, 2, 3, 2, 2, 1));
     sakd_spike_conv_shape s = {2, 4, 2, 2, 1, 1, 1, 1, 1, 0, 0, 2, 2};
     float out[16] = {0}, w[4] = {1, 1, 1, 1};
     ck_assert_int_eq(sakd_spike_conv_forward(out, &set, w, NULL, &s, 1), SAKD_ERR_ARG);
@@ -229,7 +302,7 @@ START_TEST(test_spike_set_refuses_non_spikes)
     test_guarded_tensor(&tw, "grad_weight", 4, ws, NULL);
     test_guarded_tensor(&tgy, "grad_out", 4, ys, out);
     sakd_conv2d_params cp = {1, 1, 0, 0};
-    ck_assert_int_eq(sakd_spike_conv_grad_weight_device(&tw, &tx, &tgy, &cp), SAKD_ERR_ARG);
+    ck_assert_int_eq(sakd_spike_conv_grad_weight_device(&tw, &tx, 1.0f, &tgy, &cp), SAKD_ERR_ARG);
     ck_assert_ptr_nonnull(strstr(sakd_error_detail(), "'spikes' holds a value other than 0 and 1"));
     sakd_tensor_free(&tx);
     sakd_tensor_free(&tw);
@@ -276,6 +349,7 @@ Suite *suite_conv_spike(void)
     tcase_add_loop_test(tc, test_spike_conv_against_dense, 0, (int)(N_CASES * N_DENS));
     tcase_add_test(tc, test_spike_set_refuses_non_spikes);
     tcase_add_test(tc, test_spike_count);
+    tcase_add_loop_test(tc, test_spike_value, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }

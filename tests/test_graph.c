@@ -511,6 +511,98 @@ START_TEST(test_snn_spike_auto)
 }
 END_TEST
 
+/* A small SNN whose linear layers read spikes: fc1 the LIF's spikes directly, fc2 after an
+ * inverted dropout (p = 0.3: spikes of 1/0.7 in training, 1 in evaluation). One forward and
+ * backward under run.spike_layers = `mode`: the logits and every parameter's gradient into
+ * out (K·B·T... floats, then the gradients), and whether fc1 and fc2 ran spike-driven. */
+static size_t spike_linear_net(const char *mode, int train, float *out, size_t cap, int *driven)
+{
+    sakd_ctx *ctx = test_ctx();
+    TEST_OK(sakd_spike_layers_set(ctx, mode));
+    sakd_params p;
+    sakd_params_init(&p, ctx);
+    sakd_graph g;
+    sakd_lif_params lif = sakd_lif_params_default();
+    const size_t T = 2, nb = 3, hidden = 70, classes = 5;
+    sakd_graph_init(&g, ctx, &p, 1, T, nb, &lif);
+    int x = sakd_graph_input(&g, "x", 2, 4, 4);
+    int c = sakd_graph_bn(&g, "bn", sakd_graph_conv(&g, "conv", x, 6, 3, 1, 1));
+    int a = sakd_graph_neuron(&g, "sn0", sakd_graph_repeat_time(&g, "encode", c));
+    int h = sakd_graph_neuron(&g, "sn1", sakd_graph_linear(&g, "fc1", a, hidden));
+    int d = sakd_graph_dropout(&g, "drop", h, 0.3f);
+    int y = sakd_graph_neuron(&g, "sn2", sakd_graph_linear(&g, "fc2", d, hidden));
+    int logits = sakd_graph_linear(&g, "fc3", sakd_graph_mean_time(&g, "readout", y), classes);
+    TEST_OK(g.status);
+    TEST_OK(sakd_params_allocate(&p));
+    TEST_OK(sakd_params_initialize(&p, 4242));
+    /* Larger first-layer weights, so that the LIF layers fire at moderate rates. */
+    size_t nw = 6 * 2 * 9;
+    float w[6 * 2 * 9], xin[3 * 2 * 16], dl[3 * 5];
+    test_rng r = test_rng_new(9300);
+    test_fill_uniform(&r, w, nw, -1.5, 1.5);
+    TEST_OK(sakd_tensor_upload(&p.items[sakd_params_find(&p, "conv.weight")].value, w));
+    TEST_OK(sakd_graph_allocate(&g));
+    test_fill_uniform(&r, xin, sizeof xin / sizeof *xin, -1, 2);
+    test_fill_uniform(&r, dl, sizeof dl / sizeof *dl, -1, 1);
+    TEST_OK(sakd_tensor_upload(&sakd_graph_act_get(&g, x)->value, xin));
+    sakd_graph_set_rng(&g, 5, 3);
+    TEST_OK(sakd_graph_forward(&g, train));
+    sakd_tensor seed;
+    TEST_OK(sakd_tensor_new(&seed, ctx, "dlogits", 2, (size_t[]){nb, classes}));
+    TEST_OK(sakd_tensor_upload(&seed, dl));
+    TEST_OK(sakd_tensor_fill(&p.grads, NAN));
+    const sakd_tensor *seeds[1] = {&seed};
+    TEST_OK(sakd_graph_backward(&g, 1, &logits, seeds));
+    size_t nl = nb * classes, ng = sakd_tensor_numel(&p.grads);
+    ck_assert_uint_le(nl + ng, cap);
+    TEST_OK(sakd_tensor_download(&sakd_graph_act_get(&g, logits)->value, out));
+    TEST_OK(sakd_tensor_download(&p.grads, out + nl));
+    driven[0] = driven[1] = 0;
+    for (size_t i = 0; i < g.n_nodes; i++) {
+        if (!strcmp(g.nodes[i].name, "fc1"))
+            driven[0] = sakd_node_spike_driven(&g.nodes[i]);
+        if (!strcmp(g.nodes[i].name, "fc2"))
+            driven[1] = sakd_node_spike_driven(&g.nodes[i]);
+    }
+    sakd_tensor_free(&seed);
+    sakd_graph_free(&g);
+    sakd_params_free(&p);
+    TEST_OK(sakd_spike_layers_set(ctx, "dense"));
+    return nl + ng;
+}
+
+/* Spike-fed linear layers (directly, and through a dropout whose kept spikes are 1/(1 − p))
+ * spike-driven give the dense path's logits and gradients up to float summation order, in
+ * training and evaluation. (The passes themselves are checked against double references in
+ * test_conv_spike; here, the graph's wiring: which tensors, the dropout's scale, the bias.) */
+START_TEST(test_snn_spike_linear)
+{
+    enum { CAP = 40000 };
+    float *dense = malloc(CAP * sizeof *dense), *spike = malloc(CAP * sizeof *spike);
+    for (int train = 1; train >= 0; train--) {
+        int dd[2], sd[2];
+        size_t n = spike_linear_net("dense", train, dense, CAP, dd);
+        ck_assert_uint_eq(spike_linear_net("spike", train, spike, CAP, sd), n);
+        ck_assert(!dd[0] && !dd[1]);
+        ck_assert_msg(sd[0] && sd[1], "fc1, fc2 spike-driven: %d %d", sd[0], sd[1]);
+        double scale = 0;
+        for (size_t i = 0; i < n; i++)
+            scale = fmax(scale, fabs(dense[i]));
+        ck_assert(scale > 0);
+        size_t moved = 0;
+        for (size_t i = 0; i < n; i++) {
+            ck_assert_msg(fabs(spike[i] - dense[i]) <= 1e-5 * scale,
+                          "train %d: value %zu spike-driven %.8g, dense %.8g", train, i,
+                          (double)spike[i], (double)dense[i]);
+            moved += dense[i] != 0.0f;
+        }
+        ck_assert_uint_gt(moved, n / 10); /* gradients that are not all zero */
+    }
+    free(dense);
+    free(spike);
+}
+END_TEST
+
 /* Backward after an eval-mode forward: BN's gradient through its running statistics. */
 START_TEST(test_eval_backward)
 {
@@ -592,6 +684,7 @@ Suite *suite_graph(void)
     tcase_add_test(tc, test_snn);
     tcase_add_test(tc, test_snn_spike_driven);
     tcase_add_test(tc, test_snn_spike_auto);
+    tcase_add_test(tc, test_snn_spike_linear);
     tcase_add_test(tc, test_eval_backward);
     tcase_add_test(tc, test_dropout_node);
     suite_add_tcase(s, tc);

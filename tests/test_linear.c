@@ -167,6 +167,21 @@ static void run_case(const lin_case *c, uint64_t salt, int check_determinism)
             TEST_OK(sakd_tensor_download(&tgb, gb2));
             ck_assert(memcmp(gb, gb2, c->out * 4) == 0);
         }
+        /* Without the weight gradient (a spike-driven layer computes it): the same data and
+         * bias gradients, and grad_weight untouched. */
+        TEST_OK(sakd_tensor_fill(&tgx, NAN));
+        TEST_OK(sakd_tensor_fill(&tgb, NAN));
+        TEST_OK(sakd_tensor_fill(&tgw, 7.0f));
+        TEST_OK(sakd_linear_backward(&tgx, NULL, c->bias ? &tgb : NULL, &tgy, &tx, &tw));
+        TEST_OK(sakd_tensor_download(&tgx, gx2));
+        TEST_OK(sakd_tensor_download(&tgw, gw2));
+        ck_assert(memcmp(gx, gx2, nx * 4) == 0);
+        for (size_t i = 0; i < nw; i++)
+            ck_assert(gw2[i] == 7.0f);
+        if (c->bias) {
+            TEST_OK(sakd_tensor_download(&tgb, gb2));
+            ck_assert(memcmp(gb, gb2, c->out * 4) == 0);
+        }
         free(y2);
         free(gx2);
         free(gw2);

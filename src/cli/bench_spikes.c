@@ -18,9 +18,10 @@ void help_bench_spikes(void)
 {
     printf("usage: sakd bench spikes [--device SPEC] [--width W] [--T T] [--batch B]\n"
            "                         [--densities D,D,...] [--reps R] [--csv FILE]\n"
-           "                         [--no-device] [--save]\n\n"
+           "                         [--no-device] [--only conv|linear] [--save]\n\n"
            "Times the forward pass plus the weight gradient of each 3x3 convolution shape of\n"
-           "ResNet-19 at width W (default 0.25) on 28x28 input, N = T*B samples (default T 4,\n"
+           "ResNet-19 at width W (default 0.25) on 28x28 input, and of VGG-11's spike-fed\n"
+           "linear layer (classifier.3, 4096*W -> 4096*W), N = T*B samples (default T 4,\n"
            "batch 32), with Bernoulli spike inputs of each density (default\n"
            "0,0.05,0.1,0.15,0.2,0.3,0.4,0.6,0.8,1): dense through the device's convolution\n"
            "route (the data gradient left out), and spike-driven on the host from the inputs\n"
@@ -29,7 +30,8 @@ void help_bench_spikes(void)
            "(default 3) after a warm-up; prints ms, the host spike/dense ratio and, per\n"
            "shape, the density below which the host's spike-driven pass is faster (none:\n"
            "never; above 1: always). --csv appends shape,N,width,density,dense_ms,spike_ms,\n"
-           "spike_dev_ms rows. --no-device skips the device kernels (slow on a CPU device).\n"
+           "spike_dev_ms rows. --no-device skips the device kernels (slow on a CPU device);\n"
+           "--only conv or --only linear times those shapes alone.\n"
            "--save writes the crossovers of the route training takes here (the host's where\n"
            "the host BLAS serves this device, else the device kernels') to this device's\n"
            "crossover file, keeping the other shapes it holds; from it run.spike_layers =\n"
@@ -37,11 +39,13 @@ void help_bench_spikes(void)
            "where its input is sparser (ops/spike_route.h).\n");
 }
 
-/* One 3x3 convolution shape of ResNet-19 (DESIGN.md §2.4) at width 1 on 28x28 input. */
+/* The 3x3 convolution shapes of ResNet-19 (DESIGN.md §2.4) at width 1 on 28x28 input, and the
+ * spike-fed linear layer of VGG-11's classifier (classifier.3, 4096 -> 4096 at width 1; run as
+ * a 1x1 convolution of 1x1 maps, as the graph does). */
 static const struct {
-    size_t c, m, h, stride;
-} shapes[] = {
-    {128, 128, 28, 1}, {128, 256, 28, 2}, {256, 256, 14, 1}, {256, 512, 14, 2}, {512, 512, 7, 1}};
+    size_t c, m, h, stride, k;
+} shapes[] = {{128, 128, 28, 1, 3}, {128, 256, 28, 2, 3}, {256, 256, 14, 1, 3},
+              {256, 512, 14, 2, 3}, {512, 512, 7, 1, 3},  {4096, 4096, 1, 1, 1}};
 #define N_SHAPES (sizeof shapes / sizeof shapes[0])
 #define MAX_DENS 32
 
@@ -72,11 +76,11 @@ static sakd_status bench_new(spike_bench *b, size_t k, double width, size_t N)
 {
     size_t c = (size_t)fmax(1, round(shapes[k].c * width)),
            m = (size_t)fmax(1, round(shapes[k].m * width)), h = shapes[k].h, st = shapes[k].stride,
-           ho = sakd_conv2d_out_size(h, 3, st, 1);
-    b->s = (sakd_spike_conv_shape){N, c, h, h, m, 3, 3, st, st, 1, 1, ho, ho};
-    b->p = (sakd_conv2d_params){st, st, 1, 1};
-    size_t xs[4] = {N, c, h, h}, ws[4] = {m, c, 3, 3}, ys[4] = {N, m, ho, ho},
-           work = sakd_conv2d_workspace_floats(N, c, m, 3, 3, ho, ho);
+           kk = shapes[k].k, pad = kk / 2, ho = sakd_conv2d_out_size(h, kk, st, pad);
+    b->s = (sakd_spike_conv_shape){N, c, h, h, m, kk, kk, st, st, pad, pad, ho, ho};
+    b->p = (sakd_conv2d_params){st, st, pad, pad};
+    size_t xs[4] = {N, c, h, h}, ws[4] = {m, c, kk, kk}, ys[4] = {N, m, ho, ho},
+           work = sakd_conv2d_workspace_floats(N, c, m, kk, kk, ho, ho);
     SAKD_TRY(sakd_tensor_new(&b->x, b->ctx, "x", 4, xs));
     SAKD_TRY(sakd_tensor_new(&b->w, b->ctx, "weight", 4, ws));
     SAKD_TRY(sakd_tensor_new(&b->y, b->ctx, "y", 4, ys));
@@ -85,7 +89,7 @@ static sakd_status bench_new(spike_bench *b, size_t k, double width, size_t N)
     SAKD_TRY(sakd_tensor_new(&b->work, b->ctx, "workspace", 1, &work));
     SAKD_TRY(sakd_rng_uniform_fill(&b->w, 7, 0, -0.1f, 0.1f));
     SAKD_TRY(sakd_rng_uniform_fill(&b->gy, 8, 0, -1.0f, 1.0f));
-    size_t nx = N * c * h * h, nw = m * c * 9, ny = N * m * ho * ho;
+    size_t nx = N * c * h * h, nw = m * c * kk * kk, ny = N * m * ho * ho;
     b->hx = malloc(nx * sizeof *b->hx);
     b->hw = malloc(nw * sizeof *b->hw);
     b->hy = malloc(ny * sizeof *b->hy);
@@ -134,16 +138,16 @@ static sakd_status time_all(spike_bench *b, double *dense_ms, double *spike_ms, 
             st = sakd_ctx_finish(b->ctx);
         double t1 = sakd_time_now();
         if (st == SAKD_OK)
-            st = sakd_spike_set_build(&set, b->hx, b->s.n, b->s.c, b->s.h, b->s.w, 0);
+            st = sakd_spike_set_build(&set, b->hx, 1.0f, b->s.n, b->s.c, b->s.h, b->s.w, 0);
         if (st == SAKD_OK)
             st = sakd_spike_conv_forward(b->hy, &set, b->hw, NULL, &b->s, 0);
         if (st == SAKD_OK)
             st = sakd_spike_conv_grad_weight(b->hgw, NULL, &set, b->hgy, &b->s, 0);
         double t2 = sakd_time_now();
         if (st == SAKD_OK && !b->no_device)
-            st = sakd_spike_conv_forward_device(&b->y, &b->x, &b->w, NULL, &b->p);
+            st = sakd_spike_conv_forward_device(&b->y, &b->x, 1.0f, &b->w, NULL, &b->p);
         if (st == SAKD_OK && !b->no_device)
-            st = sakd_spike_conv_grad_weight_device(&b->gw, &b->x, &b->gy, &b->p);
+            st = sakd_spike_conv_grad_weight_device(&b->gw, &b->x, 1.0f, &b->gy, &b->p);
         if (st == SAKD_OK)
             st = sakd_ctx_finish(b->ctx);
         double t3 = sakd_time_now();
@@ -171,6 +175,7 @@ typedef struct spikes_opts {
     size_t n_dens;
     const char *csv;
     int save, no_device;
+    const char *only; /* "conv", "linear" or NULL (both) */
 } spikes_opts;
 
 static int parse_densities(const char *text, spikes_opts *o)
@@ -199,6 +204,7 @@ static int parse_spikes_opts(cli_opts *opts, int argc, char **argv, spikes_opts 
         {"csv", required_argument, NULL, 'c'},
         {"save", no_argument, NULL, 's'},
         {"no-device", no_argument, NULL, 'n'},
+        {"only", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -221,6 +227,10 @@ static int parse_spikes_opts(cli_opts *opts, int argc, char **argv, spikes_opts 
         case 'c': o->csv = optarg; break;
         case 's': o->save = 1; break;
         case 'n': o->no_device = 1; break;
+        case 'o':
+            o->only = optarg;
+            ok = !strcmp(optarg, "conv") || !strcmp(optarg, "linear");
+            break;
         case 'h': help_bench_spikes(); return SAKD_EXIT_OK;
         default: ok = 0;
         }
@@ -284,13 +294,20 @@ int cli_bench_spikes(cli_opts *opts, int argc, char **argv)
     }
     char keys[N_SHAPES][64];
     double cross[N_SHAPES];
+    size_t measured = 0;
     for (size_t k = 0; k < N_SHAPES && st == SAKD_OK; k++) {
+        int linear = shapes[k].k == 1 && shapes[k].h == 1;
+        if (o.only && strcmp(o.only, linear ? "linear" : "conv"))
+            continue;
         spike_bench b = {.ctx = ctx, .reps = (int)o.reps, .no_device = o.no_device};
         st = bench_new(&b, k, o.width, N);
         double ratio[MAX_DENS], ratio_dev[MAX_DENS];
         char name[64];
-        snprintf(name, sizeof name, "%zux%zux%zu s%zu -> %zu", b.s.c, b.s.h, b.s.w, b.s.stride_h,
-                 b.s.m);
+        if (b.s.kh == 1 && b.s.h == 1)
+            snprintf(name, sizeof name, "linear %zu -> %zu", b.s.c, b.s.m);
+        else
+            snprintf(name, sizeof name, "%zux%zux%zu s%zu -> %zu", b.s.c, b.s.h, b.s.w,
+                     b.s.stride_h, b.s.m);
         for (size_t i = 0; i < o.n_dens && st == SAKD_OK; i++) {
             double dm = 0, sm = 0, km = 0;
             st = spikes(&b, o.dens[i], k * MAX_DENS + i);
@@ -312,8 +329,9 @@ int cli_bench_spikes(cli_opts *opts, int argc, char **argv)
             double x = crossover(o.dens, dev ? ratio_dev : ratio, o.n_dens);
             const char *which = dev ? "device kernels" : "host";
             if (dev == !host_route) {
-                sakd_spike_shape_key(&b.s, keys[k], sizeof keys[k]);
-                cross[k] = x < 0 ? 0.0 : x > 1 ? 1.01 : x; /* at runtime: spike-driven below */
+                sakd_spike_shape_key(&b.s, keys[measured], sizeof keys[measured]);
+                /* at runtime: spike-driven below it */
+                cross[measured++] = x < 0 ? 0.0 : x > 1 ? 1.01 : x;
             }
             if (x < 0)
                 printf("%-26s crossover (%s): none (spike-driven slower at every density)\n", name,
@@ -331,10 +349,10 @@ int cli_bench_spikes(cli_opts *opts, int argc, char **argv)
         fclose(csv);
     if (st == SAKD_OK && o.save) {
         const char *k[N_SHAPES];
-        for (size_t i = 0; i < N_SHAPES; i++)
+        for (size_t i = 0; i < measured; i++)
             k[i] = keys[i];
         char path[1024];
-        st = sakd_spike_crossover_write(ctx, N_SHAPES, k, cross);
+        st = sakd_spike_crossover_write(ctx, measured, k, cross);
         if (st == SAKD_OK && sakd_spike_crossover_path(ctx, path, sizeof path) == SAKD_OK)
             printf("# the %s crossover densities saved to %s (run.spike_layers = auto reads "
                    "them)\n",

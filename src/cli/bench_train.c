@@ -20,6 +20,7 @@
 #include "ops/gemm_tuning.h"
 #include "ops/lif.h"
 #include "ops/linear.h"
+#include "ops/spike_route.h"
 #include "runtime/profile.h"
 #include "runtime/rng.h"
 #include "runtime/timer.h"
@@ -221,6 +222,7 @@ typedef struct train_result {
     double fam_ms[F_COUNT], profiled_ms;
     double gemm_flops, gemm_gflops;
     double peak_mib, act_bytes_per_image;
+    size_t spike_passes, fed_passes; /* the student's spike-fed conv passes, all steps */
     sakd_profile_total top[MAX_TOP]; /* the costliest labels of the profiled step, sorted */
     size_t n_top;
 } train_result;
@@ -330,8 +332,10 @@ static sakd_status run_close(bench_run *b, const sakd_config *c, sakd_status st,
         r->gemm_gflops =
             r->fam_ms[F_GEMM] > 0 ? r->gemm_flops / (r->fam_ms[F_GEMM] * 1e-3) * 1e-9 : 0.0;
         r->peak_mib = (double)ctx->mem_peak / (1024.0 * 1024.0);
-        double bytes = sakd_graph_stored_bytes(&sakd_trainer_student(t)->graph);
-        r->act_bytes_per_image = bytes / (double)c->train.batch;
+        const sakd_graph *sg = &sakd_trainer_student(t)->graph;
+        r->act_bytes_per_image = sakd_graph_stored_bytes(sg) / (double)c->train.batch;
+        r->spike_passes = sg->spike_passes;
+        r->fed_passes = sg->spike_passes + sg->dense_passes;
     }
     if (ctx)
         sakd_profile_stop(ctx);
@@ -492,6 +496,9 @@ static void print_train_header(const sakd_config *c, sakd_ctx *ctx, double peak,
            sakd_model_name_str(c->model.name), c->model.width, c->model.T, c->train.batch, sz, sz,
            sakd_dataset_str(c->data.dataset), ctx->info.name, ctx->info.driver, gemm_desc, peak,
            o->reps, o->warmup);
+    char spikes[1280];
+    sakd_spike_layers_describe(ctx, spikes, sizeof spikes);
+    printf("# spike-fed convolutions: %s\n", spikes);
     printf("%-5s %10s %8s %9s %8s %6s %8s %9s %10s\n", "mode", "step_ms", "img/s", "gemm_ms",
            "GFLOP/s", "%peak", "non-gemm", "peak_MiB", "act_B/img");
     fflush(stdout);
@@ -526,6 +533,9 @@ static void report_mode(const train_result *r, const char *name, const sakd_conf
     printf("%-5s %10.1f %8.2f %9.1f %8.2f %5.0f%% %7.0f%% %9.1f %10.0f\n", name, r->step_ms,
            r->img_s, r->fam_ms[F_GEMM], r->gemm_gflops, 100.0 * r->gemm_gflops / peak,
            100.0 * non_gemm, r->peak_mib, r->act_bytes_per_image);
+    if (r->fed_passes)
+        printf("#     %s: %zu of %zu passes of spike-fed convolutions spike-driven\n", name,
+               r->spike_passes, r->fed_passes);
     fflush(stdout);
     provenance(ctx, row);
     char(*v)[64] = row + N_PROV;

@@ -94,48 +94,84 @@ static sakd_tensor *gy_of(sakd_graph *g, const sakd_node *n)
 /* Backward functions write the gradient of in[0] into gx (NULL when in[0] takes none) and, for
  * the two-input kinds, of in[1] into gx1. */
 
-/* A spike-fed convolution (ops/spike_route.h): its shape, the active set of the spikes it read
- * in the last forward (host path), and which way that forward ran. */
+/* A spike-fed convolution or linear layer (ops/spike_route.h): its shape (a linear layer as a
+ * 1x1 convolution of 1x1 maps), the active set of the spikes it read in the last forward (host
+ * path), and which way that forward ran. */
 typedef struct sakd_spike_node {
     sakd_spike_conv_shape shape;
     sakd_spike_set set;
-    int host;   /* the host path (a host-provider context), else the device kernels */
-    int driven; /* the last forward ran spike-driven */
+    float dropout_p; /* the input is the LIF's spikes after an inverted dropout of this p */
+    int host;        /* the host path (a host-provider context), else the device kernels */
+    int driven;      /* the last forward ran spike-driven */
 } sakd_spike_node;
 
-/* Whether conv node n reads the spikes of a LIF node; if so, its spike state. */
-static sakd_status conv_allocate(sakd_graph *g, sakd_node *n)
+/* The node that writes activation a, or NULL for the input. */
+static const sakd_node *producer(const sakd_graph *g, int a)
 {
-    int from_lif = 0;
     for (size_t i = 0; i < g->n_nodes; i++)
-        if (g->nodes[i].out == n->in[0])
-            from_lif = g->nodes[i].kind == SAKD_NODE_LIF;
-    if (!g->snn || !from_lif)
+        if (g->nodes[i].out == a)
+            return &g->nodes[i];
+    return NULL;
+}
+
+/* Whether node n of an SNN reads the spikes of a LIF node, directly or through a dropout (*p
+ * its probability, else 0); if so, its spike state for `shape`. */
+static sakd_status spike_allocate(sakd_graph *g, sakd_node *n, const sakd_spike_conv_shape *shape)
+{
+    const sakd_node *from = producer(g, n->in[0]);
+    float p = 0.0f;
+    if (from && from->kind == SAKD_NODE_DROPOUT) {
+        p = from->u.dropout.p;
+        from = producer(g, from->in[0]);
+    }
+    if (!g->snn || !from || from->kind != SAKD_NODE_LIF)
         return SAKD_OK;
     sakd_spike_node *sp = calloc(1, sizeof *sp);
     if (!sp)
         return sakd_error(SAKD_ERR_NOMEM, "out of memory for %s's spike state", n->name);
-    const size_t *x = g->acts[n->in[0]].shape, *y = g->acts[n->out].shape;
-    const size_t *w = g->params->items[n->param[0]].shape;
-    sp->shape = (sakd_spike_conv_shape){x[0],
-                                        x[1],
-                                        x[2],
-                                        x[3],
-                                        w[0],
-                                        w[2],
-                                        w[3],
-                                        n->u.conv.stride_h,
-                                        n->u.conv.stride_w,
-                                        n->u.conv.pad_h,
-                                        n->u.conv.pad_w,
-                                        y[2],
-                                        y[3]};
+    sp->shape = *shape;
+    sp->dropout_p = p;
     sp->host = sakd_host_active(g->ctx);
     n->spike = sp;
     return SAKD_OK;
 }
 
-static void conv_release(sakd_node *n)
+/* The value of the spikes node n reads in this pass: 1, or the dropout's scale in training. */
+static float spike_value(const sakd_graph *g, const sakd_node *n)
+{
+    float p = n->spike->dropout_p;
+    return g->train && p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
+}
+
+static sakd_status conv_allocate(sakd_graph *g, sakd_node *n)
+{
+    const size_t *x = g->acts[n->in[0]].shape, *y = g->acts[n->out].shape;
+    const size_t *w = g->params->items[n->param[0]].shape;
+    sakd_spike_conv_shape s = {x[0],
+                               x[1],
+                               x[2],
+                               x[3],
+                               w[0],
+                               w[2],
+                               w[3],
+                               n->u.conv.stride_h,
+                               n->u.conv.stride_w,
+                               n->u.conv.pad_h,
+                               n->u.conv.pad_w,
+                               y[2],
+                               y[3]};
+    return spike_allocate(g, n, &s);
+}
+
+static sakd_status linear_allocate(sakd_graph *g, sakd_node *n)
+{
+    const size_t *w = g->params->items[n->param[0]].shape; /* [out, in] */
+    sakd_spike_conv_shape s = {
+        g->acts[n->in[0]].shape[0], w[1], 1, 1, w[0], 1, 1, 1, 1, 0, 0, 1, 1};
+    return spike_allocate(g, n, &s);
+}
+
+static void spike_release(sakd_node *n)
 {
     if (n->spike) {
         sakd_spike_set_free(&n->spike->set);
@@ -144,7 +180,7 @@ static void conv_release(sakd_node *n)
     }
 }
 
-static double conv_stored_bytes(const sakd_node *n)
+static double spike_stored_bytes(const sakd_node *n)
 {
     return n->spike ? (double)sakd_spike_set_bytes(&n->spike->set) : 0.0;
 }
@@ -155,15 +191,15 @@ static double dense_macs(const sakd_spike_conv_shape *s)
     return (double)(s->n * s->ho * s->wo * s->m * s->c * s->kh * s->kw);
 }
 
-/* The spike-driven forward on the host: counts the spikes x holds; under auto, goes on only
- * below the shape's crossover density; builds the active set and sums the weights. *done says
- * whether it ran. */
+/* The spike-driven forward on the host: under auto, counts the spikes x holds and goes on only
+ * below the shape's crossover density; builds the active set and sums the weights (scaled by
+ * the spikes' value when it is not 1). *done says whether it ran. */
 static sakd_status spike_forward_host(sakd_graph *g, sakd_node *n, sakd_spike_mode mode,
-                                      double crossover, int *done)
+                                      double crossover, const sakd_tensor *bias, int *done)
 {
     sakd_spike_node *sp = n->spike;
     const sakd_spike_conv_shape *s = &sp->shape;
-    const sakd_tensor *bias = n->param[1] != SIZE_MAX ? pvalue(g, n->param[1]) : NULL;
+    float value = spike_value(g, n);
     sakd_host_maps maps = {0};
     float *x, *w, *b, *y;
     sakd_status st = sakd_host_map_tensor(g->ctx, &maps, x_of(g, n), &x, SAKD_OK);
@@ -181,9 +217,14 @@ static sakd_status spike_forward_host(sakd_graph *g, sakd_node *n, sakd_spike_mo
             sparse = (double)sakd_spike_count(x, count, stop) < limit;
         }
         if (sparse) {
-            st = sakd_spike_set_build(&sp->set, x, s->n, s->c, s->h, s->w, 0);
+            st = sakd_spike_set_build(&sp->set, x, value, s->n, s->c, s->h, s->w, 0);
             if (st == SAKD_OK)
-                st = sakd_spike_conv_forward(y, &sp->set, w, b, s, 0);
+                st = sakd_spike_conv_forward(y, &sp->set, w, value == 1.0f ? b : NULL, s, 0);
+            if (st == SAKD_OK && value != 1.0f) {
+                size_t P = s->ho * s->wo, ny = s->n * s->m * P;
+                for (size_t i = 0; i < ny; i++)
+                    y[i] = (b ? b[i / P % s->m] : 0.0f) + value * y[i];
+            }
             if (st == SAKD_OK) {
                 *done = 1;
                 if (g->train) {
@@ -198,58 +239,110 @@ static sakd_status spike_forward_host(sakd_graph *g, sakd_node *n, sakd_spike_mo
     return sakd_host_unmap(g->ctx, &maps, st);
 }
 
+/* A 4-dimensional view [a, b, 1, 1] of a linear layer's tensor t [a, b...]. */
+static sakd_tensor as_4d(const sakd_tensor *t)
+{
+    sakd_tensor v = *t;
+    size_t a = t->shape[0], b = a ? sakd_tensor_numel(t) / a : 0;
+    v.owner = 0;
+    v.ndim = 4;
+    v.shape[0] = a;
+    v.shape[1] = b;
+    v.shape[2] = v.shape[3] = 1;
+    return v;
+}
+
+/* The forward pass of a spike-fed node n (conv or linear): spike-driven when run.spike_layers
+ * says so, else *dense is set for the caller's dense pass. */
+static sakd_status spike_forward(sakd_graph *g, sakd_node *n, const sakd_tensor *bias, int *dense)
+{
+    sakd_spike_node *sp = n->spike;
+    sakd_spike_mode mode;
+    double crossover = -1.0;
+    int linear = n->kind == SAKD_NODE_LINEAR;
+    SAKD_TRY(sakd_spike_layers_mode(g->ctx, &mode));
+    if (mode == SAKD_SPIKE_AUTO)
+        SAKD_TRY(sakd_spike_crossover(g->ctx, &sp->shape, &crossover));
+    sp->driven = 0;
+    if (sp->host && (mode == SAKD_SPIKE_DRIVEN || crossover > 0.0)) {
+        SAKD_TRY(spike_forward_host(g, n, mode, crossover, bias, &sp->driven));
+    } else if (!sp->host && (mode == SAKD_SPIKE_DRIVEN || crossover > 0.0) && (linear || !bias)) {
+        /* The device kernels (their weight gradient has no bias term: a linear layer's comes
+         * from sakd_linear_backward); under auto, when the spikes counted on the device are
+         * below the crossover. */
+        int sparse = mode == SAKD_SPIKE_DRIVEN;
+        if (!sparse) {
+            size_t fired;
+            SAKD_TRY(sakd_spike_count_device(x_of(g, n), &fired));
+            sparse = (double)fired < crossover * (double)sakd_tensor_numel(x_of(g, n));
+        }
+        if (sparse && linear) {
+            sakd_tensor x = as_4d(x_of(g, n)), w = as_4d(pvalue(g, n->param[0]));
+            sakd_tensor y = as_4d(y_of(g, n));
+            sakd_conv2d_params one = {1, 1, 0, 0};
+            SAKD_TRY(sakd_spike_conv_forward_device(&y, &x, spike_value(g, n), &w, bias, &one));
+        } else if (sparse) {
+            SAKD_TRY(sakd_spike_conv_forward_device(y_of(g, n), x_of(g, n), spike_value(g, n),
+                                                    pvalue(g, n->param[0]), bias, &n->u.conv));
+        }
+        sp->driven = sparse;
+        if (g->train && sparse)
+            g->spike_replaced_macs += dense_macs(&sp->shape);
+    }
+    if (g->train)
+        *(sp->driven ? &g->spike_passes : &g->dense_passes) += 1;
+    *dense = !sp->driven;
+    return SAKD_OK;
+}
+
 static sakd_status conv_forward(sakd_graph *g, sakd_node *n)
 {
     const sakd_tensor *bias = n->param[1] != SIZE_MAX ? pvalue(g, n->param[1]) : NULL;
-    if (n->spike) {
-        sakd_spike_node *sp = n->spike;
-        sakd_spike_mode mode;
-        double crossover = -1.0;
-        SAKD_TRY(sakd_spike_layers_mode(g->ctx, &mode));
-        if (mode == SAKD_SPIKE_AUTO)
-            SAKD_TRY(sakd_spike_crossover(g->ctx, &sp->shape, &crossover));
-        sp->driven = 0;
-        if (sp->host && (mode == SAKD_SPIKE_DRIVEN || crossover > 0.0)) {
-            SAKD_TRY(spike_forward_host(g, n, mode, crossover, &sp->driven));
-        } else if (!sp->host && (mode == SAKD_SPIKE_DRIVEN || crossover > 0.0) && !bias) {
-            /* The device kernels (their weight gradient has no bias term); under auto, when the
-             * spikes counted on the device are below the crossover. */
-            int sparse = mode == SAKD_SPIKE_DRIVEN;
-            if (!sparse) {
-                size_t fired;
-                SAKD_TRY(sakd_spike_count_device(x_of(g, n), &fired));
-                sparse = (double)fired < crossover * (double)sakd_tensor_numel(x_of(g, n));
-            }
-            if (sparse)
-                SAKD_TRY(sakd_spike_conv_forward_device(y_of(g, n), x_of(g, n),
-                                                        pvalue(g, n->param[0]), NULL, &n->u.conv));
-            sp->driven = sparse;
-            if (g->train && sparse)
-                g->spike_replaced_macs += dense_macs(&sp->shape);
-        }
-        if (g->train)
-            *(sp->driven ? &g->spike_passes : &g->dense_passes) += 1;
-        if (sp->driven)
-            return SAKD_OK;
-    }
+    int dense = 1;
+    if (n->spike)
+        SAKD_TRY(spike_forward(g, n, bias, &dense));
+    if (!dense)
+        return SAKD_OK;
     return sakd_conv2d_forward(y_of(g, n), &g->workspace, x_of(g, n), pvalue(g, n->param[0]), bias,
                                &n->u.conv);
 }
 
-/* The weight (and bias) gradient of a spike-driven forward on the host, from its active set. */
-static sakd_status spike_grad_host(sakd_graph *g, sakd_node *n, sakd_tensor *gw, sakd_tensor *gb)
+/* The weight gradient of a spike-driven forward, from the spikes that fired (scaled by their
+ * value), and on the host the bias gradient (gb, may be NULL) with it; the device kernels leave
+ * the bias to the caller. */
+static sakd_status spike_grad_weight(sakd_graph *g, sakd_node *n, sakd_tensor *gw, sakd_tensor *gb)
 {
     sakd_spike_node *sp = n->spike;
-    sakd_host_maps maps = {0};
-    float *gy, *w, *b;
-    sakd_status st = sakd_host_map_tensor(g->ctx, &maps, gy_of(g, n), &gy, SAKD_OK);
-    st = sakd_host_map_tensor(g->ctx, &maps, gw, &w, st);
-    st = sakd_host_map_tensor(g->ctx, &maps, gb, &b, st);
-    if (st == SAKD_OK)
-        st = sakd_spike_conv_grad_weight(w, b, &sp->set, gy, &sp->shape, 0);
-    if (st == SAKD_OK && g->train)
-        g->spike_ops += sakd_spike_conv_ops(&sp->set, &sp->shape);
-    return sakd_host_unmap(g->ctx, &maps, st);
+    float value = spike_value(g, n);
+    if (!sp->host && n->kind == SAKD_NODE_LINEAR) {
+        sakd_tensor x = as_4d(x_of(g, n)), w = as_4d(gw), gy = as_4d(gy_of(g, n));
+        sakd_conv2d_params one = {1, 1, 0, 0};
+        SAKD_TRY(sakd_spike_conv_grad_weight_device(&w, &x, value, &gy, &one));
+    } else if (!sp->host) {
+        SAKD_TRY(
+            sakd_spike_conv_grad_weight_device(gw, x_of(g, n), value, gy_of(g, n), &n->u.conv));
+    } else {
+        sakd_host_maps maps = {0};
+        float *dy, *dw, *db;
+        sakd_status st = sakd_host_map_tensor(g->ctx, &maps, gy_of(g, n), &dy, SAKD_OK);
+        st = sakd_host_map_tensor(g->ctx, &maps, gw, &dw, st);
+        st = sakd_host_map_tensor(g->ctx, &maps, gb, &db, st);
+        if (st == SAKD_OK)
+            st = sakd_spike_conv_grad_weight(dw, db, &sp->set, dy, &sp->shape, 0);
+        if (st == SAKD_OK && value != 1.0f) {
+            size_t nw = sakd_tensor_numel(gw);
+            for (size_t i = 0; i < nw; i++)
+                dw[i] *= value;
+        }
+        if (st == SAKD_OK && g->train)
+            g->spike_ops += sakd_spike_conv_ops(&sp->set, &sp->shape);
+        SAKD_TRY(sakd_host_unmap(g->ctx, &maps, st));
+    }
+    if (g->train) {
+        g->spike_passes++;
+        g->spike_replaced_macs += dense_macs(&sp->shape);
+    }
+    return SAKD_OK;
 }
 
 static sakd_status conv_backward(sakd_graph *g, sakd_node *n, sakd_tensor *gx, sakd_tensor *gx1)
@@ -259,14 +352,7 @@ static sakd_status conv_backward(sakd_graph *g, sakd_node *n, sakd_tensor *gx, s
     sakd_tensor *gbias = n->param[1] != SIZE_MAX ? pgrad(g, n->param[1]) : NULL;
     if (n->spike && n->spike->driven) {
         /* The weight gradient from the spikes that fired; the data gradient stays dense. */
-        if (n->spike->host)
-            SAKD_TRY(spike_grad_host(g, n, gw, gbias));
-        else
-            SAKD_TRY(sakd_spike_conv_grad_weight_device(gw, x_of(g, n), gy_of(g, n), &n->u.conv));
-        if (g->train) {
-            g->spike_passes++;
-            g->spike_replaced_macs += dense_macs(&n->spike->shape);
-        }
+        SAKD_TRY(spike_grad_weight(g, n, gw, gbias));
         if (!gx)
             return SAKD_OK;
         return sakd_conv2d_backward(gx, NULL, NULL, &g->workspace, gy_of(g, n), x_of(g, n),
@@ -472,6 +558,11 @@ static sakd_status mean_backward(sakd_graph *g, sakd_node *n, sakd_tensor *gx, s
 
 static sakd_status linear_forward(sakd_graph *g, sakd_node *n)
 {
+    int dense = 1;
+    if (n->spike)
+        SAKD_TRY(spike_forward(g, n, pvalue(g, n->param[1]), &dense));
+    if (!dense)
+        return SAKD_OK;
     return sakd_linear_forward(y_of(g, n), x_of(g, n), pvalue(g, n->param[0]),
                                pvalue(g, n->param[1]));
 }
@@ -479,8 +570,17 @@ static sakd_status linear_forward(sakd_graph *g, sakd_node *n)
 static sakd_status linear_backward(sakd_graph *g, sakd_node *n, sakd_tensor *gx, sakd_tensor *gx1)
 {
     (void)gx1;
-    return sakd_linear_backward(gx, pgrad(g, n->param[0]), pgrad(g, n->param[1]), gy_of(g, n),
-                                x_of(g, n), pvalue(g, n->param[0]));
+    sakd_tensor *gw = pgrad(g, n->param[0]), *gb = pgrad(g, n->param[1]);
+    if (n->spike && n->spike->driven) {
+        /* The weight gradient (and on the host the bias's) from the spikes that fired; the data
+         * gradient dense. */
+        SAKD_TRY(spike_grad_weight(g, n, gw, n->spike->host ? gb : NULL));
+        return sakd_linear_backward(gx, NULL, n->spike->host ? NULL : gb, gy_of(g, n), x_of(g, n),
+                                    pvalue(g, n->param[0]));
+    }
+    if (n->spike && g->train)
+        g->dense_passes++;
+    return sakd_linear_backward(gx, gw, gb, gy_of(g, n), x_of(g, n), pvalue(g, n->param[0]));
 }
 
 static double linear_macs(const sakd_graph *g, const sakd_node *n)
@@ -502,8 +602,8 @@ typedef struct node_kind {
 } node_kind;
 
 static const node_kind kinds[] = {
-    [SAKD_NODE_CONV] = {"conv", conv_allocate, conv_forward, conv_backward, conv_release, conv_macs,
-                        conv_stored_bytes, 0},
+    [SAKD_NODE_CONV] = {"conv", conv_allocate, conv_forward, conv_backward, spike_release,
+                        conv_macs, spike_stored_bytes, 0},
     [SAKD_NODE_BN] = {"batch norm", bn_allocate, bn_forward, bn_backward, bn_release, NULL, NULL,
                       0},
     [SAKD_NODE_LIF] = {"LIF", lif_allocate, lif_forward, lif_backward, lif_release, NULL,
@@ -517,8 +617,8 @@ static const node_kind kinds[] = {
     [SAKD_NODE_REPEAT_T] = {"repeat over T", NULL, repeat_forward, repeat_backward, NULL, NULL,
                             NULL, 0},
     [SAKD_NODE_MEAN_T] = {"mean over T", NULL, mean_forward, mean_backward, NULL, NULL, NULL, 0},
-    [SAKD_NODE_LINEAR] = {"linear", NULL, linear_forward, linear_backward, NULL, linear_macs, NULL,
-                          0},
+    [SAKD_NODE_LINEAR] = {"linear", linear_allocate, linear_forward, linear_backward, spike_release,
+                          linear_macs, spike_stored_bytes, 0},
     [SAKD_NODE_ADAPTIVE_AVGPOOL] = {"adaptive average pool", NULL, adaptive_forward,
                                     adaptive_backward, NULL, NULL, NULL, 0},
     [SAKD_NODE_DROPOUT] = {"dropout", NULL, dropout_forward, dropout_backward, NULL, NULL, NULL, 0},

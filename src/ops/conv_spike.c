@@ -100,6 +100,7 @@ static int reserve(void **p, size_t *cap, size_t want, size_t size)
 typedef struct build_job {
     sakd_spike_set *s;
     const float *x;
+    float value;  /* the spikes' value */
     size_t *bad;  /* per thread: the first non-spike's flat index + 1, 0 none */
     int nt, pass; /* pass 0: masks and counts; 1: positions */
 } build_job;
@@ -121,13 +122,13 @@ static void build_part(void *arg, int t)
                 size_t count = 0, odd = 0;
                 for (size_t e = 0; e < hw; e++) { /* no branch on the data: spikes are random */
                     uint64_t on = xc[e] != 0.0f;
-                    odd |= (size_t)(on & (xc[e] != 1.0f));
+                    odd |= (size_t)(on & (xc[e] != j->value));
                     mask[e * words] |= on << shift;
                     count += on;
                 }
                 if (odd && !j->bad[t])
                     for (size_t e = 0; e < hw && !j->bad[t]; e++)
-                        if (xc[e] != 0.0f && xc[e] != 1.0f)
+                        if (xc[e] != 0.0f && xc[e] != j->value)
                             j->bad[t] = (n * s->c + c) * hw + e + 1;
                 s->chan[n * s->c + c + 1] = count;
             } else {
@@ -145,8 +146,8 @@ static void build_part(void *arg, int t)
     }
 }
 
-sakd_status sakd_spike_set_build(sakd_spike_set *s, const float *x, size_t n, size_t c, size_t h,
-                                 size_t w, int threads)
+sakd_status sakd_spike_set_build(sakd_spike_set *s, const float *x, float value, size_t n, size_t c,
+                                 size_t h, size_t w, int threads)
 {
     if (h > UINT16_MAX || w > UINT16_MAX || !c)
         return sakd_error(SAKD_ERR_ARG,
@@ -162,14 +163,14 @@ sakd_status sakd_spike_set_build(sakd_spike_set *s, const float *x, size_t n, si
     size_t bad[64] = {0};
     if (nt > 64)
         nt = 64;
-    build_job j = {s, x, bad, nt, 0};
+    build_job j = {s, x, value, bad, nt, 0};
     sakd_host_parallel(nt, build_part, &j);
     for (int t = 0; t < nt; t++)
         if (bad[t]) {
             size_t e = bad[t] - 1, hw = h * w;
-            return sakd_error(SAKD_ERR_ARG,
-                              "spike set: input [%zu, %zu, %zu, %zu] is %g, not a spike (0 or 1)",
-                              e / (c * hw), e / hw % c, e % hw / w, e % w, (double)x[e]);
+            return sakd_error(
+                SAKD_ERR_ARG, "spike set: input [%zu, %zu, %zu, %zu] is %g, not a spike (0 or %g)",
+                e / (c * hw), e / hw % c, e % hw / w, e % w, (double)x[e], (double)value);
         }
     s->chan[0] = 0;
     for (size_t i = 1; i <= n * c; i++)
@@ -543,7 +544,7 @@ static sakd_status device_shape(const char *op, const sakd_tensor *in, const sak
     return sakd_tensor_require_shape(op, "output", out, 4, want);
 }
 
-sakd_status sakd_spike_conv_forward_device(sakd_tensor *out, const sakd_tensor *in,
+sakd_status sakd_spike_conv_forward_device(sakd_tensor *out, const sakd_tensor *in, float value,
                                            const sakd_tensor *weight, const sakd_tensor *bias,
                                            const sakd_conv2d_params *p)
 {
@@ -563,7 +564,7 @@ sakd_status sakd_spike_conv_forward_device(sakd_tensor *out, const sakd_tensor *
         SAKD_UINT((cl_uint)s.h), SAKD_UINT((cl_uint)s.w), SAKD_UINT((cl_uint)s.m),
         SAKD_UINT((cl_uint)s.kh), SAKD_UINT((cl_uint)s.kw), SAKD_UINT((cl_uint)s.ho),
         SAKD_UINT((cl_uint)s.wo), SAKD_UINT((cl_uint)s.stride_h), SAKD_UINT((cl_uint)s.stride_w),
-        SAKD_UINT((cl_uint)s.pad_h), SAKD_UINT((cl_uint)s.pad_w));
+        SAKD_UINT((cl_uint)s.pad_h), SAKD_UINT((cl_uint)s.pad_w), SAKD_FLOAT(value));
 }
 
 sakd_status sakd_spike_count_device(const sakd_tensor *in, size_t *fired)
@@ -603,8 +604,8 @@ sakd_status sakd_spike_count_device(const sakd_tensor *in, size_t *fired)
 
 /* The active lists of `in` on the device: list [N·C·H·W] and count [N·C] (uint), and whether a
  * value other than 0 and 1 was seen. */
-static sakd_status device_lists(const sakd_tensor *in, const sakd_spike_conv_shape *s, cl_mem list,
-                                cl_mem count, cl_mem bad, int *wrong)
+static sakd_status device_lists(const sakd_tensor *in, float value, const sakd_spike_conv_shape *s,
+                                cl_mem list, cl_mem count, cl_mem bad, int *wrong)
 {
     sakd_ctx *ctx = in->ctx;
     cl_int zero = 0;
@@ -615,14 +616,14 @@ static sakd_status device_lists(const sakd_tensor *in, const sakd_spike_conv_sha
     cl_ulong xo = in->offset;
     SAKD_TRY(SAKD_LAUNCH_1D(ctx, k, s->n * s->c, SAKD_ARG(list), SAKD_ARG(count), SAKD_ARG(bad),
                             SAKD_ARG(in->buf), SAKD_ARG(xo), SAKD_ULONG(s->n * s->c),
-                            SAKD_UINT((cl_uint)s->h), SAKD_UINT((cl_uint)s->w)));
+                            SAKD_UINT((cl_uint)s->h), SAKD_UINT((cl_uint)s->w), SAKD_FLOAT(value)));
     SAKD_CL_CHECK(
         clEnqueueReadBuffer(ctx->queue, bad, CL_TRUE, 0, sizeof *wrong, wrong, 0, NULL, NULL));
     return SAKD_OK;
 }
 
 sakd_status sakd_spike_conv_grad_weight_device(sakd_tensor *grad_weight, const sakd_tensor *in,
-                                               const sakd_tensor *grad_out,
+                                               float value, const sakd_tensor *grad_out,
                                                const sakd_conv2d_params *p)
 {
     const char *op = "spike_conv_grad_weight";
@@ -638,10 +639,10 @@ sakd_status sakd_spike_conv_grad_weight_device(sakd_tensor *grad_weight, const s
     if (st == SAKD_OK)
         st = sakd_buffer_new(ctx, "spike check", sizeof(cl_int), &bad);
     if (st == SAKD_OK)
-        st = device_lists(in, &s, list, count, bad, &wrong);
+        st = device_lists(in, value, &s, list, count, bad, &wrong);
     if (st == SAKD_OK && wrong)
-        st = sakd_error(SAKD_ERR_ARG, "%s: input '%s' holds a value other than 0 and 1", op,
-                        in->name);
+        st = sakd_error(SAKD_ERR_ARG, "%s: input '%s' holds a value other than 0 and %g", op,
+                        in->name, (double)value);
     cl_kernel k;
     if (st == SAKD_OK)
         st = sakd_kernel_get(ctx, "conv_spike", NULL, "spike_conv_wgrad", &k);
@@ -654,7 +655,7 @@ sakd_status sakd_spike_conv_grad_weight_device(sakd_tensor *grad_weight, const s
             SAKD_UINT((cl_uint)s.w), SAKD_UINT((cl_uint)s.m), SAKD_UINT((cl_uint)s.kh),
             SAKD_UINT((cl_uint)s.kw), SAKD_UINT((cl_uint)s.ho), SAKD_UINT((cl_uint)s.wo),
             SAKD_UINT((cl_uint)s.stride_h), SAKD_UINT((cl_uint)s.stride_w),
-            SAKD_UINT((cl_uint)s.pad_h), SAKD_UINT((cl_uint)s.pad_w));
+            SAKD_UINT((cl_uint)s.pad_h), SAKD_UINT((cl_uint)s.pad_w), SAKD_FLOAT(value));
     if (st == SAKD_OK)
         st = sakd_ctx_finish(ctx); /* the lists are released below */
     if (list)

@@ -46,10 +46,12 @@ typedef struct sakd_spike_set {
 size_t sakd_spike_count(const float *x, size_t n, size_t stop_at);
 
 /* Builds the active set of x [N, C, H, W] (host floats; H, W <= 65535), reusing s's arrays,
- * with `threads` host threads (<= 0: sakd's count). Refuses, naming the first offending element,
- * a value other than 0 or 1: a spike-driven layer adds weights, it does not multiply. */
-sakd_status sakd_spike_set_build(sakd_spike_set *s, const float *x, size_t n, size_t c, size_t h,
-                                 size_t w, int threads);
+ * with `threads` host threads (<= 0: sakd's count). The spikes have `value` (1, or the scale of
+ * an inverted dropout after the LIF layer); refuses, naming the first offending element, any
+ * other value but 0: a spike-driven layer adds weights, it does not multiply. The passes below
+ * sum as if every spike were 1: the caller scales by `value`. */
+sakd_status sakd_spike_set_build(sakd_spike_set *s, const float *x, float value, size_t n, size_t c,
+                                 size_t h, size_t w, int threads);
 
 /* Bytes s holds (its arrays' capacity). */
 size_t sakd_spike_set_bytes(const sakd_spike_set *s);
@@ -71,18 +73,18 @@ sakd_status sakd_spike_conv_grad_weight(float *grad_weight, float *grad_bias,
  * that reach an output, times M (one forward; the weight gradient does as many additions). */
 double sakd_spike_conv_ops(const sakd_spike_set *x, const sakd_spike_conv_shape *s);
 
-/* The same on an OpenCL device (cl/conv_spike.cl), on tensors:
- * out [N, M, Ho, Wo] = conv(in, weight) + bias, adding the weights of the inputs that fired
- *     (one work-item per output; no multiplications);
- * grad_weight [M, C, KH, KW] = the sums over the active inputs' lists (built per (n, c) row on
- *     the device; one work-item per weight, its work the channel's active inputs).
- * in [N, C, H, W] must hold only 0 and 1: the gradient refuses another value (its lists note
- * it); bias may be NULL. Results are deterministic (gathers in a fixed order). */
-sakd_status sakd_spike_conv_forward_device(sakd_tensor *out, const sakd_tensor *in,
+/* The same on an OpenCL device (cl/conv_spike.cl), on tensors, for spikes of `value`:
+ * out [N, M, Ho, Wo] = bias + value · (the weights of the inputs that fired, added; one
+ *     work-item per output; no multiplications in the sum);
+ * grad_weight [M, C, KH, KW] = value · the sums over the active inputs' lists (built per (n, c)
+ *     row on the device; one work-item per weight, its work the channel's active inputs).
+ * in [N, C, H, W] must hold only 0 and `value`: the gradient refuses another value (its lists
+ * note it); bias may be NULL. Results are deterministic (gathers in a fixed order). */
+sakd_status sakd_spike_conv_forward_device(sakd_tensor *out, const sakd_tensor *in, float value,
                                            const sakd_tensor *weight, const sakd_tensor *bias,
                                            const sakd_conv2d_params *p);
 sakd_status sakd_spike_conv_grad_weight_device(sakd_tensor *grad_weight, const sakd_tensor *in,
-                                               const sakd_tensor *grad_out,
+                                               float value, const sakd_tensor *grad_out,
                                                const sakd_conv2d_params *p);
 
 /* *fired = the number of non-zero values of `in` (any shape), counted on its device (blocks of

@@ -72,7 +72,9 @@ sakd_status sakd_linear_backward(sakd_tensor *grad_in, sakd_tensor *grad_weight,
     size_t n, nin, nout, r, c;
     SAKD_TRY(linear_sizes(op, in, weight, &n, &nin, &nout));
     SAKD_TRY(matrix(op, "grad_out", grad_out, n, nout, &r, &c));
-    SAKD_TRY(sakd_tensor_require_shape(op, "grad_weight", grad_weight, 2, (size_t[]){nout, nin}));
+    if (grad_weight)
+        SAKD_TRY(
+            sakd_tensor_require_shape(op, "grad_weight", grad_weight, 2, (size_t[]){nout, nin}));
     if (grad_in)
         SAKD_TRY(matrix(op, "grad_in", grad_in, n, nin, &r, &c));
     if (grad_bias)
@@ -80,8 +82,9 @@ sakd_status sakd_linear_backward(sakd_tensor *grad_in, sakd_tensor *grad_weight,
     sakd_ctx *ctx = in->ctx;
     sakd_mat gy = {grad_out->buf, grad_out->offset, nout};
     /* grad W[out, in] = gy[N, out]^T · x[N, in] */
-    SAKD_TRY(sakd_gemm(ctx, 1, 0, nout, nin, n, 1.0f, gy, (sakd_mat){in->buf, in->offset, nin},
-                       0.0f, (sakd_mat){grad_weight->buf, grad_weight->offset, nin}));
+    if (grad_weight)
+        SAKD_TRY(sakd_gemm(ctx, 1, 0, nout, nin, n, 1.0f, gy, (sakd_mat){in->buf, in->offset, nin},
+                           0.0f, (sakd_mat){grad_weight->buf, grad_weight->offset, nin}));
     /* grad x[N, in] = gy[N, out] · W[out, in] */
     if (grad_in)
         SAKD_TRY(sakd_gemm(ctx, 0, 0, n, nin, nout, 1.0f, gy,

@@ -16,7 +16,7 @@ sakd_status sakd_linear_forward(sakd_tensor *out, const sakd_tensor *in, const s
 
 /* Gradients, WRITTEN (overwritten, not accumulated):
  * grad_in:     [N, in], or NULL to skip
- * grad_weight: [out, in]        = grad_out^T · in
+ * grad_weight: [out, in], or NULL to skip = grad_out^T · in
  * grad_bias:   [out], or NULL   = Σ_n grad_out[n, :], n ascending
  * grad_out:    [N, out]
  * in, weight:  the forward's input and weight */
