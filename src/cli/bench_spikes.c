@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "ops/conv_spike.h"
 #include "ops/host.h"
+#include "ops/linear.h"
 #include "ops/spike_route.h"
 #include "runtime/timer.h"
 
@@ -24,7 +25,8 @@ void help_bench_spikes(void)
            "linear layer (classifier.3, 4096*W -> 4096*W), N = T*B samples (default T 4,\n"
            "batch 32), with Bernoulli spike inputs of each density (default\n"
            "0,0.05,0.1,0.15,0.2,0.3,0.4,0.6,0.8,1): dense through the device's convolution\n"
-           "route (the data gradient left out), and spike-driven on the host from the inputs\n"
+           "route, or its linear layer's GEMMs (the data gradient left out), and\n"
+           "spike-driven on the host from the inputs\n"
            "that fired (the active set built inside the timing), and the spike-driven\n"
            "kernels of cl/conv_spike.cl on the device (spike_dev_ms). Median of R runs\n"
            "(default 3) after a warm-up; prints ms, the host spike/dense ratio and, per\n"
@@ -131,9 +133,18 @@ static sakd_status time_all(spike_bench *b, double *dense_ms, double *spike_ms, 
     sakd_status st = SAKD_OK;
     for (int r = -1; r < b->reps && st == SAKD_OK; r++) { /* r = -1: warm-up */
         double t0 = sakd_time_now();
-        st = sakd_conv2d_forward(&b->y, &b->work, &b->x, &b->w, NULL, &b->p);
-        if (st == SAKD_OK)
-            st = sakd_conv2d_backward(NULL, &b->gw, NULL, &b->work, &b->gy, &b->x, &b->w, &b->p);
+        if (b->s.kh == 1 && b->s.h == 1) { /* a linear layer: the dense route of sakd_linear */
+            sakd_tensor w = b->w, gw = b->gw;
+            w.ndim = gw.ndim = 2;
+            st = sakd_linear_forward(&b->y, &b->x, &w, NULL);
+            if (st == SAKD_OK)
+                st = sakd_linear_backward(NULL, &gw, NULL, &b->gy, &b->x, &w);
+        } else {
+            st = sakd_conv2d_forward(&b->y, &b->work, &b->x, &b->w, NULL, &b->p);
+            if (st == SAKD_OK)
+                st =
+                    sakd_conv2d_backward(NULL, &b->gw, NULL, &b->work, &b->gy, &b->x, &b->w, &b->p);
+        }
         if (st == SAKD_OK)
             st = sakd_ctx_finish(b->ctx);
         double t1 = sakd_time_now();

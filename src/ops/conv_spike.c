@@ -309,6 +309,30 @@ SPIKE_CLONES GATHER(1) SPIKE_CLONES GATHER(2) SPIKE_CLONES GATHER(3) SPIKE_CLONE
     }
 }
 
+/* 1x1 maps (a linear layer), out [N, M]: block of output channels by block, every sample in
+ * turn, so that the block's weight columns ([C, 64] of the transposed weights) stay in the cache
+ * while the samples' active channels are summed; thread t takes every nt-th block. */
+static void forward_1x1_part(void *arg, int t)
+{
+    const spike_job *j = arg;
+    const sakd_spike_conv_shape *s = j->s;
+    size_t mp = j->mp, step = BLOCK * VEC;
+    float *row = j->rows + (size_t)t * mp;
+    for (size_t m0 = (size_t)t * step; m0 < mp; m0 += (size_t)j->nt * step) {
+        size_t nv = (mp - m0) / VEC < BLOCK ? (mp - m0) / VEC : BLOCK;
+        size_t len = m0 + nv * VEC <= s->m ? nv * VEC : s->m - m0;
+        for (size_t n = 0; n < s->n; n++) {
+            switch (nv) {
+            case 1: gather1(j, n, 0, 0, m0, row); break;
+            case 2: gather2(j, n, 0, 0, m0, row); break;
+            case 3: gather3(j, n, 0, 0, m0, row); break;
+            default: gather4(j, n, 0, 0, m0, row); break;
+            }
+            memcpy(j->out + n * s->m + m0, row, len * sizeof *row);
+        }
+    }
+}
+
 /* The weight gradient of input channel c, tap (kh, kw), NV vectors of output channels from m0,
  * from sample n: the output gradient summed over the positions its spikes reach, added to dst. */
 #define SCATTER(NV)                                                                                \
@@ -360,8 +384,30 @@ SPIKE_CLONES SCATTER(1) SPIKE_CLONES SCATTER(2) SPIKE_CLONES SCATTER(3) SPIKE_CL
     for (size_t c = lo; c < hi; c++)
         for (size_t k = 0; k < s->kh * s->kw; k++)
             memset(j->wt + (k * s->c + c) * mp, 0, mp * sizeof *j->wt);
-    for (size_t n = 0; n < s->n; n++)
+    if (s->h * s->w * s->kh * s->kw == 1) {
+        /* 1x1 maps (a linear layer): channel by channel, its sum row staying in the cache
+         * while the samples where it fired add their output gradients. */
         for (size_t c = lo; c < hi; c++)
+            for (size_t n = 0; n < s->n; n++) {
+                if (j->x->chan[n * s->c + c] == j->x->chan[n * s->c + c + 1])
+                    continue;
+                float *dst = j->wt + c * mp;
+                for (size_t m0 = 0; m0 < mp; m0 += BLOCK * VEC) {
+                    size_t nv = (mp - m0) / VEC < BLOCK ? (mp - m0) / VEC : BLOCK;
+                    switch (nv) {
+                    case 1: sum1(j, n, c, 0, 0, m0, dst + m0); break;
+                    case 2: sum2(j, n, c, 0, 0, m0, dst + m0); break;
+                    case 3: sum3(j, n, c, 0, 0, m0, dst + m0); break;
+                    default: sum4(j, n, c, 0, 0, m0, dst + m0); break;
+                    }
+                }
+            }
+        return;
+    }
+    for (size_t n = 0; n < s->n; n++)
+        for (size_t c = lo; c < hi; c++) {
+            if (j->x->chan[n * s->c + c] == j->x->chan[n * s->c + c + 1])
+                continue; /* the channel did not fire in this sample */
             for (size_t kh = 0; kh < s->kh; kh++)
                 for (size_t kw = 0; kw < s->kw; kw++) {
                     float *dst = j->wt + ((kh * s->kw + kw) * s->c + c) * mp;
@@ -375,6 +421,7 @@ SPIKE_CLONES SCATTER(1) SPIKE_CLONES SCATTER(2) SPIKE_CLONES SCATTER(3) SPIKE_CL
                         }
                     }
                 }
+        }
 }
 
 /* grad_out [N, M, P] → [N, P, mp] (the padding zero), split over the samples. */
@@ -393,6 +440,38 @@ static void transpose_part(void *arg, int t)
             for (size_t p = 0; p < P; p++)
                 dst[p * mp + m] = src[m * P + p];
     }
+}
+
+/* dst[c·ldd + r·esd] = src[r·lds + c·ess] for r < rows, c < cols, in 32x32 tiles (the
+ * strided side stays within a few pages), `planes` times (plane q: src + q·ps, dst + q·pd);
+ * thread t of nt takes every nt-th tile row of every plane. */
+typedef struct transpose_job {
+    float *dst;
+    const float *src;
+    size_t rows, cols, lds, ess, ldd, esd, planes, ps, pd;
+    int nt;
+} transpose_job;
+
+static void tiles_part(void *arg, int t)
+{
+    const transpose_job *j = arg;
+    const size_t TILE = 32, tr = (j->rows + TILE - 1) / TILE;
+    for (size_t i = (size_t)t; i < j->planes * tr; i += (size_t)j->nt) {
+        size_t q = i / tr, r0 = i % tr * TILE, r1 = r0 + TILE < j->rows ? r0 + TILE : j->rows;
+        const float *src = j->src + q * j->ps;
+        float *dst = j->dst + q * j->pd;
+        for (size_t c0 = 0; c0 < j->cols; c0 += TILE) {
+            size_t c1 = c0 + TILE < j->cols ? c0 + TILE : j->cols;
+            for (size_t c = c0; c < c1; c++)
+                for (size_t r = r0; r < r1; r++)
+                    dst[c * j->ldd + r * j->esd] = src[r * j->lds + c * j->ess];
+        }
+    }
+}
+
+static void transpose_tiles(transpose_job *j)
+{
+    sakd_host_parallel(j->nt, tiles_part, j);
 }
 
 static sakd_status job_new(spike_job *j, const sakd_spike_set *x, const sakd_spike_conv_shape *s,
@@ -429,14 +508,14 @@ sakd_status sakd_spike_conv_forward(float *out, const sakd_spike_set *x, const f
     if (!j.wt || !j.bias_p || !j.rows) {
         st = sakd_error(SAKD_ERR_NOMEM, "out of memory for a spike convolution");
     } else {
-        for (size_t m = 0; m < M; m++) /* OIHW → [KH·KW, C, mp] */
-            for (size_t c = 0; c < C; c++)
-                for (size_t k = 0; k < KK; k++)
-                    j.wt[(k * C + c) * mp + m] = weight[(m * C + c) * KK + k];
+        /* OIHW → [KH·KW, C, mp]: per tap k, wt[k][c][m] = weight[m][c][k] */
+        transpose_job tj = {j.wt, weight, M, C, C * KK, KK, mp, 1, KK, 1, C * mp, j.nt};
+        transpose_tiles(&tj);
         if (bias)
             memcpy(j.bias_p, bias, M * sizeof *bias);
         j.out = out;
-        sakd_host_parallel(j.nt, forward_part, &j);
+        int maps_1x1 = s->h * s->w * KK == 1;
+        sakd_host_parallel(j.nt, maps_1x1 ? forward_1x1_part : forward_part, &j);
     }
     free(j.wt);
     free(j.bias_p);
@@ -462,10 +541,9 @@ sakd_status sakd_spike_conv_grad_weight(float *grad_weight, float *grad_bias,
         j.gy = grad_out;
         sakd_host_parallel(j.nt, transpose_part, &j);
         sakd_host_parallel(j.nt, grad_part, &j);
-        for (size_t m = 0; m < M; m++) /* [KH·KW, C, mp] → OIHW */
-            for (size_t c = 0; c < C; c++)
-                for (size_t k = 0; k < KK; k++)
-                    grad_weight[(m * C + c) * KK + k] = j.wt[(k * C + c) * mp + m];
+        /* [KH·KW, C, mp] → OIHW: per tap k, grad_weight[m][c][k] = wt[k][c][m] */
+        transpose_job tj = {grad_weight, j.wt, C, M, mp, 1, C * KK, KK, KK, C * mp, 1, j.nt};
+        transpose_tiles(&tj);
         if (grad_bias)
             for (size_t m = 0; m < M; m++) {
                 float acc = 0.0f;
