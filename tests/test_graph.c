@@ -682,11 +682,18 @@ Suite *suite_graph(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_ann);
     tcase_add_test(tc, test_snn);
-    tcase_add_test(tc, test_snn_spike_driven);
-    tcase_add_test(tc, test_snn_spike_auto);
-    tcase_add_test(tc, test_snn_spike_linear);
     tcase_add_test(tc, test_eval_backward);
     tcase_add_test(tc, test_dropout_node);
     suite_add_tcase(s, tc);
+    /* The spike-driven layers on each provider: the host passes beside the host BLAS, and the
+     * kernels of cl/conv_spike.cl where CLBlast serves. */
+    for (int i = 0; i < test_providers(); i++) {
+        TCase *pc = test_provider_tcase(i);
+        tcase_set_timeout(pc, 300);
+        tcase_add_test(pc, test_snn_spike_driven);
+        tcase_add_test(pc, test_snn_spike_auto);
+        tcase_add_test(pc, test_snn_spike_linear);
+        suite_add_tcase(s, pc);
+    }
     return s;
 }
