@@ -573,16 +573,22 @@ static size_t spike_linear_net(const char *mode, int train, float *out, size_t c
 
 /* Spike-fed linear layers (directly, and through a dropout whose kept spikes are 1/(1 − p))
  * spike-driven give the dense path's logits and gradients up to float summation order, in
- * training and evaluation. (The passes themselves are checked against double references in
- * test_conv_spike; here, the graph's wiring: which tensors, the dropout's scale, the bias.) */
+ * training and evaluation, and the same bits when run again. (The passes themselves are checked
+ * against double references in test_conv_spike; here, the graph's wiring: which tensors, the
+ * dropout's scale, the bias.) */
 START_TEST(test_snn_spike_linear)
 {
     enum { CAP = 40000 };
-    float *dense = malloc(CAP * sizeof *dense), *spike = malloc(CAP * sizeof *spike);
+    float *dense = malloc(CAP * sizeof *dense), *spike = malloc(CAP * sizeof *spike),
+          *again = malloc(CAP * sizeof *again);
     for (int train = 1; train >= 0; train--) {
         int dd[2], sd[2];
         size_t n = spike_linear_net("dense", train, dense, CAP, dd);
         ck_assert_uint_eq(spike_linear_net("spike", train, spike, CAP, sd), n);
+        /* The same inputs spike-driven again: the same bits. */
+        ck_assert_uint_eq(spike_linear_net("spike", train, again, CAP, sd), n);
+        ck_assert_msg(memcmp(spike, again, n * sizeof *spike) == 0,
+                      "spike-driven results differ between two identical runs");
         ck_assert(!dd[0] && !dd[1]);
         ck_assert_msg(sd[0] && sd[1], "fc1, fc2 spike-driven: %d %d", sd[0], sd[1]);
         double scale = 0;
@@ -600,6 +606,7 @@ START_TEST(test_snn_spike_linear)
     }
     free(dense);
     free(spike);
+    free(again);
 }
 END_TEST
 
