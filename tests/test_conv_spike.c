@@ -89,6 +89,40 @@ static void reference(const sakd_spike_conv_shape *s, const float *x, const floa
                 }
 }
 
+/* The device kernels on x (spikes of `value`) as tensors at an element offset `offset` in
+ * guarded buffers: forward (with bias b unless NULL) into dout, weight gradient into dgw; when
+ * `wrong` is not 0, the gradient for spikes of that value is refused too. */
+static void device_passes(const sakd_spike_conv_shape *s, const float *x, float value,
+                          const float *wt, const float *b, const float *gy, size_t offset,
+                          float wrong, float *dout, float *dgw)
+{
+    size_t xs[4] = {s->n, s->c, s->h, s->w}, ws[4] = {s->m, s->c, s->kh, s->kw},
+           ys[4] = {s->n, s->m, s->ho, s->wo};
+    sakd_tensor tx, tw, tb, ty, tgy, tgw;
+    sakd_conv2d_params cp = {s->stride_h, s->stride_w, s->pad_h, s->pad_w};
+    test_guard_offset(offset);
+    test_guarded_tensor(&tx, "x", 4, xs, x);
+    test_guarded_tensor(&tw, "weight", 4, ws, wt);
+    test_guarded_tensor(&tb, "bias", 1, &s->m, b ? b : wt);
+    test_guarded_tensor(&ty, "y", 4, ys, NULL);
+    test_guarded_tensor(&tgy, "grad_out", 4, ys, gy);
+    test_guarded_tensor(&tgw, "grad_weight", 4, ws, NULL);
+    TEST_OK(sakd_spike_conv_forward_device(&ty, &tx, value, &tw, b ? &tb : NULL, &cp));
+    TEST_OK(sakd_spike_conv_grad_weight_device(&tgw, &tx, value, &tgy, &cp));
+    TEST_OK(sakd_tensor_download(&ty, dout));
+    TEST_OK(sakd_tensor_download(&tgw, dgw));
+    if (wrong != 0.0f) {
+        ck_assert_int_eq(sakd_spike_conv_grad_weight_device(&tgw, &tx, wrong, &tgy, &cp),
+                         SAKD_ERR_ARG);
+        sakd_error_clear();
+    }
+    sakd_tensor *ts[] = {&tx, &tw, &tb, &ty, &tgy, &tgw};
+    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++)
+        sakd_tensor_free(ts[i]);
+    test_guarded_free();
+    test_guard_offset(0);
+}
+
 static void run_case(const spike_case *k, double density, uint64_t salt, int with_bias)
 {
     sakd_spike_conv_shape s = shape_of(k);
@@ -134,26 +168,7 @@ static void run_case(const spike_case *k, double density, uint64_t salt, int wit
 
     /* The device path, every tensor a view at an offset in a guarded buffer. */
     float *dout = malloc(ny * 4), *dgw = malloc(nw * 4);
-    size_t xs[4] = {s.n, s.c, s.h, s.w}, ws[4] = {s.m, s.c, s.kh, s.kw},
-           ys[4] = {s.n, s.m, s.ho, s.wo};
-    sakd_tensor tx, tw, tb, ty, tgy, tgw;
-    sakd_conv2d_params cp = {s.stride_h, s.stride_w, s.pad_h, s.pad_w};
-    test_guard_offset(5);
-    test_guarded_tensor(&tx, "x", 4, xs, x);
-    test_guarded_tensor(&tw, "weight", 4, ws, wt);
-    test_guarded_tensor(&tb, "bias", 1, &s.m, b);
-    test_guarded_tensor(&ty, "y", 4, ys, NULL);
-    test_guarded_tensor(&tgy, "grad_out", 4, ys, gy);
-    test_guarded_tensor(&tgw, "grad_weight", 4, ws, NULL);
-    TEST_OK(sakd_spike_conv_forward_device(&ty, &tx, 1.0f, &tw, with_bias ? &tb : NULL, &cp));
-    TEST_OK(sakd_spike_conv_grad_weight_device(&tgw, &tx, 1.0f, &tgy, &cp));
-    TEST_OK(sakd_tensor_download(&ty, dout));
-    TEST_OK(sakd_tensor_download(&tgw, dgw));
-    sakd_tensor *ts[] = {&tx, &tw, &tb, &ty, &tgy, &tgw};
-    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++)
-        sakd_tensor_free(ts[i]);
-    test_guarded_free();
-    test_guard_offset(0);
+    device_passes(&s, x, 1.0f, wt, with_bias ? b : NULL, gy, 5, 0.0f, dout, dgw);
 
     double *ro = malloc(ny * 8), *rg = malloc(nw * 8), *mo = malloc(ny * 8), *mg = malloc(nw * 8);
     reference(&s, x, wt, bias, gy, ro, rg, mo, mg);
@@ -224,27 +239,8 @@ START_TEST(test_spike_value)
         hy[i] = b[i / (s.ho * s.wo) % s.m] + value * hy[i];
     for (size_t i = 0; i < nw; i++)
         hgw[i] *= value;
-    size_t xs[4] = {s.n, s.c, s.h, s.w}, ws[4] = {s.m, s.c, s.kh, s.kw},
-           ys[4] = {s.n, s.m, s.ho, s.wo};
-    sakd_tensor tx, tw, tb, ty, tgy, tgw;
-    sakd_conv2d_params cp = {s.stride_h, s.stride_w, s.pad_h, s.pad_w};
-    test_guarded_tensor(&tx, "x", 4, xs, x);
-    test_guarded_tensor(&tw, "weight", 4, ws, wt);
-    test_guarded_tensor(&tb, "bias", 1, &s.m, b);
-    test_guarded_tensor(&ty, "y", 4, ys, NULL);
-    test_guarded_tensor(&tgy, "grad_out", 4, ys, gy);
-    test_guarded_tensor(&tgw, "grad_weight", 4, ws, NULL);
-    TEST_OK(sakd_spike_conv_forward_device(&ty, &tx, value, &tw, &tb, &cp));
-    TEST_OK(sakd_spike_conv_grad_weight_device(&tgw, &tx, value, &tgy, &cp));
-    TEST_OK(sakd_tensor_download(&ty, dy));
-    TEST_OK(sakd_tensor_download(&tgw, dgw));
-    /* 1 is not this input's spike value: refused. */
-    ck_assert_int_eq(sakd_spike_conv_grad_weight_device(&tgw, &tx, 1.0f, &tgy, &cp), SAKD_ERR_ARG);
-    sakd_error_clear();
-    sakd_tensor *ts[] = {&tx, &tw, &tb, &ty, &tgy, &tgw};
-    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++)
-        sakd_tensor_free(ts[i]);
-    test_guarded_free();
+    /* The device kernels scale by the value themselves; 1 is not these spikes' value. */
+    device_passes(&s, x, value, wt, b, gy, 0, 1.0f, dy, dgw);
     double *ro = malloc(ny * 8), *rg = malloc(nw * 8), *mo = malloc(ny * 8), *mg = malloc(nw * 8);
     reference(&s, x, wt, b, gy, ro, rg, mo, mg);
     double terms_o = (double)(s.c * s.kh * s.kw) + 3, terms_g = (double)(s.n * s.ho * s.wo) + 2;
