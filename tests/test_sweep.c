@@ -1,9 +1,11 @@
 /* test_sweep.c — the experiment harness: sweep expansion and ids, CSV quoting through libcsv,
  * collect on partial and corrupt runs, and `sakd sweep` end to end (skip of done runs, a failing
  * run, resume of a killed run, --only, --dry-run, the Slurm script run locally). */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include <csv.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -299,6 +301,19 @@ static void smoke_files(const char *dir)
     write_file(dir, "s.ini", text);
 }
 
+/* The threads each of `jobs` runs at once gets: the CPUs this process may use / jobs, at
+ * least 1 (as text). */
+static const char *share_of_cpus(long jobs)
+{
+    static char text[32];
+    cpu_set_t set;
+    long cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 0;
+    if (cpus <= 0)
+        cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    snprintf(text, sizeof text, "%ld", cpus / jobs > 1 ? cpus / jobs : 1);
+    return text;
+}
+
 START_TEST(test_sweep_end_to_end)
 {
     char dir[PATH_MAX], file[PATH_MAX + 16], res[PATH_MAX + 16], teachers[PATH_MAX + 16],
@@ -345,6 +360,18 @@ START_TEST(test_sweep_end_to_end)
             ck_assert_msg(sakd_meta_get(&m, keys[k]) && *sakd_meta_get(&m, keys[k]),
                           "meta.ini lacks %s", keys[k]);
         ck_assert_str_eq(sakd_meta_get(&m, "config_hash"), s.runs[i].id);
+        /* Two runs at once share the CPUs: each got half of them (at least 1), unless the
+         * environment had set its threads already. */
+        const char *vars[] = {"SAKD_BLAS_THREADS", "POCL_MAX_PTHREAD_COUNT", "OMP_NUM_THREADS"};
+        for (size_t k = 0; k < 3; k++) {
+            char key[64], want[32];
+            snprintf(key, sizeof key, "env.%s", vars[k]);
+            const char *set = getenv(vars[k]);
+            snprintf(want, sizeof want, "%s", set && *set ? set : share_of_cpus(2));
+            ck_assert_msg(sakd_meta_get(&m, key) && !strcmp(sakd_meta_get(&m, key), want),
+                          "meta.ini %s = %s, want %s", key,
+                          sakd_meta_get(&m, key) ? sakd_meta_get(&m, key) : "(none)", want);
+        }
         sakd_meta_free(&m);
         const char *files[] = {"config.ini", "meta.ini", "stdout.log"};
         for (size_t k = 0; k < 3; k++) {

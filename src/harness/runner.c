@@ -1,10 +1,12 @@
 /* runner.c — runs of a sweep as child processes: locks, meta.ini status, stdout.log. */
 #define _DEFAULT_SOURCE /* realpath */
+#define _GNU_SOURCE     /* sched_getaffinity, CPU_COUNT: the CPUs a sweep may share out */
 #include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,11 @@
 #include "harness/runner.h"
 #include "runtime/file.h"
 #include "runtime/timer.h"
+
+/* The variables that set a run's host threads: the host BLAS and sakd's host passes, PoCL's
+ * CPU device, OpenMP (oneDNN). */
+static const char *const thread_vars[] = {"SAKD_BLAS_THREADS", "POCL_MAX_PTHREAD_COUNT",
+                                          "OMP_NUM_THREADS"};
 
 /* One run or teacher being prepared or running. */
 typedef struct job {
@@ -336,6 +343,15 @@ static sakd_status fill_meta(const sakd_sweep *s, const sakd_runner *r, job *j, 
     SAKD_TRY(sakd_meta_set(m, "end", ""));
     SAKD_TRY(sakd_meta_set(m, "wall_s", ""));
     SAKD_TRY(sakd_meta_setf(m, "attempts", "%ld", attempt));
+    /* The host threads the run was given, where the environment sets them. */
+    for (size_t i = 0; i < sizeof thread_vars / sizeof thread_vars[0]; i++) {
+        const char *v = getenv(thread_vars[i]);
+        if (v && *v) {
+            char key[64];
+            snprintf(key, sizeof key, "env.%s", thread_vars[i]);
+            SAKD_TRY(sakd_meta_set(m, key, v));
+        }
+    }
     return sakd_meta_set(m, "error", "");
 }
 
@@ -719,6 +735,29 @@ static void reap(const sakd_runner *r, job *j, int ws, sakd_sweep_tally *tally)
     release(j);
 }
 
+/* Runs at once on one machine share its CPUs: unless the user set them, each run's threads are
+ * the CPUs this process may use divided by the runs at once (at least 1), so that N runs of k
+ * threads do not fight over k CPUs (on 2 cores two processes of 1 thread trained 1.29x as many
+ * images per second as one of 2: results/bench/NOTES.md, MPI ranks). Not for runs started by a
+ * launcher (its ranks are placed by it) or one at a time. */
+static void share_cpus(const sakd_runner *r, int jobs)
+{
+    if (jobs <= 1 || r->launcher)
+        return;
+    cpu_set_t set;
+    long cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 0;
+    if (cpus <= 0)
+        cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    long each = cpus / jobs > 1 ? cpus / jobs : 1;
+    char value[32];
+    snprintf(value, sizeof value, "%ld", each);
+    for (size_t i = 0; i < sizeof thread_vars / sizeof thread_vars[0]; i++) {
+        const char *v = getenv(thread_vars[i]);
+        if (!v || !*v)
+            setenv(thread_vars[i], value, 1);
+    }
+}
+
 sakd_status sakd_sweep_execute(const sakd_sweep *s, const sakd_runner *r, const size_t *which,
                                size_t n_which, sakd_sweep_tally *tally)
 {
@@ -727,6 +766,7 @@ sakd_status sakd_sweep_execute(const sakd_sweep *s, const sakd_runner *r, const 
     /* Teachers first, each once. */
     SAKD_TRY(ensure_teachers(s, r, which, n, tally));
     int jobs = r->jobs > 0 ? r->jobs : 1;
+    share_cpus(r, jobs); /* after the teachers, which train one at a time */
     job *slots = calloc((size_t)jobs, sizeof *slots);
     if (!slots)
         return sakd_error(SAKD_ERR_NOMEM, "out of memory");
