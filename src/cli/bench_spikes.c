@@ -282,14 +282,6 @@ int cli_bench_spikes(cli_opts *opts, int argc, char **argv)
         fprintf(stderr, "sakd: error: cannot open %s\n", o.csv);
         return SAKD_EXIT_FAIL;
     }
-    char route[512];
-    sakd_conv_provider_describe(ctx, route, sizeof route);
-    size_t N = (size_t)(o.T * o.batch);
-    printf("# sakd bench spikes: resnet19 width %g 3x3 convolutions, 28x28 input, N = %zu, on %s\n"
-           "# dense: %s; spike-driven: the host, %d threads; median of %ld\n",
-           o.width, N, ctx->info.name, route, sakd_host_threads(), o.reps);
-    printf("%-26s %7s %10s %10s %7s %12s\n", "shape", "density", "dense_ms", "spike_ms", "ratio",
-           "spike_dev_ms");
     /* --save keeps the crossovers of the route training takes on this context: the host passes
      * in a host-provider context, else the device kernels. */
     int host_route = !strcmp(sakd_spike_route(ctx), "host");
@@ -303,6 +295,18 @@ int cli_bench_spikes(cli_opts *opts, int argc, char **argv)
             fclose(csv);
         return SAKD_EXIT_USAGE;
     }
+    char route[512];
+    sakd_conv_provider_describe(ctx, route, sizeof route);
+    size_t N = (size_t)(o.T * o.batch);
+    const char *what = !o.only ? "resnet19's 3x3 convolutions (28x28 input) and vgg11's "
+                                 "spike-fed linear layer"
+                       : !strcmp(o.only, "conv") ? "resnet19's 3x3 convolutions (28x28 input)"
+                                                 : "vgg11's spike-fed linear layer";
+    printf("# sakd bench spikes: %s at width %g, N = %zu, on %s\n"
+           "# dense: %s; spike-driven: the host, %d threads; median of %ld\n",
+           what, o.width, N, ctx->info.name, route, sakd_host_threads(), o.reps);
+    printf("%-26s %7s %10s %10s %7s %12s\n", "shape", "density", "dense_ms", "spike_ms", "ratio",
+           "spike_dev_ms");
     char keys[N_SHAPES][64];
     double cross[N_SHAPES];
     size_t measured = 0;
