@@ -1,5 +1,6 @@
 /* test_cli.c — the sakd command: exit codes and messages for good and bad input (device
  * strings, kernel directories, offline binaries, cache directories, unknown commands). */
+#include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -246,6 +247,43 @@ START_TEST(test_bench_ops)
 }
 END_TEST
 
+START_TEST(test_bench_spikes)
+{
+    /* A tiny run of every shape: a row per shape and density in the CSV, a crossover line per
+     * shape, and --save writes the crossover file of this device and route into the cache
+     * directory given. */
+    char dir[PATH_MAX], csv[PATH_MAX + 16], cache[PATH_MAX + 64];
+    test_tempdir(dir, sizeof dir);
+    snprintf(csv, sizeof csv, "%s/s.csv", dir);
+    snprintf(cache, sizeof cache, "SAKD_CACHE_DIR=%s/cache", dir);
+    const char *env[] = {cache, NULL};
+    ck_assert_int_eq(RUN(env, "bench", "spikes", "--width", "0.03", "--T", "1", "--batch", "2",
+                         "--densities", "0,0.5,1", "--reps", "1", "--csv", csv, "--save"),
+                     0);
+    EXPECT_IN_OUTPUT("linear 123 -> 123");
+    EXPECT_IN_OUTPUT("crossover (host)");
+    EXPECT_IN_OUTPUT("crossover densities saved to");
+    FILE *f = fopen(csv, "r");
+    ck_assert_ptr_nonnull(f);
+    int lines = 0;
+    for (int c; (c = fgetc(f)) != EOF;)
+        lines += c == '\n';
+    fclose(f);
+    ck_assert_int_eq(lines, 6 * 3); /* rows only: --csv appends */
+    DIR *d;
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/cache", dir);
+    ck_assert_ptr_nonnull(d = opendir(path));
+    int files = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        files += !strncmp(e->d_name, "spike-crossover-", 16);
+    closedir(d);
+    ck_assert_int_eq(files, 1);
+    ck_assert_int_eq(RUN(NULL, "bench", "spikes", "--only", "dense"), 2);
+    ck_assert_int_eq(RUN(NULL, "bench", "spikes", "--densities", "0,x"), 2);
+}
+END_TEST
+
 /* Counts the data rows of a CSV file and checks that each has `cols` fields (a field may hold
  * quoted commas: counted with a small quote-aware scan). */
 static int csv_rows(const char *path, int cols)
@@ -382,6 +420,7 @@ Suite *suite_cli(void)
     tcase_add_test(tc, test_no_platform);
     tcase_add_test(tc, test_bench_gemm);
     tcase_add_test(tc, test_bench_ops);
+    tcase_add_test(tc, test_bench_spikes);
     tcase_add_test(tc, test_bench_train_and_lif_layer);
     suite_add_tcase(s, tc);
     return s;
