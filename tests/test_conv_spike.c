@@ -309,7 +309,8 @@ END_TEST
 
 /* The early-ending count the auto choice uses: exact when the count stays below stop_at, at
  * least stop_at when the true count reaches it; against a plain count over fresh tensors whose
- * sizes straddle the 4096-element blocks, with non-zeros of either sign. */
+ * sizes straddle the 4096-element blocks, with non-zeros of either sign; and the device's count
+ * on some of them. */
 START_TEST(test_spike_count)
 {
     test_rng r = test_rng_new(test_seed() + 7700);
@@ -325,6 +326,17 @@ START_TEST(test_spike_count)
             want += x[i] != 0.0f;
         }
         ck_assert_uint_eq(sakd_spike_count(x, n, SIZE_MAX), want);
+        if (n && round % 4 == 0) { /* the device's count (cl/conv_spike.cl), at an offset */
+            size_t shape[1] = {n}, fired = 0;
+            sakd_tensor t;
+            test_guard_offset(3);
+            test_guarded_tensor(&t, "spikes", 1, shape, x);
+            TEST_OK(sakd_spike_count_device(&t, &fired));
+            ck_assert_uint_eq(fired, want);
+            sakd_tensor_free(&t);
+            test_guarded_free();
+            test_guard_offset(0);
+        }
         size_t stop = test_rand_size(&r, 0, n + 10);
         size_t got = sakd_spike_count(x, n, stop);
         if (want < stop)
