@@ -540,6 +540,18 @@ START_TEST(test_sweep_reuses_twin_runs)
     ck_assert_str_ne(sa.runs[1].id, sb.runs[0].id);
     ck_assert_int_eq(RUN(NULL, "sweep", fa, "--out", ra), 0);
     EXPECT_IN_OUTPUT("2 done now");
+    /* The source as an older sakd wrote it, without a key added since at its default: still
+     * the same config. */
+    snprintf(pa, sizeof pa, "%s/runs/%s/config.ini", ra, twin);
+    char *old = read_text(pa), *line = strstr(old, "\ndropout = auto\n");
+    ck_assert_ptr_nonnull(line);
+    memmove(line + 1, line + strlen("\ndropout = auto\n"),
+            strlen(line + strlen("\ndropout = auto\n")) + 1);
+    FILE *f = fopen(pa, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(old, f);
+    fclose(f);
+    free(old);
     ck_assert_int_eq(RUN(NULL, "sweep", fb, "--out", rb, "--dry-run"), 0);
     EXPECT_IN_OUTPUT("would be copied from");
     EXPECT_IN_OUTPUT("would run");

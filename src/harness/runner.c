@@ -186,6 +186,20 @@ static int is_done_twin(const char *cand, const char *own, const char *ini)
     }
     drop_run_section(text);
     int same = !strcmp(text, ini);
+    if (!same) {
+        /* Written by an older sakd, without the keys added since (each at a default that
+         * computes what the run did then): the same config once read and written again. */
+        sakd_config c;
+        char *again = NULL;
+        if (sakd_config_init(&c) == SAKD_OK && sakd_config_load_string(&c, text, path) == SAKD_OK &&
+            sakd_config_to_ini(&c, &again) == SAKD_OK) {
+            drop_run_section(again);
+            same = !strcmp(again, ini);
+        }
+        sakd_error_clear();
+        free(again);
+        sakd_config_free(&c);
+    }
     free(text);
     return same;
 }
