@@ -37,7 +37,7 @@ void help_bench_spikes(void)
            "--save writes the crossovers of the route training takes here (the host's where\n"
            "the host BLAS serves this device, else the device kernels') to this device's\n"
            "crossover file, keeping the other shapes it holds; from it run.spike_layers =\n"
-           "auto runs each spike-fed convolution of those shapes spike-driven in the steps\n"
+           "auto runs each spike-fed layer of those shapes spike-driven in the steps\n"
            "where its input is sparser (ops/spike_route.h).\n");
 }
 

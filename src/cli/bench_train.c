@@ -222,7 +222,7 @@ typedef struct train_result {
     double fam_ms[F_COUNT], profiled_ms;
     double gemm_flops, gemm_gflops;
     double peak_mib, act_bytes_per_image;
-    size_t spike_passes, fed_passes; /* the student's spike-fed conv passes, all steps */
+    size_t spike_passes, fed_passes; /* the student's spike-fed layers' passes, all steps */
     sakd_profile_total top[MAX_TOP]; /* the costliest labels of the profiled step, sorted */
     size_t n_top;
 } train_result;
@@ -498,7 +498,7 @@ static void print_train_header(const sakd_config *c, sakd_ctx *ctx, double peak,
            o->reps, o->warmup);
     char spikes[1280];
     sakd_spike_layers_describe(ctx, spikes, sizeof spikes);
-    printf("# spike-fed convolutions: %s\n", spikes);
+    printf("# spike-fed layers: %s\n", spikes);
     printf("%-5s %10s %8s %9s %8s %6s %8s %9s %10s\n", "mode", "step_ms", "img/s", "gemm_ms",
            "GFLOP/s", "%peak", "non-gemm", "peak_MiB", "act_B/img");
     fflush(stdout);
@@ -534,7 +534,7 @@ static void report_mode(const train_result *r, const char *name, const sakd_conf
            r->img_s, r->fam_ms[F_GEMM], r->gemm_gflops, 100.0 * r->gemm_gflops / peak,
            100.0 * non_gemm, r->peak_mib, r->act_bytes_per_image);
     if (r->fed_passes)
-        printf("#     %s: %zu of %zu passes of spike-fed convolutions spike-driven\n", name,
+        printf("#     %s: %zu of %zu passes of spike-fed layers spike-driven\n", name,
                r->spike_passes, r->fed_passes);
     fflush(stdout);
     provenance(ctx, row);

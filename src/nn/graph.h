@@ -44,7 +44,7 @@ typedef struct sakd_act {
 
 /* A node: one layer. What each kind does (allocate, forward, backward, release, cost) is one
  * entry of the table in graph.c; its own state is the member of `u` named by its kind. */
-struct sakd_spike_node; /* graph.c: a spike-fed convolution's active set and choice */
+struct sakd_spike_node; /* graph.c: a spike-fed layer's active set and choice */
 
 typedef struct sakd_node {
     sakd_node_kind kind;
@@ -168,7 +168,8 @@ int sakd_graph_find(const sakd_graph *g, const char *name);
 double sakd_node_macs_per_row(const sakd_graph *g, const sakd_node *n);
 int sakd_node_spikes(const sakd_node *n);
 
-/* Whether node n is a spike-fed convolution whose last forward ran spike-driven. */
+/* Whether node n is a spike-fed convolution or linear layer whose last forward ran
+ * spike-driven. */
 int sakd_node_spike_driven(const sakd_node *n);
 
 /* Bytes of device memory held for the backward pass: every activation's value and what the

@@ -89,7 +89,7 @@ sakd_status sakd_spike_conv_grad_weight_device(sakd_tensor *grad_weight, const s
 
 /* *fired = the number of non-zero values of `in` (any shape), counted on its device (blocks of
  * 1024 per work-item, summed on the host: deterministic). The density the auto choice of a
- * spike-fed convolution on a device reads (ops/spike_route.h). */
+ * spike-fed layer on a device reads (ops/spike_route.h). */
 sakd_status sakd_spike_count_device(const sakd_tensor *in, size_t *fired);
 
 #endif

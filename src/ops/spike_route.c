@@ -1,4 +1,4 @@
-/* spike_route.c — the spike-driven or dense choice of spike-fed convolutions (spike_route.h):
+/* spike_route.c — the spike-driven or dense choice of spike-fed layers (spike_route.h):
  * the mode, and the per-device crossover file that `sakd bench spikes --save` writes. */
 #include "ops/spike_route.h"
 

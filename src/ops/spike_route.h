@@ -1,7 +1,8 @@
-/* spike_route.h — whether a convolution that reads spikes runs spike-driven (ops/conv_spike.h)
- * or dense (ops/conv.h), per context (run.spike_layers, $SAKD_SPIKE_LAYERS):
- *   "dense" — every convolution dense;
- *   "spike" — every spike-fed convolution spike-driven (forward and weight gradient; the data
+/* spike_route.h — whether a convolution or linear layer that reads spikes runs spike-driven
+ * (ops/conv_spike.h; a linear layer as a 1x1 convolution of 1x1 maps) or dense (ops/conv.h,
+ * ops/linear.h), per context (run.spike_layers, $SAKD_SPIKE_LAYERS):
+ *   "dense" — every such layer dense;
+ *   "spike" — every spike-fed layer spike-driven (forward and weight gradient; the data
  *             gradient stays dense): on the host next to the host BLAS where the context uses
  *             the host provider, else with the kernels of cl/conv_spike.cl;
  *   "auto"  — per layer and step, spike-driven when the density of spikes the layer reads in

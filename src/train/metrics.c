@@ -184,7 +184,7 @@ void sakd_report_print(const sakd_report *r, FILE *f)
             SAKD_ENERGY_MAC_PJ);
     if (trained && r->spike_passes + r->dense_passes)
         fprintf(f,
-                "  spike-fed convs    %zu of %zu passes spike-driven: %.4g SOPs executed in "
+                "  spike-fed layers   %zu of %zu passes spike-driven: %.4g SOPs executed in "
                 "place of %.4g MACs\n",
                 r->spike_passes, r->spike_passes + r->dense_passes, r->spike_ops,
                 r->spike_replaced_macs);

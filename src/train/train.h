@@ -28,8 +28,8 @@ typedef struct sakd_report {
     double layer_rate[128];
     double peak_mem_mib;
     double wall_s;
-    /* The student's spike-fed convolutions in this process's training and evaluation passes
-     * (ops/spike_route.h): synaptic operations executed spike-driven, the dense
+    /* The student's spike-fed convolutions and linear layers in this process's training
+     * passes (ops/spike_route.h): synaptic operations executed spike-driven, the dense
      * multiply-accumulates those passes replaced, and the passes run each way. */
     double spike_ops, spike_replaced_macs;
     size_t spike_passes, dense_passes;
