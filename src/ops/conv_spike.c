@@ -281,7 +281,25 @@ typedef struct spike_job {
 
 SPIKE_CLONES GATHER(1) SPIKE_CLONES GATHER(2) SPIKE_CLONES GATHER(3) SPIKE_CLONES GATHER(4)
 
-    static void forward_part(void *arg, int t)
+    /* The vectors of output channels from m0 summed at once: up to BLOCK. */
+    static size_t vectors_at(size_t mp, size_t m0)
+{
+    return (mp - m0) / VEC < BLOCK ? (mp - m0) / VEC : BLOCK;
+}
+
+/* gatherNV for the nv vectors from m0. */
+static void gather(const spike_job *j, size_t nv, size_t n, size_t ho, size_t wo, size_t m0,
+                   float *dst)
+{
+    switch (nv) {
+    case 1: gather1(j, n, ho, wo, m0, dst); break;
+    case 2: gather2(j, n, ho, wo, m0, dst); break;
+    case 3: gather3(j, n, ho, wo, m0, dst); break;
+    default: gather4(j, n, ho, wo, m0, dst); break;
+    }
+}
+
+static void forward_part(void *arg, int t)
 {
     const spike_job *j = arg;
     const sakd_spike_conv_shape *s = j->s;
@@ -291,16 +309,9 @@ SPIKE_CLONES GATHER(1) SPIKE_CLONES GATHER(2) SPIKE_CLONES GATHER(3) SPIKE_CLONE
     for (size_t r = lo; r < hi; r++) {
         size_t n = r / s->ho, ho = r % s->ho;
         for (size_t m0 = 0; m0 < mp; m0 += BLOCK * VEC) {
-            size_t nv = (mp - m0) / VEC < BLOCK ? (mp - m0) / VEC : BLOCK;
-            for (size_t wo = 0; wo < s->wo; wo++) {
-                float *dst = row + wo * mp + m0;
-                switch (nv) {
-                case 1: gather1(j, n, ho, wo, m0, dst); break;
-                case 2: gather2(j, n, ho, wo, m0, dst); break;
-                case 3: gather3(j, n, ho, wo, m0, dst); break;
-                default: gather4(j, n, ho, wo, m0, dst); break;
-                }
-            }
+            size_t nv = vectors_at(mp, m0);
+            for (size_t wo = 0; wo < s->wo; wo++)
+                gather(j, nv, n, ho, wo, m0, row + wo * mp + m0);
         }
         float *o = j->out + n * s->m * P + ho * s->wo;
         for (size_t m = 0; m < s->m; m++)
@@ -319,15 +330,10 @@ static void forward_1x1_part(void *arg, int t)
     size_t mp = j->mp, step = BLOCK * VEC;
     float *row = j->rows + (size_t)t * mp;
     for (size_t m0 = (size_t)t * step; m0 < mp; m0 += (size_t)j->nt * step) {
-        size_t nv = (mp - m0) / VEC < BLOCK ? (mp - m0) / VEC : BLOCK;
+        size_t nv = vectors_at(mp, m0);
         size_t len = m0 + nv * VEC <= s->m ? nv * VEC : s->m - m0;
         for (size_t n = 0; n < s->n; n++) {
-            switch (nv) {
-            case 1: gather1(j, n, 0, 0, m0, row); break;
-            case 2: gather2(j, n, 0, 0, m0, row); break;
-            case 3: gather3(j, n, 0, 0, m0, row); break;
-            default: gather4(j, n, 0, 0, m0, row); break;
-            }
+            gather(j, nv, n, 0, 0, m0, row);
             memcpy(j->out + n * s->m + m0, row, len * sizeof *row);
         }
     }
@@ -375,7 +381,29 @@ static void forward_1x1_part(void *arg, int t)
 
 SPIKE_CLONES SCATTER(1) SPIKE_CLONES SCATTER(2) SPIKE_CLONES SCATTER(3) SPIKE_CLONES SCATTER(4)
 
-    static void grad_part(void *arg, int t)
+    /* Sample n's spikes of channel c, every tap, added to the channel's sums (nothing when
+     * the channel did not fire in that sample). */
+    static void sum_channel(const spike_job *j, size_t n, size_t c)
+{
+    const sakd_spike_conv_shape *s = j->s;
+    size_t mp = j->mp;
+    if (j->x->chan[n * s->c + c] == j->x->chan[n * s->c + c + 1])
+        return;
+    for (size_t kh = 0; kh < s->kh; kh++)
+        for (size_t kw = 0; kw < s->kw; kw++) {
+            float *dst = j->wt + ((kh * s->kw + kw) * s->c + c) * mp;
+            for (size_t m0 = 0; m0 < mp; m0 += BLOCK * VEC) {
+                switch (vectors_at(mp, m0)) {
+                case 1: sum1(j, n, c, kh, kw, m0, dst + m0); break;
+                case 2: sum2(j, n, c, kh, kw, m0, dst + m0); break;
+                case 3: sum3(j, n, c, kh, kw, m0, dst + m0); break;
+                default: sum4(j, n, c, kh, kw, m0, dst + m0); break;
+                }
+            }
+        }
+}
+
+static void grad_part(void *arg, int t)
 {
     const spike_job *j = arg;
     const sakd_spike_conv_shape *s = j->s;
@@ -388,40 +416,14 @@ SPIKE_CLONES SCATTER(1) SPIKE_CLONES SCATTER(2) SPIKE_CLONES SCATTER(3) SPIKE_CL
         /* 1x1 maps (a linear layer): channel by channel, its sum row staying in the cache
          * while the samples where it fired add their output gradients. */
         for (size_t c = lo; c < hi; c++)
-            for (size_t n = 0; n < s->n; n++) {
-                if (j->x->chan[n * s->c + c] == j->x->chan[n * s->c + c + 1])
-                    continue;
-                float *dst = j->wt + c * mp;
-                for (size_t m0 = 0; m0 < mp; m0 += BLOCK * VEC) {
-                    size_t nv = (mp - m0) / VEC < BLOCK ? (mp - m0) / VEC : BLOCK;
-                    switch (nv) {
-                    case 1: sum1(j, n, c, 0, 0, m0, dst + m0); break;
-                    case 2: sum2(j, n, c, 0, 0, m0, dst + m0); break;
-                    case 3: sum3(j, n, c, 0, 0, m0, dst + m0); break;
-                    default: sum4(j, n, c, 0, 0, m0, dst + m0); break;
-                    }
-                }
-            }
-        return;
+            for (size_t n = 0; n < s->n; n++)
+                sum_channel(j, n, c);
+    } else {
+        /* Sample by sample: its output gradient stays in the cache for every channel. */
+        for (size_t n = 0; n < s->n; n++)
+            for (size_t c = lo; c < hi; c++)
+                sum_channel(j, n, c);
     }
-    for (size_t n = 0; n < s->n; n++)
-        for (size_t c = lo; c < hi; c++) {
-            if (j->x->chan[n * s->c + c] == j->x->chan[n * s->c + c + 1])
-                continue; /* the channel did not fire in this sample */
-            for (size_t kh = 0; kh < s->kh; kh++)
-                for (size_t kw = 0; kw < s->kw; kw++) {
-                    float *dst = j->wt + ((kh * s->kw + kw) * s->c + c) * mp;
-                    for (size_t m0 = 0; m0 < mp; m0 += BLOCK * VEC) {
-                        size_t nv = (mp - m0) / VEC < BLOCK ? (mp - m0) / VEC : BLOCK;
-                        switch (nv) {
-                        case 1: sum1(j, n, c, kh, kw, m0, dst + m0); break;
-                        case 2: sum2(j, n, c, kh, kw, m0, dst + m0); break;
-                        case 3: sum3(j, n, c, kh, kw, m0, dst + m0); break;
-                        default: sum4(j, n, c, kh, kw, m0, dst + m0); break;
-                        }
-                    }
-                }
-        }
 }
 
 /* grad_out [N, M, P] → [N, P, mp] (the padding zero), split over the samples. */
