@@ -279,6 +279,12 @@ START_TEST(test_bench_spikes)
         files += !strncmp(e->d_name, "spike-crossover-", 16);
     closedir(d);
     ck_assert_int_eq(files, 1);
+    /* Where CLBlast serves, --save keeps the device kernels' crossovers: refused without
+     * their timings, before anything is measured. */
+    const char *dev_env[] = {cache, "SAKD_GEMM_PROVIDER=clblast", NULL};
+    ck_assert_int_eq(RUN(dev_env, "bench", "spikes", "--no-device", "--save"), 2);
+    EXPECT_IN_OUTPUT("leave out --no-device");
+    ck_assert_ptr_null(strstr(out, "crossover ("));
     ck_assert_int_eq(RUN(NULL, "bench", "spikes", "--only", "dense"), 2);
     ck_assert_int_eq(RUN(NULL, "bench", "spikes", "--densities", "0,x"), 2);
 }
