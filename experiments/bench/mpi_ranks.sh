@@ -3,8 +3,9 @@
 # (results/bench/NOTES.md): the headline SNN (resnet19 width 0.125, T 4, batch 64, Fashion-MNIST)
 # trained for one epoch over `images` training images, as
 #   1 process, 1 thread;  1 process, all threads (sakd's default);  N ranks of 1 thread each
-#   (mpirun --bind-to core), BN per rank and with train.sync_bn
-# and the training images/s each reports. Run it on a quiet machine (nothing else running).
+#   (mpirun --bind-to core), BN per rank and with train.sync_bn;  N independent runs of 1 thread
+#   each at once, one per core (what `sakd sweep -j N` does with a sweep's runs)
+# and the training images/s each reports (the last row: their sum). Run it on a quiet machine (nothing else running).
 # usage: [SAKD=./sakd] experiments/bench/mpi_ranks.sh [N] [images]   (defaults: 2, 5120)
 set -eu
 SAKD=${SAKD:-./sakd}
@@ -34,6 +35,21 @@ ranks() {
 }
 ranks run.out="$work/ranks" "$@" > "$work/ranks.log"
 ranks run.out="$work/sync" "$@" train.sync_bn=true > "$work/sync.log"
+i=0
+while [ "$i" -lt "$n" ]; do
+    taskset -c "$((i % cores))" "$SAKD" train /dev/null run.out="$work/alone$i" "$@" \
+        train.seed="$((i + 1))" > "$work/alone$i.log" &
+    i=$((i + 1))
+done
+wait
+e=0
+i=0
+while [ "$i" -lt "$n" ]; do
+    v=$(speed "$work/alone$i.log")
+    [ -n "$v" ] || { echo "mpi_ranks.sh: run $i of $n failed:" >&2; tail -n 5 "$work/alone$i.log" >&2; exit 1; }
+    e=$(echo "$e + $v" | bc -l)
+    i=$((i + 1))
+done
 a=$(speed "$work/one1.log")
 b=$(speed "$work/oneN.log")
 c=$(speed "$work/ranks.log")
@@ -43,3 +59,4 @@ echo "1 process, 1 thread:       $a images/s"
 echo "1 process, all threads:     $b images/s  ($(echo "$b / $a" | bc -l | cut -c1-4)x)"
 echo "$n ranks, 1 thread each:   $c images/s  ($(echo "$c / $a" | bc -l | cut -c1-4)x; $(echo "$c / $b" | bc -l | cut -c1-4)x the one process of all threads)"
 echo "$n ranks, train.sync_bn:    $d images/s  ($(echo "$d / $b" | bc -l | cut -c1-4)x the one process of all threads)"
+echo "$n runs at once, 1 thread each: $e images/s in all  ($(echo "$e / $b" | bc -l | cut -c1-4)x the one process of all threads)"
