@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -119,6 +120,42 @@ START_TEST(test_expansion_and_ids)
     ck_assert_int_eq(sakd_sweep_find(&a, "12", &idx), SAKD_ERR_NOT_FOUND);
     sakd_sweep_free(&a);
     sakd_sweep_free(&b);
+
+    /* `out` under [sweep] places the runs and, beside them, the teachers; -o still wins, and a
+     * smoke run appends -smoke to the file's directory as to the default one. */
+    snprintf(text, sizeof text,
+             "%s[sweep]\nmodel.T = 1, 2\nout = %s/kept/demo/exp/\nteacher = t.ini\n"
+             "smoke = model.T=1\n",
+             tiny, dir);
+    write_file(dir, "o.ini", text);
+    write_file(dir, "t.ini", tiny);
+    snprintf(file, sizeof file, "%s/o.ini", dir);
+    sakd_sweep_options of = {.path = file};
+    TEST_OK(sakd_sweep_load(&a, &of));
+    char want[PATH_MAX + 64];
+    snprintf(want, sizeof want, "%s/kept/demo/exp", dir);
+    ck_assert_str_eq(a.out, want);
+    snprintf(want, sizeof want, "%s/kept/demo/exp/runs/%s", dir, a.runs[0].id);
+    ck_assert_str_eq(a.runs[0].cfg.run.out, want);
+    snprintf(want, sizeof want, "%s/kept/demo/teachers/", dir);
+    ck_assert_ptr_nonnull(a.runs[0].cfg.distill.teacher);
+    ck_assert_int_eq(strncmp(a.runs[0].cfg.distill.teacher, want, strlen(want)), 0);
+    sakd_sweep_free(&a);
+    of.smoke = true;
+    TEST_OK(sakd_sweep_load(&a, &of));
+    snprintf(want, sizeof want, "%s/kept/demo/exp-smoke", dir);
+    ck_assert_str_eq(a.out, want);
+    sakd_sweep_free(&a);
+    of.smoke = false;
+    of.out = "x/given";
+    TEST_OK(sakd_sweep_load(&a, &of));
+    ck_assert_str_eq(a.out, "x/given");
+    sakd_sweep_free(&a);
+    snprintf(text, sizeof text, "%s[sweep]\nmodel.T = 1, 2\nout =\n", tiny);
+    write_file(dir, "o.ini", text);
+    of.out = NULL;
+    ck_assert_int_eq(sakd_sweep_load(&a, &of), SAKD_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(sakd_error_detail(), "sweep.out"));
 
     /* Unknown axis keys name the closest valid key, the file and the line. */
     snprintf(text, sizeof text, "%s[sweep]\ndistill.tranform = none, proj\n", tiny);
@@ -613,6 +650,42 @@ START_TEST(test_sweep_reuses_twin_runs)
     sakd_meta mc;
     meta_of(rc, twin, &mc);
     ck_assert_ptr_null(sakd_meta_get(&mc, "reused_from"));
+    sakd_meta_free(&mc);
+    /* A twin another process is training (its lock held, status running) is neither trained
+     * again nor copied half-done: skipped as running elsewhere; once done, a later sweep
+     * copies it. Without the lock the same status is a stale one: the run trains. */
+    char re[PATH_MAX + 16], lockp[PATH_MAX + 128], metap[PATH_MAX + 128];
+    snprintf(re, sizeof re, "%s/res/e", dir);
+    test_rmtree(rb); /* a's run the only twin left */
+    test_rmtree(rc);
+    test_rmtree(rd);
+    snprintf(metap, sizeof metap, "%s/runs/%s/meta.ini", ra, twin);
+    snprintf(lockp, sizeof lockp, "%s/runs/%s/.lock", ra, twin);
+    sakd_meta mr;
+    TEST_OK(sakd_meta_read(&mr, metap));
+    TEST_OK(sakd_meta_set(&mr, "status", "running"));
+    TEST_OK(sakd_meta_write(&mr, metap, "test"));
+    int held = open(lockp, O_RDWR | O_CREAT, 0644);
+    ck_assert_int_ge(held, 0);
+    ck_assert_int_eq(flock(held, LOCK_EX | LOCK_NB), 0);
+    ck_assert_int_eq(RUN(NULL, "sweep", fb, "--out", re, "--dry-run"), 0);
+    EXPECT_IN_OUTPUT("would wait: the same run is running in another process");
+    ck_assert_int_eq(RUN(NULL, "sweep", fb, "--out", re), 0);
+    EXPECT_IN_OUTPUT("the same run is running in another process");
+    EXPECT_IN_OUTPUT("1 done now");
+    EXPECT_IN_OUTPUT("1 running elsewhere");
+    EXPECT_IN_OUTPUT("0 reused from other sweeps");
+    snprintf(pb, sizeof pb, "%s/runs/%s/meta.ini", re, twin);
+    ck_assert_int_ne(access(pb, F_OK), 0);
+    TEST_OK(sakd_meta_set(&mr, "status", "done"));
+    TEST_OK(sakd_meta_write(&mr, metap, "test"));
+    close(held);
+    sakd_meta_free(&mr);
+    ck_assert_int_eq(RUN(NULL, "sweep", fb, "--out", re), 0);
+    EXPECT_IN_OUTPUT("1 reused from other sweeps");
+    meta_of(re, twin, &mc);
+    ck_assert_str_eq(sakd_meta_get(&mc, "status"), "done");
+    ck_assert_ptr_nonnull(strstr(sakd_meta_get(&mc, "reused_from"), "/a/runs/"));
     sakd_meta_free(&mc);
     sakd_sweep_free(&sa);
     sakd_sweep_free(&sb);

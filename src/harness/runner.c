@@ -166,17 +166,26 @@ static void drop_run_section(char *ini)
         run[1] = '\0';
 }
 
-/* `cand` is a done run (status done, report.ini there), not `own`, whose config.ini is `ini`
- * up to [run]. */
-static int is_done_twin(const char *cand, const char *own, const char *ini)
+/* Whether a process holds the lock of run directory `dir`: it is training the run now. */
+static int lock_held(const char *dir)
 {
-    char real[PATH_MAX], path[PATH_MAX + 16], status[32];
-    if (!realpath(cand, real) || !strcmp(real, own))
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/.lock", dir);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
         return 0;
-    read_status(cand, status, sizeof status);
-    snprintf(path, sizeof path, "%s/report.ini", cand);
-    if (strcmp(status, "done") || access(path, R_OK) != 0)
-        return 0;
+    int rc;
+    while ((rc = flock(fd, LOCK_SH | LOCK_NB)) != 0 && errno == EINTR)
+        ;
+    int held = rc != 0 && errno == EWOULDBLOCK;
+    close(fd); /* releases the shared lock, when it was taken */
+    return held;
+}
+
+/* Whether run directory `cand` has config.ini `ini` up to [run]. */
+static int same_config(const char *cand, const char *ini)
+{
+    char path[PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/config.ini", cand);
     char *text;
     size_t n;
@@ -204,60 +213,83 @@ static int is_done_twin(const char *cand, const char *own, const char *ini)
     return same;
 }
 
-/* A done run of j's id in another sweep under r->reuse_root, or a teacher there, whose
- * config.ini is this run's config, text for text up to [run]: its path in `from`, 1; else 0. */
-static int find_done_twin(const sakd_runner *r, const job *j, const char *ini, char *from,
-                          size_t size)
+enum { NO_TWIN, RUNNING_TWIN, DONE_TWIN }; /* in order of preference */
+
+/* What `cand`, not `own`, is to a run whose config.ini is `ini` up to [run]: a done twin
+ * (status done, report.ini there, the same config), a running twin (the same config, its lock
+ * held by the process training it) or neither. */
+static int twin_state(const char *cand, const char *own, const char *ini)
+{
+    char real[PATH_MAX], path[PATH_MAX + 16], status[32];
+    if (!realpath(cand, real) || !strcmp(real, own))
+        return NO_TWIN;
+    read_status(cand, status, sizeof status);
+    snprintf(path, sizeof path, "%s/report.ini", cand);
+    int done = !strcmp(status, "done") && access(path, R_OK) == 0;
+    if (!done && !lock_held(cand))
+        return NO_TWIN;
+    if (!same_config(cand, ini))
+        return NO_TWIN;
+    return done ? DONE_TWIN : RUNNING_TWIN;
+}
+
+/* A twin (twin_state) of j's id in another sweep under r->reuse_root, or a teacher there: a
+ * done one first, its path in `from` and DONE_TWIN; else a running one, RUNNING_TWIN (its path
+ * in `from`); else NO_TWIN. */
+static int find_twin(const sakd_runner *r, const job *j, const char *ini, char *from, size_t size)
 {
     char own[PATH_MAX];
     if (!r->reuse_root)
-        return 0;
+        return NO_TWIN;
     if (!realpath(j->dir, own)) /* not made yet (a dry run) */
         snprintf(own, sizeof own, "%s", j->dir);
     DIR *d = opendir(r->reuse_root);
     if (!d)
-        return 0;
-    int found = 0;
-    for (struct dirent *e; !found && (e = readdir(d)) != NULL;) {
+        return NO_TWIN;
+    int found = NO_TWIN;
+    for (struct dirent *e; found != DONE_TWIN && (e = readdir(d)) != NULL;) {
         if (e->d_name[0] == '.')
             continue;
         /* A sweep's run (<sweep>/runs/<id>), or a teacher (teachers/<id>): a sweep of ANNs
          * over seeds has the shared teacher as one of its runs. */
-        for (int form = 0; form < 2 && !found; form++) {
+        for (int form = 0; form < 2 && found != DONE_TWIN; form++) {
             char cand[PATH_MAX];
             if ((size_t)snprintf(cand, sizeof cand, form ? "%s/%s/%s" : "%s/%s/runs/%s",
                                  r->reuse_root, e->d_name, j->id) >= sizeof cand)
                 continue;
-            found = is_done_twin(cand, own, ini);
-            if (found)
+            int state = twin_state(cand, own, ini);
+            if (state > found) {
+                found = state;
                 snprintf(from, size, "%s", cand);
+            }
         }
     }
     closedir(d);
     return found;
 }
 
-/* find_done_twin for a dry run: nothing written. */
+/* find_twin for a dry run: nothing written. */
 static int would_reuse(const sakd_runner *r, const job *j, char *from, size_t size)
 {
     char *ini = NULL;
     if (sakd_config_to_ini(j->cfg, &ini) != SAKD_OK) {
         sakd_error_clear();
-        return 0;
+        return NO_TWIN;
     }
     drop_run_section(ini);
-    int found = find_done_twin(r, j, ini, from, size);
+    int found = find_twin(r, j, ini, from, size);
     free(ini);
     return found;
 }
 
-/* Reuses a done twin (find_done_twin) of a run never started here: copies its files, then
- * writes meta.ini (status done: the commit point) with this sweep's keys on the source's
- * provenance and `reused_from`. *reused: 1 when it did. */
+/* Reuses a done twin (find_twin) of a run never started here: copies its files, then writes
+ * meta.ini (status done: the commit point) with this sweep's keys on the source's provenance
+ * and `reused_from`. *reused: DONE_TWIN when it did, RUNNING_TWIN when the twin is being trained
+ * by another process (nothing written: the run is to be copied once it is done), else NO_TWIN. */
 static sakd_status reuse_twin(const sakd_sweep *s, const sakd_runner *r, job *j, int *reused,
                               char *from, size_t size)
 {
-    *reused = 0;
+    *reused = NO_TWIN;
     char *ini = NULL, *cut;
     SAKD_TRY(sakd_config_to_ini(j->cfg, &ini));
     if (!(cut = strdup(ini))) {
@@ -265,13 +297,18 @@ static sakd_status reuse_twin(const sakd_sweep *s, const sakd_runner *r, job *j,
         return sakd_error(SAKD_ERR_NOMEM, "out of memory");
     }
     drop_run_section(cut);
-    int found = find_done_twin(r, j, cut, from, size);
+    int found = find_twin(r, j, cut, from, size);
     free(cut);
+    if (found != DONE_TWIN) {
+        free(ini);
+        *reused = found;
+        return SAKD_OK;
+    }
     char path[PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/config.ini", j->dir);
-    sakd_status st = found ? sakd_file_write_atomic(path, ini, strlen(ini)) : SAKD_OK;
+    sakd_status st = sakd_file_write_atomic(path, ini, strlen(ini));
     free(ini);
-    if (!found || st != SAKD_OK)
+    if (st != SAKD_OK)
         return st;
     char when[32], tail[PATH_MAX + 128];
     sakd_meta_now(when, sizeof when);
@@ -304,7 +341,7 @@ static sakd_status reuse_twin(const sakd_sweep *s, const sakd_runner *r, job *j,
         st = sakd_meta_write(&m, path, "sakd run provenance and status (DESIGN.md 3.4)");
     sakd_meta_free(&m);
     if (st == SAKD_OK)
-        *reused = 1;
+        *reused = DONE_TWIN;
     return st;
 }
 
@@ -673,8 +710,12 @@ static void say_dry_run(const sakd_runner *r, const job *j, const char *status, 
 {
     const sakd_sweep_run *run = j->run;
     char twin[PATH_MAX];
-    if (!status[0] && would_reuse(r, j, twin, sizeof twin))
+    int twin_found = status[0] ? NO_TWIN : would_reuse(r, j, twin, sizeof twin);
+    if (twin_found == DONE_TWIN)
         say(r, "[%zu] %s would be copied from %s (%s)\n", run->index, run->id, twin, label);
+    else if (twin_found == RUNNING_TWIN)
+        say(r, "[%zu] %s would wait: the same run is running in another process (%s; %s)\n",
+            run->index, run->id, twin, label);
     else
         say(r, "[%zu] %s would run (%s): %s%s train %s/config.ini\n", run->index, run->id,
             status[0] ? status : "pending", r->exe, r->n_devices ? " --device ..." : "", j->dir);
@@ -717,14 +758,23 @@ static sakd_status take_on(const sakd_sweep *s, const sakd_runner *r, const sakd
     sakd_status st = SAKD_OK;
     if (!status[0]) {
         char from[PATH_MAX];
-        int reused = 0;
+        int reused = NO_TWIN;
         st = reuse_twin(s, r, j, &reused, from, sizeof from);
-        if (st == SAKD_OK && reused) {
+        if (st == SAKD_OK && reused == RUNNING_TWIN) {
+            /* Training it here too would do the same work twice: a later `sakd sweep` copies
+             * it once it is done. */
+            say(r, "[%zu] %s: the same run is running in another process (%s); skipped\n",
+                run->index, run->id, from);
+            tally->busy++;
+            release(j);
+            return SAKD_OK;
+        }
+        if (st == SAKD_OK && reused == DONE_TWIN) {
             say(r, "[%zu] %s done: the same run as %s, copied (%s)\n", run->index, run->id, from,
                 label);
             tally->reused++;
         }
-        if (st != SAKD_OK || reused) {
+        if (st != SAKD_OK || reused == DONE_TWIN) {
             release(j);
             return st;
         }

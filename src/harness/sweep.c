@@ -12,7 +12,7 @@
 #include "runtime/log.h"
 
 /* The [sweep] keys that are not axes. */
-static const char *const harness_keys[] = {"name", "seeds", "teacher", "smoke", "plot", "x"};
+static const char *const harness_keys[] = {"name", "out", "seeds", "teacher", "smoke", "plot", "x"};
 #define N_HARNESS_KEYS (sizeof harness_keys / sizeof harness_keys[0])
 
 /* The most runs one sweep expands to. */
@@ -294,7 +294,7 @@ static sakd_status set_name(sakd_sweep *s, const char *name)
 
 /* Reads the [sweep] lines of `base`: harness keys and axes. */
 static sakd_status parse_sweep_lines(sakd_sweep *s, const sakd_config *base, char **teacher_file,
-                                     char **smoke)
+                                     char **smoke, char **out)
 {
     const char *name = NULL;
     for (size_t i = 0; i < base->sweep.count; i++) {
@@ -304,7 +304,12 @@ static sakd_status parse_sweep_lines(sakd_sweep *s, const sakd_config *base, cha
         sakd_status st = SAKD_OK;
         if (!strcmp(l->key, "name"))
             name = l->value;
-        else if (!strcmp(l->key, "seeds"))
+        else if (!strcmp(l->key, "out")) {
+            if (!l->value[0])
+                return sakd_error(SAKD_ERR_ARG, "%s: an empty directory", where);
+            free(*out);
+            st = (*out = strdup(l->value)) ? SAKD_OK : SAKD_ERR_NOMEM;
+        } else if (!strcmp(l->key, "seeds"))
             st = parse_seeds(s, l->value, where);
         else if (!strcmp(l->key, "teacher"))
             st = (*teacher_file = strdup(l->value)) ? SAKD_OK : SAKD_ERR_NOMEM;
@@ -580,15 +585,21 @@ static sakd_status default_seeds(sakd_sweep *s, const sakd_sweep_options *o,
     return SAKD_OK;
 }
 
-/* The runs' directory into s->out (o->out, else results/<name>[-smoke]; no trailing '/') and
- * the teachers' into `teachers` (o->teachers, else `teachers` beside it). */
-static sakd_status set_out_dirs(sakd_sweep *s, const sakd_sweep_options *o, char *teachers,
-                                size_t size)
+/* The runs' directory into s->out (o->out, else sweep.out, else results/<name>; -smoke appended
+ * to either of the last two for a smoke run; no trailing '/') and the teachers' into `teachers`
+ * (o->teachers, else `teachers` beside it). */
+static sakd_status set_out_dirs(sakd_sweep *s, const sakd_sweep_options *o, const char *file_out,
+                                char *teachers, size_t size)
 {
     char out[PATH_MAX];
     if (o->out)
         snprintf(out, sizeof out, "%s", o->out);
-    else
+    else if (file_out) {
+        size_t n = strlen(file_out);
+        while (n > 1 && file_out[n - 1] == '/')
+            n--;
+        snprintf(out, sizeof out, "%.*s%s", (int)n, file_out, o->smoke ? "-smoke" : "");
+    } else
         snprintf(out, sizeof out, "results/%s%s", s->name, o->smoke ? "-smoke" : "");
     size_t n = strlen(out);
     while (n > 1 && out[n - 1] == '/')
@@ -612,14 +623,14 @@ sakd_status sakd_sweep_load(sakd_sweep *s, const sakd_sweep_options *o)
         return sakd_error(SAKD_ERR_ARG, "sakd_sweep_load: no sweep file");
     sakd_config base, tbase;
     bool have_base = false, have_teacher = false;
-    char *teacher_file = NULL, *smoke = NULL;
+    char *teacher_file = NULL, *smoke = NULL, *file_out = NULL;
     sakd_status st = (s->path = strdup(o->path)) ? SAKD_OK : SAKD_ERR_NOMEM;
     if (st == SAKD_OK && (st = sakd_config_init(&base)) == SAKD_OK) {
         have_base = true;
         st = sakd_config_load_file(&base, o->path);
     }
     if (st == SAKD_OK)
-        st = parse_sweep_lines(s, &base, &teacher_file, &smoke);
+        st = parse_sweep_lines(s, &base, &teacher_file, &smoke, &file_out);
     if (st == SAKD_OK)
         st = apply_smoke_and_overrides(&base, o, smoke);
     if (st == SAKD_OK && teacher_file)
@@ -630,7 +641,7 @@ sakd_status sakd_sweep_load(sakd_sweep *s, const sakd_sweep_options *o)
         st = check_axis_values(s, &base, have_teacher ? &tbase : NULL);
     char teachers[PATH_MAX];
     if (st == SAKD_OK)
-        st = set_out_dirs(s, o, teachers, sizeof teachers);
+        st = set_out_dirs(s, o, file_out, teachers, sizeof teachers);
     if (st == SAKD_OK) {
         /* Validation warnings would repeat for every run: show them once, for the base. */
         sakd_log_level level = sakd_log_get_level();
@@ -645,6 +656,7 @@ sakd_status sakd_sweep_load(sakd_sweep *s, const sakd_sweep_options *o)
         sakd_config_free(&tbase);
     free(teacher_file);
     free(smoke);
+    free(file_out);
     if (st != SAKD_OK)
         sakd_sweep_free(s);
     return st;

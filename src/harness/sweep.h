@@ -54,7 +54,8 @@ typedef struct sakd_sweep {
 /* What to load: the sweep file, overrides of its base config ("section.key=value"), whether to
  * apply its smoke variant ([sweep] smoke = key=value ...: applied to the base config and the
  * teacher, only the first seed kept, out defaulting to results/<name>-smoke), the results
- * directory (NULL: results/<name>) and the teachers' directory (NULL: <out>/../teachers). */
+ * directory (NULL: the file's sweep.out, else results/<name>) and the teachers' directory (NULL:
+ * <out>/../teachers). */
 typedef struct sakd_sweep_options {
     const char *path;
     const char *const *overrides;
