@@ -2,7 +2,7 @@
 # subset_compare.sh — ANN teacher vs directly trained SNN vs SAKD SNN (resnet19, width 0.125,
 # T = 4) on a Fashion-MNIST subset, over several seeds, with a mean ± std table: each seed trains
 # its own teacher (quick/teacher.ini), then the quick demo's students (quick/snn.ini,
-# quick/sakd.ini) from it; limit the data with data.train_limit=... (results/fmnist-subset was
+# quick/sakd.ini) from it; limit the data with data.train_limit=... (results/demo/fmnist-subset was
 # made by an earlier version of these configs: width 0.25, SGD).
 # usage: experiments/subset_compare.sh OUT_DIR "SEEDS" [section.key=value ...]
 set -eu

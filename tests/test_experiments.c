@@ -22,21 +22,27 @@ typedef struct shipped {
 } shipped;
 
 static const shipped experiments[] = {
-    {"table7_knowledge.ini", 8, "distill.init_from_teacher distill.gamma distill.beta", 1},
-    {"fig7_transform.ini", 4, "distill.transform", 1},
-    {"fig8_distance.ini", 9, "distill.distance distill.beta", 1},
-    {"table6_position.ini", 4, "distill.position", 1},
-    {"fig11_timesteps.ini", 10, "model.T distill.teacher", 1},
-    {"fig12_surrogate.ini", 6, "model.surrogate distill.teacher", 1},
-    {"fig10_weights.ini", 8, "distill.gamma distill.beta distill.alpha", 1},
-    {"table9_arch.ini", 6, "teacher.model.name model.name", 3},
-    {"fig13_firing.ini", 2, "distill.teacher", 1},
+    {"demo/table7_knowledge.ini", 8, "distill.init_from_teacher distill.gamma distill.beta", 1},
+    {"demo/fig7_transform.ini", 4, "distill.transform", 1},
+    {"demo/fig8_distance.ini", 9, "distill.distance distill.beta", 1},
+    {"demo/table6_position.ini", 4, "distill.position", 1},
+    {"demo/fig11_timesteps.ini", 10, "model.T distill.teacher", 1},
+    {"demo/fig12_surrogate.ini", 6, "model.surrogate distill.teacher", 1},
+    {"demo/fig10_weights.ini", 8, "distill.gamma distill.beta distill.alpha", 1},
+    {"demo/table9_arch.ini", 6, "teacher.model.name model.name", 3},
+    {"demo/fig13_firing.ini", 2, "distill.teacher", 1},
     {"headline_ann.ini", 1, "", 0},
     {"headline_snn.ini", 1, "", 0},
     {"headline_sakd.ini", 4, "distill.alpha distill.init_from_teacher", 1},
     {"headline_table7.ini", 8, "distill.init_from_teacher distill.gamma distill.beta", 1},
     {"headline_fig7.ini", 4, "distill.transform", 1},
     {"headline_fig11.ini", 8, "model.T distill.teacher", 1},
+    {"short_fig8.ini", 9, "distill.distance distill.beta", 1},
+    {"short_fig12.ini", 6, "model.surrogate distill.teacher", 1},
+    {"short_table6.ini", 4, "distill.position", 1},
+    {"short_fig10.ini", 8, "distill.gamma distill.beta distill.alpha", 1},
+    {"short_table9.ini", 6, "teacher.model.name model.name", 3},
+    {"short_table9_base.ini", 2, "model.name", 0},
 };
 #define N_EXPERIMENTS (sizeof experiments / sizeof experiments[0])
 
@@ -71,30 +77,41 @@ static bool has_sweep_section(const char *path)
 
 START_TEST(test_every_sweep_file_is_listed)
 {
-    /* Every .ini of experiments/ with a [sweep] section is in the table above, and back. */
-    char dir[PATH_MAX], path[PATH_MAX + 256];
-    snprintf(dir, sizeof dir, "%s/experiments", SAKD_SRCDIR);
-    DIR *d = opendir(dir);
-    ck_assert_msg(d != NULL, "cannot open %s", dir);
+    /* Every .ini of experiments/ and experiments/demo/ with a [sweep] section is in the table
+     * above, and back. */
+    static const char *const dirs[] = {"", "demo/"};
     size_t found = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        size_t n = strlen(e->d_name);
-        if (n < 5 || strcmp(e->d_name + n - 4, ".ini"))
-            continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (!has_sweep_section(path))
-            continue;
-        bool listed = false;
-        for (size_t i = 0; i < N_EXPERIMENTS; i++)
-            listed |= !strcmp(experiments[i].file, e->d_name);
-        ck_assert_msg(listed, "%s is a sweep file this test does not know", path);
-        found++;
+    for (size_t k = 0; k < 2; k++) {
+        char dir[PATH_MAX], path[PATH_MAX + 256], name[300];
+        snprintf(dir, sizeof dir, "%s/experiments/%s", SAKD_SRCDIR, dirs[k]);
+        DIR *d = opendir(dir);
+        ck_assert_msg(d != NULL, "cannot open %s", dir);
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            size_t n = strlen(e->d_name);
+            if (n < 5 || strcmp(e->d_name + n - 4, ".ini"))
+                continue;
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            if (!has_sweep_section(path))
+                continue;
+            snprintf(name, sizeof name, "%s%s", dirs[k], e->d_name);
+            bool listed = false;
+            for (size_t i = 0; i < N_EXPERIMENTS; i++)
+                listed |= !strcmp(experiments[i].file, name);
+            ck_assert_msg(listed, "%s is a sweep file this test does not know", path);
+            found++;
+        }
+        closedir(d);
     }
-    closedir(d);
     ck_assert_uint_eq(found, N_EXPERIMENTS);
 }
 END_TEST
+
+/* Is the shipped sweep `file` one of the demonstration size's (experiments/demo/)? */
+static bool is_demo(const char *file)
+{
+    return !strncmp(file, "demo/", 5);
+}
 
 /* Loads one shipped sweep and checks its expansion against its table entry. */
 static void check_expansion(const shipped *x, bool smoke, const char *res)
@@ -142,12 +159,13 @@ static void check_expansion(const shipped *x, bool smoke, const char *res)
                           x->file, i, c->data.train_limit, c->data.test_limit, c->train.epochs,
                           c->model.width);
         } else {
-            /* The shipped size: a subset that learns (0: all of it), not the smoke size; the
-             * headline's numbers come from the whole test set. */
-            ck_assert_msg((c->data.train_limit == 0 || c->data.train_limit > SMOKE_MAX_IMAGES) &&
-                              c->train.epochs >= 2,
+            /* The shipped size: a subset that learns for several epochs, or all of it (the
+             * one-epoch size), not the smoke size; the numbers of the headline and one-epoch
+             * sizes come from the whole test set. */
+            ck_assert_msg((c->data.train_limit == 0 && c->train.epochs >= 1) ||
+                              (c->data.train_limit > SMOKE_MAX_IMAGES && c->train.epochs >= 2),
                           "%s: run %zu is smoke-sized at full size", x->file, i);
-            if (!strncmp(x->file, "headline", 8))
+            if (!is_demo(x->file))
                 ck_assert_msg(c->data.train_limit == 0 && c->data.test_limit == 0,
                               "%s: run %zu subsamples the data", x->file, i);
         }
@@ -169,22 +187,32 @@ START_TEST(test_shipped_expansions)
         check_expansion(&experiments[i], false, res);
         check_expansion(&experiments[i], true, res);
     }
-    /* The ablation sweeps whose teacher does not vary share one: results/teachers holds it
-     * once (the headline's sweeps have their own, at their size). */
-    char id[13] = "", file[PATH_MAX];
+    /* The sweeps whose teacher does not vary share one per size: the demonstration size's
+     * (experiments/demo/teacher.ini), and the headline teacher for the headline and one-epoch
+     * sizes; each is trained once. The demonstration sweeps write under results/demo/. */
+    char ids[2][13] = {"", ""}, file[PATH_MAX];
     for (size_t i = 0; i < N_EXPERIMENTS; i++) {
-        if (experiments[i].teachers != 1 || !strncmp(experiments[i].file, "headline", 8))
-            continue;
         experiment_path(experiments[i].file, file, sizeof file);
         sakd_sweep s;
-        sakd_sweep_options o = {.path = file, .out = res};
+        sakd_sweep_options o = {.path = file};
         TEST_OK(sakd_sweep_load(&s, &o));
-        if (!id[0])
-            memcpy(id, s.teachers[0].id, sizeof id);
-        ck_assert_msg(!strcmp(id, s.teachers[0].id), "%s trains teacher %s, the others %s",
-                      experiments[i].file, s.teachers[0].id, id);
+        const char *base = strrchr(experiments[i].file, '/');
+        char want[PATH_MAX];
+        snprintf(want, sizeof want, "results/%s%.*s", is_demo(experiments[i].file) ? "demo/" : "",
+                 (int)strlen(base ? base + 1 : experiments[i].file) - 4,
+                 base ? base + 1 : experiments[i].file);
+        ck_assert_msg(!strcmp(s.out, want), "%s writes to %s, not %s", experiments[i].file, s.out,
+                      want);
+        if (experiments[i].teachers == 1) {
+            char *id = ids[is_demo(experiments[i].file)];
+            if (!id[0])
+                memcpy(id, s.teachers[0].id, 13);
+            ck_assert_msg(!strcmp(id, s.teachers[0].id), "%s trains teacher %s, the others %s",
+                          experiments[i].file, s.teachers[0].id, id);
+        }
         sakd_sweep_free(&s);
     }
+    ck_assert_str_ne(ids[0], ids[1]);
     /* The headline ANN sweep's seed-1 run is the headline SAKD sweep's teacher (copied, not
      * trained twice): the same resolved config, the same id. */
     sakd_sweep ann, sakd;
@@ -197,27 +225,30 @@ START_TEST(test_shipped_expansions)
     ck_assert_str_eq(ann.runs[0].id, sakd.teachers[0].id);
     /* The headline-size ablations share their default cells with the headline sweeps (the
      * same configs, copied by `sakd sweep`): each names the cells it must find there. */
-    sakd_sweep snn;
-    experiment_path("headline_snn.ini", ann_file, sizeof ann_file);
-    sakd_sweep_options on = {.path = ann_file, .out = res};
-    TEST_OK(sakd_sweep_load(&snn, &on));
+    /* The one-epoch sweeps share their default cell with short_fig8.ini's l2/100 cell. */
     static const struct {
         const char *file;
         const char *cell; /* the run's axis values, space-separated */
-        const char *in;   /* headline_snn or headline_sakd */
+        const char *in;   /* the sweep that trains it */
     } shared[] = {
-        {"headline_table7.ini", "false 1 100", "headline_sakd"},
-        {"headline_table7.ini", "true 1 100", "headline_sakd"},
-        {"headline_fig7.ini", "proj", "headline_sakd"},
-        {"headline_fig11.ini", "4 none", "headline_snn"},
-        {"headline_fig11.ini", "4 teacher", "headline_sakd"},
+        {"headline_table7.ini", "false 1 100", "headline_sakd.ini"},
+        {"headline_table7.ini", "true 1 100", "headline_sakd.ini"},
+        {"headline_fig7.ini", "proj", "headline_sakd.ini"},
+        {"headline_fig11.ini", "4 none", "headline_snn.ini"},
+        {"headline_fig11.ini", "4 teacher", "headline_sakd.ini"},
+        {"short_fig12.ini", "triangle teacher", "short_fig8.ini"},
+        {"short_table6.ini", "stage_after_spike", "short_fig8.ini"},
+        {"short_fig10.ini", "1 100 0", "short_fig8.ini"},
     };
     for (size_t k = 0; k < sizeof shared / sizeof shared[0]; k++) {
-        sakd_sweep ab;
+        sakd_sweep ab, home_sweep;
         experiment_path(shared[k].file, file, sizeof file);
         sakd_sweep_options oab = {.path = file, .out = res};
         TEST_OK(sakd_sweep_load(&ab, &oab));
-        const sakd_sweep *home = !strcmp(shared[k].in, "headline_snn") ? &snn : &sakd;
+        experiment_path(shared[k].in, ann_file, sizeof ann_file);
+        sakd_sweep_options oh = {.path = ann_file, .out = res};
+        TEST_OK(sakd_sweep_load(&home_sweep, &oh));
+        const sakd_sweep *home = &home_sweep;
         size_t found = 0;
         for (size_t i = 0; i < ab.n_runs; i++) {
             char cell[256] = "";
@@ -230,19 +261,19 @@ START_TEST(test_shipped_expansions)
             bool same = false;
             for (size_t j = 0; j < home->n_runs && !same; j++)
                 same = !strcmp(home->runs[j].id, ab.runs[i].id);
-            ck_assert_msg(same, "%s cell '%s' (run %s) is no run of %s.ini", shared[k].file,
+            ck_assert_msg(same, "%s cell '%s' (run %s) is no run of %s", shared[k].file,
                           shared[k].cell, ab.runs[i].id, shared[k].in);
             found++;
         }
         ck_assert_msg(found == ab.n_seeds, "%s has %zu runs of cell '%s'", shared[k].file, found,
                       shared[k].cell);
         sakd_sweep_free(&ab);
+        sakd_sweep_free(&home_sweep);
     }
-    sakd_sweep_free(&snn);
     sakd_sweep_free(&ann);
     sakd_sweep_free(&sakd);
     /* The runs are the smoke ones once more, listed by the command as well. */
-    experiment_path("fig8_distance.ini", file, sizeof file);
+    experiment_path("demo/fig8_distance.ini", file, sizeof file);
     ck_assert_int_eq(RUN("sweep", file, "--smoke", "--list", "--out", res), 0);
     size_t lines = 0;
     for (const char *p = out; *p; p++)
@@ -301,11 +332,11 @@ START_TEST(test_smoke_sweeps_run)
     char res[PATH_MAX], teachers[PATH_MAX + 16], path[PATH_MAX + 64];
     test_tempdir(res, sizeof res);
     snprintf(teachers, sizeof teachers, "%s/teachers", res);
-    run_smoke("fig13_firing.ini", res, teachers, 2, 0, false);
+    run_smoke("demo/fig13_firing.ini", res, teachers, 2, 0, false);
     /* fig7's proj cell is fig13's distilled arm: the same config, trained once */
-    run_smoke("fig7_transform.ini", res, teachers, 4, 1, true);
+    run_smoke("demo/fig7_transform.ini", res, teachers, 4, 1, true);
     /* Fig. 13's table: per-layer firing rates of both arms, every one a rate. */
-    snprintf(path, sizeof path, "%s/fig13_firing.ini/layers.csv", res);
+    snprintf(path, sizeof path, "%s/demo/fig13_firing.ini/layers.csv", res);
     char *text = NULL;
     size_t n;
     TEST_OK(sakd_file_read(path, &text, &n));
