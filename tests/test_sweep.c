@@ -73,7 +73,7 @@ static void expected_id(const char *file, const char *const *assign, size_t n, c
 
 START_TEST(test_expansion_and_ids)
 {
-    char dir[PATH_MAX], file[PATH_MAX + 16], text[1024];
+    char dir[PATH_MAX], file[PATH_MAX + 16], text[PATH_MAX + 1024];
     test_tempdir(dir, sizeof dir);
     snprintf(text, sizeof text,
              "%s[sweep]\nmodel.surrogate = triangle, atan, sigmoid\nmodel.T = 1, 2\n"
@@ -390,12 +390,18 @@ START_TEST(test_sweep_end_to_end)
         if (fails)
             ck_assert_ptr_nonnull(strstr(sakd_meta_get(&m, "error"), "sakd: error"));
         const char *keys[] = {
-            "seed",          "config_hash",   "command", "git",  "sakd_version", "opencl_platform",
-            "opencl_device", "opencl_driver", "clblast", "hdf5", "compiler",     "host",
-            "start",         "end",           "wall_s"};
+            "seed",          "config_hash",   "command", "git",   "sakd_version", "opencl_platform",
+            "opencl_device", "opencl_driver", "clblast", "hdf5",  "compiler",     "host",
+            "start",         "end",           "wall_s",  "cpu_s", "other_cpu_s",  "other_load",
+            "steal_s"};
         for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
             ck_assert_msg(sakd_meta_get(&m, keys[k]) && *sakd_meta_get(&m, keys[k]),
                           "meta.ini lacks %s", keys[k]);
+        /* What the machine did beside the run: numbers, never negative (two ran at once). */
+        ck_assert_double_ge(sakd_meta_number(&m, "other_load"), 0.0);
+        ck_assert_double_ge(sakd_meta_number(&m, "other_cpu_s"), 0.0);
+        if (!fails)
+            ck_assert_double_gt(sakd_meta_number(&m, "cpu_s"), 0.0);
         ck_assert_str_eq(sakd_meta_get(&m, "config_hash"), s.runs[i].id);
         /* Two runs at once share the CPUs: each got half of them (at least 1), unless the
          * environment had set its threads already. */
@@ -424,6 +430,11 @@ START_TEST(test_sweep_end_to_end)
         snprintf(path, sizeof path, "%s/%s", res, tables[k]);
         ck_assert_msg(access(path, F_OK) == 0, "%s missing", path);
     }
+    snprintf(path, sizeof path, "%s/summary.csv", res);
+    char *summary = read_text(path);
+    ck_assert_ptr_nonnull(summary);
+    ck_assert_ptr_nonnull(strstr(summary, "other_load"));
+    free(summary);
     /* Again: the done runs and the teacher are skipped, the failed ones retried. */
     ck_assert_int_eq(RUN(NULL, "sweep", file, "--out", res, "--teachers", teachers), 1);
     EXPECT_IN_OUTPUT("0 done now, 2 done before, 2 failed");
@@ -693,6 +704,43 @@ START_TEST(test_sweep_reuses_twin_runs)
 }
 END_TEST
 
+/* A run beside a process that keeps a CPU busy throughout is recorded as such: its other_load
+ * (the CPUs busy with other work, on average) is well above 0, its own CPU time apart. */
+START_TEST(test_sweep_records_other_work)
+{
+    char dir[PATH_MAX], file[PATH_MAX + 16], res[PATH_MAX + 16], text[1024];
+    test_tempdir(dir, sizeof dir);
+    snprintf(text, sizeof text, "%s[sweep]\nname = load\nseeds = 1\n", tiny);
+    write_file(dir, "l.ini", text);
+    snprintf(file, sizeof file, "%s/l.ini", dir);
+    snprintf(res, sizeof res, "%s/res", dir);
+    pid_t spinner = fork();
+    ck_assert_int_ge(spinner, 0);
+    if (spinner == 0) {
+        volatile unsigned long spin = 0;
+        for (;;)
+            spin++;
+    }
+    int rc = RUN(NULL, "sweep", file, "--out", res);
+    kill(spinner, SIGKILL);
+    waitpid(spinner, NULL, 0);
+    ck_assert_msg(rc == 0, "the sweep failed:\n%s", out);
+    sakd_sweep s;
+    sakd_sweep_options o = {.path = file, .out = res};
+    TEST_OK(sakd_sweep_load(&s, &o));
+    sakd_meta m;
+    meta_of(res, s.runs[0].id, &m);
+    double load = sakd_meta_number(&m, "other_load"), cpu = sakd_meta_number(&m, "cpu_s"),
+           wall = sakd_meta_number(&m, "wall_s");
+    ck_assert_msg(load > 0.3, "other_load %g beside a busy CPU (cpu_s %g, wall_s %g)", load, cpu,
+                  wall);
+    ck_assert_msg(cpu > 0 && wall > 0, "cpu_s %g wall_s %g", cpu, wall);
+    sakd_meta_free(&m);
+    sakd_sweep_free(&s);
+    test_rmtree(dir);
+}
+END_TEST
+
 START_TEST(test_slurm_script_and_only)
 {
     char dir[PATH_MAX], file[PATH_MAX + 16], res[PATH_MAX + 16], text[1024], path[PATH_MAX + 128];
@@ -799,6 +847,7 @@ Suite *suite_sweep(void)
     tcase_add_test(tc, test_collect_partial_and_corrupt);
     tcase_add_test(tc, test_sweep_end_to_end);
     tcase_add_test(tc, test_sweep_resume_killed_run);
+    tcase_add_test(tc, test_sweep_records_other_work);
     tcase_add_test(tc, test_slurm_script_and_only);
     tcase_add_test(tc, test_sweep_ranks_and_launcher);
     tcase_add_test(tc, test_sweep_reuses_twin_runs);

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,10 +36,12 @@ typedef struct job {
     const char *dir;
     const sakd_sweep_run *run; /* NULL for a teacher */
     char id[13];
-    int lock;     /* fd holding flock on <dir>/.lock, -1 none */
-    pid_t pid;    /* 0: slot free */
-    double t0;    /* wall clock at start */
-    bool stopped; /* the sweep asked the child to stop */
+    int lock;             /* fd holding flock on <dir>/.lock, -1 none */
+    pid_t pid;            /* 0: slot free */
+    double t0;            /* wall clock at start */
+    double busy0, steal0; /* the machine's busy and stolen CPU seconds at start (NAN: unknown) */
+    struct rusage usage;  /* the child's (and its waited-for children's) once reaped */
+    bool stopped;         /* the sweep asked the child to stop */
     sakd_meta meta;
     char meta_path[PATH_MAX + 16];
 } job;
@@ -155,6 +159,49 @@ static sakd_status copy_run_file(const char *from, const char *to, const char *n
     sakd_status st = sakd_file_write_atomic(dst, data, n);
     free(data);
     return st;
+}
+
+/* The CPU seconds all CPUs of the machine have spent busy (user, nice, system, irq, softirq)
+ * and stolen by a hypervisor since boot, from /proc/stat; NAN where it cannot be read. */
+static void machine_cpu(double *busy, double *steal)
+{
+    *busy = *steal = NAN;
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f)
+        return;
+    unsigned long long v[8] = {0};
+    int got = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+                     &v[4], &v[5], &v[6], &v[7]);
+    fclose(f);
+    long hz = sysconf(_SC_CLK_TCK);
+    if (got < 8 || hz <= 0)
+        return;
+    /* user nice system idle iowait irq softirq steal */
+    *busy = (double)(v[0] + v[1] + v[2] + v[5] + v[6]) / (double)hz;
+    *steal = (double)v[7] / (double)hz;
+}
+
+/* Into j's meta.ini: the run's own CPU seconds (cpu_s) and what the machine did beside it
+ * since it started: the CPU seconds of other work (other_cpu_s), that over the wall time
+ * (other_load: the mean number of CPUs busy with other work; ~0 on a quiet machine, ~1 beside
+ * one other single-threaded job) and the seconds a hypervisor stole (steal_s). */
+static void record_machine_load(job *j, double wall)
+{
+    double busy, steal;
+    machine_cpu(&busy, &steal);
+    double own = (double)j->usage.ru_utime.tv_sec + (double)j->usage.ru_utime.tv_usec * 1e-6 +
+                 (double)j->usage.ru_stime.tv_sec + (double)j->usage.ru_stime.tv_usec * 1e-6;
+    sakd_meta_setf(&j->meta, "cpu_s", "%.1f", own);
+    if (isnan(busy) || isnan(j->busy0) || wall <= 0) {
+        sakd_meta_set(&j->meta, "other_cpu_s", "");
+        sakd_meta_set(&j->meta, "other_load", "");
+        sakd_meta_set(&j->meta, "steal_s", "");
+        return;
+    }
+    double other = fmax(busy - j->busy0 - own, 0.0);
+    sakd_meta_setf(&j->meta, "other_cpu_s", "%.1f", other);
+    sakd_meta_setf(&j->meta, "other_load", "%.2f", other / wall);
+    sakd_meta_setf(&j->meta, "steal_s", "%.1f", fmax(steal - j->steal0, 0.0));
 }
 
 /* Cuts a config.ini text before its [run] section (the output directory and device, which
@@ -393,6 +440,10 @@ static sakd_status fill_meta(const sakd_sweep *s, const sakd_runner *r, job *j, 
     SAKD_TRY(sakd_meta_set(m, "start", when));
     SAKD_TRY(sakd_meta_set(m, "end", ""));
     SAKD_TRY(sakd_meta_set(m, "wall_s", ""));
+    /* this attempt's, once it ends (record_machine_load) */
+    static const char *const load_keys[] = {"cpu_s", "other_cpu_s", "other_load", "steal_s"};
+    for (size_t k = 0; k < sizeof load_keys / sizeof load_keys[0]; k++)
+        SAKD_TRY(sakd_meta_set(m, load_keys[k], ""));
     SAKD_TRY(sakd_meta_setf(m, "attempts", "%ld", attempt));
     /* The host threads the run was given, where the environment sets them. */
     for (size_t i = 0; i < sizeof thread_vars / sizeof thread_vars[0]; i++) {
@@ -477,6 +528,8 @@ static sakd_status start(const sakd_sweep *s, const sakd_runner *r, job *j, cons
     SAKD_TRY(st);
     j->pid = pid;
     j->t0 = sakd_time_now();
+    machine_cpu(&j->busy0, &j->steal0);
+    memset(&j->usage, 0, sizeof j->usage);
     SAKD_TRY(sakd_meta_setf(&j->meta, "pid", "%ld", (long)pid));
     return sakd_meta_write(&j->meta, j->meta_path,
                            "sakd run provenance and status (DESIGN.md 3.4)");
@@ -551,7 +604,9 @@ static const char *finish(job *j, int wstatus, sakd_sweep_tally *t)
     }
     sakd_meta_set(&j->meta, "status", status);
     sakd_meta_set(&j->meta, "end", when);
-    sakd_meta_setf(&j->meta, "wall_s", "%.3f", sakd_time_now() - j->t0);
+    double wall = sakd_time_now() - j->t0;
+    sakd_meta_setf(&j->meta, "wall_s", "%.3f", wall);
+    record_machine_load(j, wall);
     sakd_meta_setf(&j->meta, "exit", "%d",
                    WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus));
     sakd_meta_set(&j->meta, "error", err);
@@ -562,15 +617,19 @@ static const char *finish(job *j, int wstatus, sakd_sweep_tally *t)
     return status;
 }
 
-/* Waits for one child; returns its slot or -1 (EINTR or none left). */
+/* Waits for one child, its resource use into its slot; returns the slot or -1 (EINTR or none
+ * left). */
 static int wait_one(job *slots, int n, int *wstatus)
 {
-    pid_t pid = waitpid(-1, wstatus, 0);
+    struct rusage usage;
+    pid_t pid = wait4(-1, wstatus, 0, &usage);
     if (pid <= 0)
         return -1;
     for (int i = 0; i < n; i++)
-        if (slots[i].pid == pid)
+        if (slots[i].pid == pid) {
+            slots[i].usage = usage;
             return i;
+        }
     return -1;
 }
 
@@ -642,7 +701,7 @@ static sakd_status ensure_teacher(const sakd_sweep *s, const sakd_runner *r,
     }
     int ws = 0;
     pid_t got;
-    while ((got = waitpid(j.pid, &ws, 0)) < 0 && errno == EINTR)
+    while ((got = wait4(j.pid, &ws, 0, &j.usage)) < 0 && errno == EINTR)
         if (r->interrupt && *r->interrupt)
             stop_job(r, &j);
     sakd_sweep_tally dummy = {0};

@@ -16,9 +16,11 @@
 #include "runtime/file.h"
 
 const char *const sakd_metric_names[SAKD_N_METRICS] = {
-    "test_acc",       "best_acc",     "test_loss",    "loss_total",
-    "loss_ce",        "loss_feature", "loss_logit",   "mean_firing_rate",
-    "sops_per_image", "energy_uj",    "images_per_s", "wall_s"};
+    "test_acc",     "best_acc",   "test_loss",        "loss_total",     "loss_ce",
+    "loss_feature", "loss_logit", "mean_firing_rate", "sops_per_image", "energy_uj",
+    "images_per_s", "wall_s",     "other_load"};
+/* The metrics meta.ini holds (the sweep measured them); report.ini holds the others. */
+enum { METRIC_WALL_S = 11, METRIC_OTHER_LOAD = 12 };
 
 /* One run directory as read. */
 typedef struct row {
@@ -202,7 +204,8 @@ static void read_row(const char *dir, const char *name, sakd_results *res, row *
         snprintf(key, sizeof key, "axis.%s", res->axes[a]);
         r->values[a] = dupe(sakd_meta_get(&meta, key));
     }
-    r->metric[SAKD_N_METRICS - 1] = sakd_meta_number(&meta, "wall_s");
+    r->metric[METRIC_WALL_S] = sakd_meta_number(&meta, "wall_s");
+    r->metric[METRIC_OTHER_LOAD] = sakd_meta_number(&meta, "other_load");
     if (!strcmp(r->status, "done")) {
         snprintf(path, sizeof path, "%s/runs/%s/report.ini", dir, name);
         st = sakd_meta_read(&r->report, path);
@@ -216,7 +219,7 @@ static void read_row(const char *dir, const char *name, sakd_results *res, row *
             sakd_error_clear();
             sakd_meta_init(&r->report);
         } else {
-            for (size_t m = 0; m + 1 < SAKD_N_METRICS; m++)
+            for (size_t m = 0; m < METRIC_WALL_S; m++)
                 r->metric[m] = sakd_meta_number(&r->report, sakd_metric_names[m]);
         }
     }
@@ -425,17 +428,22 @@ static sakd_status write_tables(const char *dir, const sakd_results *res)
     for (size_t a = 0; a < res->n_axes; a++)
         fprintf(f, "%s | ", res->axes[a]);
     fprintf(f, "n | test acc (%%) | best acc (%%) | firing rate | SOPs/img | energy (uJ/img) | "
-               "img/s | wall (s) |\n|");
-    for (size_t a = 0; a < res->n_axes + 8; a++)
+               "img/s | wall (s) | other load |\n|");
+    for (size_t a = 0; a < res->n_axes + 9; a++)
         fprintf(f, "---|");
     fputc('\n', f);
     static const struct {
         int metric;
         double scale;
         const char *fmt;
-    } cols[] = {{0, 100, "%.2f ± %.2f"}, {1, 100, "%.2f ± %.2f"}, {7, 1, "%.4f ± %.4f"},
-                {8, 1, "%.3g ± %.2g"},   {9, 1, "%.4g ± %.2g"},   {10, 1, "%.1f ± %.1f"},
-                {11, 1, "%.0f ± %.0f"}};
+    } cols[] = {{0, 100, "%.2f ± %.2f"},
+                {1, 100, "%.2f ± %.2f"},
+                {7, 1, "%.4f ± %.4f"},
+                {8, 1, "%.3g ± %.2g"},
+                {9, 1, "%.4g ± %.2g"},
+                {10, 1, "%.1f ± %.1f"},
+                {METRIC_WALL_S, 1, "%.0f ± %.0f"},
+                {METRIC_OTHER_LOAD, 1, "%.2f ± %.2f"}};
     for (size_t c = 0; c < res->n_cells; c++) {
         const sakd_cell *cell = &res->cells[c];
         fprintf(f, "| ");
@@ -448,15 +456,20 @@ static sakd_status write_tables(const char *dir, const sakd_results *res)
         fprintf(f, "%zu |", cell->n);
         for (size_t k = 0; k < sizeof cols / sizeof cols[0]; k++) {
             fputc(' ', f);
-            fprintf(f, cols[k].fmt, cols[k].scale * cell->mean[cols[k].metric],
-                    cols[k].scale * cell->std[cols[k].metric]);
+            if (isnan(cell->mean[cols[k].metric])) /* not measured for these runs */
+                fputs("—", f);
+            else
+                fprintf(f, cols[k].fmt, cols[k].scale * cell->mean[cols[k].metric],
+                        cols[k].scale * cell->std[cols[k].metric]);
             fprintf(f, " |");
         }
         fputc('\n', f);
     }
     fprintf(f,
-            "\nmean ± std over seeds (sample std; 0 for one seed); %zu runs: %zu done, %zu "
-            "failed, %zu unfinished, %zu unreadable.\n",
+            "\nmean ± std over seeds (sample std; 0 for one seed); other load: the CPUs busy "
+            "with other work during a run, on average (meta.ini other_load: ~0 on a quiet "
+            "machine; — where not measured); %zu runs: %zu done, %zu failed, %zu unfinished, "
+            "%zu unreadable.\n",
             res->runs, res->done, res->failed, res->unfinished, res->unreadable);
     fclose(f);
     char path[PATH_MAX + 16];

@@ -10,7 +10,7 @@
 #include "runtime/status.h"
 
 /* The metrics of summary.csv, in column order. */
-#define SAKD_N_METRICS 12
+#define SAKD_N_METRICS 13
 extern const char *const sakd_metric_names[SAKD_N_METRICS];
 
 /* A cell: one combination of axis values, aggregated over its done runs (seeds). */
