@@ -17,3 +17,5 @@ for route in im2col onednn; do
 done
 echo "## oneDNN alone (onednn_conv.c)"
 OMP_NUM_THREADS=$threads OMP_WAIT_POLICY=passive "$bin" --reps 5
+echo "## oneDNN alone, bfloat16 primitives (onednn_conv.c --dt bf16: what mixed precision could gain)"
+OMP_NUM_THREADS=$threads OMP_WAIT_POLICY=passive "$bin" --reps 5 --dt bf16

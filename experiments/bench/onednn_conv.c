@@ -12,7 +12,11 @@
  *          oneDNN's blocked layouts end to end could at best reach (every other op of sakd —
  *          BN, LIF, residual adds, the losses — would then need that layout too).
  * bwd is backward data + backward weights (the first layer, whose input needs no gradient,
- * too, as `sakd bench ops` times it). Median wall time of R runs after one warm-up. */
+ * too, as `sakd bench ops` times it). Median wall time of R runs after one warm-up.
+ * --dt bf16 gives the primitives bfloat16 tensors (float accumulation; AMX or AVX-512 BF16
+ * where the CPU has them): nchw then includes the float <-> bf16 conversions a provider behind
+ * sakd's float tensors would pay. A measurement of what mixed precision could gain, not a
+ * path sakd has. */
 #define _POSIX_C_SOURCE 200809L
 #include <oneapi/dnnl/dnnl.h>
 
@@ -36,6 +40,7 @@ typedef struct shape {
 } shape;
 
 static dnnl_engine_t eng;
+static dnnl_data_type_t dt = dnnl_f32; /* of the primitives' tensors (--dt) */
 static dnnl_stream_t strm;
 
 static double now_ms(void)
@@ -55,7 +60,12 @@ static dnnl_memory_t new_mem(const dnnl_memory_desc_t *md, int fill)
 {
     dnnl_memory_t m;
     CHECK(dnnl_memory_create(&m, md, eng, DNNL_MEMORY_ALLOCATE));
-    if (fill) {
+    if (fill && md->data_type != dnnl_f32) {
+        /* zeros: no bf16 conversion here; the timings do not depend on the values */
+        void *p;
+        CHECK(dnnl_memory_get_data_handle(m, &p));
+        memset(p, 0, dnnl_memory_desc_get_size(md));
+    } else if (fill) {
         void *p;
         CHECK(dnnl_memory_get_data_handle(m, &p));
         size_t n = dnnl_memory_desc_get_size(md) / sizeof(float);
@@ -119,9 +129,9 @@ static void bench_shape(const shape *s, int reps)
     CHECK(dnnl_memory_desc_init_by_tag(&src_u, 4, src_d, dnnl_f32, dnnl_nchw));
     CHECK(dnnl_memory_desc_init_by_tag(&wei_u, 4, wei_d, dnnl_f32, dnnl_oihw));
     CHECK(dnnl_memory_desc_init_by_tag(&dst_u, 4, dst_d, dnnl_f32, dnnl_nchw));
-    CHECK(dnnl_memory_desc_init_by_tag(&src_a, 4, src_d, dnnl_f32, dnnl_format_tag_any));
-    CHECK(dnnl_memory_desc_init_by_tag(&wei_a, 4, wei_d, dnnl_f32, dnnl_format_tag_any));
-    CHECK(dnnl_memory_desc_init_by_tag(&dst_a, 4, dst_d, dnnl_f32, dnnl_format_tag_any));
+    CHECK(dnnl_memory_desc_init_by_tag(&src_a, 4, src_d, dt, dnnl_format_tag_any));
+    CHECK(dnnl_memory_desc_init_by_tag(&wei_a, 4, wei_d, dt, dnnl_format_tag_any));
+    CHECK(dnnl_memory_desc_init_by_tag(&dst_a, 4, dst_d, dt, dnnl_format_tag_any));
 
     dnnl_convolution_desc_t fd, bdd, bwd;
     dnnl_primitive_desc_t fpd, bdpd, bwpd;
@@ -250,8 +260,12 @@ int main(int argc, char **argv)
             B = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--reps") == 0)
             reps = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--dt") == 0 && strcmp(argv[i + 1], "f32") == 0)
+            dt = dnnl_f32;
+        else if (strcmp(argv[i], "--dt") == 0 && strcmp(argv[i + 1], "bf16") == 0)
+            dt = dnnl_bf16;
         else {
-            fprintf(stderr, "usage: onednn_conv [--T T] [--batch B] [--reps R]\n");
+            fprintf(stderr, "usage: onednn_conv [--T T] [--batch B] [--reps R] [--dt f32|bf16]\n");
             return 2;
         }
     }
@@ -268,7 +282,9 @@ int main(int argc, char **argv)
            getenv("OMP_NUM_THREADS") ? getenv("OMP_NUM_THREADS") : "default");
     printf("# resnet19 width 0.25, input 1x28x28, T %d, batch %d; median of %d after a warm-up\n",
            T, B, reps);
-    printf("# nchw: sakd's layouts with every reorder timed; any: primitives alone\n");
+    printf("# primitives in %s; nchw: sakd's float layouts with every reorder timed; any: "
+           "primitives alone\n",
+           dt == dnnl_bf16 ? "bf16" : "f32");
     printf("%-34s %9s %9s %8s %8s %9s %9s %8s %8s  %s\n", "shape", "nchw_fwd", "nchw_bwd",
            "GFLOP/s", "GFLOP/s", "any_fwd", "any_bwd", "GFLOP/s", "GFLOP/s", "implementation");
     int n = T * B;
