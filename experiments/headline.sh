@@ -3,7 +3,8 @@
 # directly and the SNN by SAKD (CE off/on x level-1 init off/on), 3 seeds each, at the size of
 # experiments/headline_*.ini. Runs seed by seed — every cell's seed 1, then seed 2, then seed
 # 3 — so that a session that ends early leaves whole first seeds, not one cell's three; done
-# runs are skipped, interrupted ones resume (run it again). Then collects the three tables.
+# runs are skipped, interrupted ones resume (run it again); a run another copy is training, or
+# whose teacher it is training, is skipped (--no-wait), for a later pass. Then collects.
 # usage: [SAKD=path/to/sakd] [SWEEPS="..."] experiments/headline.sh [SEEDS...]   (default: 1 2 3)
 # SWEEPS replaces the sweep list (names of experiments/*.ini, run in that order for each seed):
 # the ablations at the headline size are
@@ -40,7 +41,7 @@ for seed in $seeds; do
         file=experiments/$sweep.ini
         list=$("$SAKD" sweep "$file" --list) || exit 2
         for index in $(echo "$list" | awk -v s="seed=$seed" '$NF == s { print $2 }'); do
-            "$SAKD" sweep "$file" --only "$index"
+            "$SAKD" sweep "$file" --only "$index" --no-wait
             rc=$?
             [ "$rc" -eq 130 ] && exit 130
             [ "$rc" -ne 0 ] && status=1

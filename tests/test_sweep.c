@@ -741,6 +741,54 @@ START_TEST(test_sweep_records_other_work)
 }
 END_TEST
 
+/* --no-wait: while another process trains the teacher (its lock held), the runs that distill
+ * from it are skipped as running elsewhere, not waited for; once it is free, they run. */
+START_TEST(test_sweep_no_wait_for_busy_teacher)
+{
+    char dir[PATH_MAX], file[PATH_MAX + 16], res[PATH_MAX + 16], teachers[PATH_MAX + 16],
+        text[2048], lockp[PATH_MAX + 64];
+    test_tempdir(dir, sizeof dir);
+    snprintf(text, sizeof text,
+             "[model]\narch = ann\nwidth = 0.0625\n[data]\ntrain_limit = 32\n"
+             "test_limit = 16\n[train]\nepochs = 1\nbatch = 16\n");
+    write_file(dir, "teacher.ini", text);
+    snprintf(text, sizeof text, "%s[sweep]\nname = nw\nteacher = teacher.ini\nseeds = 1, 2\n",
+             tiny);
+    write_file(dir, "nw.ini", text);
+    snprintf(file, sizeof file, "%s/nw.ini", dir);
+    snprintf(res, sizeof res, "%s/res", dir);
+    snprintf(teachers, sizeof teachers, "%s/teachers", dir);
+    sakd_sweep s;
+    sakd_sweep_options o = {.path = file, .out = res, .teachers = teachers};
+    TEST_OK(sakd_sweep_load(&s, &o));
+    ck_assert_uint_eq(s.n_teachers, 1);
+    char tdir[PATH_MAX + 32];
+    snprintf(tdir, sizeof tdir, "%s/%s", teachers, s.teachers[0].id);
+    ck_assert_int_eq(mkdir(teachers, 0755), 0);
+    ck_assert_int_eq(mkdir(tdir, 0755), 0);
+    snprintf(lockp, sizeof lockp, "%s/.lock", tdir);
+    int held = open(lockp, O_RDWR | O_CREAT, 0644);
+    ck_assert_int_ge(held, 0);
+    ck_assert_int_eq(flock(held, LOCK_EX | LOCK_NB), 0);
+    int rc = RUN(NULL, "sweep", file, "--out", res, "--teachers", teachers, "--no-wait");
+    ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
+    EXPECT_IN_OUTPUT("another process is training it; its runs are skipped");
+    EXPECT_IN_OUTPUT("0 done now, 0 done before, 0 failed, 0 interrupted, 2 running elsewhere");
+    for (size_t i = 0; i < s.n_runs; i++) {
+        char path[PATH_MAX + 128];
+        snprintf(path, sizeof path, "%s/runs/%s/meta.ini", res, s.runs[i].id);
+        ck_assert_int_ne(access(path, F_OK), 0);
+    }
+    close(held);
+    ck_assert_int_eq(RUN(NULL, "sweep", file, "--out", res, "--teachers", teachers, "--no-wait"),
+                     0);
+    EXPECT_IN_OUTPUT("training in");
+    EXPECT_IN_OUTPUT("2 done now");
+    sakd_sweep_free(&s);
+    test_rmtree(dir);
+}
+END_TEST
+
 START_TEST(test_slurm_script_and_only)
 {
     char dir[PATH_MAX], file[PATH_MAX + 16], res[PATH_MAX + 16], text[1024], path[PATH_MAX + 128];
@@ -848,6 +896,7 @@ Suite *suite_sweep(void)
     tcase_add_test(tc, test_sweep_end_to_end);
     tcase_add_test(tc, test_sweep_resume_killed_run);
     tcase_add_test(tc, test_sweep_records_other_work);
+    tcase_add_test(tc, test_sweep_no_wait_for_busy_teacher);
     tcase_add_test(tc, test_slurm_script_and_only);
     tcase_add_test(tc, test_sweep_ranks_and_launcher);
     tcase_add_test(tc, test_sweep_reuses_twin_runs);

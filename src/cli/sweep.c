@@ -45,6 +45,8 @@ void help_sweep(void)
         "                      else results/<sweep name>)\n"
         "      --teachers DIR  where teachers are trained (OUT/../teachers)\n"
         "      --no-reuse      train every run here, even one another sweep has done\n"
+        "      --no-wait       skip the runs whose teacher another process is training\n"
+        "                      (running elsewhere) instead of waiting for it\n"
         "      --smoke         the sweep's smoke variant (`smoke = key=value ...`, first seed,\n"
         "                      OUT results/<name>-smoke): seconds, for tests\n"
         "      --slurm         write OUT/slurm/{array.sbatch,collect.sbatch,submit.sh}: one\n"
@@ -265,7 +267,7 @@ static sakd_status write_hints(const sakd_sweep *s)
 
 /* The options of sakd sweep. */
 typedef struct sweep_opts {
-    int jobs, jobs_given, list, dry, smoke, slurm, reuse;
+    int jobs, jobs_given, list, dry, smoke, slurm, reuse, no_wait;
     long ntasks; /* --slurm: ranks per run (0: one) */
     const char *devices, *only, *out, *teachers, *launcher;
 } sweep_opts;
@@ -281,7 +283,8 @@ static int parse_sweep_opts(cli_opts *opts, int argc, char **argv, sweep_opts *o
         OPT_TEACHERS,
         OPT_NO_REUSE,
         OPT_NTASKS,
-        OPT_LAUNCHER
+        OPT_LAUNCHER,
+        OPT_NO_WAIT
     };
     static const struct option long_opts[] = {
         {"jobs", required_argument, NULL, 'j'},
@@ -296,6 +299,7 @@ static int parse_sweep_opts(cli_opts *opts, int argc, char **argv, sweep_opts *o
         {"no-reuse", no_argument, NULL, OPT_NO_REUSE},
         {"ntasks", required_argument, NULL, OPT_NTASKS},
         {"launcher", required_argument, NULL, OPT_LAUNCHER},
+        {"no-wait", no_argument, NULL, OPT_NO_WAIT},
         {"device", required_argument, NULL, 'd'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -326,6 +330,7 @@ static int parse_sweep_opts(cli_opts *opts, int argc, char **argv, sweep_opts *o
                 return SAKD_EXIT_USAGE;
             break;
         case OPT_LAUNCHER: o->launcher = optarg; break;
+        case OPT_NO_WAIT: o->no_wait = 1; break;
         case 'd': opts->device = optarg; break;
         case 'h': help_sweep(); return SAKD_EXIT_OK;
         default: fprintf(stderr, "sakd: 'sakd sweep --help' shows the options\n"); return 2;
@@ -422,7 +427,8 @@ static int run_sweep(sakd_sweep *s, const sweep_opts *o, size_t only_index, cons
                      .interrupt = &interrupted,
                      .dry_run = o->dry,
                      .reuse_root = o->reuse ? root : NULL,
-                     .launcher = o->launcher};
+                     .launcher = o->launcher,
+                     .no_wait = o->no_wait};
     printf("sweep %s: %zu runs (%zu axes x %zu seeds), %zu teacher%s, results in %s\n", s->name,
            s->n_runs, s->n_axes, s->n_seeds, s->n_teachers, s->n_teachers == 1 ? "" : "s", s->out);
     sakd_status st = o->dry ? SAKD_OK : write_hints(s);
@@ -442,7 +448,12 @@ static int run_sweep(sakd_sweep *s, const sweep_opts *o, size_t only_index, cons
         if (t.failed || t.interrupted)
             rc = SAKD_EXIT_FAIL;
     }
-    if (!o->dry && !o->only && st != SAKD_ERR_NOMEM) {
+    char runs_dir[PATH_MAX + 16];
+    snprintf(runs_dir, sizeof runs_dir, "%s/runs", s->out);
+    if (!o->dry && !o->only && st != SAKD_ERR_NOMEM && access(runs_dir, F_OK) != 0) {
+        /* every run skipped before it made a directory (its teacher busy elsewhere) */
+        printf("sweep %s: no run directory yet, nothing to collect\n", s->name);
+    } else if (!o->dry && !o->only && st != SAKD_ERR_NOMEM) {
         int crc = cli_collect(s->out);
         if (rc == SAKD_EXIT_OK)
             rc = crc;

@@ -658,10 +658,12 @@ static int running(const job *slots, int n)
     return c;
 }
 
-/* Trains the teacher once: waits for its lock while another process trains it. */
+/* Trains the teacher once: waits for its lock while another process trains it, or with
+ * r->no_wait sets *busy and returns. */
 static sakd_status ensure_teacher(const sakd_sweep *s, const sakd_runner *r,
-                                  const sakd_sweep_teacher *t, sakd_sweep_tally *tally)
+                                  const sakd_sweep_teacher *t, sakd_sweep_tally *tally, bool *busy)
 {
+    *busy = false;
     char status[32], weights[PATH_MAX + 16];
     read_status(t->dir, status, sizeof status);
     snprintf(weights, sizeof weights, "%s/weights.h5", t->dir);
@@ -683,6 +685,11 @@ static sakd_status ensure_teacher(const sakd_sweep *s, const sakd_runner *r,
     memcpy(j.id, t->id, sizeof j.id);
     int taken = 0;
     SAKD_TRY(take_lock(&j, false, &taken));
+    if (!taken && r->no_wait) {
+        say(r, "teacher %s: another process is training it; its runs are skipped\n", t->id);
+        *busy = true;
+        return SAKD_OK;
+    }
     if (!taken) {
         say(r, "teacher %s: another process is training it; waiting\n", t->id);
         SAKD_TRY(take_lock(&j, true, &taken));
@@ -720,16 +727,17 @@ static sakd_status ensure_teacher(const sakd_sweep *s, const sakd_runner *r,
 }
 
 /* Trains, each once, the teachers that the runs to do (which[0..n), or the first n) distill
- * from; stops when the sweep is interrupted. */
+ * from; busy[t]: teacher t is being trained by another process (r->no_wait). Stops when the
+ * sweep is interrupted. */
 static sakd_status ensure_teachers(const sakd_sweep *s, const sakd_runner *r, const size_t *which,
-                                   size_t n, sakd_sweep_tally *tally)
+                                   size_t n, sakd_sweep_tally *tally, bool *busy)
 {
     for (size_t t = 0; t < s->n_teachers; t++) {
         bool needed = false;
         for (size_t i = 0; i < n && !needed; i++)
             needed = s->runs[which ? which[i] : i].teacher == (int)t;
         if (needed)
-            SAKD_TRY(ensure_teacher(s, r, &s->teachers[t], tally));
+            SAKD_TRY(ensure_teacher(s, r, &s->teachers[t], tally, &busy[t]));
         if (r->interrupt && *r->interrupt)
             return sakd_error(SAKD_ERR_INTERRUPTED, "the sweep was interrupted");
     }
@@ -783,7 +791,7 @@ static void say_dry_run(const sakd_runner *r, const job *j, const char *status, 
 /* Takes on `run` in the free slot `slot`: skips it when it is done or another process runs
  * it, copies a done twin of it, or starts it (a dry run only says which). */
 static sakd_status take_on(const sakd_sweep *s, const sakd_runner *r, const sakd_sweep_run *run,
-                           job *slots, int slot, sakd_sweep_tally *tally)
+                           const bool *teacher_busy, job *slots, int slot, sakd_sweep_tally *tally)
 {
     job *j = &slots[slot];
     job_init(j, run);
@@ -797,6 +805,12 @@ static sakd_status take_on(const sakd_sweep *s, const sakd_runner *r, const sakd
     }
     if (r->dry_run) {
         say_dry_run(r, j, status, label);
+        return SAKD_OK;
+    }
+    if (run->teacher >= 0 && teacher_busy[run->teacher]) {
+        say(r, "[%zu] %s: its teacher %s is being trained in another process; skipped (%s)\n",
+            run->index, run->id, s->teachers[run->teacher].id, label);
+        tally->busy++;
         return SAKD_OK;
     }
     int taken = 0;
@@ -887,12 +901,21 @@ sakd_status sakd_sweep_execute(const sakd_sweep *s, const sakd_runner *r, const 
     memset(tally, 0, sizeof *tally);
     size_t n = which ? n_which : s->n_runs;
     /* Teachers first, each once. */
-    SAKD_TRY(ensure_teachers(s, r, which, n, tally));
+    bool *teacher_busy = calloc(s->n_teachers + 1, sizeof *teacher_busy);
+    if (!teacher_busy)
+        return sakd_error(SAKD_ERR_NOMEM, "out of memory");
+    sakd_status tst = ensure_teachers(s, r, which, n, tally, teacher_busy);
+    if (tst != SAKD_OK) {
+        free(teacher_busy);
+        return tst;
+    }
     int jobs = r->jobs > 0 ? r->jobs : 1;
     share_cpus(r, jobs); /* after the teachers, which train one at a time */
     job *slots = calloc((size_t)jobs, sizeof *slots);
-    if (!slots)
+    if (!slots) {
+        free(teacher_busy);
         return sakd_error(SAKD_ERR_NOMEM, "out of memory");
+    }
     for (int i = 0; i < jobs; i++)
         slots[i].lock = -1;
     sakd_status st = SAKD_OK;
@@ -908,7 +931,7 @@ sakd_status sakd_sweep_execute(const sakd_sweep *s, const sakd_runner *r, const 
         if (!stop && next < n && slot >= 0) {
             const sakd_sweep_run *run = &s->runs[which ? which[next] : next];
             next++;
-            st = take_on(s, r, run, slots, slot, tally);
+            st = take_on(s, r, run, teacher_busy, slots, slot, tally);
             continue;
         }
         if (!running(slots, jobs))
@@ -919,6 +942,7 @@ sakd_status sakd_sweep_execute(const sakd_sweep *s, const sakd_runner *r, const 
         reap(r, &slots[i], ws, tally);
     }
     free(slots);
+    free(teacher_busy);
     if (st == SAKD_OK && r->interrupt && *r->interrupt)
         st = sakd_error(SAKD_ERR_INTERRUPTED, "the sweep was interrupted; running it again "
                                               "resumes the unfinished runs");

@@ -26,6 +26,10 @@ typedef struct sakd_runner {
     /* A command put before every child's, split at spaces: `mpirun -np 4` or `srun` runs each
      * run over several ranks (README.md, "Several devices or nodes in one run"). NULL: none. */
     const char *launcher;
+    /* A teacher another process is training is not waited for: the runs that distill from it
+     * are skipped as running elsewhere (`sakd sweep --no-wait`), for several sweeps or copies
+     * of one sharing a machine, each of which has other runs to go on with. */
+    bool no_wait;
 } sakd_runner;
 
 typedef struct sakd_sweep_tally {
