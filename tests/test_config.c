@@ -159,9 +159,9 @@ START_TEST(test_enum_names)
     size_t n = 0;
     while (sakd_config_key(n))
         n++;
-    ck_assert_uint_eq(n, 53);
+    ck_assert_uint_eq(n, 54);
     ck_assert_str_eq(sakd_config_key(0), "model.name");
-    ck_assert_str_eq(sakd_config_key(n - 1), "run.spike_layers");
+    ck_assert_str_eq(sakd_config_key(n - 1), "run.checkpoint_s");
 }
 END_TEST
 
@@ -870,7 +870,8 @@ static const char *defaults_ini = "[model]\n"
                                   "device =\n"
                                   "gemm_provider = auto\n"
                                   "conv_provider = auto\n"
-                                  "spike_layers = auto\n";
+                                  "spike_layers = auto\n"
+                                  "checkpoint_s = 600\n";
 #define DEFAULTS_ID "2bcfb834d2e0"
 
 START_TEST(test_defaults_text_and_id)
@@ -895,7 +896,7 @@ START_TEST(test_defaults_text_and_id)
             strncmp(l, "gemm_provider =", 15) && strncmp(l, "conv_provider =", 15) &&
             strncmp(l, "spike_layers =", 14) && strncmp(l, "teacher_model =", 15) &&
             strncmp(l, "teacher_width =", 15) && strncmp(l, "dropout =", 9) &&
-            strncmp(l, "sync_bn =", 9))
+            strncmp(l, "sync_bn =", 9) && strncmp(l, "checkpoint_s =", 14))
             strncat(ided, l, n);
         l += n;
     }
@@ -966,6 +967,7 @@ static const struct {
     {"run.gemm_provider=clblast", 0},
     {"run.conv_provider=im2col", 0},
     {"run.spike_layers=spike", 0},
+    {"run.checkpoint_s=30", 0},
     {"distill.teacher_model=resnet34", 1},
     {"distill.teacher_width=0.5", 1},
     {"model.dropout=0.25", 1},

@@ -303,6 +303,78 @@ START_TEST(test_sigkill_resume)
 }
 END_TEST
 
+/* The optimizer step a checkpoint holds (its /meta step), -1 when there is none yet. */
+static long long checkpoint_step(const char *run)
+{
+    char path[2 * PATH_MAX];
+    snprintf(path, sizeof path, "%s/weights.h5", run);
+    if (access(path, F_OK) != 0)
+        return -1;
+    sakd_checkpoint *ck;
+    TEST_OK(sakd_checkpoint_open(&ck, path));
+    sakd_ckpt_meta meta;
+    memset(&meta, 0, sizeof meta);
+    TEST_OK(sakd_checkpoint_read_meta(ck, &meta));
+    long long step = meta.step;
+    sakd_ckpt_meta_free(&meta);
+    sakd_checkpoint_close(ck);
+    return step;
+}
+
+START_TEST(test_periodic_checkpoint)
+{
+    /* run.checkpoint_s also saves within an epoch (here after every step): saving changes
+     * nothing, and a run SIGKILLed mid-epoch resumes from the last step it saved, to the same
+     * weights bit for bit. */
+    const long long steps = N_TRAIN / 8; /* per epoch: batch 8 */
+    static const char *const every[] = {"run.checkpoint_s=1e-9", NULL};
+    char ref[PATH_MAX + 16], all[PATH_MAX + 16], cut[PATH_MAX + 16], path[2 * PATH_MAX];
+    snprintf(ref, sizeof ref, "%s/ref", dir);
+    snprintf(all, sizeof all, "%s/all", dir);
+    snprintf(cut, sizeof cut, "%s/cut", dir);
+    int rc = train_sync(ref, NULL, 0);
+    ck_assert_msg(rc == 0, "the reference run failed:\n%s", out);
+    rc = train_sync(all, every, 0);
+    ck_assert_msg(rc == 0, "the run saving every step failed:\n%s", out);
+    long long killed_at = -1;
+    for (int attempt = 0; attempt < 20 && killed_at < 0; attempt++) {
+        test_rmtree(cut);
+        pid_t pid = spawn_train(cut, every, 0);
+        /* Past its first steps, then killed without warning. */
+        double t0 = now_s();
+        while (checkpoint_step(cut) < 3 && now_s() - t0 < 60)
+            sleep_s(0.01);
+        kill(pid, SIGKILL);
+        rc = finish(pid, cut);
+        long long at = checkpoint_step(cut);
+        if (rc == 128 + SIGKILL && at > 0 && at % steps != 0)
+            killed_at = at; /* a mid-epoch checkpoint */
+    }
+    ck_assert_msg(killed_at > 0, "no run was killed after a mid-epoch save");
+    rc = train_sync(cut, every, 0);
+    ck_assert_msg(rc == 0, "the resumed run failed:\n%s", out);
+    char want[128];
+    snprintf(want, sizeof want, "at epoch %lld, step %lld of %lld in it", killed_at / steps + 1,
+             killed_at % steps, steps);
+    ck_assert_msg(strstr(out, want) != NULL, "the resume does not say '%s':\n%s", want, out);
+    size_t na, nb, nc;
+    snprintf(path, sizeof path, "%s/weights.h5", ref);
+    float *a = model_floats(path, &na, NULL);
+    snprintf(path, sizeof path, "%s/weights.h5", all);
+    float *b = model_floats(path, &nb, NULL);
+    snprintf(path, sizeof path, "%s/weights.h5", cut);
+    float *c = model_floats(path, &nc, NULL);
+    ck_assert_uint_eq(na, nb);
+    ck_assert_uint_eq(na, nc);
+    ck_assert_msg(memcmp(a, b, na * sizeof *a) == 0, "saving every step changed the weights");
+    ck_assert_msg(memcmp(a, c, na * sizeof *a) == 0,
+                  "the run resumed from step %lld differs from the uninterrupted one", killed_at);
+    free(a);
+    free(b);
+    free(c);
+}
+END_TEST
+
 START_TEST(test_run_lock_and_stale_temps)
 {
     /* A run directory holding the temporary files of a writer killed mid-write: while another
@@ -537,6 +609,7 @@ Suite *suite_faults(void)
     tcase_add_test(tc, test_disk_full_keeps_checkpoint);
     tcase_add_test(tc, test_nan_loss_stops);
     tcase_add_test(tc, test_sigkill_resume);
+    tcase_add_test(tc, test_periodic_checkpoint);
     tcase_add_test(tc, test_run_lock_and_stale_temps);
     tcase_add_test(tc, test_device_faults_keep_checkpoint);
     suite_add_tcase(s, tc);

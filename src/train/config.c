@@ -250,6 +250,7 @@ static const key_def keys[] = {
      COUNT(conv_provider_names), NOT_IN_ID, 0, 0},
     {"run", "spike_layers", KEY_ENUM, OFF(run.spike_layers), spike_layers_names,
      COUNT(spike_layers_names), NOT_IN_ID, 0, 0},
+    SCALAR("run", "checkpoint_s", KEY_REAL, run.checkpoint_s, NOT_IN_ID | HAS_MIN, 0, 0),
 };
 #define NKEYS COUNT(keys)
 
@@ -353,6 +354,8 @@ sakd_status sakd_config_init(sakd_config *c)
     c->distill.position = SAKD_POSITION_STAGE_AFTER_SPIKE;
     c->distill.beta_late = 0.01;
     c->distill.beta_epochs = 0;
+
+    c->run.checkpoint_s = 600;
 
     for (size_t i = 0; i < NKEYS; i++)
         if (keys[i].type == KEY_STRING) {

@@ -175,6 +175,8 @@ typedef struct sakd_config {
         sakd_gemm_choice gemm_provider;
         sakd_conv_choice conv_provider;
         sakd_spike_choice spike_layers;
+        double checkpoint_s; /* also save mid-epoch once this many seconds have passed since the
+                                last save (0: at epoch ends only) */
     } run;
     struct {
         sakd_config_sweep_line *lines; /* [count] */

@@ -372,6 +372,13 @@ static sakd_status check_finite(sakd_trainer *t, long epoch)
 
 /* One optimizer step on batch s of the current epoch order: forward (teacher, student,
  * losses), backward, update, and the logits back on the host for the training accuracy. */
+/* Is a mid-epoch checkpoint due by this process's clock (run.checkpoint_s)? */
+static int save_due(const sakd_trainer *t)
+{
+    double every = t->cfg.run.checkpoint_s;
+    return every > 0 && sakd_time_now() - t->last_save >= every;
+}
+
 /* Several ranks: the losses of this step and the stop request averaged and summed over them, so
  * that every rank reports the same losses and stops after the same step. */
 static sakd_status agree_on_step(sakd_trainer *t)
@@ -379,14 +386,19 @@ static sakd_status agree_on_step(sakd_trainer *t)
     if (t->ranks == 1)
         return SAKD_OK;
     sakd_distill *d = &t->dist;
-    double v[5] = {d->loss_total, d->loss_ce, d->loss_feature, d->loss_logit,
-                   t->interrupt && *t->interrupt ? 1.0 : 0.0};
-    SAKD_TRY(sakd_dist_sum_doubles(t->group, v, 5));
+    double v[6] = {d->loss_total,
+                   d->loss_ce,
+                   d->loss_feature,
+                   d->loss_logit,
+                   t->interrupt && *t->interrupt ? 1.0 : 0.0,
+                   t->rank == 0 && save_due(t) ? 1.0 : 0.0};
+    SAKD_TRY(sakd_dist_sum_doubles(t->group, v, 6));
     d->loss_total = v[0] / t->ranks;
     d->loss_ce = v[1] / t->ranks;
     d->loss_feature = v[2] / t->ranks;
     d->loss_logit = v[3] / t->ranks;
     t->stop_agreed = v[4] > 0.0;
+    t->save_agreed = v[5] > 0.0;
     return SAKD_OK;
 }
 
@@ -490,6 +502,20 @@ static int stop_requested(const sakd_trainer *t)
     return signalled || (t->stop_at_step > 0 && t->step >= t->stop_at_step);
 }
 
+/* Saves the state after the current step of `epoch` (mid-epoch) to `path`: a resume continues
+ * at the next step with the same weights, optimizer state and data order. Every rank returns
+ * once the checkpoint is there. */
+static sakd_status save_mid_epoch(sakd_trainer *t, long epoch, const char *path)
+{
+    t->next_epoch = epoch;
+    SAKD_TRY(sakd_trainer_check_weights_finite(t, epoch));
+    if (t->rank == 0)
+        SAKD_TRY(sakd_trainer_save_checkpoint(t, path, t->best_acc));
+    SAKD_TRY(sakd_dist_barrier(t->group));
+    t->last_save = sakd_time_now();
+    return SAKD_OK;
+}
+
 static sakd_status run_steps(sakd_trainer *t, long epoch, double beta, const char *path,
                              double *row, size_t *images)
 {
@@ -507,16 +533,10 @@ static sakd_status run_steps(sakd_trainer *t, long epoch, double beta, const cha
         sums[2] += t->dist.loss_feature;
         sums[3] += t->dist.loss_logit;
         if (s + 1 < t->steps_per_epoch && stop_requested(t)) {
-            /* Save the state after this step (mid-epoch) and stop; resuming continues at the
-             * next step with the same weights, optimizer state and data order. After the
-             * epoch's last step the epoch ends first (sakd_trainer_run): a checkpoint between
-             * its last step and its evaluation would have no steps left to resume with. */
-            t->next_epoch = epoch;
-            SAKD_TRY(sakd_trainer_check_weights_finite(t, epoch));
-            if (t->rank == 0)
-                SAKD_TRY(sakd_trainer_save_checkpoint(t, path, t->best_acc));
-            /* Every rank returns once the checkpoint is there: a resume reads it. */
-            SAKD_TRY(sakd_dist_barrier(t->group));
+            /* Save the state after this step (mid-epoch) and stop. After the epoch's last
+             * step the epoch ends first (sakd_trainer_run): a checkpoint between its last step
+             * and its evaluation would have no steps left to resume with. */
+            SAKD_TRY(save_mid_epoch(t, epoch, path));
             if (tty)
                 sakd_trainer_say(t, "\n");
             return sakd_error(SAKD_ERR_INTERRUPTED,
@@ -524,6 +544,11 @@ static sakd_status run_steps(sakd_trainer *t, long epoch, double beta, const cha
                               "the same command again to resume",
                               epoch + 1, s + 1, t->steps_per_epoch, path);
         }
+        /* run.checkpoint_s: a save now and then within a long epoch, so that a run killed
+         * without warning (SIGKILL, a lost node) loses at most that much. The ranks go by
+         * rank 0's clock. */
+        if (s + 1 < t->steps_per_epoch && (t->ranks > 1 ? t->save_agreed : save_due(t)))
+            SAKD_TRY(save_mid_epoch(t, epoch, path));
         if (tty)
             sakd_trainer_say(
                 t, "\repoch %ld/%d  step %zu/%zu  loss %.4f  acc %.2f%%  %.1f img/s   ", epoch + 1,
@@ -558,6 +583,7 @@ static sakd_status end_epoch(sakd_trainer *t, long epoch, double e0, const char 
     if (t->rank == 0) {
         SAKD_TRY(log_row(t, epoch, row));
         SAKD_TRY(sakd_trainer_save_checkpoint(t, path, acc));
+        t->last_save = sakd_time_now();
     }
     int tty = t->log && isatty(fileno(t->log));
     sakd_trainer_say(t,
@@ -584,6 +610,7 @@ sakd_status sakd_trainer_run(sakd_trainer *t, sakd_report *r)
     if (!t->out_dir[0])
         return sakd_error(SAKD_ERR_ARG, "a training run needs an output directory");
     double t0 = sakd_time_now(), train_time = 0.0;
+    t->last_save = t0;
     size_t train_images = 0;
     char path[PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/weights.h5", t->out_dir);

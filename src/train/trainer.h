@@ -38,6 +38,8 @@ struct sakd_trainer {
     long long stop_at_step;           /* interrupt once this many steps are done (0: never) */
     volatile sig_atomic_t *interrupt; /* set by a signal handler: save and stop */
     int stop_agreed;                  /* several ranks: one of them was interrupted */
+    int save_agreed;                  /* several ranks: rank 0 says a mid-epoch save is due */
+    double last_save;                 /* sakd_time_now() of the last checkpoint (or start) */
     float *x;                         /* [B, C, H, W] host batch */
     int32_t *y;                       /* [B] */
     size_t *perm;                     /* [n train] */
