@@ -10,7 +10,7 @@
  *      providers); over 6 steps the weights' change within 2e-2 of one process's;
  *   3. two 2-rank runs give bit-identical weights, optimizer state and BN statistics;
  *   4. a 2-rank run stopped at step 5 and resumed from its checkpoint equals the uninterrupted
- *      one bit for bit.
+ *      one bit for bit, and so does one saving a checkpoint after every step.
  * Exits 0 when all hold, 1 (every rank, through MPI_Abort) at the first that does not. */
 #include <math.h>
 #include <stdio.h>
@@ -262,6 +262,29 @@ static void test_determinism_and_resume(void)
           "the 2-rank run resumed at step 5 differs from the uninterrupted one");
     if (rank == 0)
         printf("ok 5 a 2-rank run stopped at step 5 and resumed equals the uninterrupted one\n");
+    sakd_config_free(&c);
+    /* run.checkpoint_s: saves after every step (rank 0's clock decides for both) change
+     * nothing and never leave one rank waiting for the other. */
+    const char *o2[] = {"train.lr=0.05",
+                        "train.momentum=0.9",
+                        "train.weight_decay=5e-4",
+                        "data.crop_padding=1",
+                        "data.flip=true",
+                        "run.checkpoint_s=1e-9",
+                        NULL};
+    make_config(&c, o2);
+    char out3[320];
+    snprintf(out3, sizeof out3, "%s/run3", dir);
+    t = trainer(&c, out3, world);
+    OK(sakd_trainer_run(t, &r));
+    size_t n3;
+    float *state3 = run_state(t, &n3);
+    sakd_trainer_free(t);
+    CHECK(n3 == n[0] && memcmp(state[0], state3, n[0] * sizeof(float)) == 0,
+          "a 2-rank run saving after every step differs from one saving at epoch ends");
+    if (rank == 0)
+        printf("ok 6 a 2-rank run saving after every step (run.checkpoint_s) equals it too\n");
+    free(state3);
     for (int k = 0; k < 3; k++)
         free(state[k]);
     sakd_config_free(&c);
