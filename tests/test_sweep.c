@@ -5,6 +5,7 @@
 #include <csv.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -525,6 +526,8 @@ START_TEST(test_sweep_resume_killed_run)
     sakd_meta m;
     meta_of(res, s.runs[0].id, &m);
     ck_assert_str_eq(sakd_meta_get(&m, "status"), "interrupted");
+    double first = sakd_meta_number(&m, "wall_s");
+    ck_assert_double_gt(first, 0.0);
     sakd_meta_free(&m);
     meta_of(res, s.runs[1].id, &m);
     ck_assert_str_eq(sakd_meta_get(&m, "status"), "done"); /* the sweep went on */
@@ -538,6 +541,10 @@ START_TEST(test_sweep_resume_killed_run)
     free(log);
     meta_of(res, s.runs[0].id, &m);
     ck_assert_str_eq(sakd_meta_get(&m, "status"), "done");
+    /* wall_s: both attempts; attempt_wall_s: the last one */
+    double last = sakd_meta_number(&m, "attempt_wall_s"), total = sakd_meta_number(&m, "wall_s");
+    ck_assert_msg(last > 0 && fabs(total - (first + last)) < 0.01,
+                  "wall_s %g is not the first attempt's %g + the last's %g", total, first, last);
     sakd_meta_free(&m);
     char *csv = read_text(log_path);
     size_t lines = 0;

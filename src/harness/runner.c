@@ -40,6 +40,7 @@ typedef struct job {
     pid_t pid;            /* 0: slot free */
     double t0;            /* wall clock at start */
     double busy0, steal0; /* the machine's busy and stolen CPU seconds at start (NAN: unknown) */
+    double wall_before;   /* the wall seconds of the run's earlier attempts */
     struct rusage usage;  /* the child's (and its waited-for children's) once reaped */
     bool stopped;         /* the sweep asked the child to stop */
     sakd_meta meta;
@@ -181,7 +182,7 @@ static void machine_cpu(double *busy, double *steal)
     *steal = (double)v[7] / (double)hz;
 }
 
-/* Into j's meta.ini: the run's own CPU seconds (cpu_s) and what the machine did beside it
+/* Into j's meta.ini: the attempt's own CPU seconds (cpu_s) and what the machine did beside it
  * since it started: the CPU seconds of other work (other_cpu_s), that over the wall time
  * (other_load: the mean number of CPUs busy with other work; ~0 on a quiet machine, ~1 beside
  * one other single-threaded job) and the seconds a hypervisor stole (steal_s). */
@@ -393,13 +394,15 @@ static sakd_status reuse_twin(const sakd_sweep *s, const sakd_runner *r, job *j,
 }
 
 /* The attempts recorded in the meta.ini at `path` so far (0 when none can be read). */
-static long previous_attempts(const char *path)
+static long previous_attempts(const char *path, double *wall)
 {
     sakd_meta old;
     long attempts = 0;
+    *wall = 0.0;
     if (sakd_meta_read(&old, path) == SAKD_OK) {
-        double a = sakd_meta_number(&old, "attempts");
+        double a = sakd_meta_number(&old, "attempts"), w = sakd_meta_number(&old, "wall_s");
         attempts = a == a ? (long)a : 0;
+        *wall = w == w && w > 0 ? w : 0.0; /* an attempt killed outright recorded none */
         sakd_meta_free(&old);
     }
     return attempts;
@@ -439,9 +442,15 @@ static sakd_status fill_meta(const sakd_sweep *s, const sakd_runner *r, job *j, 
     sakd_meta_now(when, size);
     SAKD_TRY(sakd_meta_set(m, "start", when));
     SAKD_TRY(sakd_meta_set(m, "end", ""));
-    SAKD_TRY(sakd_meta_set(m, "wall_s", ""));
+    /* the wall seconds of every attempt: those before this one until it ends, so that an
+     * attempt killed with the sweep loses only its own */
+    if (j->wall_before > 0)
+        SAKD_TRY(sakd_meta_setf(m, "wall_s", "%.3f", j->wall_before));
+    else
+        SAKD_TRY(sakd_meta_set(m, "wall_s", ""));
     /* this attempt's, once it ends (record_machine_load) */
-    static const char *const load_keys[] = {"cpu_s", "other_cpu_s", "other_load", "steal_s"};
+    static const char *const load_keys[] = {"attempt_wall_s", "cpu_s", "other_cpu_s", "other_load",
+                                            "steal_s"};
     for (size_t k = 0; k < sizeof load_keys / sizeof load_keys[0]; k++)
         SAKD_TRY(sakd_meta_set(m, load_keys[k], ""));
     SAKD_TRY(sakd_meta_setf(m, "attempts", "%ld", attempt));
@@ -511,7 +520,7 @@ static sakd_status start(const sakd_sweep *s, const sakd_runner *r, job *j, cons
 {
     char path[PATH_MAX + 16], when[32];
     snprintf(j->meta_path, sizeof j->meta_path, "%s/meta.ini", j->dir);
-    long attempts = previous_attempts(j->meta_path);
+    long attempts = previous_attempts(j->meta_path, &j->wall_before);
     sakd_error_clear();
     SAKD_TRY(write_config(j));
     SAKD_TRY(fill_meta(s, r, j, device, attempts + 1, when, sizeof when));
@@ -605,7 +614,8 @@ static const char *finish(job *j, int wstatus, sakd_sweep_tally *t)
     sakd_meta_set(&j->meta, "status", status);
     sakd_meta_set(&j->meta, "end", when);
     double wall = sakd_time_now() - j->t0;
-    sakd_meta_setf(&j->meta, "wall_s", "%.3f", wall);
+    sakd_meta_setf(&j->meta, "wall_s", "%.3f", j->wall_before + wall);
+    sakd_meta_setf(&j->meta, "attempt_wall_s", "%.3f", wall);
     record_machine_load(j, wall);
     sakd_meta_setf(&j->meta, "exit", "%d",
                    WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus));
