@@ -9,7 +9,8 @@
 # SWEEPS replaces the sweep list (names of experiments/*.ini, run in that order for each seed):
 # the ablations at the headline size are
 #   SWEEPS="headline_table7 headline_fig7 headline_fig11" experiments/headline.sh
-# (~32 h; their cells equal to the headline's are copied from it, not trained again).
+# (~50 h two at a time on 2 cores; their cells equal to the headline's are copied from it, not
+# trained again); experiments/results.sh runs them after the headline comparison.
 # Expected: ~25 min a teacher, ~60 min an SNN, ~65 min a SAKD run on a quiet 2-core CPU before
 # the LIF speed-up of 2026-12-02 (SNN steps 1.4-1.5x faster since: ~40 and ~45 min);
 # all of it ~12 hours over several sessions (the teacher's seed 1 is trained once, by

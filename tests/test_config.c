@@ -874,6 +874,69 @@ static const char *defaults_ini = "[model]\n"
                                   "checkpoint_s = 600\n";
 #define DEFAULTS_ID "2bcfb834d2e0"
 
+/* The config of `assigns` (NULL-ended), resolved, its id into id; the resolved config kept in
+ * *c (free it). */
+static void resolved_with(sakd_config *c, const char *const *assigns, char id[13])
+{
+    TEST_OK(sakd_config_init(c));
+    for (const char *const *a = assigns; *a; a++)
+        TEST_OK(sakd_config_override(c, *a, "test"));
+    TEST_OK(sakd_config_validate(c));
+    sakd_config_id(c, id);
+    sakd_config_resolve(c);
+    char again[13];
+    sakd_config_id(c, again);
+    ck_assert_str_eq(id, again); /* resolving changes no id */
+}
+
+START_TEST(test_unused_teacher_is_no_teacher)
+{
+    /* A teacher of which nothing is used (no init, γ 0, β 0 now and later, α 1) is the run
+     * without one: the same id, and resolved it has no teacher and a teacherless run's
+     * [distill] keys. Any use of it keeps it. */
+    sakd_config c;
+    char none[13], id[13];
+    resolved_with(&c, (const char *const[]){"distill.alpha=1", NULL}, none);
+    sakd_config_free(&c);
+    resolved_with(&c,
+                  (const char *const[]){"distill.alpha=1", "distill.teacher=t.h5",
+                                        "distill.gamma=0", "distill.beta=0",
+                                        "distill.transform=attn", "distill.tau=4", NULL},
+                  id);
+    ck_assert_str_eq(id, none);
+    ck_assert_str_eq(c.distill.teacher, "");
+    ck_assert_double_eq(c.distill.beta, 100);
+    ck_assert_double_eq(c.distill.gamma, 1);
+    ck_assert_double_eq(c.distill.tau, 20);
+    ck_assert_int_eq(c.distill.transform, SAKD_TRANSFORM_PROJ);
+    char *text;
+    TEST_OK(sakd_config_to_ini(&c, &text));
+    ck_assert_ptr_nonnull(strstr(text, "\nteacher =\n"));
+    free(text);
+    sakd_config_free(&c);
+    static const char *const kept[][2] = {
+        {"distill.alpha=0.5", "distill.init_from_teacher=false"},
+        {"distill.alpha=1", "distill.init_from_teacher=true"},
+        {"distill.alpha=1", "distill.beta_epochs=2"}, /* beta_late 0.01 from epoch 2 */
+        {"distill.alpha=1", "distill.gamma=0.001"},
+    };
+    for (size_t k = 0; k < sizeof kept / sizeof kept[0]; k++) {
+        const char *a[] = {"distill.teacher=t.h5",
+                           "distill.gamma=0",
+                           "distill.beta=0",
+                           kept[k][0],
+                           kept[k][1],
+                           NULL};
+        resolved_with(&c, a, id);
+        ck_assert_msg(strcmp(id, none) != 0, "%s %s: the id of a run without a teacher", kept[k][0],
+                      kept[k][1]);
+        ck_assert_msg(!strcmp(c.distill.teacher, "t.h5"), "%s %s: the teacher dropped", kept[k][0],
+                      kept[k][1]);
+        sakd_config_free(&c);
+    }
+}
+END_TEST
+
 START_TEST(test_defaults_text_and_id)
 {
     sakd_config c;
@@ -1130,6 +1193,7 @@ Suite *suite_config(void)
     tcase_add_test(tc, test_sweep_lines);
     tcase_add_test(tc, test_resolve);
     tcase_add_test(tc, test_defaults_text_and_id);
+    tcase_add_test(tc, test_unused_teacher_is_no_teacher);
     tcase_add_test(tc, test_id_changes_with_every_key);
     tcase_add_test(tc, test_round_trip);
     tcase_add_test(tc, test_to_ini_refuses);

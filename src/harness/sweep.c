@@ -472,6 +472,8 @@ static sakd_status make_run(sakd_sweep *s, const sakd_config *base, const sakd_c
     if (st != SAKD_OK)
         return rewrap(st, "%s: the run %s: %s", s->path, label);
     sakd_config_resolve(&r->cfg);
+    if (!r->cfg.distill.teacher[0])
+        r->teacher = -1; /* nothing of it used (sakd_config_resolve): no teacher to train */
     sakd_config_id(&r->cfg, r->id);
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s/runs/%s", s->out, r->id);

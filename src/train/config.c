@@ -256,6 +256,35 @@ static const key_def keys[] = {
 
 static const char *const sections[] = {"model", "data", "train", "distill", "run", "sweep"};
 
+/* The [distill] defaults but distill.teacher and distill.alpha. */
+static void distill_defaults(sakd_config *c)
+{
+    c->distill.init_from_teacher = false;
+    c->distill.teacher_model = SAKD_TEACHER_MODEL_AUTO;
+    c->distill.teacher_width = 0;
+    c->distill.beta = 100;
+    c->distill.gamma = 1;
+    c->distill.tau = 20;
+    c->distill.transform = SAKD_TRANSFORM_PROJ;
+    c->distill.proj_relu = true;
+    c->distill.distance = SAKD_DISTANCE_L2;
+    c->distill.feature_tau = 1;
+    c->distill.position = SAKD_POSITION_STAGE_AFTER_SPIKE;
+    c->distill.beta_late = 0.01;
+    c->distill.beta_epochs = 0;
+}
+
+/* A teacher of which nothing is used — no level-1 init, no logit KD (γ 0), no feature KD (β 0,
+ * and none later) — with the cross-entropy at weight 1 trains the student exactly as no teacher
+ * does (the same bits: the teacher's forward pass and the projection heads touch nothing of
+ * the student; Table 7's all-off cell). */
+static bool teacher_unused(const sakd_config *c)
+{
+    return c->distill.teacher && c->distill.teacher[0] && !c->distill.init_from_teacher &&
+           c->distill.gamma == 0 && c->distill.beta == 0 &&
+           (c->distill.beta_epochs == 0 || c->distill.beta_late == 0) && c->distill.alpha == 1;
+}
+
 #define FIELD(c, k, type) ((type *)((char *)(c) + (k)->offset))
 #define CFIELD(c, k, type) ((const type *)((const char *)(c) + (k)->offset))
 
@@ -340,20 +369,8 @@ sakd_status sakd_config_init(sakd_config *c)
     c->train.grad_clip = 0;
     c->train.sync_bn = false;
 
-    c->distill.init_from_teacher = false;
-    c->distill.teacher_model = SAKD_TEACHER_MODEL_AUTO;
-    c->distill.teacher_width = 0;
     c->distill.alpha = 0;
-    c->distill.beta = 100;
-    c->distill.gamma = 1;
-    c->distill.tau = 20;
-    c->distill.transform = SAKD_TRANSFORM_PROJ;
-    c->distill.proj_relu = true;
-    c->distill.distance = SAKD_DISTANCE_L2;
-    c->distill.feature_tau = 1;
-    c->distill.position = SAKD_POSITION_STAGE_AFTER_SPIKE;
-    c->distill.beta_late = 0.01;
-    c->distill.beta_epochs = 0;
+    distill_defaults(c);
 
     c->run.checkpoint_s = 600;
 
@@ -1091,7 +1108,11 @@ sakd_status sakd_config_validate(const sakd_config *c)
 
 void sakd_config_warn(const sakd_config *c)
 {
-    bool distilling = c->distill.teacher[0] != '\0';
+    if (teacher_unused(c))
+        sakd_log(SAKD_LOG_WARN, "config: nothing of the teacher is used (distill.init_from_teacher "
+                                "false, gamma 0, beta 0, alpha 1): trained as without one, the "
+                                "teacher not loaded");
+    bool distilling = c->distill.teacher[0] != '\0' && !teacher_unused(c);
     if (!distilling &&
         (c->distill.teacher_model != SAKD_TEACHER_MODEL_AUTO || c->distill.teacher_width > 0))
         sakd_log(SAKD_LOG_WARN, "config: distill.teacher_model / teacher_width have no effect "
@@ -1129,8 +1150,13 @@ void sakd_config_warn(const sakd_config *c)
 
 /* ---- resolved text and id ------------------------------------------------------------------- */
 
-void sakd_config_resolve(sakd_config *c)
+/* The scalar part of sakd_config_resolve; the unused teacher's distill keys (teacher_unused)
+ * become those of a run without one (α 1 and the defaults), the teacher itself left to the
+ * caller (it is a string). */
+static void resolve_scalars(sakd_config *c)
 {
+    if (teacher_unused(c))
+        distill_defaults(c);
     bool cifar =
         c->data.dataset == SAKD_DATASET_CIFAR10 || c->data.dataset == SAKD_DATASET_CIFAR100;
     if (c->data.crop_padding == SAKD_CONFIG_AUTO)
@@ -1141,6 +1167,14 @@ void sakd_config_resolve(sakd_config *c)
         c->model.surrogate_alpha = sakd_surrogate_default_alpha(c->model.surrogate);
     if (c->train.eval_batch == 0)
         c->train.eval_batch = c->train.batch;
+}
+
+void sakd_config_resolve(sakd_config *c)
+{
+    bool drop = teacher_unused(c);
+    resolve_scalars(c);
+    if (drop)
+        c->distill.teacher[0] = '\0'; /* a run without a teacher: nothing to load */
 }
 
 /* Text of a scalar (non-string) value into buf. */
@@ -1206,8 +1240,11 @@ static bool unset(const sakd_config *c, const key_def *k)
  * sections. `with_all` false leaves out the NOT_IN_ID keys. */
 static void render(const sakd_config *c, sink *s, bool with_all)
 {
-    sakd_config r = *c; /* shallow: resolve touches only scalars */
-    sakd_config_resolve(&r);
+    sakd_config r = *c; /* shallow: only scalars are changed, and the teacher's pointer */
+    bool drop = teacher_unused(&r);
+    resolve_scalars(&r);
+    if (drop)
+        r.distill.teacher = (char *)"";
     const char *section = NULL;
     for (size_t i = 0; i < NKEYS; i++) {
         const key_def *k = &keys[i];

@@ -221,7 +221,10 @@ sakd_status sakd_config_validate(const sakd_config *c);
 void sakd_config_warn(const sakd_config *c);
 
 /* Replaces the auto values with what they mean for this config: crop_padding, flip,
- * surrogate_alpha (stays auto for triangle, which has no α) and eval_batch. */
+ * surrogate_alpha (stays auto for triangle, which has no α) and eval_batch; and a teacher of
+ * which nothing is used (no level-1 init, γ 0, β 0, α 1: the student trains as without one)
+ * by none, the [distill] keys then those of a run without a teacher (α 1, the defaults), so
+ * that such a run has the directly trained run's id. */
 void sakd_config_resolve(sakd_config *c);
 
 /* The resolved config as INI text, every key in table order, malloc'ed. Loading it into a
