@@ -595,16 +595,20 @@ START_TEST(test_sweep_reuses_twin_runs)
     ck_assert_str_ne(sa.runs[1].id, sb.runs[0].id);
     ck_assert_int_eq(RUN(NULL, "sweep", fa, "--out", ra), 0);
     EXPECT_IN_OUTPUT("2 done now");
-    /* The source as an older sakd wrote it, without a key added since at its default: still
-     * the same config. */
+    /* The source as an older sakd wrote it, without a key added since at its default, and
+     * once resumed (train.resume names its checkpoint): still the same config. */
     snprintf(pa, sizeof pa, "%s/runs/%s/config.ini", ra, twin);
     char *old = read_text(pa), *line = strstr(old, "\ndropout = auto\n");
     ck_assert_ptr_nonnull(line);
     memmove(line + 1, line + strlen("\ndropout = auto\n"),
             strlen(line + strlen("\ndropout = auto\n")) + 1);
+    char *resume = strstr(old, "\nresume =\n");
+    ck_assert_ptr_nonnull(resume);
+    *resume = '\0';
     FILE *f = fopen(pa, "w");
     ck_assert_ptr_nonnull(f);
-    fputs(old, f);
+    fprintf(f, "%s\nresume = %s/runs/%s/weights.h5\n%s", old, ra, twin,
+            resume + strlen("\nresume =\n"));
     fclose(f);
     free(old);
     ck_assert_int_eq(RUN(NULL, "sweep", fb, "--out", rb, "--dry-run"), 0);

@@ -212,6 +212,13 @@ static void drop_run_section(char *ini)
     char *run = strstr(ini, "\n[run]\n");
     if (run)
         run[1] = '\0';
+    /* train.resume names the checkpoint a run continued from, not what it computes (it is not
+     * in the run id either): a run resumed once is still its never-resumed twin's twin. */
+    char *resume = strstr(ini, "\nresume = ");
+    if (resume) {
+        char *from = resume + strlen("\nresume ="), *eol = strchr(from, '\n');
+        memmove(from, eol ? eol : from + strlen(from), strlen(eol ? eol : from) + 1);
+    }
 }
 
 /* Whether a process holds the lock of run directory `dir`: it is training the run now. */
