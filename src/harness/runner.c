@@ -205,9 +205,9 @@ static void record_machine_load(job *j, double wall)
     sakd_meta_setf(&j->meta, "steal_s", "%.1f", fmax(steal - j->steal0, 0.0));
 }
 
-/* Cuts a config.ini text before its [run] section (the output directory and device, which
- * do not change what a run computes). */
-static void drop_run_section(char *ini)
+/* Reduces a config.ini text to what a run computes, for comparing twins: cut before its [run]
+ * section (the output directory, device and the like) and with train.resume emptied. */
+static void twin_text(char *ini)
 {
     char *run = strstr(ini, "\n[run]\n");
     if (run)
@@ -248,7 +248,7 @@ static int same_config(const char *cand, const char *ini)
         sakd_error_clear();
         return 0;
     }
-    drop_run_section(text);
+    twin_text(text);
     int same = !strcmp(text, ini);
     if (!same) {
         /* Written by an older sakd, without the keys added since (each at a default that
@@ -257,7 +257,7 @@ static int same_config(const char *cand, const char *ini)
         char *again = NULL;
         if (sakd_config_init(&c) == SAKD_OK && sakd_config_load_string(&c, text, path) == SAKD_OK &&
             sakd_config_to_ini(&c, &again) == SAKD_OK) {
-            drop_run_section(again);
+            twin_text(again);
             same = !strcmp(again, ini);
         }
         sakd_error_clear();
@@ -331,7 +331,7 @@ static int would_reuse(const sakd_runner *r, const job *j, char *from, size_t si
         sakd_error_clear();
         return NO_TWIN;
     }
-    drop_run_section(ini);
+    twin_text(ini);
     int found = find_twin(r, j, ini, from, size);
     free(ini);
     return found;
@@ -351,7 +351,7 @@ static sakd_status reuse_twin(const sakd_sweep *s, const sakd_runner *r, job *j,
         free(ini);
         return sakd_error(SAKD_ERR_NOMEM, "out of memory");
     }
-    drop_run_section(cut);
+    twin_text(cut);
     int found = find_twin(r, j, cut, from, size);
     free(cut);
     if (found != DONE_TWIN) {
