@@ -10,6 +10,7 @@
 #include "harness/figures.h"
 #include "harness/meta.h"
 #include "harness/runner.h"
+#include "harness/stats.h"
 #include "harness/sweep.h"
 #include "harness/table.h"
 #include "io/checkpoint.h"

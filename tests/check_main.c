@@ -10,7 +10,7 @@ typedef Suite *(*suite_fn)(void);
 
 #if defined(SAKD_TESTS_HOST)
 static const suite_fn suites[] = {suite_status, suite_device_select, suite_rng_host, suite_data,
-                                  suite_file,   suite_checkpoint,    suite_config};
+                                  suite_file,   suite_checkpoint,    suite_config,   suite_stats};
 #else
 static const suite_fn suites[] = {
     suite_tensor, suite_gemm, suite_elementwise, suite_rng_device, suite_program_cache, suite_cli,

@@ -323,6 +323,80 @@ START_TEST(test_collect_partial_and_corrupt)
 }
 END_TEST
 
+/* `sakd compare` on hand-made runs of two cells of one sweep: the groups it reads, and its
+ * paired test over 2 seeds (1 degree of freedom: p = 1 − 2·atan(|t|)/π in closed form) and
+ * Welch's t from the values; bad groups and metrics are errors that name them. */
+START_TEST(test_compare_groups)
+{
+    char dir[PATH_MAX], path[PATH_MAX + 64];
+    test_tempdir(dir, sizeof dir);
+    test_rng r = test_rng_new(0xc0a7e);
+    double a[2], b[3];
+    for (int i = 0; i < 3; i++) {
+        char id[16], seed[8];
+        b[i] = test_rand_uniform(&r, 0.85, 0.92);
+        snprintf(id, sizeof id, "bbbb0000000%d", i);
+        snprintf(seed, sizeof seed, "%d", i + 1);
+        fake_run(dir, id, seed, "proj", seed, "done", b[i], "");
+        if (i == 2)
+            continue;
+        a[i] = test_rand_uniform(&r, 0.85, 0.92);
+        snprintf(id, sizeof id, "aaaa0000000%d", i);
+        fake_run(dir, id, seed, "none", seed, "done", a[i], "");
+    }
+    fake_run(dir, "aaaa00000009", "9", "none", "3", "failed", -1, "no");
+    write_file(dir, "sweep.ini", "axes = distill.transform\n");
+    char ga[PATH_MAX + 64], gb[PATH_MAX + 64];
+    snprintf(ga, sizeof ga, "%s:distill.transform=none", dir);
+    snprintf(gb, sizeof gb, "%s:distill.transform=proj", dir);
+    ck_assert_int_eq(RUN(NULL, "compare", ga, gb), 0);
+    EXPECT_IN_OUTPUT("test_acc (%): B − A");
+    EXPECT_IN_OUTPUT("distill.transform=none: 2 runs,");
+    EXPECT_IN_OUTPUT("distill.transform=proj: 3 runs,");
+    EXPECT_IN_OUTPUT("(seeds 1 2 3)");
+    /* Welch's t of the percentages. */
+    double ma = 50 * (a[0] + a[1]), mb = 100 * (b[0] + b[1] + b[2]) / 3, va = 0, vb = 0;
+    for (int i = 0; i < 2; i++)
+        va += (100 * a[i] - ma) * (100 * a[i] - ma);
+    for (int i = 0; i < 3; i++)
+        vb += (100 * b[i] - mb) * (100 * b[i] - mb);
+    double tw = (mb - ma) / sqrt(va / 1 / 2 + vb / 2 / 3);
+    const char *p = strstr(out, "Welch t-test      t ");
+    ck_assert_ptr_nonnull(p);
+    double got = strtod(p + strlen("Welch t-test      t "), NULL);
+    ck_assert_msg(fabs(got - tw) <= 0.005 * fabs(tw) + 1e-9, "Welch t %g, want %g", got, tw);
+    /* The paired test: seeds 1 and 2. */
+    double d0 = 100 * (b[0] - a[0]), d1 = 100 * (b[1] - a[1]);
+    double tp = (d0 + d1) / 2 / (fabs(d0 - d1) / sqrt(2) / sqrt(2));
+    double pp = 1 - 2 * atan(fabs(tp)) / 3.14159265358979323846;
+    p = strstr(out, "paired by seed    2 pairs");
+    ck_assert_ptr_nonnull(p);
+    p = strstr(p, "two-sided p ");
+    ck_assert_ptr_nonnull(p);
+    got = strtod(p + strlen("two-sided p "), NULL);
+    ck_assert_msg(fabs(got - pp) <= 0.05 * pp, "paired p %g, want %g", got, pp);
+    /* The whole directory (5 done runs) against one cell; two metrics. */
+    ck_assert_int_eq(RUN(NULL, "compare", "--metric", "test_acc,wall_s", dir, gb), 0);
+    EXPECT_IN_OUTPUT(": 5 runs,");
+    EXPECT_IN_OUTPUT("wall_s: B − A");
+    EXPECT_IN_OUTPUT("paired by seed    3 pairs");
+    /* Bad input. */
+    snprintf(path, sizeof path, "%s:distill.tranform=none", dir);
+    ck_assert_int_eq(RUN(NULL, "compare", path, gb), 2);
+    EXPECT_IN_OUTPUT("no axis 'distill.tranform'");
+    snprintf(path, sizeof path, "%s:distill.transform=attn", dir);
+    ck_assert_int_eq(RUN(NULL, "compare", path, gb), 2);
+    EXPECT_IN_OUTPUT("no done run");
+    ck_assert_int_eq(RUN(NULL, "compare", "--metric", "acc", ga, gb), 2);
+    EXPECT_IN_OUTPUT("unknown metric 'acc'");
+    ck_assert_int_eq(RUN(NULL, "compare", ga), 2);
+    snprintf(path, sizeof path, "%s/nothing", dir);
+    ck_assert_int_eq(RUN(NULL, "compare", path, gb), 1);
+    EXPECT_IN_OUTPUT("not a sweep results directory");
+    test_rmtree(dir);
+}
+END_TEST
+
 /* The smoke sweep used below: a teacher, a baseline and a distilled run, one of which fails
  * (CIFAR-10 is not installed here... a missing data.dir makes it fail everywhere). */
 static void smoke_files(const char *dir)
@@ -904,6 +978,7 @@ Suite *suite_sweep(void)
     tcase_add_test(tc, test_expansion_and_ids);
     tcase_add_test(tc, test_csv_roundtrip);
     tcase_add_test(tc, test_collect_partial_and_corrupt);
+    tcase_add_test(tc, test_compare_groups);
     tcase_add_test(tc, test_sweep_end_to_end);
     tcase_add_test(tc, test_sweep_resume_killed_run);
     tcase_add_test(tc, test_sweep_records_other_work);

@@ -87,6 +87,7 @@ void test_tempdir(char *path, size_t size);
 void test_rmtree(const char *path);
 
 Suite *suite_status(void);
+Suite *suite_stats(void);
 Suite *suite_device_select(void);
 Suite *suite_rng_host(void);
 Suite *suite_file(void);

@@ -68,6 +68,8 @@ int cmd_collect(cli_opts *opts, int argc, char **argv);
 void help_collect(void);
 /* Collects a sweep's results directory (tables, figures) and prints one line about it. */
 int cli_collect(const char *dir);
+int cmd_compare(cli_opts *opts, int argc, char **argv);
+void help_compare(void);
 int cmd_kernels(cli_opts *opts, int argc, char **argv);
 void help_kernels(void);
 int cmd_tune(cli_opts *opts, int argc, char **argv);

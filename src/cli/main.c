@@ -17,6 +17,8 @@ static const cli_command commands[] = {
      cmd_sweep, help_sweep},
     {"collect", "rebuild a sweep's summary, tables and figures from its run directories",
      cmd_collect, help_collect},
+    {"compare", "compare two groups of runs over their seeds: difference, spread, t-tests",
+     cmd_compare, help_compare},
     {"eval", "evaluate a checkpoint on its dataset's test set", cmd_eval, help_eval},
     {"trace", "one traced training step on a batch file, for cross-checks", cmd_trace, help_trace},
     {"export", "write a trained SNN as a NIR graph for other simulators and chips", cmd_export,

@@ -602,3 +602,71 @@ sakd_status sakd_results_collect(const char *dir, FILE *log, sakd_results *res)
     free(rows);
     return st;
 }
+
+sakd_status sakd_results_select(const char *dir, const char *const *keys, const char *const *values,
+                                size_t n_filter, FILE *log, sakd_run_sample **out, size_t *n_out)
+{
+    *out = NULL;
+    *n_out = 0;
+    sakd_results res;
+    memset(&res, 0, sizeof res);
+    res.axes = calloc(n_filter + 1, sizeof *res.axes);
+    if (!res.axes)
+        return sakd_error(SAKD_ERR_NOMEM, "out of memory");
+    for (size_t a = 0; a < n_filter; a++)
+        if (!(res.axes[res.n_axes++] = strdup(keys[a]))) {
+            sakd_results_free(&res);
+            return sakd_error(SAKD_ERR_NOMEM, "out of memory");
+        }
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/runs", dir);
+    DIR *d = opendir(path);
+    if (!d) {
+        sakd_results_free(&res);
+        return sakd_error(SAKD_ERR_NOT_FOUND, "%s: %s (not a sweep results directory)", path,
+                          strerror(errno));
+    }
+    row *rows = NULL;
+    size_t n = 0;
+    sakd_status st = read_rows(d, path, dir, &res, log, &rows, &n);
+    closedir(d);
+    if (st == SAKD_OK)
+        reread_rows(dir, &res, rows, n);
+    if (rows)
+        qsort(rows, n, sizeof *rows, row_cmp);
+    sakd_run_sample *s = calloc(n + 1, sizeof *s);
+    if (st == SAKD_OK && !s)
+        st = sakd_error(SAKD_ERR_NOMEM, "out of memory");
+    size_t k = 0;
+    for (size_t i = 0; st == SAKD_OK && i < n; i++) {
+        const row *r = &rows[i];
+        size_t a = 0;
+        while (counted(r) && a < n_filter && !strcmp(r->values[a], values[a]))
+            a++;
+        if (!counted(r) || a < n_filter)
+            continue;
+        snprintf(s[k].id, sizeof s[k].id, "%s", r->id);
+        s[k].seed = dupe(r->seed);
+        memcpy(s[k].metric, r->metric, sizeof s[k].metric);
+        if (!s[k++].seed)
+            st = sakd_error(SAKD_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++)
+        free_row(&res, &rows[i]);
+    free(rows);
+    sakd_results_free(&res);
+    if (st != SAKD_OK) {
+        sakd_run_samples_free(s, k);
+        return st;
+    }
+    *out = s;
+    *n_out = k;
+    return SAKD_OK;
+}
+
+void sakd_run_samples_free(sakd_run_sample *s, size_t n)
+{
+    for (size_t i = 0; s && i < n; i++)
+        free(s[i].seed);
+    free(s);
+}

@@ -44,4 +44,19 @@ void sakd_table_write_row(FILE *f, const char *const *fields, size_t n);
 sakd_status sakd_results_collect(const char *dir, FILE *log, sakd_results *res);
 void sakd_results_free(sakd_results *res);
 
+/* One done run of a sweep directory, as `sakd compare` reads it. */
+typedef struct sakd_run_sample {
+    char id[64];
+    char *seed;
+    double metric[SAKD_N_METRICS]; /* NAN where the run lacks one */
+} sakd_run_sample;
+
+/* The done runs of <dir>/runs whose meta.ini has axis.<keys[i]> = values[i] for each of the
+ * n_filter pairs (none: every done run), in the sweep's run order, into *out (*n of them;
+ * free with sakd_run_samples_free). Unreadable runs are described on `log` and left out.
+ * SAKD_ERR_NOT_FOUND when <dir>/runs does not exist. */
+sakd_status sakd_results_select(const char *dir, const char *const *keys, const char *const *values,
+                                size_t n_filter, FILE *log, sakd_run_sample **out, size_t *n);
+void sakd_run_samples_free(sakd_run_sample *s, size_t n);
+
 #endif

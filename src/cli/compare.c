@@ -1,0 +1,299 @@
+/* compare.c — `sakd compare A B`: two groups of done runs (seeds) of sweep results directories,
+ * metric by metric: mean ± std of each, the difference B − A against the seed spread, Welch's
+ * t-test and the paired t-test over the seeds both hold. */
+#define _DEFAULT_SOURCE /* strsep */
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "harness/meta.h"
+#include "harness/stats.h"
+#include "harness/table.h"
+
+void help_compare(void)
+{
+    printf("usage: sakd compare [--metric NAME,...] A B\n\n"
+           "Compares group B of done runs against group A (the baseline), e.g. SNNs by SAKD\n"
+           "against SNNs trained directly, over their seeds. A and B are each a sweep results\n"
+           "directory, DIR (every done run in DIR/runs) or DIR:key=value[,key=value...] (the\n"
+           "done runs whose sweep axis `key` has that value, as in DIR/summary.csv), e.g.\n"
+           "  sakd compare results/headline_snn \\\n"
+           "      results/headline_sakd:distill.alpha=0,distill.init_from_teacher=false\n"
+           "For each metric it prints each group's runs, mean and sample std; the difference\n"
+           "of the means B − A, also in units of the pooled std of the two groups (Cohen's d);\n"
+           "Welch's t-test (unequal variances) with its degrees of freedom and two-sided\n"
+           "p-value; and the paired t-test of B − A over the seeds both groups hold (runs of\n"
+           "one seed share a data order). With 3 seeds a group a p-value is a coarse guide,\n"
+           "not a proof: read it with the difference and the spread. A test needs 2 runs a\n"
+           "group (2 pairs) and some spread; else its fields are '—'.\n\n"
+           "Options:\n"
+           "  -m, --metric LIST  metrics of meta.ini / report.ini (default test_acc): test_acc,\n"
+           "                     best_acc, test_loss, loss_total, loss_ce, loss_feature,\n"
+           "                     loss_logit, mean_firing_rate, sops_per_image, energy_uj,\n"
+           "                     images_per_s, wall_s, other_load, or `all`;\n"
+           "                     accuracies are printed in %%\n\n"
+           "Exit status: 0 compared, 1 a directory could not be read, 2 bad input (an unknown\n"
+           "metric or axis, a group without done runs).\n");
+}
+
+/* One side of the comparison. */
+typedef struct group {
+    char *dir;                   /* DIR */
+    char *keys[16], *values[16]; /* its filter */
+    size_t n_filter;
+    const char *spec; /* as given */
+    sakd_run_sample *runs;
+    size_t n;
+} group;
+
+/* Splits `spec` into dir and filter: the part after the last ':' is a filter when it holds
+ * a '=' and no '/'. Returns an exit code, or -1 to go on. */
+static int parse_group(const char *spec, group *g)
+{
+    g->spec = spec;
+    g->dir = strdup(spec);
+    if (!g->dir)
+        return cli_fail(sakd_error(SAKD_ERR_NOMEM, "out of memory"), "compare");
+    char *colon = strrchr(g->dir, ':');
+    if (!colon || !strchr(colon, '=') || strchr(colon, '/'))
+        return -1;
+    *colon = '\0';
+    char *rest = colon + 1, *tok;
+    while ((tok = strsep(&rest, ",")) != NULL) {
+        char *eq = strchr(tok, '=');
+        if (!eq || eq == tok) {
+            fprintf(stderr,
+                    "sakd: error: compare: '%s': '%s' is not key=value (a sweep axis and one of "
+                    "its values)\n",
+                    spec, tok);
+            return SAKD_EXIT_USAGE;
+        }
+        if (g->n_filter == sizeof g->keys / sizeof g->keys[0]) {
+            fprintf(stderr, "sakd: error: compare: '%s': more than 16 key=value pairs\n", spec);
+            return SAKD_EXIT_USAGE;
+        }
+        *eq = '\0';
+        g->keys[g->n_filter] = tok;
+        g->values[g->n_filter++] = eq + 1;
+    }
+    return -1;
+}
+
+/* Checks the filter's keys against DIR/sweep.ini's axes (when it has one), then reads the
+ * group's done runs. Returns an exit code, or -1 to go on. */
+static int load_group(group *g)
+{
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/sweep.ini", g->dir);
+    sakd_meta hints;
+    if (g->n_filter && sakd_meta_read(&hints, path) == SAKD_OK) {
+        const char *axes = sakd_meta_get(&hints, "axes");
+        for (size_t k = 0; axes && k < g->n_filter; k++) {
+            size_t len = strlen(g->keys[k]);
+            const char *p = axes;
+            int found = 0;
+            while (!found && (p = strstr(p, g->keys[k])) != NULL) {
+                found = (p == axes || p[-1] == ' ' || p[-1] == ',') &&
+                        (p[len] == '\0' || p[len] == ',' || p[len] == ' ');
+                p += len;
+            }
+            if (!found) {
+                fprintf(stderr, "sakd: error: compare: %s has no axis '%s' (its axes: %s)\n",
+                        g->dir, g->keys[k], *axes ? axes : "none");
+                sakd_meta_free(&hints);
+                return SAKD_EXIT_USAGE;
+            }
+        }
+        sakd_meta_free(&hints);
+    }
+    sakd_error_clear();
+    sakd_status st =
+        sakd_results_select(g->dir, (const char *const *)g->keys, (const char *const *)g->values,
+                            g->n_filter, stderr, &g->runs, &g->n);
+    if (st != SAKD_OK)
+        return cli_fail(st, "compare: reading the runs");
+    if (g->n == 0) {
+        fprintf(stderr, "sakd: error: compare: no done run in %s/runs matches '%s'\n", g->dir,
+                g->spec);
+        return SAKD_EXIT_USAGE;
+    }
+    return -1;
+}
+
+static void group_free(group *g)
+{
+    free(g->dir);
+    sakd_run_samples_free(g->runs, g->n);
+}
+
+/* Prints x with `fmt`, or '—' when it is NAN. */
+static void value(const char *fmt, double x)
+{
+    if (isnan(x))
+        fputs("—", stdout);
+    else
+        printf(fmt, x);
+}
+
+/* The values of metric m of g's runs (scaled) that are not NAN, into x; their count. */
+static size_t metric_values(const group *g, size_t m, double scale, double *x)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < g->n; i++)
+        if (!isnan(g->runs[i].metric[m]))
+            x[k++] = scale * g->runs[i].metric[m];
+    return k;
+}
+
+static void print_group(const char *label, const group *g, size_t m, const double *x, size_t k)
+{
+    double mean, std;
+    sakd_mean_std(x, k, &mean, &std);
+    printf("  %s  %s: %zu run%s, ", label, g->spec, k, k == 1 ? "" : "s");
+    value("%.6g", mean);
+    fputs(" ± ", stdout);
+    value("%.2g", std);
+    fputs(" (seeds", stdout);
+    for (size_t i = 0; i < g->n; i++)
+        if (!isnan(g->runs[i].metric[m]))
+            printf(" %s", g->runs[i].seed[0] ? g->runs[i].seed : "?");
+    fputs(")\n", stdout);
+}
+
+static void print_test(const sakd_ttest *t)
+{
+    fputs("t ", stdout);
+    value("%.3g", t->t);
+    fputs(", df ", stdout);
+    value("%.3g", t->df);
+    fputs(", two-sided p ", stdout);
+    value("%.2g", t->p);
+    fputc('\n', stdout);
+}
+
+static void compare_metric(const group *a, const group *b, size_t m)
+{
+    int percent = m <= 1; /* test_acc, best_acc */
+    double scale = percent ? 100.0 : 1.0;
+    double *xa = calloc(a->n + 1, sizeof *xa), *xb = calloc(b->n + 1, sizeof *xb);
+    double *pa = calloc(a->n + 1, sizeof *pa), *pb = calloc(a->n + 1, sizeof *pb);
+    if (!xa || !xb || !pa || !pb) {
+        free(xa), free(xb), free(pa), free(pb);
+        fprintf(stderr, "sakd: error: compare: out of memory\n");
+        return;
+    }
+    size_t ka = metric_values(a, m, scale, xa), kb = metric_values(b, m, scale, xb);
+    printf("%s%s: B − A\n", sakd_metric_names[m], percent ? " (%)" : "");
+    print_group("A", a, m, xa, ka);
+    print_group("B", b, m, xb, kb);
+    sakd_ttest w;
+    sakd_welch(xa, ka, xb, kb, &w);
+    fputs("  difference B − A ", stdout);
+    value("%+.4g", w.diff);
+    fputs(" = ", stdout);
+    value("%+.3g", w.effect);
+    fputs(" pooled std (", stdout);
+    value("%.2g", w.pooled);
+    fputs(")\n  Welch t-test      ", stdout);
+    print_test(&w);
+    /* Pairs: the seeds both groups hold (the first run of a seed in each). */
+    size_t np = 0;
+    for (size_t i = 0; i < a->n; i++) {
+        const sakd_run_sample *ra = &a->runs[i];
+        if (isnan(ra->metric[m]) || !ra->seed[0])
+            continue;
+        int dup = 0;
+        for (size_t h = 0; h < i; h++)
+            dup |= !strcmp(a->runs[h].seed, ra->seed) && !isnan(a->runs[h].metric[m]);
+        for (size_t j = 0; !dup && j < b->n; j++) {
+            const sakd_run_sample *rb = &b->runs[j];
+            if (!isnan(rb->metric[m]) && !strcmp(rb->seed, ra->seed)) {
+                pa[np] = scale * ra->metric[m];
+                pb[np++] = scale * rb->metric[m];
+                break;
+            }
+        }
+    }
+    sakd_ttest p;
+    sakd_paired(pa, pb, np, &p);
+    printf("  paired by seed    %zu pair%s, mean difference ", np, np == 1 ? "" : "s");
+    value("%+.4g", p.diff);
+    fputs(" ± ", stdout);
+    value("%.2g", p.pooled);
+    fputs(", ", stdout);
+    print_test(&p);
+    free(xa), free(xb), free(pa), free(pb);
+}
+
+int cmd_compare(cli_opts *opts, int argc, char **argv)
+{
+    (void)opts;
+    static const struct option long_opts[] = {
+        {"metric", required_argument, NULL, 'm'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *metrics = "test_acc";
+    int c;
+    optind = 0; /* 0, not 1: GNU getopt then resets its permutation state too */
+    while ((c = getopt_long(argc, argv, "m:h", long_opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': metrics = optarg; break;
+        case 'h': help_compare(); return SAKD_EXIT_OK;
+        default: return SAKD_EXIT_USAGE;
+        }
+    }
+    if (argc - optind != 2) {
+        fprintf(stderr, "sakd: error: compare needs two groups of runs, A and B ('sakd compare "
+                        "--help')\n");
+        return SAKD_EXIT_USAGE;
+    }
+    int chosen[SAKD_N_METRICS] = {0};
+    char *list = strdup(metrics), *rest = list, *tok;
+    if (!list)
+        return cli_fail(sakd_error(SAKD_ERR_NOMEM, "out of memory"), "compare");
+    size_t n_chosen = 0;
+    while ((tok = strsep(&rest, ",")) != NULL) {
+        size_t m = 0;
+        if (!strcmp(tok, "all")) {
+            for (m = 0; m < SAKD_N_METRICS; m++)
+                n_chosen += !chosen[m], chosen[m] = 1;
+            continue;
+        }
+        while (m < SAKD_N_METRICS && strcmp(tok, sakd_metric_names[m]))
+            m++;
+        if (m == SAKD_N_METRICS) {
+            fprintf(stderr, "sakd: error: compare: --metric: unknown metric '%s' (one of:", tok);
+            for (m = 0; m < SAKD_N_METRICS; m++)
+                fprintf(stderr, " %s", sakd_metric_names[m]);
+            fprintf(stderr, ", all)\n");
+            free(list);
+            return SAKD_EXIT_USAGE;
+        }
+        n_chosen += !chosen[m];
+        chosen[m] = 1;
+    }
+    free(list);
+    group g[2] = {{0}, {0}};
+    int rc = -1;
+    for (int i = 0; i < 2 && rc < 0; i++)
+        rc = parse_group(argv[optind + i], &g[i]);
+    for (int i = 0; i < 2 && rc < 0; i++)
+        rc = load_group(&g[i]);
+    if (rc < 0) {
+        for (size_t m = 0; m < SAKD_N_METRICS; m++)
+            if (chosen[m]) {
+                compare_metric(&g[0], &g[1], m);
+                if (--n_chosen)
+                    fputc('\n', stdout);
+            }
+        rc = SAKD_EXIT_OK;
+    }
+    group_free(&g[0]);
+    group_free(&g[1]);
+    return rc;
+}
