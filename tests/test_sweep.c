@@ -375,6 +375,21 @@ START_TEST(test_compare_groups)
     ck_assert_ptr_nonnull(p);
     got = strtod(p + strlen("two-sided p "), NULL);
     ck_assert_msg(fabs(got - pp) <= 0.05 * pp, "paired p %g, want %g", got, pp);
+    /* --cells: the same comparison as the row of cell proj; cell none against itself. */
+    const char *w = strstr(out, "Welch t-test");
+    p = strstr(w, "two-sided p ") + strlen("two-sided p ");
+    char welch_p[32];
+    snprintf(welch_p, sizeof welch_p, "%.*s", (int)strcspn(p, "\n"), p);
+    ck_assert_int_eq(RUN(NULL, "compare", "--cells", ga, dir), 0);
+    EXPECT_IN_OUTPUT("| distill.transform | n | mean ± std | B − A |");
+    EXPECT_IN_OUTPUT("| none | 2 | ");
+    EXPECT_IN_OUTPUT(
+        "| +0 | +0 | 1 | 2 | — |"); /* no spread in the differences of a cell to itself */
+    p = strstr(out, "| proj | 3 | ");
+    ck_assert_ptr_nonnull(p);
+    char row_end[64];
+    snprintf(row_end, sizeof row_end, "| %s | 2 | ", welch_p);
+    ck_assert_msg(strstr(p, row_end) != NULL, "proj row lacks '%s':\n%s", row_end, out);
     /* The whole directory (5 done runs) against one cell; two metrics. */
     ck_assert_int_eq(RUN(NULL, "compare", "--metric", "test_acc,wall_s", dir, gb), 0);
     EXPECT_IN_OUTPUT(": 5 runs,");

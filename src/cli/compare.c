@@ -3,6 +3,7 @@
  * t-test and the paired t-test over the seeds both hold. */
 #define _DEFAULT_SOURCE /* strsep */
 #include <getopt.h>
+#include <stdbool.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -16,7 +17,7 @@
 
 void help_compare(void)
 {
-    printf("usage: sakd compare [--metric NAME,...] A B\n\n"
+    printf("usage: sakd compare [--metric NAME,...] [--cells] A B\n\n"
            "Compares group B of done runs against group A (the baseline), e.g. SNNs by SAKD\n"
            "against SNNs trained directly, over their seeds. A and B are each a sweep results\n"
            "directory, DIR (every done run in DIR/runs) or DIR:key=value[,key=value...] (the\n"
@@ -46,7 +47,8 @@ typedef struct group {
     char *keys[16], *values[16]; /* its filter */
     size_t n_filter;
     const char *spec; /* as given */
-    sakd_run_sample *runs;
+    sakd_selection sel;
+    sakd_run_sample *runs; /* the runs compared: sel's, or those of one of its cells */
     size_t n;
 } group;
 
@@ -113,9 +115,11 @@ static int load_group(group *g)
     sakd_error_clear();
     sakd_status st =
         sakd_results_select(g->dir, (const char *const *)g->keys, (const char *const *)g->values,
-                            g->n_filter, stderr, &g->runs, &g->n);
+                            g->n_filter, stderr, &g->sel);
     if (st != SAKD_OK)
         return cli_fail(st, "compare: reading the runs");
+    g->runs = g->sel.runs;
+    g->n = g->sel.n;
     if (g->n == 0) {
         fprintf(stderr, "sakd: error: compare: no done run in %s/runs matches '%s'\n", g->dir,
                 g->spec);
@@ -127,7 +131,7 @@ static int load_group(group *g)
 static void group_free(group *g)
 {
     free(g->dir);
-    sakd_run_samples_free(g->runs, g->n);
+    sakd_selection_free(&g->sel);
 }
 
 /* Prints x with `fmt`, or '—' when it is NAN. */
@@ -154,7 +158,7 @@ static void print_group(const char *label, const group *g, size_t m, const doubl
     double mean, std;
     sakd_mean_std(x, k, &mean, &std);
     printf("  %s  %s: %zu run%s, ", label, g->spec, k, k == 1 ? "" : "s");
-    value("%.6g", mean);
+    value("%.4g", mean);
     fputs(" ± ", stdout);
     value("%.2g", std);
     fputs(" (seeds", stdout);
@@ -175,33 +179,36 @@ static void print_test(const sakd_ttest *t)
     fputc('\n', stdout);
 }
 
-static void compare_metric(const group *a, const group *b, size_t m)
+/* Group b against group a on one metric. */
+typedef struct comparison {
+    size_t ka, kb, pairs; /* runs with the metric; seeds both hold */
+    double *xa, *xb;      /* their values (scaled) */
+    sakd_ttest welch, paired;
+} comparison;
+
+static void comparison_free(comparison *c)
 {
-    int percent = m <= 1; /* test_acc, best_acc */
-    double scale = percent ? 100.0 : 1.0;
-    double *xa = calloc(a->n + 1, sizeof *xa), *xb = calloc(b->n + 1, sizeof *xb);
+    free(c->xa);
+    free(c->xb);
+}
+
+/* Compares b against a on metric m (values times `scale`); false when out of memory. */
+static bool compare_groups(const group *a, const group *b, size_t m, double scale, comparison *c)
+{
+    memset(c, 0, sizeof *c);
+    c->xa = calloc(a->n + 1, sizeof *c->xa);
+    c->xb = calloc(b->n + 1, sizeof *c->xb);
     double *pa = calloc(a->n + 1, sizeof *pa), *pb = calloc(a->n + 1, sizeof *pb);
-    if (!xa || !xb || !pa || !pb) {
-        free(xa), free(xb), free(pa), free(pb);
+    if (!c->xa || !c->xb || !pa || !pb) {
+        free(pa), free(pb);
+        comparison_free(c);
         fprintf(stderr, "sakd: error: compare: out of memory\n");
-        return;
+        return false;
     }
-    size_t ka = metric_values(a, m, scale, xa), kb = metric_values(b, m, scale, xb);
-    printf("%s%s: B − A\n", sakd_metric_names[m], percent ? " (%)" : "");
-    print_group("A", a, m, xa, ka);
-    print_group("B", b, m, xb, kb);
-    sakd_ttest w;
-    sakd_welch(xa, ka, xb, kb, &w);
-    fputs("  difference B − A ", stdout);
-    value("%+.4g", w.diff);
-    fputs(" = ", stdout);
-    value("%+.3g", w.effect);
-    fputs(" pooled std (", stdout);
-    value("%.2g", w.pooled);
-    fputs(")\n  Welch t-test      ", stdout);
-    print_test(&w);
+    c->ka = metric_values(a, m, scale, c->xa);
+    c->kb = metric_values(b, m, scale, c->xb);
+    sakd_welch(c->xa, c->ka, c->xb, c->kb, &c->welch);
     /* Pairs: the seeds both groups hold (the first run of a seed in each). */
-    size_t np = 0;
     for (size_t i = 0; i < a->n; i++) {
         const sakd_run_sample *ra = &a->runs[i];
         if (isnan(ra->metric[m]) || !ra->seed[0])
@@ -212,21 +219,121 @@ static void compare_metric(const group *a, const group *b, size_t m)
         for (size_t j = 0; !dup && j < b->n; j++) {
             const sakd_run_sample *rb = &b->runs[j];
             if (!isnan(rb->metric[m]) && !strcmp(rb->seed, ra->seed)) {
-                pa[np] = scale * ra->metric[m];
-                pb[np++] = scale * rb->metric[m];
+                pa[c->pairs] = scale * ra->metric[m];
+                pb[c->pairs++] = scale * rb->metric[m];
                 break;
             }
         }
     }
-    sakd_ttest p;
-    sakd_paired(pa, pb, np, &p);
-    printf("  paired by seed    %zu pair%s, mean difference ", np, np == 1 ? "" : "s");
-    value("%+.4g", p.diff);
+    sakd_paired(pa, pb, c->pairs, &c->paired);
+    free(pa), free(pb);
+    return true;
+}
+
+static void compare_metric(const group *a, const group *b, size_t m)
+{
+    int percent = m <= 1; /* test_acc, best_acc */
+    comparison c;
+    if (!compare_groups(a, b, m, percent ? 100.0 : 1.0, &c))
+        return;
+    printf("%s%s: B − A\n", sakd_metric_names[m], percent ? " (%)" : "");
+    print_group("A", a, m, c.xa, c.ka);
+    print_group("B", b, m, c.xb, c.kb);
+    fputs("  difference B − A ", stdout);
+    value("%+.4g", c.welch.diff);
+    fputs(" = ", stdout);
+    value("%+.3g", c.welch.effect);
+    fputs(" pooled std (", stdout);
+    value("%.2g", c.welch.pooled);
+    fputs(")\n  Welch t-test      ", stdout);
+    print_test(&c.welch);
+    printf("  paired by seed    %zu pair%s, mean difference ", c.pairs, c.pairs == 1 ? "" : "s");
+    value("%+.4g", c.paired.diff);
     fputs(" ± ", stdout);
-    value("%.2g", p.pooled);
+    value("%.2g", c.paired.pooled);
     fputs(", ", stdout);
-    print_test(&p);
-    free(xa), free(xb), free(pa), free(pb);
+    print_test(&c.paired);
+    comparison_free(&c);
+}
+
+/* Whether runs x and y of a selection have the same values of its axes from n_filter on. */
+static bool same_cell(const sakd_selection *sel, const sakd_run_sample *x, const sakd_run_sample *y)
+{
+    for (size_t a = sel->n_filter; a < sel->n_axes; a++)
+        if (strcmp(x->values[a], y->values[a]))
+            return false;
+    return true;
+}
+
+/* Prints s as a Markdown table cell ('|' escaped). */
+static void md_cell(const char *s)
+{
+    for (; *s; s++)
+        fputs(*s == '|' ? "\\|" : (char[]){*s, 0}, stdout);
+}
+
+/* Every cell of b (its runs by the values of the axes its filter leaves free) against a, as
+ * a Markdown table. */
+static void compare_cells(const group *a, const group *b, size_t m)
+{
+    int percent = m <= 1;
+    double scale = percent ? 100.0 : 1.0;
+    const sakd_selection *sel = &b->sel;
+    printf("%s%s: each cell of B against A\n", sakd_metric_names[m], percent ? " (%)" : "");
+    double *xa = calloc(a->n + 1, sizeof *xa);
+    sakd_run_sample *cell = calloc(b->n + 1, sizeof *cell);
+    bool *done = calloc(b->n + 1, sizeof *done);
+    if (!xa || !cell || !done) {
+        free(xa), free(cell), free(done);
+        fprintf(stderr, "sakd: error: compare: out of memory\n");
+        return;
+    }
+    print_group("A", a, m, xa, metric_values(a, m, scale, xa));
+    printf("  B  %s, by cell\n\n|", b->spec);
+    for (size_t k = sel->n_filter; k < sel->n_axes; k++)
+        printf(" %s |", sel->axes[k]);
+    printf(" n | mean ± std | B − A | in pooled stds | Welch p | pairs | paired p |\n|");
+    for (size_t k = sel->n_filter; k < sel->n_axes + 7; k++)
+        fputs("---|", stdout);
+    fputc('\n', stdout);
+    for (size_t i = 0; i < b->n; i++) {
+        if (done[i])
+            continue;
+        group g = *b;
+        g.runs = cell;
+        g.n = 0;
+        for (size_t j = i; j < b->n; j++)
+            if (!done[j] && same_cell(sel, &b->runs[i], &b->runs[j])) {
+                cell[g.n++] = b->runs[j];
+                done[j] = true;
+            }
+        comparison c;
+        if (!compare_groups(a, &g, m, scale, &c))
+            break;
+        fputc('|', stdout);
+        for (size_t k = sel->n_filter; k < sel->n_axes; k++) {
+            fputc(' ', stdout);
+            md_cell(b->runs[i].values[k]);
+            fputs(" |", stdout);
+        }
+        double mean, std;
+        sakd_mean_std(c.xb, c.kb, &mean, &std);
+        printf(" %zu | ", c.kb);
+        value("%.4g", mean);
+        fputs(" ± ", stdout);
+        value("%.2g", std);
+        fputs(" | ", stdout);
+        value("%+.4g", c.welch.diff);
+        fputs(" | ", stdout);
+        value("%+.3g", c.welch.effect);
+        fputs(" | ", stdout);
+        value("%.2g", c.welch.p);
+        printf(" | %zu | ", c.pairs);
+        value("%.2g", c.paired.p);
+        fputs(" |\n", stdout);
+        comparison_free(&c);
+    }
+    free(xa), free(cell), free(done);
 }
 
 int cmd_compare(cli_opts *opts, int argc, char **argv)
@@ -234,15 +341,18 @@ int cmd_compare(cli_opts *opts, int argc, char **argv)
     (void)opts;
     static const struct option long_opts[] = {
         {"metric", required_argument, NULL, 'm'},
+        {"cells", no_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *metrics = "test_acc";
+    bool cells = false;
     int c;
     optind = 0; /* 0, not 1: GNU getopt then resets its permutation state too */
-    while ((c = getopt_long(argc, argv, "m:h", long_opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:ch", long_opts, NULL)) != -1) {
         switch (c) {
         case 'm': metrics = optarg; break;
+        case 'c': cells = true; break;
         case 'h': help_compare(); return SAKD_EXIT_OK;
         default: return SAKD_EXIT_USAGE;
         }
@@ -287,7 +397,10 @@ int cmd_compare(cli_opts *opts, int argc, char **argv)
     if (rc < 0) {
         for (size_t m = 0; m < SAKD_N_METRICS; m++)
             if (chosen[m]) {
-                compare_metric(&g[0], &g[1], m);
+                if (cells)
+                    compare_cells(&g[0], &g[1], m);
+                else
+                    compare_metric(&g[0], &g[1], m);
                 if (--n_chosen)
                     fputc('\n', stdout);
             }

@@ -603,21 +603,75 @@ sakd_status sakd_results_collect(const char *dir, FILE *log, sakd_results *res)
     return st;
 }
 
-sakd_status sakd_results_select(const char *dir, const char *const *keys, const char *const *values,
-                                size_t n_filter, FILE *log, sakd_run_sample **out, size_t *n_out)
+/* Appends the axes of the comma-separated `list` that res does not hold yet. */
+static sakd_status add_new_axes(sakd_results *res, const char *list)
 {
-    *out = NULL;
-    *n_out = 0;
+    sakd_results more;
+    memset(&more, 0, sizeof more);
+    sakd_status st = set_axes(&more, list);
+    for (size_t i = 0; st == SAKD_OK && i < more.n_axes; i++) {
+        size_t a = 0;
+        while (a < res->n_axes && strcmp(res->axes[a], more.axes[i]))
+            a++;
+        if (a < res->n_axes)
+            continue;
+        char **g = realloc(res->axes, (res->n_axes + 2) * sizeof *g);
+        if (!g) {
+            st = sakd_error(SAKD_ERR_NOMEM, "out of memory");
+            break;
+        }
+        res->axes = g;
+        res->axes[res->n_axes++] = more.axes[i];
+        more.axes[i] = NULL;
+    }
+    sakd_results_free(&more);
+    return st;
+}
+
+/* The axes of the directory: its sweep.ini's, else those of the first run whose meta.ini
+ * names them ("" when none does). Returns a string to free. */
+static char *directory_axes(const char *dir, DIR *runs, const char *runs_path)
+{
+    char path[PATH_MAX + 300];
+    snprintf(path, sizeof path, "%s/sweep.ini", dir);
+    sakd_meta m;
+    char *found = NULL;
+    if (sakd_meta_read(&m, path) == SAKD_OK) {
+        const char *axes = sakd_meta_get(&m, "axes");
+        if (axes)
+            found = strdup(axes);
+        sakd_meta_free(&m);
+    }
+    struct dirent *e;
+    while (!found && (e = readdir(runs)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "%s/%s/meta.ini", runs_path, e->d_name);
+        if (sakd_meta_read(&m, path) != SAKD_OK)
+            continue;
+        const char *axes = sakd_meta_get(&m, "axes");
+        if (axes && *axes)
+            found = strdup(axes);
+        sakd_meta_free(&m);
+    }
+    sakd_error_clear();
+    rewinddir(runs);
+    return found ? found : strdup("");
+}
+
+sakd_status sakd_results_select(const char *dir, const char *const *keys, const char *const *values,
+                                size_t n_filter, FILE *log, sakd_selection *sel)
+{
+    memset(sel, 0, sizeof *sel);
     sakd_results res;
     memset(&res, 0, sizeof res);
-    res.axes = calloc(n_filter + 1, sizeof *res.axes);
-    if (!res.axes)
-        return sakd_error(SAKD_ERR_NOMEM, "out of memory");
-    for (size_t a = 0; a < n_filter; a++)
-        if (!(res.axes[res.n_axes++] = strdup(keys[a]))) {
-            sakd_results_free(&res);
-            return sakd_error(SAKD_ERR_NOMEM, "out of memory");
-        }
+    sakd_status st = SAKD_OK;
+    for (size_t a = 0; st == SAKD_OK && a < n_filter; a++)
+        st = add_new_axes(&res, keys[a]);
+    if (st != SAKD_OK || res.n_axes != n_filter) {
+        sakd_results_free(&res);
+        return st != SAKD_OK ? st : sakd_error(SAKD_ERR_ARG, "an axis is given twice");
+    }
     char path[PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/runs", dir);
     DIR *d = opendir(path);
@@ -626,18 +680,19 @@ sakd_status sakd_results_select(const char *dir, const char *const *keys, const 
         return sakd_error(SAKD_ERR_NOT_FOUND, "%s: %s (not a sweep results directory)", path,
                           strerror(errno));
     }
+    char *axes = directory_axes(dir, d, path);
+    st = axes ? add_new_axes(&res, axes) : sakd_error(SAKD_ERR_NOMEM, "out of memory");
+    free(axes);
     row *rows = NULL;
     size_t n = 0;
-    sakd_status st = read_rows(d, path, dir, &res, log, &rows, &n);
-    closedir(d);
     if (st == SAKD_OK)
-        reread_rows(dir, &res, rows, n);
+        st = read_rows(d, path, dir, &res, log, &rows, &n);
+    closedir(d);
     if (rows)
         qsort(rows, n, sizeof *rows, row_cmp);
-    sakd_run_sample *s = calloc(n + 1, sizeof *s);
-    if (st == SAKD_OK && !s)
+    sel->runs = calloc(n + 1, sizeof *sel->runs);
+    if (st == SAKD_OK && !sel->runs)
         st = sakd_error(SAKD_ERR_NOMEM, "out of memory");
-    size_t k = 0;
     for (size_t i = 0; st == SAKD_OK && i < n; i++) {
         const row *r = &rows[i];
         size_t a = 0;
@@ -645,28 +700,40 @@ sakd_status sakd_results_select(const char *dir, const char *const *keys, const 
             a++;
         if (!counted(r) || a < n_filter)
             continue;
-        snprintf(s[k].id, sizeof s[k].id, "%s", r->id);
-        s[k].seed = dupe(r->seed);
-        memcpy(s[k].metric, r->metric, sizeof s[k].metric);
-        if (!s[k++].seed)
+        sakd_run_sample *x = &sel->runs[sel->n++];
+        snprintf(x->id, sizeof x->id, "%s", r->id);
+        memcpy(x->metric, r->metric, sizeof x->metric);
+        x->seed = dupe(r->seed);
+        x->values = calloc(res.n_axes + 1, sizeof *x->values);
+        for (size_t v = 0; x->values && v < res.n_axes; v++)
+            if (!(x->values[v] = dupe(r->values[v])))
+                st = sakd_error(SAKD_ERR_NOMEM, "out of memory");
+        if (!x->seed || !x->values)
             st = sakd_error(SAKD_ERR_NOMEM, "out of memory");
     }
     for (size_t i = 0; i < n; i++)
         free_row(&res, &rows[i]);
     free(rows);
+    sel->axes = res.axes;
+    sel->n_axes = res.n_axes;
+    sel->n_filter = n_filter;
+    res.axes = NULL;
+    res.n_axes = 0;
     sakd_results_free(&res);
-    if (st != SAKD_OK) {
-        sakd_run_samples_free(s, k);
-        return st;
-    }
-    *out = s;
-    *n_out = k;
-    return SAKD_OK;
+    return st;
 }
 
-void sakd_run_samples_free(sakd_run_sample *s, size_t n)
+void sakd_selection_free(sakd_selection *sel)
 {
-    for (size_t i = 0; s && i < n; i++)
-        free(s[i].seed);
-    free(s);
+    for (size_t i = 0; sel->runs && i < sel->n; i++) {
+        free(sel->runs[i].seed);
+        for (size_t a = 0; sel->runs[i].values && a < sel->n_axes; a++)
+            free(sel->runs[i].values[a]);
+        free(sel->runs[i].values);
+    }
+    free(sel->runs);
+    for (size_t a = 0; a < sel->n_axes; a++)
+        free(sel->axes[a]);
+    free(sel->axes);
+    memset(sel, 0, sizeof *sel);
 }

@@ -48,15 +48,26 @@ void sakd_results_free(sakd_results *res);
 typedef struct sakd_run_sample {
     char id[64];
     char *seed;
+    char **values;                 /* [n_axes] of its selection: the run's value of each axis */
     double metric[SAKD_N_METRICS]; /* NAN where the run lacks one */
 } sakd_run_sample;
 
+/* Done runs of a sweep directory selected by axis values. */
+typedef struct sakd_selection {
+    char **axes;   /* the filter's keys, then the directory's other axes */
+    size_t n_axes; /* of which the first n_filter are the filter's */
+    size_t n_filter;
+    sakd_run_sample *runs; /* in the sweep's run order */
+    size_t n;
+} sakd_selection;
+
 /* The done runs of <dir>/runs whose meta.ini has axis.<keys[i]> = values[i] for each of the
- * n_filter pairs (none: every done run), in the sweep's run order, into *out (*n of them;
- * free with sakd_run_samples_free). Unreadable runs are described on `log` and left out.
- * SAKD_ERR_NOT_FOUND when <dir>/runs does not exist. */
+ * n_filter pairs (none: every done run), with their values of every axis of the directory (its
+ * sweep.ini, else the runs' meta.ini), into *sel (free with sakd_selection_free, also after an
+ * error). Unreadable runs are described on `log` and left out. SAKD_ERR_NOT_FOUND when
+ * <dir>/runs does not exist. */
 sakd_status sakd_results_select(const char *dir, const char *const *keys, const char *const *values,
-                                size_t n_filter, FILE *log, sakd_run_sample **out, size_t *n);
-void sakd_run_samples_free(sakd_run_sample *s, size_t n);
+                                size_t n_filter, FILE *log, sakd_selection *sel);
+void sakd_selection_free(sakd_selection *sel);
 
 #endif
