@@ -394,7 +394,21 @@ START_TEST(test_compare_groups)
     ck_assert_int_eq(RUN(NULL, "compare", "--metric", "test_acc,wall_s", dir, gb), 0);
     EXPECT_IN_OUTPUT(": 5 runs,");
     EXPECT_IN_OUTPUT("wall_s: B − A");
-    EXPECT_IN_OUTPUT("paired by seed    3 pairs");
+    /* Several cells in a group: said, and no pairing by seed. */
+    EXPECT_IN_OUTPUT("note: its runs differ in distill.transform");
+    EXPECT_IN_OUTPUT("paired by seed    — (seed 1 repeats in A");
+    /* No axes in sweep.ini and partial runs before the others: the runs name the axes. */
+    write_file(dir, "sweep.ini", "axes =\n");
+    for (int i = 0; i < 6; i++) {
+        snprintf(path, sizeof path, "%s/runs/0partial%d", dir, i);
+        TEST_OK(sakd_mkdir_p(path));
+    }
+    ck_assert_int_eq(RUN(NULL, "compare", "--cells", ga, dir), 0);
+    EXPECT_IN_OUTPUT("compare: warning: ");
+    EXPECT_IN_OUTPUT("0partial3");
+    EXPECT_IN_OUTPUT("| none | 2 | ");
+    EXPECT_IN_OUTPUT("| proj | 3 | ");
+    write_file(dir, "sweep.ini", "axes = distill.transform\n");
     /* Bad input. */
     snprintf(path, sizeof path, "%s:distill.tranform=none", dir);
     ck_assert_int_eq(RUN(NULL, "compare", path, gb), 2);

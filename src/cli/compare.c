@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/cli.h"
 #include "harness/meta.h"
@@ -21,7 +22,8 @@ void help_compare(void)
            "Compares group B of done runs against group A (the baseline), e.g. SNNs by SAKD\n"
            "against SNNs trained directly, over their seeds. A and B are each a sweep results\n"
            "directory, DIR (every done run in DIR/runs) or DIR:key=value[,key=value...] (the\n"
-           "done runs whose sweep axis `key` has that value, as in DIR/summary.csv), e.g.\n"
+           "done runs whose sweep axis `key` has that value, as in DIR/summary.csv; the\n"
+           "filter starts after the first ':' that ends a directory's name), e.g.\n"
            "  sakd compare results/headline_snn \\\n"
            "      results/headline_sakd:distill.alpha=0,distill.init_from_teacher=false\n"
            "For each metric it prints each group's runs, mean and sample std; the difference\n"
@@ -30,8 +32,15 @@ void help_compare(void)
            "p-value; and the paired t-test of B − A over the seeds both groups hold (runs of\n"
            "one seed share a data order). With 3 seeds a group a p-value is a coarse guide,\n"
            "not a proof: read it with the difference and the spread. A test needs 2 runs a\n"
-           "group (2 pairs) and some spread; else its fields are '—'.\n\n"
+           "group (2 pairs) and some spread; else its fields are '—'. A group whose runs\n"
+           "differ in a sweep axis holds several cells: it is said, its runs are pooled as\n"
+           "if seeds, and a seed that repeats in a group leaves no pairing by seed.\n\n"
+           "With --cells, B is split into its cells (its runs by the values of the sweep axes\n"
+           "its filter leaves free) and each cell is compared with A, one Markdown table row\n"
+           "a cell: an ablation against its baseline, e.g.\n"
+           "  sakd compare --cells results/headline_snn results/headline_sakd\n\n"
            "Options:\n"
+           "  -c, --cells        each cell of B against A, as a Markdown table\n"
            "  -m, --metric LIST  metrics of meta.ini / report.ini (default test_acc): test_acc,\n"
            "                     best_acc, test_loss, loss_total, loss_ce, loss_feature,\n"
            "                     loss_logit, mean_firing_rate, sops_per_image, energy_uj,\n"
@@ -52,17 +61,35 @@ typedef struct group {
     size_t n;
 } group;
 
-/* Splits `spec` into dir and filter: the part after the last ':' is a filter when it holds
- * a '=' and no '/'. Returns an exit code, or -1 to go on. */
+static bool is_dir(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+/* Splits `spec` into dir and filter: a directory as given is DIR; else the filter starts
+ * after the first ':' that ends a directory's name (or, where none does, after the first ':'
+ * followed by a key=value). Returns an exit code, or -1 to go on. */
 static int parse_group(const char *spec, group *g)
 {
     g->spec = spec;
     g->dir = strdup(spec);
     if (!g->dir)
         return cli_fail(sakd_error(SAKD_ERR_NOMEM, "out of memory"), "compare");
-    char *colon = strrchr(g->dir, ':');
-    if (!colon || !strchr(colon, '=') || strchr(colon, '/'))
+    if (is_dir(g->dir))
         return -1;
+    char *colon = NULL;
+    for (char *c = strchr(g->dir, ':'); c && !colon; c = strchr(c + 1, ':')) {
+        *c = '\0';
+        if (is_dir(g->dir))
+            colon = c;
+        *c = ':';
+    }
+    if (!colon) {
+        colon = strchr(g->dir, ':');
+        if (!colon || !strchr(colon, '='))
+            return -1;
+    }
     *colon = '\0';
     char *rest = colon + 1, *tok;
     while ((tok = strsep(&rest, ",")) != NULL) {
@@ -79,6 +106,12 @@ static int parse_group(const char *spec, group *g)
             return SAKD_EXIT_USAGE;
         }
         *eq = '\0';
+        for (size_t k = 0; k < g->n_filter; k++)
+            if (!strcmp(g->keys[k], tok)) {
+                fprintf(stderr, "sakd: error: compare: '%s': axis '%s' is given twice\n", spec,
+                        tok);
+                return SAKD_EXIT_USAGE;
+            }
         g->keys[g->n_filter] = tok;
         g->values[g->n_filter++] = eq + 1;
     }
@@ -94,7 +127,7 @@ static int load_group(group *g)
     sakd_meta hints;
     if (g->n_filter && sakd_meta_read(&hints, path) == SAKD_OK) {
         const char *axes = sakd_meta_get(&hints, "axes");
-        for (size_t k = 0; axes && k < g->n_filter; k++) {
+        for (size_t k = 0; axes && *axes && k < g->n_filter; k++) {
             size_t len = strlen(g->keys[k]);
             const char *p = axes;
             int found = 0;
@@ -166,6 +199,18 @@ static void print_group(const char *label, const group *g, size_t m, const doubl
         if (!isnan(g->runs[i].metric[m]))
             printf(" %s", g->runs[i].seed[0] ? g->runs[i].seed : "?");
     fputs(")\n", stdout);
+    /* The axes the group's runs differ in: several cells, pooled as if seeds. */
+    const sakd_selection *sel = &g->sel;
+    int differ = 0;
+    for (size_t a = sel->n_filter; a < sel->n_axes; a++) {
+        size_t i = 0;
+        while (i < g->n && strcmp(g->runs[i].values[a], g->runs[0].values[a]) == 0)
+            i++;
+        if (i < g->n)
+            printf("%s%s", differ++ ? ", " : "      note: its runs differ in ", sel->axes[a]);
+    }
+    if (differ)
+        printf(": several cells, pooled here as if seeds (--cells compares them one by one)\n");
 }
 
 static void print_test(const sakd_ttest *t)
@@ -184,12 +229,25 @@ typedef struct comparison {
     size_t ka, kb, pairs; /* runs with the metric; seeds both hold */
     double *xa, *xb;      /* their values (scaled) */
     sakd_ttest welch, paired;
+    char repeat;             /* 'A' or 'B' when a seed repeats in that group: no pairs */
+    const char *repeat_seed; /* which */
 } comparison;
 
 static void comparison_free(comparison *c)
 {
     free(c->xa);
     free(c->xb);
+}
+
+/* A seed two of g's runs with metric m share (NULL: none). */
+static const char *repeated_seed(const group *g, size_t m)
+{
+    for (size_t i = 0; i < g->n; i++)
+        for (size_t h = 0; h < i; h++)
+            if (!isnan(g->runs[i].metric[m]) && !isnan(g->runs[h].metric[m]) &&
+                !strcmp(g->runs[i].seed, g->runs[h].seed))
+                return g->runs[i].seed;
+    return NULL;
 }
 
 /* Compares b against a on metric m (values times `scale`); false when out of memory. */
@@ -208,15 +266,17 @@ static bool compare_groups(const group *a, const group *b, size_t m, double scal
     c->ka = metric_values(a, m, scale, c->xa);
     c->kb = metric_values(b, m, scale, c->xb);
     sakd_welch(c->xa, c->ka, c->xb, c->kb, &c->welch);
-    /* Pairs: the seeds both groups hold (the first run of a seed in each). */
-    for (size_t i = 0; i < a->n; i++) {
+    /* Pairs: the seeds both groups hold, when no seed repeats within a group (a group of
+     * several cells has no pairing by seed). */
+    c->repeat_seed = repeated_seed(a, m);
+    c->repeat = c->repeat_seed ? 'A' : 0;
+    if (!c->repeat && (c->repeat_seed = repeated_seed(b, m)) != NULL)
+        c->repeat = 'B';
+    for (size_t i = 0; !c->repeat && i < a->n; i++) {
         const sakd_run_sample *ra = &a->runs[i];
         if (isnan(ra->metric[m]) || !ra->seed[0])
             continue;
-        int dup = 0;
-        for (size_t h = 0; h < i; h++)
-            dup |= !strcmp(a->runs[h].seed, ra->seed) && !isnan(a->runs[h].metric[m]);
-        for (size_t j = 0; !dup && j < b->n; j++) {
+        for (size_t j = 0; j < b->n; j++) {
             const sakd_run_sample *rb = &b->runs[j];
             if (!isnan(rb->metric[m]) && !strcmp(rb->seed, ra->seed)) {
                 pa[c->pairs] = scale * ra->metric[m];
@@ -230,12 +290,13 @@ static bool compare_groups(const group *a, const group *b, size_t m, double scal
     return true;
 }
 
-static void compare_metric(const group *a, const group *b, size_t m)
+/* Group b against group a on metric m, in words; false when out of memory. */
+static bool compare_metric(const group *a, const group *b, size_t m)
 {
     int percent = m <= 1; /* test_acc, best_acc */
     comparison c;
     if (!compare_groups(a, b, m, percent ? 100.0 : 1.0, &c))
-        return;
+        return false;
     printf("%s%s: B − A\n", sakd_metric_names[m], percent ? " (%)" : "");
     print_group("A", a, m, c.xa, c.ka);
     print_group("B", b, m, c.xb, c.kb);
@@ -247,13 +308,21 @@ static void compare_metric(const group *a, const group *b, size_t m)
     value("%.2g", c.welch.pooled);
     fputs(")\n  Welch t-test      ", stdout);
     print_test(&c.welch);
-    printf("  paired by seed    %zu pair%s, mean difference ", c.pairs, c.pairs == 1 ? "" : "s");
-    value("%+.4g", c.paired.diff);
-    fputs(" ± ", stdout);
-    value("%.2g", c.paired.pooled);
-    fputs(", ", stdout);
-    print_test(&c.paired);
+    if (c.repeat) {
+        printf("  paired by seed    — (seed %s repeats in %c: its runs are of several cells, "
+               "see --cells)\n",
+               c.repeat_seed, c.repeat);
+    } else {
+        printf("  paired by seed    %zu pair%s, mean difference ", c.pairs,
+               c.pairs == 1 ? "" : "s");
+        value("%+.4g", c.paired.diff);
+        fputs(" ± ", stdout);
+        value("%.2g", c.paired.pooled);
+        fputs(", ", stdout);
+        print_test(&c.paired);
+    }
     comparison_free(&c);
+    return true;
 }
 
 /* Whether runs x and y of a selection have the same values of its axes from n_filter on. */
@@ -274,7 +343,7 @@ static void md_cell(const char *s)
 
 /* Every cell of b (its runs by the values of the axes its filter leaves free) against a, as
  * a Markdown table. */
-static void compare_cells(const group *a, const group *b, size_t m)
+static bool compare_cells(const group *a, const group *b, size_t m)
 {
     int percent = m <= 1;
     double scale = percent ? 100.0 : 1.0;
@@ -286,7 +355,7 @@ static void compare_cells(const group *a, const group *b, size_t m)
     if (!xa || !cell || !done) {
         free(xa), free(cell), free(done);
         fprintf(stderr, "sakd: error: compare: out of memory\n");
-        return;
+        return false;
     }
     print_group("A", a, m, xa, metric_values(a, m, scale, xa));
     printf("  B  %s, by cell\n\n|", b->spec);
@@ -296,7 +365,8 @@ static void compare_cells(const group *a, const group *b, size_t m)
     for (size_t k = sel->n_filter; k < sel->n_axes + 7; k++)
         fputs("---|", stdout);
     fputc('\n', stdout);
-    for (size_t i = 0; i < b->n; i++) {
+    bool ok = true;
+    for (size_t i = 0; ok && i < b->n; i++) {
         if (done[i])
             continue;
         group g = *b;
@@ -308,7 +378,7 @@ static void compare_cells(const group *a, const group *b, size_t m)
                 done[j] = true;
             }
         comparison c;
-        if (!compare_groups(a, &g, m, scale, &c))
+        if (!(ok = compare_groups(a, &g, m, scale, &c)))
             break;
         fputc('|', stdout);
         for (size_t k = sel->n_filter; k < sel->n_axes; k++) {
@@ -329,11 +399,15 @@ static void compare_cells(const group *a, const group *b, size_t m)
         fputs(" | ", stdout);
         value("%.2g", c.welch.p);
         printf(" | %zu | ", c.pairs);
-        value("%.2g", c.paired.p);
+        if (c.repeat)
+            printf("— (seed %s repeats in %c)", c.repeat_seed, c.repeat);
+        else
+            value("%.2g", c.paired.p);
         fputs(" |\n", stdout);
         comparison_free(&c);
     }
     free(xa), free(cell), free(done);
+    return ok;
 }
 
 int cmd_compare(cli_opts *opts, int argc, char **argv)
@@ -395,16 +469,14 @@ int cmd_compare(cli_opts *opts, int argc, char **argv)
     for (int i = 0; i < 2 && rc < 0; i++)
         rc = load_group(&g[i]);
     if (rc < 0) {
-        for (size_t m = 0; m < SAKD_N_METRICS; m++)
+        rc = SAKD_EXIT_OK;
+        for (size_t m = 0; m < SAKD_N_METRICS && rc == SAKD_EXIT_OK; m++)
             if (chosen[m]) {
-                if (cells)
-                    compare_cells(&g[0], &g[1], m);
-                else
-                    compare_metric(&g[0], &g[1], m);
-                if (--n_chosen)
+                if (!(cells ? compare_cells(&g[0], &g[1], m) : compare_metric(&g[0], &g[1], m)))
+                    rc = SAKD_EXIT_FAIL;
+                else if (--n_chosen)
                     fputc('\n', stdout);
             }
-        rc = SAKD_EXIT_OK;
     }
     group_free(&g[0]);
     group_free(&g[1]);

@@ -5,7 +5,8 @@
 #include <math.h>
 
 /* The continued fraction of I_x(a, b) (x below the mean (a + 1) / (a + b + 2), where it
- * converges fast), evaluated by the modified Lentz method: 1 + d1/(1 + d2/(1 + ...)). */
+ * converges fast), evaluated by the modified Lentz method: 1 + d1/(1 + d2/(1 + ...)); NAN if
+ * it has not converged after 1000 terms. */
 static double beta_fraction(double a, double b, double x)
 {
     const double tiny = 1e-300;
@@ -25,9 +26,9 @@ static double beta_fraction(double a, double b, double x)
         double delta = c * d;
         f *= delta;
         if (fabs(delta - 1.0) < 4 * DBL_EPSILON)
-            break;
+            return f;
     }
-    return f;
+    return NAN;
 }
 
 double sakd_beta_inc(double a, double b, double x)
@@ -36,11 +37,19 @@ double sakd_beta_inc(double a, double b, double x)
         return NAN;
     if (x == 0 || x == 1)
         return x;
-    if (x > (a + 1) / (a + b + 2))
-        return 1.0 - sakd_beta_inc(b, a, 1.0 - x);
+    /* Above the mean, I_x(a, b) = 1 − I_{1−x}(b, a), whose fraction converges fast; decided
+     * once (both tests can hold when x sits within rounding of the mean). */
+    int swap = x > (a + 1) / (a + b + 2);
+    if (swap) {
+        double t = a;
+        a = b;
+        b = t;
+        x = 1.0 - x;
+    }
     double log_front =
         a * log(x) + b * log1p(-x) - log(a) - (lgamma(a) + lgamma(b) - lgamma(a + b));
-    return exp(log_front) / beta_fraction(a, b, x);
+    double v = exp(log_front) / beta_fraction(a, b, x);
+    return swap ? 1.0 - v : v;
 }
 
 double sakd_t_two_sided(double t, double df)

@@ -140,20 +140,25 @@ static sakd_status set_axes(sakd_results *res, const char *list)
             return sakd_error(SAKD_ERR_NOMEM, "out of memory");
         }
         res->axes = g;
-        res->axes[res->n_axes++] = strdup(tok);
+        if (!(res->axes[res->n_axes] = strdup(tok))) {
+            free(copy);
+            return sakd_error(SAKD_ERR_NOMEM, "out of memory");
+        }
+        res->n_axes++;
     }
     free(copy);
     return SAKD_OK;
 }
 
-static void problem(FILE *log, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void problem(FILE *log, const char *fmt, ...)
+static void problem(const sakd_results *res, FILE *log, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void problem(const sakd_results *res, FILE *log, const char *fmt, ...)
 {
     if (!log)
         return;
     va_list ap;
     va_start(ap, fmt);
-    fprintf(log, "collect: warning: ");
+    fprintf(log, "%s: warning: ", res->who ? res->who : "collect");
     vfprintf(log, fmt, ap);
     fputc('\n', log);
     va_end(ap);
@@ -175,7 +180,7 @@ static void read_row(const char *dir, const char *name, sakd_results *res, row *
     if (st != SAKD_OK) {
         r->status = dupe("unreadable");
         r->error = dupe(sakd_error_detail());
-        problem(log, "runs/%s: %s (a partial or corrupt run; left out of the tables)", name,
+        problem(res, log, "%s/runs/%s: %s (a partial or corrupt run; left out)", dir, name,
                 sakd_error_detail());
         sakd_error_clear();
         r->seed = dupe("");
@@ -196,7 +201,7 @@ static void read_row(const char *dir, const char *name, sakd_results *res, row *
         r->status = dupe("unreadable");
         free(r->error);
         r->error = dupe("meta.ini has no status");
-        problem(log, "runs/%s: meta.ini has no status; left out of the tables", name);
+        problem(res, log, "%s/runs/%s: meta.ini has no status; left out", dir, name);
     }
     r->values = calloc(res->n_axes + 1, sizeof *r->values);
     for (size_t a = 0; r->values && a < res->n_axes; a++) {
@@ -210,7 +215,7 @@ static void read_row(const char *dir, const char *name, sakd_results *res, row *
         snprintf(path, sizeof path, "%s/runs/%s/report.ini", dir, name);
         st = sakd_meta_read(&r->report, path);
         if (st != SAKD_OK) {
-            problem(log, "runs/%s: status done but %s; left out of the tables", name,
+            problem(res, log, "%s/runs/%s: status done but %s; left out", dir, name,
                     sakd_error_detail());
             free(r->status);
             free(r->error);
@@ -638,7 +643,7 @@ static char *directory_axes(const char *dir, DIR *runs, const char *runs_path)
     char *found = NULL;
     if (sakd_meta_read(&m, path) == SAKD_OK) {
         const char *axes = sakd_meta_get(&m, "axes");
-        if (axes)
+        if (axes && *axes)
             found = strdup(axes);
         sakd_meta_free(&m);
     }
@@ -685,9 +690,12 @@ sakd_status sakd_results_select(const char *dir, const char *const *keys, const 
     free(axes);
     row *rows = NULL;
     size_t n = 0;
+    res.who = "compare";
     if (st == SAKD_OK)
         st = read_rows(d, path, dir, &res, log, &rows, &n);
     closedir(d);
+    if (st == SAKD_OK) /* rows read before a run named the axes */
+        reread_rows(dir, &res, rows, n);
     if (rows)
         qsort(rows, n, sizeof *rows, row_cmp);
     sel->runs = calloc(n + 1, sizeof *sel->runs);

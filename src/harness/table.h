@@ -30,6 +30,7 @@ typedef struct sakd_results {
     sakd_cell *cells;
     size_t n_cells;
     size_t runs, done, failed, unfinished, unreadable;
+    const char *who; /* the command its warnings name (NULL: "collect") */
 } sakd_results;
 
 /* Writes one CSV line of `n` fields to f, each quoted by libcsv (commas, quotes and line
