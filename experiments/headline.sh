@@ -4,7 +4,8 @@
 # experiments/headline_*.ini. Runs seed by seed — every cell's seed 1, then seed 2, then seed
 # 3 — so that a session that ends early leaves whole first seeds, not one cell's three; done
 # runs are skipped, interrupted ones resume (run it again); a run another copy is training, or
-# whose teacher it is training, is skipped (--no-wait), for a later pass. Then collects.
+# whose teacher it is training, is skipped (--no-wait), for a later pass. Then collects, and
+# for the headline comparison writes results/headline_compare.txt (experiments/headline_compare.sh).
 # usage: [SAKD=path/to/sakd] [SWEEPS="..."] experiments/headline.sh [SEEDS...]   (default: 1 2 3)
 # SWEEPS replaces the sweep list (names of experiments/*.ini, run in that order for each seed):
 # the ablations at the headline size are
@@ -54,4 +55,12 @@ for sweep in $sweeps; do
         "$SAKD" collect "results/$sweep" || status=1
     fi
 done
+# The comparison's statement in numbers (results/headline_compare.txt), once both arms have runs.
+case " $sweeps " in
+*" headline_sakd "*)
+    if [ -d results/headline_snn/runs ] && [ -d results/headline_sakd/runs ]; then
+        SAKD=$SAKD experiments/headline_compare.sh || status=1
+    fi
+    ;;
+esac
 exit "$status"
