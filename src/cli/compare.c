@@ -186,14 +186,20 @@ static size_t metric_values(const group *g, size_t m, double scale, double *x)
     return k;
 }
 
-static void print_group(const char *label, const group *g, size_t m, const double *x, size_t k)
+/* Prints "mean ± std" of x[0..k). */
+static void print_mean_std(const double *x, size_t k)
 {
     double mean, std;
     sakd_mean_std(x, k, &mean, &std);
-    printf("  %s  %s: %zu run%s, ", label, g->spec, k, k == 1 ? "" : "s");
     value("%.4g", mean);
     fputs(" ± ", stdout);
     value("%.2g", std);
+}
+
+static void print_group(const char *label, const group *g, size_t m, const double *x, size_t k)
+{
+    printf("  %s  %s: %zu run%s, ", label, g->spec, k, k == 1 ? "" : "s");
+    print_mean_std(x, k);
     fputs(" (seeds", stdout);
     for (size_t i = 0; i < g->n; i++)
         if (!isnan(g->runs[i].metric[m]))
@@ -386,12 +392,8 @@ static bool compare_cells(const group *a, const group *b, size_t m)
             md_cell(b->runs[i].values[k]);
             fputs(" |", stdout);
         }
-        double mean, std;
-        sakd_mean_std(c.xb, c.kb, &mean, &std);
         printf(" %zu | ", c.kb);
-        value("%.4g", mean);
-        fputs(" ± ", stdout);
-        value("%.2g", std);
+        print_mean_std(c.xb, c.kb);
         fputs(" | ", stdout);
         value("%+.4g", c.welch.diff);
         fputs(" | ", stdout);
