@@ -1,15 +1,17 @@
 /* shape.cl — time-step repeat and mean on time-major tensors, residual add and the SEW
  * connect functions, forward and backward. m is the size of one time step (B·C·H·W). */
 
-/* y[t·m + i] = x[i] for t < T, i < m. One work-item per element of y (total = T·m). */
+/* y[t·m + i] = x[i] for t < T, i < m. Dimension 0 runs over i, dimension 1 over t: no division
+ * per element. */
 __kernel void repeat_time_fwd(__global float *y, ulong y_off,       /* [T·B, ...] */
                               __global const float *x, ulong x_off, /* [B, ...] */
-                              ulong total, ulong m)
+                              ulong m, uint T)
 {
     ulong i = get_global_id(0);
-    if (i >= total)
+    uint t = (uint)get_global_id(1);
+    if (i >= m || t >= T)
         return;
-    y[y_off + i] = x[x_off + i % m];
+    y[y_off + (ulong)t * m + i] = x[x_off + i];
 }
 
 /* gx[i] = Σ_{t=0..T-1} gy[t·m + i], in order of t. One work-item per element of gx. */
@@ -40,15 +42,16 @@ __kernel void mean_time_fwd(__global float *y, ulong y_off,       /* [B, ...] */
     y[y_off + i] = sum / (float)T;
 }
 
-/* gx[t·m + i] = gy[i] / T. One work-item per element of gx (total = T·m). */
+/* gx[t·m + i] = gy[i] / T. Dimension 0 runs over i < m, dimension 1 over t < T. */
 __kernel void mean_time_bwd(__global float *gx, ulong gx_off,      /* [T·B, ...] */
                             __global const float *gy, ulong gy_off, /* [B, ...] */
-                            ulong total, ulong m, uint T)
+                            ulong m, uint T)
 {
     ulong i = get_global_id(0);
-    if (i >= total)
+    uint t = (uint)get_global_id(1);
+    if (i >= m || t >= T)
         return;
-    gx[gx_off + i] = gy[gy_off + i % m] / (float)T;
+    gx[gx_off + (ulong)t * m + i] = gy[gy_off + i] / (float)T;
 }
 
 /* y = a + b (residual add, SEW ADD). */

@@ -37,9 +37,10 @@ sakd_status sakd_repeat_time_forward(sakd_tensor *y, const sakd_tensor *x, size_
     SAKD_TRY(check_time("repeat_time_forward", "output", y, "input", x, T));
     cl_kernel k;
     SAKD_TRY(sakd_kernel_get(x->ctx, "shape", NULL, "repeat_time_fwd", &k));
-    cl_ulong yo = y->offset, xo = x->offset, total = sakd_tensor_numel(y), m = sakd_tensor_numel(x);
-    return SAKD_LAUNCH_1D(x->ctx, k, (size_t)total, SAKD_ARG(y->buf), SAKD_ARG(yo),
-                          SAKD_ARG(x->buf), SAKD_ARG(xo), SAKD_ARG(total), SAKD_ARG(m));
+    cl_ulong yo = y->offset, xo = x->offset, m = sakd_tensor_numel(x);
+    cl_uint t = (cl_uint)T;
+    return SAKD_LAUNCH_ROWS(x->ctx, k, (size_t)m, T, SAKD_ARG(y->buf), SAKD_ARG(yo),
+                            SAKD_ARG(x->buf), SAKD_ARG(xo), SAKD_ARG(m), SAKD_ARG(t));
 }
 
 sakd_status sakd_repeat_time_backward(sakd_tensor *gx, const sakd_tensor *gy, size_t T)
@@ -69,12 +70,10 @@ sakd_status sakd_mean_time_backward(sakd_tensor *gx, const sakd_tensor *gy, size
     SAKD_TRY(check_time("mean_time_backward", "grad_in", gx, "grad_out", gy, T));
     cl_kernel k;
     SAKD_TRY(sakd_kernel_get(gx->ctx, "shape", NULL, "mean_time_bwd", &k));
-    cl_ulong xo = gx->offset, yo = gy->offset, total = sakd_tensor_numel(gx),
-             m = sakd_tensor_numel(gy);
+    cl_ulong xo = gx->offset, yo = gy->offset, m = sakd_tensor_numel(gy);
     cl_uint t = (cl_uint)T;
-    return SAKD_LAUNCH_1D(gx->ctx, k, (size_t)total, SAKD_ARG(gx->buf), SAKD_ARG(xo),
-                          SAKD_ARG(gy->buf), SAKD_ARG(yo), SAKD_ARG(total), SAKD_ARG(m),
-                          SAKD_ARG(t));
+    return SAKD_LAUNCH_ROWS(gx->ctx, k, (size_t)m, T, SAKD_ARG(gx->buf), SAKD_ARG(xo),
+                            SAKD_ARG(gy->buf), SAKD_ARG(yo), SAKD_ARG(m), SAKD_ARG(t));
 }
 
 /* The roles of the operands of a binary op in messages: "a" and "b" of add, "block output" and
