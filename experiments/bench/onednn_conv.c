@@ -16,7 +16,9 @@
  * --dt bf16 gives the primitives bfloat16 tensors (float accumulation; AMX or AVX-512 BF16
  * where the CPU has them): nchw then includes the float <-> bf16 conversions a provider behind
  * sakd's float tensors would pay. A measurement of what mixed precision could gain, not a
- * path sakd has. */
+ * path sakd has. --layout nchw|nhwc gives the primitives that activation layout instead of
+ * "any" (the nchw route's reorders then vanish: what oneDNN does with sakd's layout as it is);
+ * --width 0.125 halves the channels of the width-0.25 shapes (the headline network's). */
 #define _POSIX_C_SOURCE 200809L
 #include <oneapi/dnnl/dnnl.h>
 
@@ -41,6 +43,7 @@ typedef struct shape {
 
 static dnnl_engine_t eng;
 static dnnl_data_type_t dt = dnnl_f32; /* of the primitives' tensors (--dt) */
+static dnnl_format_tag_t act_tag = dnnl_format_tag_any; /* their activations' layout (--layout) */
 static dnnl_stream_t strm;
 
 static double now_ms(void)
@@ -129,9 +132,9 @@ static void bench_shape(const shape *s, int reps)
     CHECK(dnnl_memory_desc_init_by_tag(&src_u, 4, src_d, dnnl_f32, dnnl_nchw));
     CHECK(dnnl_memory_desc_init_by_tag(&wei_u, 4, wei_d, dnnl_f32, dnnl_oihw));
     CHECK(dnnl_memory_desc_init_by_tag(&dst_u, 4, dst_d, dnnl_f32, dnnl_nchw));
-    CHECK(dnnl_memory_desc_init_by_tag(&src_a, 4, src_d, dt, dnnl_format_tag_any));
+    CHECK(dnnl_memory_desc_init_by_tag(&src_a, 4, src_d, dt, act_tag));
     CHECK(dnnl_memory_desc_init_by_tag(&wei_a, 4, wei_d, dt, dnnl_format_tag_any));
-    CHECK(dnnl_memory_desc_init_by_tag(&dst_a, 4, dst_d, dt, dnnl_format_tag_any));
+    CHECK(dnnl_memory_desc_init_by_tag(&dst_a, 4, dst_d, dt, act_tag));
 
     dnnl_convolution_desc_t fd, bdd, bwd;
     dnnl_primitive_desc_t fpd, bdpd, bwpd;
@@ -252,7 +255,8 @@ static void bench_shape(const shape *s, int reps)
 
 int main(int argc, char **argv)
 {
-    int T = 4, B = 32, reps = 5;
+    int T = 4, B = 32, reps = 5, half = 0;
+    const char *layout = "any";
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--T") == 0)
             T = atoi(argv[i + 1]);
@@ -260,12 +264,23 @@ int main(int argc, char **argv)
             B = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--reps") == 0)
             reps = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--width") == 0 && strcmp(argv[i + 1], "0.25") == 0)
+            half = 0;
+        else if (strcmp(argv[i], "--width") == 0 && strcmp(argv[i + 1], "0.125") == 0)
+            half = 1;
+        else if (strcmp(argv[i], "--layout") == 0 && strcmp(argv[i + 1], "any") == 0)
+            act_tag = dnnl_format_tag_any, layout = argv[i + 1];
+        else if (strcmp(argv[i], "--layout") == 0 && strcmp(argv[i + 1], "nchw") == 0)
+            act_tag = dnnl_nchw, layout = argv[i + 1];
+        else if (strcmp(argv[i], "--layout") == 0 && strcmp(argv[i + 1], "nhwc") == 0)
+            act_tag = dnnl_nhwc, layout = argv[i + 1];
         else if (strcmp(argv[i], "--dt") == 0 && strcmp(argv[i + 1], "f32") == 0)
             dt = dnnl_f32;
         else if (strcmp(argv[i], "--dt") == 0 && strcmp(argv[i + 1], "bf16") == 0)
             dt = dnnl_bf16;
         else {
-            fprintf(stderr, "usage: onednn_conv [--T T] [--batch B] [--reps R] [--dt f32|bf16]\n");
+            fprintf(stderr, "usage: onednn_conv [--T T] [--batch B] [--reps R] [--dt f32|bf16] "
+                            "[--width 0.25|0.125] [--layout any|nchw|nhwc]\n");
             return 2;
         }
     }
@@ -280,11 +295,11 @@ int main(int argc, char **argv)
     printf("# oneDNN %d.%d.%d (%s), CPU ISA %d, %s threads\n", v->major, v->minor, v->patch,
            v->hash, (int)dnnl_get_effective_cpu_isa(),
            getenv("OMP_NUM_THREADS") ? getenv("OMP_NUM_THREADS") : "default");
-    printf("# resnet19 width 0.25, input 1x28x28, T %d, batch %d; median of %d after a warm-up\n",
-           T, B, reps);
-    printf("# primitives in %s; nchw: sakd's float layouts with every reorder timed; any: "
-           "primitives alone\n",
-           dt == dnnl_bf16 ? "bf16" : "f32");
+    printf("# resnet19 width %s, input 1x28x28, T %d, batch %d; median of %d after a warm-up\n",
+           half ? "0.125" : "0.25", T, B, reps);
+    printf("# primitives in %s, activations in layout %s; nchw: sakd's float layouts with every "
+           "reorder timed; any: primitives alone\n",
+           dt == dnnl_bf16 ? "bf16" : "f32", layout);
     printf("%-34s %9s %9s %8s %8s %9s %9s %8s %8s  %s\n", "shape", "nchw_fwd", "nchw_bwd",
            "GFLOP/s", "GFLOP/s", "any_fwd", "any_bwd", "GFLOP/s", "GFLOP/s", "implementation");
     int n = T * B;
@@ -295,8 +310,14 @@ int main(int argc, char **argv)
         {n, 32, 28, 64, 1, 2},  {n, 64, 14, 128, 3, 2}, {n, 128, 7, 128, 3, 1},
         {n, 64, 14, 128, 1, 2},
     };
-    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
-        bench_shape(&shapes[i], reps);
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        shape sh = shapes[i];
+        if (half) { /* width 0.125: every channel count but the image's halved */
+            sh.cin = sh.cin > 1 ? sh.cin / 2 : 1;
+            sh.cout /= 2;
+        }
+        bench_shape(&sh, reps);
+    }
     dnnl_stream_destroy(strm);
     dnnl_engine_destroy(eng);
     return 0;
