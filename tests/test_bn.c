@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "testutil.h"
+#include "ops/host.h"
 
 /* The statistics are float sums of m = N·P terms (per work-item runs plus a tree): each errs by
  * about (m + log2 groups)·eps·Σ|terms|. Every error is scaled by S = invstd·max|x| (how much
@@ -443,6 +444,124 @@ static void expect_arg_error(sakd_status st, const char *op, const char *name)
                   "detail '%s' should name %s and %s", sakd_error_detail(), op, name);
 }
 
+/* dst (channel-blocked by blk) from src ([N, C, P] plain), and back. */
+static void to_blocked(float *dst, const float *src, size_t n, size_t c, size_t p, size_t blk)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t ch = 0; ch < c; ch++)
+            for (size_t q = 0; q < p; q++)
+                dst[((i * (c / blk) + ch / blk) * p + q) * blk + ch % blk] =
+                    src[(i * c + ch) * p + q];
+}
+
+static void from_blocked(float *dst, const float *src, size_t n, size_t c, size_t p, size_t blk)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t ch = 0; ch < c; ch++)
+            for (size_t q = 0; q < p; q++)
+                dst[(i * c + ch) * p + q] =
+                    src[((i * (c / blk) + ch / blk) * p + q) * blk + ch % blk];
+}
+
+/* One training step (forward in train mode, backward) and an eval-mode forward of tensors in
+ * layout blk (0: plain): y, grad_in, the saved and running statistics, the parameter gradients,
+ * the eval y, all in the plain layout. */
+static void blocked_step(const bn_case *k, const bn_dims *d, const bn_host *h, size_t blk,
+                         float *out[9])
+{
+    float *x = malloc(d->total * 4), *gy = malloc(d->total * 4), *tmp = malloc(d->total * 4);
+    if (blk) {
+        to_blocked(x, h->x, d->n, d->c, d->p, blk);
+        to_blocked(gy, h->gy, d->n, d->c, d->p, blk);
+    } else {
+        memcpy(x, h->x, d->total * 4);
+        memcpy(gy, h->gy, d->total * 4);
+    }
+    bn_dev t;
+    dev_new(&t, k, d, x, h->g, h->b, h->rm, h->rv, gy);
+    t.x.layout = t.y.layout = t.gy.layout = t.gx.layout = (int)blk;
+    TEST_OK(sakd_batchnorm_forward(&t.y, &t.sm, &t.si, &t.rm, &t.rv, &t.x, &t.g, &t.b, 1,
+                                   SAKD_BN_MOMENTUM, SAKD_BN_EPS));
+    TEST_OK(sakd_batchnorm_backward(&t.gx, &t.gg, &t.gb, &t.sm, &t.si, &t.gy, &t.x, &t.g, 1));
+    sakd_tensor *ts[8] = {&t.y, &t.gx, &t.sm, &t.si, &t.rm, &t.rv, &t.gg, &t.gb};
+    for (int i = 0; i < 8; i++) {
+        size_t numel = sakd_tensor_numel(ts[i]);
+        out[i] = malloc(numel * 4);
+        TEST_OK(sakd_tensor_download(ts[i], i < 2 && blk ? tmp : out[i]));
+        if (i < 2 && blk)
+            from_blocked(out[i], tmp, d->n, d->c, d->p, blk);
+    }
+    /* eval mode with the running statistics just updated */
+    TEST_OK(sakd_batchnorm_forward(&t.y, &t.sm, &t.si, &t.rm, &t.rv, &t.x, &t.g, &t.b, 0,
+                                   SAKD_BN_MOMENTUM, SAKD_BN_EPS));
+    out[8] = malloc(d->total * 4);
+    TEST_OK(sakd_tensor_download(&t.y, blk ? tmp : out[8]));
+    if (blk)
+        from_blocked(out[8], tmp, d->n, d->c, d->p, blk);
+    dev_free(&t);
+    free(x);
+    free(gy);
+    free(tmp);
+}
+
+/* Channel-blocked tensors (runtime/tensor.h; the host provider's layout beside oneDNN's
+ * convolutions) give, on the host provider, the bits of their plain copies, in every output;
+ * fresh random shapes (rows of every length mod 8, several groups and samples) and values.
+ * Elsewhere the layout is refused with a message naming it. */
+START_TEST(test_bn_blocked)
+{
+    test_rng r = test_rng_new(2100 + (uint64_t)_i);
+    size_t blk = _i % 2 ? 8 : 16;
+    bn_case k = {4, {0}, test_rand_uniform(&r, -3, 3)};
+    k.shape[0] = test_rand_size(&r, 1, 6);
+    k.shape[1] = blk * test_rand_size(&r, 1, 5);
+    k.shape[2] = test_rand_size(&r, 1, 11);
+    k.shape[3] = test_rand_size(&r, 2, 13);
+    bn_dims d = dims_of(&k);
+    bn_host h = host_new(&k, &d, 2110 + (uint64_t)_i);
+    if (!sakd_host_active(test_ctx())) {
+        bn_dev t;
+        dev_new(&t, &k, &d, h.x, h.g, h.b, h.rm, h.rv, h.gy);
+        t.x.layout = t.y.layout = (int)blk;
+        expect_arg_error(sakd_batchnorm_forward(&t.y, &t.sm, &t.si, &t.rm, &t.rv, &t.x, &t.g, &t.b,
+                                                1, SAKD_BN_MOMENTUM, SAKD_BN_EPS),
+                         "batchnorm_forward", "host provider");
+        dev_free(&t);
+        host_free(&h);
+        return;
+    }
+    float *plain[9], *blocked[9];
+    blocked_step(&k, &d, &h, 0, plain);
+    blocked_step(&k, &d, &h, blk, blocked);
+    static const char *what[9] = {"y",           "grad_in",      "save_mean",
+                                  "save_invstd", "running_mean", "running_var",
+                                  "grad_gamma",  "grad_beta",    "eval y"};
+    for (int i = 0; i < 9; i++) {
+        size_t numel = i < 2 || i == 8 ? d.total : d.c;
+        ck_assert_msg(memcmp(plain[i], blocked[i], numel * 4) == 0,
+                      "%s of [%zu, %zu, %zu, %zu] blocked by %zu differs from the plain layout's "
+                      "(seed %llu)",
+                      what[i], k.shape[0], k.shape[1], k.shape[2], k.shape[3], blk,
+                      (unsigned long long)test_seed());
+        free(plain[i]);
+        free(blocked[i]);
+    }
+    /* layouts that disagree, and a C the block does not divide */
+    bn_dev t;
+    dev_new(&t, &k, &d, h.x, h.g, h.b, h.rm, h.rv, h.gy);
+    t.x.layout = (int)blk;
+    expect_arg_error(sakd_batchnorm_forward(&t.y, &t.sm, &t.si, &t.rm, &t.rv, &t.x, &t.g, &t.b, 1,
+                                            SAKD_BN_MOMENTUM, SAKD_BN_EPS),
+                     "batchnorm_forward", "output");
+    t.y.layout = (int)blk;
+    expect_arg_error(
+        sakd_batchnorm_backward(&t.gx, &t.gg, &t.gb, &t.sm, &t.si, &t.gy, &t.x, &t.g, 1),
+        "batchnorm_backward", "grad_out");
+    dev_free(&t);
+    host_free(&h);
+}
+END_TEST
+
 START_TEST(test_bn_bad_args)
 {
     bn_case k = {4, {2, 3, 4, 4}, 0};
@@ -512,6 +631,7 @@ Suite *suite_bn(void)
         tcase_add_loop_test(tc, test_bn_views, 0, 2);
         tcase_add_loop_test(tc, test_bn_random, 0, 6);
         tcase_add_test(tc, test_bn_deterministic);
+        tcase_add_loop_test(tc, test_bn_blocked, 0, 6);
         tcase_add_test(tc, test_bn_bad_args);
         suite_add_tcase(s, tc);
     }

@@ -30,6 +30,39 @@ static sakd_status bn_sizes(const char *op, const sakd_tensor *in, size_t *n, si
     return SAKD_OK;
 }
 
+/* The layout of BN's activation tensors (runtime/tensor.h): plain anywhere; channel-blocked by 8
+ * or 16 on the host provider only, for a 4-D input whose C the block divides, with the other
+ * activation tensors (a, b; NULL to skip) in the input's layout. */
+static sakd_status bn_layout(const char *op, const sakd_tensor *in, const char *role_a,
+                             const sakd_tensor *a, const char *role_b, const sakd_tensor *b)
+{
+    int blk = in->layout;
+    if (blk) {
+        if (blk != 8 && blk != 16)
+            return sakd_error(SAKD_ERR_ARG, "%s: input '%s' has layout %d, expected 0, 8 or 16", op,
+                              in->name, blk);
+        if (!sakd_host_active(in->ctx))
+            return sakd_error(SAKD_ERR_ARG,
+                              "%s: input '%s' is channel-blocked by %d; only the host provider "
+                              "takes that layout",
+                              op, in->name, blk);
+        if (in->ndim != 4 || in->shape[1] % (size_t)blk)
+            return sakd_error(SAKD_ERR_ARG,
+                              "%s: input '%s' is channel-blocked by %d but is not [N, C, H, W] "
+                              "with C a multiple of %d",
+                              op, in->name, blk, blk);
+    }
+    const sakd_tensor *t[2] = {a, b};
+    const char *role[2] = {role_a, role_b};
+    for (int i = 0; i < 2; i++)
+        if (t[i] && t[i]->layout != blk)
+            return sakd_error(SAKD_ERR_ARG,
+                              "%s: %s '%s' has layout %d but input '%s' has layout %d; BN "
+                              "takes its tensors in one layout",
+                              op, role[i], t[i]->name, t[i]->layout, in->name, blk);
+    return SAKD_OK;
+}
+
 /* The ranks whose batch statistics this context's BN layers share, or NULL (per replica). */
 static sakd_dist *sync_group(const sakd_ctx *ctx)
 {
@@ -164,6 +197,7 @@ sakd_status sakd_batchnorm_forward(sakd_tensor *out, sakd_tensor *save_mean,
     size_t n, c, p;
     SAKD_TRY(bn_sizes(op, in, &n, &c, &p));
     SAKD_TRY(sakd_tensor_require_same_shape(op, "output", out, "input", in));
+    SAKD_TRY(bn_layout(op, in, "output", out, NULL, NULL));
     SAKD_TRY(sakd_tensor_require_shape(op, "save_mean", save_mean, 1, &c));
     SAKD_TRY(sakd_tensor_require_shape(op, "save_invstd", save_invstd, 1, &c));
     SAKD_TRY(sakd_tensor_require_shape(op, "running_mean", running_mean, 1, &c));
@@ -310,6 +344,7 @@ static sakd_status backward_local(sakd_tensor *grad_in, sakd_tensor *grad_gamma,
     SAKD_TRY(sakd_tensor_require_same_shape(op, "grad_out", grad_out, "input", in));
     if (grad_in)
         SAKD_TRY(sakd_tensor_require_same_shape(op, "grad_in", grad_in, "input", in));
+    SAKD_TRY(bn_layout(op, in, "grad_out", grad_out, "grad_in", grad_in));
     SAKD_TRY(sakd_tensor_require_shape(op, "grad_gamma", grad_gamma, 1, &c));
     SAKD_TRY(sakd_tensor_require_shape(op, "grad_beta", grad_beta, 1, &c));
     SAKD_TRY(sakd_tensor_require_shape(op, "save_mean", save_mean, 1, &c));
@@ -347,6 +382,7 @@ sakd_status sakd_batchnorm_backward(sakd_tensor *grad_in, sakd_tensor *grad_gamm
     const char *op = "batchnorm_backward";
     size_t n, c, p;
     SAKD_TRY(bn_sizes(op, in, &n, &c, &p));
+    SAKD_TRY(bn_layout(op, in, "grad_out", grad_out, "grad_in", grad_in));
     return sync_backward(group, grad_in, grad_gamma, grad_beta, save_mean, save_invstd, grad_out,
                          in, gamma, n, c, p);
 }

@@ -113,6 +113,103 @@ ROW_INLINE void row_grad_in(float *gx, const float *gy, const float *x, size_t p
         gx[q] = k * (gy[q] - mb - (x[q] - mean) * invstd * mg);
 }
 
+/* The channel-blocked layout (runtime/tensor.h): one sample's rows of a group of B channels
+ * interleaved, element q of the group's channel k at q·B + k. Each helper does, for every
+ * k < B, what its row helper above does for channel k's row alone: the same 8 lanes, the same
+ * order of additions, so that a blocked tensor gives the bits its plain copy gives. B is a
+ * constant at every call (blk_* are called through the dispatch below), so the k loops vectorize
+ * across the group's channels. */
+#define BLK_MAX 16
+
+/* s[k] += row_sum of channel k. */
+ROW_INLINE void blk_sum(const float *x, size_t p, int B, double *s)
+{
+    float acc[LANES][BLK_MAX] = {{0}};
+    size_t q = 0;
+    for (; q + LANES <= p; q += LANES)
+        for (int l = 0; l < LANES; l++)
+            for (int k = 0; k < B; k++)
+                acc[l][k] += x[(q + l) * B + k];
+    for (int k = 0; k < B; k++) {
+        double t = 0.0;
+        for (int l = 0; l < LANES; l++)
+            t += acc[l][k];
+        for (size_t r = q; r < p; r++)
+            t += x[r * B + k];
+        s[k] += t;
+    }
+}
+
+/* s[k] += row_sq_dev of channel k around mu[k]. */
+ROW_INLINE void blk_sq_dev(const float *x, size_t p, int B, const float *mu, double *s)
+{
+    float acc[LANES][BLK_MAX] = {{0}};
+    size_t q = 0;
+    for (; q + LANES <= p; q += LANES)
+        for (int l = 0; l < LANES; l++)
+            for (int k = 0; k < B; k++) {
+                float d = x[(q + l) * B + k] - mu[k];
+                acc[l][k] += d * d;
+            }
+    for (int k = 0; k < B; k++) {
+        double t = 0.0;
+        for (int l = 0; l < LANES; l++)
+            t += acc[l][k];
+        for (size_t r = q; r < p; r++)
+            t += (double)(x[r * B + k] - mu[k]) * (x[r * B + k] - mu[k]);
+        s[k] += t;
+    }
+}
+
+/* row_grad_sums of channel k into sb[k], sg[k]. */
+ROW_INLINE void blk_grad_sums(const float *gy, const float *x, size_t p, int B, const float *mean,
+                              const float *invstd, double *sb, double *sg)
+{
+    float ab[LANES][BLK_MAX] = {{0}}, ag[LANES][BLK_MAX] = {{0}};
+    size_t q = 0;
+    for (; q + LANES <= p; q += LANES)
+        for (int l = 0; l < LANES; l++)
+            for (int k = 0; k < B; k++) {
+                size_t e = (q + l) * B + k;
+                ab[l][k] += gy[e];
+                ag[l][k] += gy[e] * ((x[e] - mean[k]) * invstd[k]);
+            }
+    for (int k = 0; k < B; k++) {
+        for (int l = 0; l < LANES; l++) {
+            sb[k] += ab[l][k];
+            sg[k] += ag[l][k];
+        }
+        for (size_t r = q; r < p; r++) {
+            size_t e = r * B + k;
+            sb[k] += gy[e];
+            sg[k] += (double)gy[e] * ((x[e] - mean[k]) * invstd[k]);
+        }
+    }
+}
+
+/* y = x·scale[k] + shift[k] over the group (y may be x). */
+ROW_INLINE void blk_affine(float *y, const float *x, size_t p, int B, const float *scale,
+                           const float *shift)
+{
+    for (size_t q = 0; q < p; q++)
+#pragma GCC ivdep
+        for (int k = 0; k < B; k++)
+            y[q * B + k] = x[q * B + k] * scale[k] + shift[k];
+}
+
+/* row_grad_in of channel k over the group (gx may be gy). */
+ROW_INLINE void blk_grad_in(float *gx, const float *gy, const float *x, size_t p, int B,
+                            const float *kk, const float *mb, const float *mean,
+                            const float *invstd, const float *mg)
+{
+    for (size_t q = 0; q < p; q++)
+#pragma GCC ivdep
+        for (int k = 0; k < B; k++) {
+            size_t e = q * B + k;
+            gx[e] = kk[k] * (gy[e] - mb[k] - (x[e] - mean[k]) * invstd[k] * mg[k]);
+        }
+}
+
 typedef struct bn_job {
     size_t n, c, p;
     int train;
@@ -125,7 +222,8 @@ typedef struct bn_job {
     float momentum, eps;
     const float *x, *gamma, *beta, *gy;
     float *y, *mean, *invstd, *run_mean, *run_var, *gx, *ggamma, *gbeta;
-    int nt;
+    int blk; /* the activations' layout: 0 plain, else channel-blocked by blk (8 or 16) */
+    int nt;  /* threads; each takes a range of channels (of whole groups when blocked) */
 } bn_job;
 
 /* Channels are taken in blocks whose rows (n of each) fit in a quarter of a core's L2 cache, and
@@ -138,14 +236,121 @@ typedef struct bn_job {
 static size_t block_end(const bn_job *j, size_t c0, size_t hi)
 {
     size_t per = j->n * j->p * sizeof(float), b = per ? BLOCK_BYTES / per : BLOCK_MAX;
-    b = b < 1 ? 1 : b > BLOCK_MAX ? BLOCK_MAX : b;
+    size_t g = j->blk ? (size_t)j->blk : 1; /* whole groups */
+    b = b < g ? g : b > BLOCK_MAX ? BLOCK_MAX : b / g * g;
     return c0 + b < hi ? c0 + b : hi;
 }
 
-/* Offset of row (sample i, channel c). */
+/* Offset of row (sample i, channel c) in the plain layout; of the group holding channel c
+ * (c a multiple of blk) in the blocked one. */
 static size_t row_at(const bn_job *j, size_t i, size_t c)
 {
     return (i * j->c + c) * j->p;
+}
+
+/* The passes over channels c0 … c0 + nb − 1 of every sample, in sample order, in either
+ * layout; arrays indexed from c0. */
+#define BLK_CALL(j, call16, call8)                                                                 \
+    do {                                                                                           \
+        if ((j)->blk == 16)                                                                        \
+            call16;                                                                                \
+        else                                                                                       \
+            call8;                                                                                 \
+    } while (0)
+
+ROW_INLINE void pass_sum(const bn_job *j, size_t c0, size_t nb, double *s)
+{
+    for (size_t i = 0; i < j->n; i++)
+        if (!j->blk)
+            for (size_t b = 0; b < nb; b++)
+                s[b] += row_sum(j->x + row_at(j, i, c0 + b), j->p);
+        else
+            for (size_t b = 0; b < nb; b += (size_t)j->blk) {
+                const float *x = j->x + row_at(j, i, c0 + b);
+                BLK_CALL(j, blk_sum(x, j->p, 16, s + b), blk_sum(x, j->p, 8, s + b));
+            }
+}
+
+ROW_INLINE void pass_sq_dev(const bn_job *j, size_t c0, size_t nb, const float *mu, double *s)
+{
+    for (size_t i = 0; i < j->n; i++)
+        if (!j->blk)
+            for (size_t b = 0; b < nb; b++)
+                s[b] += row_sq_dev(j->x + row_at(j, i, c0 + b), j->p, mu[b]);
+        else
+            for (size_t b = 0; b < nb; b += (size_t)j->blk) {
+                const float *x = j->x + row_at(j, i, c0 + b);
+                BLK_CALL(j, blk_sq_dev(x, j->p, 16, mu + b, s + b),
+                         blk_sq_dev(x, j->p, 8, mu + b, s + b));
+            }
+}
+
+ROW_INLINE void pass_affine(const bn_job *j, size_t c0, size_t nb, const float *scale,
+                            const float *shift)
+{
+    for (size_t i = 0; i < j->n; i++)
+        if (!j->blk)
+            for (size_t b = 0; b < nb; b++) {
+                size_t o = row_at(j, i, c0 + b);
+                row_affine(j->y + o, j->x + o, j->p, scale[b], shift[b]);
+            }
+        else
+            for (size_t b = 0; b < nb; b += (size_t)j->blk) {
+                size_t o = row_at(j, i, c0 + b);
+                BLK_CALL(j, blk_affine(j->y + o, j->x + o, j->p, 16, scale + b, shift + b),
+                         blk_affine(j->y + o, j->x + o, j->p, 8, scale + b, shift + b));
+            }
+}
+
+ROW_INLINE void pass_grad_sums(const bn_job *j, size_t c0, size_t nb, double *sb, double *sg)
+{
+    const float *mean = j->mean + c0, *invstd = j->invstd + c0;
+    for (size_t i = 0; i < j->n; i++)
+        if (!j->blk)
+            for (size_t b = 0; b < nb; b++) {
+                size_t o = row_at(j, i, c0 + b);
+                row_grad_sums(j->gy + o, j->x + o, j->p, mean[b], invstd[b], &sb[b], &sg[b]);
+            }
+        else
+            for (size_t b = 0; b < nb; b += (size_t)j->blk) {
+                size_t o = row_at(j, i, c0 + b);
+                BLK_CALL(j,
+                         blk_grad_sums(j->gy + o, j->x + o, j->p, 16, mean + b, invstd + b, sb + b,
+                                       sg + b),
+                         blk_grad_sums(j->gy + o, j->x + o, j->p, 8, mean + b, invstd + b, sb + b,
+                                       sg + b));
+            }
+}
+
+ROW_INLINE void pass_grad_in(const bn_job *j, size_t c0, size_t nb, const float *k, const float *mb,
+                             const float *mg)
+{
+    const float *mean = j->mean + c0, *invstd = j->invstd + c0;
+    for (size_t i = 0; i < j->n; i++)
+        if (!j->blk)
+            for (size_t b = 0; b < nb; b++) {
+                size_t o = row_at(j, i, c0 + b);
+                row_grad_in(j->gx + o, j->gy + o, j->x + o, j->p, k[b], mb[b], mean[b], invstd[b],
+                            mg[b]);
+            }
+        else
+            for (size_t b = 0; b < nb; b += (size_t)j->blk) {
+                size_t o = row_at(j, i, c0 + b);
+                BLK_CALL(j,
+                         blk_grad_in(j->gx + o, j->gy + o, j->x + o, j->p, 16, k + b, mb + b,
+                                     mean + b, invstd + b, mg + b),
+                         blk_grad_in(j->gx + o, j->gy + o, j->x + o, j->p, 8, k + b, mb + b,
+                                     mean + b, invstd + b, mg + b));
+            }
+}
+
+/* Thread t's channels [lo, hi): whole groups when blocked. */
+static void channel_range(const bn_job *j, int t, size_t *lo, size_t *hi)
+{
+    size_t g = j->blk ? (size_t)j->blk : 1;
+    sakd_host_range(j->c / g, t, j->nt, lo, hi);
+    *lo *= g;
+    *hi *= g;
 }
 
 BN_CLONES static void forward_block(const bn_job *j, size_t c0, size_t c1)
@@ -154,14 +359,10 @@ BN_CLONES static void forward_block(const bn_job *j, size_t c0, size_t c1)
     double s[BLOCK_MAX] = {0}, s2[BLOCK_MAX] = {0};
     float mu[BLOCK_MAX], scale[BLOCK_MAX], shift[BLOCK_MAX];
     if (j->local_mean || (!j->given && j->train)) {
-        for (size_t i = 0; i < j->n; i++)
-            for (size_t b = 0; b < nb; b++)
-                s[b] += row_sum(j->x + row_at(j, i, c0 + b), j->p);
+        pass_sum(j, c0, nb, s);
         for (size_t b = 0; b < nb; b++)
             mu[b] = (float)(s[b] / (double)m);
-        for (size_t i = 0; i < j->n; i++)
-            for (size_t b = 0; b < nb; b++)
-                s2[b] += row_sq_dev(j->x + row_at(j, i, c0 + b), j->p, mu[b]);
+        pass_sq_dev(j, c0, nb, mu, s2);
     }
     for (size_t b = 0; b < nb; b++) {
         size_t c = c0 + b;
@@ -194,18 +395,14 @@ BN_CLONES static void forward_block(const bn_job *j, size_t c0, size_t c1)
     }
     if (j->local_mean)
         return;
-    for (size_t i = 0; i < j->n; i++)
-        for (size_t b = 0; b < nb; b++) {
-            size_t o = row_at(j, i, c0 + b);
-            row_affine(j->y + o, j->x + o, j->p, scale[b], shift[b]);
-        }
+    pass_affine(j, c0, nb, scale, shift);
 }
 
 static void forward_part(void *arg, int t)
 {
     const bn_job *j = arg;
     size_t lo, hi;
-    sakd_host_range(j->c, t, j->nt, &lo, &hi);
+    channel_range(j, t, &lo, &hi);
     for (size_t c0 = lo, c1; c0 < hi; c0 = c1) {
         c1 = block_end(j, c0, hi);
         forward_block(j, c0, c1);
@@ -225,12 +422,7 @@ BN_CLONES static void backward_block(const bn_job *j, size_t c0, size_t c1)
         }
     } else {
         double sb[BLOCK_MAX] = {0}, sg[BLOCK_MAX] = {0};
-        for (size_t i = 0; i < j->n; i++)
-            for (size_t b = 0; b < nb; b++) {
-                size_t o = row_at(j, i, c0 + b);
-                row_grad_sums(j->gy + o, j->x + o, j->p, j->mean[c0 + b], j->invstd[c0 + b], &sb[b],
-                              &sg[b]);
-            }
+        pass_grad_sums(j, c0, nb, sb, sg);
         for (size_t b = 0; b < nb; b++) {
             size_t c = c0 + b;
             float gb = (float)sb[b], gg = (float)sg[b];
@@ -243,29 +435,28 @@ BN_CLONES static void backward_block(const bn_job *j, size_t c0, size_t c1)
         if (!j->gx)
             return;
     }
-    for (size_t i = 0; i < j->n; i++)
-        for (size_t b = 0; b < nb; b++) {
-            size_t c = c0 + b, o = row_at(j, i, c);
-            row_grad_in(j->gx + o, j->gy + o, j->x + o, j->p, k[b], mb[b], j->mean[c], j->invstd[c],
-                        mg[b]);
-        }
+    pass_grad_in(j, c0, nb, k, mb, mg);
 }
 
 static void backward_part(void *arg, int t)
 {
     const bn_job *j = arg;
     size_t lo, hi;
-    sakd_host_range(j->c, t, j->nt, &lo, &hi);
+    channel_range(j, t, &lo, &hi);
     for (size_t c0 = lo, c1; c0 < hi; c0 = c1) {
         c1 = block_end(j, c0, hi);
         backward_block(j, c0, c1);
     }
 }
 
-static int threads_for(size_t c)
+/* The job's layout (that of `in`; bn.c has checked the others agree) and its threads: one
+ * range of channels, or of channel groups, each. */
+static void set_layout(bn_job *j, const sakd_tensor *in)
 {
+    j->blk = in->layout;
+    size_t units = j->c / (j->blk ? (size_t)j->blk : 1);
     int nt = sakd_host_threads();
-    return (size_t)nt < c ? nt : (int)c;
+    j->nt = (size_t)nt < units ? nt : (int)units;
 }
 
 #define MAP(t, n_, dst)                                                                            \
@@ -295,7 +486,7 @@ sakd_status sakd_batchnorm_host_forward(sakd_tensor *out, sakd_tensor *save_mean
 {
     sakd_ctx *ctx = in->ctx;
     bn_job j = {.n = n, .c = c, .p = p, .train = train, .momentum = momentum, .eps = eps};
-    j.nt = threads_for(c);
+    set_layout(&j, in);
     sakd_host_maps maps = {0};
     sakd_status st = SAKD_OK;
     size_t all = n * c * p;
@@ -319,7 +510,7 @@ sakd_status sakd_batchnorm_host_backward(sakd_tensor *grad_in, sakd_tensor *grad
 {
     sakd_ctx *ctx = in->ctx;
     bn_job j = {.n = n, .c = c, .p = p, .train = train};
-    j.nt = threads_for(c);
+    set_layout(&j, in);
     sakd_host_maps maps = {0};
     sakd_status st = SAKD_OK;
     size_t all = n * c * p;
@@ -340,7 +531,7 @@ sakd_status sakd_batchnorm_host_local_stats(const sakd_tensor *in, double *mean,
 {
     sakd_ctx *ctx = in->ctx;
     bn_job j = {.n = n, .c = c, .p = p, .local_mean = mean, .local_sqdev = sqdev};
-    j.nt = threads_for(c);
+    set_layout(&j, in);
     sakd_host_maps maps = {0};
     sakd_status st = SAKD_OK;
     MAP(in, n * c * p, j.x);
@@ -354,7 +545,7 @@ sakd_status sakd_batchnorm_host_normalize(sakd_tensor *out, const sakd_tensor *s
 {
     sakd_ctx *ctx = in->ctx;
     bn_job j = {.n = n, .c = c, .p = p, .given = 1};
-    j.nt = threads_for(c);
+    set_layout(&j, in);
     sakd_host_maps maps = {0};
     sakd_status st = SAKD_OK;
     size_t all = n * c * p;
@@ -376,7 +567,7 @@ sakd_status sakd_batchnorm_host_grad_in(sakd_tensor *grad_in, const float *sum_g
     sakd_ctx *ctx = in->ctx;
     bn_job j = {
         .n = n, .c = c, .p = p, .train = 1, .sum_gg = sum_gg, .sum_gb = sum_gb, .inv_m = inv_m};
-    j.nt = threads_for(c);
+    set_layout(&j, in);
     sakd_host_maps maps = {0};
     sakd_status st = SAKD_OK;
     size_t all = n * c * p;

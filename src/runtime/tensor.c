@@ -83,6 +83,7 @@ sakd_status sakd_tensor_view(sakd_tensor *view, const sakd_tensor *base, const c
     set_header(&v, base->ctx, name, ndim, shape);
     v.buf = base->buf;
     v.offset = base->offset + offset;
+    v.layout = base->layout; /* the region keeps its layout; ops check what they read */
     *view = v;
     return SAKD_OK;
 }

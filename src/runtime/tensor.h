@@ -16,7 +16,13 @@ typedef struct sakd_tensor {
     int ndim;
     size_t shape[SAKD_TENSOR_MAX_DIMS]; /* row-major, e.g. [T*B, C, H, W] */
     int owner;                          /* 1 when this tensor allocated buf */
-    char name[64];                      /* for messages */
+    /* 0: stored row-major as the shape reads. B (8 or 16): a 4-D [N, C, H, W] tensor stored
+     * channel-blocked, [N, C/B, H, W, B] (oneDNN's nChw8c / nChw16c; C a multiple of B), so
+     * that element (n, c, h, w) sits at ((n·C/B + c/B)·H·W + h·W + w)·B + c mod B. Each sample
+     * stays contiguous, so slicing the first dimension and element-wise ops are unchanged;
+     * an op that reads channels or positions says which layouts it takes. */
+    int layout;
+    char name[64]; /* for messages */
 } sakd_tensor;
 
 /* Number of elements (product of the shape). */
