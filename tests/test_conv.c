@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "testutil.h"
+#include "ops/conv.h"
 
 /* A float GEMM dot product of K terms errs by at most about K·eps·Σ|terms| (Higham's gamma_K);
  * the permute adds the bias with one more rounding, col2im adds kh·kw GEMM results, and the
@@ -382,6 +383,147 @@ static void expect_arg_error(sakd_status st, const char *op, const char *name)
                   "detail '%s' should name %s and %s", sakd_error_detail(), op, name);
 }
 
+/* dst (channel-blocked by blk) from src ([N, C, P] plain), and back. */
+static void to_blocked(float *dst, const float *src, size_t n, size_t c, size_t p, size_t blk)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t ch = 0; ch < c; ch++)
+            for (size_t q = 0; q < p; q++)
+                dst[((i * (c / blk) + ch / blk) * p + q) * blk + ch % blk] =
+                    src[(i * c + ch) * p + q];
+}
+
+static void from_blocked(float *dst, const float *src, size_t n, size_t c, size_t p, size_t blk)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t ch = 0; ch < c; ch++)
+            for (size_t q = 0; q < p; q++)
+                dst[(i * c + ch) * p + q] =
+                    src[((i * (c / blk) + ch / blk) * p + q) * blk + ch % blk];
+}
+
+/* Forward and backward with the input (and its gradient) in layout lx and the output (and its
+ * gradient) in layout ly (0 plain, else channel-blocked): y, gx, gw, gb in the plain layout,
+ * or the status of the first call that failed. */
+static sakd_status blocked_run(const conv_case *c, const conv_dims *d, const float *x,
+                               const float *w, const float *b, const float *gy, size_t lx,
+                               size_t ly, float *out[4])
+{
+    float *bx = malloc(d->nx * 4), *bgy = malloc(d->ny * 4),
+          *tmp = malloc((d->nx > d->ny ? d->nx : d->ny) * 4);
+    size_t px = c->h * c->w, py = d->ho * d->wo;
+    if (lx)
+        to_blocked(bx, x, c->n, c->cin, px, lx);
+    else
+        memcpy(bx, x, d->nx * 4);
+    if (ly)
+        to_blocked(bgy, gy, c->n, c->cout, py, ly);
+    else
+        memcpy(bgy, gy, d->ny * 4);
+    sakd_tensor tx, tw, tb, ty, tgy, tgx, tgw, tgb, tws;
+    test_guarded_tensor(&tx, "x", 4, (size_t[]){c->n, c->cin, c->h, c->w}, bx);
+    test_guarded_tensor(&tw, "w", 4, (size_t[]){c->cout, c->cin, c->kh, c->kw}, w);
+    test_guarded_tensor(&tb, "b", 1, &c->cout, b);
+    test_guarded_tensor(&tgy, "gy", 4, (size_t[]){c->n, c->cout, d->ho, d->wo}, bgy);
+    test_guarded_tensor(&ty, "y", 4, (size_t[]){c->n, c->cout, d->ho, d->wo}, NULL);
+    test_guarded_tensor(&tgx, "gx", 4, (size_t[]){c->n, c->cin, c->h, c->w}, NULL);
+    test_guarded_tensor(&tgw, "gw", 4, (size_t[]){c->cout, c->cin, c->kh, c->kw}, NULL);
+    test_guarded_tensor(&tgb, "gb", 1, &c->cout, NULL);
+    size_t nws = sakd_conv2d_workspace_floats(2, c->cin, c->cout, c->kh, c->kw, d->ho, d->wo);
+    test_guarded_tensor(&tws, "workspace", 1, &nws, NULL);
+    tx.layout = tgx.layout = (int)lx;
+    ty.layout = tgy.layout = (int)ly;
+    sakd_conv2d_params p = {c->sh, c->sw, c->ph, c->pw};
+    sakd_status st = sakd_conv2d_forward(&ty, &tws, &tx, &tw, c->bias ? &tb : NULL, &p);
+    if (st == SAKD_OK)
+        st = sakd_conv2d_backward(&tgx, &tgw, c->bias ? &tgb : NULL, &tws, &tgy, &tx, &tw, &p);
+    size_t sizes[4] = {d->ny, d->nx, d->nw, c->cout}, blks[2] = {ly, lx},
+           chans[2] = {c->cout, c->cin}, ps[2] = {py, px};
+    sakd_tensor *outs[4] = {&ty, &tgx, &tgw, &tgb};
+    for (int i = 0; st == SAKD_OK && i < 4; i++) {
+        out[i] = calloc(sizes[i], 4);
+        if (i == 3 && !c->bias)
+            continue;
+        TEST_OK(sakd_tensor_download(outs[i], i < 2 && blks[i] ? tmp : out[i]));
+        if (i < 2 && blks[i])
+            from_blocked(out[i], tmp, c->n, chans[i], ps[i], blks[i]);
+    }
+    sakd_tensor *ts[] = {&tx, &tw, &tb, &ty, &tgy, &tgx, &tgw, &tgb, &tws};
+    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++)
+        sakd_tensor_free(ts[i]);
+    free(bx);
+    free(bgy);
+    free(tmp);
+    return st;
+}
+
+/* Channel-blocked activations (runtime/tensor.h) on the oneDNN route give the bits of the plain
+ * layout in every output, whichever of input and output is blocked and whether or not the
+ * primitive reads that layout natively; other routes refuse them, naming the tensor. Fresh
+ * random shapes and values. */
+START_TEST(test_conv_blocked)
+{
+    test_rng r = test_rng_new(2500 + (uint64_t)_i);
+    size_t blk = _i % 2 ? 8 : 16, stride = test_rand_size(&r, 1, 2);
+    conv_case c = {test_rand_size(&r, 1, 3),
+                   blk * test_rand_size(&r, 1, 2),
+                   test_rand_size(&r, 4, 10),
+                   test_rand_size(&r, 4, 10),
+                   blk * test_rand_size(&r, 1, 3),
+                   3,
+                   3,
+                   stride,
+                   stride,
+                   1,
+                   1,
+                   (int)test_rand_size(&r, 0, 1)};
+    conv_dims d = dims_of(&c);
+    float *x = malloc(d.nx * 4), *w = malloc(d.nw * 4), *b = malloc(c.cout * 4),
+          *gy = malloc(d.ny * 4);
+    test_fill_uniform(&r, x, d.nx, -1, 1);
+    test_fill_uniform(&r, w, d.nw, -1, 1);
+    test_fill_uniform(&r, b, c.cout, -1, 1);
+    test_fill_uniform(&r, gy, d.ny, -1, 1);
+    int in_blk, out_blk;
+    sakd_conv2d_params p = {c.sh, c.sw, c.ph, c.pw};
+    TEST_OK(sakd_conv2d_native_layouts(test_ctx(), (size_t[]){c.n, c.cin, c.h, c.w},
+                                       (size_t[]){c.cout, c.cin, c.kh, c.kw}, &p, c.bias, &in_blk,
+                                       &out_blk));
+    ck_assert(in_blk == 0 || in_blk == 8 || in_blk == 16);
+    ck_assert(out_blk == 0 || out_blk == 8 || out_blk == 16);
+    float *plain[4], *got[4];
+    TEST_OK(blocked_run(&c, &d, x, w, b, gy, 0, 0, plain));
+    const size_t layouts[3][2] = {{blk, 0}, {0, blk}, {blk, blk}};
+    size_t sizes[4] = {d.ny, d.nx, d.nw, c.cout};
+    static const char *what[4] = {"y", "grad_in", "grad_weight", "grad_bias"};
+    for (int k = 0; k < 3; k++) {
+        sakd_status st = blocked_run(&c, &d, x, w, b, gy, layouts[k][0], layouts[k][1], got);
+        if (st != SAKD_OK) {
+            /* not the oneDNN route: nothing native, and the refusal says why */
+            ck_assert_int_eq(st, SAKD_ERR_ARG);
+            ck_assert_msg(strstr(sakd_error_detail(), "oneDNN route"), "detail '%s'",
+                          sakd_error_detail());
+            ck_assert(in_blk == 0 && out_blk == 0);
+            continue;
+        }
+        for (int i = 0; i < 4; i++) {
+            ck_assert_msg(memcmp(plain[i], got[i], sizes[i] * 4) == 0,
+                          "%s of [%zu,%zu,%zu,%zu] -> %zu s%zu, input layout %zu, output layout "
+                          "%zu, differs from the plain layout's (seed %llu)",
+                          what[i], c.n, c.cin, c.h, c.w, c.cout, c.sh, layouts[k][0], layouts[k][1],
+                          (unsigned long long)test_seed());
+            free(got[i]);
+        }
+    }
+    for (int i = 0; i < 4; i++)
+        free(plain[i]);
+    free(x);
+    free(w);
+    free(b);
+    free(gy);
+}
+END_TEST
+
 START_TEST(test_conv_bad_args)
 {
     sakd_tensor x, w, w2, b, y, y2, ws, small, gw, gx;
@@ -435,6 +577,7 @@ Suite *suite_conv(void)
         tcase_add_loop_test(tc, test_conv_views, 0, 2);
         tcase_add_loop_test(tc, test_conv_random, 0, 6);
         tcase_add_test(tc, test_conv_deterministic);
+        tcase_add_loop_test(tc, test_conv_blocked, 0, 4);
         tcase_add_test(tc, test_conv_bad_args);
         suite_add_tcase(s, tc);
     }

@@ -218,6 +218,45 @@ static sakd_status use_dnnl(sakd_ctx *ctx, const conv_geom *g, int *yes)
     return SAKD_OK;
 }
 
+/* Channel-blocked activations (runtime/tensor.h) go through oneDNN's route only. */
+static sakd_status require_plain(const char *op, const sakd_tensor *a, const sakd_tensor *b,
+                                 const sakd_tensor *c)
+{
+    const sakd_tensor *t[3] = {a, b, c};
+    for (int i = 0; i < 3; i++)
+        if (t[i] && t[i]->layout)
+            return sakd_error(SAKD_ERR_ARG,
+                              "%s: tensor '%s' is channel-blocked by %d; only the oneDNN route "
+                              "of the host provider takes that layout",
+                              op, t[i]->name, t[i]->layout);
+    return SAKD_OK;
+}
+
+sakd_status sakd_conv2d_native_layouts(sakd_ctx *ctx, const size_t *in_shape,
+                                       const size_t *weight_shape, const sakd_conv2d_params *p,
+                                       int bias, int *in_blk, int *out_blk)
+{
+    *in_blk = *out_blk = 0;
+    if (!sakd_host_active(ctx))
+        return SAKD_OK;
+    conv_geom g = {0};
+    g.n = in_shape[0];
+    g.cin = in_shape[1];
+    g.h = in_shape[2];
+    g.w = in_shape[3];
+    g.cout = weight_shape[0];
+    g.kh = weight_shape[2];
+    g.kw = weight_shape[3];
+    g.ho = sakd_conv2d_out_size(g.h, g.kh, p->stride_h, p->pad_h);
+    g.wo = sakd_conv2d_out_size(g.w, g.kw, p->stride_w, p->pad_w);
+    int dnnl;
+    SAKD_TRY(use_dnnl(ctx, &g, &dnnl));
+    if (!dnnl)
+        return SAKD_OK;
+    sakd_conv_host_geom hg = host_geom(&g, p);
+    return sakd_conv2d_dnnl_native(ctx, &hg, bias, in_blk, out_blk);
+}
+
 static conv_args kernel_sizes(const conv_geom *g, const sakd_conv2d_params *p)
 {
     return (conv_args){g->cin,   g->h,     g->w,  g->kh, g->kw,   p->stride_h, p->stride_w,
@@ -287,6 +326,10 @@ sakd_status sakd_conv2d_forward(sakd_tensor *out, sakd_tensor *workspace, const 
         SAKD_TRY(use_dnnl(ctx, &g, &dnnl));
         if (dnnl)
             return sakd_conv2d_dnnl_forward(out, in, weight, bias, &hg);
+    }
+    SAKD_TRY(require_plain(op, in, out, NULL));
+    if (sakd_host_active(ctx)) {
+        sakd_conv_host_geom hg = host_geom(&g, p);
         return sakd_conv2d_host_forward(out, in, weight, bias, &hg);
     }
     sakd_reduce_opts ro = sakd_reduce_options(ctx);
@@ -592,6 +635,10 @@ sakd_status sakd_conv2d_backward(sakd_tensor *grad_in, sakd_tensor *grad_weight,
         if (dnnl)
             return sakd_conv2d_dnnl_backward(grad_in, grad_weight, grad_bias, grad_out, in, weight,
                                              &hg);
+    }
+    SAKD_TRY(require_plain("conv2d_backward", in, grad_out, grad_in));
+    if (sakd_host_active(ctx)) {
+        sakd_conv_host_geom hg = host_geom(&g, p);
         return sakd_conv2d_host_backward(grad_in, grad_weight, grad_bias, grad_out, in, weight,
                                          &hg);
     }

@@ -81,13 +81,24 @@ static struct {
 /* Reorders cached per shape: into oneDNN's layouts (inputs) and back (outputs). */
 enum { R_X_F, R_W_F, R_Y, R_GY_D, R_W_D, R_GX, R_X_W, R_GY_W, R_GW, R_COUNT };
 
+/* sakd's activation layouts (runtime/tensor.h): plain NCHW, channel-blocked by 8 or by 16. */
+enum { L_PLAIN, L_B8, L_B16, L_COUNT };
+
+static int layout_index(int layout)
+{
+    return layout == 16 ? L_B16 : layout == 8 ? L_B8 : L_PLAIN;
+}
+
 typedef struct dnnl_entry {
     sakd_conv_host_geom g;
     int bias;
-    dnnl_memory_desc_t x_u, w_u, y_u, b_u; /* sakd's layouts */
+    /* sakd's layouts: activations in each of L_COUNT layouts (a blocked one only where the
+     * block divides the channels: else zeroed, has[] 0), weights OIHW, bias */
+    dnnl_memory_desc_t x_u[L_COUNT], y_u[L_COUNT], w_u, b_u;
+    int x_has[L_COUNT], y_has[L_COUNT];
     dnnl_primitive_desc_t fpd, bdpd, bwpd;
     dnnl_primitive_t fwd, bwd_data, bwd_weights;
-    dnnl_primitive_t reorder[R_COUNT];
+    dnnl_primitive_t reorder[R_COUNT][L_COUNT]; /* by the layout of sakd's tensor */
 } dnnl_entry;
 
 struct sakd_conv_dnnl {
@@ -189,8 +200,9 @@ static sakd_status dnnl_fail(dnnl_status_t s, const char *what, const sakd_conv_
 static void entry_free(dnnl_entry *e)
 {
     for (int r = 0; r < R_COUNT; r++)
-        if (e->reorder[r])
-            D.dnnl_primitive_destroy(e->reorder[r]);
+        for (int l = 0; l < L_COUNT; l++)
+            if (e->reorder[r][l])
+                D.dnnl_primitive_destroy(e->reorder[r][l]);
     if (e->fwd)
         D.dnnl_primitive_destroy(e->fwd);
     if (e->bwd_data)
@@ -307,9 +319,17 @@ static sakd_status entry_get(struct sakd_conv_dnnl *s, const sakd_conv_host_geom
      * down, as oneDNN's does */
     dnnl_dims_t pad_r = {(dnnl_dim_t)g->ph, (dnnl_dim_t)g->pw};
     dnnl_memory_desc_t xa, wa, ya, ba;
-    DNNL_TRY(D.dnnl_memory_desc_init_by_tag(&e->x_u, 4, xd, dnnl_f32, dnnl_nchw), "descriptor", g);
+    static const dnnl_format_tag_t tags[L_COUNT] = {dnnl_nchw, dnnl_nChw8c, dnnl_nChw16c};
+    static const size_t blocks[L_COUNT] = {1, 8, 16};
+    for (int l = 0; l < L_COUNT; l++) {
+        if ((e->x_has[l] = g->cin % blocks[l] == 0))
+            DNNL_TRY(D.dnnl_memory_desc_init_by_tag(&e->x_u[l], 4, xd, dnnl_f32, tags[l]),
+                     "descriptor", g);
+        if ((e->y_has[l] = g->cout % blocks[l] == 0))
+            DNNL_TRY(D.dnnl_memory_desc_init_by_tag(&e->y_u[l], 4, yd, dnnl_f32, tags[l]),
+                     "descriptor", g);
+    }
     DNNL_TRY(D.dnnl_memory_desc_init_by_tag(&e->w_u, 4, wd, dnnl_f32, dnnl_oihw), "descriptor", g);
-    DNNL_TRY(D.dnnl_memory_desc_init_by_tag(&e->y_u, 4, yd, dnnl_f32, dnnl_nchw), "descriptor", g);
     DNNL_TRY(D.dnnl_memory_desc_init_by_tag(&e->b_u, 1, bd, dnnl_f32, dnnl_x), "descriptor", g);
     DNNL_TRY(D.dnnl_memory_desc_init_by_tag(&xa, 4, xd, dnnl_f32, dnnl_format_tag_any),
              "descriptor", g);
@@ -390,27 +410,28 @@ static sakd_status wrap(call *c, const dnnl_memory_desc_t *md, void *ptr, dnnl_m
     return SAKD_OK;
 }
 
-static sakd_status run_reorder(call *c, int r, const dnnl_memory_desc_t *from, dnnl_memory_t src,
-                               const dnnl_memory_desc_t *to, dnnl_memory_t dst)
+/* Reorder `r` between oneDNN's layout and sakd's tensor in layout index l. */
+static sakd_status run_reorder(call *c, int r, int l, const dnnl_memory_desc_t *from,
+                               dnnl_memory_t src, const dnnl_memory_desc_t *to, dnnl_memory_t dst)
 {
     dnnl_entry *e = c->e;
-    if (!e->reorder[r]) {
+    if (!e->reorder[r][l]) {
         dnnl_primitive_desc_t pd;
         DNNL_TRY(
             D.dnnl_reorder_primitive_desc_create(&pd, from, c->s->engine, to, c->s->engine, NULL),
             "reorder", &e->g);
-        dnnl_status_t st = D.dnnl_primitive_create(&e->reorder[r], pd);
+        dnnl_status_t st = D.dnnl_primitive_create(&e->reorder[r][l], pd);
         D.dnnl_primitive_desc_destroy(pd);
         DNNL_TRY(st, "reorder primitive", &e->g);
     }
     dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}};
-    DNNL_TRY(D.dnnl_primitive_execute(e->reorder[r], c->s->stream, 2, a), "reorder", &e->g);
+    DNNL_TRY(D.dnnl_primitive_execute(e->reorder[r][l], c->s->stream, 2, a), "reorder", &e->g);
     return SAKD_OK;
 }
 
-/* The memory oneDNN reads an input from: sakd's own buffer when the layouts agree, else scratch
- * `slot` after a reorder. */
-static sakd_status input(call *c, int r, const dnnl_memory_desc_t *user, void *ptr,
+/* The memory oneDNN reads an input from: sakd's own buffer (layout index l, descriptor user)
+ * when the layouts agree, else scratch `slot` after a reorder. */
+static sakd_status input(call *c, int r, int l, const dnnl_memory_desc_t *user, void *ptr,
                          const dnnl_memory_desc_t *want, int slot, dnnl_memory_t *out)
 {
     dnnl_memory_t u;
@@ -422,7 +443,7 @@ static sakd_status input(call *c, int r, const dnnl_memory_desc_t *user, void *p
     void *buf;
     SAKD_TRY(scratch(c->s, slot, D.dnnl_memory_desc_get_size(want), &buf));
     SAKD_TRY(wrap(c, want, buf, out));
-    return run_reorder(c, r, user, u, want, *out);
+    return run_reorder(c, r, l, user, u, want, *out);
 }
 
 /* The memory oneDNN writes an output to (*out), and sakd's buffer (*user_mem, NULL when they
@@ -445,46 +466,54 @@ static const dnnl_memory_desc_t *qmd(dnnl_primitive_desc_t pd, dnnl_query_t what
     return D.dnnl_primitive_desc_query_md(pd, what, 0);
 }
 
-static sakd_status forward(call *c, float *x, float *w, float *b, float *y)
+/* An activation of sakd's: its mapped buffer and its layout index. */
+typedef struct act {
+    float *p;
+    int l;
+} act;
+
+static sakd_status forward(call *c, act x, float *w, float *b, act y)
 {
     dnnl_entry *e = c->e;
     dnnl_memory_t xm, wm, ym, yu, bm = NULL;
-    SAKD_TRY(input(c, R_X_F, &e->x_u, x, qmd(e->fpd, dnnl_query_src_md), 0, &xm));
-    SAKD_TRY(input(c, R_W_F, &e->w_u, w, qmd(e->fpd, dnnl_query_weights_md), 2, &wm));
-    SAKD_TRY(output(c, &e->y_u, y, qmd(e->fpd, dnnl_query_dst_md), 1, &ym, &yu));
+    SAKD_TRY(input(c, R_X_F, x.l, &e->x_u[x.l], x.p, qmd(e->fpd, dnnl_query_src_md), 0, &xm));
+    SAKD_TRY(input(c, R_W_F, 0, &e->w_u, w, qmd(e->fpd, dnnl_query_weights_md), 2, &wm));
+    SAKD_TRY(output(c, &e->y_u[y.l], y.p, qmd(e->fpd, dnnl_query_dst_md), 1, &ym, &yu));
     if (b)
         SAKD_TRY(wrap(c, &e->b_u, b, &bm));
     dnnl_exec_arg_t a[4] = {
         {DNNL_ARG_SRC, xm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, ym}, {DNNL_ARG_BIAS, bm}};
     DNNL_TRY(D.dnnl_primitive_execute(e->fwd, c->s->stream, b ? 4 : 3, a), "forward", &e->g);
     if (yu)
-        SAKD_TRY(run_reorder(c, R_Y, qmd(e->fpd, dnnl_query_dst_md), ym, &e->y_u, yu));
+        SAKD_TRY(run_reorder(c, R_Y, y.l, qmd(e->fpd, dnnl_query_dst_md), ym, &e->y_u[y.l], yu));
     DNNL_TRY(D.dnnl_stream_wait(c->s->stream), "forward", &e->g);
     return SAKD_OK;
 }
 
-static sakd_status backward(call *c, float *x, float *w, float *gy, float *gx, float *gw, float *gb)
+static sakd_status backward(call *c, act x, float *w, act gy, act gx, float *gw, float *gb)
 {
     dnnl_entry *e = c->e;
     const dnnl_memory_desc_t *gy_d = qmd(e->bdpd, dnnl_query_diff_dst_md);
     const dnnl_memory_desc_t *gy_w = qmd(e->bwpd, dnnl_query_diff_dst_md);
     dnnl_memory_t gym = NULL, m1, m2, m3, mu;
-    if (gx) {
-        SAKD_TRY(input(c, R_GY_D, &e->y_u, gy, gy_d, 0, &gym));
-        SAKD_TRY(input(c, R_W_D, &e->w_u, w, qmd(e->bdpd, dnnl_query_weights_md), 2, &m1));
-        SAKD_TRY(output(c, &e->x_u, gx, qmd(e->bdpd, dnnl_query_diff_src_md), 1, &m2, &mu));
+    if (gx.p) {
+        SAKD_TRY(input(c, R_GY_D, gy.l, &e->y_u[gy.l], gy.p, gy_d, 0, &gym));
+        SAKD_TRY(input(c, R_W_D, 0, &e->w_u, w, qmd(e->bdpd, dnnl_query_weights_md), 2, &m1));
+        SAKD_TRY(output(c, &e->x_u[gx.l], gx.p, qmd(e->bdpd, dnnl_query_diff_src_md), 1, &m2, &mu));
         dnnl_exec_arg_t a[3] = {
             {DNNL_ARG_DIFF_DST, gym}, {DNNL_ARG_WEIGHTS, m1}, {DNNL_ARG_DIFF_SRC, m2}};
         DNNL_TRY(D.dnnl_primitive_execute(e->bwd_data, c->s->stream, 3, a), "backward data", &e->g);
         if (mu)
-            SAKD_TRY(run_reorder(c, R_GX, qmd(e->bdpd, dnnl_query_diff_src_md), m2, &e->x_u, mu));
+            SAKD_TRY(run_reorder(c, R_GX, gx.l, qmd(e->bdpd, dnnl_query_diff_src_md), m2,
+                                 &e->x_u[gx.l], mu));
     }
     if (!gw) /* the data gradient alone (the weight gradient computed elsewhere) */
         goto wait;
-    /* gy in scratch 0 serves the weight gradient too when both want the same layout */
+    /* gy as the data gradient read it serves the weight gradient too when both want the same
+     * layout */
     if (!gym || !D.dnnl_memory_desc_equal(gy_d, gy_w))
-        SAKD_TRY(input(c, R_GY_W, &e->y_u, gy, gy_w, 0, &gym));
-    SAKD_TRY(input(c, R_X_W, &e->x_u, x, qmd(e->bwpd, dnnl_query_src_md), 1, &m1));
+        SAKD_TRY(input(c, R_GY_W, gy.l, &e->y_u[gy.l], gy.p, gy_w, 0, &gym));
+    SAKD_TRY(input(c, R_X_W, x.l, &e->x_u[x.l], x.p, qmd(e->bwpd, dnnl_query_src_md), 1, &m1));
     SAKD_TRY(output(c, &e->w_u, gw, qmd(e->bwpd, dnnl_query_diff_weights_md), 3, &m2, &mu));
     m3 = NULL;
     if (gb)
@@ -496,7 +525,8 @@ static sakd_status backward(call *c, float *x, float *w, float *gy, float *gx, f
     DNNL_TRY(D.dnnl_primitive_execute(e->bwd_weights, c->s->stream, gb ? 4 : 3, a),
              "backward weights", &e->g);
     if (mu)
-        SAKD_TRY(run_reorder(c, R_GW, qmd(e->bwpd, dnnl_query_diff_weights_md), m2, &e->w_u, mu));
+        SAKD_TRY(
+            run_reorder(c, R_GW, 0, qmd(e->bwpd, dnnl_query_diff_weights_md), m2, &e->w_u, mu));
 wait:
     DNNL_TRY(D.dnnl_stream_wait(c->s->stream), "backward", &e->g);
     return SAKD_OK;
@@ -511,6 +541,50 @@ static sakd_status begin(call *c, sakd_ctx *ctx, const sakd_conv_host_geom *g, i
     return SAKD_OK;
 }
 
+static const int block_of[L_COUNT] = {0, 8, 16};
+
+/* The blocked layout index among u[] (those has[] marks) equal to md, or -1. */
+static int native(const dnnl_memory_desc_t *u, const int *has, const dnnl_memory_desc_t *md)
+{
+    for (int l = L_B8; l < L_COUNT; l++)
+        if (has[l] && D.dnnl_memory_desc_equal(&u[l], md))
+            return l;
+    return -1;
+}
+
+sakd_status sakd_conv2d_dnnl_native(sakd_ctx *ctx, const sakd_conv_host_geom *g, int bias,
+                                    int *in_blk, int *out_blk)
+{
+    call c;
+    SAKD_TRY(begin(&c, ctx, g, bias));
+    dnnl_entry *e = c.e;
+    int xf = native(e->x_u, e->x_has, qmd(e->fpd, dnnl_query_src_md)),
+        xd = native(e->x_u, e->x_has, qmd(e->bdpd, dnnl_query_diff_src_md)),
+        xw = native(e->x_u, e->x_has, qmd(e->bwpd, dnnl_query_src_md));
+    int yf = native(e->y_u, e->y_has, qmd(e->fpd, dnnl_query_dst_md)),
+        yd = native(e->y_u, e->y_has, qmd(e->bdpd, dnnl_query_diff_dst_md)),
+        yw = native(e->y_u, e->y_has, qmd(e->bwpd, dnnl_query_diff_dst_md));
+    *in_blk = xf >= 0 && xf == xd && xf == xw ? block_of[xf] : 0;
+    *out_blk = yf >= 0 && yf == yd && yf == yw ? block_of[yf] : 0;
+    return SAKD_OK;
+}
+
+/* A layout this entry can take for activation `t` (channels: its C). */
+static sakd_status check_layout(const char *op, const sakd_tensor *t, const dnnl_entry *e,
+                                int is_input)
+{
+    if (!t)
+        return SAKD_OK;
+    int l = layout_index(t->layout);
+    const int *has = is_input ? e->x_has : e->y_has;
+    if (block_of[l] != t->layout || !has[l])
+        return sakd_error(SAKD_ERR_ARG,
+                          "%s: tensor '%s' has layout %d; the convolution takes 0, or a block of "
+                          "8 or 16 dividing its %zu channels",
+                          op, t->name, t->layout, is_input ? e->g.cin : e->g.cout);
+    return SAKD_OK;
+}
+
 sakd_status sakd_conv2d_dnnl_forward(sakd_tensor *out, const sakd_tensor *in,
                                      const sakd_tensor *weight, const sakd_tensor *bias,
                                      const sakd_conv_host_geom *g)
@@ -518,6 +592,8 @@ sakd_status sakd_conv2d_dnnl_forward(sakd_tensor *out, const sakd_tensor *in,
     sakd_ctx *ctx = in->ctx;
     call c;
     SAKD_TRY(begin(&c, ctx, g, bias != NULL));
+    SAKD_TRY(check_layout("conv2d_forward", in, c.e, 1));
+    SAKD_TRY(check_layout("conv2d_forward", out, c.e, 0));
     sakd_host_maps maps = {0};
     float *x, *w, *y, *b;
     sakd_status st = sakd_host_map_tensor(ctx, &maps, in, &x, SAKD_OK);
@@ -528,7 +604,8 @@ sakd_status sakd_conv2d_dnnl_forward(sakd_tensor *out, const sakd_tensor *in,
         size_t K = g->cin * g->kh * g->kw, P = g->ho * g->wo;
         sakd_conv_host_record(ctx, 0, 0, g->cout, P, K, g->n);
         double t0 = sakd_time_now();
-        st = forward(&c, x, w, b, y);
+        st = forward(&c, (act){x, layout_index(in->layout)}, w, b,
+                     (act){y, layout_index(out->layout)});
         sakd_profile_add(ctx, "conv2d_onednn_fwd", (sakd_time_now() - t0) * 1e3);
     }
     mems_free(&c.mems);
@@ -543,6 +620,9 @@ sakd_status sakd_conv2d_dnnl_backward(sakd_tensor *grad_in, sakd_tensor *grad_we
     sakd_ctx *ctx = in->ctx;
     call c;
     SAKD_TRY(begin(&c, ctx, g, grad_bias != NULL));
+    SAKD_TRY(check_layout("conv2d_backward", in, c.e, 1));
+    SAKD_TRY(check_layout("conv2d_backward", grad_in, c.e, 1));
+    SAKD_TRY(check_layout("conv2d_backward", grad_out, c.e, 0));
     sakd_host_maps maps = {0};
     float *x, *w, *gy, *gw, *gx, *gb;
     sakd_status st = sakd_host_map_tensor(ctx, &maps, in, &x, SAKD_OK);
@@ -558,7 +638,9 @@ sakd_status sakd_conv2d_dnnl_backward(sakd_tensor *grad_in, sakd_tensor *grad_we
         if (gx)
             sakd_conv_host_record(ctx, 1, 0, K, P, g->cout, g->n);
         double t0 = sakd_time_now();
-        st = backward(&c, x, w, gy, gx, gw, gb);
+        st = backward(&c, (act){x, layout_index(in->layout)}, w,
+                      (act){gy, layout_index(grad_out->layout)},
+                      (act){gx, grad_in ? layout_index(grad_in->layout) : 0}, gw, gb);
         sakd_profile_add(ctx, "conv2d_onednn_bwd", (sakd_time_now() - t0) * 1e3);
     }
     mems_free(&c.mems);
@@ -596,6 +678,14 @@ sakd_status sakd_conv2d_dnnl_forward(sakd_tensor *out, const sakd_tensor *in,
                                      const sakd_conv_host_geom *g)
 {
     (void)out, (void)in, (void)weight, (void)bias, (void)g;
+    return not_built();
+}
+
+sakd_status sakd_conv2d_dnnl_native(sakd_ctx *ctx, const sakd_conv_host_geom *g, int bias,
+                                    int *in_blk, int *out_blk)
+{
+    (void)ctx, (void)g, (void)bias;
+    *in_blk = *out_blk = 0;
     return not_built();
 }
 

@@ -18,6 +18,14 @@ sakd_status sakd_conv_dnnl_load(void);
 /* "oneDNN 2.6.3 (avx512_core)"-style line for headers; "oneDNN (not built)" without it. */
 void sakd_conv_dnnl_describe(char *buf, size_t size);
 
+/* The channel-blocked layouts (runtime/tensor.h: 8 or 16; 0 for none) in which this shape's
+ * primitives read their input and write their output (and read and write the gradients of
+ * both) with no reorder: an activation kept in that layout saves the reorder per pass. Either
+ * layout, plain or blocked, is accepted by the calls below (blocked ones where the block
+ * divides the channels); one oneDNN does not use natively costs a reorder, as plain ones do. */
+sakd_status sakd_conv2d_dnnl_native(sakd_ctx *ctx, const sakd_conv_host_geom *g, int bias,
+                                    int *in_blk, int *out_blk);
+
 sakd_status sakd_conv2d_dnnl_forward(sakd_tensor *out, const sakd_tensor *in,
                                      const sakd_tensor *weight, const sakd_tensor *bias,
                                      const sakd_conv_host_geom *g);
