@@ -42,7 +42,7 @@ typedef struct shape {
 } shape;
 
 static dnnl_engine_t eng;
-static dnnl_data_type_t dt = dnnl_f32; /* of the primitives' tensors (--dt) */
+static dnnl_data_type_t dt = dnnl_f32;                  /* of the primitives' tensors (--dt) */
 static dnnl_format_tag_t act_tag = dnnl_format_tag_any; /* their activations' layout (--layout) */
 static dnnl_stream_t strm;
 
