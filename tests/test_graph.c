@@ -683,6 +683,122 @@ START_TEST(test_dropout_node)
 }
 END_TEST
 
+/* One training step (forward in train mode, backward of a logit seed and of a seed at a block
+ * output read from outside) of a residual SNN or ANN with 16 channels, a downsampling block
+ * (3x3 stride 2 and a 1x1 shortcut, as ResNet-19's), GAP and a linear head; plain: every
+ * activation plain. The logits, the outside block output, the parameter gradients and the running
+ * statistics, concatenated into out (floats); the number of channel-blocked activations the plan
+ * made in *blocked. */
+static size_t layout_step(int snn, int plain, uint64_t salt, float *out, size_t cap, int *blocked)
+{
+    enum { LB = 2, LT = 2, LC = 16, LH = 8 };
+    sakd_ctx *ctx = test_ctx();
+    sakd_params p;
+    sakd_params_init(&p, ctx);
+    sakd_graph g;
+    sakd_graph_init(&g, ctx, &p, snn, LT, LB, NULL);
+    int in = sakd_graph_input(&g, "input", 1, LH, LH);
+    int x = sakd_graph_bn(&g, "bn1", sakd_graph_conv(&g, "conv1", in, LC, 3, 1, 1));
+    if (snn)
+        x = sakd_graph_repeat_time(&g, "encode", x);
+    int a1 = sakd_graph_neuron(&g, "act1", x);
+    int y = sakd_graph_bn(&g, "bn2", sakd_graph_conv(&g, "conv2", a1, LC, 3, 1, 1));
+    int a2 = sakd_graph_neuron(&g, "act2", sakd_graph_add(&g, "add1", y, a1));
+    int z = sakd_graph_neuron(
+        &g, "act3", sakd_graph_bn(&g, "bn3", sakd_graph_conv(&g, "conv3", a2, 2 * LC, 3, 2, 1)));
+    z = sakd_graph_bn(&g, "bn4", sakd_graph_conv(&g, "conv4", z, 2 * LC, 3, 1, 1));
+    int sc = sakd_graph_bn(&g, "bn5", sakd_graph_conv(&g, "down", a2, 2 * LC, 1, 2, 0));
+    int a4 = sakd_graph_neuron(&g, "act4", sakd_graph_add(&g, "add2", z, sc));
+    int f = sakd_graph_gap(&g, "gap", a4);
+    if (snn)
+        f = sakd_graph_mean_time(&g, "readout", f);
+    int logits = sakd_graph_linear(&g, "fc", f, 5);
+    TEST_OK(g.status);
+    TEST_OK(sakd_params_allocate(&p));
+    test_rng r = test_rng_new(salt);
+    TEST_OK(sakd_params_initialize(&p, test_rand_u64(&r)));
+    TEST_OK(sakd_graph_keep_plain(&g, a2)); /* read and seeded below, as a distillation tap */
+    if (plain)
+        TEST_OK(sakd_graph_plain_layouts(&g));
+    TEST_OK(sakd_graph_allocate(&g));
+    *blocked = 0;
+    for (size_t i = 0; i < g.n_acts; i++)
+        *blocked += g.acts[i].value.layout != 0;
+    size_t nx = LB * LH * LH, nl = (size_t)LB * 5, na = sakd_tensor_numel(&g.acts[a2].value);
+    float *xin = malloc(nx * 4), *dl = malloc(nl * 4), *da = malloc(na * 4);
+    test_fill_uniform(&r, xin, nx, -1, 1);
+    test_fill_uniform(&r, dl, nl, -1, 1);
+    test_fill_uniform(&r, da, na, -0.1, 0.1);
+    TEST_OK(sakd_tensor_upload(&sakd_graph_act_get(&g, in)->value, xin));
+    sakd_tensor seed[2];
+    size_t ls[2] = {LB, 5};
+    TEST_OK(sakd_tensor_new(&seed[0], ctx, "dlogits", 2, ls));
+    TEST_OK(sakd_tensor_upload(&seed[0], dl));
+    const sakd_act *aa = sakd_graph_act_get(&g, a2);
+    TEST_OK(sakd_tensor_new(&seed[1], ctx, "dact2", aa->ndim, aa->shape));
+    TEST_OK(sakd_tensor_upload(&seed[1], da));
+    TEST_OK(sakd_graph_forward(&g, 1));
+    const sakd_tensor *seeds[2] = {&seed[0], &seed[1]};
+    int ids[2] = {logits, a2};
+    TEST_OK(sakd_graph_backward(&g, 2, ids, seeds));
+    size_t used = 0;
+    const sakd_tensor *outs[3] = {&sakd_graph_act_get(&g, logits)->value, &aa->value, &p.grads};
+    for (int i = 0; i < 3; i++) {
+        size_t m = sakd_tensor_numel(outs[i]);
+        ck_assert(used + m <= cap);
+        TEST_OK(sakd_tensor_download(outs[i], out + used));
+        used += m;
+    }
+    {
+        size_t m = sakd_tensor_numel(&p.buffers); /* the BN running statistics */
+        ck_assert(used + m <= cap);
+        TEST_OK(sakd_tensor_download(&p.buffers, out + used));
+        used += m;
+    }
+    free(xin);
+    free(dl);
+    free(da);
+    sakd_tensor_free(&seed[0]);
+    sakd_tensor_free(&seed[1]);
+    sakd_graph_free(&g);
+    sakd_params_free(&p);
+    return used;
+}
+
+/* The activation layout plan (sakd_graph_allocate) changes no bit of a training step: outputs,
+ * an activation read from outside and seeded there, every parameter gradient and the running
+ * statistics equal the all-plain graph's, for the SNN and the ANN, on fresh random weights and
+ * data; on the host provider with oneDNN the plan does block activations. */
+START_TEST(test_layout_plan)
+{
+    size_t cap = 1 << 16;
+    float *a = malloc(cap * 4), *b = malloc(cap * 4);
+    for (int snn = 0; snn < 2; snn++) {
+        int blocked_a, blocked_b;
+        uint64_t salt = 3000 + (uint64_t)snn;
+        size_t na = layout_step(snn, 1, salt, a, cap, &blocked_a);
+        size_t nb = layout_step(snn, 0, salt, b, cap, &blocked_b);
+        ck_assert_uint_eq(na, nb);
+        ck_assert_int_eq(blocked_a, 0);
+        for (size_t i = 0; i < na; i++)
+            ck_assert_msg(memcmp(&a[i], &b[i], 4) == 0,
+                          "%s: value %zu is %.9g with the layout plan, %.9g all plain (seed %llu)",
+                          snn ? "SNN" : "ANN", i, (double)b[i], (double)a[i],
+                          (unsigned long long)test_seed());
+        int native_in, native_out;
+        sakd_conv2d_params cp = {1, 1, 1, 1};
+        TEST_OK(sakd_conv2d_native_layouts(test_ctx(), (size_t[]){4, 16, 8, 8},
+                                           (size_t[]){16, 16, 3, 3}, &cp, 0, &native_in,
+                                           &native_out));
+        if (native_out)
+            ck_assert_msg(blocked_b > 0,
+                          "oneDNN writes blocked outputs here but the plan used none");
+    }
+    free(a);
+    free(b);
+}
+END_TEST
+
 Suite *suite_graph(void)
 {
     Suite *s = suite_create("graph");
@@ -697,6 +813,7 @@ Suite *suite_graph(void)
     for (int i = 0; i < test_providers(); i++) {
         TCase *pc = test_provider_tcase(i);
         tcase_set_timeout(pc, 300);
+        tcase_add_test(pc, test_layout_plan);
         tcase_add_test(pc, test_snn_spike_driven);
         tcase_add_test(pc, test_snn_spike_auto);
         tcase_add_test(pc, test_snn_spike_linear);

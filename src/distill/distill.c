@@ -33,6 +33,9 @@ sakd_status sakd_distill_build(sakd_distill *d, sakd_ctx *ctx, sakd_model *stude
         sakd_tap *tp = &d->taps[k];
         tp->s_id = s_ids[k];
         tp->t_id = t_ids[k];
+        /* the taps are read and seeded from here, in the plain layout */
+        SAKD_TRY(sakd_graph_keep_plain(&student->graph, s_ids[k]));
+        SAKD_TRY(sakd_graph_keep_plain(&teacher->graph, t_ids[k]));
         const sakd_act *sa = sakd_graph_act_get(&student->graph, s_ids[k]);
         const sakd_act *ta = sakd_graph_act_get(&teacher->graph, t_ids[k]);
         /* Spatial sizes must agree; channels may differ where the transform bridges them

@@ -13,6 +13,7 @@
 #include "ops/dropout.h"
 #include "ops/elementwise.h"
 #include "ops/host.h"
+#include "ops/layout.h"
 #include "ops/linear.h"
 #include "ops/spike_route.h"
 #include "runtime/hash.h"
@@ -76,9 +77,15 @@ static sakd_tensor *pgrad(sakd_graph *g, size_t i)
     return &g->params->items[i].grad;
 }
 
-static sakd_tensor *x_of(sakd_graph *g, const sakd_node *n)
+/* Input k as the node reads it: the activation, or its converted copy (convert_in). */
+static sakd_tensor *in_of(sakd_graph *g, sakd_node *n, int k)
 {
-    return &g->acts[n->in[0]].value;
+    return n->convert_in[k] ? &n->conv_in[k] : &g->acts[n->in[k]].value;
+}
+
+static sakd_tensor *x_of(sakd_graph *g, sakd_node *n)
+{
+    return in_of(g, n, 0);
 }
 
 static sakd_tensor *y_of(sakd_graph *g, const sakd_node *n)
@@ -443,12 +450,12 @@ static sakd_status relu_backward(sakd_graph *g, sakd_node *n, sakd_tensor *gx, s
 
 static sakd_status add_forward(sakd_graph *g, sakd_node *n)
 {
-    return sakd_add_forward(y_of(g, n), x_of(g, n), &g->acts[n->in[1]].value);
+    return sakd_add_forward(y_of(g, n), x_of(g, n), in_of(g, n, 1));
 }
 
 static sakd_status sew_forward(sakd_graph *g, sakd_node *n)
 {
-    return sakd_sew_forward(y_of(g, n), x_of(g, n), &g->acts[n->in[1]].value, n->u.sew);
+    return sakd_sew_forward(y_of(g, n), x_of(g, n), in_of(g, n, 1), n->u.sew);
 }
 
 /* ADD and SEW: in[0] sums through scratch slot 0, in[1] through slot 1 (node_backward); an
@@ -456,7 +463,7 @@ static sakd_status sew_forward(sakd_graph *g, sakd_node *n)
 static sakd_status two_input_backward(sakd_graph *g, sakd_node *n, sakd_tensor *gx,
                                       sakd_tensor *gx1)
 {
-    sakd_tensor *x = x_of(g, n), *b = &g->acts[n->in[1]].value, sink0, sink1;
+    sakd_tensor *x = x_of(g, n), *b = in_of(g, n, 1), sink0, sink1;
     if (!gx)
         SAKD_TRY(sakd_tensor_view(&sink0, &g->scratch[0], "unused gradient", 0, x->ndim, x->shape));
     if (!gx1)
@@ -950,6 +957,137 @@ void sakd_graph_set_rng(sakd_graph *g, uint64_t seed, uint64_t step)
     g->rng_step = step;
 }
 
+/* ---- activation layouts (runtime/tensor.h; sakd_graph_allocate says the plan) ---- */
+
+/* Whether a spike-fed convolution may run spike-driven (reading and writing plain tensors). */
+static sakd_status may_drive(sakd_graph *g, sakd_node *n, int *yes)
+{
+    *yes = 0;
+    if (!n->spike)
+        return SAKD_OK;
+    sakd_spike_mode mode;
+    SAKD_TRY(sakd_spike_layers_mode(g->ctx, &mode));
+    if (mode == SAKD_SPIKE_DRIVEN) {
+        *yes = 1;
+    } else if (mode == SAKD_SPIKE_AUTO) {
+        double crossover = -1.0;
+        SAKD_TRY(sakd_spike_crossover(g->ctx, &n->spike->shape, &crossover));
+        *yes = crossover > 0.0;
+    }
+    return SAKD_OK;
+}
+
+/* Input k of node n converted to layout `to` (0 plain, else the block) when its own differs. */
+static void convert_to(sakd_node *n, int k, int from, int to)
+{
+    n->convert_in[k] = from != to ? to + 1 : 0;
+}
+
+/* The layout node n writes, given its inputs' (l0, l1), and which inputs it converts. */
+static sakd_status plan_node(sakd_graph *g, sakd_node *n, int l0, int l1, int *out)
+{
+    *out = 0;
+    switch (n->kind) {
+    case SAKD_NODE_CONV: {
+        int driven, in_blk = 0, out_blk = 0;
+        SAKD_TRY(may_drive(g, n, &driven));
+        if (!driven) {
+            const sakd_act *a = &g->acts[n->in[0]];
+            SAKD_TRY(sakd_conv2d_native_layouts(g->ctx, a->shape,
+                                                g->params->items[n->param[0]].shape, &n->u.conv,
+                                                n->param[1] != SIZE_MAX, &in_blk, &out_blk));
+        }
+        /* a oneDNN convolution reads any layout (a plain input costs it a reorder); the
+         * others read plain */
+        convert_to(n, 0, l0, l0 && l0 != in_blk ? 0 : l0);
+        *out = out_blk;
+        break;
+    }
+    case SAKD_NODE_BN:
+    case SAKD_NODE_LIF:
+    case SAKD_NODE_RELU:
+    case SAKD_NODE_MEAN_T:
+    case SAKD_NODE_REPEAT_T: *out = l0; break;
+    case SAKD_NODE_ADD:
+    case SAKD_NODE_SEW:
+        /* one layout for both: a blocked one if either is (the plain one converted to it), plain
+         * when they are blocked differently */
+        *out = !l0 ? l1 : !l1 ? l0 : l0 == l1 ? l0 : 0;
+        convert_to(n, 0, l0, *out);
+        convert_to(n, 1, l1, *out);
+        break;
+    default: convert_to(n, 0, l0, 0); break; /* pooling, linear, dropout: plain */
+    }
+    if (*out && g->acts[n->out].keep_plain) {
+        /* a pass-through kind converts its inputs to plain instead; a convolution writes plain */
+        if (n->kind != SAKD_NODE_CONV) {
+            convert_to(n, 0, l0, 0);
+            if (n->in[1] >= 0)
+                convert_to(n, 1, l1, 0);
+        }
+        *out = 0;
+    }
+    return SAKD_OK;
+}
+
+static sakd_status plan_layouts(sakd_graph *g)
+{
+    for (size_t i = 0; i < g->n_acts; i++)
+        g->acts[i].value.layout = g->acts[i].grad.layout = 0;
+    size_t largest = 0;
+    const char *env = getenv("SAKD_LAYOUT");
+    int plain = g->plain_only || !sakd_host_active(g->ctx) || (env && strcmp(env, "plain") == 0);
+    if (env && *env && strcmp(env, "plain") != 0 && strcmp(env, "auto") != 0)
+        return sakd_error(SAKD_ERR_ARG, "SAKD_LAYOUT=%s: expected plain or auto", env);
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        sakd_node *n = &g->nodes[i];
+        for (int k = 0; k < 2; k++) {
+            n->convert_in[k] = 0;
+            sakd_tensor_free(&n->conv_in[k]);
+        }
+        if (plain)
+            continue;
+        int l0 = g->acts[n->in[0]].value.layout,
+            l1 = n->in[1] >= 0 ? g->acts[n->in[1]].value.layout : 0, out;
+        SAKD_TRY(plan_node(g, n, l0, l1, &out));
+        sakd_act *o = &g->acts[n->out];
+        o->value.layout = o->grad.layout = out;
+        for (int k = 0; k < 2; k++) {
+            if (!n->convert_in[k])
+                continue;
+            sakd_act *a = &g->acts[n->in[k]];
+            char name[256];
+            snprintf(name, sizeof name, "%s (converted for %s)", a->name, n->name);
+            SAKD_TRY(sakd_tensor_new(&n->conv_in[k], g->ctx, name, a->ndim, a->shape));
+            n->conv_in[k].layout = n->convert_in[k] - 1;
+            largest = act_numel(a) > largest ? act_numel(a) : largest;
+        }
+    }
+    for (int k = 0; k < 2; k++) {
+        size_t have = g->conv_grad[k].buf ? sakd_tensor_numel(&g->conv_grad[k]) : 0;
+        if (have >= largest)
+            continue;
+        sakd_tensor_free(&g->conv_grad[k]);
+        SAKD_TRY(sakd_tensor_new(&g->conv_grad[k], g->ctx, "converted gradient", 1, &largest));
+    }
+    return SAKD_OK;
+}
+
+sakd_status sakd_graph_keep_plain(sakd_graph *g, int id)
+{
+    sakd_act *a = sakd_graph_act_get(g, id);
+    if (!a)
+        return sakd_error(SAKD_ERR_ARG, "graph: no activation %d to keep plain", id);
+    a->keep_plain = 1;
+    return g->allocated ? plan_layouts(g) : SAKD_OK;
+}
+
+sakd_status sakd_graph_plain_layouts(sakd_graph *g)
+{
+    g->plain_only = 1;
+    return g->allocated ? plan_layouts(g) : SAKD_OK;
+}
+
 sakd_status sakd_graph_allocate(sakd_graph *g)
 {
     SAKD_TRY(g->status);
@@ -981,6 +1119,7 @@ sakd_status sakd_graph_allocate(sakd_graph *g)
         if (kinds[n->kind].allocate)
             SAKD_TRY(kinds[n->kind].allocate(g, n));
     }
+    SAKD_TRY(plan_layouts(g));
     g->allocated = 1;
     return SAKD_OK;
 }
@@ -992,7 +1131,12 @@ sakd_status sakd_graph_forward(sakd_graph *g, int train)
     g->train = train;
     for (size_t i = 0; i < g->n_nodes; i++) {
         sakd_node *n = &g->nodes[i];
-        sakd_status st = kinds[n->kind].forward(g, n);
+        sakd_status st = SAKD_OK;
+        for (int k = 0; k < 2 && st == SAKD_OK; k++)
+            if (n->convert_in[k])
+                st = sakd_layout_convert(&n->conv_in[k], &g->acts[n->in[k]].value);
+        if (st == SAKD_OK)
+            st = kinds[n->kind].forward(g, n);
         if (st != SAKD_OK)
             return sakd_error(st, "forward of %s (%s): %s", n->name, kinds[n->kind].name,
                               sakd_error_detail());
@@ -1014,6 +1158,7 @@ static sakd_status grad_target(sakd_graph *g, int id, int slot, sakd_tensor *vie
         return SAKD_OK;
     }
     SAKD_TRY(sakd_tensor_view(view, &g->scratch[slot], "gradient scratch", 0, a->ndim, a->shape));
+    view->layout = a->grad.layout;
     *target = view;
     return SAKD_OK;
 }
@@ -1037,7 +1182,20 @@ static sakd_status node_backward(sakd_graph *g, sakd_node *n)
     SAKD_TRY(grad_target(g, n->in[0], 0, &v0, &t0));
     if (n->in[1] >= 0)
         SAKD_TRY(grad_target(g, n->in[1], 1, &v1, &t1));
-    SAKD_TRY(kinds[n->kind].backward(g, n, t0, t1));
+    /* an input read converted takes its gradient in the converted layout, converted back */
+    sakd_tensor *t[2] = {t0, t1}, p[2], *use[2] = {t0, t1};
+    for (int k = 0; k < 2; k++)
+        if (n->convert_in[k] && t[k]) {
+            const sakd_act *a = &g->acts[n->in[k]];
+            SAKD_TRY(sakd_tensor_view(&p[k], &g->conv_grad[k], "converted gradient", 0, a->ndim,
+                                      a->shape));
+            p[k].layout = n->convert_in[k] - 1;
+            use[k] = &p[k];
+        }
+    SAKD_TRY(kinds[n->kind].backward(g, n, use[0], use[1]));
+    for (int k = 0; k < 2; k++)
+        if (use[k] != t[k])
+            SAKD_TRY(sakd_layout_convert(t[k], use[k]));
     SAKD_TRY(finish_grad(g, n->in[0], t0));
     return n->in[1] >= 0 ? finish_grad(g, n->in[1], t1) : SAKD_OK;
 }
@@ -1052,10 +1210,19 @@ sakd_status sakd_graph_backward(sakd_graph *g, size_t n_seeds, const int *seed_i
         if (!a || !a->needs_grad)
             return sakd_error(SAKD_ERR_ARG, "backward seed %zu: activation %d takes no gradient", i,
                               seed_ids[i]);
-        if (a->grad_ready)
+        if (seeds[i]->layout != a->grad.layout) { /* a plain seed of a blocked activation */
+            sakd_tensor v;
+            SAKD_TRY(sakd_tensor_view(&v, a->grad_ready ? &g->scratch[0] : &a->grad,
+                                      "gradient seed", 0, a->ndim, a->shape));
+            v.layout = a->grad.layout;
+            SAKD_TRY(sakd_layout_convert(&v, seeds[i]));
+            if (a->grad_ready)
+                SAKD_TRY(sakd_axpby(&a->grad, &v, 1.0f, 1.0f));
+        } else if (a->grad_ready) {
             SAKD_TRY(sakd_axpby(&a->grad, seeds[i], 1.0f, 1.0f));
-        else
+        } else {
             SAKD_TRY(sakd_tensor_copy(&a->grad, seeds[i]));
+        }
         a->grad_ready = 1;
     }
     for (size_t i = g->n_nodes; i-- > 0;) {
@@ -1098,9 +1265,14 @@ void sakd_graph_free(sakd_graph *g)
         sakd_tensor_free(&g->acts[i].value);
         sakd_tensor_free(&g->acts[i].grad);
     }
-    for (size_t i = 0; i < g->n_nodes; i++)
+    for (size_t i = 0; i < g->n_nodes; i++) {
         if (kinds[g->nodes[i].kind].release)
             kinds[g->nodes[i].kind].release(&g->nodes[i]);
+        for (int k = 0; k < 2; k++)
+            sakd_tensor_free(&g->nodes[i].conv_in[k]);
+    }
+    sakd_tensor_free(&g->conv_grad[0]);
+    sakd_tensor_free(&g->conv_grad[1]);
     sakd_tensor_free(&g->workspace);
     sakd_tensor_free(&g->scratch[0]);
     sakd_tensor_free(&g->scratch[1]);

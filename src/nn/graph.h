@@ -40,6 +40,7 @@ typedef struct sakd_act {
     sakd_tensor value; /* kept for the backward pass */
     sakd_tensor grad;  /* d loss / d value, when needs_grad */
     int grad_ready;    /* during backward: grad holds the complete sum so far */
+    int keep_plain;    /* read or seeded from outside the graph: kept in the plain layout */
 } sakd_act;
 
 /* A node: one layer. What each kind does (allocate, forward, backward, release, cost) is one
@@ -72,6 +73,11 @@ typedef struct sakd_node {
     /* A convolution whose input is a LIF layer's spikes (SNN): what its spike-driven passes
      * keep (ops/spike_route.h decides per step); NULL otherwise. */
     struct sakd_spike_node *spike;
+    /* Inputs this node reads in another layout than their activation's (the graph's layout
+     * plan, sakd_graph_allocate): converted into conv_in[k] (layout convert_in[k] − 1: plain,
+     * or the block) before the forward, their gradient converted back after the backward. */
+    int convert_in[2];
+    sakd_tensor conv_in[2];
 } sakd_node;
 
 typedef struct sakd_graph {
@@ -87,8 +93,10 @@ typedef struct sakd_graph {
     size_t n_nodes, cap_nodes;
     size_t workspace_floats; /* conv im2col workspace, shared by all conv nodes */
     sakd_tensor workspace;
-    sakd_tensor scratch[2]; /* [largest activation] each, for gradient sums at fan-out */
-    sakd_status status;     /* first error while building; builders return -1 after it */
+    sakd_tensor scratch[2];   /* [largest activation] each, for gradient sums at fan-out */
+    sakd_tensor conv_grad[2]; /* [largest converted input]: gradients before conversion */
+    int plain_only;           /* no channel-blocked activations (sakd_graph_plain_layouts) */
+    sakd_status status;       /* first error while building; builders return -1 after it */
     int allocated;
     int train;                   /* the mode of the last forward; backward differentiates it */
     uint64_t rng_seed, rng_step; /* dropout masks: sakd_graph_set_rng */
@@ -141,8 +149,21 @@ int sakd_graph_linear(sakd_graph *g, const char *name, int in, size_t out_featur
  * step, node), so the trainer sets its seed and optimizer step before each step's forward. */
 void sakd_graph_set_rng(sakd_graph *g, uint64_t seed, uint64_t step);
 
-/* Allocates activations, gradients and caches (after the parameters are allocated). */
+/* Allocates activations, gradients and caches (after the parameters are allocated), and plans
+ * the activations' layouts (runtime/tensor.h): on the host provider with oneDNN, a convolution's
+ * output takes the channel-blocked layout its primitives read and write without reorders, and
+ * the layers between convolutions (BN, LIF, ReLU, residual adds, means over T) keep it; layers
+ * that need the plain layout (pooling, linear, dropout, spike-driven convolutions) convert their
+ * input. Every result is the same, bit for bit, as in the plain layout. SAKD_LAYOUT=plain in the
+ * environment keeps every activation plain. */
 sakd_status sakd_graph_allocate(sakd_graph *g);
+
+/* Activation id is read or seeded from outside the graph (a distillation tap, the numerics
+ * trace): it stays in the plain layout (the plan is made again). */
+sakd_status sakd_graph_keep_plain(sakd_graph *g, int id);
+
+/* Every activation in the plain layout from now on. */
+sakd_status sakd_graph_plain_layouts(sakd_graph *g);
 
 /* Forward from the input activation (already filled: sakd_graph_input_tensor). train = 1:
  * BN uses batch statistics and updates its running statistics; 0: running statistics. The

@@ -1,0 +1,13 @@
+/* layout.h — conversion of an activation between sakd's layouts (runtime/tensor.h): plain
+ * [N, C, H, W] and channel-blocked by 8 or 16, on the host provider (ops/host.h), where oneDNN's
+ * convolutions read and write the blocked ones without reorders. */
+#ifndef SAKD_OPS_LAYOUT_H
+#define SAKD_OPS_LAYOUT_H
+
+#include "runtime/tensor.h"
+
+/* dst = src element for element, each in its own layout: the same 4-D shape, layouts 0, 8 or 16
+ * (a block dividing C), on the host provider; a plain copy when the layouts agree. */
+sakd_status sakd_layout_convert(sakd_tensor *dst, const sakd_tensor *src);
+
+#endif
