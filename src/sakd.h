@@ -27,6 +27,7 @@
 #include "ops/elementwise.h"
 #include "ops/gemm.h"
 #include "ops/gemm_tuning.h"
+#include "ops/layout.h"
 #include "ops/lif.h"
 #include "ops/linear.h"
 #include "ops/loss.h"
