@@ -444,25 +444,6 @@ static void expect_arg_error(sakd_status st, const char *op, const char *name)
                   "detail '%s' should name %s and %s", sakd_error_detail(), op, name);
 }
 
-/* dst (channel-blocked by blk) from src ([N, C, P] plain), and back. */
-static void to_blocked(float *dst, const float *src, size_t n, size_t c, size_t p, size_t blk)
-{
-    for (size_t i = 0; i < n; i++)
-        for (size_t ch = 0; ch < c; ch++)
-            for (size_t q = 0; q < p; q++)
-                dst[((i * (c / blk) + ch / blk) * p + q) * blk + ch % blk] =
-                    src[(i * c + ch) * p + q];
-}
-
-static void from_blocked(float *dst, const float *src, size_t n, size_t c, size_t p, size_t blk)
-{
-    for (size_t i = 0; i < n; i++)
-        for (size_t ch = 0; ch < c; ch++)
-            for (size_t q = 0; q < p; q++)
-                dst[(i * c + ch) * p + q] =
-                    src[((i * (c / blk) + ch / blk) * p + q) * blk + ch % blk];
-}
-
 /* One training step (forward in train mode, backward) and an eval-mode forward of tensors in
  * layout blk (0: plain): y, grad_in, the saved and running statistics, the parameter gradients,
  * the eval y, all in the plain layout. */
@@ -471,8 +452,8 @@ static void blocked_step(const bn_case *k, const bn_dims *d, const bn_host *h, s
 {
     float *x = malloc(d->total * 4), *gy = malloc(d->total * 4), *tmp = malloc(d->total * 4);
     if (blk) {
-        to_blocked(x, h->x, d->n, d->c, d->p, blk);
-        to_blocked(gy, h->gy, d->n, d->c, d->p, blk);
+        test_to_blocked(x, h->x, d->n, d->c, d->p, blk);
+        test_to_blocked(gy, h->gy, d->n, d->c, d->p, blk);
     } else {
         memcpy(x, h->x, d->total * 4);
         memcpy(gy, h->gy, d->total * 4);
@@ -489,7 +470,7 @@ static void blocked_step(const bn_case *k, const bn_dims *d, const bn_host *h, s
         out[i] = malloc(numel * 4);
         TEST_OK(sakd_tensor_download(ts[i], i < 2 && blk ? tmp : out[i]));
         if (i < 2 && blk)
-            from_blocked(out[i], tmp, d->n, d->c, d->p, blk);
+            test_from_blocked(out[i], tmp, d->n, d->c, d->p, blk);
     }
     /* eval mode with the running statistics just updated */
     TEST_OK(sakd_batchnorm_forward(&t.y, &t.sm, &t.si, &t.rm, &t.rv, &t.x, &t.g, &t.b, 0,
@@ -497,7 +478,7 @@ static void blocked_step(const bn_case *k, const bn_dims *d, const bn_host *h, s
     out[8] = malloc(d->total * 4);
     TEST_OK(sakd_tensor_download(&t.y, blk ? tmp : out[8]));
     if (blk)
-        from_blocked(out[8], tmp, d->n, d->c, d->p, blk);
+        test_from_blocked(out[8], tmp, d->n, d->c, d->p, blk);
     dev_free(&t);
     free(x);
     free(gy);

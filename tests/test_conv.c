@@ -383,25 +383,6 @@ static void expect_arg_error(sakd_status st, const char *op, const char *name)
                   "detail '%s' should name %s and %s", sakd_error_detail(), op, name);
 }
 
-/* dst (channel-blocked by blk) from src ([N, C, P] plain), and back. */
-static void to_blocked(float *dst, const float *src, size_t n, size_t c, size_t p, size_t blk)
-{
-    for (size_t i = 0; i < n; i++)
-        for (size_t ch = 0; ch < c; ch++)
-            for (size_t q = 0; q < p; q++)
-                dst[((i * (c / blk) + ch / blk) * p + q) * blk + ch % blk] =
-                    src[(i * c + ch) * p + q];
-}
-
-static void from_blocked(float *dst, const float *src, size_t n, size_t c, size_t p, size_t blk)
-{
-    for (size_t i = 0; i < n; i++)
-        for (size_t ch = 0; ch < c; ch++)
-            for (size_t q = 0; q < p; q++)
-                dst[(i * c + ch) * p + q] =
-                    src[((i * (c / blk) + ch / blk) * p + q) * blk + ch % blk];
-}
-
 /* Forward and backward with the input (and its gradient) in layout lx and the output (and its
  * gradient) in layout ly (0 plain, else channel-blocked): y, gx, gw, gb in the plain layout,
  * or the status of the first call that failed. */
@@ -413,11 +394,11 @@ static sakd_status blocked_run(const conv_case *c, const conv_dims *d, const flo
           *tmp = malloc((d->nx > d->ny ? d->nx : d->ny) * 4);
     size_t px = c->h * c->w, py = d->ho * d->wo;
     if (lx)
-        to_blocked(bx, x, c->n, c->cin, px, lx);
+        test_to_blocked(bx, x, c->n, c->cin, px, lx);
     else
         memcpy(bx, x, d->nx * 4);
     if (ly)
-        to_blocked(bgy, gy, c->n, c->cout, py, ly);
+        test_to_blocked(bgy, gy, c->n, c->cout, py, ly);
     else
         memcpy(bgy, gy, d->ny * 4);
     sakd_tensor tx, tw, tb, ty, tgy, tgx, tgw, tgb, tws;
@@ -446,7 +427,7 @@ static sakd_status blocked_run(const conv_case *c, const conv_dims *d, const flo
             continue;
         TEST_OK(sakd_tensor_download(outs[i], i < 2 && blks[i] ? tmp : out[i]));
         if (i < 2 && blks[i])
-            from_blocked(out[i], tmp, c->n, chans[i], ps[i], blks[i]);
+            test_from_blocked(out[i], tmp, c->n, chans[i], ps[i], blks[i]);
     }
     sakd_tensor *ts[] = {&tx, &tw, &tb, &ty, &tgy, &tgx, &tgw, &tgb, &tws};
     for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++)

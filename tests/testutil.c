@@ -286,3 +286,21 @@ void test_guarded_free(void)
     }
     n_guarded = 0;
 }
+
+void test_to_blocked(float *dst, const float *src, size_t n, size_t c, size_t p, size_t blk)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t ch = 0; ch < c; ch++)
+            for (size_t q = 0; q < p; q++)
+                dst[((i * (c / blk) + ch / blk) * p + q) * blk + ch % blk] =
+                    src[(i * c + ch) * p + q];
+}
+
+void test_from_blocked(float *dst, const float *src, size_t n, size_t c, size_t p, size_t blk)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t ch = 0; ch < c; ch++)
+            for (size_t q = 0; q < p; q++)
+                dst[(i * c + ch) * p + q] =
+                    src[((i * (c / blk) + ch / blk) * p + q) * blk + ch % blk];
+}

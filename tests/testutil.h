@@ -80,6 +80,10 @@ void test_guarded_tensor(sakd_tensor *t, const char *name, int ndim, const size_
                          const float *host);
 void test_guarded_free(void);
 
+/* dst, channel-blocked by blk (runtime/tensor.h), from src, plain [N, C, P]; and back. */
+void test_to_blocked(float *dst, const float *src, size_t n, size_t c, size_t p, size_t blk);
+void test_from_blocked(float *dst, const float *src, size_t n, size_t c, size_t p, size_t blk);
+
 /* A fresh empty directory under $TMPDIR (or /tmp); `path` receives it. */
 void test_tempdir(char *path, size_t size);
 
