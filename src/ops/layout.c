@@ -66,8 +66,9 @@ static sakd_status check_layout(const sakd_tensor *t)
 {
     int l = t->layout;
     if (l && (l != 8 && l != 16))
-        return sakd_error(SAKD_ERR_ARG, "layout_convert: tensor '%s' has layout %d, expected 0, 8 "
-                                        "or 16",
+        return sakd_error(SAKD_ERR_ARG,
+                          "layout_convert: tensor '%s' has layout %d, expected 0, 8 "
+                          "or 16",
                           t->name, l);
     if (l && (t->ndim != 4 || t->shape[1] % (size_t)l))
         return sakd_error(SAKD_ERR_ARG,
