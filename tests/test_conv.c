@@ -9,6 +9,7 @@
 
 #include "testutil.h"
 #include "ops/conv.h"
+#include "ops/host.h"
 
 /* A float GEMM dot product of K terms errs by at most about K·eps·Σ|terms| (Higham's gamma_K);
  * the permute adds the bias with one more rounding, col2im adds kh·kw GEMM results, and the
@@ -438,25 +439,26 @@ static sakd_status blocked_run(const conv_case *c, const conv_dims *d, const flo
     return st;
 }
 
-/* Channel-blocked activations (runtime/tensor.h) on the oneDNN route give the bits of the plain
- * layout in every output, whichever of input and output is blocked and whether or not the
- * primitive reads that layout natively; other routes refuse them, naming the tensor. Fresh
- * random shapes and values. */
+/* Channel-blocked activations (runtime/tensor.h) on the host provider give the bits of the plain
+ * layout in every output, whichever of input and output is blocked, on the oneDNN route
+ * (whether or not the primitive reads that layout natively) and on the im2col route (per-sample
+ * gathers); the OpenCL route refuses them, naming the tensor. Fresh random shapes and values,
+ * 3x3 and 1x1 kernels. */
 START_TEST(test_conv_blocked)
 {
     test_rng r = test_rng_new(2500 + (uint64_t)_i);
-    size_t blk = _i % 2 ? 8 : 16, stride = test_rand_size(&r, 1, 2);
+    size_t blk = _i % 2 ? 8 : 16, stride = test_rand_size(&r, 1, 2), ks = _i < 4 ? 3 : 1;
     conv_case c = {test_rand_size(&r, 1, 3),
                    blk * test_rand_size(&r, 1, 2),
                    test_rand_size(&r, 4, 10),
                    test_rand_size(&r, 4, 10),
                    blk * test_rand_size(&r, 1, 3),
-                   3,
-                   3,
+                   ks,
+                   ks,
                    stride,
                    stride,
-                   1,
-                   1,
+                   ks / 2,
+                   ks / 2,
                    (int)test_rand_size(&r, 0, 1)};
     conv_dims d = dims_of(&c);
     float *x = malloc(d.nx * 4), *w = malloc(d.nw * 4), *b = malloc(c.cout * 4),
@@ -480,11 +482,11 @@ START_TEST(test_conv_blocked)
     for (int k = 0; k < 3; k++) {
         sakd_status st = blocked_run(&c, &d, x, w, b, gy, layouts[k][0], layouts[k][1], got);
         if (st != SAKD_OK) {
-            /* not the oneDNN route: nothing native, and the refusal says why */
+            /* not the host provider: nothing native, and the refusal says why */
             ck_assert_int_eq(st, SAKD_ERR_ARG);
-            ck_assert_msg(strstr(sakd_error_detail(), "oneDNN route"), "detail '%s'",
+            ck_assert_msg(strstr(sakd_error_detail(), "host provider"), "detail '%s'",
                           sakd_error_detail());
-            ck_assert(in_blk == 0 && out_blk == 0);
+            ck_assert(in_blk == 0 && out_blk == 0 && !sakd_host_active(test_ctx()));
             continue;
         }
         for (int i = 0; i < 4; i++) {
@@ -558,7 +560,7 @@ Suite *suite_conv(void)
         tcase_add_loop_test(tc, test_conv_views, 0, 2);
         tcase_add_loop_test(tc, test_conv_random, 0, 6);
         tcase_add_test(tc, test_conv_deterministic);
-        tcase_add_loop_test(tc, test_conv_blocked, 0, 4);
+        tcase_add_loop_test(tc, test_conv_blocked, 0, 8);
         tcase_add_test(tc, test_conv_bad_args);
         suite_add_tcase(s, tc);
     }

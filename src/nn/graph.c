@@ -991,16 +991,19 @@ static sakd_status plan_node(sakd_graph *g, sakd_node *n, int l0, int l1, int *o
     case SAKD_NODE_CONV: {
         int driven, in_blk = 0, out_blk = 0;
         SAKD_TRY(may_drive(g, n, &driven));
-        if (!driven) {
-            const sakd_act *a = &g->acts[n->in[0]];
-            SAKD_TRY(sakd_conv2d_native_layouts(g->ctx, a->shape,
-                                                g->params->items[n->param[0]].shape, &n->u.conv,
-                                                n->param[1] != SIZE_MAX, &in_blk, &out_blk));
+        if (driven) { /* the spike-driven passes read and write plain tensors */
+            convert_to(n, 0, l0, 0);
+            break;
         }
-        /* a oneDNN convolution reads any layout (a plain input costs it a reorder); the
-         * others read plain */
-        convert_to(n, 0, l0, l0 && l0 != in_blk ? 0 : l0);
-        *out = out_blk;
+        const sakd_act *a = &g->acts[n->in[0]];
+        const size_t *ws = g->params->items[n->param[0]].shape;
+        SAKD_TRY(sakd_conv2d_native_layouts(g->ctx, a->shape, ws, &n->u.conv,
+                                            n->param[1] != SIZE_MAX, &in_blk, &out_blk));
+        /* every host convolution reads any layout (oneDNN natively or with a reorder, the
+         * im2col route by per-sample gathers); it writes oneDNN's native block, else its
+         * input's where that divides its channels (the im2col route scatters per sample) */
+        *out = out_blk ? out_blk : l0 && ws[0] % (size_t)l0 == 0 ? l0 : 0;
+        (void)in_blk;
         break;
     }
     case SAKD_NODE_BN:

@@ -218,7 +218,21 @@ static sakd_status use_dnnl(sakd_ctx *ctx, const conv_geom *g, int *yes)
     return SAKD_OK;
 }
 
-/* Channel-blocked activations (runtime/tensor.h) go through oneDNN's route only. */
+/* A layout the host provider's im2col route takes for activation t of `channels` channels:
+ * plain, or blocked by 8 or 16 where the block divides them (gathered per sample). */
+static sakd_status host_layout(const char *op, const sakd_tensor *t, size_t channels)
+{
+    if (!t || !t->layout)
+        return SAKD_OK;
+    if ((t->layout != 8 && t->layout != 16) || channels % (size_t)t->layout)
+        return sakd_error(SAKD_ERR_ARG,
+                          "%s: tensor '%s' has layout %d; the convolution takes 0, or a block of "
+                          "8 or 16 dividing its %zu channels",
+                          op, t->name, t->layout, channels);
+    return SAKD_OK;
+}
+
+/* Channel-blocked activations (runtime/tensor.h) exist on the host provider only. */
 static sakd_status require_plain(const char *op, const sakd_tensor *a, const sakd_tensor *b,
                                  const sakd_tensor *c)
 {
@@ -226,8 +240,8 @@ static sakd_status require_plain(const char *op, const sakd_tensor *a, const sak
     for (int i = 0; i < 3; i++)
         if (t[i] && t[i]->layout)
             return sakd_error(SAKD_ERR_ARG,
-                              "%s: tensor '%s' is channel-blocked by %d; only the oneDNN route "
-                              "of the host provider takes that layout",
+                              "%s: tensor '%s' is channel-blocked by %d; only the host provider "
+                              "takes that layout",
                               op, t[i]->name, t[i]->layout);
     return SAKD_OK;
 }
@@ -326,12 +340,11 @@ sakd_status sakd_conv2d_forward(sakd_tensor *out, sakd_tensor *workspace, const 
         SAKD_TRY(use_dnnl(ctx, &g, &dnnl));
         if (dnnl)
             return sakd_conv2d_dnnl_forward(out, in, weight, bias, &hg);
-    }
-    SAKD_TRY(require_plain(op, in, out, NULL));
-    if (sakd_host_active(ctx)) {
-        sakd_conv_host_geom hg = host_geom(&g, p);
+        SAKD_TRY(host_layout(op, in, g.cin));
+        SAKD_TRY(host_layout(op, out, g.cout));
         return sakd_conv2d_host_forward(out, in, weight, bias, &hg);
     }
+    SAKD_TRY(require_plain(op, in, out, NULL));
     sakd_reduce_opts ro = sakd_reduce_options(ctx);
     conv_args a = kernel_sizes(&g, p);
     for (size_t n0 = 0; n0 < g.n; n0 += g.nc) {
@@ -635,13 +648,13 @@ sakd_status sakd_conv2d_backward(sakd_tensor *grad_in, sakd_tensor *grad_weight,
         if (dnnl)
             return sakd_conv2d_dnnl_backward(grad_in, grad_weight, grad_bias, grad_out, in, weight,
                                              &hg);
-    }
-    SAKD_TRY(require_plain("conv2d_backward", in, grad_out, grad_in));
-    if (sakd_host_active(ctx)) {
-        sakd_conv_host_geom hg = host_geom(&g, p);
+        SAKD_TRY(host_layout("conv2d_backward", in, g.cin));
+        SAKD_TRY(host_layout("conv2d_backward", grad_in, g.cin));
+        SAKD_TRY(host_layout("conv2d_backward", grad_out, g.cout));
         return sakd_conv2d_host_backward(grad_in, grad_weight, grad_bias, grad_out, in, weight,
                                          &hg);
     }
+    SAKD_TRY(require_plain("conv2d_backward", in, grad_out, grad_in));
     sakd_reduce_opts ro = sakd_reduce_options(ctx);
     conv_args a = kernel_sizes(&g, p);
     if (grad_bias)

@@ -5,7 +5,10 @@
  *   data grad      gcols[K, P]    = W^T · gy[n],  gx[n] = col2im(gcols)
  * except that stride-1 backwards take both gradients from one im2col of gy (backward_as_conv_part).
  * Samples are split over the threads in fixed contiguous ranges and every sum runs in a fixed
- * order, so results are the same run after run for a given thread count. */
+ * order, so results are the same run after run for a given thread count. Channel-blocked
+ * activations (runtime/tensor.h) are gathered into plain samples before the GEMMs and scattered
+ * back after them, per sample in the thread's buffers: the GEMMs see the plain operands, so the
+ * results are the plain layout's bit for bit. */
 #include "ops/conv_host.h"
 #include "ops/ops_state.h"
 
@@ -15,6 +18,7 @@
 #include "ops/blas_host.h"
 #include "ops/gemm_tuning.h"
 #include "ops/host.h"
+#include "ops/layout.h"
 #include "runtime/profile.h"
 #include "runtime/timer.h"
 
@@ -115,7 +119,66 @@ typedef struct conv_job {
     sakd_conv_host_geom tg;
     float *wt;
     double gemm_s, other_s; /* part 0's split of its time */
+    /* layouts of x, y (forward) or gy, and gx; with per-thread plain samples of each blocked
+     * one (xs, ys, gxs) in lscratch, lscratch_floats a thread */
+    int lx, ly, lgx;
+    float *lscratch;
+    size_t lscratch_floats;
 } conv_job;
+
+/* Thread t's plain samples: x (or its gather), y or gy, gx. */
+static float *xs_of(const conv_job *j, int t)
+{
+    return j->lscratch + (size_t)t * j->lscratch_floats;
+}
+
+static float *ys_of(const conv_job *j, int t)
+{
+    return xs_of(j, t) + j->g->cin * j->g->h * j->g->w;
+}
+
+static float *gxs_of(const conv_job *j, int t)
+{
+    return ys_of(j, t) + j->g->cout * j->g->ho * j->g->wo;
+}
+
+/* The per-thread plain samples when any activation is blocked. */
+static sakd_status layout_scratch(conv_job *j, const char *op)
+{
+    if (!j->lx && !j->ly && !j->lgx)
+        return SAKD_OK;
+    const sakd_conv_host_geom *g = j->g;
+    j->lscratch_floats = 2 * g->cin * g->h * g->w + g->cout * g->ho * g->wo;
+    j->lscratch = malloc((size_t)j->nt * j->lscratch_floats * sizeof(float));
+    if (!j->lscratch)
+        return sakd_error(SAKD_ERR_NOMEM, "%s (host): no memory for %d x %zu plain-sample floats",
+                          op, j->nt, j->lscratch_floats);
+    return SAKD_OK;
+}
+
+/* Sample n of x (the forward's input) as plain [Cin, H·W]: the tensor's own, or gathered. */
+static const float *x_sample(const conv_job *j, int t, size_t n)
+{
+    const sakd_conv_host_geom *g = j->g;
+    size_t hw = g->h * g->w;
+    const float *x = j->x + n * g->cin * hw;
+    if (!j->lx)
+        return x;
+    sakd_layout_sample_to_plain(xs_of(j, t), x, j->lx, g->cin, hw);
+    return xs_of(j, t);
+}
+
+/* Sample n of gy as plain [Cout, P]. */
+static const float *gy_sample(const conv_job *j, int t, size_t n)
+{
+    const sakd_conv_host_geom *g = j->g;
+    size_t P = g->ho * g->wo;
+    const float *gy = j->gy + n * g->cout * P;
+    if (!j->ly)
+        return gy;
+    sakd_layout_sample_to_plain(ys_of(j, t), gy, j->ly, g->cout, P);
+    return ys_of(j, t);
+}
 
 static void forward_part(void *arg, int t)
 {
@@ -127,12 +190,12 @@ static void forward_part(void *arg, int t)
     double gemm = 0, other = 0;
     for (size_t n = lo; n < hi; n++) {
         double t0 = sakd_time_now();
-        const float *c = j->x + n * g->cin * g->h * g->w;
+        const float *c = x_sample(j, t, n);
         if (!direct_cols(g)) {
             im2col(cols, c, g);
             c = cols;
         }
-        float *y = j->y + n * g->cout * P;
+        float *y = j->ly ? ys_of(j, t) : j->y + n * g->cout * P;
         if (j->bias)
             for (size_t co = 0; co < g->cout; co++)
                 for (size_t p = 0; p < P; p++)
@@ -141,7 +204,9 @@ static void forward_part(void *arg, int t)
         j->blas->sgemm(CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_NO_TRANS, (int)g->cout, (int)P,
                        (int)K, 1.0f, j->w, (int)K, c, (int)P, j->bias ? 1.0f : 0.0f, y, (int)P);
         double t2 = sakd_time_now();
-        other += t1 - t0;
+        if (j->ly)
+            sakd_layout_sample_from_plain(j->y + n * g->cout * P, y, j->ly, g->cout, P);
+        other += t1 - t0 + sakd_time_now() - t2;
         gemm += t2 - t1;
     }
     if (t == 0) {
@@ -156,12 +221,14 @@ static void bias_part(const conv_job *j, int t, size_t lo, size_t hi)
     const sakd_conv_host_geom *g = j->g;
     size_t P = g->ho * g->wo;
     float *gb = j->gb_parts + (size_t)t * g->cout;
+    size_t b = j->ly ? (size_t)j->ly : 1; /* gy's layout: its values at stride b */
     for (size_t co = 0; co < g->cout; co++) {
         double s = 0.0;
         for (size_t n = lo; n < hi; n++) {
-            const float *r = j->gy + (n * g->cout + co) * P;
+            const float *r = j->ly ? j->gy + ((n * (g->cout / b) + co / b) * P) * b + co % b
+                                   : j->gy + (n * g->cout + co) * P;
             for (size_t p = 0; p < P; p++)
-                s += r[p];
+                s += r[p * b];
         }
         gb[co] = (float)s;
     }
@@ -182,8 +249,8 @@ static void backward_part(void *arg, int t)
         memset(gw, 0, g->cout * K * sizeof *gw);
     for (size_t n = lo; n < hi; n++) {
         double t0 = sakd_time_now();
-        const float *gy = j->gy + n * g->cout * P;
-        const float *c = j->x + n * g->cin * g->h * g->w;
+        const float *gy = gy_sample(j, t, n);
+        const float *c = j->want_gw ? x_sample(j, t, n) : NULL;
         if (j->want_gw && !direct_cols(g)) {
             im2col(cols, c, g);
             c = cols;
@@ -197,13 +264,16 @@ static void backward_part(void *arg, int t)
         gemm += t2 - t1;
         if (!j->want_gx)
             continue;
-        float *gx = j->gx + n * g->cin * g->h * g->w;
+        float *gx = j->lgx ? gxs_of(j, t) : j->gx + n * g->cin * g->h * g->w;
         float *gcols = direct_cols(g) ? gx : cols;
         j->blas->sgemm(CBLAS_ROW_MAJOR, CBLAS_TRANS, CBLAS_NO_TRANS, (int)K, (int)P, (int)g->cout,
                        1.0f, j->w, (int)K, gy, (int)P, 0.0f, gcols, (int)P);
         double t3 = sakd_time_now();
         if (!direct_cols(g))
             col2im(gx, gcols, g);
+        if (j->lgx)
+            sakd_layout_sample_from_plain(j->gx + n * g->cin * g->h * g->w, gx, j->lgx, g->cin,
+                                          g->h * g->w);
         gemm += t3 - t2;
         other += sakd_time_now() - t3;
     }
@@ -223,7 +293,7 @@ static void backward_as_conv_part(void *arg, int t)
 {
     conv_job *j = arg;
     const sakd_conv_host_geom *g = j->g;
-    size_t kt = g->cout * g->kh * g->kw, hw = g->h * g->w, P = g->ho * g->wo, lo, hi;
+    size_t kt = g->cout * g->kh * g->kw, hw = g->h * g->w, lo, hi;
     sakd_host_range(g->n, t, j->nt, &lo, &hi);
     float *gyc = j->scratch + (size_t)t * j->scratch_floats;
     float *gw = j->gw_parts + (size_t)t * g->cin * kt;
@@ -234,17 +304,20 @@ static void backward_as_conv_part(void *arg, int t)
         memset(gw, 0, g->cin * kt * sizeof *gw);
     for (size_t n = lo; n < hi; n++) {
         double t0 = sakd_time_now();
-        im2col(gyc, j->gy + n * g->cout * P, &j->tg);
+        im2col(gyc, gy_sample(j, t, n), &j->tg);
+        const float *x = x_sample(j, t, n);
         double t1 = sakd_time_now();
         j->blas->sgemm(CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_TRANS, (int)g->cin, (int)kt, (int)hw,
-                       1.0f, j->x + n * g->cin * hw, (int)hw, gyc, (int)hw, n == lo ? 0.0f : 1.0f,
-                       gw, (int)kt);
+                       1.0f, x, (int)hw, gyc, (int)hw, n == lo ? 0.0f : 1.0f, gw, (int)kt);
+        float *gx = j->lgx ? gxs_of(j, t) : j->gx + n * g->cin * hw;
         if (j->want_gx)
             j->blas->sgemm(CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_NO_TRANS, (int)g->cin, (int)hw,
-                           (int)kt, 1.0f, j->wt, (int)kt, gyc, (int)hw, 0.0f,
-                           j->gx + n * g->cin * hw, (int)hw);
-        other += t1 - t0;
-        gemm += sakd_time_now() - t1;
+                           (int)kt, 1.0f, j->wt, (int)kt, gyc, (int)hw, 0.0f, gx, (int)hw);
+        double t2 = sakd_time_now();
+        if (j->want_gx && j->lgx)
+            sakd_layout_sample_from_plain(j->gx + n * g->cin * hw, gx, j->lgx, g->cin, hw);
+        other += t1 - t0 + sakd_time_now() - t2;
+        gemm += t2 - t1;
     }
     if (t == 0) {
         j->gemm_s = gemm;
@@ -285,15 +358,19 @@ sakd_status sakd_conv2d_host_forward(sakd_tensor *out, const sakd_tensor *in,
     const sakd_host_blas *blas;
     SAKD_TRY(sakd_host_blas_get(&blas, (int)ctx->info.compute_units));
     size_t K = g->cin * g->kh * g->kw, P = g->ho * g->wo;
-    conv_job j = {.g = g, .blas = blas, .nt = threads_for(blas, g->n)};
+    conv_job j = {
+        .g = g, .blas = blas, .nt = threads_for(blas, g->n), .lx = in->layout, .ly = out->layout};
+    SAKD_TRY(layout_scratch(&j, "conv2d_forward"));
     j.scratch_floats = direct_cols(g) ? 0 : K * P;
     if (j.scratch_floats) {
         j.scratch = malloc((size_t)j.nt * j.scratch_floats * sizeof(float));
-        if (!j.scratch)
+        if (!j.scratch) {
+            free(j.lscratch);
             return sakd_error(SAKD_ERR_NOMEM,
                               "conv2d_forward (host): no memory for %d x %zu "
                               "column floats",
                               j.nt, j.scratch_floats);
+        }
     }
     sakd_host_maps maps = {0};
     float *x, *w, *y, *b;
@@ -312,6 +389,7 @@ sakd_status sakd_conv2d_host_forward(sakd_tensor *out, const sakd_tensor *in,
         profile(ctx, &j, sakd_time_now() - t0, "conv2d_im2col (host)");
     }
     free(j.scratch);
+    free(j.lscratch);
     return sakd_host_unmap(ctx, &maps, st);
 }
 
@@ -418,6 +496,14 @@ sakd_status sakd_conv2d_host_backward(sakd_tensor *grad_in, sakd_tensor *grad_we
     SAKD_TRY(sakd_host_blas_get(&blas, (int)ctx->info.compute_units));
     conv_job j;
     SAKD_TRY(backward_job(g, blas, grad_in != NULL, grad_weight != NULL, grad_bias != NULL, &j));
+    j.lx = in->layout;
+    j.ly = grad_out->layout;
+    j.lgx = grad_in ? grad_in->layout : 0;
+    sakd_status lst = layout_scratch(&j, "conv2d_backward");
+    if (lst != SAKD_OK) {
+        free(j.scratch);
+        return lst;
+    }
     size_t nt = (size_t)j.nt, wn = g->cout * g->cin * g->kh * g->kw;
     sakd_host_maps maps = {0};
     float *x, *w, *gy, *gw, *gx, *gb;
@@ -446,5 +532,6 @@ sakd_status sakd_conv2d_host_backward(sakd_tensor *grad_in, sakd_tensor *grad_we
         profile(ctx, &j, sakd_time_now() - t0, "conv2d_im2col_bwd (host)");
     }
     free(j.scratch);
+    free(j.lscratch);
     return sakd_host_unmap(ctx, &maps, st);
 }

@@ -26,6 +26,38 @@ static size_t at(int l, size_t p, size_t ch, size_t q)
     return ((ch / b) * p + q) * b + ch % b;
 }
 
+void sakd_layout_sample_to_plain(float *dst, const float *src, int l, size_t c, size_t p)
+{
+    if (!l) {
+        memcpy(dst, src, c * p * sizeof *dst);
+        return;
+    }
+    size_t b = (size_t)l;
+    for (size_t g = 0; g < c / b; g++)
+        for (size_t k = 0; k < b; k++) {
+            const float *in = src + g * p * b + k;
+            float *row = dst + (g * b + k) * p;
+            for (size_t q = 0; q < p; q++)
+                row[q] = in[q * b];
+        }
+}
+
+void sakd_layout_sample_from_plain(float *dst, const float *src, int l, size_t c, size_t p)
+{
+    if (!l) {
+        memcpy(dst, src, c * p * sizeof *dst);
+        return;
+    }
+    size_t b = (size_t)l;
+    for (size_t g = 0; g < c / b; g++)
+        for (size_t k = 0; k < b; k++) {
+            const float *row = src + (g * b + k) * p;
+            float *out = dst + g * p * b + k;
+            for (size_t q = 0; q < p; q++)
+                out[q * b] = row[q];
+        }
+}
+
 static void convert_part(void *arg, int t)
 {
     const convert_job *j = arg;
@@ -34,31 +66,16 @@ static void convert_part(void *arg, int t)
     for (size_t i = lo; i < hi; i++) {
         const float *s = j->src + i * per;
         float *d = j->dst + i * per;
-        if (j->from == j->to) {
+        if (j->from == j->to)
             memcpy(d, s, per * sizeof *d);
-        } else if (!j->from) { /* plain -> blocked: group by group, rows interleaved */
-            size_t b = (size_t)j->to;
-            for (size_t g = 0; g < j->c / b; g++)
-                for (size_t k = 0; k < b; k++) {
-                    const float *row = s + (g * b + k) * j->p;
-                    float *out = d + g * j->p * b + k;
-                    for (size_t q = 0; q < j->p; q++)
-                        out[q * b] = row[q];
-                }
-        } else if (!j->to) { /* blocked -> plain */
-            size_t b = (size_t)j->from;
-            for (size_t g = 0; g < j->c / b; g++)
-                for (size_t k = 0; k < b; k++) {
-                    const float *in = s + g * j->p * b + k;
-                    float *row = d + (g * b + k) * j->p;
-                    for (size_t q = 0; q < j->p; q++)
-                        row[q] = in[q * b];
-                }
-        } else { /* one block to another */
+        else if (!j->from)
+            sakd_layout_sample_from_plain(d, s, j->to, j->c, j->p);
+        else if (!j->to)
+            sakd_layout_sample_to_plain(d, s, j->from, j->c, j->p);
+        else /* one block to another */
             for (size_t ch = 0; ch < j->c; ch++)
                 for (size_t q = 0; q < j->p; q++)
                     d[at(j->to, j->p, ch, q)] = s[at(j->from, j->p, ch, q)];
-        }
     }
 }
 
