@@ -1,6 +1,8 @@
 /* distill.c — feature and logit distillation losses, their gradients, and the proj heads. */
 #include "distill/distill.h"
 
+#include "ops/layout.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,9 +35,6 @@ sakd_status sakd_distill_build(sakd_distill *d, sakd_ctx *ctx, sakd_model *stude
         sakd_tap *tp = &d->taps[k];
         tp->s_id = s_ids[k];
         tp->t_id = t_ids[k];
-        /* the taps are read and seeded from here, in the plain layout */
-        SAKD_TRY(sakd_graph_keep_plain(&student->graph, s_ids[k]));
-        SAKD_TRY(sakd_graph_keep_plain(&teacher->graph, t_ids[k]));
         const sakd_act *sa = sakd_graph_act_get(&student->graph, s_ids[k]);
         const sakd_act *ta = sakd_graph_act_get(&teacher->graph, t_ids[k]);
         /* Spatial sizes must agree; channels may differ where the transform bridges them
@@ -105,10 +104,19 @@ sakd_status sakd_distill_allocate(sakd_distill *d)
         size_t ft[4] = {B, ta->shape[1], ta->shape[2], ta->shape[3]};
         size_t as[2] = {B, sa->shape[2] * sa->shape[3]}, cs[1] = {sa->shape[1]}, bs[1] = {B};
         SAKD_TRY(new4(&tp->s_mean, ctx, "student mean over T", k, fs, 4));
+        /* tapped activations in a blocked layout are read through plain copies (B images) */
+        if (sa->value.layout) {
+            SAKD_TRY(new4(&tp->s_mean_blocked, ctx, "student mean over T, blocked", k, fs, 4));
+            tp->s_mean_blocked.layout = sa->value.layout;
+        }
+        if (ta->value.layout)
+            SAKD_TRY(new4(&tp->t_plain, ctx, "teacher feature, plain", k, ta->shape, ta->ndim));
         SAKD_TRY(new4(&tp->d_mean, ctx, "d student mean", k, fs, 4));
         SAKD_TRY(new4(&tp->seed, ctx, "gradient seed", k, sa->shape, sa->ndim));
         SAKD_TRY(new4(&tp->loss, ctx, "loss", k, &one, 1));
-        const sakd_tensor *teacher = &sakd_graph_act_get(&d->teacher->graph, tp->t_id)->value;
+        const sakd_tensor *teacher = tp->t_plain.buf
+                                         ? &tp->t_plain
+                                         : &sakd_graph_act_get(&d->teacher->graph, tp->t_id)->value;
         switch (d->cfg.transform) {
         case SAKD_TRANSFORM_NONE:
             SAKD_TRY(sakd_tensor_view(&tp->s_out, &tp->s_mean, "student feature", 0, 4, fs));
@@ -171,18 +179,25 @@ static sakd_status read_scalar(const sakd_tensor *t, double *v)
     return SAKD_OK;
 }
 
-/* The student feature of a tap averaged over T (a copy for an ANN student). */
+/* The student feature of a tap averaged over T (a copy for an ANN student), plain. */
 static sakd_status student_mean(sakd_distill *d, sakd_tap *tp)
 {
     const sakd_act *sa = sakd_graph_act_get(&d->student->graph, tp->s_id);
+    sakd_tensor *m = tp->s_mean_blocked.buf ? &tp->s_mean_blocked : &tp->s_mean;
     if (sa->time_major)
-        return sakd_mean_time_forward(&tp->s_mean, &sa->value, d->student->graph.T);
-    return sakd_tensor_copy(&tp->s_mean, &sa->value);
+        SAKD_TRY(sakd_mean_time_forward(m, &sa->value, d->student->graph.T));
+    else
+        SAKD_TRY(sakd_tensor_copy(m, &sa->value));
+    return m == &tp->s_mean ? SAKD_OK : sakd_layout_convert(&tp->s_mean, m);
 }
 
 static sakd_status tap_forward(sakd_distill *d, sakd_tap *tp, double beta, int seeds)
 {
     const sakd_tensor *teacher = &sakd_graph_act_get(&d->teacher->graph, tp->t_id)->value;
+    if (tp->t_plain.buf) {
+        SAKD_TRY(sakd_layout_convert(&tp->t_plain, teacher));
+        teacher = &tp->t_plain;
+    }
     SAKD_TRY(student_mean(d, tp));
     switch (d->cfg.transform) {
     case SAKD_TRANSFORM_NONE: break;
@@ -297,9 +312,9 @@ void sakd_distill_free(sakd_distill *d)
 {
     for (size_t k = 0; k < d->n_taps; k++) {
         sakd_tap *tp = &d->taps[k];
-        sakd_tensor *own[] = {&tp->s_mean,    &tp->d_mean,    &tp->seed,
-                              &tp->loss,      &tp->d_out,     &tp->s_stat[0],
-                              &tp->s_stat[1], &tp->t_stat[0], &tp->t_stat[1]};
+        sakd_tensor *own[] = {&tp->s_mean,    &tp->d_mean,         &tp->seed,      &tp->loss,
+                              &tp->d_out,     &tp->s_stat[0],      &tp->s_stat[1], &tp->t_stat[0],
+                              &tp->t_stat[1], &tp->s_mean_blocked, &tp->t_plain};
         for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
             sakd_tensor_free(own[i]);
         if (d->cfg.transform == SAKD_TRANSFORM_NORM || d->cfg.transform == SAKD_TRANSFORM_ATTN) {

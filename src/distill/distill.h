@@ -32,6 +32,10 @@ typedef struct sakd_tap {
     sakd_tensor loss;                 /* [1] */
     sakd_graph head;                  /* proj: conv1x1–BN–ReLU on s_mean */
     int head_in, head_out;
+    /* Where a tapped activation is channel-blocked (runtime/tensor.h; the graph's layout
+     * plan): the mean over T in its layout, converted into s_mean, and the teacher's feature
+     * converted to plain (unallocated otherwise). */
+    sakd_tensor s_mean_blocked, t_plain;
 } sakd_tap;
 
 typedef struct sakd_distill {
