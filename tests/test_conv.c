@@ -10,6 +10,7 @@
 #include "testutil.h"
 #include "ops/conv.h"
 #include "ops/host.h"
+#include "ops/layout.h"
 
 /* A float GEMM dot product of K terms errs by at most about K·eps·Σ|terms| (Higham's gamma_K);
  * the permute adds the bias with one more rounding, col2im adds kh·kw GEMM results, and the
@@ -507,6 +508,57 @@ START_TEST(test_conv_blocked)
 }
 END_TEST
 
+/* sakd_layout_convert between the plain layout and blocks of 8 and 16, and from one block to
+ * the other, against the test's own index arithmetic on fresh random values; the way back
+ * restores the plain tensor exactly. Off the host provider, and for a block that does not
+ * divide the channels, a message naming the tensor. */
+START_TEST(test_layout_convert)
+{
+    test_rng r = test_rng_new(2600);
+    size_t n = test_rand_size(&r, 1, 3), c = 16 * test_rand_size(&r, 1, 3),
+           h = test_rand_size(&r, 1, 9), w = test_rand_size(&r, 1, 9), p = h * w, total = n * c * p,
+           shape[4] = {n, c, h, w};
+    float *x = malloc(total * 4), *want = malloc(total * 4), *got = malloc(total * 4);
+    test_fill_uniform(&r, x, total, -1, 1);
+    sakd_tensor tp, t8, t16, back;
+    test_guarded_tensor(&tp, "plain", 4, shape, x);
+    test_guarded_tensor(&t8, "blocked8", 4, shape, NULL);
+    test_guarded_tensor(&t16, "blocked16", 4, shape, NULL);
+    test_guarded_tensor(&back, "back", 4, shape, NULL);
+    t8.layout = 8;
+    t16.layout = 16;
+    if (!sakd_host_active(test_ctx())) {
+        expect_arg_error(sakd_layout_convert(&t16, &tp), "layout_convert", "host provider");
+    } else {
+        TEST_OK(sakd_layout_convert(&t16, &tp));
+        TEST_OK(sakd_layout_convert(&t8, &t16)); /* block to block */
+        for (size_t blk = 8; blk <= 16; blk *= 2) {
+            test_to_blocked(want, x, n, c, p, blk);
+            TEST_OK(sakd_tensor_download(blk == 8 ? &t8 : &t16, got));
+            ck_assert_msg(memcmp(want, got, total * 4) == 0, "blocked by %zu differs", blk);
+        }
+        TEST_OK(sakd_layout_convert(&back, &t8));
+        TEST_OK(sakd_tensor_download(&back, got));
+        ck_assert_msg(memcmp(x, got, total * 4) == 0, "plain -> 16 -> 8 -> plain differs");
+        sakd_tensor odd;
+        size_t oshape[4] = {n, 24, h, w};
+        test_guarded_tensor(&odd, "odd_channels", 4, oshape, NULL);
+        odd.layout = 16;
+        sakd_tensor oplain;
+        test_guarded_tensor(&oplain, "odd_plain", 4, oshape, NULL);
+        expect_arg_error(sakd_layout_convert(&oplain, &odd), "layout_convert", "odd_channels");
+        sakd_tensor_free(&odd);
+        sakd_tensor_free(&oplain);
+    }
+    sakd_tensor *ts[] = {&tp, &t8, &t16, &back};
+    for (size_t i = 0; i < 4; i++)
+        sakd_tensor_free(ts[i]);
+    free(x);
+    free(want);
+    free(got);
+}
+END_TEST
+
 START_TEST(test_conv_bad_args)
 {
     sakd_tensor x, w, w2, b, y, y2, ws, small, gw, gx;
@@ -561,6 +613,7 @@ Suite *suite_conv(void)
         tcase_add_loop_test(tc, test_conv_random, 0, 6);
         tcase_add_test(tc, test_conv_deterministic);
         tcase_add_loop_test(tc, test_conv_blocked, 0, 8);
+        tcase_add_test(tc, test_layout_convert);
         tcase_add_test(tc, test_conv_bad_args);
         suite_add_tcase(s, tc);
     }

@@ -224,6 +224,7 @@ typedef struct bn_job {
     float *y, *mean, *invstd, *run_mean, *run_var, *gx, *ggamma, *gbeta;
     int blk; /* the activations' layout: 0 plain, else channel-blocked by blk (8 or 16) */
     int nt;  /* threads; each takes a range of channels (of whole groups when blocked) */
+    void (*block)(const struct bn_job *j, size_t c0, size_t c1); /* the pass over channels */
 } bn_job;
 
 /* Channels are taken in blocks whose rows (n of each) fit in a quarter of a core's L2 cache, and
@@ -398,17 +399,6 @@ BN_CLONES static void forward_block(const bn_job *j, size_t c0, size_t c1)
     pass_affine(j, c0, nb, scale, shift);
 }
 
-static void forward_part(void *arg, int t)
-{
-    const bn_job *j = arg;
-    size_t lo, hi;
-    channel_range(j, t, &lo, &hi);
-    for (size_t c0 = lo, c1; c0 < hi; c0 = c1) {
-        c1 = block_end(j, c0, hi);
-        forward_block(j, c0, c1);
-    }
-}
-
 BN_CLONES static void backward_block(const bn_job *j, size_t c0, size_t c1)
 {
     size_t m = j->n * j->p, nb = c1 - c0;
@@ -438,14 +428,16 @@ BN_CLONES static void backward_block(const bn_job *j, size_t c0, size_t c1)
     pass_grad_in(j, c0, nb, k, mb, mg);
 }
 
-static void backward_part(void *arg, int t)
+/* Thread t's share of a job: its channels, block by block, through forward_block or
+ * backward_block (the job's `block`). */
+static void run_part(void *arg, int t)
 {
     const bn_job *j = arg;
     size_t lo, hi;
     channel_range(j, t, &lo, &hi);
     for (size_t c0 = lo, c1; c0 < hi; c0 = c1) {
         c1 = block_end(j, c0, hi);
-        backward_block(j, c0, c1);
+        j->block(j, c0, c1);
     }
 }
 
@@ -463,14 +455,15 @@ static void set_layout(bn_job *j, const sakd_tensor *in)
     if (st == SAKD_OK)                                                                             \
     st = sakd_host_map(ctx, &maps, (t)->name, (t)->buf, (t)->offset, (n_), (float **)&(dst))
 
-/* Once every tensor is mapped (st), runs `part` on the job's threads, timed as `what` (NULL: not
- * profiled); then unmaps. */
+/* Once every tensor is mapped (st), runs `block` over the channels on the job's threads, timed as
+ * `what` (NULL: not profiled); then unmaps. */
 static sakd_status run_job(sakd_ctx *ctx, sakd_host_maps *maps, sakd_status st, bn_job *j,
-                           void (*part)(void *, int), const char *what)
+                           void (*block)(const bn_job *, size_t, size_t), const char *what)
 {
     if (st == SAKD_OK) {
         double t0 = sakd_time_now();
-        sakd_host_parallel(j->nt, part, j);
+        j->block = block;
+        sakd_host_parallel(j->nt, run_part, j);
         if (what)
             sakd_profile_add(ctx, what, (sakd_time_now() - t0) * 1e3);
     }
@@ -498,7 +491,7 @@ sakd_status sakd_batchnorm_host_forward(sakd_tensor *out, sakd_tensor *save_mean
     MAP(save_invstd, c, j.invstd);
     MAP(running_mean, c, j.run_mean);
     MAP(running_var, c, j.run_var);
-    return run_job(ctx, &maps, st, &j, forward_part, "bn_fwd (host)");
+    return run_job(ctx, &maps, st, &j, forward_block, "bn_fwd (host)");
 }
 
 sakd_status sakd_batchnorm_host_backward(sakd_tensor *grad_in, sakd_tensor *grad_gamma,
@@ -523,7 +516,7 @@ sakd_status sakd_batchnorm_host_backward(sakd_tensor *grad_in, sakd_tensor *grad
     MAP(save_invstd, c, j.invstd);
     MAP(grad_gamma, c, j.ggamma);
     MAP(grad_beta, c, j.gbeta);
-    return run_job(ctx, &maps, st, &j, backward_part, "bn_bwd (host)");
+    return run_job(ctx, &maps, st, &j, backward_block, "bn_bwd (host)");
 }
 
 sakd_status sakd_batchnorm_host_local_stats(const sakd_tensor *in, double *mean, double *sqdev,
@@ -535,7 +528,7 @@ sakd_status sakd_batchnorm_host_local_stats(const sakd_tensor *in, double *mean,
     sakd_host_maps maps = {0};
     sakd_status st = SAKD_OK;
     MAP(in, n * c * p, j.x);
-    return run_job(ctx, &maps, st, &j, forward_part, NULL);
+    return run_job(ctx, &maps, st, &j, forward_block, NULL);
 }
 
 sakd_status sakd_batchnorm_host_normalize(sakd_tensor *out, const sakd_tensor *save_mean,
@@ -555,7 +548,7 @@ sakd_status sakd_batchnorm_host_normalize(sakd_tensor *out, const sakd_tensor *s
     MAP(beta, c, j.beta);
     MAP(save_mean, c, j.mean);
     MAP(save_invstd, c, j.invstd);
-    return run_job(ctx, &maps, st, &j, forward_part, "bn_fwd (host)");
+    return run_job(ctx, &maps, st, &j, forward_block, "bn_fwd (host)");
 }
 
 sakd_status sakd_batchnorm_host_grad_in(sakd_tensor *grad_in, const float *sum_gg,
@@ -577,5 +570,5 @@ sakd_status sakd_batchnorm_host_grad_in(sakd_tensor *grad_in, const float *sum_g
     MAP(gamma, c, j.gamma);
     MAP(save_mean, c, j.mean);
     MAP(save_invstd, c, j.invstd);
-    return run_job(ctx, &maps, st, &j, backward_part, "bn_bwd (host)");
+    return run_job(ctx, &maps, st, &j, backward_block, "bn_bwd (host)");
 }

@@ -156,16 +156,21 @@ static sakd_status layout_scratch(conv_job *j, const char *op)
     return SAKD_OK;
 }
 
-/* Sample n of x (the forward's input) as plain [Cin, H·W]: the tensor's own, or gathered. */
+/* A sample of c·p values in layout l as plain [c, p]: its own values, or gathered into buf. */
+static const float *plain_sample(const float *v, int l, size_t c, size_t p, float *buf)
+{
+    if (!l)
+        return v;
+    sakd_layout_sample_to_plain(buf, v, l, c, p);
+    return buf;
+}
+
+/* Sample n of x (the forward's input) as plain [Cin, H·W]. */
 static const float *x_sample(const conv_job *j, int t, size_t n)
 {
     const sakd_conv_host_geom *g = j->g;
     size_t hw = g->h * g->w;
-    const float *x = j->x + n * g->cin * hw;
-    if (!j->lx)
-        return x;
-    sakd_layout_sample_to_plain(xs_of(j, t), x, j->lx, g->cin, hw);
-    return xs_of(j, t);
+    return plain_sample(j->x + n * g->cin * hw, j->lx, g->cin, hw, xs_of(j, t));
 }
 
 /* Sample n of gy as plain [Cout, P]. */
@@ -173,11 +178,7 @@ static const float *gy_sample(const conv_job *j, int t, size_t n)
 {
     const sakd_conv_host_geom *g = j->g;
     size_t P = g->ho * g->wo;
-    const float *gy = j->gy + n * g->cout * P;
-    if (!j->ly)
-        return gy;
-    sakd_layout_sample_to_plain(ys_of(j, t), gy, j->ly, g->cout, P);
-    return ys_of(j, t);
+    return plain_sample(j->gy + n * g->cout * P, j->ly, g->cout, P, ys_of(j, t));
 }
 
 static void forward_part(void *arg, int t)
