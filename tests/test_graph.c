@@ -689,7 +689,8 @@ END_TEST
  * activation plain. The logits, the outside block output, the parameter gradients and the running
  * statistics, concatenated into out (floats); the number of channel-blocked activations the plan
  * made in *blocked. */
-static size_t layout_step(int snn, int plain, uint64_t salt, float *out, size_t cap, int *blocked)
+static size_t layout_step(int snn, int plain, uint64_t salt, float *out, size_t cap, int *blocked,
+                          int *shortcut_converted)
 {
     enum { LB = 2, LT = 2, LC = 16, LH = 8 };
     sakd_ctx *ctx = test_ctx();
@@ -724,6 +725,12 @@ static size_t layout_step(int snn, int plain, uint64_t salt, float *out, size_t 
     *blocked = 0;
     for (size_t i = 0; i < g.n_acts; i++)
         *blocked += g.acts[i].value.layout != 0;
+    /* the downsampling shortcut reads the plain tap a2: its 1x1 convolution writes the other
+     * operand's block itself rather than add2 converting its output */
+    *shortcut_converted = 0;
+    for (size_t i = 0; i < g.n_nodes; i++)
+        if (strcmp(g.nodes[i].name, "add2") == 0 && g.acts[z].value.layout)
+            *shortcut_converted = g.nodes[i].convert_in[1];
     size_t nx = LB * LH * LH, nl = (size_t)LB * 5, na = sakd_tensor_numel(&g.acts[a2].value);
     float *xin = malloc(nx * 4), *dl = malloc(nl * 4), *da = malloc(na * 4);
     test_fill_uniform(&r, xin, nx, -1, 1);
@@ -768,16 +775,18 @@ static size_t layout_step(int snn, int plain, uint64_t salt, float *out, size_t 
 /* The activation layout plan (sakd_graph_allocate) changes no bit of a training step: outputs,
  * an activation read from outside and seeded there, every parameter gradient and the running
  * statistics equal the all-plain graph's, for the SNN and the ANN, on fresh random weights and
- * data; on the host provider with oneDNN the plan does block activations. */
+ * data; on the host provider with oneDNN the plan does block activations, and a shortcut's
+ * convolution writes the block its add needs. */
 START_TEST(test_layout_plan)
 {
     size_t cap = 1 << 16;
     float *a = malloc(cap * 4), *b = malloc(cap * 4);
     for (int snn = 0; snn < 2; snn++) {
-        int blocked_a, blocked_b;
+        int blocked_a, blocked_b, conv_a, conv_b;
         uint64_t salt = 3000 + (uint64_t)snn;
-        size_t na = layout_step(snn, 1, salt, a, cap, &blocked_a);
-        size_t nb = layout_step(snn, 0, salt, b, cap, &blocked_b);
+        size_t na = layout_step(snn, 1, salt, a, cap, &blocked_a, &conv_a);
+        size_t nb = layout_step(snn, 0, salt, b, cap, &blocked_b, &conv_b);
+        ck_assert_int_eq(conv_b, 0);
         ck_assert_uint_eq(na, nb);
         ck_assert_int_eq(blocked_a, 0);
         for (size_t i = 0; i < na; i++)

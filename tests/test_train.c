@@ -441,6 +441,43 @@ START_TEST(test_sakd_and_init)
 }
 END_TEST
 
+/* Distillation through the layout plan (channel-blocked activations on the host provider:
+ * taps read through plain copies, their gradient seeds spread over T in the tap's layout) trains
+ * to the weights of the all-plain graph bit for bit, for each feature transform, taps after and
+ * before the spikes, at stage and block ends. */
+START_TEST(test_sakd_layouts)
+{
+    sakd_config c;
+    const char *teacher[] = {"model.width=0.25", "model.arch=ann", "train.epochs=1", NULL};
+    make_config(&c, teacher);
+    train(&c, "teacher");
+    sakd_config_free(&c);
+    static const char *const variants[][2] = {
+        {"distill.transform=none", "distill.position=stage_after_spike"},
+        {"distill.transform=proj", "distill.position=block_before_spike"},
+        {"distill.transform=norm", "distill.position=stage_before_spike"},
+        {"distill.transform=attn", "distill.position=block_after_spike"}};
+    char assign[PATH_MAX + 64];
+    snprintf(assign, sizeof assign, "distill.teacher=%s/teacher/weights.h5", dir);
+    for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
+        const char *student[] = {
+            "model.width=0.25", "train.epochs=1", assign,         "distill.alpha=1",
+            "distill.gamma=1",  variants[v][0],   variants[v][1], NULL};
+        make_config(&c, student);
+        char plain[32], planned[32];
+        snprintf(plain, sizeof plain, "plain%zu", v);
+        snprintf(planned, sizeof planned, "planned%zu", v);
+        setenv("SAKD_LAYOUT", "plain", 1);
+        train(&c, plain);
+        setenv("SAKD_LAYOUT", "auto", 1);
+        train(&c, planned);
+        unsetenv("SAKD_LAYOUT");
+        expect_same_weights(plain, planned);
+        sakd_config_free(&c);
+    }
+}
+END_TEST
+
 START_TEST(test_interrupt_mid_epoch)
 {
     /* Stopped after step 4 of epoch 1 (6 steps an epoch), then resumed: the same weights as
@@ -863,6 +900,7 @@ Suite *suite_train(void)
     tcase_add_test(tc, test_deterministic_and_resume);
     tcase_add_loop_test(tc, test_providers_agree, 0, 2);
     tcase_add_test(tc, test_sakd_and_init);
+    tcase_add_test(tc, test_sakd_layouts);
     tcase_add_test(tc, test_cli_config_errors);
     tcase_add_test(tc, test_cli_train_eval_trace);
     tcase_add_test(tc, test_interrupt_mid_epoch);

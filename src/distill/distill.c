@@ -113,6 +113,10 @@ sakd_status sakd_distill_allocate(sakd_distill *d)
             SAKD_TRY(new4(&tp->t_plain, ctx, "teacher feature, plain", k, ta->shape, ta->ndim));
         SAKD_TRY(new4(&tp->d_mean, ctx, "d student mean", k, fs, 4));
         SAKD_TRY(new4(&tp->seed, ctx, "gradient seed", k, sa->shape, sa->ndim));
+        if (sa->value.layout) {
+            SAKD_TRY(new4(&tp->d_mean_blocked, ctx, "d student mean, blocked", k, fs, 4));
+            tp->d_mean_blocked.layout = tp->seed.layout = sa->value.layout;
+        }
         SAKD_TRY(new4(&tp->loss, ctx, "loss", k, &one, 1));
         const sakd_tensor *teacher = tp->t_plain.buf
                                          ? &tp->t_plain
@@ -253,10 +257,16 @@ static sakd_status tap_forward(sakd_distill *d, sakd_tap *tp, double beta, int s
         break;
     default: return sakd_error(SAKD_ERR_ARG, "unknown feature transform");
     }
+    /* a blocked tap: B images converted, then spread over T in that layout (the same values) */
     const sakd_act *sa = sakd_graph_act_get(&d->student->graph, tp->s_id);
+    const sakd_tensor *dm = &tp->d_mean;
+    if (tp->d_mean_blocked.buf) {
+        SAKD_TRY(sakd_layout_convert(&tp->d_mean_blocked, dm));
+        dm = &tp->d_mean_blocked;
+    }
     if (sa->time_major)
-        return sakd_mean_time_backward(&tp->seed, &tp->d_mean, d->student->graph.T);
-    return sakd_tensor_copy(&tp->seed, &tp->d_mean);
+        return sakd_mean_time_backward(&tp->seed, dm, d->student->graph.T);
+    return sakd_tensor_copy(&tp->seed, dm);
 }
 
 sakd_status sakd_distill_forward(sakd_distill *d, double beta, int seeds)
@@ -312,9 +322,10 @@ void sakd_distill_free(sakd_distill *d)
 {
     for (size_t k = 0; k < d->n_taps; k++) {
         sakd_tap *tp = &d->taps[k];
-        sakd_tensor *own[] = {&tp->s_mean,    &tp->d_mean,         &tp->seed,      &tp->loss,
-                              &tp->d_out,     &tp->s_stat[0],      &tp->s_stat[1], &tp->t_stat[0],
-                              &tp->t_stat[1], &tp->s_mean_blocked, &tp->t_plain};
+        sakd_tensor *own[] = {&tp->s_mean,         &tp->d_mean,    &tp->seed,
+                              &tp->loss,           &tp->d_out,     &tp->s_stat[0],
+                              &tp->s_stat[1],      &tp->t_stat[0], &tp->t_stat[1],
+                              &tp->s_mean_blocked, &tp->t_plain,   &tp->d_mean_blocked};
         for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
             sakd_tensor_free(own[i]);
         if (d->cfg.transform == SAKD_TRANSFORM_NORM || d->cfg.transform == SAKD_TRANSFORM_ATTN) {

@@ -33,9 +33,10 @@ typedef struct sakd_tap {
     sakd_graph head;                  /* proj: conv1x1–BN–ReLU on s_mean */
     int head_in, head_out;
     /* Where a tapped activation is channel-blocked (runtime/tensor.h; the graph's layout
-     * plan): the mean over T in its layout, converted into s_mean, and the teacher's feature
-     * converted to plain (unallocated otherwise). */
-    sakd_tensor s_mean_blocked, t_plain;
+     * plan): the mean over T in its layout, converted into s_mean, the teacher's feature
+     * converted to plain, and d_mean converted to the tap's layout, from which the seed (in
+     * that layout too) is spread over T (unallocated otherwise). */
+    sakd_tensor s_mean_blocked, t_plain, d_mean_blocked;
 } sakd_tap;
 
 typedef struct sakd_distill {

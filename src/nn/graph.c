@@ -1002,7 +1002,12 @@ static sakd_status plan_node(sakd_graph *g, sakd_node *n, int l0, int l1, int *o
         /* every host convolution reads any layout (oneDNN natively or with a reorder, the
          * im2col route by per-sample gathers); it writes oneDNN's native block, else its
          * input's where that divides its channels (the im2col route scatters per sample) */
-        *out = out_blk ? out_blk : l0 && ws[0] % (size_t)l0 == 0 ? l0 : 0;
+        if (out_blk)
+            *out = out_blk;
+        else if (n->want_out && ws[0] % (size_t)n->want_out == 0)
+            *out = n->want_out;
+        else
+            *out = l0 && ws[0] % (size_t)l0 == 0 ? l0 : 0;
         (void)in_blk;
         break;
     }
@@ -1033,15 +1038,56 @@ static sakd_status plan_node(sakd_graph *g, sakd_node *n, int l0, int l1, int *o
     return SAKD_OK;
 }
 
-static sakd_status plan_layouts(sakd_graph *g)
+/* How many inputs of nodes read activation a. */
+static int readers(const sakd_graph *g, int a)
+{
+    int r = 0;
+    for (size_t i = 0; i < g->n_nodes; i++)
+        r += (g->nodes[i].in[0] == a) + (g->nodes[i].in[1] == a);
+    return r;
+}
+
+/* After a pass of the plan: an add (or SEW connection) that converts a plain operand to the
+ * other's block, where that operand comes from a convolution through a chain of BN / LIF / ReLU
+ * read by nothing else (a downsampling shortcut after a plain stem): the convolution is asked to
+ * write that block itself. Whether any was asked (the plan then runs again). */
+static int want_blocks(sakd_graph *g)
+{
+    int changed = 0;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        sakd_node *n = &g->nodes[i];
+        if (n->kind != SAKD_NODE_ADD && n->kind != SAKD_NODE_SEW)
+            continue;
+        for (int k = 0; k < 2; k++) {
+            int id = n->in[k], to = n->convert_in[k] - 1;
+            if (to <= 0 || g->acts[id].value.layout)
+                continue;
+            sakd_node *p;
+            while ((p = (sakd_node *)producer(g, id)) && readers(g, id) == 1 &&
+                   !g->acts[id].keep_plain) {
+                if (p->kind == SAKD_NODE_CONV) {
+                    if (!p->want_out) {
+                        p->want_out = to;
+                        changed = 1;
+                    }
+                    break;
+                }
+                if (p->kind != SAKD_NODE_BN && p->kind != SAKD_NODE_LIF &&
+                    p->kind != SAKD_NODE_RELU)
+                    break;
+                id = p->in[0];
+            }
+        }
+    }
+    return changed;
+}
+
+/* One pass of the plan over the nodes in order; *largest: the largest converted input. */
+static sakd_status plan_pass(sakd_graph *g, int plain, size_t *largest)
 {
     for (size_t i = 0; i < g->n_acts; i++)
         g->acts[i].value.layout = g->acts[i].grad.layout = 0;
-    size_t largest = 0;
-    const char *env = getenv("SAKD_LAYOUT");
-    int plain = g->plain_only || !sakd_host_active(g->ctx) || (env && strcmp(env, "plain") == 0);
-    if (env && *env && strcmp(env, "plain") != 0 && strcmp(env, "auto") != 0)
-        return sakd_error(SAKD_ERR_ARG, "SAKD_LAYOUT=%s: expected plain or auto", env);
+    *largest = 0;
     for (size_t i = 0; i < g->n_nodes; i++) {
         sakd_node *n = &g->nodes[i];
         for (int k = 0; k < 2; k++) {
@@ -1063,9 +1109,22 @@ static sakd_status plan_layouts(sakd_graph *g)
             snprintf(name, sizeof name, "%s (converted for %s)", a->name, n->name);
             SAKD_TRY(sakd_tensor_new(&n->conv_in[k], g->ctx, name, a->ndim, a->shape));
             n->conv_in[k].layout = n->convert_in[k] - 1;
-            largest = act_numel(a) > largest ? act_numel(a) : largest;
+            *largest = act_numel(a) > *largest ? act_numel(a) : *largest;
         }
     }
+    return SAKD_OK;
+}
+
+static sakd_status plan_layouts(sakd_graph *g)
+{
+    size_t largest = 0;
+    const char *env = getenv("SAKD_LAYOUT");
+    int plain = g->plain_only || !sakd_host_active(g->ctx) || (env && strcmp(env, "plain") == 0);
+    if (env && *env && strcmp(env, "plain") != 0 && strcmp(env, "auto") != 0)
+        return sakd_error(SAKD_ERR_ARG, "SAKD_LAYOUT=%s: expected plain or auto", env);
+    SAKD_TRY(plan_pass(g, plain, &largest));
+    if (!plain && want_blocks(g))
+        SAKD_TRY(plan_pass(g, plain, &largest));
     for (int k = 0; k < 2; k++) {
         size_t have = g->conv_grad[k].buf ? sakd_tensor_numel(&g->conv_grad[k]) : 0;
         if (have >= largest)

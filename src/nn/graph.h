@@ -78,6 +78,9 @@ typedef struct sakd_node {
      * or the block) before the forward, their gradient converted back after the backward. */
     int convert_in[2];
     sakd_tensor conv_in[2];
+    /* A convolution with no native output block: the block the plan found its output converted
+     * to downstream (an add's other operand), which it then writes instead (0: none). */
+    int want_out;
 } sakd_node;
 
 typedef struct sakd_graph {

@@ -56,8 +56,9 @@ sakd_status sakd_conv2d_backward(sakd_tensor *grad_in, sakd_tensor *grad_weight,
  * the host provider only (oneDNN reads and writes them; the im2col route gathers and scatters
  * them per sample, with the plain layout's results bit for bit). sakd_conv2d_native_layouts
  * gives the blocks (8 or 16; 0 for plain) in which a convolution of input [N, C, H, W] and
- * weight [Cout, C, kh, kw] would read its input and write its output with no reorder on this
- * context: 0 and 0 off the oneDNN route. */
+ * weight [Cout, C, kh, kw] would read its input with no reorder in any pass, and write its
+ * output with none in the forward (a backward may still reorder the gradient) on this context:
+ * 0 and 0 off the oneDNN route. */
 sakd_status sakd_conv2d_native_layouts(sakd_ctx *ctx, const size_t *in_shape,
                                        const size_t *weight_shape, const sakd_conv2d_params *p,
                                        int bias, int *in_blk, int *out_blk);

@@ -561,11 +561,11 @@ sakd_status sakd_conv2d_dnnl_native(sakd_ctx *ctx, const sakd_conv_host_geom *g,
     int xf = native(e->x_u, e->x_has, qmd(e->fpd, dnnl_query_src_md)),
         xd = native(e->x_u, e->x_has, qmd(e->bdpd, dnnl_query_diff_src_md)),
         xw = native(e->x_u, e->x_has, qmd(e->bwpd, dnnl_query_src_md));
-    int yf = native(e->y_u, e->y_has, qmd(e->fpd, dnnl_query_dst_md)),
-        yd = native(e->y_u, e->y_has, qmd(e->bdpd, dnnl_query_diff_dst_md)),
-        yw = native(e->y_u, e->y_has, qmd(e->bwpd, dnnl_query_diff_dst_md));
+    int yf = native(e->y_u, e->y_has, qmd(e->fpd, dnnl_query_dst_md));
     *in_blk = xf >= 0 && xf == xd && xf == xw ? block_of[xf] : 0;
-    *out_blk = yf >= 0 && yf == yd && yf == yw ? block_of[yf] : 0;
+    /* the output in the forward's block even where a backward primitive would take the
+     * gradient in another: that one reorder against reorders in all three */
+    *out_blk = yf >= 0 ? block_of[yf] : 0;
     return SAKD_OK;
 }
 

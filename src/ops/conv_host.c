@@ -6,9 +6,10 @@
  * except that stride-1 backwards take both gradients from one im2col of gy (backward_as_conv_part).
  * Samples are split over the threads in fixed contiguous ranges and every sum runs in a fixed
  * order, so results are the same run after run for a given thread count. Channel-blocked
- * activations (runtime/tensor.h) are gathered into plain samples before the GEMMs and scattered
- * back after them, per sample in the thread's buffers: the GEMMs see the plain operands, so the
- * results are the plain layout's bit for bit. */
+ * activations (runtime/tensor.h) are read by im2col and written by col2im where they lie, and
+ * otherwise gathered into plain samples before the GEMMs and scattered back after them, per
+ * sample in the thread's buffers: the GEMMs see the plain operands, so the results are the
+ * plain layout's bit for bit. */
 #include "ops/conv_host.h"
 #include "ops/ops_state.h"
 
@@ -40,15 +41,26 @@ static void valid_cols(long off, size_t sw, size_t w, size_t wo, size_t *lo, siz
     *hi = last + 1 > (long)*lo ? (size_t)(last + 1) : *lo;
 }
 
-/* cols[K, P] of one sample x[Cin, H, W]; row (ci, i, j), column oy·Wo + ox. */
-static void im2col(float *cols, const float *x, const sakd_conv_host_geom *g)
+/* Channel ci's H x W plane of one sample in layout l (0, 8, 16): its first value and the
+ * distance between neighbouring values of the plane (1 plain, the block size blocked). */
+static size_t plane_at(int l, size_t ci, size_t hw, size_t *step)
 {
-    size_t P = g->ho * g->wo;
+    size_t b = l ? (size_t)l : 1;
+    *step = b;
+    return (ci / b) * hw * b + ci % b;
+}
+
+/* cols[K, P] of one sample x[Cin, H, W] in layout l; row (ci, i, j), column oy·Wo + ox. A
+ * blocked sample is read where it lies: the columns are the plain layout's, copied value for
+ * value. */
+static void im2col(float *cols, const float *x, int l, const sakd_conv_host_geom *g)
+{
+    size_t P = g->ho * g->wo, hw = g->h * g->w, e;
     for (size_t ci = 0; ci < g->cin; ci++)
         for (size_t i = 0; i < g->kh; i++)
             for (size_t j = 0; j < g->kw; j++) {
                 float *row = cols + ((ci * g->kh + i) * g->kw + j) * P;
-                const float *xc = x + ci * g->h * g->w;
+                const float *xc = x + plane_at(l, ci, hw, &e);
                 for (size_t oy = 0; oy < g->ho; oy++) {
                     float *dst = row + oy * g->wo;
                     long iy = (long)(oy * g->sh + i) - (long)g->ph;
@@ -56,49 +68,50 @@ static void im2col(float *cols, const float *x, const sakd_conv_host_geom *g)
                         memset(dst, 0, g->wo * sizeof *dst);
                         continue;
                     }
-                    const float *src = xc + (size_t)iy * g->w;
+                    const float *src = xc + (size_t)iy * g->w * e;
                     long off = (long)j - (long)g->pw;
                     size_t lo, hi;
                     valid_cols(off, g->sw, g->w, g->wo, &lo, &hi);
                     memset(dst, 0, lo * sizeof *dst);
-                    if (g->sw == 1)
+                    if (g->sw == 1 && e == 1)
                         memcpy(dst + lo, src + (long)lo + off, (hi - lo) * sizeof *dst);
                     else
                         for (size_t ox = lo; ox < hi; ox++)
-                            dst[ox] = src[(long)(ox * g->sw) + off];
+                            dst[ox] = src[((long)(ox * g->sw) + off) * (long)e];
                     memset(dst + hi, 0, (g->wo - hi) * sizeof *dst);
                 }
             }
 }
 
-/* gx[Cin, H, W] = col2im(gcols[K, P]): each input element the sum of the columns that read it,
- * added in row order (ci, i, j) then column order. */
-static void col2im(float *gx, const float *gcols, const sakd_conv_host_geom *g)
+/* gx[Cin, H, W] (layout l) = col2im(gcols[K, P]): each input element the sum of the columns
+ * that read it, added in row order (ci, i, j) then column order — for each element the same
+ * additions in the same order in either layout. */
+static void col2im(float *gx, const float *gcols, int l, const sakd_conv_host_geom *g)
 {
-    size_t P = g->ho * g->wo;
-    memset(gx, 0, g->cin * g->h * g->w * sizeof *gx);
+    size_t P = g->ho * g->wo, hw = g->h * g->w, e;
+    memset(gx, 0, g->cin * hw * sizeof *gx);
     for (size_t ci = 0; ci < g->cin; ci++)
         for (size_t i = 0; i < g->kh; i++)
             for (size_t j = 0; j < g->kw; j++) {
                 const float *row = gcols + ((ci * g->kh + i) * g->kw + j) * P;
-                float *xc = gx + ci * g->h * g->w;
+                float *xc = gx + plane_at(l, ci, hw, &e);
                 for (size_t oy = 0; oy < g->ho; oy++) {
                     long iy = (long)(oy * g->sh + i) - (long)g->ph;
                     if (iy < 0 || iy >= (long)g->h)
                         continue;
-                    float *dst = xc + (size_t)iy * g->w;
+                    float *dst = xc + (size_t)iy * g->w * e;
                     const float *src = row + oy * g->wo;
                     long off = (long)j - (long)g->pw;
                     size_t lo, hi;
                     valid_cols(off, g->sw, g->w, g->wo, &lo, &hi);
-                    if (g->sw == 1) {
+                    if (g->sw == 1 && e == 1) {
                         float *d = dst + (long)lo + off;
                         const float *sr = src + lo;
                         for (size_t q = 0; q < hi - lo; q++)
                             d[q] += sr[q];
                     } else {
                         for (size_t ox = lo; ox < hi; ox++)
-                            dst[(long)(ox * g->sw) + off] += src[ox];
+                            dst[((long)(ox * g->sw) + off) * (long)e] += src[ox];
                     }
                 }
             }
@@ -191,11 +204,11 @@ static void forward_part(void *arg, int t)
     double gemm = 0, other = 0;
     for (size_t n = lo; n < hi; n++) {
         double t0 = sakd_time_now();
-        const float *c = x_sample(j, t, n);
-        if (!direct_cols(g)) {
-            im2col(cols, c, g);
-            c = cols;
-        }
+        const float *c = cols;
+        if (direct_cols(g))
+            c = x_sample(j, t, n);
+        else
+            im2col(cols, j->x + n * g->cin * g->h * g->w, j->lx, g);
         float *y = j->ly ? ys_of(j, t) : j->y + n * g->cout * P;
         if (j->bias)
             for (size_t co = 0; co < g->cout; co++)
@@ -251,11 +264,11 @@ static void backward_part(void *arg, int t)
     for (size_t n = lo; n < hi; n++) {
         double t0 = sakd_time_now();
         const float *gy = gy_sample(j, t, n);
-        const float *c = j->want_gw ? x_sample(j, t, n) : NULL;
-        if (j->want_gw && !direct_cols(g)) {
-            im2col(cols, c, g);
-            c = cols;
-        }
+        const float *c = cols;
+        if (j->want_gw && direct_cols(g))
+            c = x_sample(j, t, n);
+        else if (j->want_gw)
+            im2col(cols, j->x + n * g->cin * g->h * g->w, j->lx, g);
         double t1 = sakd_time_now();
         if (j->want_gw)
             j->blas->sgemm(CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_TRANS, (int)g->cout, (int)K,
@@ -265,16 +278,17 @@ static void backward_part(void *arg, int t)
         gemm += t2 - t1;
         if (!j->want_gx)
             continue;
-        float *gx = j->lgx ? gxs_of(j, t) : j->gx + n * g->cin * g->h * g->w;
-        float *gcols = direct_cols(g) ? gx : cols;
+        float *gx = j->gx + n * g->cin * g->h * g->w;
+        float *gcols = cols;
+        if (direct_cols(g))
+            gcols = j->lgx ? gxs_of(j, t) : gx;
         j->blas->sgemm(CBLAS_ROW_MAJOR, CBLAS_TRANS, CBLAS_NO_TRANS, (int)K, (int)P, (int)g->cout,
                        1.0f, j->w, (int)K, gy, (int)P, 0.0f, gcols, (int)P);
         double t3 = sakd_time_now();
         if (!direct_cols(g))
-            col2im(gx, gcols, g);
-        if (j->lgx)
-            sakd_layout_sample_from_plain(j->gx + n * g->cin * g->h * g->w, gx, j->lgx, g->cin,
-                                          g->h * g->w);
+            col2im(gx, gcols, j->lgx, g);
+        else if (j->lgx)
+            sakd_layout_sample_from_plain(gx, gcols, j->lgx, g->cin, g->h * g->w);
         gemm += t3 - t2;
         other += sakd_time_now() - t3;
     }
@@ -305,7 +319,7 @@ static void backward_as_conv_part(void *arg, int t)
         memset(gw, 0, g->cin * kt * sizeof *gw);
     for (size_t n = lo; n < hi; n++) {
         double t0 = sakd_time_now();
-        im2col(gyc, gy_sample(j, t, n), &j->tg);
+        im2col(gyc, j->gy + n * g->cout * g->ho * g->wo, j->ly, &j->tg);
         const float *x = x_sample(j, t, n);
         double t1 = sakd_time_now();
         j->blas->sgemm(CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_TRANS, (int)g->cin, (int)kt, (int)hw,
