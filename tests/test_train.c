@@ -478,6 +478,62 @@ START_TEST(test_sakd_layouts)
 }
 END_TEST
 
+/* A step without feature KD (β = 0: init and logit KD only, Table 7's cells) leaves the proj
+ * heads out of the backward: their gradients are zeroed, not left as whatever the buffer held
+ * (filled with NaN here before the step), so no update or clipping norm reads garbage. */
+START_TEST(test_sakd_without_feature_kd)
+{
+    sakd_config c;
+    const char *teacher[] = {"model.arch=ann", "train.epochs=1", NULL};
+    make_config(&c, teacher);
+    train(&c, "teacher");
+    sakd_config_free(&c);
+    char assign[PATH_MAX + 64], path[PATH_MAX + 64];
+    snprintf(assign, sizeof assign, "distill.teacher=%s/teacher/weights.h5", dir);
+    const char *student[] = {assign,
+                             "distill.init_from_teacher=true",
+                             "distill.beta=0",
+                             "distill.gamma=1",
+                             "train.epochs=1",
+                             "train.grad_clip=1",
+                             NULL};
+    make_config(&c, student);
+    sakd_dataset tr, te;
+    TEST_OK(sakd_dataset_synthetic_split(&tr, &te, 96, 48, 1, 8, 8, 3, 5));
+    snprintf(path, sizeof path, "%s/student", dir);
+    sakd_trainer *t;
+    TEST_OK(sakd_trainer_new(&t, &c, path, &tr, &te, NULL));
+    sakd_params *sp = sakd_trainer_params(t);
+    TEST_OK(sakd_tensor_fill(&sp->grads, NAN));
+    TEST_OK(sakd_trainer_step(t, 0));
+    float *g = malloc(sp->n_trainable * sizeof *g);
+    TEST_OK(sakd_tensor_download(&sp->grads, g));
+    size_t heads = 0;
+    for (size_t i = 0; i < sp->count; i++) {
+        const sakd_param *e = &sp->items[i];
+        if (!e->trainable)
+            continue;
+        int head = strncmp(e->name, "distill.proj.", 13) == 0;
+        heads += head;
+        for (size_t k = 0; k < e->numel; k++) {
+            float v = g[e->offset + k];
+            ck_assert_msg(isfinite(v), "gradient of %s[%zu] is %g after a step", e->name, k,
+                          (double)v);
+            if (head)
+                ck_assert_msg(v == 0.0f, "proj head %s[%zu] got gradient %g with beta 0", e->name,
+                              k, (double)v);
+        }
+    }
+    ck_assert_uint_gt(heads, 0);
+    free(g);
+    sakd_report r;
+    TEST_OK(sakd_trainer_run(t, &r));
+    ck_assert(isfinite(r.loss_total));
+    sakd_trainer_free(t);
+    sakd_config_free(&c);
+}
+END_TEST
+
 START_TEST(test_interrupt_mid_epoch)
 {
     /* Stopped after step 4 of epoch 1 (6 steps an epoch), then resumed: the same weights as
@@ -901,6 +957,7 @@ Suite *suite_train(void)
     tcase_add_loop_test(tc, test_providers_agree, 0, 2);
     tcase_add_test(tc, test_sakd_and_init);
     tcase_add_test(tc, test_sakd_layouts);
+    tcase_add_test(tc, test_sakd_without_feature_kd);
     tcase_add_test(tc, test_cli_config_errors);
     tcase_add_test(tc, test_cli_train_eval_trace);
     tcase_add_test(tc, test_interrupt_mid_epoch);

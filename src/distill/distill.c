@@ -31,6 +31,8 @@ sakd_status sakd_distill_build(sakd_distill *d, sakd_ctx *ctx, sakd_model *stude
                           "with as many stages; block taps need as many blocks)",
                           teacher->desc.name, nt, student->desc.name, ns);
     d->n_taps = ns;
+    d->params = student_params;
+    d->head_first = d->head_end = student_params->count;
     for (size_t k = 0; k < ns; k++) {
         sakd_tap *tp = &d->taps[k];
         tp->s_id = s_ids[k];
@@ -68,8 +70,20 @@ sakd_status sakd_distill_build(sakd_distill *d, sakd_ctx *ctx, sakd_model *stude
             }
             tp->head_out = x;
             SAKD_TRY(h->status);
+            d->head_end = student_params->count;
         }
     }
+    return SAKD_OK;
+}
+
+/* The proj heads' gradients set to zero: in a step without feature KD nothing writes them, and
+ * what they held (the last step with it, or nothing at all) would move the heads, or the
+ * gradient norm of clipping, on its own. */
+static sakd_status zero_head_grads(sakd_distill *d)
+{
+    for (size_t i = d->head_first; i < d->head_end; i++)
+        if (d->params->items[i].trainable)
+            SAKD_TRY(sakd_tensor_fill(&d->params->items[i].grad, 0.0f));
     return SAKD_OK;
 }
 
@@ -295,6 +309,8 @@ sakd_status sakd_distill_forward(sakd_distill *d, double beta, int seeds)
                 SAKD_TRY(read_scalar(&d->taps[k].loss, &v));
                 d->loss_feature += v;
             }
+        else if (seeds)
+            SAKD_TRY(zero_head_grads(d));
     }
     SAKD_TRY(read_scalar(&d->ce, &d->loss_ce));
     d->loss_total = d->cfg.alpha * d->loss_ce + beta * d->loss_feature +

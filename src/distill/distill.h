@@ -53,6 +53,10 @@ typedef struct sakd_distill {
     /* After sakd_distill_forward: the loss terms (host copies). */
     double loss_ce, loss_feature, loss_logit, loss_total;
     double active_beta; /* β of the last forward (0: no feature seeds) */
+    /* The proj heads' parameters: items [head_first, head_end) of `params`. A step without
+     * feature KD (β = 0) gives them no gradient, so sakd_distill_forward zeroes theirs. */
+    sakd_params *params;
+    size_t head_first, head_end;
 } sakd_distill;
 
 /* Builds the taps and heads. Proj heads register "distill.proj.K.conv.weight" and

@@ -73,6 +73,9 @@ sakd_status sakd_params_allocate(sakd_params *p)
     if (p->n_trainable) {
         SAKD_TRY(sakd_tensor_new(&p->values, p->ctx, "parameters", 1, &p->n_trainable));
         SAKD_TRY(sakd_tensor_new(&p->grads, p->ctx, "gradients", 1, &p->n_trainable));
+        /* zero until a backward writes them: a parameter a step leaves out gets no update
+         * from whatever the allocation held */
+        SAKD_TRY(sakd_tensor_fill(&p->grads, 0.0f));
     }
     if (p->n_buffers)
         SAKD_TRY(sakd_tensor_new(&p->buffers, p->ctx, "BN running statistics", 1, &p->n_buffers));
