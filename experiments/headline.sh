@@ -5,7 +5,8 @@
 # 3 — so that a session that ends early leaves whole first seeds, not one cell's three; done
 # runs are skipped, interrupted ones resume (run it again); a run another copy is training, or
 # whose teacher it is training, is skipped (--no-wait), for a later pass. Then collects, and
-# for the headline comparison writes results/headline_compare.txt (experiments/headline_compare.sh).
+# for the headline comparison writes results/headline_compare.txt (experiments/headline_compare.sh),
+# for the ablations at this size results/headline_ablations_compare.txt (ablations_compare.sh).
 # usage: [SAKD=path/to/sakd] [SWEEPS="..."] experiments/headline.sh [SEEDS...]   (default: 1 2 3)
 # SWEEPS replaces the sweep list (names of experiments/*.ini, run in that order for each seed):
 # the ablations at the headline size are
@@ -61,6 +62,12 @@ case " $sweeps " in
     if [ -d results/headline_snn/runs ] && [ -d results/headline_sakd/runs ]; then
         SAKD=$SAKD experiments/headline_compare.sh || status=1
     fi
+    ;;
+esac
+# The headline-size ablations against their baselines (results/headline_ablations_compare.txt).
+case " $sweeps " in
+*" headline_table7 "* | *" headline_fig7 "* | *" headline_fig11 "*)
+    SAKD=$SAKD experiments/ablations_compare.sh || status=1
     ;;
 esac
 exit "$status"
