@@ -1000,8 +1000,9 @@ static sakd_status plan_node(sakd_graph *g, sakd_node *n, int l0, int l1, int *o
         SAKD_TRY(sakd_conv2d_native_layouts(g->ctx, a->shape, ws, &n->u.conv,
                                             n->param[1] != SIZE_MAX, &in_blk, &out_blk));
         /* every host convolution reads any layout (oneDNN natively or with a reorder, the
-         * im2col route by per-sample gathers); it writes oneDNN's native block, else its
-         * input's where that divides its channels (the im2col route scatters per sample) */
+         * im2col route in place or by per-sample gathers); it writes oneDNN's native block,
+         * else the block an add downstream asked of it (want_blocks), else its input's where
+         * that divides its channels (the im2col route scatters per sample) */
         if (out_blk)
             *out = out_blk;
         else if (n->want_out && ws[0] % (size_t)n->want_out == 0)
@@ -1062,9 +1063,9 @@ static int want_blocks(sakd_graph *g)
             int id = n->in[k], to = n->convert_in[k] - 1;
             if (to <= 0 || g->acts[id].value.layout)
                 continue;
-            sakd_node *p;
-            while ((p = (sakd_node *)producer(g, id)) && readers(g, id) == 1 &&
-                   !g->acts[id].keep_plain) {
+            const sakd_node *from;
+            while ((from = producer(g, id)) && readers(g, id) == 1 && !g->acts[id].keep_plain) {
+                sakd_node *p = &g->nodes[from - g->nodes];
                 if (p->kind == SAKD_NODE_CONV) {
                     if (!p->want_out) {
                         p->want_out = to;
