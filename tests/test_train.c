@@ -40,8 +40,8 @@ static void make_config(sakd_config *c, const char *const *overrides)
         TEST_OK(sakd_config_override(c, *o, "test"));
 }
 
-/* Trains `cfg` on synthetic 3-class 8x8 data in dir/name and returns the report. */
-static sakd_report train(const sakd_config *cfg, const char *name)
+/* A trainer of `cfg` on synthetic 3-class 8x8 data, writing to dir/name. */
+static sakd_trainer *new_trainer(const sakd_config *cfg, const char *name)
 {
     sakd_dataset tr, te;
     TEST_OK(sakd_dataset_synthetic_split(&tr, &te, 96, 48, 1, 8, 8, 3, 5));
@@ -49,6 +49,13 @@ static sakd_report train(const sakd_config *cfg, const char *name)
     snprintf(out, sizeof out, "%s/%s", dir, name);
     sakd_trainer *t;
     TEST_OK(sakd_trainer_new(&t, cfg, out, &tr, &te, NULL));
+    return t;
+}
+
+/* Trains `cfg` on synthetic 3-class 8x8 data in dir/name and returns the report. */
+static sakd_report train(const sakd_config *cfg, const char *name)
+{
+    sakd_trainer *t = new_trainer(cfg, name);
     sakd_report r;
     TEST_OK(sakd_trainer_run(t, &r));
     sakd_trainer_free(t);
@@ -403,11 +410,7 @@ START_TEST(test_sakd_and_init)
     make_config(&c, student);
     /* Level-1 initialization: every model tensor equals the teacher's right after set-up;
      * the proj heads exist only in the student. */
-    sakd_dataset tr, te;
-    TEST_OK(sakd_dataset_synthetic_split(&tr, &te, 96, 48, 1, 8, 8, 3, 5));
-    snprintf(path, sizeof path, "%s/student", dir);
-    sakd_trainer *t;
-    TEST_OK(sakd_trainer_new(&t, &c, path, &tr, &te, NULL));
+    sakd_trainer *t = new_trainer(&c, "student");
     sakd_params *sp = sakd_trainer_params(t);
     sakd_checkpoint *ck;
     snprintf(path, sizeof path, "%s/teacher/weights.h5", dir);
@@ -488,7 +491,7 @@ START_TEST(test_sakd_without_feature_kd)
     make_config(&c, teacher);
     train(&c, "teacher");
     sakd_config_free(&c);
-    char assign[PATH_MAX + 64], path[PATH_MAX + 64];
+    char assign[PATH_MAX + 64];
     snprintf(assign, sizeof assign, "distill.teacher=%s/teacher/weights.h5", dir);
     const char *student[] = {assign,
                              "distill.init_from_teacher=true",
@@ -498,11 +501,7 @@ START_TEST(test_sakd_without_feature_kd)
                              "train.grad_clip=1",
                              NULL};
     make_config(&c, student);
-    sakd_dataset tr, te;
-    TEST_OK(sakd_dataset_synthetic_split(&tr, &te, 96, 48, 1, 8, 8, 3, 5));
-    snprintf(path, sizeof path, "%s/student", dir);
-    sakd_trainer *t;
-    TEST_OK(sakd_trainer_new(&t, &c, path, &tr, &te, NULL));
+    sakd_trainer *t = new_trainer(&c, "student");
     sakd_params *sp = sakd_trainer_params(t);
     TEST_OK(sakd_tensor_fill(&sp->grads, NAN));
     TEST_OK(sakd_trainer_step(t, 0));
