@@ -26,25 +26,17 @@ seeds=${*:-1 2 3}
 # ANN (its seed-1 run is that teacher, copied).
 sweeps=${SWEEPS:-headline_snn headline_sakd headline_ann}
 # The shipped teacher (experiments/quick/teacher/) is the seed-1 teacher's checkpoint, from the
-# same config: a committed teacher run without its weights.h5 (results keep none) gets those
-# weights instead of 25 minutes of training again, when the two configs agree up to [run].
-shipped=experiments/quick/teacher
-config_body() { awk '/^\[run\]/ { exit } $0 != "dropout = auto"' "$1"; }
-for dir in results/teachers/*/; do
-    [ -f "$dir/config.ini" ] && [ ! -f "$dir/weights.h5" ] || continue
-    grep -qx 'status = done' "$dir/meta.ini" 2>/dev/null || continue
-    if [ "$(config_body "$dir/config.ini")" = "$(config_body "$shipped/config.ini")" ]; then
-        cp "$shipped/weights.h5" "$dir/weights.h5.part" && mv "$dir/weights.h5.part" "$dir/weights.h5" &&
-            echo "headline.sh: ${dir%/} gets the shipped teacher's weights ($shipped/weights.h5)"
-    fi
-done
+# same config: a committed teacher run without its weights.h5 (results keep none) takes it
+# instead of 25 minutes of training again (`sakd sweep --teacher-weights`, which checks that the
+# checkpoint's stored config resolves to the teacher's id and that it finished its epochs).
+shipped=experiments/quick/teacher/weights.h5
 status=0
 for seed in $seeds; do
     for sweep in $sweeps; do
         file=experiments/$sweep.ini
         list=$("$SAKD" sweep "$file" --list) || exit 2
         for index in $(echo "$list" | awk -v s="seed=$seed" '$NF == s { print $2 }'); do
-            "$SAKD" sweep "$file" --only "$index" --no-wait
+            "$SAKD" sweep "$file" --only "$index" --no-wait --teacher-weights "$shipped"
             rc=$?
             [ "$rc" -eq 130 ] && exit 130
             [ "$rc" -ne 0 ] && status=1

@@ -10,6 +10,7 @@
 
 #include "harness/meta.h"
 #include "harness/sweep.h"
+#include "io/checkpoint.h"
 #include "testutil.h"
 
 /* What each shipped sweep must be: the paper's ablation as cells (axis combinations), the
@@ -232,6 +233,27 @@ START_TEST(test_shipped_expansions)
     TEST_OK(sakd_sweep_load(&ann, &oa));
     TEST_OK(sakd_sweep_load(&sakd, &os));
     ck_assert_str_eq(ann.runs[0].id, sakd.teachers[0].id);
+    /* The shipped checkpoint experiments/quick/teacher/weights.h5 is that teacher, trained to
+     * the end (experiments/headline.sh gives it to `sakd sweep --teacher-weights`): its stored
+     * config resolves to the teacher's id. */
+    experiment_path("quick/teacher/weights.h5", ann_file, sizeof ann_file);
+    sakd_checkpoint *ck;
+    TEST_OK(sakd_checkpoint_open(&ck, ann_file));
+    sakd_ckpt_meta cm;
+    memset(&cm, 0, sizeof cm);
+    TEST_OK(sakd_checkpoint_read_meta(ck, &cm));
+    sakd_checkpoint_close(ck);
+    ck_assert_ptr_nonnull(cm.config);
+    sakd_config shipped_cfg;
+    TEST_OK(sakd_config_init(&shipped_cfg));
+    TEST_OK(sakd_config_load_string(&shipped_cfg, cm.config, ann_file));
+    sakd_config_resolve(&shipped_cfg);
+    char shipped_id[13];
+    sakd_config_id(&shipped_cfg, shipped_id);
+    ck_assert_str_eq(shipped_id, sakd.teachers[0].id);
+    ck_assert_int_eq(cm.epoch, shipped_cfg.train.epochs);
+    sakd_config_free(&shipped_cfg);
+    sakd_ckpt_meta_free(&cm);
     /* The headline-size ablations share their default cells with the headline sweeps (the
      * same configs, copied by `sakd sweep`): each names the cells it must find there. */
     /* The one-epoch sweeps share their default cell with short_fig8.ini's l2/100 cell. */

@@ -999,6 +999,94 @@ START_TEST(test_sweep_ranks_and_launcher)
 }
 END_TEST
 
+/* --teacher-weights: a teacher whose results are kept without weights.h5 takes a given
+ * checkpoint of the same config instead of training again; a checkpoint of another config is
+ * passed over, and one that is not a checkpoint stops the sweep with its name, the teacher's
+ * directory untouched. */
+START_TEST(test_sweep_teacher_weights)
+{
+    char dir[PATH_MAX], file[PATH_MAX + 16], res[PATH_MAX + 16], teachers[PATH_MAX + 16],
+        text[2048], tw[PATH_MAX + 64], kept[PATH_MAX + 16], student[PATH_MAX + 16],
+        bad[PATH_MAX + 16], path[PATH_MAX + 128];
+    test_tempdir(dir, sizeof dir);
+    snprintf(text, sizeof text,
+             "[model]\narch = ann\nwidth = 0.0625\n[data]\ntrain_limit = 32\n"
+             "test_limit = 16\n[train]\nepochs = 1\nbatch = 16\n");
+    write_file(dir, "teacher.ini", text);
+    snprintf(text, sizeof text, "%s[sweep]\nname = tw\nteacher = teacher.ini\nseeds = 1\n", tiny);
+    write_file(dir, "tw.ini", text);
+    snprintf(file, sizeof file, "%s/tw.ini", dir);
+    snprintf(res, sizeof res, "%s/res", dir);
+    snprintf(teachers, sizeof teachers, "%s/teachers", dir);
+    sakd_sweep s;
+    sakd_sweep_options o = {.path = file, .out = res, .teachers = teachers};
+    TEST_OK(sakd_sweep_load(&s, &o));
+    ck_assert_uint_eq(s.n_teachers, 1);
+    ck_assert_uint_eq(s.n_runs, 1);
+    ck_assert_int_eq(RUN(NULL, "sweep", file, "--out", res, "--teachers", teachers), 0);
+    snprintf(tw, sizeof tw, "%s/%s/weights.h5", teachers, s.teachers[0].id);
+    snprintf(kept, sizeof kept, "%s/kept.h5", dir);
+    snprintf(student, sizeof student, "%s/student.h5", dir);
+    snprintf(bad, sizeof bad, "%s/bad.h5", dir);
+    char *data;
+    size_t n;
+    TEST_OK(sakd_file_read(tw, &data, &n));
+    TEST_OK(sakd_file_write_atomic(kept, data, n));
+    free(data);
+    snprintf(path, sizeof path, "%s/runs/%s/weights.h5", res, s.runs[0].id);
+    TEST_OK(sakd_file_read(path, &data, &n));
+    TEST_OK(sakd_file_write_atomic(student, data, n));
+    free(data);
+    TEST_OK(sakd_file_write_atomic(bad, "not a checkpoint\n", 17));
+    /* The state of a clone of committed results: the teacher done, no weights, the run that
+     * distils from it to do. */
+    ck_assert_int_eq(unlink(tw), 0);
+    snprintf(path, sizeof path, "%s/runs/%s", res, s.runs[0].id);
+    test_rmtree(path);
+    ck_assert_int_eq(RUN(NULL, "sweep", file, "--out", res, "--teachers", teachers, "--dry-run",
+                         "--teacher-weights", student, "--teacher-weights", kept),
+                     0);
+    EXPECT_IN_OUTPUT("would take its weights from");
+    EXPECT_IN_OUTPUT(kept);
+    ck_assert_int_ne(access(tw, F_OK), 0);
+    int rc =
+        RUN(NULL, "sweep", file, "--out", res, "--teachers", teachers, "--teacher-weights", bad);
+    ck_assert_msg(rc != 0, "a file that is not a checkpoint was accepted:\n%s", out);
+    EXPECT_IN_OUTPUT(bad);
+    ck_assert_int_ne(access(tw, F_OK), 0);
+    sakd_meta m;
+    snprintf(path, sizeof path, "%s/%s/meta.ini", teachers, s.teachers[0].id);
+    sakd_meta_init(&m);
+    TEST_OK(sakd_meta_read(&m, path));
+    ck_assert_str_eq(sakd_meta_get(&m, "status"), "done");
+    ck_assert_ptr_null(sakd_meta_get(&m, "weights_from"));
+    sakd_meta_free(&m);
+    /* The student's checkpoint (another config) is passed over, the teacher's taken. */
+    rc = RUN(NULL, "sweep", file, "--out", res, "--teachers", teachers, "--teacher-weights",
+             student, "--teacher-weights", kept);
+    ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
+    EXPECT_IN_OUTPUT("weights.h5 copied from");
+    EXPECT_IN_OUTPUT("1 done now");
+    ck_assert_ptr_null(strstr(out, "training in"));
+    ck_assert_ptr_null(strstr(out, "training it again"));
+    ck_assert(same_bytes(tw, kept));
+    sakd_meta_init(&m);
+    TEST_OK(sakd_meta_read(&m, path));
+    ck_assert_str_eq(sakd_meta_get(&m, "status"), "done");
+    ck_assert_ptr_nonnull(sakd_meta_get(&m, "weights_from"));
+    ck_assert_str_eq(sakd_meta_get(&m, "weights_from"), kept);
+    sakd_meta_free(&m);
+    /* A missing file is refused before anything runs. */
+    snprintf(path, sizeof path, "%s/none.h5", dir);
+    ck_assert_int_eq(
+        RUN(NULL, "sweep", file, "--out", res, "--teachers", teachers, "--teacher-weights", path),
+        2);
+    EXPECT_IN_OUTPUT("none.h5");
+    sakd_sweep_free(&s);
+    test_rmtree(dir);
+}
+END_TEST
+
 Suite *suite_sweep(void)
 {
     Suite *s = suite_create("sweep");
@@ -1012,6 +1100,7 @@ Suite *suite_sweep(void)
     tcase_add_test(tc, test_sweep_resume_killed_run);
     tcase_add_test(tc, test_sweep_records_other_work);
     tcase_add_test(tc, test_sweep_no_wait_for_busy_teacher);
+    tcase_add_test(tc, test_sweep_teacher_weights);
     tcase_add_test(tc, test_slurm_script_and_only);
     tcase_add_test(tc, test_sweep_ranks_and_launcher);
     tcase_add_test(tc, test_sweep_reuses_twin_runs);

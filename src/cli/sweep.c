@@ -47,6 +47,11 @@ void help_sweep(void)
         "      --no-reuse      train every run here, even one another sweep has done\n"
         "      --no-wait       skip the runs whose teacher another process is training\n"
         "                      (running elsewhere) instead of waiting for it\n"
+        "      --teacher-weights FILE  a checkpoint of a finished teacher (repeatable): a\n"
+        "                      teacher whose results are kept without weights.h5 takes\n"
+        "                      FILE when its stored config resolves to that teacher's id\n"
+        "                      and it was saved after the last epoch, instead of training\n"
+        "                      again (meta.ini: weights_from)\n"
         "      --smoke         the sweep's smoke variant (`smoke = key=value ...`, first seed,\n"
         "                      OUT results/<name>-smoke): seconds, for tests\n"
         "      --slurm         write OUT/slurm/{array.sbatch,collect.sbatch,submit.sh}: one\n"
@@ -97,11 +102,21 @@ static void absolute(const char *path, char *out, size_t size)
         snprintf(out, size, "%s", path); /* too long to make absolute: keep it relative */
 }
 
+/* The options of sakd sweep. */
+typedef struct sweep_opts {
+    int jobs, jobs_given, list, dry, smoke, slurm, reuse, no_wait;
+    long ntasks;                     /* --slurm: ranks per run (0: one) */
+    const char *teacher_weights[16]; /* --teacher-weights, in the order given */
+    size_t n_teacher_weights;
+    const char *devices, *only, *out, *teachers, *launcher;
+} sweep_opts;
+
 /* The sweep's command line as one task runs it (absolute paths), shell-quoted into cmd. */
 static void slurm_command(sakd_strbuf *cmd, const char *exe, const char *device,
-                          const char *abs_file, const char *abs_out, const char *teachers,
-                          bool smoke, long ntasks, char **overrides, int n_overrides)
+                          const char *abs_file, const char *abs_out, const sweep_opts *o,
+                          char **overrides, int n_overrides)
 {
+    const char *teachers = o->teachers;
     shell_quote(cmd, exe);
     if (device) {
         sakd_strbuf_printf(cmd, " --device ");
@@ -117,9 +132,15 @@ static void slurm_command(sakd_strbuf *cmd, const char *exe, const char *device,
         sakd_strbuf_printf(cmd, " --teachers ");
         shell_quote(cmd, abs_t);
     }
-    if (smoke)
+    for (size_t i = 0; i < o->n_teacher_weights; i++) {
+        char abs_w[PATH_MAX];
+        absolute(o->teacher_weights[i], abs_w, sizeof abs_w);
+        sakd_strbuf_printf(cmd, " --teacher-weights ");
+        shell_quote(cmd, abs_w);
+    }
+    if (o->smoke)
         sakd_strbuf_printf(cmd, " --smoke");
-    if (ntasks > 1) /* each run over the task's ranks, started by srun */
+    if (o->ntasks > 1) /* each run over the task's ranks, started by srun */
         sakd_strbuf_printf(cmd, " --launcher srun");
     for (int i = 0; i < n_overrides; i++) {
         sakd_strbuf_append(cmd, " ", 1);
@@ -199,10 +220,11 @@ static sakd_status write_scripts(const char *dir, sakd_strbuf *arr, sakd_strbuf 
 }
 
 /* OUT/slurm/array.sbatch (one task per run), collect.sbatch and submit.sh. */
-static sakd_status write_slurm(const sakd_sweep *s, const char *exe, const char *file, int jobs,
-                               bool smoke, long ntasks, const char *teachers, const char *device,
-                               char **overrides, int n_overrides)
+static sakd_status write_slurm(const sakd_sweep *s, const char *exe, const char *file,
+                               const sweep_opts *o, const char *device, char **overrides,
+                               int n_overrides)
 {
+    int jobs = o->jobs_given ? o->jobs : 0;
     char dir[PATH_MAX + 16], abs_file[PATH_MAX], abs_out[PATH_MAX], cwd[PATH_MAX];
     snprintf(dir, sizeof dir, "%s/slurm", s->out);
     SAKD_TRY(sakd_mkdir_p(dir));
@@ -211,9 +233,8 @@ static sakd_status write_slurm(const sakd_sweep *s, const char *exe, const char 
     if (!getcwd(cwd, sizeof cwd))
         snprintf(cwd, sizeof cwd, ".");
     sakd_strbuf cmd = {0}, arr = {0}, col = {0}, sub = {0};
-    slurm_command(&cmd, exe, device, abs_file, abs_out, teachers, smoke, ntasks, overrides,
-                  n_overrides);
-    array_script(&arr, s, jobs, ntasks, abs_out, cwd, cmd.data);
+    slurm_command(&cmd, exe, device, abs_file, abs_out, o, overrides, n_overrides);
+    array_script(&arr, s, jobs, o->ntasks, abs_out, cwd, cmd.data);
     collect_script(&col, s, exe, abs_out, cwd);
     submit_script(&sub, s);
     sakd_status st = SAKD_OK;
@@ -265,13 +286,6 @@ static sakd_status write_hints(const sakd_sweep *s)
     return st;
 }
 
-/* The options of sakd sweep. */
-typedef struct sweep_opts {
-    int jobs, jobs_given, list, dry, smoke, slurm, reuse, no_wait;
-    long ntasks; /* --slurm: ranks per run (0: one) */
-    const char *devices, *only, *out, *teachers, *launcher;
-} sweep_opts;
-
 /* Parses sweep's options into *o; -1 to go on, else the exit code. */
 static int parse_sweep_opts(cli_opts *opts, int argc, char **argv, sweep_opts *o)
 {
@@ -284,7 +298,8 @@ static int parse_sweep_opts(cli_opts *opts, int argc, char **argv, sweep_opts *o
         OPT_NO_REUSE,
         OPT_NTASKS,
         OPT_LAUNCHER,
-        OPT_NO_WAIT
+        OPT_NO_WAIT,
+        OPT_TEACHER_WEIGHTS
     };
     static const struct option long_opts[] = {
         {"jobs", required_argument, NULL, 'j'},
@@ -300,6 +315,7 @@ static int parse_sweep_opts(cli_opts *opts, int argc, char **argv, sweep_opts *o
         {"ntasks", required_argument, NULL, OPT_NTASKS},
         {"launcher", required_argument, NULL, OPT_LAUNCHER},
         {"no-wait", no_argument, NULL, OPT_NO_WAIT},
+        {"teacher-weights", required_argument, NULL, OPT_TEACHER_WEIGHTS},
         {"device", required_argument, NULL, 'd'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -331,6 +347,18 @@ static int parse_sweep_opts(cli_opts *opts, int argc, char **argv, sweep_opts *o
             break;
         case OPT_LAUNCHER: o->launcher = optarg; break;
         case OPT_NO_WAIT: o->no_wait = 1; break;
+        case OPT_TEACHER_WEIGHTS:
+            if (o->n_teacher_weights == sizeof o->teacher_weights / sizeof *o->teacher_weights) {
+                fprintf(stderr, "sakd: error: --teacher-weights: at most %zu files\n",
+                        sizeof o->teacher_weights / sizeof *o->teacher_weights);
+                return SAKD_EXIT_USAGE;
+            }
+            if (access(optarg, R_OK) != 0) {
+                fprintf(stderr, "sakd: error: --teacher-weights %s: %s\n", optarg, strerror(errno));
+                return SAKD_EXIT_USAGE;
+            }
+            o->teacher_weights[o->n_teacher_weights++] = optarg;
+            break;
         case 'd': opts->device = optarg; break;
         case 'h': help_sweep(); return SAKD_EXIT_OK;
         default: fprintf(stderr, "sakd: 'sakd sweep --help' shows the options\n"); return 2;
@@ -428,7 +456,9 @@ static int run_sweep(sakd_sweep *s, const sweep_opts *o, size_t only_index, cons
                      .dry_run = o->dry,
                      .reuse_root = o->reuse ? root : NULL,
                      .launcher = o->launcher,
-                     .no_wait = o->no_wait};
+                     .no_wait = o->no_wait,
+                     .teacher_weights = o->teacher_weights,
+                     .n_teacher_weights = o->n_teacher_weights};
     printf("sweep %s: %zu runs (%zu axes x %zu seeds), %zu teacher%s, results in %s\n", s->name,
            s->n_runs, s->n_axes, s->n_seeds, s->n_teachers, s->n_teachers == 1 ? "" : "s", s->out);
     sakd_status st = o->dry ? SAKD_OK : write_hints(s);
@@ -506,8 +536,7 @@ int cmd_sweep(cli_opts *opts, int argc, char **argv)
     }
     exe[n] = '\0';
     if (o.slurm) {
-        st = write_slurm(&s, exe, file, o.jobs_given ? o.jobs : 0, o.smoke, o.ntasks, o.teachers,
-                         opts->device, overrides, n_overrides);
+        st = write_slurm(&s, exe, file, &o, opts->device, overrides, n_overrides);
         sakd_sweep_free(&s);
         return st == SAKD_OK ? SAKD_EXIT_OK : cli_fail(st, "writing the Slurm scripts");
     }

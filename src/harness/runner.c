@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "harness/meta.h"
+#include "io/checkpoint.h"
 #include "harness/runner.h"
 #include "runtime/file.h"
 #include "runtime/timer.h"
@@ -675,6 +676,82 @@ static int running(const job *slots, int n)
     return c;
 }
 
+/* Whether the checkpoint `file` holds teacher t trained to the end: its stored config
+ * resolves to t's id and it was saved after the config's last epoch. A file that cannot be
+ * read as a checkpoint with a config is an error naming it. */
+static sakd_status holds_teacher(const char *file, const sakd_sweep_teacher *t, bool *match)
+{
+    *match = false;
+    sakd_checkpoint *ck = NULL;
+    SAKD_TRY(sakd_checkpoint_open(&ck, file));
+    sakd_ckpt_meta m;
+    memset(&m, 0, sizeof m);
+    sakd_status st = sakd_checkpoint_read_meta(ck, &m);
+    sakd_checkpoint_close(ck);
+    if (st == SAKD_OK && (!m.config || !m.config[0]))
+        st = sakd_error(SAKD_ERR_FORMAT,
+                        "%s: no stored config (/meta attribute config): cannot tell whose "
+                        "weights it holds",
+                        file);
+    sakd_config c;
+    bool have_cfg = false;
+    if (st == SAKD_OK && (st = sakd_config_init(&c)) == SAKD_OK) {
+        have_cfg = true;
+        st = sakd_config_load_string(&c, m.config, file);
+    }
+    if (st == SAKD_OK) {
+        sakd_config_resolve(&c);
+        char id[13];
+        sakd_config_id(&c, id);
+        *match = !strcmp(id, t->id) && m.epoch >= c.train.epochs;
+    }
+    if (have_cfg)
+        sakd_config_free(&c);
+    sakd_ckpt_meta_free(&m);
+    return st;
+}
+
+/* Gives teacher t, done without its weights, the weights of the first r->teacher_weights
+ * checkpoint that holds it (copied atomically; meta.ini's weights_from names the file);
+ * *adopted says whether one did. */
+static sakd_status adopt_teacher_weights(const sakd_runner *r, const sakd_sweep_teacher *t,
+                                         const char *weights, bool *adopted)
+{
+    *adopted = false;
+    for (size_t i = 0; i < r->n_teacher_weights && !*adopted; i++) {
+        const char *file = r->teacher_weights[i];
+        SAKD_TRY(holds_teacher(file, t, adopted));
+        if (!*adopted)
+            continue;
+        if (r->dry_run) {
+            say(r, "teacher %s: would take its weights from %s\n", t->id, file);
+            return SAKD_OK;
+        }
+        char *data;
+        size_t n;
+        SAKD_TRY(sakd_file_read(file, &data, &n));
+        sakd_status st = sakd_file_write_atomic(weights, data, n);
+        free(data);
+        SAKD_TRY(st);
+        char path[PATH_MAX + 16];
+        snprintf(path, sizeof path, "%s/meta.ini", t->dir);
+        sakd_meta m;
+        sakd_meta_init(&m);
+        st = sakd_meta_read(&m, path);
+        if (st == SAKD_OK)
+            st = sakd_meta_set(&m, "weights_from", file);
+        if (st == SAKD_OK)
+            st = sakd_meta_write(&m, path, "sakd run provenance and status (DESIGN.md 3.4)");
+        sakd_meta_free(&m);
+        SAKD_TRY(st);
+        say(r,
+            "teacher %s: done in %s; its weights.h5 copied from %s (the same config, trained "
+            "to the end)\n",
+            t->id, t->dir, file);
+    }
+    return SAKD_OK;
+}
+
 /* Trains the teacher once: waits for its lock while another process trains it, or with
  * r->no_wait sets *busy and returns. */
 static sakd_status ensure_teacher(const sakd_sweep *s, const sakd_runner *r,
@@ -687,11 +764,17 @@ static sakd_status ensure_teacher(const sakd_sweep *s, const sakd_runner *r,
     bool have = access(weights, R_OK) == 0;
     if (!strcmp(status, "done") && have)
         return SAKD_OK;
-    if (!strcmp(status, "done"))
+    if (!strcmp(status, "done")) {
         /* Results are kept (committed, copied) without weights: the runs that distill from it
-         * need them, so it is trained again, from the same config and seed. */
+         * need them, so they come from a checkpoint of the same run when one is given, else
+         * it is trained again, from the same config and seed. */
+        bool adopted;
+        SAKD_TRY(adopt_teacher_weights(r, t, weights, &adopted));
+        if (adopted)
+            return SAKD_OK;
         say(r, "teacher %s: done in %s, but without its weights.h5: training it again\n", t->id,
             t->dir);
+    }
     if (r->dry_run) {
         say(r, "teacher %s: would train (%s) in %s\n", t->id, status[0] ? status : "pending",
             t->dir);

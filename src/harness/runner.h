@@ -30,6 +30,12 @@ typedef struct sakd_runner {
      * are skipped as running elsewhere (`sakd sweep --no-wait`), for several sweeps or copies
      * of one sharing a machine, each of which has other runs to go on with. */
     bool no_wait;
+    /* Checkpoints of finished teachers (`sakd sweep --teacher-weights FILE`): a teacher done
+     * without its weights.h5 (its results kept or committed without weights) takes the one of
+     * these whose stored config resolves to its id and which was written after its last epoch,
+     * instead of being trained again; meta.ini records where it came from (weights_from). */
+    const char *const *teacher_weights;
+    size_t n_teacher_weights;
 } sakd_runner;
 
 typedef struct sakd_sweep_tally {
