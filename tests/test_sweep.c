@@ -855,27 +855,37 @@ START_TEST(test_sweep_records_other_work)
 }
 END_TEST
 
+/* A sweep `name` of tiny SNNs over `seeds` that distil from a tiny ANN teacher, written into
+ * dir (teacher.ini, <name>.ini), loaded into *s with its file, results and teachers paths. */
+static void teacher_sweep(const char *dir, const char *name, const char *seeds, sakd_sweep *s,
+                          char *file, char *res, char *teachers, size_t size)
+{
+    char text[2048], ini[64];
+    snprintf(text, sizeof text,
+             "[model]\narch = ann\nwidth = 0.0625\n[data]\ntrain_limit = 32\n"
+             "test_limit = 16\n[train]\nepochs = 1\nbatch = 16\n");
+    write_file(dir, "teacher.ini", text);
+    snprintf(text, sizeof text, "%s[sweep]\nname = %s\nteacher = teacher.ini\nseeds = %s\n", tiny,
+             name, seeds);
+    snprintf(ini, sizeof ini, "%s.ini", name);
+    write_file(dir, ini, text);
+    snprintf(file, size, "%s/%s", dir, ini);
+    snprintf(res, size, "%s/res", dir);
+    snprintf(teachers, size, "%s/teachers", dir);
+    sakd_sweep_options o = {.path = file, .out = res, .teachers = teachers};
+    TEST_OK(sakd_sweep_load(s, &o));
+    ck_assert_uint_eq(s->n_teachers, 1);
+}
+
 /* --no-wait: while another process trains the teacher (its lock held), the runs that distill
  * from it are skipped as running elsewhere, not waited for; once it is free, they run. */
 START_TEST(test_sweep_no_wait_for_busy_teacher)
 {
     char dir[PATH_MAX], file[PATH_MAX + 16], res[PATH_MAX + 16], teachers[PATH_MAX + 16],
-        text[2048], lockp[PATH_MAX + 64];
+        lockp[PATH_MAX + 64];
     test_tempdir(dir, sizeof dir);
-    snprintf(text, sizeof text,
-             "[model]\narch = ann\nwidth = 0.0625\n[data]\ntrain_limit = 32\n"
-             "test_limit = 16\n[train]\nepochs = 1\nbatch = 16\n");
-    write_file(dir, "teacher.ini", text);
-    snprintf(text, sizeof text, "%s[sweep]\nname = nw\nteacher = teacher.ini\nseeds = 1, 2\n",
-             tiny);
-    write_file(dir, "nw.ini", text);
-    snprintf(file, sizeof file, "%s/nw.ini", dir);
-    snprintf(res, sizeof res, "%s/res", dir);
-    snprintf(teachers, sizeof teachers, "%s/teachers", dir);
     sakd_sweep s;
-    sakd_sweep_options o = {.path = file, .out = res, .teachers = teachers};
-    TEST_OK(sakd_sweep_load(&s, &o));
-    ck_assert_uint_eq(s.n_teachers, 1);
+    teacher_sweep(dir, "nw", "1, 2", &s, file, res, teachers, sizeof file);
     char tdir[PATH_MAX + 32];
     snprintf(tdir, sizeof tdir, "%s/%s", teachers, s.teachers[0].id);
     ck_assert_int_eq(mkdir(teachers, 0755), 0);
@@ -1006,22 +1016,11 @@ END_TEST
 START_TEST(test_sweep_teacher_weights)
 {
     char dir[PATH_MAX], file[PATH_MAX + 16], res[PATH_MAX + 16], teachers[PATH_MAX + 16],
-        text[2048], tw[PATH_MAX + 64], kept[PATH_MAX + 16], student[PATH_MAX + 16],
-        bad[PATH_MAX + 16], path[PATH_MAX + 128];
+        tw[PATH_MAX + 64], kept[PATH_MAX + 16], student[PATH_MAX + 16], bad[PATH_MAX + 16],
+        path[PATH_MAX + 128];
     test_tempdir(dir, sizeof dir);
-    snprintf(text, sizeof text,
-             "[model]\narch = ann\nwidth = 0.0625\n[data]\ntrain_limit = 32\n"
-             "test_limit = 16\n[train]\nepochs = 1\nbatch = 16\n");
-    write_file(dir, "teacher.ini", text);
-    snprintf(text, sizeof text, "%s[sweep]\nname = tw\nteacher = teacher.ini\nseeds = 1\n", tiny);
-    write_file(dir, "tw.ini", text);
-    snprintf(file, sizeof file, "%s/tw.ini", dir);
-    snprintf(res, sizeof res, "%s/res", dir);
-    snprintf(teachers, sizeof teachers, "%s/teachers", dir);
     sakd_sweep s;
-    sakd_sweep_options o = {.path = file, .out = res, .teachers = teachers};
-    TEST_OK(sakd_sweep_load(&s, &o));
-    ck_assert_uint_eq(s.n_teachers, 1);
+    teacher_sweep(dir, "tw", "1", &s, file, res, teachers, sizeof file);
     ck_assert_uint_eq(s.n_runs, 1);
     ck_assert_int_eq(RUN(NULL, "sweep", file, "--out", res, "--teachers", teachers), 0);
     snprintf(tw, sizeof tw, "%s/%s/weights.h5", teachers, s.teachers[0].id);
