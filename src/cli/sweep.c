@@ -38,7 +38,7 @@ void help_sweep(void)
         "                      CPUs/N host threads unless SAKD_BLAS_THREADS,\n"
         "                      POCL_MAX_PTHREAD_COUNT or OMP_NUM_THREADS are set\n"
         "      --devices LIST  comma-separated --device of the job slots (slot k: item k %% n)\n"
-        "  -l, --list          print `INDEX ID axis=value ... seed=S`, one run a line\n"
+        "  -l, --list          print `ID INDEX axis=value ... seed=S`, one run a line\n"
         "      --only ID|INDEX run only this run (an id from --list, or its index); no collect\n"
         "  -n, --dry-run       print what would run; write nothing\n"
         "  -o, --out DIR       results directory (the file's `out = DIR` under [sweep],\n"
