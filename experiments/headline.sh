@@ -62,4 +62,10 @@ case " $sweeps " in
     SAKD=$SAKD experiments/ablations_compare.sh || status=1
     ;;
 esac
+# The one-epoch-size ablations against their baselines (results/short_ablations_compare.txt).
+case " $sweeps " in
+*" short_"*)
+    SAKD=$SAKD experiments/short_compare.sh || status=1
+    ;;
+esac
 exit "$status"
