@@ -9,7 +9,7 @@
 # usage: [SAKD=path/to/sakd] experiments/headline_compare.sh
 set -u
 SAKD=${SAKD:-sakd}
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 out=results/headline_compare.txt
 metrics=test_acc,mean_firing_rate,sops_per_image,energy_uj
 direct=results/headline_snn
