@@ -8,6 +8,12 @@
 # `sakd bench lif-layer`, and with the time left the headline SAKD and directly trained runs (6
 # epochs, seed 1). Each
 # step has its own time limit; everything is written under OUT.
+# With TEACHERS_OF=FILE.ini and STEPS=teachers it trains the teachers that sweep needs instead,
+# all at once on the GPU, into OUT/teachers (OUT/teachers.tar.gz, weights included): for each
+# distinct teacher the first run of `sakd sweep FILE --list` that uses it is started with `sakd
+# sweep FILE --only K --teachers OUT/teachers`, which trains the teacher (its meta.ini records
+# this machine), and is stopped as soon as it starts the student. Copied into a CPU machine's
+# results/teachers/<id>/, the sweep there takes them as done and trains only the students.
 #
 # usage: OUT=DIR experiments/bench/nvidia_opencl.sh [BUNDLE_DIR]
 #   BUNDLE_DIR (default .gpu; experiments/bench/gpu_bundle.sh makes it) holds bundle.tar.xz (bin/sakd, lib/: libsakd and every library
@@ -15,7 +21,8 @@
 #   library is older than the build's) and fmnist/ (the four Fashion-MNIST .gz files).
 #   BUDGET_S (default 480): no step starts after this many seconds. STEPS: the names of the
 #   steps to run (default all: devices selftest bench_train_headline train_short_sakd
-#   train_short_direct bench_gemm bench_lif train_headline_sakd train_headline_direct).
+#   train_short_direct bench_gemm bench_lif train_headline_sakd train_headline_direct; the
+#   step `teachers` runs only when named).
 #   The run directories come back as OUT/runs.tar.gz (config.ini, log.csv, report.ini).
 set -u
 out=${OUT:?set OUT to the output folder}
@@ -99,6 +106,42 @@ step train_headline_sakd 400 "$sakd" train results/headline_sakd/runs/65df980e9d
     "$tdata" "$teacher" train.resume= "run.out=$out/headline_sakd_seed1"
 step train_headline_direct 400 "$sakd" train results/headline_snn/runs/4ec1ae8b566b/config.ini \
     "$tdata" train.resume= "run.out=$out/headline_direct_seed1"
+# teachers: see the head of this file
+case " ${STEPS:-all} " in
+*" teachers "*)
+    sw=${TEACHERS_OF:?set TEACHERS_OF to the sweep file whose teachers to train}
+    log "teachers of $sw (until +$budget s)"
+    "$sakd" sweep "$sw" --list >"$out/teachers_list.txt" 2>&1 || cat "$out/teachers_list.txt"
+    firsts=$(awk '{ t = ""; for (i = 3; i <= NF; i++) if ($i ~ /^teacher\./) t = t " " $i
+                    if (!(t in seen)) { seen[t] = 1; print $2 } }' "$out/teachers_list.txt")
+    pids=""
+    for k in $firsts; do
+        setsid "$sakd" sweep "$sw" --only "$k" --teachers "$out/teachers" -o "$p/students" \
+            "$tdata" >"$out/teacher_of_run$k.txt" 2>&1 &
+        pids="$pids $k:$!"
+    done
+    while :; do
+        running=0
+        for kp in $pids; do
+            k=${kp%%:*} pid=${kp#*:}
+            kill -0 "$pid" 2>/dev/null || continue
+            if grep -q "^\[$k\] .* started" "$out/teacher_of_run$k.txt" || [ "$(left)" -le 15 ]; then
+                kill -INT -- "-$pid" 2>/dev/null
+                sleep 2
+                kill -KILL -- "-$pid" 2>/dev/null
+            else
+                running=1
+            fi
+        done
+        [ $running = 1 ] || break
+        sleep 3
+    done
+    for kp in $pids; do tail -n 12 "$out/teacher_of_run${kp%%:*}.txt"; done
+    grep -H '^status\|^wall_s\|^opencl_device' "$out"/teachers/*/meta.ini
+    grep -H '^test_acc\|^train_wall_s' "$out"/teachers/*/report.ini
+    (cd "$out" && tar czf teachers.tar.gz --exclude='.train.lock' teachers && rm -rf teachers)
+    ;;
+esac
 (cd "$out" && tar czf runs.tar.gz --exclude='*.h5' --exclude='.train.lock' ./*_seed1 2>/dev/null &&
     rm -rf ./*_seed1)
 log "done"
