@@ -126,9 +126,11 @@ case " ${STEPS:-all} " in
             k=${kp%%:*} pid=${kp#*:}
             kill -0 "$pid" 2>/dev/null || continue
             if grep -q "^\[$k\] .* started" "$out/teacher_of_run$k.txt" || [ "$(left)" -le 15 ]; then
-                kill -INT -- "-$pid" 2>/dev/null
+                # SIGTERM (a background job of sh ignores SIGINT): the sweep and its `sakd
+                # train` child share the process group setsid made
+                kill -s TERM -- "-$pid" 2>/dev/null
                 sleep 2
-                kill -KILL -- "-$pid" 2>/dev/null
+                kill -s KILL -- "-$pid" 2>/dev/null
             else
                 running=1
             fi
