@@ -141,7 +141,7 @@ case " ${STEPS:-all} " in
     for kp in $pids; do tail -n 12 "$out/teacher_of_run${kp%%:*}.txt"; done
     grep -H '^status\|^wall_s\|^opencl_device' "$out"/teachers/*/meta.ini
     grep -H '^test_acc\|^train_wall_s' "$out"/teachers/*/report.ini
-    (cd "$out" && tar czf teachers.tar.gz --exclude='.train.lock' teachers && rm -rf teachers)
+    (cd "$out" && tar czf teachers.tar.gz --exclude='.train.lock' --exclude='.lock' teachers && rm -rf teachers)
     ;;
 esac
 (cd "$out" && tar czf runs.tar.gz --exclude='*.h5' --exclude='.train.lock' ./*_seed1 2>/dev/null &&
