@@ -26,6 +26,29 @@ static bool is_number(const char *s)
     return *end == '\0';
 }
 
+/* Where the bars of a metric start. Accuracy bars start max(1, half the cells' span) below
+ * the lowest mean − std, rounded down to a whole percent and never below 0, so that cells a
+ * point apart can be told apart by eye; the other metrics start at 0, where their ratios are
+ * what is read. */
+static double bar_floor(const sakd_results *res, int metric, double scale)
+{
+    if (metric != 0)
+        return 0.0;
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t c = 0; c < res->n_cells; c++) {
+        double m = res->cells[c].mean[metric] * scale, sd = res->cells[c].std[metric] * scale;
+        if (!isfinite(m))
+            continue;
+        if (!isfinite(sd))
+            sd = 0.0;
+        lo = fmin(lo, m - sd);
+        hi = fmax(hi, m + sd);
+    }
+    if (!(lo <= hi))
+        return 0.0;
+    return fmax(0.0, floor(lo - fmax(1.0, 0.5 * (hi - lo))));
+}
+
 /* `s` for a gnuplot double-quoted string or data label: '"' and '\' replaced. */
 static void gp_text(char *out, size_t size, const char *s)
 {
@@ -147,17 +170,25 @@ static sakd_status metric_figure(const char *fdir, const sakd_results *res, cons
     char dat[128];
     snprintf(dat, sizeof dat, "%s.dat", name);
     SAKD_TRY(write_text(fdir, dat, buf, size));
+    /* Bar labels that would run into each other side by side (the plot is ~60 characters
+     * wide beside its key) are turned. */
+    size_t label_chars = 0;
+    for (size_t x = 0; x < l->n_x; x++)
+        label_chars += strlen(l->xs[x]) + 2;
+    bool turn = !l->lines && label_chars > 60;
     for (int t = 0; t < 2; t++) {
-        fprintf(gp, "set terminal %s size 900,540\nset output '%s.%s'\n",
+        fprintf(gp, "set terminal %s noenhanced size 900,540\nset output '%s.%s'\n",
                 t ? "pngcairo" : "svg dynamic", name, t ? "png" : "svg");
         fprintf(gp, "set ylabel \"%s\"\nset key outside right top\nset grid ytics\n", ylabel);
         gp_text(text, sizeof text, l->xa == SIZE_MAX ? "" : res->axes[l->xa]);
-        fprintf(gp, "set xlabel \"%s\"\n", text);
+        fprintf(gp, "set xlabel \"%s\"\n%s", text, turn ? "set xtics rotate by -30\n" : "");
         if (l->lines)
             fprintf(gp, "set style data yerrorlines\nunset style histogram\n");
         else
-            fprintf(gp, "set style data histogram\nset style histogram errorbars gap 1 lw 1\n"
-                        "set style fill solid 0.6 border -1\nset yrange [0:*]\n");
+            fprintf(gp,
+                    "set style data histogram\nset style histogram errorbars gap 1 lw 1\n"
+                    "set style fill solid 0.6 border -1\nset yrange [%g:*]\n",
+                    bar_floor(res, metric, scale));
         fprintf(gp, "plot ");
         for (size_t s = 0; s < ns; s++) {
             gp_text(text, sizeof text, l->series[s]);
@@ -168,7 +199,7 @@ static sakd_status metric_figure(const char *fdir, const sakd_results *res, cons
                 fprintf(gp, "%s'%s' using %zu:%zu%s title \"%s\"", s ? ", " : "", dat, 2 + 2 * s,
                         3 + 2 * s, s ? "" : ":xtic(1)", text);
         }
-        fprintf(gp, "\nunset yrange\nset autoscale y\n");
+        fprintf(gp, "\nunset yrange\nset autoscale y\n%s", turn ? "set xtics norotate\n" : "");
     }
     return SAKD_OK;
 }
@@ -215,7 +246,7 @@ static sakd_status layer_figure(const char *fdir, const sakd_results *res, FILE 
     fclose(f);
     SAKD_TRY(write_text(fdir, "firing_layers.dat", buf, size));
     for (int t = 0; t < 2; t++) {
-        fprintf(gp, "set terminal %s size 1100,540\nset output 'firing_layers.%s'\n",
+        fprintf(gp, "set terminal %s noenhanced size 1100,540\nset output 'firing_layers.%s'\n",
                 t ? "pngcairo" : "svg dynamic", t ? "png" : "svg");
         fprintf(gp, "set style data yerrorlines\nset ylabel \"firing rate\"\nset xlabel "
                     "\"layer\"\nset xtics rotate by -45\nset key outside right top\n");
