@@ -1,38 +1,43 @@
 # figures of results/short_table6, drawn by sakd collect from table.csv and layers.csv
 set datafile missing 'nan'
 set encoding utf8
-set terminal svg dynamic size 900,540
+set terminal svg dynamic noenhanced size 900,540
 set output 'accuracy.svg'
 set ylabel "test accuracy (%)"
 set key outside right top
 set grid ytics
 set xlabel "distill.position"
+set xtics rotate by -30
 set style data histogram
 set style histogram errorbars gap 1 lw 1
 set style fill solid 0.6 border -1
-set yrange [0:*]
+set yrange [86:*]
 plot 'accuracy.dat' using 2:3:xtic(1) title "mean ± std over seeds"
 unset yrange
 set autoscale y
-set terminal pngcairo size 900,540
+set xtics norotate
+set terminal pngcairo noenhanced size 900,540
 set output 'accuracy.png'
 set ylabel "test accuracy (%)"
 set key outside right top
 set grid ytics
 set xlabel "distill.position"
+set xtics rotate by -30
 set style data histogram
 set style histogram errorbars gap 1 lw 1
 set style fill solid 0.6 border -1
-set yrange [0:*]
+set yrange [86:*]
 plot 'accuracy.dat' using 2:3:xtic(1) title "mean ± std over seeds"
 unset yrange
 set autoscale y
-set terminal svg dynamic size 900,540
+set xtics norotate
+set terminal svg dynamic noenhanced size 900,540
 set output 'firing.svg'
 set ylabel "mean firing rate"
 set key outside right top
 set grid ytics
 set xlabel "distill.position"
+set xtics rotate by -30
 set style data histogram
 set style histogram errorbars gap 1 lw 1
 set style fill solid 0.6 border -1
@@ -40,12 +45,14 @@ set yrange [0:*]
 plot 'firing.dat' using 2:3:xtic(1) title "mean ± std over seeds"
 unset yrange
 set autoscale y
-set terminal pngcairo size 900,540
+set xtics norotate
+set terminal pngcairo noenhanced size 900,540
 set output 'firing.png'
 set ylabel "mean firing rate"
 set key outside right top
 set grid ytics
 set xlabel "distill.position"
+set xtics rotate by -30
 set style data histogram
 set style histogram errorbars gap 1 lw 1
 set style fill solid 0.6 border -1
@@ -53,12 +60,14 @@ set yrange [0:*]
 plot 'firing.dat' using 2:3:xtic(1) title "mean ± std over seeds"
 unset yrange
 set autoscale y
-set terminal svg dynamic size 900,540
+set xtics norotate
+set terminal svg dynamic noenhanced size 900,540
 set output 'energy.svg'
 set ylabel "energy per image (uJ)"
 set key outside right top
 set grid ytics
 set xlabel "distill.position"
+set xtics rotate by -30
 set style data histogram
 set style histogram errorbars gap 1 lw 1
 set style fill solid 0.6 border -1
@@ -66,12 +75,14 @@ set yrange [0:*]
 plot 'energy.dat' using 2:3:xtic(1) title "mean ± std over seeds"
 unset yrange
 set autoscale y
-set terminal pngcairo size 900,540
+set xtics norotate
+set terminal pngcairo noenhanced size 900,540
 set output 'energy.png'
 set ylabel "energy per image (uJ)"
 set key outside right top
 set grid ytics
 set xlabel "distill.position"
+set xtics rotate by -30
 set style data histogram
 set style histogram errorbars gap 1 lw 1
 set style fill solid 0.6 border -1
@@ -79,7 +90,8 @@ set yrange [0:*]
 plot 'energy.dat' using 2:3:xtic(1) title "mean ± std over seeds"
 unset yrange
 set autoscale y
-set terminal svg dynamic size 1100,540
+set xtics norotate
+set terminal svg dynamic noenhanced size 1100,540
 set output 'firing_layers.svg'
 set style data yerrorlines
 set ylabel "firing rate"
@@ -88,7 +100,7 @@ set xtics rotate by -45
 set key outside right top
 plot 'firing_layers.dat' using 1:3:4:xtic(2) title "distill.position=stage_after_spike", 'firing_layers.dat' using 1:5:6 title "distill.position=stage_before_spike", 'firing_layers.dat' using 1:7:8 title "distill.position=block_after_spike", 'firing_layers.dat' using 1:9:10 title "distill.position=block_before_spike"
 set xtics norotate
-set terminal pngcairo size 1100,540
+set terminal pngcairo noenhanced size 1100,540
 set output 'firing_layers.png'
 set style data yerrorlines
 set ylabel "firing rate"

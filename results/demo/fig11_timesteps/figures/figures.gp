@@ -1,7 +1,7 @@
-# figures of results/fig11_timesteps, drawn by sakd collect from table.csv and layers.csv
+# figures of results/demo/fig11_timesteps, drawn by sakd collect from table.csv and layers.csv
 set datafile missing 'nan'
 set encoding utf8
-set terminal svg dynamic size 900,540
+set terminal svg dynamic noenhanced size 900,540
 set output 'accuracy.svg'
 set ylabel "test accuracy (%)"
 set key outside right top
@@ -12,7 +12,7 @@ unset style histogram
 plot 'accuracy.dat' using 1:2:3 title "distill.teacher=none", 'accuracy.dat' using 1:4:5 title "distill.teacher=teacher"
 unset yrange
 set autoscale y
-set terminal pngcairo size 900,540
+set terminal pngcairo noenhanced size 900,540
 set output 'accuracy.png'
 set ylabel "test accuracy (%)"
 set key outside right top
@@ -23,7 +23,7 @@ unset style histogram
 plot 'accuracy.dat' using 1:2:3 title "distill.teacher=none", 'accuracy.dat' using 1:4:5 title "distill.teacher=teacher"
 unset yrange
 set autoscale y
-set terminal svg dynamic size 900,540
+set terminal svg dynamic noenhanced size 900,540
 set output 'firing.svg'
 set ylabel "mean firing rate"
 set key outside right top
@@ -34,7 +34,7 @@ unset style histogram
 plot 'firing.dat' using 1:2:3 title "distill.teacher=none", 'firing.dat' using 1:4:5 title "distill.teacher=teacher"
 unset yrange
 set autoscale y
-set terminal pngcairo size 900,540
+set terminal pngcairo noenhanced size 900,540
 set output 'firing.png'
 set ylabel "mean firing rate"
 set key outside right top
@@ -45,7 +45,7 @@ unset style histogram
 plot 'firing.dat' using 1:2:3 title "distill.teacher=none", 'firing.dat' using 1:4:5 title "distill.teacher=teacher"
 unset yrange
 set autoscale y
-set terminal svg dynamic size 900,540
+set terminal svg dynamic noenhanced size 900,540
 set output 'energy.svg'
 set ylabel "energy per image (uJ)"
 set key outside right top
@@ -56,7 +56,7 @@ unset style histogram
 plot 'energy.dat' using 1:2:3 title "distill.teacher=none", 'energy.dat' using 1:4:5 title "distill.teacher=teacher"
 unset yrange
 set autoscale y
-set terminal pngcairo size 900,540
+set terminal pngcairo noenhanced size 900,540
 set output 'energy.png'
 set ylabel "energy per image (uJ)"
 set key outside right top
@@ -67,7 +67,7 @@ unset style histogram
 plot 'energy.dat' using 1:2:3 title "distill.teacher=none", 'energy.dat' using 1:4:5 title "distill.teacher=teacher"
 unset yrange
 set autoscale y
-set terminal svg dynamic size 1100,540
+set terminal svg dynamic noenhanced size 1100,540
 set output 'firing_layers.svg'
 set style data yerrorlines
 set ylabel "firing rate"
@@ -76,7 +76,7 @@ set xtics rotate by -45
 set key outside right top
 plot 'firing_layers.dat' using 1:3:4:xtic(2) title "model.T=1, distill.teacher=none", 'firing_layers.dat' using 1:5:6 title "model.T=1, distill.teacher=teacher", 'firing_layers.dat' using 1:7:8 title "model.T=2, distill.teacher=none", 'firing_layers.dat' using 1:9:10 title "model.T=2, distill.teacher=teacher", 'firing_layers.dat' using 1:11:12 title "model.T=4, distill.teacher=none", 'firing_layers.dat' using 1:13:14 title "model.T=4, distill.teacher=teacher", 'firing_layers.dat' using 1:15:16 title "model.T=6, distill.teacher=none", 'firing_layers.dat' using 1:17:18 title "model.T=6, distill.teacher=teacher", 'firing_layers.dat' using 1:19:20 title "model.T=8, distill.teacher=none", 'firing_layers.dat' using 1:21:22 title "model.T=8, distill.teacher=teacher"
 set xtics norotate
-set terminal pngcairo size 1100,540
+set terminal pngcairo noenhanced size 1100,540
 set output 'firing_layers.png'
 set style data yerrorlines
 set ylabel "firing rate"

@@ -1,7 +1,7 @@
-# figures of results/fig7_transform, drawn by sakd collect from table.csv and layers.csv
+# figures of results/demo/fig7_transform, drawn by sakd collect from table.csv and layers.csv
 set datafile missing 'nan'
 set encoding utf8
-set terminal svg dynamic size 900,540
+set terminal svg dynamic noenhanced size 900,540
 set output 'accuracy.svg'
 set ylabel "test accuracy (%)"
 set key outside right top
@@ -14,7 +14,7 @@ set yrange [0:*]
 plot 'accuracy.dat' using 2:3:xtic(1) title "mean ± std over seeds"
 unset yrange
 set autoscale y
-set terminal pngcairo size 900,540
+set terminal pngcairo noenhanced size 900,540
 set output 'accuracy.png'
 set ylabel "test accuracy (%)"
 set key outside right top
@@ -27,7 +27,7 @@ set yrange [0:*]
 plot 'accuracy.dat' using 2:3:xtic(1) title "mean ± std over seeds"
 unset yrange
 set autoscale y
-set terminal svg dynamic size 900,540
+set terminal svg dynamic noenhanced size 900,540
 set output 'firing.svg'
 set ylabel "mean firing rate"
 set key outside right top
@@ -40,7 +40,7 @@ set yrange [0:*]
 plot 'firing.dat' using 2:3:xtic(1) title "mean ± std over seeds"
 unset yrange
 set autoscale y
-set terminal pngcairo size 900,540
+set terminal pngcairo noenhanced size 900,540
 set output 'firing.png'
 set ylabel "mean firing rate"
 set key outside right top
@@ -53,7 +53,7 @@ set yrange [0:*]
 plot 'firing.dat' using 2:3:xtic(1) title "mean ± std over seeds"
 unset yrange
 set autoscale y
-set terminal svg dynamic size 900,540
+set terminal svg dynamic noenhanced size 900,540
 set output 'energy.svg'
 set ylabel "energy per image (uJ)"
 set key outside right top
@@ -66,7 +66,7 @@ set yrange [0:*]
 plot 'energy.dat' using 2:3:xtic(1) title "mean ± std over seeds"
 unset yrange
 set autoscale y
-set terminal pngcairo size 900,540
+set terminal pngcairo noenhanced size 900,540
 set output 'energy.png'
 set ylabel "energy per image (uJ)"
 set key outside right top
@@ -79,7 +79,7 @@ set yrange [0:*]
 plot 'energy.dat' using 2:3:xtic(1) title "mean ± std over seeds"
 unset yrange
 set autoscale y
-set terminal svg dynamic size 1100,540
+set terminal svg dynamic noenhanced size 1100,540
 set output 'firing_layers.svg'
 set style data yerrorlines
 set ylabel "firing rate"
@@ -88,7 +88,7 @@ set xtics rotate by -45
 set key outside right top
 plot 'firing_layers.dat' using 1:3:4:xtic(2) title "distill.transform=none", 'firing_layers.dat' using 1:5:6 title "distill.transform=proj", 'firing_layers.dat' using 1:7:8 title "distill.transform=norm", 'firing_layers.dat' using 1:9:10 title "distill.transform=attn"
 set xtics norotate
-set terminal pngcairo size 1100,540
+set terminal pngcairo noenhanced size 1100,540
 set output 'firing_layers.png'
 set style data yerrorlines
 set ylabel "firing rate"
