@@ -3,6 +3,7 @@
  * run, resume of a killed run, --only, --dry-run, the Slurm script run locally). */
 #define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include <csv.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
@@ -670,6 +671,65 @@ START_TEST(test_sweep_resume_killed_run)
 }
 END_TEST
 
+/* An attempt killed outright with its sweep (a session's end: no `end`, status still running)
+ * recorded no wall time of its own; the next attempt counts it from its start to the last file it
+ * wrote. One that ended (interrupted) keeps the wall_s it wrote. Both faked here with a meta.ini
+ * and a stdout.log of known times. */
+START_TEST(test_sweep_counts_attempt_killed_with_sweep)
+{
+    char dir[PATH_MAX], file[PATH_MAX + 16], res[PATH_MAX + 16], text[1024], path[PATH_MAX + 128];
+    test_tempdir(dir, sizeof dir);
+    snprintf(text, sizeof text, "%s[sweep]\nseeds = 1, 2\n", tiny);
+    write_file(dir, "k.ini", text);
+    snprintf(file, sizeof file, "%s/k.ini", dir);
+    snprintf(res, sizeof res, "%s/res", dir);
+    sakd_sweep s;
+    sakd_sweep_options o = {.path = file, .out = res};
+    TEST_OK(sakd_sweep_load(&s, &o));
+    /* started 1000 s ago, last wrote 137 s after its start, 40.5 s of attempts before it */
+    time_t start = time(NULL) - 1000;
+    struct tm tm;
+    char when[32];
+    gmtime_r(&start, &tm);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    const char *status[2] = {"running", "interrupted"};
+    const char *end[2] = {"", when};
+    for (int r = 0; r < 2; r++) {
+        char rundir[PATH_MAX + 64];
+        snprintf(rundir, sizeof rundir, "%s/runs", res);
+        ck_assert(mkdir(res, 0755) == 0 || errno == EEXIST);
+        ck_assert(mkdir(rundir, 0755) == 0 || errno == EEXIST);
+        snprintf(rundir, sizeof rundir, "%s/runs/%s", res, s.runs[r].id);
+        ck_assert_int_eq(mkdir(rundir, 0755), 0);
+        snprintf(text, sizeof text,
+                 "id = %s\nrole = run\nstatus = %s\nstart = %s\nend = %s\nwall_s = 40.5\n"
+                 "attempts = 2\n",
+                 s.runs[r].id, status[r], when, end[r]);
+        write_file(rundir, "meta.ini", text);
+        write_file(rundir, "stdout.log", "==== the killed attempt\n");
+        snprintf(path, sizeof path, "%s/stdout.log", rundir);
+        struct timespec times[2] = {{start + 137, 0}, {start + 137, 0}};
+        ck_assert_int_eq(utimensat(AT_FDCWD, path, times, 0), 0);
+    }
+    ck_assert_int_eq(RUN(NULL, "sweep", file, "--out", res), 0);
+    EXPECT_IN_OUTPUT("2 done now, 0 done before, 0 failed");
+    const double before[2] = {40.5 + 137, 40.5};
+    for (int r = 0; r < 2; r++) {
+        sakd_meta m;
+        meta_of(res, s.runs[r].id, &m);
+        ck_assert_str_eq(sakd_meta_get(&m, "status"), "done");
+        ck_assert_str_eq(sakd_meta_get(&m, "attempts"), "3");
+        double last = sakd_meta_number(&m, "attempt_wall_s"), total = sakd_meta_number(&m, "wall_s");
+        ck_assert_msg(last > 0 && fabs(total - (before[r] + last)) < 0.01,
+                      "run %d (%s before): wall_s %g is not %g before + %g", r, status[r], total,
+                      before[r], last);
+        sakd_meta_free(&m);
+    }
+    sakd_sweep_free(&s);
+    test_rmtree(dir);
+}
+END_TEST
+
 static int same_bytes(const char *a, const char *b)
 {
     char *x, *y;
@@ -1107,6 +1167,7 @@ Suite *suite_sweep(void)
     tcase_add_test(tc, test_compare_groups);
     tcase_add_test(tc, test_sweep_end_to_end);
     tcase_add_test(tc, test_sweep_resume_killed_run);
+    tcase_add_test(tc, test_sweep_counts_attempt_killed_with_sweep);
     tcase_add_test(tc, test_sweep_records_other_work);
     tcase_add_test(tc, test_sweep_no_wait_for_busy_teacher);
     tcase_add_test(tc, test_sweep_teacher_weights);

@@ -401,16 +401,41 @@ static sakd_status reuse_twin(const sakd_sweep *s, const sakd_runner *r, job *j,
     return st;
 }
 
-/* The attempts recorded in the meta.ini at `path` so far (0 when none can be read). */
-static long previous_attempts(const char *path, double *wall)
+/* The seconds from an attempt's `start` (meta.ini, UTC) to the last file it wrote in `dir`: its
+ * log, checkpoint or output, the progress it left to the next attempt. 0 when unknown. */
+static double killed_attempt_wall(const char *dir, const char *start)
+{
+    struct tm tm = {0};
+    const char *end = start ? strptime(start, "%Y-%m-%dT%H:%M:%SZ", &tm) : NULL;
+    if (!end || *end)
+        return 0.0;
+    time_t t0 = timegm(&tm), last = 0;
+    static const char *const files[] = {"log.csv", "weights.h5", "stdout.log"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char path[PATH_MAX + 32];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        if (stat(path, &st) == 0 && st.st_mtime > last)
+            last = st.st_mtime;
+    }
+    return last > t0 ? difftime(last, t0) : 0.0;
+}
+
+/* The attempts recorded in <dir>/meta.ini so far (0 when none can be read), and into *wall the
+ * wall seconds they took. An attempt that ended wrote its own; one killed outright with its sweep
+ * (still `running`, no end) wrote none, and counts until the last file it wrote. */
+static long previous_attempts(const char *dir, const char *path, double *wall)
 {
     sakd_meta old;
     long attempts = 0;
     *wall = 0.0;
     if (sakd_meta_read(&old, path) == SAKD_OK) {
         double a = sakd_meta_number(&old, "attempts"), w = sakd_meta_number(&old, "wall_s");
+        const char *status = sakd_meta_get(&old, "status"), *end = sakd_meta_get(&old, "end");
         attempts = a == a ? (long)a : 0;
-        *wall = w == w && w > 0 ? w : 0.0; /* an attempt killed outright recorded none */
+        *wall = w == w && w > 0 ? w : 0.0; /* the attempts before the last, when it was killed */
+        if (status && !strcmp(status, "running") && (!end || !*end))
+            *wall += killed_attempt_wall(dir, sakd_meta_get(&old, "start"));
         sakd_meta_free(&old);
     }
     return attempts;
@@ -528,7 +553,7 @@ static sakd_status start(const sakd_sweep *s, const sakd_runner *r, job *j, cons
 {
     char path[PATH_MAX + 16], when[32];
     snprintf(j->meta_path, sizeof j->meta_path, "%s/meta.ini", j->dir);
-    long attempts = previous_attempts(j->meta_path, &j->wall_before);
+    long attempts = previous_attempts(j->dir, j->meta_path, &j->wall_before);
     sakd_error_clear();
     SAKD_TRY(write_config(j));
     SAKD_TRY(fill_meta(s, r, j, device, attempts + 1, when, sizeof when));
