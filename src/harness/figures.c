@@ -183,9 +183,12 @@ static sakd_status metric_figure(const char *fdir, const sakd_results *res, cons
         gp_text(text, sizeof text, l->xa == SIZE_MAX ? "" : res->axes[l->xa]);
         fprintf(gp, "set xlabel \"%s\"\n%s", text, turn ? "set xtics rotate by -30\n" : "");
         if (l->lines)
-            fprintf(gp, "set style data yerrorlines\nunset style histogram\n");
+            /* the first and last points' error bars clear of the frame */
+            fprintf(gp, "set style data yerrorlines\nunset style histogram\n"
+                        "set offsets graph 0.04, graph 0.04, 0, 0\n");
         else
             fprintf(gp,
+                    "set offsets 0, 0, 0, 0\n"
                     "set style data histogram\nset style histogram errorbars gap 1 lw 1\n"
                     "set style fill solid 0.6 border -1\nset yrange [%g:*]\n",
                     bar_floor(res, metric, scale));
@@ -249,7 +252,8 @@ static sakd_status layer_figure(const char *fdir, const sakd_results *res, FILE 
         fprintf(gp, "set terminal %s noenhanced size 1100,540\nset output 'firing_layers.%s'\n",
                 t ? "pngcairo" : "svg dynamic", t ? "png" : "svg");
         fprintf(gp, "set style data yerrorlines\nset ylabel \"firing rate\"\nset xlabel "
-                    "\"layer\"\nset xtics rotate by -45\nset key outside right top\n");
+                    "\"layer\"\nset xtics rotate by -45\nset key outside right top\n"
+                    "set offsets graph 0.02, graph 0.02, 0, 0\n");
         fprintf(gp, "plot ");
         size_t shown = 0;
         for (size_t c = 0; c < res->n_cells && shown < nc; c++) {
