@@ -584,6 +584,15 @@ START_TEST(test_sweep_end_to_end)
     EXPECT_IN_OUTPUT("1 done now, 1 done before, 2 failed");
     snprintf(path, sizeof path, "%s/%s/weights.h5", teachers, s.teachers[0].id);
     ck_assert_int_eq(access(path, F_OK), 0);
+    /* trained from scratch: the attempts that made the lost weights do not count */
+    snprintf(path, sizeof path, "%s/%s/meta.ini", teachers, s.teachers[0].id);
+    TEST_OK(sakd_meta_read(&m, path));
+    ck_assert_str_eq(sakd_meta_get(&m, "attempts"), "1");
+    ck_assert_msg(fabs(sakd_meta_number(&m, "wall_s") - sakd_meta_number(&m, "attempt_wall_s")) <
+                      0.01,
+                  "wall_s %s is not the one attempt's %s", sakd_meta_get(&m, "wall_s"),
+                  sakd_meta_get(&m, "attempt_wall_s"));
+    sakd_meta_free(&m);
     sakd_sweep_free(&s);
     test_rmtree(dir);
 }

@@ -423,7 +423,9 @@ static double killed_attempt_wall(const char *dir, const char *start)
 
 /* The attempts recorded in <dir>/meta.ini so far (0 when none can be read), and into *wall the
  * wall seconds they took. An attempt that ended wrote its own; one killed outright with its sweep
- * (still `running`, no end) wrote none, and counts until the last file it wrote. */
+ * (still `running`, no end) wrote none, and counts until the last file it wrote. A run done
+ * before that starts again (a teacher whose weights were not kept) trains from scratch, on this
+ * machine: none of its old attempts count. */
 static long previous_attempts(const char *dir, const char *path, double *wall)
 {
     sakd_meta old;
@@ -434,7 +436,10 @@ static long previous_attempts(const char *dir, const char *path, double *wall)
         const char *status = sakd_meta_get(&old, "status"), *end = sakd_meta_get(&old, "end");
         attempts = a == a ? (long)a : 0;
         *wall = w == w && w > 0 ? w : 0.0; /* the attempts before the last, when it was killed */
-        if (status && !strcmp(status, "running") && (!end || !*end))
+        if (status && !strcmp(status, "done")) {
+            attempts = 0;
+            *wall = 0.0;
+        } else if (status && !strcmp(status, "running") && (!end || !*end))
             *wall += killed_attempt_wall(dir, sakd_meta_get(&old, "start"));
         sakd_meta_free(&old);
     }
