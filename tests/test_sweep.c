@@ -728,7 +728,8 @@ START_TEST(test_sweep_counts_attempt_killed_with_sweep)
         meta_of(res, s.runs[r].id, &m);
         ck_assert_str_eq(sakd_meta_get(&m, "status"), "done");
         ck_assert_str_eq(sakd_meta_get(&m, "attempts"), "3");
-        double last = sakd_meta_number(&m, "attempt_wall_s"), total = sakd_meta_number(&m, "wall_s");
+        double last = sakd_meta_number(&m, "attempt_wall_s"),
+               total = sakd_meta_number(&m, "wall_s");
         ck_assert_msg(last > 0 && fabs(total - (before[r] + last)) < 0.01,
                       "run %d (%s before): wall_s %g is not %g before + %g", r, status[r], total,
                       before[r], last);
